@@ -1,0 +1,68 @@
+//! The shape of runner.toml as written, before interpolation and validation.
+//!
+//! Every table denies unknown keys, and string values keep their position in the file so an
+//! error can name the line. Validation into the `Config` that commands use lives in `resolve`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type Text = Spanned<String>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub migrations: MigrationsTable,
+    #[serde(default)]
+    pub lint: LintTable,
+    #[serde(default)]
+    pub deploy: DeployTable,
+    #[serde(default)]
+    pub environments: BTreeMap<String, Spanned<EnvironmentTable>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationsTable {
+    pub dir: Option<Text>,
+    pub dialect: Option<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintTable {
+    #[serde(default)]
+    pub disable: Vec<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployTable {
+    pub pipeline: Option<Spanned<Vec<Text>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentTable {
+    pub database_url: Text,
+    #[serde(default)]
+    pub requires_approval: bool,
+    pub lock_timeout: Option<Text>,
+    pub statement_timeout: Option<Text>,
+    pub deploy: Option<Spanned<Vec<Text>>>,
+    pub rollback: Option<Spanned<Vec<Text>>>,
+    pub smoke: Option<Spanned<Vec<Text>>>,
+    pub health: Option<HealthTable>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthTable {
+    pub url: Text,
+    pub timeout: Option<Text>,
+    pub interval: Option<Text>,
+    pub healthy_after: Option<Spanned<u32>>,
+    pub unhealthy_after: Option<Spanned<u32>>,
+}

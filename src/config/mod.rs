@@ -1,0 +1,226 @@
+//! runner.toml: where it is found, what it may hold, and how flags and the environment
+//! override it.
+//!
+//! # Precedence
+//!
+//! For every setting, the first of these that is given wins:
+//!
+//! | setting | flag | environment variable | runner.toml | default |
+//! |---|---|---|---|---|
+//! | config file | `--config` | `RUNNER_CONFIG` | | `runner.toml` in the cwd or the nearest parent |
+//! | migrations folder | `--migrations-dir` | `RUNNER_MIGRATIONS_DIR` | `[migrations] dir` | `migrations` |
+//! | SQL dialect | | `RUNNER_DIALECT` | `[migrations] dialect` | the scheme of the environments' URLs, else `postgres` |
+//! | database URL of `--env E` | `--database-url` | `RUNNER_DATABASE_URL` | `[environments.E] database_url` | |
+//!
+//! Relative paths in runner.toml are relative to the folder that holds it; paths given by flag
+//! or environment variable are relative to the current directory. `resolve::pick` is the one
+//! place that applies this order.
+
+mod database_url;
+mod file;
+mod interpolate;
+mod resolve;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use database_url::{DatabaseUrl, Dialect, redact_text};
+pub use resolve::Overrides;
+
+pub const FILE_NAME: &str = "runner.toml";
+
+/// The configuration every command works from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// runner.toml, when one was found.
+    pub file: Option<PathBuf>,
+    /// The folder relative paths in runner.toml start from.
+    pub root: PathBuf,
+    pub migrations_dir: Setting<PathBuf>,
+    pub dialect: Setting<Dialect>,
+    pub lint_disable: Vec<String>,
+    pub pipeline: Setting<Vec<String>>,
+    pub environments: BTreeMap<String, Environment>,
+}
+
+/// A value and where it came from, so `runner config` can say why a setting is what it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Setting<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "detail")]
+pub enum Source {
+    Flag(&'static str),
+    Env(&'static str),
+    File(usize),
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Env(var) => write!(f, "environment variable {var}"),
+            Source::File(line) => write!(f, "{FILE_NAME} line {line}"),
+            Source::Default => write!(f, "default"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    pub name: String,
+    pub database_url: Setting<DatabaseUrl>,
+    pub requires_approval: bool,
+    /// How long one migration statement may wait for a lock before it is retried.
+    #[serde(with = "humantime_serde")]
+    pub lock_timeout: Duration,
+    /// How long one migration statement may run; `None` is no limit.
+    #[serde(with = "humantime_serde_opt")]
+    pub statement_timeout: Option<Duration>,
+    pub deploy: Option<Vec<String>>,
+    pub rollback: Option<Vec<String>>,
+    pub smoke: Option<Vec<String>>,
+    pub health: Option<Health>,
+}
+
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub url: String,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    pub healthy_after: u32,
+    pub unhealthy_after: u32,
+}
+
+/// A runner.toml that cannot be used, located to the line where that is known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}", location(.file, *.line, *.column), .message)]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+fn location(file: &Option<PathBuf>, line: Option<usize>, column: Option<usize>) -> String {
+    match (file, line, column) {
+        (Some(f), Some(l), Some(c)) => format!("{}:{l}:{c}: ", f.display()),
+        (Some(f), Some(l), None) => format!("{}:{l}: ", f.display()),
+        (Some(f), None, _) => format!("{}: ", f.display()),
+        (None, _, _) => String::new(),
+    }
+}
+
+impl ConfigError {
+    /// An error with no position. The message is scrubbed of passwords.
+    pub fn new(file: Option<&Path>, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: file.map(Path::to_path_buf),
+            line: None,
+            column: None,
+            message: redact_text(&message.into()),
+        }
+    }
+}
+
+impl Config {
+    /// Finds and reads runner.toml, then applies flags and environment variables.
+    pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
+        let cwd = std::env::current_dir().map_err(|e| {
+            ConfigError::new(None, format!("cannot read the current directory: {e}"))
+        })?;
+        let file = match overrides.config_file()? {
+            Some(path) => Some(path),
+            None => discover(&cwd),
+        };
+        let Some(path) = file else {
+            if overrides.migrations_dir_given() {
+                return resolve::resolve(None, "", &cwd, overrides);
+            }
+            return Err(ConfigError::new(
+                None,
+                format!(
+                    "no {FILE_NAME} in {} or any parent folder: run runner from your project, pass --config FILE, or pass --migrations-dir DIR",
+                    cwd.display()
+                ),
+            ));
+        };
+        let source = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError::new(Some(&path), format!("cannot be read: {e}")))?;
+        let root = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| cwd.clone());
+        resolve::resolve(Some(&path), &source, &root, overrides)
+    }
+
+    /// Parses runner.toml text; used by `load` and by tests.
+    pub fn from_toml(
+        path: &Path,
+        source: &str,
+        root: &Path,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        resolve::resolve(Some(path), source, root, overrides)
+    }
+
+    /// The environment called `name`, or an error listing those that exist.
+    pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
+        self.environments.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
+            ConfigError::new(
+                self.file.as_deref(),
+                format!(
+                    "no environment `{name}`; {}",
+                    if known.is_empty() {
+                        "add an [environments.NAME] table".to_string()
+                    } else {
+                        format!("configured: {}", known.join(", "))
+                    }
+                ),
+            )
+        })
+    }
+}
+
+/// `runner.toml` in `start` or the nearest parent folder.
+pub fn discover(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(FILE_NAME))
+        .find(|candidate| candidate.is_file())
+}
+
+mod humantime_serde {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+mod humantime_serde_opt {
+    pub fn serialize<S: serde::Serializer>(
+        d: &Option<std::time::Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+            None => s.serialize_str("off"),
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! From runner.toml text, flags and environment variables to a validated `Config`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::file::{EnvironmentTable, FileConfig, HealthTable, Text};
+use super::interpolate::interpolate;
+use super::{
+    Config, ConfigError, DEFAULT_LOCK_TIMEOUT, DatabaseUrl, Dialect, Environment, Health, Setting,
+    Source,
+};
+
+/// What the command line and the process environment say. Flags are filled by the CLI;
+/// `vars` is a snapshot of the process environment (tests pass their own).
+#[derive(Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub migrations_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    /// The environment the command works on: `--database-url` and `RUNNER_DATABASE_URL` apply to it.
+    pub env: Option<String>,
+    pub vars: HashMap<String, String>,
+}
+
+impl Overrides {
+    pub fn with_process_env(mut self) -> Self {
+        self.vars = std::env::vars().collect();
+        self
+    }
+
+    fn var(&self, name: &'static str) -> Option<(String, &'static str)> {
+        self.vars
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| (v.clone(), name))
+    }
+
+    pub(super) fn config_file(&self) -> Result<Option<PathBuf>, ConfigError> {
+        let given = self.config.clone().map(|p| (p, "--config")).or_else(|| {
+            self.var("RUNNER_CONFIG")
+                .map(|(v, n)| (PathBuf::from(v), n))
+        });
+        match given {
+            Some((path, _)) if path.is_file() => Ok(Some(path)),
+            Some((path, from)) => Err(ConfigError::new(
+                Some(&path),
+                format!("does not exist (given by {from}); check the path"),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn migrations_dir_given(&self) -> bool {
+        self.migrations_dir.is_some() || self.var("RUNNER_MIGRATIONS_DIR").is_some()
+    }
+}
+
+/// The one place that applies flag > environment variable > file > default.
+fn pick<T>(
+    flag: Option<(T, &'static str)>,
+    env: Option<(T, &'static str)>,
+    file: Option<(T, usize)>,
+    default: impl FnOnce() -> T,
+) -> Setting<T> {
+    let (value, source) = match (flag, env, file) {
+        (Some((v, name)), _, _) => (v, Source::Flag(name)),
+        (None, Some((v, name)), _) => (v, Source::Env(name)),
+        (None, None, Some((v, line))) => (v, Source::File(line)),
+        (None, None, None) => (default(), Source::Default),
+    };
+    Setting { value, source }
+}
+
+/// Reads values out of one runner.toml, turning byte offsets into lines for errors.
+struct Reader<'a> {
+    path: Option<&'a Path>,
+    source: &'a str,
+    overrides: &'a Overrides,
+}
+
+impl Reader<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.source[..offset.min(self.source.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        (line, column)
+    }
+
+    fn error_at(&self, offset: usize, message: impl Into<String>) -> ConfigError {
+        let (line, column) = self.line_col(offset);
+        let mut error = ConfigError::new(self.path, message);
+        error.line = Some(line);
+        error.column = Some(column);
+        error
+    }
+
+    /// A string value with `${VAR}` filled in, and its line.
+    fn text(&self, value: &Text, key: &str) -> Result<(String, usize), ConfigError> {
+        let lookup = |name: &str| self.overrides.vars.get(name).cloned();
+        let filled = interpolate(value.get_ref(), &lookup)
+            .map_err(|e| self.error_at(value.span().start, format!("{key}: {e}")))?;
+        Ok((filled, self.line_col(value.span().start).0))
+    }
+
+    fn duration(&self, value: &Text, key: &str) -> Result<Option<Duration>, ConfigError> {
+        let (text, _) = self.text(value, key)?;
+        if text == "off" {
+            return Ok(None);
+        }
+        humantime::parse_duration(&text).map(Some).map_err(|e| {
+            self.error_at(
+                value.span().start,
+                format!(
+                    "{key}: `{text}` is not a duration ({e}); write e.g. \"5s\", \"2m\" or \"off\""
+                ),
+            )
+        })
+    }
+
+    fn argv(&self, value: &Spanned<Vec<Text>>, key: &str) -> Result<Vec<String>, ConfigError> {
+        if value.get_ref().is_empty() || value.get_ref()[0].get_ref().trim().is_empty() {
+            return Err(self.error_at(
+                value.span().start,
+                format!("{key}: give the command as a list, program first, e.g. [\"scripts/deploy.sh\", \"{{env}}\", \"{{version}}\"]"),
+            ));
+        }
+        value
+            .get_ref()
+            .iter()
+            .map(|arg| self.text(arg, key).map(|(s, _)| s))
+            .collect()
+    }
+}
+
+pub(super) fn resolve(
+    path: Option<&Path>,
+    source: &str,
+    root: &Path,
+    overrides: &Overrides,
+) -> Result<Config, ConfigError> {
+    let reader = Reader {
+        path,
+        source,
+        overrides,
+    };
+    let parsed: FileConfig = toml::from_str(source).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        let message = e.message().trim().replace('\n', "; ");
+        reader.error_at(offset, message)
+    })?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| root.to_path_buf());
+
+    let file_dir = parsed
+        .migrations
+        .dir
+        .as_ref()
+        .map(|d| reader.text(d, "migrations.dir"))
+        .transpose()?
+        .map(|(d, line)| (root.join(d), line));
+    let migrations_dir = pick(
+        overrides
+            .migrations_dir
+            .clone()
+            .map(|d| (cwd.join(d), "--migrations-dir")),
+        overrides
+            .var("RUNNER_MIGRATIONS_DIR")
+            .map(|(d, n)| (cwd.join(d), n)),
+        file_dir,
+        || root.join("migrations"),
+    );
+
+    let mut environments = BTreeMap::new();
+    for (name, table) in &parsed.environments {
+        let env = environment(&reader, name, table, root)?;
+        environments.insert(name.clone(), env);
+    }
+    apply_database_url_override(&mut environments, overrides, &cwd)?;
+
+    let dialect = dialect(&reader, &parsed, &environments)?;
+    let pipeline = pipeline(&reader, &parsed, &environments)?;
+    let lint_disable = parsed
+        .lint
+        .disable
+        .iter()
+        .map(|rule| reader.text(rule, "lint.disable").map(|(r, _)| r))
+        .collect::<Result<_, _>>()?;
+
+    Ok(Config {
+        file: path.map(Path::to_path_buf),
+        root: root.to_path_buf(),
+        migrations_dir,
+        dialect,
+        lint_disable,
+        pipeline,
+        environments,
+    })
+}
+
+fn environment(
+    reader: &Reader<'_>,
+    name: &str,
+    table: &Spanned<EnvironmentTable>,
+    root: &Path,
+) -> Result<Environment, ConfigError> {
+    let key = |k: &str| format!("environments.{name}.{k}");
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(reader.error_at(
+            table.span().start,
+            format!("environment name `{name}` may hold only letters, digits, `-` and `_`"),
+        ));
+    }
+    let t = table.get_ref();
+    let (raw_url, url_line) = reader.text(&t.database_url, &key("database_url"))?;
+    let database_url = DatabaseUrl::parse(&raw_url, root).map_err(|why| {
+        reader.error_at(
+            t.database_url.span().start,
+            format!("{}: {why}", key("database_url")),
+        )
+    })?;
+    let lock_timeout = match &t.lock_timeout {
+        Some(v) => reader
+            .duration(v, &key("lock_timeout"))?
+            .unwrap_or(Duration::ZERO),
+        None => DEFAULT_LOCK_TIMEOUT,
+    };
+    let statement_timeout = match &t.statement_timeout {
+        Some(v) => reader.duration(v, &key("statement_timeout"))?,
+        None => None,
+    };
+    let hook = |value: &Option<Spanned<Vec<Text>>>, k: &str| {
+        value.as_ref().map(|v| reader.argv(v, &key(k))).transpose()
+    };
+    Ok(Environment {
+        name: name.to_string(),
+        database_url: Setting {
+            value: database_url,
+            source: Source::File(url_line),
+        },
+        requires_approval: t.requires_approval,
+        lock_timeout,
+        statement_timeout,
+        deploy: hook(&t.deploy, "deploy")?,
+        rollback: hook(&t.rollback, "rollback")?,
+        smoke: hook(&t.smoke, "smoke")?,
+        health: t
+            .health
+            .as_ref()
+            .map(|h| health(reader, h, &key("health")))
+            .transpose()?,
+    })
+}
+
+fn health(reader: &Reader<'_>, h: &HealthTable, key: &str) -> Result<Health, ConfigError> {
+    let (url, _) = reader.text(&h.url, &format!("{key}.url"))?;
+    let parsed = url::Url::parse(&url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    if parsed.is_none() {
+        return Err(reader.error_at(
+            h.url.span().start,
+            format!("{key}.url: `{url}` is not an http(s) URL; write e.g. \"http://127.0.0.1:8080/health\""),
+        ));
+    }
+    let duration = |v: &Option<Text>, k: &str, default: u64| -> Result<Duration, ConfigError> {
+        Ok(match v {
+            Some(v) => reader
+                .duration(v, &format!("{key}.{k}"))?
+                .unwrap_or(Duration::ZERO),
+            None => Duration::from_secs(default),
+        })
+    };
+    let count = |v: &Option<Spanned<u32>>, k: &str, default: u32| match v {
+        Some(n) if *n.get_ref() == 0 => {
+            Err(reader.error_at(n.span().start, format!("{key}.{k} must be at least 1")))
+        }
+        Some(n) => Ok(*n.get_ref()),
+        None => Ok(default),
+    };
+    Ok(Health {
+        url,
+        timeout: duration(&h.timeout, "timeout", 60)?,
+        interval: duration(&h.interval, "interval", 1)?,
+        healthy_after: count(&h.healthy_after, "healthy_after", 2)?,
+        unhealthy_after: count(&h.unhealthy_after, "unhealthy_after", 3)?,
+    })
+}
+
+fn apply_database_url_override(
+    environments: &mut BTreeMap<String, Environment>,
+    overrides: &Overrides,
+    cwd: &Path,
+) -> Result<(), ConfigError> {
+    let given = overrides
+        .database_url
+        .clone()
+        .map(|u| (u, "--database-url"))
+        .or_else(|| overrides.var("RUNNER_DATABASE_URL"));
+    let (Some((raw, from)), Some(env)) = (given, &overrides.env) else {
+        return Ok(());
+    };
+    let url = DatabaseUrl::parse(&raw, cwd)
+        .map_err(|why| ConfigError::new(None, format!("the database URL given by {from} {why}")))?;
+    let source = if from.starts_with("--") {
+        Source::Flag(from)
+    } else {
+        Source::Env(from)
+    };
+    let setting = Setting { value: url, source };
+    match environments.get_mut(env) {
+        Some(e) => e.database_url = setting,
+        None => {
+            environments.insert(
+                env.clone(),
+                Environment {
+                    name: env.clone(),
+                    database_url: setting,
+                    requires_approval: false,
+                    lock_timeout: DEFAULT_LOCK_TIMEOUT,
+                    statement_timeout: None,
+                    deploy: None,
+                    rollback: None,
+                    smoke: None,
+                    health: None,
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+fn dialect(
+    reader: &Reader<'_>,
+    parsed: &FileConfig,
+    environments: &BTreeMap<String, Environment>,
+) -> Result<Setting<Dialect>, ConfigError> {
+    let parse = |text: String, at: usize, key: &str| {
+        Dialect::parse(&text).ok_or_else(|| {
+            reader.error_at(
+                at,
+                format!("{key}: `{text}` is not a dialect; use {}", Dialect::NAMES),
+            )
+        })
+    };
+    let file = match &parsed.migrations.dialect {
+        Some(d) => {
+            let (text, line) = reader.text(d, "migrations.dialect")?;
+            Some((parse(text, d.span().start, "migrations.dialect")?, line))
+        }
+        None => None,
+    };
+    let env = match reader.overrides.var("RUNNER_DIALECT") {
+        Some((text, name)) => Some((
+            Dialect::parse(&text).ok_or_else(|| {
+                ConfigError::new(
+                    None,
+                    format!("{name}: `{text}` is not a dialect; use {}", Dialect::NAMES),
+                )
+            })?,
+            name,
+        )),
+        None => None,
+    };
+    let mut url_dialects = environments
+        .values()
+        .map(|e| e.database_url.value.dialect());
+    let inferred = url_dialects
+        .next()
+        .filter(|first| url_dialects.all(|d| d == *first));
+    let setting = pick(None, env, file, || inferred.unwrap_or(Dialect::Postgres));
+    for e in environments.values() {
+        let url_dialect = e.database_url.value.dialect();
+        if url_dialect != setting.value {
+            let message = format!(
+                "environments.{}.database_url is a {} database, but the dialect is {} ({}); make them agree",
+                e.name,
+                url_dialect.name(),
+                setting.value.name(),
+                setting.source
+            );
+            let mut error = ConfigError::new(reader.path, message);
+            if let Source::File(line) = e.database_url.source {
+                error.line = Some(line);
+            }
+            return Err(error);
+        }
+    }
+    Ok(setting)
+}
+
+fn pipeline(
+    reader: &Reader<'_>,
+    parsed: &FileConfig,
+    environments: &BTreeMap<String, Environment>,
+) -> Result<Setting<Vec<String>>, ConfigError> {
+    let Some(list) = &parsed.deploy.pipeline else {
+        return Ok(Setting {
+            value: vec!["staging".into(), "production".into()],
+            source: Source::Default,
+        });
+    };
+    if list.get_ref().is_empty() {
+        return Err(reader.error_at(
+            list.span().start,
+            "deploy.pipeline is empty; list the environments in deploy order, e.g. [\"staging\", \"production\"]",
+        ));
+    }
+    let mut names: Vec<String> = Vec::new();
+    for item in list.get_ref() {
+        let (name, _) = reader.text(item, "deploy.pipeline")?;
+        if !environments.contains_key(&name) {
+            let known: Vec<&str> = environments.keys().map(String::as_str).collect();
+            return Err(reader.error_at(
+                item.span().start,
+                format!(
+                    "deploy.pipeline names the environment `{name}`, which is not configured; configured: {}",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            ));
+        }
+        if names.contains(&name) {
+            return Err(reader.error_at(
+                item.span().start,
+                format!("deploy.pipeline lists `{name}` twice"),
+            ));
+        }
+        names.push(name);
+    }
+    Ok(Setting {
+        value: names,
+        source: Source::File(reader.line_col(list.span().start).0),
+    })
+}

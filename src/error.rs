@@ -1,0 +1,99 @@
+//! The one error type of runner and the exit codes it maps to.
+//!
+//! Exit codes are a contract with CI scripts and people: they are listed in the README and
+//! defined only here. Every variant carries the file, line, setting or version involved, so
+//! `main` can print it once, to stderr, and exit with the right code.
+
+use std::path::PathBuf;
+
+use crate::catalog::Problem;
+use crate::config::ConfigError;
+
+/// The process exit codes of runner (README, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Everything asked for was done.
+    Success = 0,
+    /// `runner check` found error-severity findings.
+    CheckFailed = 1,
+    /// Bad usage, configuration or input: nothing was changed.
+    Usage = 2,
+    /// A migration failed; its state is recorded in the history.
+    MigrationFailed = 3,
+    /// Health or smoke checks failed and the deploy was rolled back.
+    DeployRolledBack = 4,
+    /// A rollback failed and a person must act.
+    RollbackFailed = 5,
+    /// The migration lock could not be taken in time.
+    LockTimeout = 6,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// The migrations folder has layout problems; each names its file.
+    #[error("{}", render_problems(.dir, .problems))]
+    Catalog {
+        dir: PathBuf,
+        problems: Vec<Problem>,
+    },
+
+    #[error("migrations folder {}: {reason}", .dir.display())]
+    MigrationsDir { dir: PathBuf, reason: String },
+
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A bad argument that clap could not catch, e.g. a migration name with capitals.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Config(_)
+            | Error::Catalog { .. }
+            | Error::MigrationsDir { .. }
+            | Error::Io { .. }
+            | Error::Usage(_) => ExitCode::Usage,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+fn render_problems(dir: &std::path::Path, problems: &[Problem]) -> String {
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    let mut out = format!(
+        "the migrations folder {} has {} problem{}:",
+        dir.display(),
+        errors,
+        if errors == 1 { "" } else { "s" }
+    );
+    for problem in problems.iter().filter(|p| p.is_error()) {
+        out.push_str("\n  ");
+        out.push_str(&problem.to_string());
+    }
+    out
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
