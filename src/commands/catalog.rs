@@ -82,9 +82,10 @@ fn print_table(catalog: &Catalog) {
             .filter(|m| s(&m.rollback_status()))
             .count()
     };
+    let total = catalog.migrations.len();
     println!(
-        "\n{} migrations: {} paired, {} irreversible, {} missing a rollback",
-        catalog.migrations.len(),
+        "\n{total} migration{}: {} paired, {} irreversible, {} missing a rollback",
+        if total == 1 { "" } else { "s" },
         count(|s| *s == RollbackStatus::Paired),
         count(|s| matches!(s, RollbackStatus::Irreversible(_))),
         count(|s| *s == RollbackStatus::Missing),

@@ -1,0 +1,178 @@
+//! A runner.toml that cannot be used gets one error naming the file, line and key, exit 2,
+//! and never a panic.
+
+use crate::harness::cli::{Output, Runner, table_row};
+
+fn config_with(toml: &str, envs: &[(&str, &str)]) -> Output {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("runner.toml"), toml).unwrap();
+    let mut runner = Runner::new(tmp.path()).args(["config"]);
+    for (k, v) in envs {
+        runner = runner.env(k, v);
+    }
+    let out = runner.run();
+    assert!(!out.stderr.contains("panicked"), "{out}");
+    out
+}
+
+const STAGING: &str = "[environments.staging]\ndatabase_url = \"sqlite://staging.db\"\n";
+
+#[test]
+fn bad_toml_names_the_line() {
+    config_with("[migrations]\ndir = \"migrations\n", &[])
+        .expect_code(2)
+        .stderr_has("runner.toml:2:");
+}
+
+#[test]
+fn an_unknown_key_names_its_line_and_the_key() {
+    let toml = format!("{STAGING}requires_aproval = true\n");
+    config_with(&toml, &[])
+        .expect_code(2)
+        .stderr_has("runner.toml:3:1: unknown field `requires_aproval`");
+    config_with("[migration]\ndir = \"m\"\n", &[])
+        .expect_code(2)
+        .stderr_has("runner.toml:1:2: unknown field `migration`");
+}
+
+#[test]
+fn a_missing_environment_variable_names_it_and_its_line() {
+    let toml = "[migrations]\ndialect = \"postgres\"\n\n[environments.staging]\ndatabase_url = \"${STAGING_DATABASE_URL}\"\n";
+    config_with(toml, &[])
+        .expect_code(2)
+        .stderr_has("runner.toml:5:16: environments.staging.database_url: environment variable STAGING_DATABASE_URL is not set");
+}
+
+#[test]
+fn a_variable_that_is_set_is_used() {
+    let toml = "[environments.staging]\ndatabase_url = \"postgres://app:${PG_PASS}@db.internal:5432/shop\"\n";
+    let out = config_with(toml, &[("PG_PASS", "zz")]).expect_code(0);
+    assert_eq!(
+        table_row(&out.stdout, "staging.database_url"),
+        [
+            "staging.database_url",
+            "postgres://app:***@db.internal:5432/shop",
+            "runner.toml line 2"
+        ]
+    );
+}
+
+#[test]
+fn a_bad_database_url_names_its_line_and_key() {
+    let toml = "[environments.staging]\ndatabase_url = \"oracle://db/shop\"\n";
+    config_with(toml, &[]).expect_code(2).stderr_has(
+        "runner.toml:2:16: environments.staging.database_url: has the unsupported scheme `oracle:`",
+    );
+    let toml = "[environments.staging]\ndatabase_url = \"postgres://\"\n";
+    config_with(toml, &[])
+        .expect_code(2)
+        .stderr_has("runner.toml:2:16: environments.staging.database_url:");
+}
+
+#[test]
+fn a_missing_database_url_is_named() {
+    config_with("[environments.staging]\nrequires_approval = true\n", &[])
+        .expect_code(2)
+        .stderr_has("runner.toml:1:1: missing field `database_url`");
+}
+
+#[test]
+fn a_pipeline_naming_an_unknown_environment_is_refused() {
+    let toml = format!("[deploy]\npipeline = [\"staging\", \"prod\"]\n\n{STAGING}");
+    config_with(&toml, &[])
+        .expect_code(2)
+        .stderr_has("runner.toml:2:24: deploy.pipeline names the environment `prod`, which is not configured; configured: staging");
+}
+
+#[test]
+fn a_bad_duration_and_a_bad_hook_are_named() {
+    let toml = format!("{STAGING}lock_timeout = \"soon\"\n");
+    config_with(&toml, &[]).expect_code(2).stderr_has(
+        "runner.toml:3:16: environments.staging.lock_timeout: `soon` is not a duration",
+    );
+    let toml = format!("{STAGING}deploy = []\n");
+    config_with(&toml, &[])
+        .expect_code(2)
+        .stderr_has("runner.toml:3:10: environments.staging.deploy: give the command as a list");
+}
+
+#[test]
+fn a_dialect_that_disagrees_with_a_url_is_refused() {
+    let toml = format!("[migrations]\ndialect = \"postgres\"\n\n{STAGING}");
+    config_with(&toml, &[])
+        .expect_code(2)
+        .stderr_has("runner.toml:5: environments.staging.database_url is a sqlite database, but the dialect is postgres");
+}
+
+#[test]
+fn no_config_anywhere_says_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    Runner::new(tmp.path())
+        .args(["catalog"])
+        .run()
+        .expect_code(2)
+        .stderr_has("no runner.toml in")
+        .stderr_has("pass --config FILE");
+    Runner::new(tmp.path())
+        .args(["catalog", "--config", "elsewhere.toml"])
+        .run()
+        .expect_code(2)
+        .stderr_has("elsewhere.toml: does not exist (given by --config)");
+}
+
+#[test]
+fn flags_beat_environment_variables_which_beat_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = format!("[migrations]\ndir = \"from_file\"\n\n{STAGING}");
+    std::fs::write(tmp.path().join("runner.toml"), toml).unwrap();
+    let setting = |out: &str| -> (String, String) {
+        let cells = table_row(out, "migrations dir");
+        let dir = cells[1].rsplit('/').next().unwrap().to_string();
+        (dir, cells[2].clone())
+    };
+    let expect = |dir: &str, from: &str| (dir.to_string(), from.to_string());
+    let out = Runner::new(tmp.path())
+        .args(["config"])
+        .run()
+        .expect_code(0);
+    assert_eq!(
+        setting(&out.stdout),
+        expect("from_file", "runner.toml line 2"),
+        "{out}"
+    );
+    let out = Runner::new(tmp.path())
+        .args(["config"])
+        .env("RUNNER_MIGRATIONS_DIR", "from_env")
+        .run()
+        .expect_code(0);
+    assert_eq!(
+        setting(&out.stdout),
+        expect("from_env", "environment variable RUNNER_MIGRATIONS_DIR"),
+        "{out}"
+    );
+    let out = Runner::new(tmp.path())
+        .args(["config", "--migrations-dir", "from_flag"])
+        .env("RUNNER_MIGRATIONS_DIR", "from_env")
+        .run()
+        .expect_code(0);
+    assert_eq!(
+        setting(&out.stdout),
+        expect("from_flag", "flag --migrations-dir"),
+        "{out}"
+    );
+}
+
+#[test]
+fn runner_toml_is_found_from_a_subfolder() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("runner.toml"), STAGING).unwrap();
+    let sub = tmp.path().join("a/b");
+    std::fs::create_dir_all(&sub).unwrap();
+    let out = Runner::new(&sub).args(["config"]).run().expect_code(0);
+    let expected = tmp.path().canonicalize().unwrap().join("staging.db");
+    assert!(
+        out.stdout
+            .contains(&format!("sqlite://{}", expected.display())),
+        "{out}"
+    );
+}

@@ -1,0 +1,4 @@
+//! What the integration tests share: a throwaway PostgreSQL cluster and a runner process helper.
+
+pub mod cli;
+pub mod postgres;

@@ -1,0 +1,12 @@
+//! runner's integration tests: the real binary, real files, a real PostgreSQL.
+
+// A failed unwrap is a failed test, with its message: what tests want.
+#![allow(clippy::unwrap_used)]
+
+mod catalog_layout;
+mod config_errors;
+mod example_project;
+mod harness;
+mod new_migration;
+mod passwords;
+mod postgres_cluster;
