@@ -10,10 +10,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const ABOUT: &str = "A migration-aware deploy runner: ships schema migrations and application code together, safely.";
 
 const LONG_ABOUT: &str = "\
-runner makes the path from a merged migration to production safe and boring. It knows your
-migrations (V{n}__{name}.sql, each paired with V{n}__{name}.down.sql), lints them for changes that
-break the release still serving traffic or lock hot tables, applies them behind a lock with a full
-history, proves each rollback works, and deploys your app with health checks and automatic rollback.
+runner is a migration-aware deploy runner: it ships schema migrations and application code together, safely.
+
+It makes the path from a merged migration to production safe and boring. It knows your
+migrations (V{version}__{name}.sql, each paired with V{version}__{name}.down.sql), lints them
+for changes that break the release still serving traffic or lock hot tables, applies them behind
+a lock with a full history, proves each rollback works, and deploys your app with health checks
+and automatic rollback.
 
 Configuration lives in runner.toml, found in the current folder or the nearest parent.";
 

@@ -8,6 +8,7 @@ use crate::catalog::Catalog;
 use crate::cli::NewArgs;
 use crate::config::Config;
 use crate::error::{Error, ExitCode, Result};
+use crate::report::shown;
 
 pub fn run(config: &Config, args: &NewArgs) -> Result<ExitCode> {
     validate_name(&args.name)?;
@@ -22,7 +23,7 @@ pub fn run(config: &Config, args: &NewArgs) -> Result<ExitCode> {
     let dir = &config.migrations_dir.value;
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        println!("created {}/", dir.display());
+        println!("created {}/", shown(dir));
     }
     let catalog = Catalog::scan(dir)?;
     if catalog.has_errors() {
@@ -89,6 +90,6 @@ fn create_new(path: &Path, contents: &str) -> Result<()> {
         .map_err(|e| Error::io(path, e))?;
     file.write_all(contents.as_bytes())
         .map_err(|e| Error::io(path, e))?;
-    println!("created {}", path.display());
+    println!("created {}", shown(path));
     Ok(())
 }
