@@ -20,6 +20,15 @@ pub enum Phase {
     Contract,
 }
 
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Expand => "expand",
+            Phase::Contract => "contract",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Directives {
     /// The reason given with `-- runner:irreversible`.

@@ -75,14 +75,14 @@ impl Migration {
         }
     }
 
-    /// `V0003 add_email`, as versions are shown to people.
+    /// `V0003`: the version as the file name writes it.
+    pub fn version_label(&self) -> String {
+        format!("V{:0width$}", self.version, width = self.version_digits)
+    }
+
+    /// `V0003 add_email`, as migrations are shown to people.
     pub fn label(&self) -> String {
-        format!(
-            "V{:0width$} {}",
-            self.version,
-            self.name,
-            width = self.version_digits
-        )
+        format!("{} {}", self.version_label(), self.name)
     }
 }
 

@@ -58,12 +58,10 @@ fn print_table(catalog: &Catalog) {
     ]);
     for m in &catalog.migrations {
         table.row([
-            m.label().split(' ').next().unwrap_or_default().to_string(),
+            m.version_label(),
             m.name.clone(),
             mode(m).to_string(),
-            m.directives()
-                .phase
-                .map_or("-".to_string(), |p| format!("{p:?}").to_lowercase()),
+            m.directives().phase.map_or("-", |p| p.name()).to_string(),
             match m.rollback_status() {
                 RollbackStatus::Paired => "paired".to_string(),
                 RollbackStatus::Irreversible(reason) => format!("irreversible: {reason}"),
