@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod lint;
 pub mod report;
 
 pub use error::{Error, ExitCode, Result};

@@ -4,9 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// The kinds of layout problem. `id()` is stable: it appears in JSON output, and the ids that
-/// `runner check` also reports (`invalid-migration-name`, `duplicate-version`, `orphan-rollback`)
-/// are the linter's rule ids.
+/// The kinds of layout problem. `id()` is stable: it is the id of the linter rule that
+/// `runner check` reports the problem under, so both commands name it the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemKind {
     /// A name that is not `V{n}__{name}.sql` / `.down.sql`, including `U`/`R` prefixes and `.up.sql`.
@@ -34,15 +33,15 @@ pub enum ProblemKind {
 impl ProblemKind {
     pub fn id(self) -> &'static str {
         match self {
-            ProblemKind::InvalidName => "invalid-migration-name",
-            ProblemKind::Subfolder => "migration-in-subfolder",
+            ProblemKind::InvalidName | ProblemKind::Subfolder => "invalid-migration-name",
             ProblemKind::DuplicateVersion => "duplicate-version",
             ProblemKind::OrphanRollback => "orphan-rollback",
-            ProblemKind::NotUtf8 => "invalid-encoding",
-            ProblemKind::EmptyFile => "empty-migration",
-            ProblemKind::Unreadable => "unreadable-file",
-            ProblemKind::InvalidDirective => "invalid-directive",
-            ProblemKind::IrreversibleWithRollback => "irreversible-with-rollback",
+            ProblemKind::NotUtf8 | ProblemKind::EmptyFile | ProblemKind::Unreadable => {
+                "invalid-file"
+            }
+            ProblemKind::InvalidDirective | ProblemKind::IrreversibleWithRollback => {
+                "invalid-directive"
+            }
             ProblemKind::NotSql => "not-a-migration",
         }
     }

@@ -1,0 +1,369 @@
+//! SQLite and MySQL: `sqlparser`, statement by statement, lowered to `Op`s.
+//!
+//! Where sqlparser lacks something the database accepts (SQLite's `PRAGMA foreign_keys = ON`,
+//! for one), the statement is recognized here instead of being reported as a parse error: a
+//! `parse-error` must mean the database would reject the statement too.
+
+use sqlparser::ast::{
+    self, AlterColumnOperation, AlterTableOperation, ColumnOption, Expr, FromTable,
+    GeneratedExpressionMode, ObjectName, ObjectType, RenameTableNameKind, TableConstraint,
+    TableFactor,
+};
+use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+
+use super::parse_in_chunks;
+use crate::config::Dialect;
+use crate::lint::model::{
+    ConstraintKind, DefaultKind, Generated, NewColumn, Op, ParseError, ParsedFile, Statement,
+    TransactionKind, line_col,
+};
+
+pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
+    let parser: Box<dyn SqlDialect> = match dialect {
+        Dialect::Mysql => Box::new(MySqlDialect {}),
+        _ => Box::new(SQLiteDialect {}),
+    };
+    parse_in_chunks(sql, |text, offset| {
+        let (line, column) = line_col(sql, offset);
+        let statement = |ops| Statement {
+            offset,
+            line,
+            column,
+            ops,
+        };
+        if dialect == Dialect::Sqlite && is_sqlite_pragma(text) {
+            return Ok(vec![statement(Vec::new())]);
+        }
+        let parsed = Parser::parse_sql(parser.as_ref(), text).map_err(|e| ParseError {
+            offset,
+            line,
+            column,
+            message: e
+                .to_string()
+                .trim_start_matches("sql parser error: ")
+                .to_string(),
+        })?;
+        Ok(parsed.iter().map(|s| statement(lower(s))).collect())
+    })
+}
+
+/// `PRAGMA [schema.]name`, `PRAGMA name = value` or `PRAGMA name(value)`.
+fn is_sqlite_pragma(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    if !words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("pragma"))
+    {
+        return false;
+    }
+    let rest: String = words.collect::<Vec<_>>().join(" ");
+    let (name, value) = match rest.split_once('=') {
+        Some((n, v)) => (n.trim(), Some(v.trim())),
+        None => match rest.split_once('(') {
+            Some((n, v)) => (n.trim(), v.trim().strip_suffix(')').map(str::trim)),
+            None => (rest.trim(), None),
+        },
+    };
+    let name_ok = !name.is_empty()
+        && name
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    let value_ok = value.is_none_or(|v| {
+        !v.is_empty()
+            && (v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-+.".contains(c))
+                || (v.len() >= 2 && (v.starts_with('\'') && v.ends_with('\''))))
+    });
+    name_ok && value_ok
+}
+
+fn lower(statement: &ast::Statement) -> Vec<Op> {
+    use ast::Statement as S;
+    match statement {
+        S::CreateTable(ct) => vec![Op::CreateTable {
+            table: last_name(&ct.name),
+        }],
+        S::AlterTable(at) => {
+            let table = last_name(&at.name);
+            at.operations
+                .iter()
+                .flat_map(|op| alter_table_op(&table, op))
+                .collect()
+        }
+        S::CreateIndex(ci) => vec![Op::CreateIndex {
+            table: last_name(&ci.table_name),
+            name: ci.name.as_ref().map(last_name),
+            concurrently: ci.concurrently,
+            unique: ci.unique,
+        }],
+        S::Drop {
+            object_type, names, ..
+        } => {
+            let names: Vec<String> = names.iter().map(last_name).collect();
+            match object_type {
+                ObjectType::Table => vec![Op::DropTable { tables: names }],
+                ObjectType::Index => vec![Op::DropIndex {
+                    names,
+                    concurrently: false,
+                }],
+                ObjectType::Schema => vec![Op::DropSchema { names }],
+                ObjectType::Database => names
+                    .into_iter()
+                    .map(|name| Op::DropDatabase { name })
+                    .collect(),
+                _ => Vec::new(),
+            }
+        }
+        S::Truncate(t) => vec![Op::Truncate {
+            tables: t.table_names.iter().map(|n| last_name(&n.name)).collect(),
+        }],
+        S::Update(u) => vec![Op::Update {
+            table: table_factor_name(&u.table.relation),
+            has_where: u.selection.is_some(),
+        }],
+        S::Delete(d) => {
+            let tables = match &d.from {
+                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+            };
+            tables
+                .iter()
+                .map(|t| Op::Delete {
+                    table: table_factor_name(&t.relation),
+                    has_where: d.selection.is_some(),
+                })
+                .collect()
+        }
+        S::RenameTable(renames) => renames
+            .iter()
+            .map(|r| Op::RenameTable {
+                from: last_name(&r.old_name),
+                to: last_name(&r.new_name),
+            })
+            .collect(),
+        S::StartTransaction { .. } => vec![Op::Transaction(TransactionKind::Begin)],
+        S::Commit { .. } => vec![Op::Transaction(TransactionKind::Commit)],
+        S::Rollback {
+            savepoint: Some(_), ..
+        }
+        | S::Savepoint { .. }
+        | S::ReleaseSavepoint { .. } => vec![Op::Transaction(TransactionKind::Savepoint)],
+        S::Rollback { .. } => vec![Op::Transaction(TransactionKind::Rollback)],
+        _ => Vec::new(),
+    }
+}
+
+fn alter_table_op(table: &str, op: &AlterTableOperation) -> Vec<Op> {
+    let table = table.to_string();
+    match op {
+        AlterTableOperation::AddColumn { column_def, .. } => {
+            vec![Op::AddColumn(new_column(table, column_def))]
+        }
+        AlterTableOperation::DropColumn { column_names, .. } => column_names
+            .iter()
+            .map(|c| Op::DropColumn {
+                table: table.clone(),
+                column: c.value.clone(),
+            })
+            .collect(),
+        AlterTableOperation::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => vec![Op::RenameColumn {
+            table,
+            from: old_column_name.value.clone(),
+            to: new_column_name.value.clone(),
+        }],
+        AlterTableOperation::RenameTable { table_name } => {
+            let to = match table_name {
+                RenameTableNameKind::As(n) | RenameTableNameKind::To(n) => last_name(n),
+            };
+            vec![Op::RenameTable { from: table, to }]
+        }
+        AlterTableOperation::ChangeColumn {
+            old_name,
+            new_name,
+            data_type,
+            ..
+        } => {
+            let mut ops = Vec::new();
+            if old_name.value != new_name.value {
+                ops.push(Op::RenameColumn {
+                    table: table.clone(),
+                    from: old_name.value.clone(),
+                    to: new_name.value.clone(),
+                });
+            }
+            ops.push(Op::ChangeColumnType {
+                table,
+                column: new_name.value.clone(),
+                new_type: data_type.to_string(),
+            });
+            ops
+        }
+        AlterTableOperation::ModifyColumn {
+            col_name,
+            data_type,
+            ..
+        } => vec![Op::ChangeColumnType {
+            table,
+            column: col_name.value.clone(),
+            new_type: data_type.to_string(),
+        }],
+        AlterTableOperation::AlterColumn { column_name, op } => match op {
+            AlterColumnOperation::SetNotNull => vec![Op::SetNotNull {
+                table,
+                column: column_name.value.clone(),
+            }],
+            AlterColumnOperation::SetDataType { data_type, .. } => vec![Op::ChangeColumnType {
+                table,
+                column: column_name.value.clone(),
+                new_type: data_type.to_string(),
+            }],
+            _ => Vec::new(),
+        },
+        AlterTableOperation::AddConstraint {
+            constraint,
+            not_valid,
+        } => {
+            let (kind, name) = match constraint {
+                TableConstraint::Unique(c) => (ConstraintKind::Unique, c.name.as_ref()),
+                TableConstraint::PrimaryKey(c) => (ConstraintKind::PrimaryKey, c.name.as_ref()),
+                TableConstraint::ForeignKey(c) => (ConstraintKind::ForeignKey, c.name.as_ref()),
+                TableConstraint::Check(c) => (ConstraintKind::Check, c.name.as_ref()),
+                _ => (ConstraintKind::Other, None),
+            };
+            vec![Op::AddConstraint {
+                table,
+                name: name.map(|n| n.value.clone()),
+                kind,
+                not_valid: *not_valid,
+                using_index: false,
+            }]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn new_column(table: String, def: &ast::ColumnDef) -> NewColumn {
+    let mut column = NewColumn {
+        table,
+        column: def.name.value.clone(),
+        default: DefaultKind::None,
+        not_null: false,
+        generated: None,
+        references: false,
+        primary_key: false,
+        unique: false,
+        check: false,
+    };
+    for option in &def.options {
+        match &option.option {
+            ColumnOption::NotNull => column.not_null = true,
+            ColumnOption::Default(expr) => column.default = default_kind(expr),
+            ColumnOption::PrimaryKey(_) => column.primary_key = true,
+            ColumnOption::Unique(_) => column.unique = true,
+            ColumnOption::ForeignKey(_) => column.references = true,
+            ColumnOption::Check(_) => column.check = true,
+            ColumnOption::Identity(_) => column.generated = Some(Generated::Identity),
+            ColumnOption::Generated {
+                generation_expr_mode,
+                generation_expr,
+                ..
+            } => {
+                if generation_expr.is_none() {
+                    column.generated = Some(Generated::Identity);
+                } else if generation_expr_mode == &Some(GeneratedExpressionMode::Stored) {
+                    column.generated = Some(Generated::Stored);
+                }
+            }
+            _ => {}
+        }
+    }
+    column
+}
+
+/// SQLite accepts only constants in ADD COLUMN: a literal, a signed number, NULL. Anything
+/// else (CURRENT_TIMESTAMP, an expression in parentheses, a function) is not constant.
+fn default_kind(expr: &Expr) -> DefaultKind {
+    match expr {
+        Expr::Value(_) => DefaultKind::Constant,
+        Expr::UnaryOp { expr, .. } if matches!(**expr, Expr::Value(_)) => DefaultKind::Constant,
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_lowercase();
+            if matches!(name.as_str(), "random" | "randomblob" | "uuid" | "rand") {
+                DefaultKind::Volatile(name)
+            } else {
+                DefaultKind::Stable
+            }
+        }
+        _ => DefaultKind::Stable,
+    }
+}
+
+fn last_name(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.clone())
+        .unwrap_or_else(|| name.to_string())
+}
+
+fn table_factor_name(factor: &TableFactor) -> String {
+    match factor {
+        TableFactor::Table { name, .. } => last_name(name),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(sql: &str) -> ParsedFile {
+        parse(sql, Dialect::Sqlite)
+    }
+
+    #[test]
+    fn pragmas_sqlite_accepts_are_not_parse_errors() {
+        let parsed = sqlite(
+            "PRAGMA foreign_keys = ON;\nPRAGMA main.journal_mode = WAL;\nPRAGMA table_info(users);\nPRAGMA optimize;",
+        );
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        assert_eq!(parsed.statements.len(), 4);
+        let parsed = sqlite("PRAGMA = ;");
+        assert_eq!(parsed.errors.len(), 1);
+    }
+
+    #[test]
+    fn lowers_sqlite_add_column_defaults() {
+        let parsed = sqlite(
+            "ALTER TABLE t ADD COLUMN a TEXT DEFAULT CURRENT_TIMESTAMP;\nALTER TABLE t ADD COLUMN b INTEGER DEFAULT -1 NOT NULL;",
+        );
+        let ops: Vec<Op> = parsed.statements.into_iter().flat_map(|s| s.ops).collect();
+        assert!(matches!(&ops[0], Op::AddColumn(c) if c.default == DefaultKind::Stable));
+        assert!(
+            matches!(&ops[1], Op::AddColumn(c) if c.default == DefaultKind::Constant && c.not_null)
+        );
+    }
+
+    #[test]
+    fn pins_a_bad_statement_to_its_line() {
+        let parsed = sqlite("CREATE TABLE a (id INTEGER);\nALTER TABLE a ADD;\nDROP TABLE a;");
+        assert_eq!(parsed.errors.len(), 1);
+        assert_eq!(parsed.errors[0].line, 2);
+        assert_eq!(parsed.statements.len(), 2);
+    }
+
+    #[test]
+    fn lowers_mysql_modify_and_change() {
+        let parsed = parse(
+            "ALTER TABLE t MODIFY COLUMN a BIGINT;\nALTER TABLE t CHANGE COLUMN b c INT;",
+            Dialect::Mysql,
+        );
+        let ops: Vec<Op> = parsed.statements.into_iter().flat_map(|s| s.ops).collect();
+        assert_eq!(ops.len(), 3, "{ops:?}");
+        assert!(matches!(&ops[1], Op::RenameColumn { from, to, .. } if from == "b" && to == "c"));
+    }
+}

@@ -1,0 +1,57 @@
+//! From a migration's text to the operation model, by dialect.
+
+mod generic;
+mod postgres;
+
+use crate::catalog::sql_text::{Piece, pieces};
+use crate::config::Dialect;
+use crate::lint::model::{ParseError, ParsedFile, Statement};
+use crate::lint::split::split;
+
+pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
+    // Blank a byte-order mark rather than drop it, so offsets still match the file.
+    let blanked;
+    let sql = match sql.strip_prefix('\u{feff}') {
+        Some(rest) => {
+            blanked = format!("   {rest}");
+            blanked.as_str()
+        }
+        None => sql,
+    };
+    let parsed = match dialect {
+        Dialect::Postgres => postgres::parse(sql),
+        Dialect::Sqlite | Dialect::Mysql => generic::parse(sql, dialect),
+    };
+    debug_assert!(
+        parsed
+            .statements
+            .windows(2)
+            .all(|w| w[0].offset <= w[1].offset)
+    );
+    parsed
+}
+
+/// Offset of the first token (not whitespace, not a comment) in `text`.
+pub(crate) fn first_token(text: &str) -> Option<usize> {
+    let base = text.as_ptr() as usize;
+    pieces(text).into_iter().find_map(|p| match p {
+        Piece::Code(t) | Piece::Quoted(t) => Some(t.as_ptr() as usize - base),
+        _ => None,
+    })
+}
+
+/// Splits `sql` into statements and parses each alone with `parse_one(text, offset)`, so
+/// that each statement the parser rejects becomes its own error and the others are kept.
+fn parse_in_chunks(
+    sql: &str,
+    parse_one: impl Fn(&str, usize) -> Result<Vec<Statement>, ParseError>,
+) -> ParsedFile {
+    let mut parsed = ParsedFile::default();
+    for chunk in split(sql) {
+        match parse_one(chunk.text, chunk.offset) {
+            Ok(statements) => parsed.statements.extend(statements),
+            Err(error) => parsed.errors.push(error),
+        }
+    }
+    parsed
+}

@@ -1,0 +1,438 @@
+//! PostgreSQL: the real grammar (libpg_query through the `pg_query` crate), lowered to `Op`s.
+//!
+//! Function bodies and DO blocks stay opaque strings in the parse tree, so their statements
+//! are never linted as top-level statements.
+
+use pg_query::NodeEnum;
+use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType, TransactionStmtKind};
+
+use super::{first_token, parse_in_chunks};
+use crate::lint::model::{
+    ConstraintKind, DefaultKind, Generated, NewColumn, Op, ParseError, ParsedFile, Statement,
+    TransactionKind, line_col,
+};
+
+pub fn parse(sql: &str) -> ParsedFile {
+    match parse_statements(sql, 0, sql) {
+        Ok(statements) => ParsedFile {
+            statements,
+            errors: Vec::new(),
+        },
+        // Parse statement by statement to pin each error to its own line.
+        Err(_) => parse_in_chunks(sql, |chunk, offset| parse_statements(chunk, offset, sql)),
+    }
+}
+
+/// Parses `text`, which starts at byte `base` of the whole file `file`.
+fn parse_statements(text: &str, base: usize, file: &str) -> Result<Vec<Statement>, ParseError> {
+    let result = pg_query::parse(text, 0).map_err(|e| {
+        let (line, column) = line_col(file, base);
+        let message = match e {
+            pg_query::Error::Parse(m) => m,
+            pg_query::Error::Conversion(_) => "the statement contains a NUL byte".to_string(),
+            other => other.to_string(),
+        };
+        ParseError {
+            offset: base,
+            line,
+            column,
+            message,
+        }
+    })?;
+    Ok(result
+        .protobuf
+        .stmts
+        .iter()
+        .map(|raw| {
+            let start = raw.stmt_location.max(0) as usize;
+            let end = match raw.stmt_len {
+                0 => text.len(),
+                n => (start + n as usize).min(text.len()),
+            };
+            let offset = base + first_token(&text[start..end]).map_or(start, |o| start + o);
+            let (line, column) = line_col(file, offset);
+            let ops = raw
+                .stmt
+                .as_ref()
+                .and_then(|n| n.node.as_ref())
+                .map(lower)
+                .unwrap_or_default();
+            Statement {
+                offset,
+                line,
+                column,
+                ops,
+            }
+        })
+        .collect())
+}
+
+fn lower(node: &NodeEnum) -> Vec<Op> {
+    match node {
+        NodeEnum::CreateStmt(s) => vec![Op::CreateTable {
+            table: relname(&s.relation),
+        }],
+        NodeEnum::CreateTableAsStmt(s) => vec![Op::CreateTable {
+            table: s.into.as_ref().map(|i| relname(&i.rel)).unwrap_or_default(),
+        }],
+        NodeEnum::AlterTableStmt(s) => {
+            let table = relname(&s.relation);
+            s.cmds
+                .iter()
+                .filter_map(|c| match c.node.as_ref() {
+                    Some(NodeEnum::AlterTableCmd(cmd)) => alter_table_cmd(&table, cmd),
+                    _ => None,
+                })
+                .collect()
+        }
+        NodeEnum::IndexStmt(s) => vec![Op::CreateIndex {
+            table: relname(&s.relation),
+            name: (!s.idxname.is_empty()).then(|| s.idxname.clone()),
+            concurrently: s.concurrent,
+            unique: s.unique,
+        }],
+        NodeEnum::DropStmt(s) => {
+            let names = s.objects.iter().map(object_name).collect();
+            match ObjectType::try_from(s.remove_type) {
+                Ok(ObjectType::ObjectTable) => vec![Op::DropTable { tables: names }],
+                Ok(ObjectType::ObjectIndex) => vec![Op::DropIndex {
+                    names,
+                    concurrently: s.concurrent,
+                }],
+                Ok(ObjectType::ObjectSchema) => vec![Op::DropSchema { names }],
+                _ => Vec::new(),
+            }
+        }
+        NodeEnum::DropdbStmt(s) => vec![Op::DropDatabase {
+            name: s.dbname.clone(),
+        }],
+        NodeEnum::RenameStmt(s) => match ObjectType::try_from(s.rename_type) {
+            Ok(ObjectType::ObjectColumn) => vec![Op::RenameColumn {
+                table: relname(&s.relation),
+                from: s.subname.clone(),
+                to: s.newname.clone(),
+            }],
+            Ok(ObjectType::ObjectTable) => vec![Op::RenameTable {
+                from: relname(&s.relation),
+                to: s.newname.clone(),
+            }],
+            _ => Vec::new(),
+        },
+        NodeEnum::TruncateStmt(s) => vec![Op::Truncate {
+            tables: s.relations.iter().map(object_name).collect(),
+        }],
+        NodeEnum::UpdateStmt(s) => vec![Op::Update {
+            table: relname(&s.relation),
+            has_where: s.where_clause.is_some(),
+        }],
+        NodeEnum::DeleteStmt(s) => vec![Op::Delete {
+            table: relname(&s.relation),
+            has_where: s.where_clause.is_some(),
+        }],
+        NodeEnum::TransactionStmt(s) => {
+            use TransactionStmtKind as K;
+            let kind = match K::try_from(s.kind) {
+                Ok(K::TransStmtBegin | K::TransStmtStart) => TransactionKind::Begin,
+                Ok(K::TransStmtCommit | K::TransStmtPrepare | K::TransStmtCommitPrepared) => {
+                    TransactionKind::Commit
+                }
+                Ok(K::TransStmtRollback | K::TransStmtRollbackPrepared) => {
+                    TransactionKind::Rollback
+                }
+                _ => TransactionKind::Savepoint,
+            };
+            vec![Op::Transaction(kind)]
+        }
+        NodeEnum::ReindexStmt(s) => {
+            let concurrently = s.params.iter().any(|p| {
+                matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently")
+            });
+            if concurrently {
+                vec![Op::ReindexConcurrently]
+            } else {
+                Vec::new()
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn alter_table_cmd(table: &str, cmd: &protobuf::AlterTableCmd) -> Option<Op> {
+    let table = table.to_string();
+    let column = cmd.name.clone();
+    let def = cmd.def.as_ref().and_then(|d| d.node.as_ref());
+    match AlterTableType::try_from(cmd.subtype).ok()? {
+        AlterTableType::AtAddColumn => match def {
+            Some(NodeEnum::ColumnDef(c)) => Some(Op::AddColumn(new_column(table, c))),
+            _ => None,
+        },
+        AlterTableType::AtDropColumn => Some(Op::DropColumn { table, column }),
+        AlterTableType::AtAlterColumnType => {
+            let new_type = match def {
+                Some(NodeEnum::ColumnDef(c)) => type_name(c.type_name.as_ref()),
+                _ => String::new(),
+            };
+            Some(Op::ChangeColumnType {
+                table,
+                column,
+                new_type,
+            })
+        }
+        AlterTableType::AtSetNotNull => Some(Op::SetNotNull { table, column }),
+        AlterTableType::AtAddConstraint => match def {
+            Some(NodeEnum::Constraint(c)) => Some(Op::AddConstraint {
+                table,
+                name: (!c.conname.is_empty()).then(|| c.conname.clone()),
+                kind: constraint_kind(c.contype),
+                not_valid: c.skip_validation,
+                using_index: !c.indexname.is_empty(),
+            }),
+            _ => None,
+        },
+        AlterTableType::AtValidateConstraint => Some(Op::ValidateConstraint {
+            table,
+            name: column,
+        }),
+        _ => None,
+    }
+}
+
+fn constraint_kind(contype: i32) -> ConstraintKind {
+    match ConstrType::try_from(contype) {
+        Ok(ConstrType::ConstrCheck) => ConstraintKind::Check,
+        Ok(ConstrType::ConstrForeign) => ConstraintKind::ForeignKey,
+        Ok(ConstrType::ConstrUnique) => ConstraintKind::Unique,
+        Ok(ConstrType::ConstrPrimary) => ConstraintKind::PrimaryKey,
+        Ok(ConstrType::ConstrExclusion) => ConstraintKind::Exclusion,
+        Ok(ConstrType::ConstrNotnull) => ConstraintKind::NotNull,
+        _ => ConstraintKind::Other,
+    }
+}
+
+fn new_column(table: String, c: &protobuf::ColumnDef) -> NewColumn {
+    let mut column = NewColumn {
+        table,
+        column: c.colname.clone(),
+        default: DefaultKind::None,
+        not_null: c.is_not_null,
+        generated: None,
+        references: false,
+        primary_key: false,
+        unique: false,
+        check: false,
+    };
+    let type_name = type_name(c.type_name.as_ref());
+    if matches!(
+        type_name.as_str(),
+        "serial" | "bigserial" | "smallserial" | "serial2" | "serial4" | "serial8"
+    ) {
+        column.generated = Some(Generated::Serial);
+    }
+    if let Some(expr) = c.raw_default.as_ref().and_then(|d| d.node.as_ref()) {
+        column.default = default_kind(expr);
+    }
+    for constraint in &c.constraints {
+        let Some(NodeEnum::Constraint(k)) = constraint.node.as_ref() else {
+            continue;
+        };
+        match ConstrType::try_from(k.contype) {
+            Ok(ConstrType::ConstrNotnull) => column.not_null = true,
+            Ok(ConstrType::ConstrDefault) => {
+                if let Some(expr) = k.raw_expr.as_ref().and_then(|e| e.node.as_ref()) {
+                    column.default = default_kind(expr);
+                }
+            }
+            Ok(ConstrType::ConstrIdentity) => column.generated = Some(Generated::Identity),
+            // PostgreSQL 18 adds virtual generated columns, computed on read: no rewrite.
+            Ok(ConstrType::ConstrGenerated) if k.generated_kind != "v" => {
+                column.generated = Some(Generated::Stored)
+            }
+            Ok(ConstrType::ConstrPrimary) => column.primary_key = true,
+            Ok(ConstrType::ConstrUnique) => column.unique = true,
+            Ok(ConstrType::ConstrForeign) => column.references = true,
+            Ok(ConstrType::ConstrCheck) => column.check = true,
+            _ => {}
+        }
+    }
+    column
+}
+
+/// Functions that give each row its own value. Unknown functions count as volatile too:
+/// that is PostgreSQL's default for a function declared without a volatility.
+const NON_VOLATILE: &[&str] = &[
+    "now",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "current_setting",
+    "lower",
+    "upper",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "concat",
+    "concat_ws",
+    "length",
+    "nullif",
+    "abs",
+    "round",
+    "make_date",
+    "make_time",
+    "make_timestamp",
+    "make_timestamptz",
+    "make_interval",
+    "to_timestamp",
+    "to_date",
+    "to_char",
+    "to_number",
+    "date_trunc",
+    "timezone",
+    "json_build_object",
+    "jsonb_build_object",
+    "json_build_array",
+    "jsonb_build_array",
+    "array_fill",
+    "current_database",
+    "current_schema",
+    "inet_client_addr",
+    "version",
+];
+
+fn default_kind(expr: &NodeEnum) -> DefaultKind {
+    let mut stable = false;
+    for (node, ..) in expr.nodes() {
+        match node {
+            pg_query::NodeRef::FuncCall(f) => {
+                let name = f
+                    .funcname
+                    .last()
+                    .and_then(|n| match n.node.as_ref() {
+                        Some(NodeEnum::String(s)) => Some(s.sval.to_lowercase()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                if NON_VOLATILE.contains(&name.as_str()) {
+                    stable = true;
+                } else {
+                    return DefaultKind::Volatile(name);
+                }
+            }
+            pg_query::NodeRef::SqlvalueFunction(_) => stable = true,
+            _ => {}
+        }
+    }
+    if stable {
+        DefaultKind::Stable
+    } else {
+        DefaultKind::Constant
+    }
+}
+
+fn relname(relation: &Option<protobuf::RangeVar>) -> String {
+    relation
+        .as_ref()
+        .map(|r| r.relname.clone())
+        .unwrap_or_default()
+}
+
+/// The last part of a possibly qualified name: `public.users` is `users`.
+fn object_name(node: &protobuf::Node) -> String {
+    match node.node.as_ref() {
+        Some(NodeEnum::List(list)) => list.items.last().map(object_name).unwrap_or_default(),
+        Some(NodeEnum::String(s)) => s.sval.clone(),
+        Some(NodeEnum::RangeVar(r)) => r.relname.clone(),
+        _ => String::new(),
+    }
+}
+
+fn type_name(t: Option<&protobuf::TypeName>) -> String {
+    t.map(|t| {
+        t.names
+            .iter()
+            .filter_map(|n| match n.node.as_ref() {
+                Some(NodeEnum::String(s)) if s.sval != "pg_catalog" => Some(s.sval.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(".")
+    })
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops(sql: &str) -> Vec<Op> {
+        let parsed = parse(sql);
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        parsed.statements.into_iter().flat_map(|s| s.ops).collect()
+    }
+
+    fn default_of(sql: &str) -> DefaultKind {
+        match &ops(sql)[0] {
+            Op::AddColumn(c) => c.default.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn classifies_defaults() {
+        let add = |d: &str| format!("ALTER TABLE t ADD COLUMN c timestamptz DEFAULT {d}");
+        assert_eq!(default_of(&add("now()")), DefaultKind::Stable);
+        assert_eq!(default_of(&add("CURRENT_TIMESTAMP")), DefaultKind::Stable);
+        assert_eq!(
+            default_of(&add("'2024-01-01'::timestamptz")),
+            DefaultKind::Constant
+        );
+        assert_eq!(default_of(&add("42")), DefaultKind::Constant);
+        assert_eq!(
+            default_of(&add("clock_timestamp()")),
+            DefaultKind::Volatile("clock_timestamp".into())
+        );
+        assert_eq!(
+            default_of(&add("(random() * 10)::int")),
+            DefaultKind::Volatile("random".into())
+        );
+        assert_eq!(
+            default_of("ALTER TABLE t ADD COLUMN c int DEFAULT nextval('s')"),
+            DefaultKind::Volatile("nextval".into())
+        );
+    }
+
+    #[test]
+    fn lowers_alter_table_commands() {
+        let got = ops(
+            "ALTER TABLE public.users ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES b (id) NOT VALID, VALIDATE CONSTRAINT fk, ALTER COLUMN email TYPE varchar(100), ALTER COLUMN email SET NOT NULL, DROP COLUMN age",
+        );
+        assert_eq!(got.len(), 5);
+        assert!(matches!(
+            &got[0],
+            Op::AddConstraint { table, kind: ConstraintKind::ForeignKey, not_valid: true, using_index: false, .. } if table == "users"
+        ));
+        assert!(matches!(&got[2], Op::ChangeColumnType { new_type, .. } if new_type == "varchar"));
+    }
+
+    #[test]
+    fn positions_skip_leading_comments() {
+        let sql = "CREATE TABLE a (id int);\n\n-- the next one\n  DROP TABLE b;";
+        let parsed = parse(sql);
+        assert_eq!(
+            (parsed.statements[1].line, parsed.statements[1].column),
+            (4, 3)
+        );
+    }
+
+    #[test]
+    fn a_bad_statement_is_pinned_and_the_rest_still_lowered() {
+        let parsed = parse("DROP TABLE a;\nALTER TABLE b ADD COLUMN;\nTRUNCATE c;");
+        assert_eq!(parsed.errors.len(), 1);
+        assert_eq!(parsed.errors[0].line, 2);
+        assert_eq!(parsed.statements.len(), 2);
+    }
+
+    #[test]
+    fn function_bodies_and_do_blocks_are_opaque() {
+        let sql = "CREATE FUNCTION f() RETURNS void AS $$ DROP TABLE x; $$ LANGUAGE sql;\nDO $$ BEGIN TRUNCATE y; END $$;";
+        assert!(ops(sql).is_empty());
+    }
+}

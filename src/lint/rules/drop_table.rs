@@ -1,0 +1,75 @@
+//! `drop-table`
+
+use super::{ALL_DIALECTS, Check, Context, Hit, RuleDef};
+use crate::lint::finding::Severity;
+use crate::lint::model::Op;
+
+pub const RULE: RuleDef = RuleDef {
+    id: "drop-table",
+    severity: Severity::Error,
+    dialects: ALL_DIALECTS,
+    summary: "dropping a table breaks the release still using it, and loses its data",
+    doc: DOC,
+    check: Check::Statement(check),
+};
+
+const DOC: &str = r#"## What it does
+Flags `DROP TABLE` of a table that existed before this migration.
+
+## Why is this bad?
+The release still serving traffic may query the table: every such query fails from the moment
+the migration commits. And the data is gone: a rollback script can recreate the table, not its
+rows.
+
+## Example
+```sql
+DROP TABLE audit_log;
+```
+
+## Use instead
+Stop using the table in a release first. Then drop it in a later contract migration, after a
+backup if its data matters, and say why:
+```sql
+-- runner:phase contract
+-- runner:allow drop-table archived to s3://backups/audit_log in ticket OPS-12
+DROP TABLE audit_log;
+```
+"#;
+
+fn check(op: &Op, ctx: &Context) -> Option<Hit> {
+    let Op::DropTable { tables } = op else {
+        return None;
+    };
+    let old: Vec<&str> = tables
+        .iter()
+        .filter(|t| !ctx.is_new(t))
+        .map(String::as_str)
+        .collect();
+    if old.is_empty() {
+        return None;
+    }
+    Hit::new(
+        format!("drops table {}, which the release now serving traffic may still use; its rows are lost", old.join(", ")),
+        "stop using the table in a release first, back it up, then drop it in a contract migration with `-- runner:allow drop-table <reason>`",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RULE;
+    use crate::config::Dialect::*;
+    use crate::lint::rules::testing::{fires, quiet};
+
+    #[test]
+    fn fires_on_an_existing_table() {
+        for d in [Postgres, Sqlite, Mysql] {
+            assert!(fires(&RULE, d, "DROP TABLE IF EXISTS audit_log;").contains("audit_log"));
+        }
+    }
+
+    #[test]
+    fn quiet_on_a_table_created_in_the_same_file_and_on_views() {
+        quiet(&RULE, Postgres, "CREATE TABLE tmp (id int);\nDROP TABLE tmp;");
+        quiet(&RULE, Postgres, "DROP VIEW order_totals;");
+    }
+}

@@ -1,0 +1,214 @@
+//! The rules: one file each, holding its documentation, its check and its tests. The `Rule`
+//! enum below is the registry; rule ids are a public contract (suppressions and runner.toml
+//! name them).
+
+use std::collections::{HashMap, HashSet};
+
+use crate::config::Dialect;
+use crate::lint::finding::Severity;
+use crate::lint::model::Op;
+
+#[cfg(test)]
+mod testing;
+
+/// Everything a rule may know about a statement's surroundings in its file.
+#[derive(Debug, Default)]
+pub struct Context {
+    pub dialect: Option<Dialect>,
+    /// Tables created earlier in this file: changing them locks nobody and breaks no release.
+    pub created_tables: HashSet<String>,
+    /// Indexes created earlier in this file.
+    pub created_indexes: HashSet<String>,
+    /// Constraints added NOT VALID earlier in the file, keyed by (table, name), with the
+    /// transaction they were added in.
+    pub not_valid: HashMap<(String, String), usize>,
+    /// The transaction the current statement runs in (see `in_transaction`).
+    pub transaction: usize,
+    /// Whether the current statement runs inside a transaction with others: runner's own
+    /// transaction around the file, or an explicit BEGIN block.
+    pub in_transaction: bool,
+    /// Whether an explicit BEGIN is open.
+    pub explicit_transaction: bool,
+    /// Whether runner wraps the whole file in one transaction.
+    pub file_transaction: bool,
+}
+
+impl Context {
+    pub fn is_new(&self, table: &str) -> bool {
+        self.created_tables.contains(table)
+    }
+}
+
+/// What a rule reports: the message names the objects; the help says what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub message: String,
+    pub help: String,
+}
+
+impl Hit {
+    pub fn new(message: impl Into<String>, help: impl Into<String>) -> Option<Hit> {
+        Some(Hit {
+            message: message.into(),
+            help: help.into(),
+        })
+    }
+}
+
+pub type StatementCheck = fn(&Op, &Context) -> Option<Hit>;
+
+/// How a rule finds its cases.
+#[derive(Clone, Copy)]
+pub enum Check {
+    /// Over each operation of each statement.
+    Statement(StatementCheck),
+    /// From the migrations folder, its files and suppressions, not from one statement.
+    File,
+}
+
+pub struct RuleDef {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub dialects: &'static [Dialect],
+    /// One line for `runner explain`'s list.
+    pub summary: &'static str,
+    /// What it catches, why it is dangerous, the safe alternative, an example.
+    pub doc: &'static str,
+    pub check: Check,
+}
+
+pub const ALL_DIALECTS: &[Dialect] = &[Dialect::Postgres, Dialect::Sqlite, Dialect::Mysql];
+pub const POSTGRES: &[Dialect] = &[Dialect::Postgres];
+pub const SQLITE: &[Dialect] = &[Dialect::Sqlite];
+
+macro_rules! registry {
+    ($($variant:ident => $module:ident,)*) => {
+        $(mod $module;)*
+
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Rule {
+            $($variant,)*
+        }
+
+        impl Rule {
+            pub const ALL: &'static [Rule] = &[$(Rule::$variant,)*];
+
+            pub fn def(self) -> &'static RuleDef {
+                match self {
+                    $(Rule::$variant => &$module::RULE,)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    // Backward compatibility: the release still serving traffic must keep working.
+    DropColumn => drop_column,
+    DropTable => drop_table,
+    DropSchema => drop_schema,
+    RenameColumn => rename_column,
+    RenameTable => rename_table,
+    ChangeColumnType => change_column_type,
+    AddRequiredColumn => add_required_column,
+    SetNotNull => set_not_null,
+    Truncate => truncate,
+    // Locking and rewrites (PostgreSQL).
+    CreateIndexWithoutConcurrently => create_index_without_concurrently,
+    DropIndexWithoutConcurrently => drop_index_without_concurrently,
+    AddForeignKeyWithoutNotValid => add_foreign_key_without_not_valid,
+    AddCheckWithoutNotValid => add_check_without_not_valid,
+    ValidateInSameTransaction => validate_in_same_transaction,
+    AddUniqueConstraint => add_unique_constraint,
+    AddPrimaryKey => add_primary_key,
+    AddColumnRewrite => add_column_rewrite,
+    UnbatchedBackfill => unbatched_backfill,
+    ConcurrentlyInTransaction => concurrently_in_transaction,
+    TransactionControl => transaction_control,
+    // SQLite.
+    SqliteUnsupportedAlter => sqlite_unsupported_alter,
+    // Process and files.
+    MissingRollback => missing_rollback,
+    OrphanRollback => orphan_rollback,
+    DuplicateVersion => duplicate_version,
+    InvalidMigrationName => invalid_migration_name,
+    InvalidFile => invalid_file,
+    InvalidDirective => invalid_directive,
+    NotAMigration => not_a_migration,
+    ParseError => parse_error,
+    InvalidSuppression => invalid_suppression,
+    UnusedSuppression => unused_suppression,
+}
+
+impl Rule {
+    pub fn id(self) -> &'static str {
+        self.def().id
+    }
+
+    pub fn from_id(id: &str) -> Option<Rule> {
+        Rule::ALL.iter().copied().find(|r| r.id() == id)
+    }
+
+    pub fn severity(self) -> Severity {
+        self.def().severity
+    }
+
+    pub fn applies_to(self, dialect: Dialect) -> bool {
+        self.def().dialects.contains(&dialect)
+    }
+
+    /// The rule a catalog layout problem is reported under.
+    pub fn for_problem(kind: crate::catalog::ProblemKind) -> Rule {
+        use crate::catalog::ProblemKind as K;
+        match kind {
+            K::InvalidName | K::Subfolder => Rule::InvalidMigrationName,
+            K::DuplicateVersion => Rule::DuplicateVersion,
+            K::OrphanRollback => Rule::OrphanRollback,
+            K::NotUtf8 | K::EmptyFile | K::Unreadable => Rule::InvalidFile,
+            K::InvalidDirective | K::IrreversibleWithRollback => Rule::InvalidDirective,
+            K::NotSql => Rule::NotAMigration,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case_and_documented() {
+        let mut seen = HashSet::new();
+        for rule in Rule::ALL {
+            let def = rule.def();
+            assert!(seen.insert(def.id), "duplicate id {}", def.id);
+            assert!(
+                def.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{}",
+                def.id
+            );
+            for section in ["## What it does", "## Why", "## Example"] {
+                assert!(def.doc.contains(section), "{} lacks {section}", def.id);
+            }
+            assert!(!def.dialects.is_empty(), "{}", def.id);
+        }
+    }
+
+    #[test]
+    fn every_catalog_problem_has_a_rule_with_the_same_id() {
+        use crate::catalog::ProblemKind as K;
+        for kind in [
+            K::InvalidName,
+            K::Subfolder,
+            K::DuplicateVersion,
+            K::OrphanRollback,
+            K::NotUtf8,
+            K::EmptyFile,
+            K::Unreadable,
+            K::InvalidDirective,
+            K::IrreversibleWithRollback,
+            K::NotSql,
+        ] {
+            assert_eq!(Rule::for_problem(kind).id(), kind.id());
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Test helpers for rules: lint a snippet, keep one rule's findings.
+
+use crate::catalog::Directives;
+use crate::config::Dialect;
+use crate::lint::{Finding, lint_text};
+
+use super::RuleDef;
+
+pub fn findings(rule: &RuleDef, dialect: Dialect, sql: &str) -> Vec<Finding> {
+    findings_with(rule, dialect, sql, &Directives::default())
+}
+
+pub fn findings_with(
+    rule: &RuleDef,
+    dialect: Dialect,
+    sql: &str,
+    directives: &Directives,
+) -> Vec<Finding> {
+    lint_text("test.sql", sql, dialect, directives)
+        .into_iter()
+        .filter(|f| f.rule.id() == rule.id)
+        .collect()
+}
+
+/// Asserts that `rule` fires exactly once on `sql`, and returns the message.
+#[track_caller]
+pub fn fires(rule: &RuleDef, dialect: Dialect, sql: &str) -> String {
+    let found = findings(rule, dialect, sql);
+    assert_eq!(found.len(), 1, "{} on {sql:?}: {found:#?}", rule.id);
+    found[0].message.clone()
+}
+
+#[track_caller]
+pub fn quiet(rule: &RuleDef, dialect: Dialect, sql: &str) {
+    let found = findings(rule, dialect, sql);
+    assert!(found.is_empty(), "{} fired on {sql:?}: {found:#?}", rule.id);
+}
+
+/// Checks a fixture folder under fixtures/catalog/ and keeps one rule's findings.
+pub fn folder_findings(scenario: &str, rule_id: &str) -> Vec<Finding> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/catalog")
+        .join(scenario);
+    let catalog = crate::catalog::Catalog::scan(&dir).expect("fixture folder reads");
+    crate::lint::check_catalog(&catalog, &crate::lint::Options::new(Dialect::Postgres))
+        .findings
+        .into_iter()
+        .filter(|f| f.rule.id() == rule_id)
+        .collect()
+}

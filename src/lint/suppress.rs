@@ -1,0 +1,126 @@
+//! `-- runner:allow <rule> <reason>` (the next statement) and `-- runner:allow-file <rule>
+//! <reason>` (the whole file). A suppression must name a known rule and give a reason; one that
+//! suppresses nothing is reported, so a misplaced allow is noticed.
+
+use crate::catalog::sql_text::{Piece, pieces};
+use crate::lint::finding::Finding;
+use crate::lint::model::line_col;
+use crate::lint::rules::Rule;
+
+struct Allow {
+    rule: Rule,
+    file_level: bool,
+    offset: usize,
+    line: usize,
+    column: usize,
+    used: bool,
+}
+
+/// Drops the findings that are suppressed, and adds `invalid-suppression` and
+/// `unused-suppression` findings. `statement_offsets` are the starts of the file's statements
+/// (and unparsable statements), in order.
+pub fn apply(file: &str, sql: &str, statement_offsets: &[usize], findings: &mut Vec<Finding>) {
+    let mut allows = Vec::new();
+    let base = sql.as_ptr() as usize;
+    for piece in pieces(sql) {
+        let Piece::LineComment { text, .. } = piece else {
+            continue;
+        };
+        let Some(body) = text
+            .trim_start_matches('-')
+            .trim_start()
+            .strip_prefix("runner:")
+        else {
+            continue;
+        };
+        let (file_level, rest) = if let Some(rest) = body.strip_prefix("allow-file") {
+            (true, rest)
+        } else if let Some(rest) = body.strip_prefix("allow") {
+            (false, rest)
+        } else {
+            continue;
+        };
+        if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+            continue; // e.g. `runner:allowance`: an unknown directive, reported by the catalog.
+        }
+        let offset = text.as_ptr() as usize - base;
+        let (line, column) = line_col(sql, offset);
+        let mut words = rest.split_whitespace();
+        let id = words.next().unwrap_or_default();
+        let reason = words.next();
+        let invalid = |message: String| Finding {
+            rule: Rule::InvalidSuppression,
+            severity: Rule::InvalidSuppression.severity(),
+            file: file.to_string(),
+            line,
+            column,
+            message,
+            help: format!(
+                "write `-- runner:{} <rule-id> <reason>`; `runner explain` lists the rule ids",
+                if file_level { "allow-file" } else { "allow" }
+            ),
+            statement: None,
+        };
+        match (Rule::from_id(id), reason) {
+            (None, _) if id.is_empty() => findings.push(invalid("the suppression names no rule".into())),
+            (None, _) => findings.push(invalid(format!("unknown rule `{id}`"))),
+            (Some(Rule::InvalidSuppression | Rule::UnusedSuppression), _) => {
+                findings.push(invalid(format!("`{id}` cannot be suppressed")))
+            }
+            (Some(_), None) => findings.push(invalid(format!(
+                "the suppression of `{id}` needs a reason, e.g. `-- runner:allow {id} reviewed in PR 123`"
+            ))),
+            (Some(rule), Some(_)) => allows.push(Allow {
+                rule,
+                file_level,
+                offset,
+                line,
+                column,
+                used: false,
+            }),
+        }
+    }
+
+    findings.retain(|f| {
+        let suppressor = allows.iter_mut().find(|a| {
+            a.rule == f.rule
+                && (a.file_level
+                    || f.statement.is_some() && target(a.offset, statement_offsets) == f.statement)
+        });
+        match suppressor {
+            Some(a) => {
+                a.used = true;
+                false
+            }
+            None => true,
+        }
+    });
+
+    for a in allows.iter().filter(|a| !a.used) {
+        findings.push(Finding {
+            rule: Rule::UnusedSuppression,
+            severity: Rule::UnusedSuppression.severity(),
+            file: file.to_string(),
+            line: a.line,
+            column: a.column,
+            message: if a.file_level {
+                format!(
+                    "`allow-file {}` suppresses nothing: the rule does not fire in this file",
+                    a.rule.id()
+                )
+            } else {
+                format!(
+                    "`allow {}` suppresses nothing: the next statement does not trigger it",
+                    a.rule.id()
+                )
+            },
+            help: "put the allow directly above the statement it is about, or delete it".into(),
+            statement: None,
+        });
+    }
+}
+
+/// The statement a statement-level allow at `offset` applies to: the first one after it.
+fn target(offset: usize, statement_offsets: &[usize]) -> Option<usize> {
+    statement_offsets.iter().copied().find(|&s| s > offset)
+}
