@@ -1,7 +1,7 @@
 //! The command line: what each command takes, and the help a person reads.
 //!
-//! Only commands that work are listed; `check`, `migrate`, `plan`, `verify`, `rollback`,
-//! `deploy` and `recover` arrive with their issues.
+//! Only commands that work are listed; `migrate`, `plan`, `verify`, `rollback`, `deploy` and
+//! `recover` arrive with their issues.
 
 use std::path::PathBuf;
 
@@ -29,6 +29,7 @@ Exit codes: 0 ok, 1 check found errors, 2 usage/config/input error, 3 a migratio
 4 health checks failed and the deploy was rolled back, 5 a rollback failed, 6 lock timeout.
 
 Examples:
+  runner check                      lint the migrations: the pre-deploy CI gate
   runner new add_customer_email     create the next migration and its rollback
   runner catalog                    list migrations with their rollbacks and checksums
   runner config --env staging       show the resolved configuration of one environment";
@@ -58,6 +59,30 @@ pub struct GlobalOptions {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Lint migrations: backward compatibility, locks and rewrites, rollback pairing, file layout.
+    #[command(after_help = "\
+Example:
+  $ runner check
+  migrations/V0008__drop_phone.sql:1:1: error[drop-column] drops column customers.phone, which the release now serving traffic may still read or write
+    help: stop using the column in a release first, then drop it in a later contract migration with `-- runner:allow drop-column <reason>`
+
+  1 error, 0 warnings in 16 files
+
+  $ runner check --since origin/main --format github    # the pull-request gate
+
+With no PATH, checks the migrations folder of runner.toml; given files or folders it needs no
+runner.toml. Exit 0 when no error remains (warnings allowed), 1 when errors remain, 2 on bad
+usage. `runner explain` lists the rules; suppress one finding with
+`-- runner:allow RULE REASON` above its statement.")]
+    Check(CheckArgs),
+
+    /// Print a lint rule's documentation, or list the rules.
+    #[command(after_help = "\
+Example:
+  $ runner explain
+  $ runner explain add-column-rewrite")]
+    Explain(ExplainArgs),
+
     /// Create the next migration and its rollback script.
     #[command(after_help = "\
 Example:
@@ -90,6 +115,58 @@ Example:
 
 Database passwords are always shown as ***.")]
     Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Migration files or folders to check. Default: the migrations folder of runner.toml.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// The SQL dialect. Default: [migrations] dialect in runner.toml, else postgres.
+    #[arg(long, value_enum)]
+    pub dialect: Option<DialectArg>,
+
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+
+    /// Lint only migrations added or changed since this git ref (the rest are already
+    /// applied); layout problems are still reported for the whole folder.
+    #[arg(long, value_name = "GIT_REF")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// file:line:col, rule, message and help, then a summary line.
+    Human,
+    /// {"files_checked": N, "findings": [{rule, severity, file, line, column, message, help}]}
+    Json,
+    /// GitHub Actions workflow annotations.
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DialectArg {
+    Postgres,
+    Sqlite,
+    Mysql,
+}
+
+impl From<DialectArg> for crate::config::Dialect {
+    fn from(d: DialectArg) -> Self {
+        match d {
+            DialectArg::Postgres => crate::config::Dialect::Postgres,
+            DialectArg::Sqlite => crate::config::Dialect::Sqlite,
+            DialectArg::Mysql => crate::config::Dialect::Mysql,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A rule id, e.g. drop-column. Without it, every rule is listed.
+    pub rule: Option<String>,
 }
 
 #[derive(Debug, Args)]

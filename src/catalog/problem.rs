@@ -61,6 +61,15 @@ pub enum Severity {
     Warning,
 }
 
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
 /// One problem: the file (relative to the migrations folder), the line when it has one, and a
 /// message that says what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,9 @@
 //! One module per subcommand: each turns parsed arguments into work and output.
 
 mod catalog;
+mod check;
 mod config;
+mod explain;
 mod new;
 
 use crate::cli::{Cli, Command, GlobalOptions};
@@ -10,6 +12,15 @@ use crate::error::{ExitCode, Result};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Check(args) => {
+            let config = if args.paths.is_empty() {
+                Some(load_config(&cli.global, None, None)?)
+            } else {
+                Config::load_optional(&overrides(&cli.global, None, None))?
+            };
+            check::run(config.as_ref(), &args)
+        }
+        Command::Explain(args) => explain::run(&args),
         Command::New(args) => new::run(&load_config(&cli.global, None, None)?, &args),
         Command::Catalog(args) => catalog::run(&load_config(&cli.global, None, None)?, &args),
         Command::Config(args) => {
@@ -24,13 +35,20 @@ fn load_config(
     env: Option<String>,
     database_url: Option<String>,
 ) -> Result<Config> {
-    let overrides = Overrides {
+    Ok(Config::load(&overrides(global, env, database_url))?)
+}
+
+fn overrides(
+    global: &GlobalOptions,
+    env: Option<String>,
+    database_url: Option<String>,
+) -> Overrides {
+    Overrides {
         config: global.config.clone(),
         migrations_dir: global.migrations_dir.clone(),
         database_url,
         env,
         ..Overrides::default()
     }
-    .with_process_env();
-    Ok(Config::load(&overrides)?)
+    .with_process_env()
 }

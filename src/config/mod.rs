@@ -143,24 +143,28 @@ impl ConfigError {
 impl Config {
     /// Finds and reads runner.toml, then applies flags and environment variables.
     pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
-        let cwd = std::env::current_dir().map_err(|e| {
-            ConfigError::new(None, format!("cannot read the current directory: {e}"))
-        })?;
-        let file = match overrides.config_file()? {
-            Some(path) => Some(path),
-            None => discover(&cwd),
-        };
-        let Some(path) = file else {
-            if overrides.migrations_dir_given() {
-                return resolve::resolve(None, "", &cwd, overrides);
-            }
-            return Err(ConfigError::new(
-                None,
-                format!(
-                    "no {FILE_NAME} in {} or any parent folder: run runner from your project, pass --config FILE, or pass --migrations-dir DIR",
-                    cwd.display()
-                ),
-            ));
+        if let Some(config) = Config::load_optional(overrides)? {
+            return Ok(config);
+        }
+        let cwd = current_dir()?;
+        if overrides.migrations_dir_given() {
+            return resolve::resolve(None, "", &cwd, overrides);
+        }
+        Err(ConfigError::new(
+            None,
+            format!(
+                "no {FILE_NAME} in {} or any parent folder: run runner from your project, pass --config FILE, or pass --migrations-dir DIR",
+                cwd.display()
+            ),
+        ))
+    }
+
+    /// Like `load`, but `None` when there is no runner.toml to read (commands that can work
+    /// without one, such as `runner check PATH`).
+    pub fn load_optional(overrides: &Overrides) -> Result<Option<Config>, ConfigError> {
+        let cwd = current_dir()?;
+        let Some(path) = overrides.config_file()?.or_else(|| discover(&cwd)) else {
+            return Ok(None);
         };
         let source = std::fs::read_to_string(&path)
             .map_err(|e| ConfigError::new(Some(&path), format!("cannot be read: {e}")))?;
@@ -169,7 +173,7 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| cwd.clone());
-        resolve::resolve(Some(&path), &source, &root, overrides)
+        resolve::resolve(Some(&path), &source, &root, overrides).map(Some)
     }
 
     /// Parses runner.toml text; used by `load` and by tests.
@@ -199,6 +203,11 @@ impl Config {
             )
         })
     }
+}
+
+fn current_dir() -> Result<PathBuf, ConfigError> {
+    std::env::current_dir()
+        .map_err(|e| ConfigError::new(None, format!("cannot read the current directory: {e}")))
 }
 
 /// `runner.toml` in `start` or the nearest parent folder.

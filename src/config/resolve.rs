@@ -181,12 +181,17 @@ pub(super) fn resolve(
 
     let dialect = dialect(&reader, &parsed, &environments)?;
     let pipeline = pipeline(&reader, &parsed, &environments)?;
-    let lint_disable = parsed
-        .lint
-        .disable
-        .iter()
-        .map(|rule| reader.text(rule, "lint.disable").map(|(r, _)| r))
-        .collect::<Result<_, _>>()?;
+    let mut lint_disable = Vec::new();
+    for rule in &parsed.lint.disable {
+        let (id, _) = reader.text(rule, "lint.disable")?;
+        if crate::lint::Rule::from_id(&id).is_none() {
+            return Err(reader.error_at(
+                rule.span().start,
+                format!("lint.disable: unknown rule `{id}`; `runner explain` lists the rules"),
+            ));
+        }
+        lint_disable.push(id);
+    }
 
     Ok(Config {
         file: path.map(Path::to_path_buf),

@@ -1,5 +1,6 @@
 //! Output for people: aligned tables now; progress bars arrive with the commands that do long work.
 
+pub mod findings;
 pub mod table;
 
 use std::path::Path;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod catalog_layout;
+mod check_command;
 mod cli_help;
 mod config_errors;
 mod example_project;
