@@ -40,7 +40,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
     println!(
         "# {} ({}; {})\n\n{}",
         def.id,
-        def.severity.name().to_string(),
+        def.severity.name(),
         dialects(rule),
         def.doc.trim_end()
     );
