@@ -4,7 +4,7 @@
 
 use crate::catalog::sql_text::{Piece, pieces};
 use crate::lint::finding::Finding;
-use crate::lint::model::line_col;
+use crate::lint::model::LineIndex;
 use crate::lint::rules::Rule;
 
 struct Allow {
@@ -22,6 +22,7 @@ struct Allow {
 pub fn apply(file: &str, sql: &str, statement_offsets: &[usize], findings: &mut Vec<Finding>) {
     let mut allows = Vec::new();
     let base = sql.as_ptr() as usize;
+    let lines = LineIndex::new(sql);
     for piece in pieces(sql) {
         let Piece::LineComment { text, .. } = piece else {
             continue;
@@ -44,7 +45,7 @@ pub fn apply(file: &str, sql: &str, statement_offsets: &[usize], findings: &mut 
             continue; // e.g. `runner:allowance`: an unknown directive, reported by the catalog.
         }
         let offset = text.as_ptr() as usize - base;
-        let (line, column) = line_col(sql, offset);
+        let (line, column) = lines.line_col(offset);
         let mut words = rest.split_whitespace();
         let id = words.next().unwrap_or_default();
         let reason = words.next();

@@ -5,6 +5,7 @@
 
 mod catalog_layout;
 mod check_command;
+mod check_robustness;
 mod cli_help;
 mod config_errors;
 mod example_project;

@@ -12,11 +12,11 @@ use sqlparser::ast::{
 use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 
-use super::parse_in_chunks;
+use super::{clip, parse_in_chunks};
 use crate::config::Dialect;
 use crate::lint::model::{
-    ConstraintKind, DefaultKind, Generated, NewColumn, Op, ParseError, ParsedFile, Statement,
-    TransactionKind, line_col,
+    ConstraintKind, DefaultKind, Generated, LineIndex, NewColumn, Op, ParseError, ParsedFile,
+    Statement, TransactionKind,
 };
 
 pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
@@ -24,8 +24,9 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
         Dialect::Mysql => Box::new(MySqlDialect {}),
         _ => Box::new(SQLiteDialect {}),
     };
+    let lines = LineIndex::new(sql);
     parse_in_chunks(sql, |text, offset| {
-        let (line, column) = line_col(sql, offset);
+        let (line, column) = lines.line_col(offset);
         let statement = |ops| Statement {
             offset,
             line,
@@ -35,15 +36,17 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
         if dialect == Dialect::Sqlite && is_sqlite_pragma(text) {
             return Ok(vec![statement(Vec::new())]);
         }
-        let parsed = Parser::parse_sql(parser.as_ref(), text).map_err(|e| ParseError {
+        let error = |message: &str| ParseError {
             offset,
             line,
             column,
-            message: e
-                .to_string()
-                .trim_start_matches("sql parser error: ")
-                .to_string(),
-        })?;
+            message: clip(message),
+        };
+        if text.contains('\0') {
+            return Err(error("the statement contains a NUL byte"));
+        }
+        let parsed = Parser::parse_sql(parser.as_ref(), text)
+            .map_err(|e| error(e.to_string().trim_start_matches("sql parser error: ")))?;
         Ok(parsed.iter().map(|s| statement(lower(s))).collect())
     })
 }

@@ -55,3 +55,13 @@ fn parse_in_chunks(
     }
     parsed
 }
+
+/// A parser message short enough for one line: a file of garbage makes the parser quote a
+/// token thousands of characters long.
+pub(crate) fn clip(message: &str) -> String {
+    const MAX: usize = 160;
+    match message.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &message[..cut]),
+        None => message.to_string(),
+    }
+}

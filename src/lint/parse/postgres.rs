@@ -6,27 +6,40 @@
 use pg_query::NodeEnum;
 use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType, TransactionStmtKind};
 
-use super::{first_token, parse_in_chunks};
+use super::{clip, first_token, parse_in_chunks};
 use crate::lint::model::{
-    ConstraintKind, DefaultKind, Generated, NewColumn, Op, ParseError, ParsedFile, Statement,
-    TransactionKind, line_col,
+    ConstraintKind, DefaultKind, Generated, LineIndex, NewColumn, Op, ParseError, ParsedFile,
+    Statement, TransactionKind,
 };
 
+/// Above this size a file is parsed statement by statement, so memory stays bounded by the
+/// largest statement rather than the whole file's parse tree.
+const WHOLE_FILE_LIMIT: usize = 1 << 20;
+
 pub fn parse(sql: &str) -> ParsedFile {
-    match parse_statements(sql, 0, sql) {
-        Ok(statements) => ParsedFile {
+    let lines = LineIndex::new(sql);
+    let whole = match sql.len() <= WHOLE_FILE_LIMIT {
+        true => parse_statements(sql, 0, &lines).ok(),
+        false => None,
+    };
+    match whole {
+        Some(statements) => ParsedFile {
             statements,
             errors: Vec::new(),
         },
-        // Parse statement by statement to pin each error to its own line.
-        Err(_) => parse_in_chunks(sql, |chunk, offset| parse_statements(chunk, offset, sql)),
+        // Statement by statement: each error is pinned to its own line.
+        None => parse_in_chunks(sql, |chunk, offset| parse_statements(chunk, offset, &lines)),
     }
 }
 
-/// Parses `text`, which starts at byte `base` of the whole file `file`.
-fn parse_statements(text: &str, base: usize, file: &str) -> Result<Vec<Statement>, ParseError> {
+/// Parses `text`, which starts at byte `base` of the file `lines` indexes.
+fn parse_statements(
+    text: &str,
+    base: usize,
+    lines: &LineIndex<'_>,
+) -> Result<Vec<Statement>, ParseError> {
     let result = pg_query::parse(text, 0).map_err(|e| {
-        let (line, column) = line_col(file, base);
+        let (line, column) = lines.line_col(base);
         let message = match e {
             pg_query::Error::Parse(m) => m,
             pg_query::Error::Conversion(_) => "the statement contains a NUL byte".to_string(),
@@ -36,7 +49,7 @@ fn parse_statements(text: &str, base: usize, file: &str) -> Result<Vec<Statement
             offset: base,
             line,
             column,
-            message,
+            message: clip(&message),
         }
     })?;
     Ok(result
@@ -50,7 +63,7 @@ fn parse_statements(text: &str, base: usize, file: &str) -> Result<Vec<Statement
                 n => (start + n as usize).min(text.len()),
             };
             let offset = base + first_token(&text[start..end]).map_or(start, |o| start + o);
-            let (line, column) = line_col(file, offset);
+            let (line, column) = lines.line_col(offset);
             let ops = raw
                 .stmt
                 .as_ref()
