@@ -16,7 +16,7 @@ fn top_level_help_explains_runner_and_its_exit_codes() {
 
 #[test]
 fn every_command_has_an_example() {
-    for command in ["new", "catalog", "config"] {
+    for command in ["check", "explain", "new", "catalog", "config"] {
         Runner::new(repo_root())
             .args([command, "--help"])
             .run()
@@ -38,4 +38,31 @@ fn an_unknown_command_or_flag_is_a_usage_error() {
         .run()
         .expect_code(2)
         .stderr_has("invalid value 'yaml'");
+}
+
+#[test]
+fn explain_lists_every_rule_and_prints_each_documentation() {
+    let list = Runner::new(repo_root())
+        .args(["explain"])
+        .run()
+        .expect_code(0);
+    for rule in runner::lint::Rule::ALL {
+        assert!(
+            list.stdout.contains(rule.id()),
+            "{} missing from\n{list}",
+            rule.id()
+        );
+        Runner::new(repo_root())
+            .args(["explain", rule.id()])
+            .run()
+            .expect_code(0)
+            .stdout_has(&format!("# {}", rule.id()))
+            .stdout_has("## Why is this bad?")
+            .stdout_has("## Example");
+    }
+    Runner::new(repo_root())
+        .args(["explain", "drop-col"])
+        .run()
+        .expect_code(2)
+        .stderr_has("no rule `drop-col` (did you mean drop-column?)");
 }
