@@ -1,7 +1,7 @@
 //! The command line: what each command takes, and the help a person reads.
 //!
-//! Only commands that work are listed; `migrate`, `plan`, `verify`, `rollback`, `deploy` and
-//! `recover` arrive with their issues.
+//! Only commands that work are listed; `verify`, `rollback`, `deploy` and `recover` arrive
+//! with their issues.
 
 use std::path::PathBuf;
 
@@ -30,6 +30,8 @@ Exit codes: 0 ok, 1 check found errors, 2 usage/config/input error, 3 a migratio
 
 Examples:
   runner check                      lint the migrations: the pre-deploy CI gate
+  runner migrate --env staging      apply pending migrations behind a lock
+  runner plan --env production      show what migrate would do
   runner new add_customer_email     create the next migration and its rollback
   runner catalog                    list migrations with their rollbacks and checksums
   runner config --env staging       show the resolved configuration of one environment";
@@ -75,6 +77,44 @@ runner.toml. Exit 0 when no error remains (warnings allowed), 1 when errors rema
 usage. `runner explain` lists the rules; suppress one finding with
 `-- runner:allow RULE REASON` above its statement.")]
     Check(CheckArgs),
+
+    /// Apply pending migrations to an environment, behind a lock, with full history.
+    #[command(after_help = "\
+Example:
+  $ runner migrate --env staging
+  applied V0006 index_orders_by_status (4 ms)
+  applied V0007 create_order_totals_view (3 ms)
+  2 migrations applied in 31 ms
+
+Each file runs in one transaction with its history row, unless it holds CREATE/DROP INDEX
+CONCURRENTLY or REINDEX CONCURRENTLY or says `-- runner:no-transaction`: then it runs
+statement by statement, progress recorded after each. Every statement runs under lock_timeout;
+a lock timeout is retried with backoff. Before production, every migration must have been
+applied with the same checksums to the environment before it in [deploy] pipeline.
+Exit 3 when a migration fails (its state is recorded), 6 when the lock is not taken in time.")]
+    Migrate(MigrateArgs),
+
+    /// Show what `runner migrate` would do, changing nothing.
+    #[command(after_help = "\
+Example:
+  $ runner plan --env production
+  plan for production (sqlite:///srv/shop/.runner/production.db)
+  lock: ...
+  2 pending:
+    V0006 index_orders_by_status  transaction  1 statement  lint: ok
+
+Exit 0 when migrate would run, 2 when it would refuse (the reasons are listed).")]
+    Plan(PlanArgs),
+
+    /// See who holds the migration lock, or release it.
+    #[command(
+        subcommand,
+        after_help = "\
+Example:
+  $ runner lock status --env staging
+  $ runner lock release --env staging --force"
+    )]
+    Lock(LockCommand),
 
     /// Print a lint rule's documentation, or list the rules.
     #[command(after_help = "\
@@ -161,6 +201,129 @@ impl From<DialectArg> for crate::config::Dialect {
             DialectArg::Mysql => crate::config::Dialect::Mysql,
         }
     }
+}
+
+/// The environment a command works on.
+#[derive(Debug, Clone, Args)]
+pub struct EnvArgs {
+    /// The environment, as named in runner.toml's [environments.NAME].
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Override the environment's database URL (env RUNNER_DATABASE_URL).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 500ms, 5s, 2m"))
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// Apply up to and including this version, no further.
+    #[arg(long, value_name = "VERSION")]
+    pub target: Option<i32>,
+
+    /// Admit this pending migration although a later one is already applied (repeatable).
+    #[arg(long, value_name = "VERSION")]
+    pub allow_out_of_order: Vec<i32>,
+
+    /// Record the database as already at VERSION without running anything (to adopt runner
+    /// on a live database).
+    #[arg(long, value_name = "VERSION", conflicts_with_all = ["target", "resume"])]
+    pub baseline: Option<i32>,
+
+    /// Continue a statement-mode migration that stopped part-way (failed_partial) from its
+    /// first statement not committed.
+    #[arg(long, value_name = "VERSION")]
+    pub resume: Option<i32>,
+
+    /// How long to wait for the migration lock before giving up (exit 6).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub lock_wait: std::time::Duration,
+
+    /// How long one statement may wait for a table lock before it is retried. Default: the
+    /// environment's lock_timeout in runner.toml, else 5s.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub lock_timeout: Option<std::time::Duration>,
+
+    /// How many times a statement that hit lock_timeout is retried. Default: the
+    /// environment's lock_retries, else 5.
+    #[arg(long, value_name = "N")]
+    pub lock_retries: Option<u32>,
+
+    /// How long one statement may run. Default: the environment's statement_timeout, else no limit.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub statement_timeout: Option<std::time::Duration>,
+
+    /// The application release this migration ships with, recorded in the history.
+    #[arg(long, value_name = "VERSION")]
+    pub release: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
+    pub format: ProgressFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressFormat {
+    /// A progress bar on a terminal, plain lines otherwise.
+    Human,
+    /// One JSON event per line.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// Plan up to and including this version.
+    #[arg(long, value_name = "VERSION")]
+    pub target: Option<i32>,
+
+    /// As for migrate.
+    #[arg(long, value_name = "VERSION")]
+    pub allow_out_of_order: Vec<i32>,
+
+    /// As for migrate.
+    #[arg(long, value_name = "VERSION")]
+    pub resume: Option<i32>,
+
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Who holds the migration lock of an environment, if anyone.
+    Status(LockStatusArgs),
+    /// Free the lock. Refused while its holder is alive, unless --force, which ends the
+    /// holder's session (PostgreSQL) or process (SQLite) and records it in the audit log.
+    Release(LockReleaseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LockStatusArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct LockReleaseArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// End the holder even though it is alive.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

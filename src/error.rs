@@ -60,6 +60,34 @@ pub enum Error {
     /// A bad argument that clap could not catch, e.g. a migration name with capitals.
     #[error("{0}")]
     Usage(String),
+
+    /// The database refused or could not be reached; nothing was changed by this error.
+    #[error("{context}: {source}")]
+    Database {
+        context: String,
+        source: crate::engine::conn::DbError,
+    },
+
+    /// Validation found reasons not to run; nothing was applied.
+    #[error("nothing was applied to {environment}:\n  - {}", .problems.join("\n  - "))]
+    Refused {
+        environment: String,
+        problems: Vec<String>,
+    },
+
+    /// A migration failed; its state is recorded in the history.
+    #[error("{message}")]
+    MigrationFailed { message: String },
+
+    /// The migration lock could not be taken in time.
+    #[error("could not take the migration lock within {}: {}", humantime::format_duration(*.waited), match .holder {
+        Some(h) => format!("it is held by {h}. Wait for that run to finish; if it is stuck, `runner lock release --force` ends it"),
+        None => "it was held, and its holder could not be identified".to_string(),
+    })]
+    LockTimeout {
+        waited: std::time::Duration,
+        holder: Option<String>,
+    },
 }
 
 impl Error {
@@ -69,7 +97,11 @@ impl Error {
             | Error::Catalog { .. }
             | Error::MigrationsDir { .. }
             | Error::Io { .. }
-            | Error::Usage(_) => ExitCode::Usage,
+            | Error::Usage(_)
+            | Error::Database { .. }
+            | Error::Refused { .. } => ExitCode::Usage,
+            Error::MigrationFailed { .. } => ExitCode::MigrationFailed,
+            Error::LockTimeout { .. } => ExitCode::LockTimeout,
         }
     }
 

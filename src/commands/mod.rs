@@ -4,7 +4,10 @@ mod catalog;
 mod check;
 mod config;
 mod explain;
+mod lock;
+mod migrate;
 mod new;
+mod plan;
 
 use crate::cli::{Cli, Command, GlobalOptions};
 use crate::config::{Config, Overrides};
@@ -21,6 +24,30 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             check::run(config.as_ref(), &args)
         }
         Command::Explain(args) => explain::run(&args),
+        Command::Migrate(args) => {
+            let config = load_config(
+                &cli.global,
+                Some(args.env.env.clone()),
+                args.env.database_url.clone(),
+            )?;
+            migrate::run(&config, &args)
+        }
+        Command::Plan(args) => {
+            let config = load_config(
+                &cli.global,
+                Some(args.env.env.clone()),
+                args.env.database_url.clone(),
+            )?;
+            plan::run(&config, &args)
+        }
+        Command::Lock(command) => {
+            let env = match &command {
+                crate::cli::LockCommand::Status(a) => &a.env,
+                crate::cli::LockCommand::Release(a) => &a.env,
+            };
+            let config = load_config(&cli.global, Some(env.env.clone()), env.database_url.clone())?;
+            lock::run(&config, &command)
+        }
         Command::New(args) => new::run(&load_config(&cli.global, None, None)?, &args),
         Command::Catalog(args) => catalog::run(&load_config(&cli.global, None, None)?, &args),
         Command::Config(args) => {
@@ -51,4 +78,36 @@ fn overrides(
         ..Overrides::default()
     }
     .with_process_env()
+}
+
+/// Runs a future to completion on a single-threaded runtime: one connection, one task.
+pub fn block_on<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::error::Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(future)
+}
+
+/// Who and what this run is, for the history: a fresh deploy id, and the actor from
+/// RUNNER_APPLIED_BY or the user and host.
+pub fn run_info(environment: &str, release: Option<String>) -> crate::engine::history::RunInfo {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let actor = std::env::var("RUNNER_APPLIED_BY")
+        .ok()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| {
+            let user = std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".into());
+            format!("{user}@{}", crate::engine::lock::hostname())
+        });
+    crate::engine::history::RunInfo {
+        environment: environment.to_string(),
+        deploy_id: format!("{millis:x}-{:x}", std::process::id()),
+        release,
+        actor,
+    }
 }

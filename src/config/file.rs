@@ -20,6 +20,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub deploy: DeployTable,
     #[serde(default)]
+    pub history: HistoryTable,
+    #[serde(default)]
     pub environments: BTreeMap<String, Spanned<EnvironmentTable>>,
 }
 
@@ -39,6 +41,12 @@ pub struct LintTable {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct HistoryTable {
+    pub prefix: Option<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeployTable {
     pub pipeline: Option<Spanned<Vec<Text>>>,
 }
@@ -51,6 +59,7 @@ pub struct EnvironmentTable {
     pub requires_approval: bool,
     pub lock_timeout: Option<Text>,
     pub statement_timeout: Option<Text>,
+    pub lock_retries: Option<Spanned<u32>>,
     pub deploy: Option<Spanned<Vec<Text>>>,
     pub rollback: Option<Spanned<Vec<Text>>>,
     pub smoke: Option<Spanned<Vec<Text>>>,

@@ -45,7 +45,11 @@ pub struct Config {
     pub lint_disable: Vec<String>,
     pub pipeline: Setting<Vec<String>>,
     pub environments: BTreeMap<String, Environment>,
+    /// History tables are `<prefix>migrations`, `<prefix>events`, `<prefix>deploys`.
+    pub history_prefix: String,
 }
+
+pub const DEFAULT_HISTORY_PREFIX: &str = "runner_";
 
 /// A value and where it came from, so `runner config` can say why a setting is what it is.
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +94,8 @@ pub struct Environment {
     /// How long one migration statement may run; `None` is no limit.
     #[serde(with = "humantime_serde_opt")]
     pub statement_timeout: Option<Duration>,
+    /// How many times a statement (or transactional file) that hit lock_timeout is retried.
+    pub lock_retries: u32,
     pub deploy: Option<Vec<String>>,
     pub rollback: Option<Vec<String>>,
     pub smoke: Option<Vec<String>>,
@@ -97,6 +103,7 @@ pub struct Environment {
 }
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_LOCK_RETRIES: u32 = 5;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {

@@ -9,8 +9,8 @@ use toml::Spanned;
 use super::file::{EnvironmentTable, FileConfig, HealthTable, Text};
 use super::interpolate::interpolate;
 use super::{
-    Config, ConfigError, DEFAULT_LOCK_TIMEOUT, DatabaseUrl, Dialect, Environment, Health, Setting,
-    Source,
+    Config, ConfigError, DEFAULT_HISTORY_PREFIX, DEFAULT_LOCK_RETRIES, DEFAULT_LOCK_TIMEOUT,
+    DatabaseUrl, Dialect, Environment, Health, Setting, Source,
 };
 
 /// What the command line and the process environment say. Flags are filled by the CLI;
@@ -193,7 +193,27 @@ pub(super) fn resolve(
         lint_disable.push(id);
     }
 
+    let history_prefix = match &parsed.history.prefix {
+        None => DEFAULT_HISTORY_PREFIX.to_string(),
+        Some(p) => {
+            let (prefix, _) = reader.text(p, "history.prefix")?;
+            let valid = prefix.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && prefix
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && prefix.len() <= 40;
+            if !valid {
+                return Err(reader.error_at(
+                    p.span().start,
+                    format!("history.prefix: `{prefix}` must be lower-case letters, digits and underscores, starting with a letter or `_`"),
+                ));
+            }
+            prefix
+        }
+    };
+
     Ok(Config {
+        history_prefix,
         file: path.map(Path::to_path_buf),
         root: root.to_path_buf(),
         migrations_dir,
@@ -251,6 +271,10 @@ fn environment(
         requires_approval: t.requires_approval,
         lock_timeout,
         statement_timeout,
+        lock_retries: t
+            .lock_retries
+            .as_ref()
+            .map_or(DEFAULT_LOCK_RETRIES, |n| *n.get_ref()),
         deploy: hook(&t.deploy, "deploy")?,
         rollback: hook(&t.rollback, "rollback")?,
         smoke: hook(&t.smoke, "smoke")?,
@@ -329,6 +353,7 @@ fn apply_database_url_override(
                     requires_approval: false,
                     lock_timeout: DEFAULT_LOCK_TIMEOUT,
                     statement_timeout: None,
+                    lock_retries: DEFAULT_LOCK_RETRIES,
                     deploy: None,
                     rollback: None,
                     smoke: None,

@@ -1,6 +1,7 @@
 //! Output for people: aligned tables now; progress bars arrive with the commands that do long work.
 
 pub mod findings;
+pub mod progress;
 pub mod table;
 
 use std::path::Path;

@@ -1,0 +1,90 @@
+//! `runner lock status|release --env E`.
+
+use crate::cli::{Format, LockCommand};
+use crate::config::Config;
+use crate::engine::history::History;
+use crate::engine::{self, lock};
+use crate::error::{Error, ExitCode, Result};
+
+use super::{block_on, run_info};
+
+pub fn run(config: &Config, command: &LockCommand) -> Result<ExitCode> {
+    match command {
+        LockCommand::Status(args) => {
+            let env = config.environment(&args.env.env)?;
+            let holder = block_on(async {
+                let mut conn = engine::open(env, "lock-status").await?;
+                let holder = lock::holder(&mut conn, &env.database_url.value).await;
+                conn.close().await;
+                holder
+            })?;
+            match args.format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({"environment": env.name, "held": holder.is_some(), "holder": holder})
+                ),
+                Format::Table => match holder {
+                    Some(h) => println!("the migration lock of {} is held by {h}", env.name),
+                    None => println!("the migration lock of {} is free", env.name),
+                },
+            }
+            Ok(ExitCode::Success)
+        }
+        LockCommand::Release(args) => {
+            let env = config.environment(&args.env.env)?;
+            let url = &env.database_url.value;
+            block_on(async {
+                let mut conn = engine::open(env, "lock-release").await?;
+                let result = release(&mut conn, config, env, url, args.force).await;
+                conn.close().await;
+                result
+            })?;
+            Ok(ExitCode::Success)
+        }
+    }
+}
+
+async fn release(
+    conn: &mut engine::conn::Conn,
+    config: &Config,
+    env: &crate::config::Environment,
+    url: &crate::config::DatabaseUrl,
+    force: bool,
+) -> Result<()> {
+    let Some(holder) = lock::holder(conn, url).await? else {
+        println!(
+            "the migration lock of {} is free: nothing to release",
+            env.name
+        );
+        return Ok(());
+    };
+    if !force {
+        return Err(Error::Usage(format!(
+            "the migration lock of {} is held by {holder}, which is alive: a lock is freed when its holder ends. If it is stuck, `runner lock release --env {} --force` ends it",
+            env.name, env.name
+        )));
+    }
+    let removed = lock::force_release(conn, url).await?;
+    let history = History::new(&config.history_prefix, conn.dialect());
+    let detail = format!(
+        "forced release of the migration lock: ended {}",
+        removed
+            .as_ref()
+            .map_or("a holder that was already gone".to_string(), |h| h
+                .to_string())
+    );
+    let run = run_info(&env.name, None);
+    let record = |e| Error::Database {
+        context: "could not record the forced release".into(),
+        source: e,
+    };
+    if !history.exists(conn).await.map_err(record)? {
+        history.ensure(conn).await.map_err(record)?;
+    }
+    history
+        .event(conn, &run, None, "lock_forced_release", &detail)
+        .await
+        .map_err(record)?;
+    println!("released the migration lock of {}: {detail}", env.name);
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! `runner migrate --env E`: apply pending migrations behind the lock.
+
+use std::time::Duration;
+
+use crate::catalog::Catalog;
+use crate::cli::{MigrateArgs, ProgressFormat};
+use crate::config::Config;
+use crate::engine::apply::Limits;
+use crate::engine::plan::Request;
+use crate::engine::{self, MigrateOptions, version_set};
+use crate::error::{ExitCode, Result};
+use crate::report::progress::{MigrateOutput, Style};
+
+use super::{block_on, run_info};
+
+pub fn run(config: &Config, args: &MigrateArgs) -> Result<ExitCode> {
+    let env = config.environment(&args.env.env)?;
+    let catalog = Catalog::load(&config.migrations_dir.value)?;
+    let options = MigrateOptions {
+        request: Request {
+            target: args.target,
+            allow_out_of_order: version_set(&args.allow_out_of_order),
+            resume: args.resume,
+        },
+        baseline: args.baseline,
+        lock_wait: args.lock_wait,
+        limits: Limits {
+            lock_timeout: args.lock_timeout.unwrap_or(env.lock_timeout),
+            statement_timeout: args.statement_timeout.or(env.statement_timeout),
+            retries: args.lock_retries.unwrap_or(env.lock_retries),
+            retry_delay: Duration::from_millis(200),
+        },
+        run: run_info(&env.name, args.release.clone()),
+    };
+    let style = match args.format {
+        ProgressFormat::Human => Style::Human,
+        ProgressFormat::Json => Style::Json,
+    };
+    let mut output = MigrateOutput::new(style);
+    block_on(engine::migrate(
+        config,
+        env,
+        &catalog,
+        &options,
+        &mut output,
+    ))?;
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,313 @@
+//! Runs one migration: in a transaction with its history row, or statement by statement with
+//! progress recorded after each; every statement under `lock_timeout`, and a lock timeout
+//! retried with backoff and jitter, session settings reset each time.
+
+use std::time::{Duration, Instant};
+
+use super::backoff::Backoff;
+use super::conn::{Conn, DbError};
+use super::history::{Failure, History, Mode, NewRow, RunInfo, State};
+use super::plan::Step;
+use super::statements::concurrent_index_name;
+use crate::config::Dialect;
+
+/// How statements run.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub lock_timeout: Duration,
+    pub statement_timeout: Option<Duration>,
+    /// Retries after a lock timeout (the first try not counted).
+    pub retries: u32,
+    /// First delay between retries; it doubles, with jitter, up to 30 s.
+    pub retry_delay: Duration,
+}
+
+/// What the caller hears while a migration runs.
+pub trait Progress {
+    fn statement_done(&mut self, step: &Step<'_>, done: usize, total: usize);
+    fn retrying(&mut self, step: &Step<'_>, attempt: u32, delay: Duration, error: &DbError);
+}
+
+/// A migration that stopped, with everything the caller must report.
+#[derive(Debug, Clone)]
+pub struct Stopped {
+    pub state: State,
+    pub failure: Failure,
+    pub statement_text: String,
+    /// A hint about what the failure left behind (an INVALID index).
+    pub leftover: Option<String>,
+}
+
+pub async fn apply(
+    conn: &mut Conn,
+    history: &History,
+    run: &RunInfo,
+    step: &Step<'_>,
+    limits: &Limits,
+    progress: &mut dyn Progress,
+) -> Result<Duration, Stopped> {
+    let m = step.migration;
+    let row = NewRow {
+        version: i64::from(m.version),
+        name: &m.name,
+        mode: step.script.mode,
+        sha256: &m.forward.checksums.sha256,
+        normalized_sha256: &m.forward.checksums.normalized_sha256,
+        refinery_checksum: m.refinery_checksum,
+        applied_sql: &m.forward.sql,
+        rollback_sql: m.rollback.as_ref().map(|r| r.sql.as_str()),
+        statements_total: step.script.statements.len() as i64,
+    };
+    let started = Instant::now();
+    let result = match step.script.mode {
+        Mode::Statement => statement_mode(conn, history, run, step, &row, limits, progress).await,
+        _ => transaction_mode(conn, history, run, step, &row, limits, progress).await,
+    };
+    result.map(|()| started.elapsed())
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The whole file and its history row in one transaction; a lock timeout anywhere rolls it
+/// back and retries the file.
+async fn transaction_mode(
+    conn: &mut Conn,
+    history: &History,
+    run: &RunInfo,
+    step: &Step<'_>,
+    row: &NewRow<'_>,
+    limits: &Limits,
+    progress: &mut dyn Progress,
+) -> Result<(), Stopped> {
+    let started = Instant::now();
+    let total = step.script.statements.len();
+    let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(30));
+    let mut attempt = 0;
+    loop {
+        let stop = |statement: usize, error: DbError| Stopped {
+            state: State::FailedClean,
+            failure: Failure {
+                statement: statement as i64,
+                statements_done: 0,
+                error,
+                duration_ms: ms(started.elapsed()),
+            },
+            statement_text: step
+                .script
+                .statements
+                .get(statement.saturating_sub(1))
+                .cloned()
+                .unwrap_or_default(),
+            leftover: None,
+        };
+        history
+            .start(conn, row, run, State::Applying)
+            .await
+            .map_err(|e| stop(0, e))?;
+        // SQLite's busy_timeout must be set before BEGIN IMMEDIATE waits on it; PostgreSQL's
+        // settings are SET LOCAL, inside the transaction.
+        let mut result = match conn.dialect() {
+            Dialect::Sqlite => match session_settings(conn, limits, false).await {
+                Ok(()) => conn.execute("BEGIN IMMEDIATE").await,
+                Err(e) => Err(e),
+            },
+            _ => match conn.execute("BEGIN").await {
+                Ok(()) => session_settings(conn, limits, true).await,
+                Err(e) => Err(e),
+            },
+        }
+        .map_err(|e| (0, e));
+        let mut index = 0;
+        while result.is_ok() && index < total {
+            result = conn
+                .execute(&step.script.statements[index])
+                .await
+                .map_err(|e| (index + 1, e));
+            if result.is_ok() {
+                index += 1;
+                progress.statement_done(step, index, total);
+            }
+        }
+        if result.is_ok() {
+            let elapsed = ms(started.elapsed());
+            result = history
+                .finish(conn, row.version, State::Applied, total as i64, elapsed)
+                .await
+                .map_err(|e| (total, e));
+        }
+        if result.is_ok() {
+            result = conn.execute("COMMIT").await.map_err(|e| (total, e));
+        }
+        let (statement, error) = match result {
+            Ok(()) => return Ok(()),
+            Err(failure) => failure,
+        };
+        let _ = conn.execute("ROLLBACK").await;
+        if error.is_lock_timeout(conn.dialect()) && attempt < limits.retries {
+            attempt += 1;
+            let delay = backoff.next_delay();
+            progress.retrying(step, attempt, delay, &error);
+            tokio::time::sleep(delay).await;
+            continue;
+        }
+        let stopped = stop(statement, error);
+        let _ = history
+            .fail(conn, row.version, State::FailedClean, &stopped.failure)
+            .await;
+        return Err(stopped);
+    }
+}
+
+/// One statement at a time, each committed on its own; a lock timeout retries that statement.
+async fn statement_mode(
+    conn: &mut Conn,
+    history: &History,
+    run: &RunInfo,
+    step: &Step<'_>,
+    row: &NewRow<'_>,
+    limits: &Limits,
+    progress: &mut dyn Progress,
+) -> Result<(), Stopped> {
+    let started = Instant::now();
+    let total = step.script.statements.len();
+    let stop = |index: usize, error: DbError, leftover: Option<String>| Stopped {
+        state: if index > 0 {
+            State::FailedPartial
+        } else {
+            State::FailedClean
+        },
+        failure: Failure {
+            statement: index as i64 + 1,
+            statements_done: index as i64,
+            error,
+            duration_ms: ms(started.elapsed()),
+        },
+        statement_text: step
+            .script
+            .statements
+            .get(index)
+            .cloned()
+            .unwrap_or_default(),
+        leftover,
+    };
+    history
+        .start(conn, row, run, State::Applying)
+        .await
+        .map_err(|e| stop(step.resume_from, e, None))?;
+    if step.resume_from > 0 {
+        history
+            .progress(conn, row.version, step.resume_from as i64)
+            .await
+            .map_err(|e| stop(step.resume_from, e, None))?;
+    }
+    for index in step.resume_from..total {
+        let statement = &step.script.statements[index];
+        let index_name = match conn.dialect() {
+            Dialect::Postgres => concurrent_index_name(statement),
+            _ => None,
+        };
+        if let Some(name) = &index_name {
+            // A CREATE INDEX CONCURRENTLY that failed before left an INVALID index behind;
+            // drop it so the build can start over.
+            if invalid_index(conn, name).await {
+                let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {}", quote_ident(name));
+                conn.execute(&drop)
+                    .await
+                    .map_err(|e| stop(index, e, None))?;
+            }
+        }
+        let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(30));
+        let mut attempt = 0;
+        loop {
+            let mut result = session_settings(conn, limits, false).await;
+            if result.is_ok() {
+                result = conn.execute(statement).await;
+            }
+            let Err(error) = result else { break };
+            if error.is_lock_timeout(conn.dialect()) && attempt < limits.retries {
+                attempt += 1;
+                let delay = backoff.next_delay();
+                progress.retrying(step, attempt, delay, &error);
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            let leftover = match &index_name {
+                Some(name) if invalid_index(conn, name).await => Some(format!(
+                    "the failed CREATE INDEX CONCURRENTLY left the INVALID index {name} behind: drop it with `DROP INDEX CONCURRENTLY {name};`, or let `--resume` drop and rebuild it"
+                )),
+                _ => None,
+            };
+            let stopped = stop(index, error, leftover);
+            let _ = reset_settings(conn).await;
+            let _ = history
+                .fail(conn, row.version, stopped.state, &stopped.failure)
+                .await;
+            return Err(stopped);
+        }
+        history
+            .progress(conn, row.version, index as i64 + 1)
+            .await
+            .map_err(|e| stop(index + 1, e, None))?;
+        progress.statement_done(step, index + 1, total);
+    }
+    let _ = reset_settings(conn).await;
+    history
+        .finish(
+            conn,
+            row.version,
+            State::Applied,
+            total as i64,
+            ms(started.elapsed()),
+        )
+        .await
+        .map_err(|e| stop(total, e, None))
+}
+
+/// `lock_timeout` and `statement_timeout` (PostgreSQL) or `busy_timeout` (SQLite), reset and
+/// set again before each attempt. `local` scopes them to the current transaction.
+async fn session_settings(conn: &mut Conn, limits: &Limits, local: bool) -> Result<(), DbError> {
+    let lock_ms = limits.lock_timeout.as_millis();
+    match conn.dialect() {
+        Dialect::Postgres => {
+            let scope = if local { "LOCAL " } else { "" };
+            let statement_ms = limits.statement_timeout.map_or(0, |d| d.as_millis());
+            conn.execute(&format!(
+                "RESET lock_timeout; RESET statement_timeout; SET {scope}lock_timeout = {lock_ms}; SET {scope}statement_timeout = {statement_ms}"
+            ))
+            .await
+        }
+        _ => {
+            conn.execute(&format!("PRAGMA busy_timeout = {lock_ms}"))
+                .await
+        }
+    }
+}
+
+async fn reset_settings(conn: &mut Conn) -> Result<(), DbError> {
+    match conn.dialect() {
+        Dialect::Postgres => {
+            conn.execute("RESET lock_timeout; RESET statement_timeout")
+                .await
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn invalid_index(conn: &mut Conn, name: &str) -> bool {
+    let Conn::Postgres(c) = conn else {
+        return false;
+    };
+    let sql = "SELECT count(*) FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+               WHERE NOT i.indisvalid AND c.relname = $1 AND pg_catalog.pg_table_is_visible(c.oid)";
+    sqlx::query_scalar::<_, i64>(sql)
+        .bind(name)
+        .fetch_one(c)
+        .await
+        .is_ok_and(|n| n > 0)
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,225 @@
+//! The one dedicated database connection a run works on.
+//!
+//! sqlx is the only driver. runner holds one connection per run, not a pool: the lock, the
+//! migrations and the history writes share its fate, so a crash frees the lock with the
+//! connection and nothing else can sneak in between them.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+
+use crate::config::{DatabaseUrl, Dialect};
+use crate::error::{Error, Result};
+
+pub enum Conn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection, whatever the dialect: the same
+/// sqlx code compiles once per driver.
+#[macro_export]
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::engine::conn::Conn::Postgres($c) => $body,
+            $crate::engine::conn::Conn::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// A database error with the parts runner records: SQLSTATE (or SQLite's result code) and
+/// message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbError {
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl DbError {
+    pub fn from_sqlx(e: &sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Database(db) => DbError {
+                code: db.code().map(|c| c.into_owned()),
+                message: db.message().to_string(),
+            },
+            other => DbError {
+                code: None,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// A lock wait that gave up: PostgreSQL's `lock_not_available` (lock_timeout), or SQLite's
+    /// SQLITE_BUSY family (busy_timeout).
+    pub fn is_lock_timeout(&self, dialect: Dialect) -> bool {
+        let Some(code) = self.code.as_deref() else {
+            return false;
+        };
+        match dialect {
+            Dialect::Postgres => code == "55P03",
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+            _ => code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{} (SQLSTATE {code})", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl Conn {
+    /// Connects to `url`. For SQLite the file (and its folder) is created when missing.
+    pub async fn open(url: &DatabaseUrl, application_name: &str) -> Result<Conn> {
+        let fail = |e: sqlx::Error| Error::Database {
+            context: format!("cannot connect to {}", url.redacted()),
+            source: DbError::from_sqlx(&e),
+        };
+        match url.dialect() {
+            Dialect::Postgres => {
+                let options = PgConnectOptions::from_str(url.expose())
+                    .map_err(fail)?
+                    .application_name(application_name);
+                Ok(Conn::Postgres(options.connect().await.map_err(fail)?))
+            }
+            Dialect::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url.expose())
+                    .map_err(fail)?
+                    .create_if_missing(true)
+                    .busy_timeout(Duration::from_secs(5));
+                if let Some(dir) = options.get_filename().parent()
+                    && !dir.as_os_str().is_empty()
+                    && !dir.exists()
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                }
+                Ok(Conn::Sqlite(options.connect().await.map_err(fail)?))
+            }
+            Dialect::Mysql => Err(Error::Usage(
+                "MySQL is not supported by runner migrate yet; PostgreSQL and SQLite are".into(),
+            )),
+        }
+    }
+
+    /// Whether the database exists yet. Only a SQLite file can be missing; reading commands
+    /// (`plan`, the staging-before-production check) must not create it.
+    pub fn exists(url: &DatabaseUrl) -> bool {
+        match url.dialect() {
+            Dialect::Sqlite => SqliteConnectOptions::from_str(url.expose())
+                .map(|o| {
+                    let path = o.get_filename();
+                    path.as_os_str() == ":memory:" || path.exists()
+                })
+                .unwrap_or(false),
+            _ => true,
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Conn::Postgres(_) => Dialect::Postgres,
+            Conn::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Runs SQL text as is (one or more statements, no parameters).
+    pub async fn execute(&mut self, sql: &str) -> Result<(), DbError> {
+        let sql = AssertSqlSafe(sql.to_string());
+        on_conn!(self, c => sqlx::raw_sql(sql).execute(c).await.map(|_| ()))
+            .map_err(|e| DbError::from_sqlx(&e))
+    }
+
+    /// Runs one parameterized statement (`$1`, `$2`, ... in both dialects).
+    pub async fn exec(&mut self, sql: String, values: Vec<Value>) -> Result<u64, DbError> {
+        on_conn!(self, c => {
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for v in values {
+                q = match v {
+                    Value::Int(i) => q.bind(i),
+                    Value::Text(t) => q.bind(t),
+                };
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })
+        .map_err(|e| DbError::from_sqlx(&e))
+    }
+
+    pub async fn close(self) {
+        let _ = on_conn!(self, c => c.close().await);
+    }
+}
+
+/// A value bound to a statement parameter.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(Some(v.to_string()))
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(Some(v))
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::Text(v)
+    }
+}
+
+/// Quotes a string literal for SQL text: the only place runner builds SQL from a value.
+pub fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_timeouts_are_recognized_in_both_dialects() {
+        let e = |code: &str| DbError {
+            code: Some(code.into()),
+            message: String::new(),
+        };
+        assert!(e("55P03").is_lock_timeout(Dialect::Postgres));
+        assert!(!e("25006").is_lock_timeout(Dialect::Postgres));
+        assert!(e("5").is_lock_timeout(Dialect::Sqlite));
+        assert!(e("517").is_lock_timeout(Dialect::Sqlite));
+        assert!(!e("19").is_lock_timeout(Dialect::Sqlite));
+    }
+
+    #[test]
+    fn literals_double_their_quotes() {
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+}

@@ -1,0 +1,442 @@
+//! The history tables in the target database: `<prefix>migrations` (one row per version, with
+//! its state, checksums, the SQL applied and its rollback as they were at apply time, progress
+//! and error) and `<prefix>events` (the append-only audit log).
+//!
+//! They are created on first use, after the lock is taken, so concurrent runners never race
+//! on the DDL.
+
+use std::fmt;
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::conn::{Conn, DbError};
+use crate::config::Dialect;
+use crate::on_conn;
+
+/// The life of a migration in one database (DESIGN §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Applying,
+    Applied,
+    /// Failed inside its transaction: provably nothing of it is applied.
+    FailedClean,
+    /// Failed in statement mode after some statements committed.
+    FailedPartial,
+    RollingBack,
+    RolledBack,
+    RollbackFailed,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Applying => "applying",
+            State::Applied => "applied",
+            State::FailedClean => "failed_clean",
+            State::FailedPartial => "failed_partial",
+            State::RollingBack => "rolling_back",
+            State::RolledBack => "rolled_back",
+            State::RollbackFailed => "rollback_failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        [
+            State::Applying,
+            State::Applied,
+            State::FailedClean,
+            State::FailedPartial,
+            State::RollingBack,
+            State::RolledBack,
+            State::RollbackFailed,
+        ]
+        .into_iter()
+        .find(|st| st.name() == s)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a migration was (or will be) run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// One transaction for the whole file and its history row.
+    Transaction,
+    /// Statement by statement, outside a transaction, progress recorded after each.
+    Statement,
+    /// Recorded by `--baseline` without running.
+    Baseline,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Transaction => "transaction",
+            Mode::Statement => "statement",
+            Mode::Baseline => "baseline",
+        }
+    }
+
+    fn parse(s: &str) -> Mode {
+        match s {
+            "statement" => Mode::Statement,
+            "baseline" => Mode::Baseline,
+            _ => Mode::Transaction,
+        }
+    }
+}
+
+/// One row of `<prefix>migrations`.
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    pub version: i64,
+    pub name: String,
+    pub state: State,
+    pub mode: Mode,
+    pub sha256: String,
+    pub normalized_sha256: String,
+    pub refinery_checksum: String,
+    pub applied_sql: String,
+    pub rollback_sql: Option<String>,
+    pub statements_total: i64,
+    pub statements_done: i64,
+    pub error_statement: Option<i64>,
+    pub error_sqlstate: Option<String>,
+    pub error_message: Option<String>,
+    pub attempts: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub deploy_id: Option<String>,
+    pub environment: String,
+    pub release: Option<String>,
+    pub applied_by: String,
+}
+
+/// What a run writes into a new or retried row.
+#[derive(Debug, Clone)]
+pub struct NewRow<'a> {
+    pub version: i64,
+    pub name: &'a str,
+    pub mode: Mode,
+    pub sha256: &'a str,
+    pub normalized_sha256: &'a str,
+    pub refinery_checksum: u64,
+    pub applied_sql: &'a str,
+    pub rollback_sql: Option<&'a str>,
+    pub statements_total: i64,
+}
+
+/// Who and what a run is, recorded on every row and event.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub environment: String,
+    pub deploy_id: String,
+    pub release: Option<String>,
+    pub actor: String,
+}
+
+/// The history of one database, with its table names.
+pub struct History {
+    pub migrations: String,
+    pub events: String,
+    dialect: Dialect,
+}
+
+impl History {
+    pub fn new(prefix: &str, dialect: Dialect) -> History {
+        History {
+            migrations: format!("{prefix}migrations"),
+            events: format!("{prefix}events"),
+            dialect,
+        }
+    }
+
+    fn now(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => "clock_timestamp()",
+            _ => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        }
+    }
+
+    /// Creates the tables when missing. Call with the lock held.
+    pub async fn ensure(&self, conn: &mut Conn) -> Result<(), DbError> {
+        let (m, e) = (&self.migrations, &self.events);
+        let ddl = match self.dialect {
+            Dialect::Postgres => format!(
+                "CREATE TABLE IF NOT EXISTS {m} (
+                    version bigint PRIMARY KEY, name text NOT NULL, state text NOT NULL,
+                    mode text NOT NULL, sha256 text NOT NULL, normalized_sha256 text NOT NULL,
+                    refinery_checksum text NOT NULL, applied_sql text NOT NULL, rollback_sql text,
+                    statements_total integer NOT NULL, statements_done integer NOT NULL DEFAULT 0,
+                    error_statement integer, error_sqlstate text, error_message text,
+                    attempts integer NOT NULL DEFAULT 0,
+                    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    finished_at timestamptz, duration_ms bigint, deploy_id text,
+                    environment text NOT NULL, release text, applied_by text NOT NULL);
+                CREATE TABLE IF NOT EXISTS {e} (
+                    id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    environment text NOT NULL, deploy_id text, version bigint,
+                    kind text NOT NULL, detail text NOT NULL, actor text NOT NULL);
+                CREATE OR REPLACE FUNCTION {e}_append_only() RETURNS trigger LANGUAGE plpgsql AS
+                    $$ BEGIN RAISE EXCEPTION '{e} is append-only'; END $$;
+                CREATE OR REPLACE TRIGGER {e}_no_change BEFORE UPDATE OR DELETE ON {e}
+                    FOR EACH ROW EXECUTE FUNCTION {e}_append_only();
+                CREATE OR REPLACE TRIGGER {e}_no_truncate BEFORE TRUNCATE ON {e}
+                    FOR EACH STATEMENT EXECUTE FUNCTION {e}_append_only();"
+            ),
+            _ => format!(
+                "CREATE TABLE IF NOT EXISTS {m} (
+                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,
+                    mode TEXT NOT NULL, sha256 TEXT NOT NULL, normalized_sha256 TEXT NOT NULL,
+                    refinery_checksum TEXT NOT NULL, applied_sql TEXT NOT NULL, rollback_sql TEXT,
+                    statements_total INTEGER NOT NULL, statements_done INTEGER NOT NULL DEFAULT 0,
+                    error_statement INTEGER, error_sqlstate TEXT, error_message TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+                    finished_at TEXT, duration_ms INTEGER, deploy_id TEXT,
+                    environment TEXT NOT NULL, release TEXT, applied_by TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS {e} (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+                    environment TEXT NOT NULL, deploy_id TEXT, version INTEGER,
+                    kind TEXT NOT NULL, detail TEXT NOT NULL, actor TEXT NOT NULL);
+                CREATE TRIGGER IF NOT EXISTS {e}_no_update BEFORE UPDATE ON {e}
+                    BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;
+                CREATE TRIGGER IF NOT EXISTS {e}_no_delete BEFORE DELETE ON {e}
+                    BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;"
+            ),
+        };
+        conn.execute(&ddl).await
+    }
+
+    /// Whether the tables exist (`runner plan` must not create them).
+    pub async fn exists(&self, conn: &mut Conn) -> Result<bool, DbError> {
+        let sql = match self.dialect {
+            Dialect::Postgres => {
+                "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = ANY (current_schemas(false))"
+            }
+            _ => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+        };
+        let name = self.migrations.clone();
+        let count: i64 = on_conn!(conn, c => sqlx::query_scalar(AssertSqlSafe(sql)).bind(name).fetch_one(c).await)
+            .map_err(|e| DbError::from_sqlx(&e))?;
+        Ok(count > 0)
+    }
+
+    /// Every row, by version.
+    pub async fn rows(&self, conn: &mut Conn) -> Result<Vec<HistoryRow>, DbError> {
+        let ts = |col: &str| match self.dialect {
+            Dialect::Postgres => format!("{col}::text AS {col}"),
+            _ => col.to_string(),
+        };
+        let int = |col: &str| match self.dialect {
+            Dialect::Postgres => format!("{col}::bigint AS {col}"),
+            _ => col.to_string(),
+        };
+        let sql = format!(
+            "SELECT version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
+                    applied_sql, rollback_sql, {}, {}, {}, error_sqlstate, error_message, {},
+                    {}, {}, duration_ms, deploy_id, environment, release, applied_by
+             FROM {} ORDER BY version",
+            int("statements_total"),
+            int("statements_done"),
+            int("error_statement"),
+            int("attempts"),
+            ts("started_at"),
+            ts("finished_at"),
+            self.migrations
+        );
+        on_conn!(conn, c => {
+            let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(c).await.map_err(|e| DbError::from_sqlx(&e))?;
+            rows.iter().map(|r| -> Result<HistoryRow, sqlx::Error> {
+                let state: String = r.try_get("state")?;
+                let mode: String = r.try_get("mode")?;
+                Ok(HistoryRow {
+                    version: r.try_get("version")?,
+                    name: r.try_get("name")?,
+                    state: State::parse(&state).unwrap_or(State::FailedPartial),
+                    mode: Mode::parse(&mode),
+                    sha256: r.try_get("sha256")?,
+                    normalized_sha256: r.try_get("normalized_sha256")?,
+                    refinery_checksum: r.try_get("refinery_checksum")?,
+                    applied_sql: r.try_get("applied_sql")?,
+                    rollback_sql: r.try_get("rollback_sql")?,
+                    statements_total: r.try_get("statements_total")?,
+                    statements_done: r.try_get("statements_done")?,
+                    error_statement: r.try_get("error_statement")?,
+                    error_sqlstate: r.try_get("error_sqlstate")?,
+                    error_message: r.try_get("error_message")?,
+                    attempts: r.try_get("attempts")?,
+                    started_at: r.try_get("started_at")?,
+                    finished_at: r.try_get("finished_at")?,
+                    duration_ms: r.try_get("duration_ms")?,
+                    deploy_id: r.try_get("deploy_id")?,
+                    environment: r.try_get("environment")?,
+                    release: r.try_get("release")?,
+                    applied_by: r.try_get("applied_by")?,
+                })
+            }).collect::<Result<Vec<_>, _>>().map_err(|e| DbError::from_sqlx(&e))
+        })
+    }
+
+    /// Writes the row of a migration about to run, in state `applying` (a retry of a failed
+    /// run replaces the old row and counts the attempt).
+    pub async fn start(
+        &self,
+        conn: &mut Conn,
+        row: &NewRow<'_>,
+        run: &RunInfo,
+        state: State,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "INSERT INTO {m} (version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
+                 applied_sql, rollback_sql, statements_total, statements_done, attempts, started_at,
+                 deploy_id, environment, release, applied_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 1, {now}, $11, $12, $13, $14)
+             ON CONFLICT (version) DO UPDATE SET name = excluded.name, state = excluded.state,
+                 mode = excluded.mode, sha256 = excluded.sha256,
+                 normalized_sha256 = excluded.normalized_sha256,
+                 refinery_checksum = excluded.refinery_checksum, applied_sql = excluded.applied_sql,
+                 rollback_sql = excluded.rollback_sql, statements_total = excluded.statements_total,
+                 statements_done = 0, error_statement = NULL, error_sqlstate = NULL,
+                 error_message = NULL, attempts = {m}.attempts + 1, started_at = {now},
+                 finished_at = NULL, duration_ms = NULL, deploy_id = excluded.deploy_id,
+                 environment = excluded.environment, release = excluded.release,
+                 applied_by = excluded.applied_by",
+            m = self.migrations,
+            now = self.now(),
+        );
+        let values = vec![
+            row.version.into(),
+            row.name.into(),
+            state.name().into(),
+            row.mode.name().into(),
+            row.sha256.into(),
+            row.normalized_sha256.into(),
+            row.refinery_checksum.to_string().into(),
+            row.applied_sql.into(),
+            row.rollback_sql.map(str::to_string).into(),
+            row.statements_total.into(),
+            run.deploy_id.clone().into(),
+            run.environment.clone().into(),
+            run.release.clone().into(),
+            run.actor.clone().into(),
+        ];
+        conn.exec(sql, values).await.map(drop)
+    }
+
+    pub async fn progress(&self, conn: &mut Conn, version: i64, done: i64) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET statements_done = $1 WHERE version = $2",
+            self.migrations
+        );
+        conn.exec(sql, vec![done.into(), version.into()])
+            .await
+            .map(drop)
+    }
+
+    /// Marks a row finished in `state` (applied, rolled_back), with its duration.
+    pub async fn finish(
+        &self,
+        conn: &mut Conn,
+        version: i64,
+        state: State,
+        done: i64,
+        duration_ms: i64,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET state = $1, statements_done = $2, finished_at = {}, duration_ms = $3 WHERE version = $4",
+            self.migrations,
+            self.now()
+        );
+        let values = vec![
+            state.name().into(),
+            done.into(),
+            duration_ms.into(),
+            version.into(),
+        ];
+        conn.exec(sql, values).await.map(drop)
+    }
+
+    /// Marks a row failed, with the statement (1-based) that failed and the database's error.
+    pub async fn fail(
+        &self,
+        conn: &mut Conn,
+        version: i64,
+        state: State,
+        failure: &Failure,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET state = $1, statements_done = $2, error_statement = $3, error_sqlstate = $4,
+                 error_message = $5, finished_at = {}, duration_ms = $6 WHERE version = $7",
+            self.migrations,
+            self.now()
+        );
+        let values = vec![
+            state.name().into(),
+            failure.statements_done.into(),
+            failure.statement.into(),
+            failure.error.code.clone().into(),
+            failure.error.message.clone().into(),
+            failure.duration_ms.into(),
+            version.into(),
+        ];
+        conn.exec(sql, values).await.map(drop)
+    }
+
+    /// Sets a row's state alone (classifying an interrupted run, rollback states).
+    pub async fn set_state(
+        &self,
+        conn: &mut Conn,
+        version: i64,
+        state: State,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET state = $1 WHERE version = $2",
+            self.migrations
+        );
+        conn.exec(sql, vec![state.name().into(), version.into()])
+            .await
+            .map(drop)
+    }
+
+    /// Appends to the audit log.
+    pub async fn event(
+        &self,
+        conn: &mut Conn,
+        run: &RunInfo,
+        version: Option<i64>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "INSERT INTO {} (environment, deploy_id, version, kind, detail, actor) VALUES ($1, $2, $3, $4, $5, $6)",
+            self.events
+        );
+        let values = vec![
+            run.environment.clone().into(),
+            run.deploy_id.clone().into(),
+            version.into(),
+            kind.into(),
+            detail.into(),
+            run.actor.clone().into(),
+        ];
+        conn.exec(sql, values).await.map(drop)
+    }
+}
+
+/// Why a migration stopped: which statement, what the database said, what was committed.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// 1-based index of the failing statement.
+    pub statement: i64,
+    pub statements_done: i64,
+    pub error: DbError,
+    pub duration_ms: i64,
+}

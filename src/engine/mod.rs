@@ -1,0 +1,403 @@
+//! The migration engine: connect, lock, validate, apply, record.
+//!
+//! refinery is the catalog only; runner is the one executor, on one dedicated sqlx
+//! connection per run (DESIGN §3).
+
+pub mod apply;
+pub mod backoff;
+pub mod conn;
+pub mod history;
+pub mod lock;
+pub mod plan;
+pub mod statements;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crate::catalog::{Catalog, Version};
+use crate::config::{Config, Environment};
+use crate::error::{Error, Result};
+use apply::{Limits, Progress, Stopped};
+use conn::{Conn, DbError};
+use history::{History, HistoryRow, Mode, NewRow, RunInfo, State};
+use plan::{Plan, Previous, Request, Step};
+
+/// Everything `runner migrate` was asked.
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    pub request: Request,
+    pub baseline: Option<Version>,
+    pub lock_wait: Duration,
+    pub limits: Limits,
+    pub run: RunInfo,
+}
+
+/// What the engine tells the outside world while it works.
+pub trait Reporter: Progress {
+    fn lock_waiting(&mut self, waited: Duration, holder: Option<&lock::Holder>);
+    fn lock_taken(&mut self, waited: Duration);
+    fn warning(&mut self, message: &str);
+    fn classified(&mut self, c: &plan::Classified);
+    fn pending(&mut self, steps: &[Step<'_>]);
+    fn started(&mut self, step: &Step<'_>);
+    fn applied(&mut self, step: &Step<'_>, took: Duration);
+    fn baselined(&mut self, label: &str);
+    fn finished(&mut self, applied: usize, took: Duration);
+}
+
+pub fn timestamp_now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// The database of an environment, opened for this command.
+pub async fn open(env: &Environment, command: &str) -> Result<Conn> {
+    let app = format!(
+        "runner {command} env={} host={} pid={}",
+        env.name,
+        lock::hostname(),
+        std::process::id()
+    );
+    // PostgreSQL truncates application_name at 63 bytes.
+    let app: String = app.chars().take(63).collect();
+    Conn::open(&env.database_url.value, &app).await
+}
+
+/// The history of the environment before `env` in the pipeline, if `env` is not first.
+pub async fn previous_history(
+    config: &Config,
+    env: &str,
+    prefix: &str,
+) -> Result<Option<Previous>> {
+    let pipeline = &config.pipeline.value;
+    let Some(index) = pipeline.iter().position(|e| e == env).filter(|&i| i > 0) else {
+        return Ok(None);
+    };
+    let name = &pipeline[index - 1];
+    let previous = config.environment(name)?;
+    if !Conn::exists(&previous.database_url.value) {
+        return Ok(Some(Previous {
+            environment: name.clone(),
+            rows: Vec::new(),
+        }));
+    }
+    let mut conn = open(previous, "check-previous").await?;
+    let history = History::new(prefix, conn.dialect());
+    let rows = read_rows(&mut conn, &history).await?;
+    conn.close().await;
+    Ok(Some(Previous {
+        environment: name.clone(),
+        rows,
+    }))
+}
+
+/// The history rows, or none when runner never ran against this database.
+pub async fn read_rows(conn: &mut Conn, history: &History) -> Result<Vec<HistoryRow>> {
+    let exists = history
+        .exists(conn)
+        .await
+        .map_err(|e| db("read the history", e))?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    history
+        .rows(conn)
+        .await
+        .map_err(|e| db("read the history", e))
+}
+
+fn db(what: &str, source: DbError) -> Error {
+    Error::Database {
+        context: format!("could not {what}"),
+        source,
+    }
+}
+
+/// `runner migrate`: lock, validate, apply, record, unlock.
+pub async fn migrate(
+    config: &Config,
+    env: &Environment,
+    catalog: &Catalog,
+    options: &MigrateOptions,
+    reporter: &mut dyn Reporter,
+) -> Result<usize> {
+    let started = Instant::now();
+    let prefix = config.history_prefix.clone();
+    let previous = previous_history(config, &env.name, &prefix).await?;
+    let mut conn = open(env, "migrate").await?;
+    let url = &env.database_url.value;
+    let lock_started = Instant::now();
+    let command = format!("runner migrate --env {}", env.name);
+    let lock = lock::acquire(
+        &mut conn,
+        url,
+        options.lock_wait,
+        &command,
+        |waited, holder| reporter.lock_waiting(waited, holder),
+    )
+    .await?;
+    reporter.lock_taken(lock_started.elapsed());
+
+    let result = migrate_locked(
+        &mut conn,
+        env,
+        catalog,
+        options,
+        previous.as_ref(),
+        &prefix,
+        reporter,
+    )
+    .await;
+    lock::release(&mut conn, lock).await;
+    conn.close().await;
+    let applied = result?;
+    reporter.finished(applied, started.elapsed());
+    Ok(applied)
+}
+
+async fn migrate_locked(
+    conn: &mut Conn,
+    env: &Environment,
+    catalog: &Catalog,
+    options: &MigrateOptions,
+    previous: Option<&Previous>,
+    prefix: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<usize> {
+    let history = History::new(prefix, conn.dialect());
+    history
+        .ensure(conn)
+        .await
+        .map_err(|e| db("create the history tables", e))?;
+    let rows = history
+        .rows(conn)
+        .await
+        .map_err(|e| db("read the history", e))?;
+    let run = &options.run;
+
+    if let Some(version) = options.baseline {
+        return baseline(conn, &history, run, catalog, &rows, version, reporter).await;
+    }
+
+    let plan = plan::plan(
+        catalog,
+        &rows,
+        conn.dialect(),
+        &options.request,
+        &env.name,
+        previous,
+    );
+    for c in &plan.classified {
+        let state = State::parse(c.state).unwrap_or(State::FailedPartial);
+        history
+            .set_state(conn, c.version, state)
+            .await
+            .map_err(|e| db("record an interrupted run", e))?;
+        let detail = format!(
+            "V{} {} was found applying with the lock free: {} ({})",
+            c.version, c.name, c.state, c.reason
+        );
+        let _ = history
+            .event(
+                conn,
+                run,
+                Some(c.version),
+                "interrupted_run_classified",
+                &detail,
+            )
+            .await;
+        reporter.classified(c);
+    }
+    for warning in &plan.warnings {
+        reporter.warning(warning);
+    }
+    refuse_on_problems(&plan, &env.name)?;
+    reporter.pending(&plan.steps);
+    let _ = history
+        .event(
+            conn,
+            run,
+            None,
+            "migrate_started",
+            &format!("{} pending", plan.steps.len()),
+        )
+        .await;
+
+    let mut applied = 0;
+    for step in &plan.steps {
+        reporter.started(step);
+        match apply::apply(conn, &history, run, step, &options.limits, reporter).await {
+            Ok(took) => {
+                applied += 1;
+                let detail = format!(
+                    "{} applied in {} ms ({})",
+                    step.label(),
+                    took.as_millis(),
+                    step.script.mode.name()
+                );
+                let _ = history
+                    .event(
+                        conn,
+                        run,
+                        Some(i64::from(step.migration.version)),
+                        "migration_applied",
+                        &detail,
+                    )
+                    .await;
+                reporter.applied(step, took);
+            }
+            Err(stopped) => {
+                let message = failure_message(step, &stopped, &plan, applied, &env.name);
+                let _ = history
+                    .event(
+                        conn,
+                        run,
+                        Some(i64::from(step.migration.version)),
+                        "migration_failed",
+                        &message,
+                    )
+                    .await;
+                return Err(Error::MigrationFailed { message });
+            }
+        }
+    }
+    Ok(applied)
+}
+
+fn refuse_on_problems(plan: &Plan<'_>, env: &str) -> Result<()> {
+    if plan.problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused {
+        environment: env.to_string(),
+        problems: plan.problems.clone(),
+    })
+}
+
+/// The error of a failed migration: which statement failed, what was committed, what next.
+fn failure_message(
+    step: &Step<'_>,
+    stopped: &Stopped,
+    plan: &Plan<'_>,
+    applied: usize,
+    env: &str,
+) -> String {
+    let f = &stopped.failure;
+    let total = step.script.statements.len();
+    let statement: String = stopped
+        .statement_text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let statement: String = statement.chars().take(200).collect();
+    let mut out = format!(
+        "{} failed at statement {} of {total}: {}\n  statement: {statement}",
+        step.label(),
+        f.statement,
+        f.error
+    );
+    let earlier = if applied == 0 {
+        "no other migration was applied by this run".to_string()
+    } else {
+        format!("the {applied} migration(s) before it in this run stay applied")
+    };
+    let later = plan.steps.len().saturating_sub(applied + 1);
+    let committed = match stopped.state {
+        State::FailedPartial => format!(
+            "statements 1 to {} of {} are committed (state failed_partial)",
+            f.statements_done,
+            step.label()
+        ),
+        _ if step.script.mode == Mode::Statement => format!(
+            "nothing of {} is committed (state failed_clean)",
+            step.label()
+        ),
+        _ => format!(
+            "nothing of {}: its transaction was rolled back (state failed_clean)",
+            step.label()
+        ),
+    };
+    out.push_str(&format!(
+        "\n  committed: {committed}; {earlier}; {later} later migration(s) not attempted"
+    ));
+    if let Some(leftover) = &stopped.leftover {
+        out.push_str(&format!("\n  left behind: {leftover}"));
+    }
+    let next = match stopped.state {
+        State::FailedPartial => format!(
+            "fix the cause, then `runner migrate --env {env} --resume {}` continues from statement {}",
+            step.migration.version,
+            f.statements_done + 1
+        ),
+        _ if f.error.is_lock_timeout(crate::config::Dialect::Postgres)
+            || f.error.is_lock_timeout(crate::config::Dialect::Sqlite) =>
+        {
+            format!(
+                "another session held a lock on the table through every retry: find it with `runner lock status --env {env}` or pg_stat_activity, then run `runner migrate --env {env}` again"
+            )
+        }
+        _ => format!(
+            "fix {}, then run `runner migrate --env {env}` again",
+            step.migration.forward.file_name
+        ),
+    };
+    out.push_str(&format!("\n  next: {next}"));
+    out
+}
+
+async fn baseline(
+    conn: &mut Conn,
+    history: &History,
+    run: &RunInfo,
+    catalog: &Catalog,
+    rows: &[HistoryRow],
+    version: Version,
+    reporter: &mut dyn Reporter,
+) -> Result<usize> {
+    if !rows.is_empty() {
+        return Err(Error::Usage(format!(
+            "--baseline {version}: the history of {} already has {} row(s); a baseline is for a database runner has never migrated",
+            run.environment,
+            rows.len()
+        )));
+    }
+    if !catalog.migrations.iter().any(|m| m.version == version) {
+        return Err(Error::Usage(format!(
+            "--baseline {version}: there is no migration with version {version}"
+        )));
+    }
+    let mut count = 0;
+    for m in catalog.migrations.iter().filter(|m| m.version <= version) {
+        let row = NewRow {
+            version: i64::from(m.version),
+            name: &m.name,
+            mode: Mode::Baseline,
+            sha256: &m.forward.checksums.sha256,
+            normalized_sha256: &m.forward.checksums.normalized_sha256,
+            refinery_checksum: m.refinery_checksum,
+            applied_sql: &m.forward.sql,
+            rollback_sql: m.rollback.as_ref().map(|r| r.sql.as_str()),
+            statements_total: 0,
+        };
+        history
+            .start(conn, &row, run, State::Applied)
+            .await
+            .map_err(|e| db("record the baseline", e))?;
+        history
+            .finish(conn, row.version, State::Applied, 0, 0)
+            .await
+            .map_err(|e| db("record the baseline", e))?;
+        reporter.baselined(&m.label());
+        count += 1;
+    }
+    let detail = format!("recorded as at V{version} without running anything ({count} migrations)");
+    history
+        .event(conn, run, Some(i64::from(version)), "baseline", &detail)
+        .await
+        .map_err(|e| db("record the baseline", e))?;
+    Ok(count)
+}
+
+/// Versions as given on the command line, for `--allow-out-of-order`.
+pub fn version_set(versions: &[Version]) -> HashSet<Version> {
+    versions.iter().copied().collect()
+}

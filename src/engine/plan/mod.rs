@@ -1,0 +1,266 @@
+//! What a run will do, decided before it changes anything: which migrations are pending, in
+//! which order and mode, and every reason to refuse (DESIGN §3, "Validation before any change").
+//!
+//! This is a pure function of the catalog and the history, so every rule here is unit-tested.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Serialize;
+use similar::TextDiff;
+
+use super::history::{HistoryRow, Mode, State};
+use super::statements::{Script, script};
+use crate::catalog::{Catalog, Migration, Version};
+use crate::config::Dialect;
+
+/// What the run was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Stop after this version.
+    pub target: Option<Version>,
+    /// Pending versions below the highest applied one that may run anyway.
+    pub allow_out_of_order: HashSet<Version>,
+    /// A failed_partial statement-mode migration to continue from its first statement not done.
+    pub resume: Option<Version>,
+}
+
+/// The history of the environment before this one in the pipeline, for the
+/// staging-before-production rule.
+#[derive(Debug, Clone)]
+pub struct Previous {
+    pub environment: String,
+    pub rows: Vec<HistoryRow>,
+}
+
+/// One migration the run will apply.
+#[derive(Debug, Clone)]
+pub struct Step<'a> {
+    pub migration: &'a Migration,
+    pub script: Script,
+    /// Statement-mode migrations resumed after a partial failure start here (0-based).
+    pub resume_from: usize,
+}
+
+impl Step<'_> {
+    pub fn label(&self) -> String {
+        self.migration.label()
+    }
+}
+
+/// An `applying` row left by a run that died: what it is now known to be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Classified {
+    pub version: i64,
+    pub name: String,
+    pub state: &'static str,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan<'a> {
+    pub steps: Vec<Step<'a>>,
+    pub warnings: Vec<String>,
+    /// Reasons to refuse the whole run. Any problem: nothing is applied.
+    pub problems: Vec<String>,
+    pub classified: Vec<Classified>,
+}
+
+pub fn plan<'a>(
+    catalog: &'a Catalog,
+    rows: &[HistoryRow],
+    dialect: Dialect,
+    request: &Request,
+    environment: &str,
+    previous: Option<&Previous>,
+) -> Plan<'a> {
+    let mut plan = Plan::default();
+    let by_version: BTreeMap<i64, &Migration> = catalog
+        .migrations
+        .iter()
+        .map(|m| (i64::from(m.version), m))
+        .collect();
+    let mut done: HashSet<i64> = HashSet::new();
+    let mut resumable: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut max_applied: Option<i64> = None;
+
+    for row in rows {
+        let file = by_version.get(&row.version).copied();
+        let label = file.map_or_else(|| format!("V{} {}", row.version, row.name), |m| m.label());
+        match row.state {
+            State::Applied => {
+                done.insert(row.version);
+                max_applied = max_applied.max(Some(row.version));
+                match file {
+                    None => plan.problems.push(format!(
+                        "{label} is applied in {environment} but its file is missing from the migrations folder: restore it (its SQL is kept in the history), or the folder is not the one this database was migrated from"
+                    )),
+                    Some(m) => compare_applied(&mut plan, m, row, &label, environment),
+                }
+            }
+            State::Applying => {
+                // We hold the lock, so the run that wrote this row is gone.
+                let (state, reason) = match row.mode {
+                    Mode::Statement if row.statements_done > 0 => (
+                        State::FailedPartial,
+                        format!("interrupted after {} of {} statements", row.statements_done, row.statements_total),
+                    ),
+                    Mode::Statement => (State::FailedClean, "interrupted before its first statement committed".to_string()),
+                    _ => (State::FailedClean, "interrupted inside its transaction, which the database rolled back".to_string()),
+                };
+                plan.classified.push(Classified {
+                    version: row.version,
+                    name: row.name.clone(),
+                    state: state.name(),
+                    reason,
+                });
+                if state == State::FailedPartial {
+                    partial(&mut plan, &mut resumable, request, row, &label, environment);
+                }
+            }
+            State::FailedClean | State::RolledBack => {}
+            State::FailedPartial => partial(&mut plan, &mut resumable, request, row, &label, environment),
+            State::RollingBack | State::RollbackFailed => plan.problems.push(format!(
+                "{label} is {} in {environment}: a rollback did not finish, and a person must look before anything else runs; see its error in the history",
+                row.state
+            )),
+        }
+    }
+    if let Some(v) = request.resume
+        && !resumable.contains_key(&i64::from(v))
+    {
+        plan.problems.push(format!(
+            "--resume {v}: V{v} is not a partially applied statement-mode migration in {environment}"
+        ));
+    }
+    if let Some(t) = request.target
+        && !by_version.contains_key(&i64::from(t))
+    {
+        plan.problems.push(format!(
+            "--target {t}: there is no migration with version {t}"
+        ));
+    }
+
+    for m in &catalog.migrations {
+        let v = i64::from(m.version);
+        if done.contains(&v) || request.target.is_some_and(|t| m.version > t) {
+            continue;
+        }
+        if let Some(max) = max_applied
+            && v < max
+            && !request.allow_out_of_order.contains(&m.version)
+            && !resumable.contains_key(&v)
+        {
+            plan.problems.push(format!(
+                "{} is pending but older than V{max}, already applied in {environment}: it is out of order. If it is independent of the later ones, admit it with --allow-out-of-order {}",
+                m.label(),
+                m.version
+            ));
+            continue;
+        }
+        match script(&m.forward, dialect) {
+            Ok(script) => plan.steps.push(Step {
+                migration: m,
+                script,
+                resume_from: resumable.get(&v).copied().unwrap_or(0),
+            }),
+            Err(why) => plan.problems.push(format!(
+                "{} cannot be parsed ({}): the database would reject it; `runner check` shows the details",
+                m.forward.file_name, why
+            )),
+        }
+    }
+    if let Some(previous) = previous {
+        require_previous(&mut plan, previous, environment);
+    }
+    plan
+}
+
+fn partial(
+    plan: &mut Plan<'_>,
+    resumable: &mut BTreeMap<i64, usize>,
+    request: &Request,
+    row: &HistoryRow,
+    label: &str,
+    environment: &str,
+) {
+    if request.resume.map(i64::from) == Some(row.version) {
+        resumable.insert(
+            row.version,
+            usize::try_from(row.statements_done).unwrap_or(0),
+        );
+        return;
+    }
+    plan.problems.push(format!(
+        "{label} stopped in {environment} after {} of {} statements (failed_partial{}): fix what failed, then continue it with `--resume {}`",
+        row.statements_done,
+        row.statements_total,
+        row.error_message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default(),
+        row.version
+    ));
+}
+
+fn compare_applied(
+    plan: &mut Plan<'_>,
+    m: &Migration,
+    row: &HistoryRow,
+    label: &str,
+    environment: &str,
+) {
+    let sums = &m.forward.checksums;
+    if sums.sha256 == row.sha256 {
+        return;
+    }
+    if sums.normalized_sha256 == row.normalized_sha256 {
+        plan.warnings.push(format!(
+            "{} changed since it was applied in {environment}, but only in comments or whitespace",
+            m.forward.file_name
+        ));
+        return;
+    }
+    let diff = TextDiff::from_lines(row.applied_sql.as_str(), m.forward.sql.as_str())
+        .unified_diff()
+        .context_radius(2)
+        .header("applied", "on disk")
+        .to_string();
+    plan.problems.push(format!(
+        "{label} was edited after it was applied in {environment}; an applied migration never changes. Revert the edit and put the change in a new migration (`runner new`).\n{}",
+        diff.trim_end()
+    ));
+}
+
+fn require_previous(plan: &mut Plan<'_>, previous: &Previous, environment: &str) {
+    let applied: BTreeMap<i64, &HistoryRow> = previous
+        .rows
+        .iter()
+        .filter(|r| r.state == State::Applied)
+        .map(|r| (r.version, r))
+        .collect();
+    for step in &plan.steps {
+        let m = step.migration;
+        match applied.get(&i64::from(m.version)) {
+            None => plan.problems.push(format!(
+                "{} has not been applied to {} (the environment before {environment} in the pipeline): run `runner migrate --env {}` first",
+                m.label(),
+                previous.environment,
+                previous.environment
+            )),
+            Some(row) if row.sha256 != m.forward.checksums.sha256
+                && row.normalized_sha256 != m.forward.checksums.normalized_sha256 =>
+            {
+                plan.problems.push(format!(
+                    "{} was applied to {} with different content than the file now holds: {environment} must get exactly what {} got",
+                    m.label(),
+                    previous.environment,
+                    previous.environment
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
