@@ -90,7 +90,14 @@ impl Conn {
                 let options = PgConnectOptions::from_str(url.expose())
                     .map_err(fail)?
                     .application_name(application_name);
-                Ok(Conn::Postgres(options.connect().await.map_err(fail)?))
+                let mut conn = options.connect().await.map_err(fail)?;
+                // PostgreSQL 14+: notice a client that died mid-statement within a second, so
+                // its transaction and the migration lock are freed at once. Older servers
+                // lack the setting; that is fine.
+                let _ = sqlx::raw_sql("SET client_connection_check_interval = 1000")
+                    .execute(&mut conn)
+                    .await;
+                Ok(Conn::Postgres(conn))
             }
             Dialect::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url.expose())

@@ -10,6 +10,8 @@ mod cli_help;
 mod config_errors;
 mod example_project;
 mod harness;
+mod migrate_postgres;
+mod migrate_sqlite;
 mod new_migration;
 mod passwords;
 mod postgres_cluster;

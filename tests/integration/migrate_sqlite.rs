@@ -1,0 +1,265 @@
+//! `runner migrate` and `runner plan` on SQLite files: validation before any change, the
+//! staging-before-production rule, failures, the file lock, baselines.
+
+use std::process::Command;
+
+use crate::harness::project::Project;
+
+fn shop() -> Project {
+    let p = Project::new(
+        "sqlite",
+        &[
+            ("staging", "sqlite://db/staging.db", ""),
+            (
+                "production",
+                "sqlite://db/production.db",
+                "requires_approval = true",
+            ),
+        ],
+    );
+    p.migration(
+        "V1__customers",
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT);\n",
+        Some("DROP TABLE customers;\n"),
+    )
+    .migration(
+        "V2__orders",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY);\n",
+        Some("DROP TABLE orders;\n"),
+    );
+    p
+}
+
+fn sqlite(p: &Project, db: &str, sql: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(p.path().join("db").join(db))
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn production_is_refused_until_staging_has_the_same_migrations() {
+    let p = shop();
+    p.run(&["migrate", "--env", "production"])
+        .expect_code(2)
+        .stderr_has("V1 customers has not been applied to staging (the environment before production in the pipeline)");
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("2 migrations applied");
+    p.run(&["migrate", "--env", "production"]).expect_code(0);
+    assert_eq!(
+        sqlite(
+            &p,
+            "production.db",
+            "SELECT group_concat(version || ':' || state) FROM runner_migrations"
+        ),
+        "1:applied,2:applied"
+    );
+}
+
+#[test]
+fn an_edited_applied_file_is_refused_with_a_diff_and_a_cosmetic_edit_is_a_warning() {
+    let p = shop();
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    p.migration(
+        "V1__customers",
+        "-- who buys\nCREATE TABLE customers (id INTEGER PRIMARY KEY,   email TEXT);\n",
+        None,
+    );
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(0)
+        .stderr_has("warning: V1__customers.sql changed since it was applied in staging, but only in comments or whitespace");
+    p.migration(
+        "V1__customers",
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n",
+        None,
+    );
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(2)
+        .stderr_has("V1 customers was edited after it was applied in staging")
+        .stderr_has("-CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT);")
+        .stderr_has("+CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL);");
+}
+
+#[test]
+fn an_out_of_order_migration_is_refused_then_admitted_by_name() {
+    let p = shop();
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    p.migration(
+        "V3__later",
+        "CREATE TABLE later (id INTEGER);\n",
+        Some("DROP TABLE later;\n"),
+    );
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    // A branch merged late brings a migration numbered below the newest applied one.
+    p.migration(
+        "V0__early",
+        "CREATE TABLE early (id INTEGER);\n",
+        Some("DROP TABLE early;\n"),
+    );
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(2)
+        .stderr_has(
+            "V0 early is pending but older than V3, already applied in staging: it is out of order",
+        )
+        .stderr_has("--allow-out-of-order 0");
+    p.run(&["migrate", "--env", "staging", "--allow-out-of-order", "0"])
+        .expect_code(0)
+        .stdout_has("applied V0 early");
+}
+
+#[test]
+fn a_failing_migration_exits_3_and_leaves_nothing_of_itself() {
+    let p = shop();
+    p.migration(
+        "V3__broken",
+        "CREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);\n",
+        Some("DROP TABLE half;\n"),
+    );
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(3)
+        .stderr_has("V3 broken failed at statement 2 of 2: no such table: nowhere")
+        .stderr_has("state failed_clean");
+    assert_eq!(
+        sqlite(
+            &p,
+            "staging.db",
+            "SELECT group_concat(version || ':' || state) FROM runner_migrations"
+        ),
+        "1:applied,2:applied,3:failed_clean"
+    );
+    assert_eq!(
+        sqlite(
+            &p,
+            "staging.db",
+            "SELECT count(*) FROM sqlite_master WHERE name = 'half'"
+        ),
+        "0"
+    );
+}
+
+#[test]
+fn a_held_file_lock_times_out_with_exit_6_naming_its_holder() {
+    let p = shop();
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    let lock_path = p.path().join("db/staging.db.runner-lock");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    file.lock().unwrap();
+    std::fs::write(
+        &lock_path,
+        format!(
+            "{}\nsomehost\n2026-01-01T00:00:00Z\ntest holder\n",
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    p.run(&["migrate", "--env", "staging", "--lock-wait", "300ms"])
+        .expect_code(6)
+        .stderr_has(&format!(
+            "held by pid {} on somehost (test holder)",
+            std::process::id()
+        ));
+    p.run(&["lock", "status", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("held by pid");
+    p.run(&["lock", "release", "--env", "staging"])
+        .expect_code(2);
+    file.unlock().unwrap();
+    p.run(&["lock", "status", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("is free");
+}
+
+#[test]
+fn a_baseline_records_without_running_and_migrate_continues_from_it() {
+    let p = shop();
+    p.migration(
+        "V3__more",
+        "CREATE TABLE more (id INTEGER);\n",
+        Some("DROP TABLE more;\n"),
+    );
+    p.run(&["migrate", "--env", "staging", "--baseline", "2"])
+        .expect_code(0)
+        .stdout_has("recorded V1 customers as applied (baseline, not run)");
+    assert_eq!(
+        sqlite(
+            &p,
+            "staging.db",
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('customers', 'orders')"
+        ),
+        "0"
+    );
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("applied V3 more");
+    p.run(&["migrate", "--env", "staging", "--baseline", "2"])
+        .expect_code(2)
+        .stderr_has("already has 3 row(s)");
+}
+
+#[test]
+fn plan_changes_nothing_and_describes_each_step() {
+    let p = shop();
+    let out = p
+        .run(&["plan", "--env", "staging", "--format", "json"])
+        .expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["pending"].as_array().unwrap().len(), 2);
+    assert_eq!(doc["pending"][0]["mode"], "transaction");
+    assert_eq!(doc["would_apply"], true);
+    assert!(
+        !p.path().join("db/staging.db").exists(),
+        "plan must not create the database"
+    );
+    p.run(&["plan", "--env", "production"])
+        .expect_code(2)
+        .stdout_has("migrate would refuse:");
+    p.migration(
+        "V3__nt",
+        "-- runner:no-transaction\nCREATE TABLE x (id INTEGER);\nCREATE INDEX x_id ON x (id);\n",
+        Some("DROP TABLE x;\n"),
+    );
+    p.run(&["plan", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("V3 nt  statement  2 statements")
+        .stdout_has("outside a transaction, one by one:")
+        .stdout_has("2. CREATE INDEX x_id ON x (id)");
+}
+
+#[test]
+fn the_example_project_migrates_staging_then_production() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = crate::harness::cli::repo_root();
+    std::fs::copy(root.join("runner.toml"), tmp.path().join("runner.toml")).unwrap();
+    let dir = tmp.path().join("migrations");
+    std::fs::create_dir(&dir).unwrap();
+    for entry in std::fs::read_dir(root.join("migrations")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    let run = |args: &[&str]| {
+        crate::harness::cli::Runner::new(tmp.path())
+            .args(args)
+            .run()
+    };
+    run(&["migrate", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("7 migrations applied");
+    run(&["migrate", "--env", "production"])
+        .expect_code(0)
+        .stdout_has("7 migrations applied");
+    run(&["migrate", "--env", "production"])
+        .expect_code(0)
+        .stdout_has("nothing to apply");
+}
