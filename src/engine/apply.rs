@@ -70,8 +70,9 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// The whole file and its history row in one transaction; a lock timeout anywhere rolls it
-/// back and retries the file.
+/// The whole file, its history row and its audit event in one transaction: one commit, as
+/// cheap as applying the file by hand, and a crash leaves nothing half-done. A lock timeout
+/// anywhere rolls it back and retries the file.
 async fn transaction_mode(
     conn: &mut Conn,
     history: &History,
@@ -82,11 +83,34 @@ async fn transaction_mode(
     progress: &mut dyn Progress,
 ) -> Result<(), Stopped> {
     let started = Instant::now();
-    let total = step.script.statements.len();
-    let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(30));
-    let mut attempt = 0;
+    let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
+    let mut attempt: u32 = 0;
     loop {
-        let stop = |statement: usize, error: DbError| Stopped {
+        attempt += 1;
+        let result = transaction_attempt(
+            conn,
+            history,
+            run,
+            step,
+            row,
+            limits,
+            progress,
+            i64::from(attempt),
+            started,
+        )
+        .await;
+        let (statement, error) = match result {
+            Ok(()) => return Ok(()),
+            Err(failure) => failure,
+        };
+        let _ = conn.execute("ROLLBACK").await;
+        if error.is_lock_timeout(conn.dialect()) && attempt <= limits.retries {
+            let delay = backoff.next_delay();
+            progress.retrying(step, attempt, delay, &error);
+            tokio::time::sleep(delay).await;
+            continue;
+        }
+        let stopped = Stopped {
             state: State::FailedClean,
             failure: Failure {
                 statement: statement as i64,
@@ -102,62 +126,80 @@ async fn transaction_mode(
                 .unwrap_or_default(),
             leftover: None,
         };
-        history
-            .start(conn, row, run, State::Applying)
-            .await
-            .map_err(|e| stop(0, e))?;
-        // SQLite's busy_timeout must be set before BEGIN IMMEDIATE waits on it; PostgreSQL's
-        // settings are SET LOCAL, inside the transaction.
-        let mut result = match conn.dialect() {
-            Dialect::Sqlite => match session_settings(conn, limits, false).await {
-                Ok(()) => conn.execute("BEGIN IMMEDIATE").await,
-                Err(e) => Err(e),
-            },
-            _ => match conn.execute("BEGIN").await {
-                Ok(()) => session_settings(conn, limits, true).await,
-                Err(e) => Err(e),
-            },
-        }
-        .map_err(|e| (0, e));
-        let mut index = 0;
-        while result.is_ok() && index < total {
-            result = conn
-                .execute(&step.script.statements[index])
-                .await
-                .map_err(|e| (index + 1, e));
-            if result.is_ok() {
-                index += 1;
-                progress.statement_done(step, index, total);
-            }
-        }
-        if result.is_ok() {
-            let elapsed = ms(started.elapsed());
-            result = history
-                .finish(conn, row.version, State::Applied, total as i64, elapsed)
-                .await
-                .map_err(|e| (total, e));
-        }
-        if result.is_ok() {
-            result = conn.execute("COMMIT").await.map_err(|e| (total, e));
-        }
-        let (statement, error) = match result {
-            Ok(()) => return Ok(()),
-            Err(failure) => failure,
-        };
-        let _ = conn.execute("ROLLBACK").await;
-        if error.is_lock_timeout(conn.dialect()) && attempt < limits.retries {
-            attempt += 1;
-            let delay = backoff.next_delay();
-            progress.retrying(step, attempt, delay, &error);
-            tokio::time::sleep(delay).await;
-            continue;
-        }
-        let stopped = stop(statement, error);
+        // The transaction took its row with it: record the failure on its own.
+        let _ = history
+            .start(conn, row, run, State::FailedClean, i64::from(attempt))
+            .await;
         let _ = history
             .fail(conn, row.version, State::FailedClean, &stopped.failure)
             .await;
         return Err(stopped);
     }
+}
+
+/// One try of a transactional file; the error carries the 1-based statement (0: before the
+/// first statement, or the history writes around them).
+#[allow(clippy::too_many_arguments)]
+async fn transaction_attempt(
+    conn: &mut Conn,
+    history: &History,
+    run: &RunInfo,
+    step: &Step<'_>,
+    row: &NewRow<'_>,
+    limits: &Limits,
+    progress: &mut dyn Progress,
+    attempts: i64,
+    started: Instant,
+) -> Result<(), (usize, DbError)> {
+    let total = step.script.statements.len();
+    // SQLite's busy_timeout must be set before BEGIN IMMEDIATE waits on it; PostgreSQL's
+    // settings are SET LOCAL, inside the transaction.
+    match conn.dialect() {
+        Dialect::Sqlite => {
+            session_settings(conn, limits, false)
+                .await
+                .map_err(|e| (0, e))?;
+            conn.execute("BEGIN IMMEDIATE").await.map_err(|e| (0, e))?;
+        }
+        _ => {
+            conn.execute("BEGIN").await.map_err(|e| (0, e))?;
+            session_settings(conn, limits, true)
+                .await
+                .map_err(|e| (0, e))?;
+        }
+    }
+    history
+        .start(conn, row, run, State::Applying, attempts)
+        .await
+        .map_err(|e| (0, e))?;
+    for (index, statement) in step.script.statements.iter().enumerate() {
+        conn.execute(statement).await.map_err(|e| (index + 1, e))?;
+        progress.statement_done(step, index + 1, total);
+    }
+    let took = ms(started.elapsed());
+    history
+        .finish(conn, row.version, State::Applied, total as i64, took)
+        .await
+        .map_err(|e| (total, e))?;
+    history
+        .event(
+            conn,
+            run,
+            Some(row.version),
+            "migration_applied",
+            &applied_detail(step, took),
+        )
+        .await
+        .map_err(|e| (total, e))?;
+    conn.execute("COMMIT").await.map_err(|e| (total, e))
+}
+
+fn applied_detail(step: &Step<'_>, took_ms: i64) -> String {
+    format!(
+        "{} applied in {took_ms} ms ({})",
+        step.label(),
+        step.script.mode.name()
+    )
 }
 
 /// One statement at a time, each committed on its own; a lock timeout retries that statement.
@@ -193,7 +235,7 @@ async fn statement_mode(
         leftover,
     };
     history
-        .start(conn, row, run, State::Applying)
+        .start(conn, row, run, State::Applying, 1)
         .await
         .map_err(|e| stop(step.resume_from, e, None))?;
     if step.resume_from > 0 {
@@ -218,7 +260,7 @@ async fn statement_mode(
                     .map_err(|e| stop(index, e, None))?;
             }
         }
-        let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(30));
+        let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
         let mut attempt = 0;
         loop {
             let mut result = session_settings(conn, limits, false).await;
@@ -253,16 +295,21 @@ async fn statement_mode(
         progress.statement_done(step, index + 1, total);
     }
     let _ = reset_settings(conn).await;
+    let took = ms(started.elapsed());
     history
-        .finish(
-            conn,
-            row.version,
-            State::Applied,
-            total as i64,
-            ms(started.elapsed()),
-        )
+        .finish(conn, row.version, State::Applied, total as i64, took)
         .await
-        .map_err(|e| stop(total, e, None))
+        .map_err(|e| stop(total, e, None))?;
+    let _ = history
+        .event(
+            conn,
+            run,
+            Some(row.version),
+            "migration_applied",
+            &applied_detail(step, took),
+        )
+        .await;
+    Ok(())
 }
 
 /// `lock_timeout` and `statement_timeout` (PostgreSQL) or `busy_timeout` (SQLite), reset and

@@ -285,27 +285,29 @@ impl History {
         })
     }
 
-    /// Writes the row of a migration about to run, in state `applying` (a retry of a failed
-    /// run replaces the old row and counts the attempt).
+    /// Writes the row of a migration about to run, in `state` (a retry of a failed run
+    /// replaces the old row). `attempts` is how many tries this run has made, added to those of
+    /// earlier runs.
     pub async fn start(
         &self,
         conn: &mut Conn,
         row: &NewRow<'_>,
         run: &RunInfo,
         state: State,
+        attempts: i64,
     ) -> Result<(), DbError> {
         let sql = format!(
             "INSERT INTO {m} (version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
                  applied_sql, rollback_sql, statements_total, statements_done, attempts, started_at,
                  deploy_id, environment, release, applied_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 1, {now}, $11, $12, $13, $14)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $15, {now}, $11, $12, $13, $14)
              ON CONFLICT (version) DO UPDATE SET name = excluded.name, state = excluded.state,
                  mode = excluded.mode, sha256 = excluded.sha256,
                  normalized_sha256 = excluded.normalized_sha256,
                  refinery_checksum = excluded.refinery_checksum, applied_sql = excluded.applied_sql,
                  rollback_sql = excluded.rollback_sql, statements_total = excluded.statements_total,
                  statements_done = 0, error_statement = NULL, error_sqlstate = NULL,
-                 error_message = NULL, attempts = {m}.attempts + 1, started_at = {now},
+                 error_message = NULL, attempts = {m}.attempts + $15, started_at = {now},
                  finished_at = NULL, duration_ms = NULL, deploy_id = excluded.deploy_id,
                  environment = excluded.environment, release = excluded.release,
                  applied_by = excluded.applied_by",
@@ -327,6 +329,7 @@ impl History {
             run.environment.clone().into(),
             run.release.clone().into(),
             run.actor.clone().into(),
+            attempts.into(),
         ];
         conn.exec(sql, values).await.map(drop)
     }

@@ -228,21 +228,6 @@ async fn migrate_locked(
         match apply::apply(conn, &history, run, step, &options.limits, reporter).await {
             Ok(took) => {
                 applied += 1;
-                let detail = format!(
-                    "{} applied in {} ms ({})",
-                    step.label(),
-                    took.as_millis(),
-                    step.script.mode.name()
-                );
-                let _ = history
-                    .event(
-                        conn,
-                        run,
-                        Some(i64::from(step.migration.version)),
-                        "migration_applied",
-                        &detail,
-                    )
-                    .await;
                 reporter.applied(step, took);
             }
             Err(stopped) => {
@@ -379,7 +364,7 @@ async fn baseline(
             statements_total: 0,
         };
         history
-            .start(conn, &row, run, State::Applied)
+            .start(conn, &row, run, State::Applied, 1)
             .await
             .map_err(|e| db("record the baseline", e))?;
         history

@@ -178,7 +178,7 @@ async fn a_waiting_runner_does_not_deadlock_with_the_holders_create_index_concur
 }
 
 #[tokio::test]
-async fn sigkill_in_a_transaction_frees_the_lock_and_the_next_run_classifies_and_applies() {
+async fn sigkill_in_a_transaction_frees_the_lock_and_the_next_run_applies_it() {
     let db = postgres::fresh_database().await;
     let p = project_on(&db, "").await;
     p.migration(
@@ -195,12 +195,14 @@ async fn sigkill_in_a_transaction_frees_the_lock_and_the_next_run_classifies_and
     let mut conn = db.connect().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM runner_migrations WHERE version = 1")
-                .fetch_optional(&mut conn)
-                .await
-                .unwrap_or(None);
-        if state.as_deref() == Some("applying") {
+        // The row is written inside the migration's transaction: watch the server instead.
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'runner migrate%' AND query LIKE 'SELECT pg_sleep%'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if running > 0 {
             break;
         }
         assert!(Instant::now() < deadline, "the migration never started");
@@ -209,18 +211,27 @@ async fn sigkill_in_a_transaction_frees_the_lock_and_the_next_run_classifies_and
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let out = p
-        .run(&["migrate", "--env", "ci", "--lock-wait", "30s"])
+    // The server notices the dead client within a second (client_connection_check_interval),
+    // rolls its transaction back and frees the lock.
+    let started = Instant::now();
+    p.run(&["migrate", "--env", "ci", "--lock-wait", "30s"])
         .expect_code(0);
     assert!(
-        out.stderr.contains(
-            "V1 slow was found half-run by an earlier runner that died: now failed_clean"
-        ),
-        "{out}"
+        started.elapsed() < Duration::from_secs(6),
+        "waited {:?}",
+        started.elapsed()
     );
     let rows = history(&mut conn).await;
-    assert_eq!((rows[0].2.as_str(), rows[0].3), ("applied", 2), "{rows:?}");
-    assert_eq!(events(&mut conn, "interrupted_run_classified").await, 1);
+    assert_eq!(
+        (rows[0].2.as_str(), rows[0].3),
+        ("applied", 1),
+        "the killed attempt left no row: {rows:?}"
+    );
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('after_sleep') IS NOT NULL")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(exists);
 }
 
 #[tokio::test]
@@ -432,4 +443,49 @@ async fn a_held_lock_times_out_with_exit_6_naming_the_holder_and_can_be_forced()
     p.run(&["migrate", "--env", "ci"]).expect_code(0);
     let mut conn = db.connect().await;
     assert_eq!(events(&mut conn, "lock_forced_release").await, 1);
+}
+
+/// A statement-mode migration commits its `applying` row first; a runner killed in the middle
+/// leaves it there, and the next run classifies it from the statements done.
+#[tokio::test]
+async fn sigkill_in_statement_mode_is_classified_by_the_next_run() {
+    let db = postgres::fresh_database().await;
+    let p = project_on(&db, "").await;
+    p.migration(
+        "V1__steps",
+        "-- runner:no-transaction\nCREATE TABLE s1 (id int);\nSELECT pg_sleep(3);\nCREATE TABLE s2 (id int);",
+        Some("DROP TABLE s2;\nDROP TABLE s1;"),
+    );
+    let mut child = p
+        .command(&["migrate", "--env", "ci"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut conn = db.connect().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let done: Option<i32> =
+            sqlx::query_scalar("SELECT statements_done FROM runner_migrations WHERE version = 1")
+                .fetch_optional(&mut conn)
+                .await
+                .unwrap_or(None);
+        if done == Some(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the migration never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = p
+        .run(&["migrate", "--env", "ci", "--lock-wait", "30s"])
+        .expect_code(2);
+    out.stderr_has("V1 steps was found half-run by an earlier runner that died: now failed_partial (interrupted after 1 of 3 statements)")
+        .stderr_has("--resume 1");
+    assert_eq!(events(&mut conn, "interrupted_run_classified").await, 1);
+    p.run(&["migrate", "--env", "ci", "--resume", "1"])
+        .expect_code(0);
+    let rows = history(&mut conn).await;
+    assert_eq!((rows[0].2.as_str(), rows[0].4), ("applied", 3), "{rows:?}");
 }
