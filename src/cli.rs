@@ -1,7 +1,6 @@
 //! The command line: what each command takes, and the help a person reads.
 //!
-//! Only commands that work are listed; `verify`, `rollback`, `deploy` and `recover` arrive
-//! with their issues.
+//! Only commands that work are listed; `deploy` and `recover` arrive with their issues.
 
 use std::path::PathBuf;
 
@@ -32,6 +31,7 @@ Examples:
   runner check                      lint the migrations: the pre-deploy CI gate
   runner migrate --env staging      apply pending migrations behind a lock
   runner plan --env production      show what migrate would do
+  runner verify                     prove every rollback on a scratch database
   runner new add_customer_email     create the next migration and its rollback
   runner catalog                    list migrations with their rollbacks and checksums
   runner config --env staging       show the resolved configuration of one environment";
@@ -106,6 +106,34 @@ Example:
 Exit 0 when migrate would run, 2 when it would refuse (the reasons are listed).")]
     Plan(PlanArgs),
 
+    /// Prove each rollback undoes its migration, on a scratch database.
+    #[command(after_help = "\
+Example:
+  $ runner verify
+  ok        V0001 create_customers
+  ok        V0002 create_products
+  ...
+  7 verified: 7 ok, 0 failed, 0 skipped, 0 lossy (0.2 s)
+
+For each migration in scope, on a scratch database: apply everything before it, snapshot the
+schema, apply it, run its rollback, snapshot again and compare, then apply it again. SQLite uses
+a temp file; PostgreSQL a database created on the server of --database-url (or --env) and
+dropped afterwards, also on failure and Ctrl-C. Exit 1 when a rollback does not undo its
+migration (each differing object is named), or with --strict when a migration is lossy.")]
+    Verify(VerifyArgs),
+
+    /// Roll back applied migrations, newest first, with the rollback SQL stored at apply time.
+    #[command(after_help = "\
+Example:
+  $ runner rollback --env staging --to 5
+  rolled back V0007 create_order_totals_view (3 ms)
+  rolled back V0006 index_orders_by_status (2 ms)
+
+Behind the migration lock. Refuses to pass an irreversible migration. An environment with
+requires_approval needs --approve, or typing its name at the prompt. Exit 5 when a rollback
+fails (its state is recorded as rollback_failed).")]
+    Rollback(RollbackArgs),
+
     /// See who holds the migration lock, or release it.
     #[command(
         subcommand,
@@ -174,6 +202,15 @@ pub struct CheckArgs {
     /// applied); layout problems are still reported for the whole folder.
     #[arg(long, value_name = "GIT_REF")]
     pub since: Option<String>,
+
+    /// Also prove each rollback in scope on a scratch database (SQLite: always possible;
+    /// PostgreSQL: needs --database-url).
+    #[arg(long)]
+    pub verify: bool,
+
+    /// With --verify on PostgreSQL: the server to create the scratch database on.
+    #[arg(long, value_name = "URL", requires = "verify")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -296,6 +333,63 @@ pub struct PlanArgs {
 
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Versions to verify. Default: every migration (see also --since).
+    #[arg(value_name = "VERSION")]
+    pub versions: Vec<i32>,
+
+    /// Verify only migrations added or changed since this git ref.
+    #[arg(long, value_name = "GIT_REF")]
+    pub since: Option<String>,
+
+    /// PostgreSQL: the server to create the scratch database on (any database of it).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL: create the scratch database on this environment's server.
+    #[arg(long, value_name = "ENV", conflicts_with = "database_url")]
+    pub env: Option<String>,
+
+    /// Treat lossy migrations (their forward script destroys data) as errors.
+    #[arg(long)]
+    pub strict: bool,
+
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("how_far").required(true).args(["to", "steps"])))]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// Roll back every applied migration newer than VERSION (VERSION stays applied; 0 rolls
+    /// back everything).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<i32>,
+
+    /// Roll back the newest N applied migrations.
+    #[arg(long, value_name = "N")]
+    pub steps: Option<usize>,
+
+    /// Run the current .down.sql files instead of the rollbacks stored at apply time (a diff is
+    /// shown when they differ).
+    #[arg(long)]
+    pub use_file: bool,
+
+    /// Approve a rollback of an environment with requires_approval, without a prompt.
+    #[arg(long)]
+    pub approve: bool,
+
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub lock_wait: std::time::Duration,
+
+    #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
+    pub format: ProgressFormat,
 }
 
 #[derive(Debug, Subcommand)]

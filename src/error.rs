@@ -57,6 +57,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Ctrl-C: the work stopped where it was; what was done is recorded.
+    #[error("interrupted")]
+    Interrupted,
+
     /// A bad argument that clap could not catch, e.g. a migration name with capitals.
     #[error("{0}")]
     Usage(String),
@@ -79,6 +83,10 @@ pub enum Error {
     #[error("{message}")]
     MigrationFailed { message: String },
 
+    /// A rollback failed; its state is recorded and a person must act.
+    #[error("{message}")]
+    RollbackFailed { message: String },
+
     /// The migration lock could not be taken in time.
     #[error("could not take the migration lock within {}: {}", humantime::format_duration(*.waited), match .holder {
         Some(h) => format!("it is held by {h}. Wait for that run to finish; if it is stuck, `runner lock release --force` ends it"),
@@ -98,9 +106,11 @@ impl Error {
             | Error::MigrationsDir { .. }
             | Error::Io { .. }
             | Error::Usage(_)
+            | Error::Interrupted
             | Error::Database { .. }
             | Error::Refused { .. } => ExitCode::Usage,
             Error::MigrationFailed { .. } => ExitCode::MigrationFailed,
+            Error::RollbackFailed { .. } => ExitCode::RollbackFailed,
             Error::LockTimeout { .. } => ExitCode::LockTimeout,
         }
     }

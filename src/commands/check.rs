@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::catalog::Catalog;
 use crate::cli::{CheckArgs, CheckFormat};
@@ -10,6 +9,8 @@ use crate::config::{Config, Dialect};
 use crate::error::{Error, ExitCode, Result};
 use crate::lint::{Options, Report, Rule, check_catalog};
 use crate::report::findings;
+
+use super::since;
 
 /// What to check: a migrations folder, and optionally only some of its files.
 struct Target {
@@ -49,7 +50,7 @@ pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
         let catalog = Catalog::scan(&target.dir)?;
         let mut scope = target.files;
         if let Some(reference) = &args.since {
-            let changed = changed_since(&target.dir, reference)?;
+            let changed = since::changed_since(&target.dir, reference)?;
             scope = Some(match scope {
                 Some(files) => files.intersection(&changed).cloned().collect(),
                 None => changed,
@@ -60,7 +61,30 @@ pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
             disabled: disabled.clone(),
             scope,
         };
+        let in_scope: Option<HashSet<crate::catalog::Version>> =
+            options.scope.as_ref().map(|files| {
+                catalog
+                    .migrations
+                    .iter()
+                    .filter(|m| {
+                        files.contains(&m.forward.file_name)
+                            || m.rollback
+                                .as_ref()
+                                .is_some_and(|r| files.contains(&r.file_name))
+                    })
+                    .map(|m| m.version)
+                    .collect()
+            });
         report.merge(check_catalog(&catalog, &options));
+        if args.verify && !catalog.has_errors() && !catalog.migrations.is_empty() {
+            report.findings.extend(verify_findings(
+                config,
+                args,
+                dialect,
+                &catalog,
+                in_scope.as_ref(),
+            )?);
+        }
     }
 
     match args.format {
@@ -100,40 +124,96 @@ fn target(path: &Path) -> Result<Target> {
     })
 }
 
-/// Files of `dir` (its own level) added or changed since `reference`, untracked ones included.
-fn changed_since(dir: &Path, reference: &str) -> Result<HashSet<String>> {
-    git(dir, &["rev-parse", "--verify", "--quiet", &format!("{reference}^{{commit}}")])
-        .map_err(|_| Error::Usage(format!("--since {reference}: not a commit in the git repository of {}; fetch it first (e.g. `git fetch origin main`)", dir.display())))?;
-    let diff = git(
-        dir,
-        &["diff", "--name-only", "--relative", reference, "--", "."],
-    )?;
-    let untracked = git(
-        dir,
-        &["ls-files", "--others", "--exclude-standard", "--", "."],
-    )?;
-    Ok(diff
-        .lines()
-        .chain(untracked.lines())
-        .filter(|l| !l.contains('/'))
-        .map(String::from)
-        .collect())
-}
-
-fn git(dir: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .map_err(|e| Error::Usage(format!("--since needs git, which could not run: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::Usage(format!(
-            "git {} failed in {}: {}",
-            args.join(" "),
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+/// `--verify`: the rollback round trip of the migrations in scope, as findings.
+fn verify_findings(
+    config: Option<&Config>,
+    args: &CheckArgs,
+    dialect: Dialect,
+    catalog: &Catalog,
+    scope: Option<&HashSet<crate::catalog::Version>>,
+) -> Result<Vec<crate::lint::Finding>> {
+    use crate::engine::verify::{Outcome, Verified, VerifyProgress};
+    struct Quiet;
+    impl VerifyProgress for Quiet {
+        fn total(&mut self, _: usize) {}
+        fn verified(&mut self, _: &Verified) {}
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    let server = match (args.database_url.as_deref(), config) {
+        (Some(raw), Some(config)) => super::verify::server_url(config, Some(raw), None)?,
+        (Some(raw), None) => {
+            let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+            Some(
+                crate::config::DatabaseUrl::parse(raw, &cwd)
+                    .map_err(|why| Error::Usage(format!("--database-url {why}")))?,
+            )
+        }
+        (None, _) => None,
+    };
+    let results = super::verify::run_verify(dialect, server.as_ref(), catalog, scope, &mut Quiet)?;
+    let prefix = crate::report::shown(&catalog.dir);
+    let mut findings = Vec::new();
+    for r in &results {
+        let Some(m) = catalog.migrations.iter().find(|m| m.version == r.version) else {
+            continue;
+        };
+        let file = |name: &str| format!("{prefix}/{name}");
+        let down = m
+            .rollback
+            .as_ref()
+            .map_or(m.forward.file_name.clone(), |d| d.file_name.clone());
+        let problem = match &r.outcome {
+            Outcome::Mismatch {
+                differences,
+                reapply_error,
+            } => Some(format!(
+                "the rollback of {} does not restore the schema: {}{}",
+                r.label,
+                differences
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                reapply_error
+                    .as_ref()
+                    .map(|e| format!("; applied again, it fails: {e}"))
+                    .unwrap_or_default()
+            )),
+            Outcome::RollbackFailed { error } => {
+                Some(format!("the rollback of {} fails: {error}", r.label))
+            }
+            Outcome::ReapplyFailed { error } => Some(format!(
+                "{} fails when applied again after its rollback: {error}",
+                r.label
+            )),
+            _ => None,
+        };
+        if let Some(message) = problem {
+            findings.push(crate::lint::Finding {
+                rule: Rule::RollbackMismatch,
+                severity: Rule::RollbackMismatch.severity(),
+                file: file(&down),
+                line: 1,
+                column: 1,
+                message,
+                help: "make the rollback undo exactly what the migration does; `runner verify` shows each difference".into(),
+                statement: None,
+            });
+        }
+        for l in &r.lossy {
+            findings.push(crate::lint::Finding {
+                rule: Rule::LossyMigration,
+                severity: Rule::LossyMigration.severity(),
+                file: file(&m.forward.file_name),
+                line: l.line,
+                column: 1,
+                message: format!(
+                    "{} {}: its rollback cannot bring the data back",
+                    r.label, l.what
+                ),
+                help: "keep destructive steps in contract migrations, after a backup".into(),
+                statement: None,
+            });
+        }
+    }
+    Ok(findings)
 }

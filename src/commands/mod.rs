@@ -8,6 +8,9 @@ mod lock;
 mod migrate;
 mod new;
 mod plan;
+mod rollback;
+mod since;
+mod verify;
 
 use crate::cli::{Cli, Command, GlobalOptions};
 use crate::config::{Config, Overrides};
@@ -39,6 +42,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 args.env.database_url.clone(),
             )?;
             plan::run(&config, &args)
+        }
+        Command::Verify(args) => {
+            let config = load_config(&cli.global, None, None)?;
+            verify::run(&config, &args)
+        }
+        Command::Rollback(args) => {
+            let config = load_config(
+                &cli.global,
+                Some(args.env.env.clone()),
+                args.env.database_url.clone(),
+            )?;
+            rollback::run(&config, &args)
         }
         Command::Lock(command) => {
             let env = match &command {

@@ -314,7 +314,11 @@ async fn statement_mode(
 
 /// `lock_timeout` and `statement_timeout` (PostgreSQL) or `busy_timeout` (SQLite), reset and
 /// set again before each attempt. `local` scopes them to the current transaction.
-async fn session_settings(conn: &mut Conn, limits: &Limits, local: bool) -> Result<(), DbError> {
+pub(super) async fn session_settings(
+    conn: &mut Conn,
+    limits: &Limits,
+    local: bool,
+) -> Result<(), DbError> {
     let lock_ms = limits.lock_timeout.as_millis();
     match conn.dialect() {
         Dialect::Postgres => {

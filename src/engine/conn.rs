@@ -72,7 +72,9 @@ impl std::error::Error for DbError {}
 impl std::fmt::Display for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.code {
-            Some(code) => write!(f, "{} (SQLSTATE {code})", self.message),
+            // PostgreSQL's SQLSTATEs have five characters; SQLite's result codes are numbers.
+            Some(code) if code.len() == 5 => write!(f, "{} (SQLSTATE {code})", self.message),
+            Some(code) => write!(f, "{} (SQLite error {code})", self.message),
             None => write!(f, "{}", self.message),
         }
     }

@@ -9,7 +9,10 @@ pub mod conn;
 pub mod history;
 pub mod lock;
 pub mod plan;
+pub mod rollback;
+pub mod snapshot;
 pub mod statements;
+pub mod verify;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

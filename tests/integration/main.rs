@@ -15,3 +15,4 @@ mod migrate_sqlite;
 mod new_migration;
 mod passwords;
 mod postgres_cluster;
+mod verify_rollback;

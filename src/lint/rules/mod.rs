@@ -138,6 +138,9 @@ registry! {
     ParseError => parse_error,
     InvalidSuppression => invalid_suppression,
     UnusedSuppression => unused_suppression,
+    // Rollback verification (runner verify, runner check --verify).
+    RollbackMismatch => rollback_mismatch,
+    LossyMigration => lossy_migration,
 }
 
 impl Rule {

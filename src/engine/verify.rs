@@ -1,0 +1,306 @@
+//! `runner verify`: proves on a scratch database that each rollback undoes its migration.
+//!
+//! One pass in version order: a migration in scope is applied, rolled back, compared by schema
+//! snapshot with the state before it, and applied again (which also proves the forward script
+//! runs twice after a rollback); the others are just applied, to build the schema the next one
+//! expects. The scratch database is always removed, also on failure and Ctrl-C.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use super::conn::{Conn, DbError};
+use super::history::Mode;
+use super::snapshot::{self, Difference};
+use super::statements::{Script, script};
+use crate::catalog::{Catalog, Migration, Version};
+use crate::config::{DatabaseUrl, Dialect};
+use crate::error::{Error, Result};
+use crate::lint::model::Op;
+use crate::lint::parse;
+
+/// The verdict on one migration.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The rollback restores the schema, and the migration applies again.
+    Ok,
+    /// The schema after the rollback differs from the schema before the migration (and the
+    /// migration may then fail when applied again).
+    Mismatch {
+        differences: Vec<Difference>,
+        reapply_error: Option<String>,
+    },
+    /// The rollback script failed.
+    RollbackFailed { error: String },
+    /// The migration failed when applied again after its rollback.
+    ReapplyFailed { error: String },
+    /// Marked irreversible: nothing to verify.
+    Skipped { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verified {
+    pub version: Version,
+    pub name: String,
+    /// `V0003 add_email`, as the file names it.
+    pub label: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Statements of the forward script that destroy data a rollback cannot bring back.
+    pub lossy: Vec<Lossy>,
+}
+
+/// A statement that destroys data.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lossy {
+    pub line: usize,
+    pub what: String,
+}
+
+impl std::fmt::Display for Lossy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.what)
+    }
+}
+
+impl Verified {
+    pub fn failed(&self) -> bool {
+        matches!(
+            self.outcome,
+            Outcome::Mismatch { .. }
+                | Outcome::RollbackFailed { .. }
+                | Outcome::ReapplyFailed { .. }
+        )
+    }
+}
+
+/// What the caller hears as verification goes.
+pub trait VerifyProgress {
+    fn total(&mut self, in_scope: usize);
+    fn verified(&mut self, result: &Verified);
+}
+
+/// A database made for the run and removed after it.
+pub struct Scratch {
+    pub conn: Conn,
+    server: Option<(Conn, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Scratch {
+    /// SQLite: a file in a temp folder. PostgreSQL: a new database on the server of `server`.
+    pub async fn create(dialect: Dialect, server: Option<&DatabaseUrl>) -> Result<Scratch> {
+        match (dialect, server) {
+            (Dialect::Sqlite, _) => {
+                let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+                let path = dir.path().join("verify.db");
+                let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display()), dir.path())
+                    .map_err(Error::Usage)?;
+                let conn = Conn::open(&url, "runner verify").await?;
+                Ok(Scratch { conn, server: None, _dir: Some(dir) })
+            }
+            (Dialect::Postgres, Some(server)) if server.dialect() == Dialect::Postgres => {
+                let mut admin = Conn::open(server, "runner verify").await?;
+                let name = format!(
+                    "runner_verify_{}_{}",
+                    std::process::id(),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis())
+                );
+                admin.execute(&format!("CREATE DATABASE {name}")).await.map_err(|e| Error::Database {
+                    context: format!("could not create the scratch database {name} on {}", server.redacted()),
+                    source: e,
+                })?;
+                let url = with_database(server, &name)?;
+                match Conn::open(&url, "runner verify").await {
+                    Ok(conn) => Ok(Scratch { conn, server: Some((admin, name)), _dir: None }),
+                    Err(e) => {
+                        let _ = admin.execute(&format!("DROP DATABASE IF EXISTS {name}")).await;
+                        Err(e)
+                    }
+                }
+            }
+            (Dialect::Postgres, _) => Err(Error::Usage(
+                "verifying PostgreSQL migrations needs a server for the scratch database: pass --database-url postgres://... (any database on it; runner creates and drops its own) or --env ENV".into(),
+            )),
+            (Dialect::Mysql, _) => Err(Error::Usage("runner verify does not support MySQL yet".into())),
+        }
+    }
+
+    /// Removes the scratch database.
+    pub async fn remove(self) {
+        self.conn.close().await;
+        if let Some((mut admin, name)) = self.server {
+            let _ = admin
+                .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+            admin.close().await;
+        }
+    }
+}
+
+/// The same server and credentials, another database.
+fn with_database(url: &DatabaseUrl, name: &str) -> Result<DatabaseUrl> {
+    let mut parsed = url::Url::from_str(url.expose())
+        .map_err(|e| Error::Usage(format!("{}: {e}", url.redacted())))?;
+    parsed.set_path(&format!("/{name}"));
+    DatabaseUrl::parse(parsed.as_str(), std::path::Path::new(".")).map_err(Error::Usage)
+}
+
+/// Runs a script on the scratch database, in a transaction or statement by statement.
+pub async fn execute(conn: &mut Conn, script: &Script) -> std::result::Result<(), DbError> {
+    if script.mode == Mode::Statement {
+        for statement in &script.statements {
+            conn.execute(statement).await?;
+        }
+        return Ok(());
+    }
+    let begin = match conn.dialect() {
+        Dialect::Sqlite => "BEGIN IMMEDIATE",
+        _ => "BEGIN",
+    };
+    conn.execute(begin).await?;
+    for statement in &script.statements {
+        if let Err(e) = conn.execute(statement).await {
+            let _ = conn.execute("ROLLBACK").await;
+            return Err(e);
+        }
+    }
+    conn.execute("COMMIT").await
+}
+
+/// Verifies the migrations in `scope` (all when `None`), in one pass on `conn`.
+pub async fn verify(
+    conn: &mut Conn,
+    catalog: &Catalog,
+    scope: Option<&HashSet<Version>>,
+    progress: &mut dyn VerifyProgress,
+) -> Result<Vec<Verified>> {
+    let dialect = conn.dialect();
+    let in_scope = |m: &Migration| scope.is_none_or(|s| s.contains(&m.version));
+    progress.total(catalog.migrations.iter().filter(|m| in_scope(m)).count());
+    let mut results = Vec::new();
+    for m in &catalog.migrations {
+        let forward = script(&m.forward, dialect).map_err(|why| {
+            Error::Usage(format!("{} cannot be parsed: {why}", m.forward.file_name))
+        })?;
+        let apply_forward = |error: DbError| {
+            Error::Usage(format!(
+                "{} failed on the scratch database, so the migrations after it cannot be verified: {error}",
+                m.label()
+            ))
+        };
+        let rollback = match (&m.rollback, in_scope(m)) {
+            (Some(r), true) => r,
+            (None, true) => {
+                execute(conn, &forward).await.map_err(apply_forward)?;
+                let result = Verified {
+                    version: m.version,
+                    name: m.name.clone(),
+                    label: m.label(),
+                    outcome: Outcome::Skipped {
+                        reason: m
+                            .directives()
+                            .irreversible
+                            .clone()
+                            .unwrap_or_else(|| "no rollback script".into()),
+                    },
+                    lossy: lossy_statements(m, dialect),
+                };
+                progress.verified(&result);
+                results.push(result);
+                continue;
+            }
+            (_, false) => {
+                execute(conn, &forward).await.map_err(apply_forward)?;
+                continue;
+            }
+        };
+        let rollback_script = script(rollback, dialect).map_err(|why| {
+            Error::Usage(format!("{} cannot be parsed: {why}", rollback.file_name))
+        })?;
+        let snap = |e: DbError| Error::Database {
+            context: "could not read the scratch database's schema".into(),
+            source: e,
+        };
+        let before = snapshot::take(conn).await.map_err(snap)?;
+        execute(conn, &forward).await.map_err(apply_forward)?;
+        let outcome = match execute(conn, &rollback_script).await {
+            Err(e) => Outcome::RollbackFailed {
+                error: e.to_string(),
+            },
+            Ok(()) => {
+                let after = snapshot::take(conn).await.map_err(snap)?;
+                let differences = snapshot::compare(&before, &after);
+                let reapply = execute(conn, &forward).await.err().map(|e| e.to_string());
+                match (differences.is_empty(), reapply) {
+                    (true, None) => Outcome::Ok,
+                    (true, Some(error)) => Outcome::ReapplyFailed { error },
+                    (false, reapply_error) => Outcome::Mismatch {
+                        differences,
+                        reapply_error,
+                    },
+                }
+            }
+        };
+        let stop = matches!(
+            outcome,
+            Outcome::RollbackFailed { .. }
+                | Outcome::ReapplyFailed { .. }
+                | Outcome::Mismatch {
+                    reapply_error: Some(_),
+                    ..
+                }
+        );
+        let result = Verified {
+            version: m.version,
+            name: m.name.clone(),
+            label: m.label(),
+            outcome,
+            lossy: lossy_statements(m, dialect),
+        };
+        progress.verified(&result);
+        results.push(result);
+        if stop {
+            // The scratch schema is no longer what the next migration expects.
+            break;
+        }
+    }
+    Ok(results)
+}
+
+/// The statements of a forward script that destroy data: its rollback can restore the schema,
+/// never the rows.
+pub fn lossy_statements(m: &Migration, dialect: Dialect) -> Vec<Lossy> {
+    let parsed = parse::parse(&m.forward.sql, dialect);
+    let mut out = Vec::new();
+    for statement in &parsed.statements {
+        for op in &statement.ops {
+            let what = match op {
+                Op::DropColumn { table, column } => format!("drops column {table}.{column}"),
+                Op::DropTable { tables } => format!("drops table {}", tables.join(", ")),
+                Op::Truncate { tables } => format!("truncates {}", tables.join(", ")),
+                Op::ChangeColumnType {
+                    table,
+                    column,
+                    new_type,
+                } => {
+                    format!(
+                        "changes {table}.{column} to {new_type}, which may narrow or convert its values"
+                    )
+                }
+                Op::Delete { table, .. } => format!("deletes rows of {table}"),
+                Op::DropSchema { names } => format!("drops schema {}", names.join(", ")),
+                _ => continue,
+            };
+            out.push(Lossy {
+                line: statement.line,
+                what,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,345 @@
+//! `runner verify` (rollbacks proven on a scratch database) and `runner rollback` (migrations
+//! undone in an environment), on a real PostgreSQL and on SQLite.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgConnection;
+
+use crate::harness::cli::{Runner, repo_root};
+use crate::harness::postgres::{self, TestDatabase};
+use crate::harness::project::Project;
+
+async fn scratch_databases(conn: &mut PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'runner_verify_%'")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+fn pg_project(db: &TestDatabase) -> Project {
+    Project::new("postgres", &[("ci", &db.url, "")])
+}
+
+const BASE: &str = "CREATE TABLE orders (id bigint PRIMARY KEY, status text DEFAULT 'new', total int, created_at timestamptz);\nALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);";
+
+#[test]
+fn the_example_project_round_trips_on_sqlite() {
+    let out = Runner::new(repo_root())
+        .args(["verify"])
+        .run()
+        .expect_code(0);
+    assert!(
+        out.stdout
+            .contains("7 verified: 7 ok, 0 failed, 0 skipped, 0 lossy"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn each_broken_rollback_is_caught_and_the_differing_object_named() {
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db);
+    p.migration("V1__orders", BASE, Some("DROP TABLE orders;"))
+        // Forgets to drop the index.
+        .migration(
+            "V2__index",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_created_at_idx ON orders (created_at);\nALTER TABLE orders ADD COLUMN note text;",
+            Some("ALTER TABLE orders DROP COLUMN note;"),
+        )
+        // Drops the wrong column.
+        .migration(
+            "V3__add_email",
+            "ALTER TABLE orders ADD COLUMN IF NOT EXISTS email text;",
+            Some("ALTER TABLE orders DROP COLUMN note;"),
+        )
+        // Leaves a constraint NOT VALID.
+        .migration(
+            "V4__drop_check",
+            "ALTER TABLE orders DROP CONSTRAINT orders_total_positive;",
+            Some("ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID;"),
+        )
+        // Changes a default.
+        .migration(
+            "V5__default",
+            "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'draft';",
+            Some("ALTER TABLE orders ALTER COLUMN status DROP DEFAULT;"),
+        );
+    let out = p.run(&["verify", "--env", "ci"]).expect_code(1);
+    // Each migration is judged on its own round trip.
+    let out = out
+        .stdout_has("ok        V1 orders")
+        .stdout_has("MISMATCH  V2 index: its rollback does not restore the schema")
+        .stdout_has("index public.orders_created_at_idx: before (absent), after CREATE INDEX orders_created_at_idx ON public.orders USING btree (created_at)");
+    out.stdout_has("MISMATCH  V3 add_email")
+        .stdout_has("column public.orders.note: before text null, after (absent)")
+        .stdout_has("MISMATCH  V4 drop_check")
+        .stdout_has("(NOT VALID)")
+        .stdout_has("MISMATCH  V5 default")
+        .stdout_has(
+            "column public.orders.status: before text null default 'new'::text, after text null",
+        );
+    let mut conn = db.connect().await;
+    assert_eq!(
+        scratch_databases(&mut conn).await,
+        0,
+        "the scratch database is dropped after a failure"
+    );
+}
+
+#[tokio::test]
+async fn a_forward_script_that_fails_on_its_second_run_is_caught() {
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db);
+    p.migration("V1__orders", BASE, Some("DROP TABLE orders;"))
+        .migration(
+            "V2__audit",
+            "CREATE TABLE audit (id int);\nCREATE INDEX orders_status_idx ON orders (status);",
+            Some("DROP TABLE audit;"),
+        );
+    p.run(&["verify", "--database-url", &db.url])
+        .expect_code(1)
+        .stdout_has("MISMATCH  V2 audit: its rollback does not restore the schema")
+        .stdout_has("index public.orders_status_idx: before (absent), after CREATE INDEX orders_status_idx")
+        .stdout_has("and applied again after its rollback, it fails: relation \"orders_status_idx\" already exists (SQLSTATE 42P07)");
+}
+
+#[tokio::test]
+async fn lossy_migrations_are_reported_and_irreversible_ones_skipped() {
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db);
+    p.migration("V1__orders", BASE, Some("DROP TABLE orders;"))
+        .migration("V2__drop_total", "ALTER TABLE orders DROP COLUMN total;", Some("ALTER TABLE orders ADD COLUMN total int;\nALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);"))
+        .migration("V3__purge", "-- runner:irreversible purged for good\nDROP TABLE orders;", None);
+    let out = p.run(&["verify", "--env", "ci"]).expect_code(0);
+    out.stdout_has("ok        V2 drop_total")
+        .stdout_has(
+            "lossy: line 1: drops column orders.total (the rollback cannot bring the data back)",
+        )
+        .stdout_has("skipped   V3 purge (irreversible: purged for good)")
+        .stdout_has("3 verified: 2 ok, 0 failed, 1 skipped, 2 lossy")
+        .stdout_has("skipped (irreversible): V3 purge");
+    p.run(&["verify", "--env", "ci", "--strict"]).expect_code(1);
+    p.run(&["verify", "--env", "ci", "2", "--format", "json"])
+        .expect_code(0)
+        .stdout_has("\"result\": \"ok\"");
+}
+
+#[tokio::test]
+async fn the_scratch_database_is_dropped_after_success_and_after_sigint() {
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db);
+    p.migration("V1__orders", BASE, Some("DROP TABLE orders;"));
+    p.run(&["verify", "--env", "ci"]).expect_code(0);
+    let mut conn = db.connect().await;
+    assert_eq!(scratch_databases(&mut conn).await, 0);
+
+    p.migration("V2__slow", "SELECT pg_sleep(20);", Some("SELECT 1;"));
+    let child = p
+        .command(&["verify", "--env", "ci"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while scratch_databases(&mut conn).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the scratch database never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert_eq!(
+        scratch_databases(&mut conn).await,
+        0,
+        "the scratch database is dropped after SIGINT"
+    );
+}
+
+#[tokio::test]
+async fn rollback_on_postgres_runs_stored_scripts_newest_first_including_concurrently() {
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db);
+    p.migration("V1__orders", BASE, Some("DROP TABLE orders;"))
+        .migration(
+            "V2__index",
+            "CREATE INDEX CONCURRENTLY orders_status_idx ON orders (status);",
+            Some("DROP INDEX CONCURRENTLY orders_status_idx;"),
+        )
+        .migration(
+            "V3__note",
+            "ALTER TABLE orders ADD COLUMN note text;",
+            Some("ALTER TABLE orders DROP COLUMN note;"),
+        );
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    // The file on disk changes after apply: the stored rollback is what runs.
+    p.migration(
+        "V3__note",
+        "ALTER TABLE orders ADD COLUMN note text;",
+        Some("SELECT 1/0;"),
+    );
+    let out = p
+        .run(&["rollback", "--env", "ci", "--to", "1"])
+        .expect_code(0);
+    let v3 = out.stdout.find("rolled back V3 note").unwrap();
+    let v2 = out.stdout.find("rolled back V2 index").unwrap();
+    assert!(v3 < v2, "newest first\n{out}");
+    let mut conn = db.connect().await;
+    let states: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, state FROM runner_migrations ORDER BY version")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        states,
+        [
+            (1, "applied".into()),
+            (2, "rolled_back".into()),
+            (3, "rolled_back".into())
+        ]
+    );
+    let index: bool = sqlx::query_scalar("SELECT to_regclass('orders_status_idx') IS NOT NULL")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(!index);
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM runner_events WHERE kind = 'rolled_back'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(events, 2);
+    // Rolled back migrations are pending again.
+    p.migration(
+        "V3__note",
+        "ALTER TABLE orders ADD COLUMN note text;",
+        Some("ALTER TABLE orders DROP COLUMN note;"),
+    );
+    p.run(&["migrate", "--env", "ci"])
+        .expect_code(0)
+        .stdout_has("2 migrations applied");
+}
+
+#[tokio::test]
+async fn a_failing_rollback_exits_5_with_its_state_recorded() {
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db);
+    p.migration("V1__orders", BASE, Some("DROP TABLE orders;"))
+        .migration(
+            "V2__note",
+            "ALTER TABLE orders ADD COLUMN note text;",
+            Some("ALTER TABLE orders DROP COLUMN nope;"),
+        );
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    p.run(&["rollback", "--env", "ci", "--steps", "1"])
+        .expect_code(5)
+        .stderr_has("the rollback of V2 note failed at statement 1: column \"nope\" of relation \"orders\" does not exist (SQLSTATE 42703)")
+        .stderr_has("state: V2 note is rollback_failed; nothing of its rollback is committed")
+        .stderr_has("next: ");
+    let mut conn = db.connect().await;
+    let (state, code): (String, Option<String>) =
+        sqlx::query_as("SELECT state, error_sqlstate FROM runner_migrations WHERE version = 2")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        (state.as_str(), code.as_deref()),
+        ("rollback_failed", Some("42703"))
+    );
+    // Nothing else runs until a person has looked.
+    p.run(&["migrate", "--env", "ci"])
+        .expect_code(2)
+        .stderr_has("rollback_failed");
+}
+
+fn sqlite_shop() -> Project {
+    let p = Project::new(
+        "sqlite",
+        &[
+            ("staging", "sqlite://db/staging.db", ""),
+            (
+                "production",
+                "sqlite://db/production.db",
+                "requires_approval = true",
+            ),
+        ],
+    );
+    p.migration("V1__customers", "CREATE TABLE customers (id INTEGER PRIMARY KEY);\n", Some("DROP TABLE customers;\n"))
+        .migration("V2__phone", "ALTER TABLE customers ADD COLUMN phone TEXT;\n", Some("ALTER TABLE customers DROP COLUMN phone;\n"))
+        .migration("V3__legacy", "-- runner:irreversible drops nothing, but cannot be undone by policy\nCREATE TABLE audit (id INTEGER);\n", None)
+        .migration("V4__email", "ALTER TABLE customers ADD COLUMN email TEXT;\n", Some("ALTER TABLE customers DROP COLUMN email;\n"));
+    p
+}
+
+#[test]
+fn rollback_on_sqlite_refuses_to_pass_an_irreversible_migration() {
+    let p = sqlite_shop();
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    p.run(&["rollback", "--env", "staging", "--to", "1"])
+        .expect_code(2)
+        .stderr_has(
+            "V3 legacy cannot be rolled back: it was applied without a rollback (irreversible)",
+        );
+    p.run(&["rollback", "--env", "staging", "--to", "3"])
+        .expect_code(0)
+        .stdout_has("rolled back V4 email");
+}
+
+#[test]
+fn production_rollback_needs_approval_and_records_who_gave_it() {
+    let p = sqlite_shop();
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    p.run(&["migrate", "--env", "production"]).expect_code(0);
+    p.run(&["rollback", "--env", "production", "--steps", "1"])
+        .expect_code(2)
+        .stderr_has("production requires approval: pass --approve");
+    p.runner()
+        .args([
+            "rollback",
+            "--env",
+            "production",
+            "--steps",
+            "1",
+            "--approve",
+        ])
+        .env("RUNNER_APPROVED_BY", "alice")
+        .run()
+        .expect_code(0)
+        .stdout_has("rolled back V4 email");
+    let out = std::process::Command::new("sqlite3")
+        .arg(p.path().join("db/production.db"))
+        .arg("SELECT detail FROM runner_events WHERE kind = 'rollback_approved'")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "rollback of 1 migration(s) approved by alice"
+    );
+}
+
+#[test]
+fn check_verify_reports_a_broken_rollback_as_a_finding() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("V1__a.sql"),
+        "CREATE TABLE a (id INTEGER);\nCREATE INDEX a_id ON a (id);\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("V1__a.down.sql"), "DROP INDEX a_id;\n").unwrap();
+    Runner::new(tmp.path())
+        .args(["check", "--dialect", "sqlite", "--verify", "."])
+        .run()
+        .expect_code(1)
+        .stdout_has("./V1__a.down.sql:1:1: error[rollback-mismatch] the rollback of V1 a does not restore the schema: column a.id: before (absent), after INTEGER null; table a: before (absent)");
+}
