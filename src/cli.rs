@@ -1,6 +1,6 @@
 //! The command line: what each command takes, and the help a person reads.
 //!
-//! Only commands that work are listed; `deploy` and `recover` arrive with their issues.
+//! Only commands that work are listed; `recover` arrives with its issue.
 
 use std::path::PathBuf;
 
@@ -28,6 +28,7 @@ Exit codes: 0 ok, 1 check found errors, 2 usage/config/input error, 3 a migratio
 4 health checks failed and the deploy was rolled back, 5 a rollback failed, 6 lock timeout.
 
 Examples:
+  runner deploy --with-migrations --version 1.0.0 --approve   the whole pipeline
   runner check                      lint the migrations: the pre-deploy CI gate
   runner migrate --env staging      apply pending migrations behind a lock
   runner plan --env production      show what migrate would do
@@ -78,6 +79,43 @@ usage. `runner explain` lists the rules; suppress one finding with
 `-- runner:allow RULE REASON` above its statement.")]
     Check(CheckArgs),
 
+    /// Deploy a release through the pipeline: gate, approval, lock, migrations, deploy hook,
+    /// health checks, smoke hook; the previous version is put back automatically on failure.
+    #[command(after_help = "\
+Example:
+  $ runner deploy --with-migrations --version 1.0.0 --approve
+  deploy 1.0.0 to staging
+    gate                   ok: 7 migration(s) to apply, no lint errors (9 ms)
+    approval               not required (0 ms)
+    lock                   taken (0 ms)
+    migrations             ok: 7 applied (31 ms)
+    deploy                 ok (118 ms)
+    health                 healthy: after 2 checks in 0.5 s; database ping 0 ms (512 ms)
+    smoke                  ok (14 ms)
+  deployed 1.0.0 to staging in 0.7 s
+  deploy 1.0.0 to production
+    ...
+
+With no --env, every environment of [deploy] pipeline in order, stopping at the first failure.
+Production gets only a version that succeeded in the environment before it, and only migrations
+applied there first. Exit 1 when the gate finds lint errors, 2 without approval, 3 when a
+migration fails, 4 when health or smoke checks fail (the previous version was put back),
+5 when putting it back failed too, 6 when the lock is not taken in time.")]
+    Deploy(DeployArgs),
+
+    /// The post-deploy dashboard of an environment: versions, last deploy, health, database,
+    /// migrations, lock, metrics.
+    #[command(after_help = "\
+Example:
+  $ runner status --env production")]
+    Status(StatusArgs),
+
+    /// Deploys and rollbacks of an environment, newest first.
+    #[command(after_help = "\
+Example:
+  $ runner history --env production --limit 10")]
+    History(HistoryArgs),
+
     /// Apply pending migrations to an environment, behind a lock, with full history.
     #[command(after_help = "\
 Example:
@@ -122,16 +160,19 @@ dropped afterwards, also on failure and Ctrl-C. Exit 1 when a rollback does not 
 migration (each differing object is named), or with --strict when a migration is lossy.")]
     Verify(VerifyArgs),
 
-    /// Roll back applied migrations, newest first, with the rollback SQL stored at apply time.
+    /// Roll back the application to an earlier release, or migrations with --to/--steps.
     #[command(after_help = "\
-Example:
-  $ runner rollback --env staging --to 5
+Examples:
+  $ runner rollback --env production                  # the app, to the release before the current
+  $ runner rollback --env production --version 1.2.0  # to a release that succeeded there before
+  $ runner rollback --env staging --to 5              # migrations newer than V5, newest first
   rolled back V0007 create_order_totals_view (3 ms)
-  rolled back V0006 index_orders_by_status (2 ms)
 
-Behind the migration lock. Refuses to pass an irreversible migration. An environment with
-requires_approval needs --approve, or typing its name at the prompt. Exit 5 when a rollback
-fails (its state is recorded as rollback_failed).")]
+The application rollback runs the rollback hook and is health-checked like a deploy; --force
+skips the health checks after a typed confirmation (or --yes) and is recorded as forced.
+Migration rollbacks run the rollback SQL stored at apply time, behind the migration lock, and
+refuse to pass an irreversible migration. An environment with requires_approval needs
+--approve, or typing its name at the prompt. Exit 5 when a rollback fails.")]
     Rollback(RollbackArgs),
 
     /// See who holds the migration lock, or release it.
@@ -362,24 +403,40 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("how_far").required(true).args(["to", "steps"])))]
 pub struct RollbackArgs {
     #[command(flatten)]
     pub env: EnvArgs,
 
-    /// Roll back every applied migration newer than VERSION (VERSION stays applied; 0 rolls
-    /// back everything).
-    #[arg(long, value_name = "VERSION")]
+    /// Migrations: roll back every applied migration newer than VERSION (VERSION stays
+    /// applied; 0 rolls back everything).
+    #[arg(long, value_name = "VERSION", conflicts_with_all = ["version", "force"])]
     pub to: Option<i32>,
 
-    /// Roll back the newest N applied migrations.
-    #[arg(long, value_name = "N")]
+    /// Migrations: roll back the newest N applied migrations.
+    #[arg(long, value_name = "N", conflicts_with_all = ["to", "version", "force"])]
     pub steps: Option<usize>,
 
-    /// Run the current .down.sql files instead of the rollbacks stored at apply time (a diff is
-    /// shown when they differ).
+    /// Migrations: run the current .down.sql files instead of the rollbacks stored at apply
+    /// time (a diff is shown when they differ).
     #[arg(long)]
     pub use_file: bool,
+
+    /// Application: the release to go back to (one that succeeded in this environment before).
+    /// Default: the release before the current one.
+    #[arg(long, value_name = "RELEASE")]
+    pub version: Option<String>,
+
+    /// Application: skip the health checks (asks to confirm; recorded as forced).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Confirm --force without a prompt.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Application: also roll back the migrations applied by the deploys being undone.
+    #[arg(long)]
+    pub with_migrations: bool,
 
     /// Approve a rollback of an environment with requires_approval, without a prompt.
     #[arg(long)]
@@ -390,6 +447,59 @@ pub struct RollbackArgs {
 
     #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
     pub format: ProgressFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Deploy to this environment only. Default: every environment of [deploy] pipeline, in order.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// The release to deploy: letters, digits, `.`, `_` and `-`.
+    #[arg(long, value_name = "RELEASE")]
+    pub version: String,
+
+    /// Apply pending migrations (behind the same lock) before the deploy hook.
+    #[arg(long)]
+    pub with_migrations: bool,
+
+    /// Approve environments with requires_approval without a prompt (who approved is recorded).
+    #[arg(long)]
+    pub approve: bool,
+
+    /// When the deploy fails, also roll back the migrations it applied, if every one of them has
+    /// a rollback that runner verify proves. Default: they stay (expand migrations are backward
+    /// compatible), unless [deploy] rollback_migrations = true.
+    #[arg(long)]
+    pub rollback_migrations: bool,
+
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub lock_wait: std::time::Duration,
+
+    #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
+    pub format: ProgressFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// How many entries, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Subcommand)]

@@ -87,6 +87,15 @@ pub enum Error {
     #[error("{message}")]
     RollbackFailed { message: String },
 
+    /// The deploy gate (`runner check`) found errors in the migrations to apply.
+    #[error("the deploy to {environment} stopped at the gate: {errors} lint error(s) in the migrations to apply (listed above); nothing was changed")]
+    GateFailed { environment: String, errors: usize },
+
+    /// Health or smoke checks failed after the deploy hook ran, and the previous version was
+    /// put back.
+    #[error("{message}")]
+    DeployRolledBack { message: String },
+
     /// The migration lock could not be taken in time.
     #[error("could not take the migration lock within {}: {}", humantime::format_duration(*.waited), match .holder {
         Some(h) => format!("it is held by {h}. Wait for that run to finish; if it is stuck, `runner lock release --force` ends it"),
@@ -111,6 +120,8 @@ impl Error {
             | Error::Refused { .. } => ExitCode::Usage,
             Error::MigrationFailed { .. } => ExitCode::MigrationFailed,
             Error::RollbackFailed { .. } => ExitCode::RollbackFailed,
+            Error::GateFailed { .. } => ExitCode::CheckFailed,
+            Error::DeployRolledBack { .. } => ExitCode::DeployRolledBack,
             Error::LockTimeout { .. } => ExitCode::LockTimeout,
         }
     }

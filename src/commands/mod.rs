@@ -3,13 +3,16 @@
 mod catalog;
 mod check;
 mod config;
+mod deploy;
 mod explain;
+mod history;
 mod lock;
 mod migrate;
 mod new;
 mod plan;
 mod rollback;
 mod since;
+mod status;
 mod verify;
 
 use crate::cli::{Cli, Command, GlobalOptions};
@@ -42,6 +45,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 args.env.database_url.clone(),
             )?;
             plan::run(&config, &args)
+        }
+        Command::Deploy(args) => {
+            let config = load_config(&cli.global, None, None)?;
+            deploy::run(&config, &args)
+        }
+        Command::Status(args) => {
+            let config = load_config(&cli.global, Some(args.env.env.clone()), args.env.database_url.clone())?;
+            status::run(&config, &args)
+        }
+        Command::History(args) => {
+            let config = load_config(&cli.global, Some(args.env.env.clone()), args.env.database_url.clone())?;
+            history::run(&config, &args)
         }
         Command::Verify(args) => {
             let config = load_config(&cli.global, None, None)?;

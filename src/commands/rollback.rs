@@ -1,27 +1,30 @@
 //! `runner rollback --env E --to VERSION | --steps N`: undo applied migrations.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use crate::catalog::Catalog;
 use crate::cli::{ProgressFormat, RollbackArgs};
-use crate::config::{Config, Environment};
+use crate::config::Config;
 use crate::engine::apply::Limits;
 use crate::engine::conn::DbError;
 use crate::engine::rollback::{self, RollbackOptions, RollbackReporter, Target};
-use crate::error::{Error, ExitCode, Result};
+use crate::deploy::app_rollback::{AppRollbackOptions, app_rollback};
+use crate::deploy::approval::{approve, approver, confirm};
+use crate::deploy::output::DeployOutput;
+use crate::report::progress::Style;
+use crate::error::{ExitCode, Result};
 
 use super::{block_on, run_info};
 
 pub fn run(config: &Config, args: &RollbackArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
     let catalog = Catalog::load(&config.migrations_dir.value)?;
-    approve(env, args.approve, "roll back migrations of")?;
     let target = match (args.to, args.steps) {
         (Some(v), _) => Target::To(v),
         (None, Some(n)) => Target::Steps(n),
-        (None, None) => return Err(Error::Usage("give --to VERSION or --steps N".into())),
+        (None, None) => return app(config, env, &catalog, args),
     };
+    approve(env, args.approve, "roll back migrations of")?;
     let options = RollbackOptions {
         target,
         use_file: args.use_file,
@@ -57,45 +60,25 @@ pub fn run(config: &Config, args: &RollbackArgs) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-/// An environment with requires_approval needs --approve, or its name typed at a terminal.
-/// A run with no terminal and no --approve is refused.
-pub fn approve(env: &Environment, approved: bool, action: &str) -> Result<()> {
-    if !env.requires_approval || approved {
-        return Ok(());
+/// The application rollback: to --version, or to the release before the current one.
+fn app(config: &Config, env: &crate::config::Environment, catalog: &Catalog, args: &RollbackArgs) -> Result<ExitCode> {
+    approve(env, args.approve, "roll back the application of")?;
+    if args.force {
+        confirm(&format!("--force rolls {} back without health checks", env.name), args.yes)?;
     }
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!(
-            "{} requires approval: pass --approve (who approved is recorded), or run this in a terminal and type the environment's name",
-            env.name
-        )));
-    }
-    eprint!(
-        "about to {action} {}: type `{}` to confirm: ",
-        env.name, env.name
-    );
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::io("stdin", e))?;
-    if line.trim() == env.name {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "not confirmed: `{}` is not `{}`; nothing was done",
-            line.trim(),
-            env.name
-        )))
-    }
-}
-
-/// Who approved: RUNNER_APPROVED_BY, else the user running runner.
-pub fn approver(actor: &str) -> String {
-    std::env::var("RUNNER_APPROVED_BY")
-        .ok()
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| actor.to_string())
+    let options = AppRollbackOptions {
+        version: args.version.clone(),
+        force: args.force,
+        with_migrations: args.with_migrations,
+        lock_wait: args.lock_wait,
+        approved_by: env.requires_approval.then(|| approver(&run_info(&env.name, None).actor)),
+    };
+    let mut out = DeployOutput::new(match args.format {
+        ProgressFormat::Human => Style::Human,
+        ProgressFormat::Json => Style::Json,
+    });
+    block_on(app_rollback(config, env, catalog, &options, &mut out))?;
+    Ok(ExitCode::Success)
 }
 
 struct Output {

@@ -49,6 +49,8 @@ pub struct HistoryTable {
 #[serde(deny_unknown_fields)]
 pub struct DeployTable {
     pub pipeline: Option<Spanned<Vec<Text>>>,
+    pub rollback_migrations: Option<bool>,
+    pub hook_timeout: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +66,7 @@ pub struct EnvironmentTable {
     pub rollback: Option<Spanned<Vec<Text>>>,
     pub smoke: Option<Spanned<Vec<Text>>>,
     pub health: Option<HealthTable>,
+    pub metrics: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,4 +77,5 @@ pub struct HealthTable {
     pub interval: Option<Text>,
     pub healthy_after: Option<Spanned<u32>>,
     pub unhealthy_after: Option<Spanned<u32>>,
+    pub max_db_latency: Option<Text>,
 }

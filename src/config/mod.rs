@@ -47,6 +47,12 @@ pub struct Config {
     pub environments: BTreeMap<String, Environment>,
     /// History tables are `<prefix>migrations`, `<prefix>events`, `<prefix>deploys`.
     pub history_prefix: String,
+    /// Whether a failed deploy also rolls back the migrations it applied (when every one of
+    /// them has a verified rollback).
+    pub rollback_migrations: bool,
+    /// How long a deploy, rollback or smoke hook may run.
+    #[serde(with = "humantime_serde")]
+    pub hook_timeout: Duration,
 }
 
 pub const DEFAULT_HISTORY_PREFIX: &str = "runner_";
@@ -100,6 +106,11 @@ pub struct Environment {
     pub rollback: Option<Vec<String>>,
     pub smoke: Option<Vec<String>>,
     pub health: Option<Health>,
+    /// A Prometheus endpoint `runner status` reads thresholds from.
+    pub metrics: Option<String>,
+    /// Environment variables the database URL was built from: never passed to hooks.
+    #[serde(skip)]
+    pub secret_vars: Vec<String>,
 }
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -114,6 +125,9 @@ pub struct Health {
     pub interval: Duration,
     pub healthy_after: u32,
     pub unhealthy_after: u32,
+    /// A database ping slower than this fails the health check.
+    #[serde(with = "humantime_serde")]
+    pub max_db_latency: Duration,
 }
 
 /// A runner.toml that cannot be used, located to the line where that is known.

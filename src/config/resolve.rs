@@ -212,8 +212,17 @@ pub(super) fn resolve(
         }
     };
 
+    let hook_timeout = match &parsed.deploy.hook_timeout {
+        Some(t) => reader
+            .duration(t, "deploy.hook_timeout")?
+            .unwrap_or(Duration::from_secs(600)),
+        None => Duration::from_secs(600),
+    };
+
     Ok(Config {
         history_prefix,
+        rollback_migrations: parsed.deploy.rollback_migrations.unwrap_or(false),
+        hook_timeout,
         file: path.map(Path::to_path_buf),
         root: root.to_path_buf(),
         migrations_dir,
@@ -283,6 +292,12 @@ fn environment(
             .as_ref()
             .map(|h| health(reader, h, &key("health")))
             .transpose()?,
+        metrics: t
+            .metrics
+            .as_ref()
+            .map(|m| reader.text(m, &key("metrics")).map(|(u, _)| u))
+            .transpose()?,
+        secret_vars: variables_in(t.database_url.get_ref()),
     })
 }
 
@@ -318,6 +333,7 @@ fn health(reader: &Reader<'_>, h: &HealthTable, key: &str) -> Result<Health, Con
         interval: duration(&h.interval, "interval", 1)?,
         healthy_after: count(&h.healthy_after, "healthy_after", 2)?,
         unhealthy_after: count(&h.unhealthy_after, "unhealthy_after", 3)?,
+        max_db_latency: duration(&h.max_db_latency, "max_db_latency", 1)?,
     })
 }
 
@@ -358,6 +374,8 @@ fn apply_database_url_override(
                     rollback: None,
                     smoke: None,
                     health: None,
+                    metrics: None,
+                    secret_vars: Vec::new(),
                 },
             );
         }
@@ -466,4 +484,13 @@ fn pipeline(
         value: names,
         source: Source::File(reader.line_col(list.span().start).0),
     })
+}
+
+/// The names of the `${VAR}`s in a value.
+fn variables_in(value: &str) -> Vec<String> {
+    value
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_string()))
+        .collect()
 }

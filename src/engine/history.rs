@@ -145,6 +145,7 @@ pub struct RunInfo {
 pub struct History {
     pub migrations: String,
     pub events: String,
+    pub deploys: String,
     dialect: Dialect,
 }
 
@@ -153,11 +154,12 @@ impl History {
         History {
             migrations: format!("{prefix}migrations"),
             events: format!("{prefix}events"),
+            deploys: format!("{prefix}deploys"),
             dialect,
         }
     }
 
-    fn now(&self) -> &'static str {
+    pub fn now(&self) -> &'static str {
         match self.dialect {
             Dialect::Postgres => "clock_timestamp()",
             _ => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
@@ -166,7 +168,7 @@ impl History {
 
     /// Creates the tables when missing. Call with the lock held.
     pub async fn ensure(&self, conn: &mut Conn) -> Result<(), DbError> {
-        let (m, e) = (&self.migrations, &self.events);
+        let (m, e, d) = (&self.migrations, &self.events, &self.deploys);
         let ddl = match self.dialect {
             Dialect::Postgres => format!(
                 "CREATE TABLE IF NOT EXISTS {m} (
@@ -188,7 +190,14 @@ impl History {
                 CREATE OR REPLACE TRIGGER {e}_no_change BEFORE UPDATE OR DELETE ON {e}
                     FOR EACH ROW EXECUTE FUNCTION {e}_append_only();
                 CREATE OR REPLACE TRIGGER {e}_no_truncate BEFORE TRUNCATE ON {e}
-                    FOR EACH STATEMENT EXECUTE FUNCTION {e}_append_only();"
+                    FOR EACH STATEMENT EXECUTE FUNCTION {e}_append_only();
+                CREATE TABLE IF NOT EXISTS {d} (
+                    id text PRIMARY KEY, environment text NOT NULL, kind text NOT NULL,
+                    version text NOT NULL, previous_version text, result text NOT NULL,
+                    forced integer NOT NULL DEFAULT 0, approved_by text, actor text NOT NULL,
+                    started_at timestamptz NOT NULL DEFAULT clock_timestamp(), finished_at timestamptz,
+                    duration_ms bigint, phases text NOT NULL DEFAULT '[]', hook_output text,
+                    error text, migrations text NOT NULL DEFAULT '[]', recovery_ms bigint);"
             ),
             _ => format!(
                 "CREATE TABLE IF NOT EXISTS {m} (
@@ -209,7 +218,14 @@ impl History {
                 CREATE TRIGGER IF NOT EXISTS {e}_no_update BEFORE UPDATE ON {e}
                     BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;
                 CREATE TRIGGER IF NOT EXISTS {e}_no_delete BEFORE DELETE ON {e}
-                    BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;"
+                    BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;
+                CREATE TABLE IF NOT EXISTS {d} (
+                    id TEXT PRIMARY KEY, environment TEXT NOT NULL, kind TEXT NOT NULL,
+                    version TEXT NOT NULL, previous_version TEXT, result TEXT NOT NULL,
+                    forced INTEGER NOT NULL DEFAULT 0, approved_by TEXT, actor TEXT NOT NULL,
+                    started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), finished_at TEXT,
+                    duration_ms INTEGER, phases TEXT NOT NULL DEFAULT '[]', hook_output TEXT,
+                    error TEXT, migrations TEXT NOT NULL DEFAULT '[]', recovery_ms INTEGER);"
             ),
         };
         conn.execute(&ddl).await
@@ -217,13 +233,17 @@ impl History {
 
     /// Whether the tables exist (`runner plan` must not create them).
     pub async fn exists(&self, conn: &mut Conn) -> Result<bool, DbError> {
+        self.table_exists(conn, &self.migrations.clone()).await
+    }
+
+    pub async fn table_exists(&self, conn: &mut Conn, table: &str) -> Result<bool, DbError> {
         let sql = match self.dialect {
             Dialect::Postgres => {
                 "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = ANY (current_schemas(false))"
             }
             _ => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
         };
-        let name = self.migrations.clone();
+        let name = table.to_string();
         let count: i64 = on_conn!(conn, c => sqlx::query_scalar(AssertSqlSafe(sql)).bind(name).fetch_one(c).await)
             .map_err(|e| DbError::from_sqlx(&e))?;
         Ok(count > 0)

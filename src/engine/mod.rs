@@ -108,7 +108,7 @@ pub async fn read_rows(conn: &mut Conn, history: &History) -> Result<Vec<History
         .map_err(|e| db("read the history", e))
 }
 
-fn db(what: &str, source: DbError) -> Error {
+pub(crate) fn db(what: &str, source: DbError) -> Error {
     Error::Database {
         context: format!("could not {what}"),
         source,
@@ -152,12 +152,14 @@ pub async fn migrate(
     .await;
     lock::release(&mut conn, lock).await;
     conn.close().await;
-    let applied = result?;
+    let applied = result?.len();
     reporter.finished(applied, started.elapsed());
     Ok(applied)
 }
 
-async fn migrate_locked(
+/// `migrate` on a connection that already holds the lock (a deploy holds it throughout).
+/// Returns the versions applied.
+pub async fn migrate_locked(
     conn: &mut Conn,
     env: &Environment,
     catalog: &Catalog,
@@ -165,7 +167,7 @@ async fn migrate_locked(
     previous: Option<&Previous>,
     prefix: &str,
     reporter: &mut dyn Reporter,
-) -> Result<usize> {
+) -> Result<Vec<i64>> {
     let history = History::new(prefix, conn.dialect());
     history
         .ensure(conn)
@@ -178,7 +180,8 @@ async fn migrate_locked(
     let run = &options.run;
 
     if let Some(version) = options.baseline {
-        return baseline(conn, &history, run, catalog, &rows, version, reporter).await;
+        baseline(conn, &history, run, catalog, &rows, version, reporter).await?;
+        return Ok(Vec::new());
     }
 
     let plan = plan::plan(
@@ -225,16 +228,16 @@ async fn migrate_locked(
         )
         .await;
 
-    let mut applied = 0;
+    let mut applied = Vec::new();
     for step in &plan.steps {
         reporter.started(step);
         match apply::apply(conn, &history, run, step, &options.limits, reporter).await {
             Ok(took) => {
-                applied += 1;
+                applied.push(i64::from(step.migration.version));
                 reporter.applied(step, took);
             }
             Err(stopped) => {
-                let message = failure_message(step, &stopped, &plan, applied, &env.name);
+                let message = failure_message(step, &stopped, &plan, applied.len(), &env.name);
                 let _ = history
                     .event(
                         conn,

@@ -75,7 +75,8 @@ pub async fn rollback(
     result
 }
 
-async fn rollback_locked(
+/// `rollback` on a connection that already holds the lock.
+pub async fn rollback_locked(
     conn: &mut Conn,
     config: &Config,
     env: &Environment,

@@ -1,0 +1,35 @@
+//! `runner deploy [--env E] --version X [--with-migrations]`: the main job.
+
+use crate::catalog::Catalog;
+use crate::cli::{DeployArgs, ProgressFormat};
+use crate::config::Config;
+use crate::deploy::output::DeployOutput;
+use crate::deploy::{self, DeployOptions};
+use crate::error::{ExitCode, Result};
+use crate::report::progress::Style;
+
+pub fn run(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
+    let catalog = Catalog::load(&config.migrations_dir.value)?;
+    let environments = match &args.env {
+        Some(env) => vec![config.environment(env)?.name.clone()],
+        None => {
+            for name in &config.pipeline.value {
+                config.environment(name)?;
+            }
+            config.pipeline.value.clone()
+        }
+    };
+    let options = DeployOptions {
+        version: args.version.clone(),
+        with_migrations: args.with_migrations,
+        approve: args.approve,
+        rollback_migrations: args.rollback_migrations,
+        lock_wait: args.lock_wait,
+    };
+    let mut out = DeployOutput::new(match args.format {
+        ProgressFormat::Human => Style::Human,
+        ProgressFormat::Json => Style::Json,
+    });
+    deploy::deploy(config, &catalog, &environments, &options, &mut out)?;
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,47 @@
+//! `runner history --env E`: the deploy journal, newest first.
+
+use crate::cli::{Format, HistoryArgs};
+use crate::config::Config;
+use crate::deploy::journal;
+use crate::engine::{self, conn::Conn, history::History};
+use crate::error::{ExitCode, Result};
+use crate::report::table::Table;
+
+use super::block_on;
+
+pub fn run(config: &Config, args: &HistoryArgs) -> Result<ExitCode> {
+    let env = config.environment(&args.env.env)?;
+    let entries = block_on(async {
+        if !Conn::exists(&env.database_url.value) {
+            return Ok(Vec::new());
+        }
+        let mut conn = engine::open(env, "history").await?;
+        let history = History::new(&config.history_prefix, conn.dialect());
+        let entries = journal::entries(&mut conn, &history, &env.name)
+            .await
+            .map_err(|e| engine::db("read the deploy journal", e));
+        conn.close().await;
+        entries
+    })?;
+    let entries: Vec<_> = entries.into_iter().take(args.limit).collect();
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default()),
+        Format::Table if entries.is_empty() => println!("no deploys recorded for {} yet", env.name),
+        Format::Table => {
+            let mut table = Table::new(["STARTED", "KIND", "VERSION", "FROM", "RESULT", "DURATION", "BY"]);
+            for e in &entries {
+                table.row([
+                    e.started_at.clone(),
+                    e.kind.clone(),
+                    e.version.clone(),
+                    e.previous_version.clone().unwrap_or_else(|| "-".into()),
+                    if e.forced { format!("{} (forced)", e.result) } else { e.result.clone() },
+                    e.duration_ms.map_or("-".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0)),
+                    e.approved_by.clone().map_or(e.actor.clone(), |a| format!("{} (approved by {a})", e.actor)),
+                ]);
+            }
+            print!("{}", table.render());
+        }
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,254 @@
+//! `runner rollback --env E [--version X]`: the application back to an earlier release through
+//! the rollback hook, health-checked like a deploy (unless forced), recorded in the journal.
+
+use std::time::{Duration, Instant};
+
+use super::health::{self, Verdict};
+use super::journal::{self, Entry, Phase};
+use super::output::DeployOutput;
+use super::{hooks, validate_version};
+use crate::catalog::Catalog;
+use crate::config::{Config, Environment};
+use crate::engine::apply::Limits;
+use crate::engine::conn::Conn;
+use crate::engine::history::{History, State};
+use crate::engine::rollback::{RollbackOptions, RollbackReporter, Target, rollback_locked};
+use crate::engine::{self, lock};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct AppRollbackOptions {
+    /// The release to go back to; default: the one before the current.
+    pub version: Option<String>,
+    /// Skip the health checks (recorded as forced).
+    pub force: bool,
+    /// Also roll back the migrations the undone deploys applied.
+    pub with_migrations: bool,
+    pub lock_wait: Duration,
+    pub approved_by: Option<String>,
+}
+
+pub async fn app_rollback(
+    config: &Config,
+    env: &Environment,
+    catalog: &Catalog,
+    options: &AppRollbackOptions,
+    out: &mut DeployOutput,
+) -> Result<()> {
+    if let Some(v) = &options.version {
+        validate_version(v)?;
+    }
+    let Some(argv) = env.rollback.clone() else {
+        return Err(Error::Usage(format!(
+            "environments.{}.rollback is not set in runner.toml: runner needs a rollback hook",
+            env.name
+        )));
+    };
+    let mut conn = engine::open(env, "rollback").await?;
+    let command = format!("runner rollback --env {}", env.name);
+    let held = lock::acquire(&mut conn, &env.database_url.value, options.lock_wait, &command, |_, _| {}).await?;
+    let result = locked(config, env, catalog, options, &argv, &mut conn, out).await;
+    lock::release(&mut conn, held).await;
+    conn.close().await;
+    result
+}
+
+async fn locked(
+    config: &Config,
+    env: &Environment,
+    catalog: &Catalog,
+    options: &AppRollbackOptions,
+    argv: &[String],
+    conn: &mut Conn,
+    out: &mut DeployOutput,
+) -> Result<()> {
+    let history = History::new(&config.history_prefix, conn.dialect());
+    history.ensure(conn).await.map_err(|e| engine::db("create the history tables", e))?;
+    let entries = journal::entries(conn, &history, &env.name).await.map_err(|e| engine::db("read the deploy journal", e))?;
+    let Some(current) = journal::current_version(&entries).cloned() else {
+        return Err(Error::Usage(format!("nothing has been deployed to {} yet: there is nothing to roll back", env.name)));
+    };
+    let succeeded: Vec<&Entry> = entries.iter().filter(|e| e.result == "succeeded").collect();
+    let target = match &options.version {
+        Some(v) if *v == current.version => {
+            return Err(Error::Usage(format!("{v} is already the version serving {}", env.name)));
+        }
+        Some(v) if succeeded.iter().any(|e| e.version == *v) => v.clone(),
+        Some(v) => {
+            return Err(Error::Usage(format!(
+                "{v} never ran successfully in {}: roll back only to a version that did (`runner history --env {}` lists them)",
+                env.name, env.name
+            )));
+        }
+        None => match succeeded.iter().find(|e| e.version != current.version) {
+            Some(e) => e.version.clone(),
+            None => {
+                return Err(Error::Usage(format!(
+                    "{} has had no other successful version than {}: nothing to roll back to",
+                    env.name, current.version
+                )));
+            }
+        },
+    };
+    out.begin(&env.name, &format!("{target} (rollback from {})", current.version));
+
+    let info = crate::commands::run_info(&env.name, Some(target.clone()));
+    let started = Instant::now();
+    let mut entry = Entry {
+        id: info.deploy_id.clone(),
+        environment: env.name.clone(),
+        kind: "rollback".into(),
+        version: target.clone(),
+        previous_version: Some(current.version.clone()),
+        result: "running".into(),
+        forced: options.force,
+        approved_by: options.approved_by.clone(),
+        actor: info.actor.clone(),
+        started_at: engine::timestamp_now(),
+        finished_at: None,
+        duration_ms: None,
+        phases: Vec::new(),
+        hook_output: None,
+        error: None,
+        migrations: Vec::new(),
+        recovery_ms: None,
+    };
+    journal::start(conn, &history, &entry).await.map_err(|e| engine::db("write the deploy journal", e))?;
+    let phase = |entry: &mut Entry, out: &mut DeployOutput, name: &str, status: &str, t: Instant, detail: String| {
+        let p = Phase {
+            phase: name.into(),
+            status: status.into(),
+            duration_ms: t.elapsed().as_millis() as u64,
+            detail,
+        };
+        out.phase(&p);
+        entry.phases.push(p);
+    };
+
+    let mut failure: Option<String> = None;
+    if options.with_migrations {
+        let t = Instant::now();
+        // The deploys being undone: every successful deploy newer than the target's.
+        let target_at = succeeded.iter().find(|e| e.version == target).map(|e| e.started_at.clone()).unwrap_or_default();
+        let undone: Vec<i64> = entries
+            .iter()
+            .filter(|e| e.kind == "deploy" && e.started_at > target_at)
+            .flat_map(|e| e.migrations.iter().copied())
+            .collect();
+        match roll_back_migrations(config, env, catalog, conn, &undone, &info).await {
+            Ok(n) => {
+                entry.migrations = undone.clone();
+                phase(&mut entry, out, "migrations rollback", "ok", t, format!("{n} rolled back"));
+            }
+            Err(e) => {
+                phase(&mut entry, out, "migrations rollback", "failed", t, e.to_string());
+                failure = Some(e.to_string());
+            }
+        }
+    }
+
+    if failure.is_none() {
+        let t = Instant::now();
+        let ctx = hooks::HookContext {
+            environment: &env.name,
+            version: &current.version,
+            previous_version: &target,
+            deploy_id: &entry.id,
+            phase: "rollback",
+        };
+        let echo = out.hook_echo();
+        let hook = hooks::run(argv, &ctx, &config.root, &hooks::Secrets::of(config), config.hook_timeout, &echo);
+        entry.hook_output = Some(hook.last_lines.join("\n"));
+        if hook.success {
+            phase(&mut entry, out, "rollback", "ok", t, format!("to {target}"));
+        } else {
+            phase(&mut entry, out, "rollback", "failed", t, hook.status.clone());
+            failure = Some(format!("the rollback hook failed ({})", hook.status));
+        }
+    }
+
+    if failure.is_none() {
+        let t = Instant::now();
+        match (&env.health, options.force) {
+            (_, true) => phase(&mut entry, out, "health", "skipped (forced)", t, String::new()),
+            (None, false) => phase(&mut entry, out, "health", "not configured", t, String::new()),
+            (Some(h), false) => match health::wait(h, Some(&target), &mut |p| out.probe(p)) {
+                Verdict::Healthy { after } => phase(&mut entry, out, "health", "healthy", t, format!("in {:.1} s", after.as_secs_f64())),
+                other => {
+                    phase(&mut entry, out, "health", "failed", t, format!("{other:?}"));
+                    failure = Some(format!("{target} did not become healthy"));
+                }
+            },
+        }
+    }
+
+    entry.duration_ms = Some(started.elapsed().as_millis() as i64);
+    entry.result = if failure.is_none() { "succeeded" } else { "rollback_failed" }.into();
+    entry.error = failure.clone();
+    let _ = journal::finish(conn, &history, &entry).await;
+    let detail = format!(
+        "application rolled back from {} to {target}{}{}",
+        current.version,
+        if options.force { " (forced: no health check)" } else { "" },
+        failure.as_deref().map(|f| format!(": FAILED, {f}")).unwrap_or_default()
+    );
+    let _ = history.event(conn, &info, None, if failure.is_none() { "app_rolled_back" } else { "app_rollback_failed" }, &detail).await;
+    match failure {
+        None => {
+            out.success(&env.name, &target, started.elapsed());
+            Ok(())
+        }
+        Some(why) => Err(Error::RollbackFailed {
+            message: format!(
+                "rolling {} back to {target} failed: {why}\n  next: check the app by hand; `runner status --env {}` shows what is recorded",
+                env.name, env.name
+            ),
+        }),
+    }
+}
+
+/// Rolls back exactly `versions` (newest first), which must be the newest applied ones.
+async fn roll_back_migrations(
+    config: &Config,
+    env: &Environment,
+    catalog: &Catalog,
+    conn: &mut Conn,
+    versions: &[i64],
+    info: &crate::engine::history::RunInfo,
+) -> Result<usize> {
+    if versions.is_empty() {
+        return Ok(0);
+    }
+    let history = History::new(&config.history_prefix, conn.dialect());
+    let rows = history.rows(conn).await.map_err(|e| engine::db("read the history", e))?;
+    let mut applied: Vec<i64> = rows.iter().filter(|r| r.state == State::Applied).map(|r| r.version).collect();
+    applied.sort_unstable_by(|a, b| b.cmp(a));
+    let newest: Vec<i64> = applied.iter().take(versions.len()).copied().collect();
+    let mut wanted: Vec<i64> = versions.to_vec();
+    wanted.sort_unstable_by(|a, b| b.cmp(a));
+    if newest != wanted {
+        return Err(Error::Usage(format!(
+            "the migrations of the undone deploys ({wanted:?}) are not the newest applied ones ({newest:?}): roll them back with `runner rollback --to`"
+        )));
+    }
+    struct Silent;
+    impl RollbackReporter for Silent {
+        fn file_differs(&mut self, _: &str, _: &str) {}
+        fn rolled_back(&mut self, _: &str, _: Duration) {}
+        fn retrying(&mut self, _: &str, _: u32, _: Duration, _: &crate::engine::conn::DbError) {}
+    }
+    let options = RollbackOptions {
+        target: Target::Steps(versions.len()),
+        use_file: false,
+        lock_wait: Duration::from_secs(1),
+        limits: Limits {
+            lock_timeout: env.lock_timeout,
+            statement_timeout: env.statement_timeout,
+            retries: env.lock_retries,
+            retry_delay: Duration::from_millis(200),
+        },
+        run: info.clone(),
+        approved_by: None,
+    };
+    rollback_locked(conn, config, env, catalog, &options, &mut Silent).await
+}

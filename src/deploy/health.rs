@@ -1,0 +1,102 @@
+//! Health checks of a deploy: HTTP GET on the configured URL every `interval` until
+//! `healthy_after` consecutive passes; `unhealthy_after` consecutive definite failures (a
+//! non-2xx answer or an unhealthy status) fail it, and so does `timeout` when the app never
+//! answers. A pass is a 2xx whose JSON, if any, has `status` healthy or ok and, when it has one,
+//! `version` equal to the deployed version.
+
+use std::time::{Duration, Instant};
+
+use crate::config::Health;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    Pass,
+    /// A definite failure: non-2xx, or an unhealthy status.
+    Fail(String),
+    /// No usable answer yet: no connection, or another version still answering.
+    NotYet(String),
+}
+
+/// How a health wait ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Healthy { after: Duration },
+    Unhealthy { reason: String, first_failure: Duration },
+    TimedOut { last: String },
+}
+
+pub fn probe(url: &str, version: Option<&str>, timeout: Duration) -> Probe {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = match agent.get(url).call() {
+        Ok(r) => r,
+        Err(e) => return Probe::NotYet(e.to_string()),
+    };
+    let status = response.status();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    let json: Option<serde_json::Value> = serde_json::from_str(&body).ok();
+    let field = |name: &str| {
+        json.as_ref()
+            .and_then(|j| j.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    if !status.is_success() {
+        return Probe::Fail(format!("HTTP {}{}", status.as_u16(), field("status").map(|s| format!(" ({s})")).unwrap_or_default()));
+    }
+    if let Some(s) = field("status")
+        && !matches!(s.to_ascii_lowercase().as_str(), "healthy" | "ok" | "pass" | "up")
+    {
+        return Probe::Fail(format!("status {s}"));
+    }
+    match (version, field("version")) {
+        (Some(want), Some(got)) if want != got => Probe::NotYet(format!("version {got} answers, waiting for {want}")),
+        _ => Probe::Pass,
+    }
+}
+
+/// Polls until a verdict. `on_probe` hears each probe (for progress output).
+pub fn wait(health: &Health, version: Option<&str>, on_probe: &mut dyn FnMut(&Probe)) -> Verdict {
+    let started = Instant::now();
+    let mut passes = 0;
+    let mut failures = 0;
+    let mut first_failure: Option<Duration> = None;
+    let mut last = String::from("no answer yet");
+    loop {
+        let request_timeout = health.interval.max(Duration::from_secs(2)).min(health.timeout);
+        let p = probe(&health.url, version, request_timeout);
+        on_probe(&p);
+        match &p {
+            Probe::Pass => {
+                passes += 1;
+                failures = 0;
+                if passes >= health.healthy_after {
+                    return Verdict::Healthy { after: started.elapsed() };
+                }
+            }
+            Probe::Fail(why) => {
+                passes = 0;
+                failures += 1;
+                first_failure.get_or_insert(started.elapsed());
+                last = why.clone();
+                if failures >= health.unhealthy_after {
+                    return Verdict::Unhealthy {
+                        reason: format!("{failures} consecutive failures, last: {why}"),
+                        first_failure: first_failure.unwrap_or_default(),
+                    };
+                }
+            }
+            Probe::NotYet(why) => {
+                passes = 0;
+                last = why.clone();
+            }
+        }
+        if started.elapsed() >= health.timeout {
+            return Verdict::TimedOut { last };
+        }
+        std::thread::sleep(health.interval.min(health.timeout.saturating_sub(started.elapsed())));
+    }
+}

@@ -1,0 +1,529 @@
+//! `runner deploy`: the main job. For each environment of the pipeline: gate, approval, lock,
+//! migrations, deploy hook, health checks, smoke hook, success, each phase timed and recorded
+//! in the deploy journal and the audit log. A failure after the deploy hook ran puts the
+//! previous version back through the rollback hook, waits for health again, and exits 4.
+
+pub mod app_rollback;
+pub mod approval;
+pub mod health;
+pub mod hooks;
+pub mod journal;
+pub mod output;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crate::catalog::Catalog;
+use crate::config::{Config, Environment};
+use crate::engine::apply::Limits;
+use crate::engine::conn::Conn;
+use crate::engine::history::{History, RunInfo};
+use crate::engine::plan::{self, Request};
+use crate::engine::{self, MigrateOptions, lock};
+use crate::error::{Error, Result};
+use crate::lint;
+use health::Verdict;
+use hooks::{HookContext, Secrets};
+use journal::{Entry, Phase};
+use output::DeployOutput;
+
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    pub version: String,
+    pub with_migrations: bool,
+    pub approve: bool,
+    pub rollback_migrations: bool,
+    pub lock_wait: Duration,
+}
+
+/// Release versions: letters, digits, `.`, `_` and `-`, as DESIGN §6 requires (they reach
+/// hooks and file names).
+pub fn validate_version(version: &str) -> Result<()> {
+    let ok = !version.is_empty()
+        && version.len() <= 128
+        && version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "`{version}` is not a release version: use letters, digits, `.`, `_` and `-` (e.g. 1.4.2 or 2026-11-26.3)"
+        )))
+    }
+}
+
+/// Deploys to each environment in turn, stopping at the first failure.
+pub fn deploy(
+    config: &Config,
+    catalog: &Catalog,
+    environments: &[String],
+    options: &DeployOptions,
+    out: &mut DeployOutput,
+) -> Result<()> {
+    validate_version(&options.version)?;
+    for name in environments {
+        let env = config.environment(name)?;
+        if env.deploy.is_none() {
+            return Err(Error::Usage(format!(
+                "environments.{name}.deploy is not set in runner.toml: runner needs a deploy hook, e.g. deploy = [\"scripts/deploy.sh\", \"{{env}}\", \"{{version}}\"]"
+            )));
+        }
+    }
+    for name in environments {
+        let env = config.environment(name)?;
+        crate::commands::block_on(deploy_env(config, catalog, env, options, out))?;
+    }
+    Ok(())
+}
+
+/// What a deploy run knows as it goes.
+struct Run<'a> {
+    config: &'a Config,
+    env: &'a Environment,
+    entry: Entry,
+    started: Instant,
+    secrets: Secrets,
+    info: RunInfo,
+}
+
+impl Run<'_> {
+    fn phase(&mut self, out: &mut DeployOutput, phase: &str, status: &str, since: Instant, detail: String) {
+        let p = Phase {
+            phase: phase.into(),
+            status: status.into(),
+            duration_ms: since.elapsed().as_millis() as u64,
+            detail,
+        };
+        out.phase(&p);
+        self.entry.phases.push(p);
+    }
+
+    fn hook(&mut self, out: &mut DeployOutput, argv: &[String], phase: &str, version: &str, previous: &str) -> hooks::HookResult {
+        let ctx = HookContext {
+            environment: &self.env.name,
+            version,
+            previous_version: previous,
+            deploy_id: &self.entry.id,
+            phase,
+        };
+        let echo = out.hook_echo();
+        let result = hooks::run(argv, &ctx, &self.config.root, &self.secrets, self.config.hook_timeout, &echo);
+        let mut kept = self.entry.hook_output.take().unwrap_or_default();
+        for line in &result.last_lines {
+            kept.push_str(&format!("[{phase}] {line}\n"));
+        }
+        let tail: Vec<&str> = kept.lines().collect();
+        let start = tail.len().saturating_sub(60);
+        self.entry.hook_output = Some(tail[start..].join("\n"));
+        result
+    }
+}
+
+async fn deploy_env(
+    config: &Config,
+    catalog: &Catalog,
+    env: &Environment,
+    options: &DeployOptions,
+    out: &mut DeployOutput,
+) -> Result<()> {
+    let info = crate::commands::run_info(&env.name, Some(options.version.clone()));
+    let prefix = config.history_prefix.clone();
+    let mut run = Run {
+        config,
+        env,
+        entry: Entry {
+            id: info.deploy_id.clone(),
+            environment: env.name.clone(),
+            kind: "deploy".into(),
+            version: options.version.clone(),
+            previous_version: None,
+            result: "running".into(),
+            forced: false,
+            approved_by: None,
+            actor: info.actor.clone(),
+            started_at: engine::timestamp_now(),
+            finished_at: None,
+            duration_ms: None,
+            phases: Vec::new(),
+            hook_output: None,
+            error: None,
+            migrations: Vec::new(),
+            recovery_ms: None,
+        },
+        started: Instant::now(),
+        secrets: Secrets::of(config),
+        info,
+    };
+    out.begin(&env.name, &options.version);
+
+    // Production gets only what the environment before it got.
+    let previous_env = previous_environment(config, &env.name);
+    let previous_history = engine::previous_history(config, &env.name, &prefix).await?;
+    if let Some(prev) = &previous_env {
+        require_deployed_before(config, prev, &options.version, &prefix).await?;
+    }
+
+    // 1. gate: runner check on the migrations this deploy would apply.
+    let t = Instant::now();
+    let mut conn = engine::open(env, "deploy").await?;
+    let history = History::new(&prefix, conn.dialect());
+    let rows = engine::read_rows(&mut conn, &history).await?;
+    let dialect = conn.dialect();
+    let pending = plan::plan(catalog, &rows, dialect, &Request::default(), &env.name, None);
+    let files: HashSet<String> = pending.steps.iter().map(|s| s.migration.forward.file_name.clone()).collect();
+    let report = lint::check_catalog(
+        catalog,
+        &lint::Options {
+            dialect,
+            disabled: config.lint_disable.iter().filter_map(|id| lint::Rule::from_id(id)).collect(),
+            scope: Some(files),
+        },
+    );
+    if report.errors() > 0 {
+        run.phase(out, "gate", "failed", t, format!("{} lint error(s)", report.errors()));
+        out.findings(&report);
+        conn.close().await;
+        return Err(Error::GateFailed {
+            environment: env.name.clone(),
+            errors: report.errors(),
+        });
+    }
+    let gate_detail = format!("{} migration(s) to apply, no lint errors", pending.steps.len());
+    run.phase(out, "gate", "ok", t, gate_detail);
+
+    // 2. approval.
+    let t = Instant::now();
+    if env.requires_approval {
+        if let Err(e) = approval::approve(env, options.approve, "deploy to") {
+            conn.close().await;
+            return Err(e);
+        }
+        let who = approval::approver(&run.info.actor);
+        run.entry.approved_by = Some(who.clone());
+        run.phase(out, "approval", "approved", t, format!("by {who}"));
+    } else {
+        run.phase(out, "approval", "not required", t, String::new());
+    }
+
+    // 3. lock, held for the whole deploy.
+    let t = Instant::now();
+    let command = format!("runner deploy --env {} --version {}", env.name, options.version);
+    let held = match lock::acquire(&mut conn, &env.database_url.value, options.lock_wait, &command, |_, _| {}).await {
+        Ok(l) => l,
+        Err(e) => {
+            conn.close().await;
+            return Err(e);
+        }
+    };
+    run.phase(out, "lock", "taken", t, String::new());
+
+    let result = deploy_locked(&mut run, &mut conn, catalog, options, previous_history.as_ref(), out).await;
+    lock::release(&mut conn, held).await;
+    conn.close().await;
+    result
+}
+
+async fn deploy_locked(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    catalog: &Catalog,
+    options: &DeployOptions,
+    previous_history: Option<&plan::Previous>,
+    out: &mut DeployOutput,
+) -> Result<()> {
+    let env = run.env;
+    let config = run.config;
+    let history = History::new(&config.history_prefix, conn.dialect());
+    history.ensure(conn).await.map_err(|e| engine::db("create the history tables", e))?;
+    let entries = journal::entries(conn, &history, &env.name).await.map_err(|e| engine::db("read the deploy journal", e))?;
+    let previous_version = journal::current_version(&entries).map(|e| e.version.clone());
+    run.entry.previous_version = previous_version.clone();
+    journal::start(conn, &history, &run.entry).await.map_err(|e| engine::db("write the deploy journal", e))?;
+    let _ = history
+        .event(conn, &run.info, None, "deploy_started", &format!("deploy {} (previous {})", options.version, previous_version.as_deref().unwrap_or("none")))
+        .await;
+
+    // 4. migrations.
+    if options.with_migrations {
+        let t = Instant::now();
+        let migrate = MigrateOptions {
+            request: Request::default(),
+            baseline: None,
+            lock_wait: options.lock_wait,
+            limits: Limits {
+                lock_timeout: env.lock_timeout,
+                statement_timeout: env.statement_timeout,
+                retries: env.lock_retries,
+                retry_delay: Duration::from_millis(200),
+            },
+            run: run.info.clone(),
+        };
+        let mut quiet = out.migrate_reporter();
+        match engine::migrate_locked(conn, env, catalog, &migrate, previous_history, &config.history_prefix, &mut quiet).await {
+            Ok(applied) => {
+                run.entry.migrations = applied.clone();
+                run.phase(out, "migrations", "ok", t, format!("{} applied", applied.len()));
+            }
+            Err(e) => {
+                run.phase(out, "migrations", "failed", t, String::new());
+                return fail(run, conn, &history, "failed", e).await;
+            }
+        }
+    }
+
+    // 5. deploy hook.
+    let t = Instant::now();
+    let argv = env.deploy.clone().unwrap_or_default();
+    let previous = previous_version.clone().unwrap_or_default();
+    let hook = run.hook(out, &argv, "deploy", &options.version, &previous);
+    if !hook.success {
+        run.phase(out, "deploy", "failed", t, hook.status.clone());
+        let why = format!("the deploy hook failed ({})", hook.status);
+        return recover(run, conn, &history, catalog, options, &why, Instant::now(), out).await;
+    }
+    run.phase(out, "deploy", "ok", t, String::new());
+
+    // 6. health checks, and a database ping.
+    if let Some(h) = &env.health {
+        let t = Instant::now();
+        let mut checks = 0;
+        let verdict = health::wait(h, Some(&options.version), &mut |p| {
+            checks += 1;
+            out.probe(p);
+        });
+        let db_ping = ping(conn).await;
+        match verdict {
+            Verdict::Healthy { after } => {
+                let (ok, detail) = match db_ping {
+                    Ok(latency) if latency <= h.max_db_latency => (true, format!("database ping {} ms", latency.as_millis())),
+                    Ok(latency) => (false, format!("database ping {} ms, above max_db_latency {}", latency.as_millis(), humantime::format_duration(h.max_db_latency))),
+                    Err(e) => (false, format!("database ping failed: {e}")),
+                };
+                if !ok {
+                    run.phase(out, "health", "failed", t, detail.clone());
+                    return recover(run, conn, &history, catalog, options, &detail, Instant::now(), out).await;
+                }
+                run.phase(out, "health", "healthy", t, format!("after {checks} checks in {:.1} s; {detail}", after.as_secs_f64()));
+            }
+            Verdict::Unhealthy { reason, first_failure } => {
+                run.phase(out, "health", "unhealthy", t, reason.clone());
+                let first = t + first_failure;
+                return recover(run, conn, &history, catalog, options, &format!("{} is unhealthy: {reason}", options.version), first, out).await;
+            }
+            Verdict::TimedOut { last } => {
+                let why = format!("{} never became healthy within {} (last: {last})", options.version, humantime::format_duration(h.timeout));
+                run.phase(out, "health", "timed out", t, last);
+                return recover(run, conn, &history, catalog, options, &why, Instant::now(), out).await;
+            }
+        }
+    }
+
+    // 7. smoke hook.
+    if let Some(argv) = env.smoke.clone() {
+        let t = Instant::now();
+        let hook = run.hook(out, &argv, "smoke", &options.version, &previous);
+        if !hook.success {
+            run.phase(out, "smoke", "failed", t, hook.status.clone());
+            let why = format!("the smoke hook failed ({})", hook.status);
+            return recover(run, conn, &history, catalog, options, &why, Instant::now(), out).await;
+        }
+        run.phase(out, "smoke", "ok", t, String::new());
+    }
+
+    // 8. success.
+    run.entry.result = "succeeded".into();
+    run.entry.duration_ms = Some(run.started.elapsed().as_millis() as i64);
+    journal::finish(conn, &history, &run.entry).await.map_err(|e| engine::db("write the deploy journal", e))?;
+    let _ = history.event(conn, &run.info, None, "deploy_succeeded", &format!("{} deployed", options.version)).await;
+    out.success(&env.name, &options.version, run.started.elapsed());
+    Ok(())
+}
+
+/// Records a deploy that failed before the app was touched.
+async fn fail(run: &mut Run<'_>, conn: &mut Conn, history: &History, result: &str, error: Error) -> Result<()> {
+    run.entry.result = result.into();
+    run.entry.error = Some(crate::config::redact_text(&error.to_string()));
+    run.entry.duration_ms = Some(run.started.elapsed().as_millis() as i64);
+    let _ = journal::finish(conn, history, &run.entry).await;
+    let _ = history.event(conn, &run.info, None, "deploy_failed", run.entry.error.as_deref().unwrap_or("")).await;
+    Err(error)
+}
+
+/// After the deploy hook ran and something failed: the previous version back through the
+/// rollback hook, health again, everything recorded; exit 4 (or 5 when that fails too).
+#[allow(clippy::too_many_arguments)]
+async fn recover(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    history: &History,
+    catalog: &Catalog,
+    options: &DeployOptions,
+    why: &str,
+    first_failure: Instant,
+    out: &mut DeployOutput,
+) -> Result<()> {
+    let env = run.env;
+    let previous = run.entry.previous_version.clone();
+    let t = Instant::now();
+    let mut problems = Vec::new();
+    match (&env.rollback, &previous) {
+        (Some(argv), Some(prev)) => {
+            let argv = argv.clone();
+            let hook = run.hook(out, &argv, "rollback", &options.version, prev);
+            if hook.success {
+                run.phase(out, "rollback", "ok", t, format!("back to {prev}"));
+            } else {
+                run.phase(out, "rollback", "failed", t, hook.status.clone());
+                problems.push(format!("the rollback hook failed ({})", hook.status));
+            }
+            if hook.success && let Some(h) = &env.health {
+                let t = Instant::now();
+                match health::wait(h, Some(prev), &mut |p| out.probe(p)) {
+                    Verdict::Healthy { .. } => {
+                        run.entry.recovery_ms = Some(first_failure.elapsed().as_millis() as i64);
+                        run.phase(out, "health after rollback", "healthy", t, format!("{prev} serving again"));
+                    }
+                    other => {
+                        run.phase(out, "health after rollback", "failed", t, format!("{other:?}"));
+                        problems.push(format!("{prev} did not become healthy again"));
+                    }
+                }
+            }
+        }
+        (None, _) => problems.push(format!("environments.{}.rollback is not set: nothing could put the previous version back", env.name)),
+        (Some(_), None) => {
+            run.phase(out, "rollback", "skipped", t, "no previous version to go back to".into());
+        }
+    }
+
+    let rollback_migrations = options.rollback_migrations || run.config.rollback_migrations;
+    if rollback_migrations && !run.entry.migrations.is_empty() && problems.is_empty() {
+        let t = Instant::now();
+        match rollback_migrations_of(run, conn, catalog).await {
+            Ok(n) => run.phase(out, "migrations rollback", "ok", t, format!("{n} rolled back")),
+            Err(e) => {
+                run.phase(out, "migrations rollback", "failed", t, e.to_string());
+                problems.push(format!("the migrations of this deploy could not be rolled back: {e}"));
+            }
+        }
+    }
+
+    run.entry.duration_ms = Some(run.started.elapsed().as_millis() as i64);
+    let migrations_note = if run.entry.migrations.is_empty() || rollback_migrations {
+        String::new()
+    } else {
+        format!("; the {} migration(s) it applied stay (expand migrations are backward compatible)", run.entry.migrations.len())
+    };
+    if problems.is_empty() {
+        run.entry.result = "rolled_back".into();
+        run.entry.error = Some(why.to_string());
+        let _ = journal::finish(conn, history, &run.entry).await;
+        let _ = history.event(conn, &run.info, None, "deploy_rolled_back", why).await;
+        Err(Error::DeployRolledBack {
+            message: format!(
+                "deploying {} to {} failed: {why}; {}{migrations_note}",
+                options.version,
+                env.name,
+                match &previous {
+                    Some(p) => format!("{p} is serving again"),
+                    None => "there was no previous version to go back to".to_string(),
+                }
+            ),
+        })
+    } else {
+        run.entry.result = "rollback_failed".into();
+        run.entry.error = Some(format!("{why}; {}", problems.join("; ")));
+        let _ = journal::finish(conn, history, &run.entry).await;
+        let _ = history.event(conn, &run.info, None, "deploy_rollback_failed", run.entry.error.as_deref().unwrap_or("")).await;
+        Err(Error::RollbackFailed {
+            message: format!(
+                "deploying {} to {} failed: {why}; and putting the previous version back failed: {}\n  next: check the app by hand; `runner status --env {}` shows what is recorded",
+                options.version,
+                env.name,
+                problems.join("; "),
+                env.name
+            ),
+        })
+    }
+}
+
+/// The migrations this deploy applied, rolled back newest first, when each has a rollback
+/// that `runner verify` proves on a scratch database.
+async fn rollback_migrations_of(run: &mut Run<'_>, conn: &mut Conn, catalog: &Catalog) -> Result<usize> {
+    use crate::engine::rollback::{RollbackOptions, Target, rollback_locked};
+    use crate::engine::verify::{Outcome, Scratch, Verified, VerifyProgress};
+    struct Quiet;
+    impl VerifyProgress for Quiet {
+        fn total(&mut self, _: usize) {}
+        fn verified(&mut self, _: &Verified) {}
+    }
+    let versions: HashSet<crate::catalog::Version> = run.entry.migrations.iter().filter_map(|v| i32::try_from(*v).ok()).collect();
+    let mut scratch = Scratch::create(conn.dialect(), Some(&run.env.database_url.value)).await?;
+    let results = crate::engine::verify::verify(&mut scratch.conn, catalog, Some(&versions), &mut Quiet).await;
+    scratch.remove().await;
+    let results = results?;
+    if let Some(bad) = results.iter().find(|r| !matches!(r.outcome, Outcome::Ok)) {
+        return Err(Error::Usage(format!("{} has no verified rollback", bad.label)));
+    }
+    let options = RollbackOptions {
+        target: Target::Steps(versions.len()),
+        use_file: false,
+        lock_wait: Duration::from_secs(1),
+        limits: Limits {
+            lock_timeout: run.env.lock_timeout,
+            statement_timeout: run.env.statement_timeout,
+            retries: run.env.lock_retries,
+            retry_delay: Duration::from_millis(200),
+        },
+        run: run.info.clone(),
+        approved_by: None,
+    };
+    struct Silent;
+    impl crate::engine::rollback::RollbackReporter for Silent {
+        fn file_differs(&mut self, _: &str, _: &str) {}
+        fn rolled_back(&mut self, _: &str, _: Duration) {}
+        fn retrying(&mut self, _: &str, _: u32, _: Duration, _: &crate::engine::conn::DbError) {}
+    }
+    rollback_locked(conn, run.config, run.env, catalog, &options, &mut Silent).await
+}
+
+/// Round trip of `SELECT 1` on the environment's connection.
+pub async fn ping(conn: &mut Conn) -> std::result::Result<Duration, String> {
+    let t = Instant::now();
+    conn.execute("SELECT 1").await.map_err(|e| e.to_string())?;
+    Ok(t.elapsed())
+}
+
+pub fn previous_environment(config: &Config, env: &str) -> Option<String> {
+    let pipeline = &config.pipeline.value;
+    let index = pipeline.iter().position(|e| e == env)?;
+    index.checked_sub(1).map(|i| pipeline[i].clone())
+}
+
+/// Production also requires that this version was deployed successfully to the environment
+/// before it in the pipeline.
+async fn require_deployed_before(config: &Config, previous: &str, version: &str, prefix: &str) -> Result<()> {
+    let prev_env = config.environment(previous)?;
+    let mut entries = Vec::new();
+    if Conn::exists(&prev_env.database_url.value) {
+        let mut conn = engine::open(prev_env, "check-previous").await?;
+        let history = History::new(prefix, conn.dialect());
+        entries = journal::entries(&mut conn, &history, previous).await.map_err(|e| engine::db("read the deploy journal", e))?;
+        conn.close().await;
+    }
+    if entries.iter().any(|e| e.kind == "deploy" && e.version == version && e.result == "succeeded") {
+        return Ok(());
+    }
+    Err(Error::Refused {
+        environment: config
+            .pipeline
+            .value
+            .iter()
+            .skip_while(|e| *e != previous)
+            .nth(1)
+            .cloned()
+            .unwrap_or_default(),
+        problems: vec![format!(
+            "version {version} has not been deployed successfully to {previous} (the environment before it in the pipeline): run `runner deploy --env {previous} --version {version}` first"
+        )],
+    })
+}
