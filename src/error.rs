@@ -88,7 +88,9 @@ pub enum Error {
     RollbackFailed { message: String },
 
     /// The deploy gate (`runner check`) found errors in the migrations to apply.
-    #[error("the deploy to {environment} stopped at the gate: {errors} lint error(s) in the migrations to apply (listed above); nothing was changed")]
+    #[error(
+        "the deploy to {environment} stopped at the gate: {errors} lint error(s) in the migrations to apply (listed above); nothing was changed"
+    )]
     GateFailed { environment: String, errors: usize },
 
     /// Health or smoke checks failed after the deploy hook ran, and the previous version was

@@ -25,19 +25,31 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<ExitCode> {
     })?;
     let entries: Vec<_> = entries.into_iter().take(args.limit).collect();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).unwrap_or_default()
+        ),
         Format::Table if entries.is_empty() => println!("no deploys recorded for {} yet", env.name),
         Format::Table => {
-            let mut table = Table::new(["STARTED", "KIND", "VERSION", "FROM", "RESULT", "DURATION", "BY"]);
+            let mut table = Table::new([
+                "STARTED", "KIND", "VERSION", "FROM", "RESULT", "DURATION", "BY",
+            ]);
             for e in &entries {
                 table.row([
                     e.started_at.clone(),
                     e.kind.clone(),
                     e.version.clone(),
                     e.previous_version.clone().unwrap_or_else(|| "-".into()),
-                    if e.forced { format!("{} (forced)", e.result) } else { e.result.clone() },
-                    e.duration_ms.map_or("-".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0)),
-                    e.approved_by.clone().map_or(e.actor.clone(), |a| format!("{} (approved by {a})", e.actor)),
+                    if e.forced {
+                        format!("{} (forced)", e.result)
+                    } else {
+                        e.result.clone()
+                    },
+                    e.duration_ms
+                        .map_or("-".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0)),
+                    e.approved_by.clone().map_or(e.actor.clone(), |a| {
+                        format!("{} (approved by {a})", e.actor)
+                    }),
                 ]);
             }
             print!("{}", table.render());

@@ -51,11 +51,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             deploy::run(&config, &args)
         }
         Command::Status(args) => {
-            let config = load_config(&cli.global, Some(args.env.env.clone()), args.env.database_url.clone())?;
+            let config = load_config(
+                &cli.global,
+                Some(args.env.env.clone()),
+                args.env.database_url.clone(),
+            )?;
             status::run(&config, &args)
         }
         Command::History(args) => {
-            let config = load_config(&cli.global, Some(args.env.env.clone()), args.env.database_url.clone())?;
+            let config = load_config(
+                &cli.global,
+                Some(args.env.env.clone()),
+                args.env.database_url.clone(),
+            )?;
             history::run(&config, &args)
         }
         Command::Verify(args) => {

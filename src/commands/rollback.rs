@@ -5,14 +5,14 @@ use std::time::Duration;
 use crate::catalog::Catalog;
 use crate::cli::{ProgressFormat, RollbackArgs};
 use crate::config::Config;
-use crate::engine::apply::Limits;
-use crate::engine::conn::DbError;
-use crate::engine::rollback::{self, RollbackOptions, RollbackReporter, Target};
 use crate::deploy::app_rollback::{AppRollbackOptions, app_rollback};
 use crate::deploy::approval::{approve, approver, confirm};
 use crate::deploy::output::DeployOutput;
-use crate::report::progress::Style;
+use crate::engine::apply::Limits;
+use crate::engine::conn::DbError;
+use crate::engine::rollback::{self, RollbackOptions, RollbackReporter, Target};
 use crate::error::{ExitCode, Result};
+use crate::report::progress::Style;
 
 use super::{block_on, run_info};
 
@@ -61,17 +61,27 @@ pub fn run(config: &Config, args: &RollbackArgs) -> Result<ExitCode> {
 }
 
 /// The application rollback: to --version, or to the release before the current one.
-fn app(config: &Config, env: &crate::config::Environment, catalog: &Catalog, args: &RollbackArgs) -> Result<ExitCode> {
+fn app(
+    config: &Config,
+    env: &crate::config::Environment,
+    catalog: &Catalog,
+    args: &RollbackArgs,
+) -> Result<ExitCode> {
     approve(env, args.approve, "roll back the application of")?;
     if args.force {
-        confirm(&format!("--force rolls {} back without health checks", env.name), args.yes)?;
+        confirm(
+            &format!("--force rolls {} back without health checks", env.name),
+            args.yes,
+        )?;
     }
     let options = AppRollbackOptions {
         version: args.version.clone(),
         force: args.force,
         with_migrations: args.with_migrations,
         lock_wait: args.lock_wait,
-        approved_by: env.requires_approval.then(|| approver(&run_info(&env.name, None).actor)),
+        approved_by: env
+            .requires_approval
+            .then(|| approver(&run_info(&env.name, None).actor)),
     };
     let mut out = DeployOutput::new(match args.format {
         ProgressFormat::Human => Style::Human,

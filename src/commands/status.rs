@@ -33,12 +33,24 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
         }
         let mut conn = engine::open(env, "status").await?;
         let history = History::new(&config.history_prefix, conn.dialect());
-        let entries = journal::entries(&mut conn, &history, &env.name).await.unwrap_or_default();
+        let entries = journal::entries(&mut conn, &history, &env.name)
+            .await
+            .unwrap_or_default();
         let latency = ping(&mut conn).await.ok();
         let rows = engine::read_rows(&mut conn, &history).await?;
         let applied = rows.iter().filter(|r| r.state == State::Applied).count();
-        let plan = plan::plan(&catalog, &rows, conn.dialect(), &Request::default(), &env.name, None);
-        let holder = lock::holder(&mut conn, &env.database_url.value).await.ok().flatten();
+        let plan = plan::plan(
+            &catalog,
+            &rows,
+            conn.dialect(),
+            &Request::default(),
+            &env.name,
+            None,
+        );
+        let holder = lock::holder(&mut conn, &env.database_url.value)
+            .await
+            .ok()
+            .flatten();
         conn.close().await;
         Ok::<_, crate::error::Error>((entries, latency, applied, plan.steps.len(), holder))
     })?;
@@ -74,38 +86,77 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
         return Ok(ExitCode::Success);
     }
     println!("{} ({})", env.name, env.database_url.value.redacted());
-    println!("  version:     {} (previous: {})", current.map_or("none deployed", |c| c.version.as_str()), previous.as_deref().unwrap_or("none"));
+    println!(
+        "  version:     {} (previous: {})",
+        current.map_or("none deployed", |c| c.version.as_str()),
+        previous.as_deref().unwrap_or("none")
+    );
     if let Some(e) = last {
         println!(
             "  last {}:  {} {} at {} by {}, {}{}",
             e.kind,
             e.version,
-            if e.forced { format!("{} (forced)", e.result) } else { e.result.clone() },
+            if e.forced {
+                format!("{} (forced)", e.result)
+            } else {
+                e.result.clone()
+            },
             e.started_at,
-            e.approved_by.as_ref().map_or(e.actor.clone(), |a| format!("{} (approved by {a})", e.actor)),
-            e.duration_ms.map_or("still running".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0)),
-            e.error.as_ref().map(|err| format!(" ({err})")).unwrap_or_default()
+            e.approved_by.as_ref().map_or(e.actor.clone(), |a| format!(
+                "{} (approved by {a})",
+                e.actor
+            )),
+            e.duration_ms.map_or("still running".into(), |ms| format!(
+                "{:.1} s",
+                ms as f64 / 1000.0
+            )),
+            e.error
+                .as_ref()
+                .map(|err| format!(" ({err})"))
+                .unwrap_or_default()
         );
-        let phases: Vec<String> = e.phases.iter().map(|p| format!("{} {} ms", p.phase, p.duration_ms)).collect();
+        let phases: Vec<String> = e
+            .phases
+            .iter()
+            .map(|p| format!("{} {} ms", p.phase, p.duration_ms))
+            .collect();
         if !phases.is_empty() {
             println!("  phases:      {}", phases.join(", "));
         }
     }
     match &health_now {
-        Some((p, t)) => println!("  health now:  {} ({} ms)", match p {
-            health::Probe::Pass => "healthy".to_string(),
-            health::Probe::Fail(why) => format!("UNHEALTHY: {why}"),
-            health::Probe::NotYet(why) => format!("no answer: {why}"),
-        }, t.as_millis()),
+        Some((p, t)) => println!(
+            "  health now:  {} ({} ms)",
+            match p {
+                health::Probe::Pass => "healthy".to_string(),
+                health::Probe::Fail(why) => format!("UNHEALTHY: {why}"),
+                health::Probe::NotYet(why) => format!("no answer: {why}"),
+            },
+            t.as_millis()
+        ),
         None => println!("  health now:  no health check configured"),
     }
-    println!("  database:    {}", db_latency.map_or("not reachable or not created yet".into(), |d| format!("{} ms", d.as_millis())));
+    println!(
+        "  database:    {}",
+        db_latency.map_or("not reachable or not created yet".into(), |d| format!(
+            "{} ms",
+            d.as_millis()
+        ))
+    );
     println!("  migrations:  {applied} applied, {pending} pending");
-    println!("  lock:        {}", holder.map_or("free".into(), |h| format!("held by {h}")));
+    println!(
+        "  lock:        {}",
+        holder.map_or("free".into(), |h| format!("held by {h}"))
+    );
     if let Some(metrics) = metrics {
         println!("  metrics:");
         for (label, value, alert) in metrics {
-            println!("    {:<20} {:<8} {}", label, value.map_or("n/a".into(), |v| format!("{v}")), if alert { "ALERT" } else { "ok" });
+            println!(
+                "    {:<20} {:<8} {}",
+                label,
+                value.map_or("n/a".into(), |v| format!("{v}")),
+                if alert { "ALERT" } else { "ok" }
+            );
         }
     }
     Ok(ExitCode::Success)
@@ -113,7 +164,10 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
 
 /// Each threshold with the metric's value and whether it is crossed.
 fn read_metrics(url: &str) -> Vec<(&'static str, Option<f64>, bool)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
     let text = agent
         .get(url)
         .call()
@@ -123,13 +177,12 @@ fn read_metrics(url: &str) -> Vec<(&'static str, Option<f64>, bool)> {
     THRESHOLDS
         .iter()
         .map(|(name, label, threshold)| {
-            let value = text
-                .lines()
-                .filter(|l| !l.starts_with('#'))
-                .find_map(|l| {
-                    let (metric, value) = l.rsplit_once(' ')?;
-                    (metric.split('{').next() == Some(name)).then(|| value.parse::<f64>().ok()).flatten()
-                });
+            let value = text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+                let (metric, value) = l.rsplit_once(' ')?;
+                (metric.split('{').next() == Some(name))
+                    .then(|| value.parse::<f64>().ok())
+                    .flatten()
+            });
             (*label, value, value.is_some_and(|v| v > *threshold))
         })
         .collect()

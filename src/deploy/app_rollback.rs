@@ -46,7 +46,14 @@ pub async fn app_rollback(
     };
     let mut conn = engine::open(env, "rollback").await?;
     let command = format!("runner rollback --env {}", env.name);
-    let held = lock::acquire(&mut conn, &env.database_url.value, options.lock_wait, &command, |_, _| {}).await?;
+    let held = lock::acquire(
+        &mut conn,
+        &env.database_url.value,
+        options.lock_wait,
+        &command,
+        |_, _| {},
+    )
+    .await?;
     let result = locked(config, env, catalog, options, &argv, &mut conn, out).await;
     lock::release(&mut conn, held).await;
     conn.close().await;
@@ -63,15 +70,26 @@ async fn locked(
     out: &mut DeployOutput,
 ) -> Result<()> {
     let history = History::new(&config.history_prefix, conn.dialect());
-    history.ensure(conn).await.map_err(|e| engine::db("create the history tables", e))?;
-    let entries = journal::entries(conn, &history, &env.name).await.map_err(|e| engine::db("read the deploy journal", e))?;
+    history
+        .ensure(conn)
+        .await
+        .map_err(|e| engine::db("create the history tables", e))?;
+    let entries = journal::entries(conn, &history, &env.name)
+        .await
+        .map_err(|e| engine::db("read the deploy journal", e))?;
     let Some(current) = journal::current_version(&entries).cloned() else {
-        return Err(Error::Usage(format!("nothing has been deployed to {} yet: there is nothing to roll back", env.name)));
+        return Err(Error::Usage(format!(
+            "nothing has been deployed to {} yet: there is nothing to roll back",
+            env.name
+        )));
     };
     let succeeded: Vec<&Entry> = entries.iter().filter(|e| e.result == "succeeded").collect();
     let target = match &options.version {
         Some(v) if *v == current.version => {
-            return Err(Error::Usage(format!("{v} is already the version serving {}", env.name)));
+            return Err(Error::Usage(format!(
+                "{v} is already the version serving {}",
+                env.name
+            )));
         }
         Some(v) if succeeded.iter().any(|e| e.version == *v) => v.clone(),
         Some(v) => {
@@ -90,7 +108,10 @@ async fn locked(
             }
         },
     };
-    out.begin(&env.name, &format!("{target} (rollback from {})", current.version));
+    out.begin(
+        &env.name,
+        &format!("{target} (rollback from {})", current.version),
+    );
 
     let info = crate::commands::run_info(&env.name, Some(target.clone()));
     let started = Instant::now();
@@ -113,8 +134,15 @@ async fn locked(
         migrations: Vec::new(),
         recovery_ms: None,
     };
-    journal::start(conn, &history, &entry).await.map_err(|e| engine::db("write the deploy journal", e))?;
-    let phase = |entry: &mut Entry, out: &mut DeployOutput, name: &str, status: &str, t: Instant, detail: String| {
+    journal::start(conn, &history, &entry)
+        .await
+        .map_err(|e| engine::db("write the deploy journal", e))?;
+    let phase = |entry: &mut Entry,
+                 out: &mut DeployOutput,
+                 name: &str,
+                 status: &str,
+                 t: Instant,
+                 detail: String| {
         let p = Phase {
             phase: name.into(),
             status: status.into(),
@@ -129,7 +157,11 @@ async fn locked(
     if options.with_migrations {
         let t = Instant::now();
         // The deploys being undone: every successful deploy newer than the target's.
-        let target_at = succeeded.iter().find(|e| e.version == target).map(|e| e.started_at.clone()).unwrap_or_default();
+        let target_at = succeeded
+            .iter()
+            .find(|e| e.version == target)
+            .map(|e| e.started_at.clone())
+            .unwrap_or_default();
         let undone: Vec<i64> = entries
             .iter()
             .filter(|e| e.kind == "deploy" && e.started_at > target_at)
@@ -138,10 +170,24 @@ async fn locked(
         match roll_back_migrations(config, env, catalog, conn, &undone, &info).await {
             Ok(n) => {
                 entry.migrations = undone.clone();
-                phase(&mut entry, out, "migrations rollback", "ok", t, format!("{n} rolled back"));
+                phase(
+                    &mut entry,
+                    out,
+                    "migrations rollback",
+                    "ok",
+                    t,
+                    format!("{n} rolled back"),
+                );
             }
             Err(e) => {
-                phase(&mut entry, out, "migrations rollback", "failed", t, e.to_string());
+                phase(
+                    &mut entry,
+                    out,
+                    "migrations rollback",
+                    "failed",
+                    t,
+                    e.to_string(),
+                );
                 failure = Some(e.to_string());
             }
         }
@@ -157,12 +203,26 @@ async fn locked(
             phase: "rollback",
         };
         let echo = out.hook_echo();
-        let hook = hooks::run(argv, &ctx, &config.root, &hooks::Secrets::of(config), config.hook_timeout, &echo);
+        let hook = hooks::run(
+            argv,
+            &ctx,
+            &config.root,
+            &hooks::Secrets::of(config),
+            config.hook_timeout,
+            &echo,
+        );
         entry.hook_output = Some(hook.last_lines.join("\n"));
         if hook.success {
             phase(&mut entry, out, "rollback", "ok", t, format!("to {target}"));
         } else {
-            phase(&mut entry, out, "rollback", "failed", t, hook.status.clone());
+            phase(
+                &mut entry,
+                out,
+                "rollback",
+                "failed",
+                t,
+                hook.status.clone(),
+            );
             failure = Some(format!("the rollback hook failed ({})", hook.status));
         }
     }
@@ -170,10 +230,31 @@ async fn locked(
     if failure.is_none() {
         let t = Instant::now();
         match (&env.health, options.force) {
-            (_, true) => phase(&mut entry, out, "health", "skipped (forced)", t, String::new()),
-            (None, false) => phase(&mut entry, out, "health", "not configured", t, String::new()),
+            (_, true) => phase(
+                &mut entry,
+                out,
+                "health",
+                "skipped (forced)",
+                t,
+                String::new(),
+            ),
+            (None, false) => phase(
+                &mut entry,
+                out,
+                "health",
+                "not configured",
+                t,
+                String::new(),
+            ),
             (Some(h), false) => match health::wait(h, Some(&target), &mut |p| out.probe(p)) {
-                Verdict::Healthy { after } => phase(&mut entry, out, "health", "healthy", t, format!("in {:.1} s", after.as_secs_f64())),
+                Verdict::Healthy { after } => phase(
+                    &mut entry,
+                    out,
+                    "health",
+                    "healthy",
+                    t,
+                    format!("in {:.1} s", after.as_secs_f64()),
+                ),
                 other => {
                     phase(&mut entry, out, "health", "failed", t, format!("{other:?}"));
                     failure = Some(format!("{target} did not become healthy"));
@@ -183,16 +264,40 @@ async fn locked(
     }
 
     entry.duration_ms = Some(started.elapsed().as_millis() as i64);
-    entry.result = if failure.is_none() { "succeeded" } else { "rollback_failed" }.into();
+    entry.result = if failure.is_none() {
+        "succeeded"
+    } else {
+        "rollback_failed"
+    }
+    .into();
     entry.error = failure.clone();
     let _ = journal::finish(conn, &history, &entry).await;
     let detail = format!(
         "application rolled back from {} to {target}{}{}",
         current.version,
-        if options.force { " (forced: no health check)" } else { "" },
-        failure.as_deref().map(|f| format!(": FAILED, {f}")).unwrap_or_default()
+        if options.force {
+            " (forced: no health check)"
+        } else {
+            ""
+        },
+        failure
+            .as_deref()
+            .map(|f| format!(": FAILED, {f}"))
+            .unwrap_or_default()
     );
-    let _ = history.event(conn, &info, None, if failure.is_none() { "app_rolled_back" } else { "app_rollback_failed" }, &detail).await;
+    let _ = history
+        .event(
+            conn,
+            &info,
+            None,
+            if failure.is_none() {
+                "app_rolled_back"
+            } else {
+                "app_rollback_failed"
+            },
+            &detail,
+        )
+        .await;
     match failure {
         None => {
             out.success(&env.name, &target, started.elapsed());
@@ -220,8 +325,15 @@ async fn roll_back_migrations(
         return Ok(0);
     }
     let history = History::new(&config.history_prefix, conn.dialect());
-    let rows = history.rows(conn).await.map_err(|e| engine::db("read the history", e))?;
-    let mut applied: Vec<i64> = rows.iter().filter(|r| r.state == State::Applied).map(|r| r.version).collect();
+    let rows = history
+        .rows(conn)
+        .await
+        .map_err(|e| engine::db("read the history", e))?;
+    let mut applied: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.state == State::Applied)
+        .map(|r| r.version)
+        .collect();
     applied.sort_unstable_by(|a, b| b.cmp(a));
     let newest: Vec<i64> = applied.iter().take(versions.len()).copied().collect();
     let mut wanted: Vec<i64> = versions.to_vec();

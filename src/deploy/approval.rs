@@ -17,10 +17,16 @@ pub fn approve(env: &Environment, approved: bool, action: &str) -> Result<()> {
             env.name
         )));
     }
-    eprint!("about to {action} {}: type `{}` to confirm: ", env.name, env.name);
+    eprint!(
+        "about to {action} {}: type `{}` to confirm: ",
+        env.name, env.name
+    );
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::io("stdin", e))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io("stdin", e))?;
     if line.trim() == env.name {
         Ok(())
     } else {
@@ -38,12 +44,17 @@ pub fn confirm(what: &str, yes: bool) -> Result<()> {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!("{what}: pass --yes to confirm when there is no terminal")));
+        return Err(Error::Usage(format!(
+            "{what}: pass --yes to confirm when there is no terminal"
+        )));
     }
     eprint!("{what}: type `yes` to confirm: ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::io("stdin", e))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io("stdin", e))?;
     if line.trim() == "yes" {
         Ok(())
     } else {

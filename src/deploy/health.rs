@@ -20,9 +20,16 @@ pub enum Probe {
 /// How a health wait ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Healthy { after: Duration },
-    Unhealthy { reason: String, first_failure: Duration },
-    TimedOut { last: String },
+    Healthy {
+        after: Duration,
+    },
+    Unhealthy {
+        reason: String,
+        first_failure: Duration,
+    },
+    TimedOut {
+        last: String,
+    },
 }
 
 pub fn probe(url: &str, version: Option<&str>, timeout: Duration) -> Probe {
@@ -45,15 +52,26 @@ pub fn probe(url: &str, version: Option<&str>, timeout: Duration) -> Probe {
             .map(str::to_string)
     };
     if !status.is_success() {
-        return Probe::Fail(format!("HTTP {}{}", status.as_u16(), field("status").map(|s| format!(" ({s})")).unwrap_or_default()));
+        return Probe::Fail(format!(
+            "HTTP {}{}",
+            status.as_u16(),
+            field("status")
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default()
+        ));
     }
     if let Some(s) = field("status")
-        && !matches!(s.to_ascii_lowercase().as_str(), "healthy" | "ok" | "pass" | "up")
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "healthy" | "ok" | "pass" | "up"
+        )
     {
         return Probe::Fail(format!("status {s}"));
     }
     match (version, field("version")) {
-        (Some(want), Some(got)) if want != got => Probe::NotYet(format!("version {got} answers, waiting for {want}")),
+        (Some(want), Some(got)) if want != got => {
+            Probe::NotYet(format!("version {got} answers, waiting for {want}"))
+        }
         _ => Probe::Pass,
     }
 }
@@ -66,7 +84,10 @@ pub fn wait(health: &Health, version: Option<&str>, on_probe: &mut dyn FnMut(&Pr
     let mut first_failure: Option<Duration> = None;
     let mut last = String::from("no answer yet");
     loop {
-        let request_timeout = health.interval.max(Duration::from_secs(2)).min(health.timeout);
+        let request_timeout = health
+            .interval
+            .max(Duration::from_secs(2))
+            .min(health.timeout);
         let p = probe(&health.url, version, request_timeout);
         on_probe(&p);
         match &p {
@@ -74,7 +95,9 @@ pub fn wait(health: &Health, version: Option<&str>, on_probe: &mut dyn FnMut(&Pr
                 passes += 1;
                 failures = 0;
                 if passes >= health.healthy_after {
-                    return Verdict::Healthy { after: started.elapsed() };
+                    return Verdict::Healthy {
+                        after: started.elapsed(),
+                    };
                 }
             }
             Probe::Fail(why) => {
@@ -97,6 +120,10 @@ pub fn wait(health: &Health, version: Option<&str>, on_probe: &mut dyn FnMut(&Pr
         if started.elapsed() >= health.timeout {
             return Verdict::TimedOut { last };
         }
-        std::thread::sleep(health.interval.min(health.timeout.saturating_sub(started.elapsed())));
+        std::thread::sleep(
+            health
+                .interval
+                .min(health.timeout.saturating_sub(started.elapsed())),
+        );
     }
 }

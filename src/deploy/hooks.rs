@@ -85,7 +85,19 @@ pub fn run(
     let lines: Arc<Mutex<VecDeque<String>>> = Arc::default();
     let result = std::thread::scope(|scope| {
         let mut readers = Vec::new();
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let lines = Arc::clone(&lines);
             readers.push(scope.spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -107,7 +119,10 @@ pub fn run(
                 Ok(None) if started.elapsed() >= timeout => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    break Err(format!("timed out after {}", humantime::format_duration(timeout)));
+                    break Err(format!(
+                        "timed out after {}",
+                        humantime::format_duration(timeout)
+                    ));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
                 Err(e) => break Err(e.to_string()),
@@ -118,7 +133,10 @@ pub fn run(
         }
         status
     });
-    let last_lines = lines.lock().map(|l| l.iter().cloned().collect()).unwrap_or_default();
+    let last_lines = lines
+        .lock()
+        .map(|l| l.iter().cloned().collect())
+        .unwrap_or_default();
     match result {
         Ok(status) => HookResult {
             success: status.success(),
@@ -162,7 +180,8 @@ impl Secrets {
     }
 
     fn hides(&self, key: &str, value: &str) -> bool {
-        self.names.iter().any(|n| n == key) || self.passwords.iter().any(|p| value.contains(p.as_str()))
+        self.names.iter().any(|n| n == key)
+            || self.passwords.iter().any(|p| value.contains(p.as_str()))
     }
 }
 

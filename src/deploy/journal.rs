@@ -80,10 +80,14 @@ pub async fn finish(conn: &mut Conn, history: &History, entry: &Entry) -> Result
         vec![
             entry.result.clone().into(),
             entry.duration_ms.into(),
-            serde_json::to_string(&entry.phases).unwrap_or_default().into(),
+            serde_json::to_string(&entry.phases)
+                .unwrap_or_default()
+                .into(),
             entry.hook_output.clone().into(),
             entry.error.clone().into(),
-            serde_json::to_string(&entry.migrations).unwrap_or_default().into(),
+            serde_json::to_string(&entry.migrations)
+                .unwrap_or_default()
+                .into(),
             entry.recovery_ms.into(),
             i64::from(entry.forced).into(),
             entry.id.clone().into(),
@@ -94,7 +98,11 @@ pub async fn finish(conn: &mut Conn, history: &History, entry: &Entry) -> Result
 }
 
 /// Every row of an environment, newest first (none when the journal does not exist yet).
-pub async fn entries(conn: &mut Conn, history: &History, environment: &str) -> Result<Vec<Entry>, DbError> {
+pub async fn entries(
+    conn: &mut Conn,
+    history: &History,
+    environment: &str,
+) -> Result<Vec<Entry>, DbError> {
     if !history.table_exists(conn, &history.deploys.clone()).await? {
         return Ok(Vec::new());
     }

@@ -41,7 +41,9 @@ pub struct DeployOptions {
 pub fn validate_version(version: &str) -> Result<()> {
     let ok = !version.is_empty()
         && version.len() <= 128
-        && version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
@@ -86,7 +88,14 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn phase(&mut self, out: &mut DeployOutput, phase: &str, status: &str, since: Instant, detail: String) {
+    fn phase(
+        &mut self,
+        out: &mut DeployOutput,
+        phase: &str,
+        status: &str,
+        since: Instant,
+        detail: String,
+    ) {
         let p = Phase {
             phase: phase.into(),
             status: status.into(),
@@ -97,7 +106,14 @@ impl Run<'_> {
         self.entry.phases.push(p);
     }
 
-    fn hook(&mut self, out: &mut DeployOutput, argv: &[String], phase: &str, version: &str, previous: &str) -> hooks::HookResult {
+    fn hook(
+        &mut self,
+        out: &mut DeployOutput,
+        argv: &[String],
+        phase: &str,
+        version: &str,
+        previous: &str,
+    ) -> hooks::HookResult {
         let ctx = HookContext {
             environment: &self.env.name,
             version,
@@ -106,7 +122,14 @@ impl Run<'_> {
             phase,
         };
         let echo = out.hook_echo();
-        let result = hooks::run(argv, &ctx, &self.config.root, &self.secrets, self.config.hook_timeout, &echo);
+        let result = hooks::run(
+            argv,
+            &ctx,
+            &self.config.root,
+            &self.secrets,
+            self.config.hook_timeout,
+            &echo,
+        );
         let mut kept = self.entry.hook_output.take().unwrap_or_default();
         for line in &result.last_lines {
             kept.push_str(&format!("[{phase}] {line}\n"));
@@ -168,18 +191,39 @@ async fn deploy_env(
     let history = History::new(&prefix, conn.dialect());
     let rows = engine::read_rows(&mut conn, &history).await?;
     let dialect = conn.dialect();
-    let pending = plan::plan(catalog, &rows, dialect, &Request::default(), &env.name, None);
-    let files: HashSet<String> = pending.steps.iter().map(|s| s.migration.forward.file_name.clone()).collect();
+    let pending = plan::plan(
+        catalog,
+        &rows,
+        dialect,
+        &Request::default(),
+        &env.name,
+        None,
+    );
+    let files: HashSet<String> = pending
+        .steps
+        .iter()
+        .map(|s| s.migration.forward.file_name.clone())
+        .collect();
     let report = lint::check_catalog(
         catalog,
         &lint::Options {
             dialect,
-            disabled: config.lint_disable.iter().filter_map(|id| lint::Rule::from_id(id)).collect(),
+            disabled: config
+                .lint_disable
+                .iter()
+                .filter_map(|id| lint::Rule::from_id(id))
+                .collect(),
             scope: Some(files),
         },
     );
     if report.errors() > 0 {
-        run.phase(out, "gate", "failed", t, format!("{} lint error(s)", report.errors()));
+        run.phase(
+            out,
+            "gate",
+            "failed",
+            t,
+            format!("{} lint error(s)", report.errors()),
+        );
         out.findings(&report);
         conn.close().await;
         return Err(Error::GateFailed {
@@ -187,7 +231,10 @@ async fn deploy_env(
             errors: report.errors(),
         });
     }
-    let gate_detail = format!("{} migration(s) to apply, no lint errors", pending.steps.len());
+    let gate_detail = format!(
+        "{} migration(s) to apply, no lint errors",
+        pending.steps.len()
+    );
     run.phase(out, "gate", "ok", t, gate_detail);
 
     // 2. approval.
@@ -206,8 +253,19 @@ async fn deploy_env(
 
     // 3. lock, held for the whole deploy.
     let t = Instant::now();
-    let command = format!("runner deploy --env {} --version {}", env.name, options.version);
-    let held = match lock::acquire(&mut conn, &env.database_url.value, options.lock_wait, &command, |_, _| {}).await {
+    let command = format!(
+        "runner deploy --env {} --version {}",
+        env.name, options.version
+    );
+    let held = match lock::acquire(
+        &mut conn,
+        &env.database_url.value,
+        options.lock_wait,
+        &command,
+        |_, _| {},
+    )
+    .await
+    {
         Ok(l) => l,
         Err(e) => {
             conn.close().await;
@@ -216,7 +274,15 @@ async fn deploy_env(
     };
     run.phase(out, "lock", "taken", t, String::new());
 
-    let result = deploy_locked(&mut run, &mut conn, catalog, options, previous_history.as_ref(), out).await;
+    let result = deploy_locked(
+        &mut run,
+        &mut conn,
+        catalog,
+        options,
+        previous_history.as_ref(),
+        out,
+    )
+    .await;
     lock::release(&mut conn, held).await;
     conn.close().await;
     result
@@ -233,13 +299,30 @@ async fn deploy_locked(
     let env = run.env;
     let config = run.config;
     let history = History::new(&config.history_prefix, conn.dialect());
-    history.ensure(conn).await.map_err(|e| engine::db("create the history tables", e))?;
-    let entries = journal::entries(conn, &history, &env.name).await.map_err(|e| engine::db("read the deploy journal", e))?;
+    history
+        .ensure(conn)
+        .await
+        .map_err(|e| engine::db("create the history tables", e))?;
+    let entries = journal::entries(conn, &history, &env.name)
+        .await
+        .map_err(|e| engine::db("read the deploy journal", e))?;
     let previous_version = journal::current_version(&entries).map(|e| e.version.clone());
     run.entry.previous_version = previous_version.clone();
-    journal::start(conn, &history, &run.entry).await.map_err(|e| engine::db("write the deploy journal", e))?;
+    journal::start(conn, &history, &run.entry)
+        .await
+        .map_err(|e| engine::db("write the deploy journal", e))?;
     let _ = history
-        .event(conn, &run.info, None, "deploy_started", &format!("deploy {} (previous {})", options.version, previous_version.as_deref().unwrap_or("none")))
+        .event(
+            conn,
+            &run.info,
+            None,
+            "deploy_started",
+            &format!(
+                "deploy {} (previous {})",
+                options.version,
+                previous_version.as_deref().unwrap_or("none")
+            ),
+        )
         .await;
 
     // 4. migrations.
@@ -258,10 +341,26 @@ async fn deploy_locked(
             run: run.info.clone(),
         };
         let mut quiet = out.migrate_reporter();
-        match engine::migrate_locked(conn, env, catalog, &migrate, previous_history, &config.history_prefix, &mut quiet).await {
+        match engine::migrate_locked(
+            conn,
+            env,
+            catalog,
+            &migrate,
+            previous_history,
+            &config.history_prefix,
+            &mut quiet,
+        )
+        .await
+        {
             Ok(applied) => {
                 run.entry.migrations = applied.clone();
-                run.phase(out, "migrations", "ok", t, format!("{} applied", applied.len()));
+                run.phase(
+                    out,
+                    "migrations",
+                    "ok",
+                    t,
+                    format!("{} applied", applied.len()),
+                );
             }
             Err(e) => {
                 run.phase(out, "migrations", "failed", t, String::new());
@@ -278,7 +377,17 @@ async fn deploy_locked(
     if !hook.success {
         run.phase(out, "deploy", "failed", t, hook.status.clone());
         let why = format!("the deploy hook failed ({})", hook.status);
-        return recover(run, conn, &history, catalog, options, &why, Instant::now(), out).await;
+        return recover(
+            run,
+            conn,
+            &history,
+            catalog,
+            options,
+            &why,
+            Instant::now(),
+            out,
+        )
+        .await;
     }
     run.phase(out, "deploy", "ok", t, String::new());
 
@@ -294,25 +403,80 @@ async fn deploy_locked(
         match verdict {
             Verdict::Healthy { after } => {
                 let (ok, detail) = match db_ping {
-                    Ok(latency) if latency <= h.max_db_latency => (true, format!("database ping {} ms", latency.as_millis())),
-                    Ok(latency) => (false, format!("database ping {} ms, above max_db_latency {}", latency.as_millis(), humantime::format_duration(h.max_db_latency))),
+                    Ok(latency) if latency <= h.max_db_latency => {
+                        (true, format!("database ping {} ms", latency.as_millis()))
+                    }
+                    Ok(latency) => (
+                        false,
+                        format!(
+                            "database ping {} ms, above max_db_latency {}",
+                            latency.as_millis(),
+                            humantime::format_duration(h.max_db_latency)
+                        ),
+                    ),
                     Err(e) => (false, format!("database ping failed: {e}")),
                 };
                 if !ok {
                     run.phase(out, "health", "failed", t, detail.clone());
-                    return recover(run, conn, &history, catalog, options, &detail, Instant::now(), out).await;
+                    return recover(
+                        run,
+                        conn,
+                        &history,
+                        catalog,
+                        options,
+                        &detail,
+                        Instant::now(),
+                        out,
+                    )
+                    .await;
                 }
-                run.phase(out, "health", "healthy", t, format!("after {checks} checks in {:.1} s; {detail}", after.as_secs_f64()));
+                run.phase(
+                    out,
+                    "health",
+                    "healthy",
+                    t,
+                    format!(
+                        "after {checks} checks in {:.1} s; {detail}",
+                        after.as_secs_f64()
+                    ),
+                );
             }
-            Verdict::Unhealthy { reason, first_failure } => {
+            Verdict::Unhealthy {
+                reason,
+                first_failure,
+            } => {
                 run.phase(out, "health", "unhealthy", t, reason.clone());
                 let first = t + first_failure;
-                return recover(run, conn, &history, catalog, options, &format!("{} is unhealthy: {reason}", options.version), first, out).await;
+                return recover(
+                    run,
+                    conn,
+                    &history,
+                    catalog,
+                    options,
+                    &format!("{} is unhealthy: {reason}", options.version),
+                    first,
+                    out,
+                )
+                .await;
             }
             Verdict::TimedOut { last } => {
-                let why = format!("{} never became healthy within {} (last: {last})", options.version, humantime::format_duration(h.timeout));
+                let why = format!(
+                    "{} never became healthy within {} (last: {last})",
+                    options.version,
+                    humantime::format_duration(h.timeout)
+                );
                 run.phase(out, "health", "timed out", t, last);
-                return recover(run, conn, &history, catalog, options, &why, Instant::now(), out).await;
+                return recover(
+                    run,
+                    conn,
+                    &history,
+                    catalog,
+                    options,
+                    &why,
+                    Instant::now(),
+                    out,
+                )
+                .await;
             }
         }
     }
@@ -324,7 +488,17 @@ async fn deploy_locked(
         if !hook.success {
             run.phase(out, "smoke", "failed", t, hook.status.clone());
             let why = format!("the smoke hook failed ({})", hook.status);
-            return recover(run, conn, &history, catalog, options, &why, Instant::now(), out).await;
+            return recover(
+                run,
+                conn,
+                &history,
+                catalog,
+                options,
+                &why,
+                Instant::now(),
+                out,
+            )
+            .await;
         }
         run.phase(out, "smoke", "ok", t, String::new());
     }
@@ -332,19 +506,43 @@ async fn deploy_locked(
     // 8. success.
     run.entry.result = "succeeded".into();
     run.entry.duration_ms = Some(run.started.elapsed().as_millis() as i64);
-    journal::finish(conn, &history, &run.entry).await.map_err(|e| engine::db("write the deploy journal", e))?;
-    let _ = history.event(conn, &run.info, None, "deploy_succeeded", &format!("{} deployed", options.version)).await;
+    journal::finish(conn, &history, &run.entry)
+        .await
+        .map_err(|e| engine::db("write the deploy journal", e))?;
+    let _ = history
+        .event(
+            conn,
+            &run.info,
+            None,
+            "deploy_succeeded",
+            &format!("{} deployed", options.version),
+        )
+        .await;
     out.success(&env.name, &options.version, run.started.elapsed());
     Ok(())
 }
 
 /// Records a deploy that failed before the app was touched.
-async fn fail(run: &mut Run<'_>, conn: &mut Conn, history: &History, result: &str, error: Error) -> Result<()> {
+async fn fail(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    history: &History,
+    result: &str,
+    error: Error,
+) -> Result<()> {
     run.entry.result = result.into();
     run.entry.error = Some(crate::config::redact_text(&error.to_string()));
     run.entry.duration_ms = Some(run.started.elapsed().as_millis() as i64);
     let _ = journal::finish(conn, history, &run.entry).await;
-    let _ = history.event(conn, &run.info, None, "deploy_failed", run.entry.error.as_deref().unwrap_or("")).await;
+    let _ = history
+        .event(
+            conn,
+            &run.info,
+            None,
+            "deploy_failed",
+            run.entry.error.as_deref().unwrap_or(""),
+        )
+        .await;
     Err(error)
 }
 
@@ -375,23 +573,46 @@ async fn recover(
                 run.phase(out, "rollback", "failed", t, hook.status.clone());
                 problems.push(format!("the rollback hook failed ({})", hook.status));
             }
-            if hook.success && let Some(h) = &env.health {
+            if hook.success
+                && let Some(h) = &env.health
+            {
                 let t = Instant::now();
                 match health::wait(h, Some(prev), &mut |p| out.probe(p)) {
                     Verdict::Healthy { .. } => {
                         run.entry.recovery_ms = Some(first_failure.elapsed().as_millis() as i64);
-                        run.phase(out, "health after rollback", "healthy", t, format!("{prev} serving again"));
+                        run.phase(
+                            out,
+                            "health after rollback",
+                            "healthy",
+                            t,
+                            format!("{prev} serving again"),
+                        );
                     }
                     other => {
-                        run.phase(out, "health after rollback", "failed", t, format!("{other:?}"));
+                        run.phase(
+                            out,
+                            "health after rollback",
+                            "failed",
+                            t,
+                            format!("{other:?}"),
+                        );
                         problems.push(format!("{prev} did not become healthy again"));
                     }
                 }
             }
         }
-        (None, _) => problems.push(format!("environments.{}.rollback is not set: nothing could put the previous version back", env.name)),
+        (None, _) => problems.push(format!(
+            "environments.{}.rollback is not set: nothing could put the previous version back",
+            env.name
+        )),
         (Some(_), None) => {
-            run.phase(out, "rollback", "skipped", t, "no previous version to go back to".into());
+            run.phase(
+                out,
+                "rollback",
+                "skipped",
+                t,
+                "no previous version to go back to".into(),
+            );
         }
     }
 
@@ -399,10 +620,18 @@ async fn recover(
     if rollback_migrations && !run.entry.migrations.is_empty() && problems.is_empty() {
         let t = Instant::now();
         match rollback_migrations_of(run, conn, catalog).await {
-            Ok(n) => run.phase(out, "migrations rollback", "ok", t, format!("{n} rolled back")),
+            Ok(n) => run.phase(
+                out,
+                "migrations rollback",
+                "ok",
+                t,
+                format!("{n} rolled back"),
+            ),
             Err(e) => {
                 run.phase(out, "migrations rollback", "failed", t, e.to_string());
-                problems.push(format!("the migrations of this deploy could not be rolled back: {e}"));
+                problems.push(format!(
+                    "the migrations of this deploy could not be rolled back: {e}"
+                ));
             }
         }
     }
@@ -411,13 +640,18 @@ async fn recover(
     let migrations_note = if run.entry.migrations.is_empty() || rollback_migrations {
         String::new()
     } else {
-        format!("; the {} migration(s) it applied stay (expand migrations are backward compatible)", run.entry.migrations.len())
+        format!(
+            "; the {} migration(s) it applied stay (expand migrations are backward compatible)",
+            run.entry.migrations.len()
+        )
     };
     if problems.is_empty() {
         run.entry.result = "rolled_back".into();
         run.entry.error = Some(why.to_string());
         let _ = journal::finish(conn, history, &run.entry).await;
-        let _ = history.event(conn, &run.info, None, "deploy_rolled_back", why).await;
+        let _ = history
+            .event(conn, &run.info, None, "deploy_rolled_back", why)
+            .await;
         Err(Error::DeployRolledBack {
             message: format!(
                 "deploying {} to {} failed: {why}; {}{migrations_note}",
@@ -433,7 +667,15 @@ async fn recover(
         run.entry.result = "rollback_failed".into();
         run.entry.error = Some(format!("{why}; {}", problems.join("; ")));
         let _ = journal::finish(conn, history, &run.entry).await;
-        let _ = history.event(conn, &run.info, None, "deploy_rollback_failed", run.entry.error.as_deref().unwrap_or("")).await;
+        let _ = history
+            .event(
+                conn,
+                &run.info,
+                None,
+                "deploy_rollback_failed",
+                run.entry.error.as_deref().unwrap_or(""),
+            )
+            .await;
         Err(Error::RollbackFailed {
             message: format!(
                 "deploying {} to {} failed: {why}; and putting the previous version back failed: {}\n  next: check the app by hand; `runner status --env {}` shows what is recorded",
@@ -448,7 +690,11 @@ async fn recover(
 
 /// The migrations this deploy applied, rolled back newest first, when each has a rollback
 /// that `runner verify` proves on a scratch database.
-async fn rollback_migrations_of(run: &mut Run<'_>, conn: &mut Conn, catalog: &Catalog) -> Result<usize> {
+async fn rollback_migrations_of(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    catalog: &Catalog,
+) -> Result<usize> {
     use crate::engine::rollback::{RollbackOptions, Target, rollback_locked};
     use crate::engine::verify::{Outcome, Scratch, Verified, VerifyProgress};
     struct Quiet;
@@ -456,13 +702,23 @@ async fn rollback_migrations_of(run: &mut Run<'_>, conn: &mut Conn, catalog: &Ca
         fn total(&mut self, _: usize) {}
         fn verified(&mut self, _: &Verified) {}
     }
-    let versions: HashSet<crate::catalog::Version> = run.entry.migrations.iter().filter_map(|v| i32::try_from(*v).ok()).collect();
+    let versions: HashSet<crate::catalog::Version> = run
+        .entry
+        .migrations
+        .iter()
+        .filter_map(|v| i32::try_from(*v).ok())
+        .collect();
     let mut scratch = Scratch::create(conn.dialect(), Some(&run.env.database_url.value)).await?;
-    let results = crate::engine::verify::verify(&mut scratch.conn, catalog, Some(&versions), &mut Quiet).await;
+    let results =
+        crate::engine::verify::verify(&mut scratch.conn, catalog, Some(&versions), &mut Quiet)
+            .await;
     scratch.remove().await;
     let results = results?;
     if let Some(bad) = results.iter().find(|r| !matches!(r.outcome, Outcome::Ok)) {
-        return Err(Error::Usage(format!("{} has no verified rollback", bad.label)));
+        return Err(Error::Usage(format!(
+            "{} has no verified rollback",
+            bad.label
+        )));
     }
     let options = RollbackOptions {
         target: Target::Steps(versions.len()),
@@ -501,16 +757,26 @@ pub fn previous_environment(config: &Config, env: &str) -> Option<String> {
 
 /// Production also requires that this version was deployed successfully to the environment
 /// before it in the pipeline.
-async fn require_deployed_before(config: &Config, previous: &str, version: &str, prefix: &str) -> Result<()> {
+async fn require_deployed_before(
+    config: &Config,
+    previous: &str,
+    version: &str,
+    prefix: &str,
+) -> Result<()> {
     let prev_env = config.environment(previous)?;
     let mut entries = Vec::new();
     if Conn::exists(&prev_env.database_url.value) {
         let mut conn = engine::open(prev_env, "check-previous").await?;
         let history = History::new(prefix, conn.dialect());
-        entries = journal::entries(&mut conn, &history, previous).await.map_err(|e| engine::db("read the deploy journal", e))?;
+        entries = journal::entries(&mut conn, &history, previous)
+            .await
+            .map_err(|e| engine::db("read the deploy journal", e))?;
         conn.close().await;
     }
-    if entries.iter().any(|e| e.kind == "deploy" && e.version == version && e.result == "succeeded") {
+    if entries
+        .iter()
+        .any(|e| e.kind == "deploy" && e.version == version && e.result == "succeeded")
+    {
         return Ok(());
     }
     Err(Error::Refused {

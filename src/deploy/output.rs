@@ -21,7 +21,10 @@ impl DeployOutput {
 
     pub fn begin(&mut self, env: &str, version: &str) {
         match self.style {
-            Style::Json => println!("{}", json!({"event": "deploy_started", "environment": env, "version": version})),
+            Style::Json => println!(
+                "{}",
+                json!({"event": "deploy_started", "environment": env, "version": version})
+            ),
             Style::Human => println!("deploy {version} to {env}"),
         }
     }
@@ -30,24 +33,42 @@ impl DeployOutput {
         match self.style {
             Style::Json => println!("{}", json!({"event": "phase", "phase": p})),
             Style::Human => {
-                let detail = if p.detail.is_empty() { String::new() } else { format!(": {}", p.detail) };
-                println!("  {:<22} {}{detail} ({} ms)", p.phase, p.status, p.duration_ms);
+                let detail = if p.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", p.detail)
+                };
+                println!(
+                    "  {:<22} {}{detail} ({} ms)",
+                    p.phase, p.status, p.duration_ms
+                );
             }
         }
     }
 
     pub fn findings(&mut self, report: &Report) {
         match self.style {
-            Style::Json => println!("{}", json!({"event": "gate_findings", "findings": report.findings})),
+            Style::Json => println!(
+                "{}",
+                json!({"event": "gate_findings", "findings": report.findings})
+            ),
             Style::Human => eprint!("{}", crate::report::findings::human(report)),
         }
     }
 
     pub fn probe(&mut self, p: &Probe) {
         match (self.style, p) {
-            (Style::Json, Probe::Pass) => println!("{}", json!({"event": "health_probe", "result": "pass"})),
-            (Style::Json, Probe::Fail(why)) => println!("{}", json!({"event": "health_probe", "result": "fail", "detail": why})),
-            (Style::Json, Probe::NotYet(why)) => println!("{}", json!({"event": "health_probe", "result": "waiting", "detail": why})),
+            (Style::Json, Probe::Pass) => {
+                println!("{}", json!({"event": "health_probe", "result": "pass"}))
+            }
+            (Style::Json, Probe::Fail(why)) => println!(
+                "{}",
+                json!({"event": "health_probe", "result": "fail", "detail": why})
+            ),
+            (Style::Json, Probe::NotYet(why)) => println!(
+                "{}",
+                json!({"event": "health_probe", "result": "waiting", "detail": why})
+            ),
             (Style::Human, Probe::Fail(why)) => eprintln!("    health: {why}"),
             (Style::Human, _) => {}
         }
@@ -56,7 +77,9 @@ impl DeployOutput {
     /// Prints each line of hook output as it arrives.
     pub fn hook_echo(&self) -> Box<dyn Fn(&str) + Sync> {
         match self.style {
-            Style::Json => Box::new(|line: &str| println!("{}", json!({"event": "hook_output", "line": line}))),
+            Style::Json => {
+                Box::new(|line: &str| println!("{}", json!({"event": "hook_output", "line": line})))
+            }
             Style::Human => Box::new(|line: &str| eprintln!("    | {line}")),
         }
     }
@@ -67,7 +90,10 @@ impl DeployOutput {
 
     pub fn success(&mut self, env: &str, version: &str, took: Duration) {
         match self.style {
-            Style::Json => println!("{}", json!({"event": "deploy_succeeded", "environment": env, "version": version, "duration_ms": took.as_millis() as u64})),
+            Style::Json => println!(
+                "{}",
+                json!({"event": "deploy_succeeded", "environment": env, "version": version, "duration_ms": took.as_millis() as u64})
+            ),
             Style::Human => println!("deployed {version} to {env} in {:.1} s", took.as_secs_f64()),
         }
     }

@@ -8,6 +8,7 @@ mod check_command;
 mod check_robustness;
 mod cli_help;
 mod config_errors;
+mod deploy;
 mod example_project;
 mod harness;
 mod migrate_postgres;

@@ -1,0 +1,557 @@
+//! `runner deploy`, the application `runner rollback`, `runner history`: end to end through
+//! the real binary, the demo app on 127.0.0.1 and real databases.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::harness::cli::{Output, Runner, repo_root};
+use crate::harness::postgres::{self, PASSWORD};
+
+/// A project whose environments run the demo app through the example project's hooks, on
+/// free ports, with the app's pid files in its own folder; the apps are stopped on drop.
+struct Shop {
+    dir: tempfile::TempDir,
+    ports: Vec<u16>,
+}
+
+struct EnvSpec<'a> {
+    name: &'a str,
+    url: String,
+    extra: &'a str,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Shop {
+    fn new(dialect: &str, envs: &[EnvSpec<'_>], smoke: bool) -> Shop {
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = repo_root().join("scripts");
+        let names: Vec<String> = envs.iter().map(|e| format!("\"{}\"", e.name)).collect();
+        let mut toml = format!(
+            "[migrations]\ndialect = \"{dialect}\"\n[deploy]\npipeline = [{}]\n",
+            names.join(", ")
+        );
+        let mut ports = Vec::new();
+        for e in envs {
+            let port = free_port();
+            ports.push(port);
+            let app_db = if e.url.starts_with("sqlite") {
+                e.url.clone()
+            } else {
+                "postgres://127.0.0.1/app".into()
+            };
+            toml.push_str(&format!(
+                "\n[environments.{name}]\ndatabase_url = \"{url}\"\n\
+                 deploy = [\"{deploy}\", \"{{env}}\", \"{{version}}\", \"{port}\", \"{app_db}\"]\n\
+                 rollback = [\"{rollback}\", \"{{env}}\", \"{{previous_version}}\", \"{port}\", \"{app_db}\"]\n\
+                 health = {{ url = \"http://127.0.0.1:{port}/health\", timeout = \"4s\", interval = \"100ms\" }}\n{smoke}{extra}\n",
+                name = e.name,
+                url = e.url,
+                deploy = scripts.join("deploy.sh").display(),
+                rollback = scripts.join("rollback.sh").display(),
+                smoke = if smoke {
+                    format!("smoke = [\"{}\", \"127.0.0.1\", \"{port}\"]\n", scripts.join("smoke.sh").display())
+                } else {
+                    String::new()
+                },
+                extra = e.extra,
+            ));
+        }
+        std::fs::write(dir.path().join("runner.toml"), toml).unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir(&migrations).unwrap();
+        std::fs::write(
+            migrations.join("V1__customers.sql"),
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT);\n",
+        )
+        .unwrap();
+        std::fs::write(
+            migrations.join("V1__customers.down.sql"),
+            "DROP TABLE customers;\n",
+        )
+        .unwrap();
+        Shop { dir, ports }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn runner(&self, args: &[&str]) -> Runner {
+        Runner::new(self.path())
+            .args(args)
+            .env("RUNNER_DEMO_APP", env!("CARGO_BIN_EXE_runner-demo-app"))
+            .env(
+                "RUNNER_DEMO_STATE",
+                self.path().join("state").to_str().unwrap(),
+            )
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.runner(args).run()
+    }
+
+    /// The version the app of environment `index` answers with now.
+    fn serving(&self, index: usize) -> Option<String> {
+        let body = ureq::get(&format!("http://127.0.0.1:{}/health", self.ports[index]))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+        json["version"].as_str().map(String::from)
+    }
+
+    fn history(&self, env: &str) -> Vec<serde_json::Value> {
+        let out = self
+            .run(&["history", "--env", env, "--format", "json"])
+            .expect_code(0);
+        serde_json::from_str(&out.stdout).unwrap()
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        let state = self.path().join("state");
+        for entry in std::fs::read_dir(&state).into_iter().flatten().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "pid")
+                && let Ok(pid) = std::fs::read_to_string(entry.path())
+                    .unwrap_or_default()
+                    .trim()
+                    .parse::<i32>()
+            {
+                // SAFETY: kill(2) on a demo app this test started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+fn sqlite_shop(smoke: bool) -> Shop {
+    Shop::new(
+        "sqlite",
+        &[
+            EnvSpec {
+                name: "staging",
+                url: "sqlite://db/staging.db".into(),
+                extra: "",
+            },
+            EnvSpec {
+                name: "production",
+                url: "sqlite://db/production.db".into(),
+                extra: "requires_approval = true\n",
+            },
+        ],
+        smoke,
+    )
+}
+
+#[test]
+fn the_happy_path_deploys_through_both_environments() {
+    let shop = sqlite_shop(true);
+    let out = shop
+        .run(&[
+            "deploy",
+            "--with-migrations",
+            "--version",
+            "1.0.0",
+            "--approve",
+        ])
+        .expect_code(0);
+    for phase in [
+        "gate",
+        "approval",
+        "lock",
+        "migrations",
+        "deploy",
+        "health",
+        "smoke",
+    ] {
+        assert!(
+            out.stdout.contains(&format!("  {phase:<22} ")),
+            "no {phase} phase\n{out}"
+        );
+    }
+    assert!(out.stdout.contains("deployed 1.0.0 to staging"), "{out}");
+    assert!(out.stdout.contains("deployed 1.0.0 to production"), "{out}");
+    assert_eq!(shop.serving(0).as_deref(), Some("1.0.0"));
+    assert_eq!(shop.serving(1).as_deref(), Some("1.0.0"));
+    let production = shop.history("production");
+    assert_eq!(production.len(), 1);
+    assert_eq!(production[0]["result"], "succeeded");
+    assert_eq!(production[0]["migrations"], serde_json::json!([1]));
+    assert!(production[0]["approved_by"].is_string());
+    let phases: Vec<&str> = production[0]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "gate",
+            "approval",
+            "lock",
+            "migrations",
+            "deploy",
+            "health",
+            "smoke"
+        ]
+    );
+    shop.run(&["status", "--env", "production"])
+        .expect_code(0)
+        .stdout_has("version:     1.0.0");
+}
+
+#[test]
+fn an_unhealthy_version_is_rolled_back_automatically_with_exit_4() {
+    let shop = sqlite_shop(false);
+    shop.run(&[
+        "deploy",
+        "--env",
+        "staging",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+    ])
+    .expect_code(0);
+    shop.runner(&["deploy", "--env", "staging", "--version", "2.0.0"])
+        .env("DEMO_BEHAVIOR", "2.0.0=unhealthy")
+        .run()
+        .expect_code(4)
+        .stderr_has("deploying 2.0.0 to staging failed: 2.0.0 is unhealthy: 3 consecutive failures, last: HTTP 503 (unhealthy); 1.0.0 is serving again");
+    assert_eq!(shop.serving(0).as_deref(), Some("1.0.0"));
+    let history = shop.history("staging");
+    assert_eq!(history[0]["version"], "2.0.0");
+    assert_eq!(history[0]["result"], "rolled_back");
+    assert!(history[0]["recovery_ms"].as_i64().unwrap() > 0);
+    assert_eq!(history[1]["result"], "succeeded");
+}
+
+#[test]
+fn a_failing_smoke_hook_rolls_back_too() {
+    let shop = sqlite_shop(true);
+    shop.run(&[
+        "deploy",
+        "--env",
+        "staging",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+    ])
+    .expect_code(0);
+    // A smoke test that fails for the new release.
+    let toml_path = shop.path().join("runner.toml");
+    let toml = std::fs::read_to_string(&toml_path).unwrap();
+    let smoke = repo_root().join("scripts/smoke.sh").display().to_string();
+    let toml = toml.replacen(
+        &format!("smoke = [\"{smoke}\""),
+        "smoke = [\"false\", \"{version}\"",
+        1,
+    );
+    std::fs::write(&toml_path, toml).unwrap();
+    shop.run(&["deploy", "--env", "staging", "--version", "1.1.0"])
+        .expect_code(4)
+        .stderr_has("the smoke hook failed (exit status: 1); 1.0.0 is serving again");
+    assert_eq!(shop.serving(0).as_deref(), Some("1.0.0"));
+    assert_eq!(shop.history("staging")[0]["result"], "rolled_back");
+}
+
+#[test]
+fn a_version_that_never_answers_times_out_and_is_rolled_back() {
+    let shop = sqlite_shop(false);
+    shop.run(&[
+        "deploy",
+        "--env",
+        "staging",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+    ])
+    .expect_code(0);
+    shop.runner(&["deploy", "--env", "staging", "--version", "3.0.0"])
+        .env("DEMO_BEHAVIOR", "3.0.0=down")
+        .run()
+        .expect_code(4)
+        .stderr_has("3.0.0 never became healthy within 4s");
+    assert_eq!(shop.serving(0).as_deref(), Some("1.0.0"));
+}
+
+#[test]
+fn production_is_refused_before_staging_and_without_approval() {
+    let shop = sqlite_shop(false);
+    shop.run(&[
+        "deploy",
+        "--env",
+        "production",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+        "--approve",
+    ])
+    .expect_code(2)
+    .stderr_has("version 1.0.0 has not been deployed successfully to staging");
+    shop.run(&[
+        "deploy",
+        "--env",
+        "staging",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+    ])
+    .expect_code(0);
+    shop.run(&[
+        "deploy",
+        "--env",
+        "production",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+    ])
+    .expect_code(2)
+    .stderr_has("production requires approval: pass --approve");
+    shop.runner(&[
+        "deploy",
+        "--env",
+        "production",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+        "--approve",
+    ])
+    .env("RUNNER_APPROVED_BY", "carol")
+    .run()
+    .expect_code(0);
+    assert_eq!(shop.history("production")[0]["approved_by"], "carol");
+}
+
+#[test]
+fn a_second_deploy_at_once_waits_then_fails_with_exit_6_naming_the_holder() {
+    let shop = sqlite_shop(false);
+    shop.run(&[
+        "deploy",
+        "--env",
+        "staging",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+    ])
+    .expect_code(0);
+    // A slow deploy: the app of this version answers health checks only after 3 s each.
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_runner"));
+    first
+        .current_dir(shop.path())
+        .args(["deploy", "--env", "staging", "--version", "1.1.0"])
+        .env("RUNNER_DEMO_APP", env!("CARGO_BIN_EXE_runner-demo-app"))
+        .env("RUNNER_DEMO_STATE", shop.path().join("state"))
+        .env("DEMO_BEHAVIOR", "1.1.0=slow")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut first = first.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    shop.run(&[
+        "deploy",
+        "--env",
+        "staging",
+        "--version",
+        "1.2.0",
+        "--lock-wait",
+        "500ms",
+    ])
+    .expect_code(6)
+    .stderr_has("could not take the migration lock within 500ms: it is held by pid")
+    .stderr_has("runner deploy --env staging --version 1.1.0");
+    let _ = first.wait();
+}
+
+#[tokio::test]
+async fn on_postgres_hooks_get_the_contract_and_never_the_database_password() {
+    let staging = postgres::fresh_database().await;
+    let production = postgres::fresh_database().await;
+    let shop = Shop::new(
+        "postgres",
+        &[
+            EnvSpec {
+                name: "staging",
+                url: staging.url.clone(),
+                extra: "",
+            },
+            EnvSpec {
+                name: "production",
+                url: "${PROD_DB}".into(),
+                extra: "",
+            },
+        ],
+        false,
+    );
+    // A deploy hook that records its environment, then deploys as usual.
+    let dump = shop.path().join("hook-env.txt");
+    let wrapper = shop.path().join("deploy-and-dump.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nenv > {}\nexec {} \"$@\"\n",
+            dump.display(),
+            repo_root().join("scripts/deploy.sh").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let toml = std::fs::read_to_string(shop.path().join("runner.toml")).unwrap();
+    let toml = toml.replace(
+        &repo_root().join("scripts/deploy.sh").display().to_string(),
+        &wrapper.display().to_string(),
+    );
+    std::fs::write(shop.path().join("runner.toml"), toml).unwrap();
+
+    let out = shop
+        .runner(&["deploy", "--with-migrations", "--version", "1.0.0"])
+        .env("PROD_DB", &production.url)
+        .env("UNRELATED_SECRET_COPY", &format!("x{PASSWORD}x"))
+        .run();
+    let out = out.expect_code(0);
+    assert!(!out.all().contains(PASSWORD), "{out}");
+    let env = std::fs::read_to_string(&dump).unwrap();
+    assert!(
+        !env.contains(PASSWORD),
+        "a hook saw the database password:\n{env}"
+    );
+    assert!(!env.contains("PROD_DB="), "{env}");
+    for line in [
+        "RUNNER_ENV=production",
+        "RUNNER_VERSION=1.0.0",
+        "RUNNER_PREVIOUS_VERSION=",
+        "RUNNER_PHASE=deploy",
+    ] {
+        assert!(
+            env.lines().any(|l| l == line || l.starts_with(line)),
+            "missing {line} in\n{env}"
+        );
+    }
+    assert!(
+        env.lines().any(|l| l.starts_with("RUNNER_DEPLOY_ID=")),
+        "{env}"
+    );
+    let mut conn = production.connect().await;
+    let (result, migrations): (String, String) =
+        sqlx::query_as("SELECT result, migrations FROM runner_deploys")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((result.as_str(), migrations.as_str()), ("succeeded", "[1]"));
+}
+
+#[test]
+fn rollback_to_an_earlier_version_and_a_forced_rollback_are_recorded() {
+    let shop = sqlite_shop(false);
+    for v in ["1.0.0", "1.1.0", "1.2.0"] {
+        shop.run(&[
+            "deploy",
+            "--env",
+            "staging",
+            "--with-migrations",
+            "--version",
+            v,
+        ])
+        .expect_code(0);
+    }
+    shop.run(&["rollback", "--env", "staging", "--version", "1.0.0"])
+        .expect_code(0)
+        .stdout_has("health                 healthy");
+    assert_eq!(shop.serving(0).as_deref(), Some("1.0.0"));
+    shop.run(&["rollback", "--env", "staging", "--version", "9.9.9"])
+        .expect_code(2)
+        .stderr_has("9.9.9 never ran successfully in staging");
+    shop.run(&[
+        "rollback",
+        "--env",
+        "staging",
+        "--version",
+        "1.1.0",
+        "--force",
+    ])
+    .expect_code(2)
+    .stderr_has("pass --yes to confirm");
+    shop.run(&[
+        "rollback",
+        "--env",
+        "staging",
+        "--version",
+        "1.1.0",
+        "--force",
+        "--yes",
+    ])
+    .expect_code(0)
+    .stdout_has("skipped (forced)");
+    let history = shop.history("staging");
+    assert_eq!(
+        (
+            history[0]["kind"].as_str(),
+            history[0]["version"].as_str(),
+            history[0]["forced"].as_bool()
+        ),
+        (Some("rollback"), Some("1.1.0"), Some(true))
+    );
+    assert_eq!(
+        (
+            history[1]["kind"].as_str(),
+            history[1]["version"].as_str(),
+            history[1]["forced"].as_bool()
+        ),
+        (Some("rollback"), Some("1.0.0"), Some(false))
+    );
+    shop.run(&["history", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("succeeded (forced)");
+    // The app rollback without --version goes to the release before the current one.
+    shop.run(&["rollback", "--env", "staging"]).expect_code(0);
+    assert_eq!(shop.serving(0).as_deref(), Some("1.0.0"));
+}
+
+#[test]
+fn the_readme_main_command_runs_the_example_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    for dir in ["migrations", "scripts"] {
+        std::fs::create_dir(tmp.path().join(dir)).unwrap();
+        for entry in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), tmp.path().join(dir).join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    // The example's ports are fixed (18081, 18082); give this copy its own.
+    let (a, b) = (free_port(), free_port());
+    let toml = std::fs::read_to_string(root.join("runner.toml"))
+        .unwrap()
+        .replace("18081", &a.to_string())
+        .replace("18082", &b.to_string());
+    std::fs::write(tmp.path().join("runner.toml"), toml).unwrap();
+    let shop = Shop {
+        dir: tmp,
+        ports: vec![a, b],
+    };
+    shop.run(&[
+        "deploy",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+        "--approve",
+    ])
+    .expect_code(0)
+    .stdout_has("deployed 1.0.0 to production");
+    assert_eq!(shop.serving(1).as_deref(), Some("1.0.0"));
+}
