@@ -132,12 +132,7 @@ fn verify_findings(
     catalog: &Catalog,
     scope: Option<&HashSet<crate::catalog::Version>>,
 ) -> Result<Vec<crate::lint::Finding>> {
-    use crate::engine::verify::{Outcome, Verified, VerifyProgress};
-    struct Quiet;
-    impl VerifyProgress for Quiet {
-        fn total(&mut self, _: usize) {}
-        fn verified(&mut self, _: &Verified) {}
-    }
+    use crate::engine::verify::{Outcome, Quiet};
     let server = match (args.database_url.as_deref(), config) {
         (Some(raw), Some(config)) => super::verify::server_url(config, Some(raw), None)?,
         (Some(raw), None) => {

@@ -1,7 +1,5 @@
 //! `runner migrate --env E`: apply pending migrations behind the lock.
 
-use std::time::Duration;
-
 use crate::catalog::Catalog;
 use crate::cli::{MigrateArgs, ProgressFormat};
 use crate::config::Config;
@@ -28,7 +26,7 @@ pub fn run(config: &Config, args: &MigrateArgs) -> Result<ExitCode> {
             lock_timeout: args.lock_timeout.unwrap_or(env.lock_timeout),
             statement_timeout: args.statement_timeout.or(env.statement_timeout),
             retries: args.lock_retries.unwrap_or(env.lock_retries),
-            retry_delay: Duration::from_millis(200),
+            ..Limits::of(env)
         },
         run: run_info(&env.name, args.release.clone()),
     };

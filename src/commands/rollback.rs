@@ -29,12 +29,7 @@ pub fn run(config: &Config, args: &RollbackArgs) -> Result<ExitCode> {
         target,
         use_file: args.use_file,
         lock_wait: args.lock_wait,
-        limits: Limits {
-            lock_timeout: env.lock_timeout,
-            statement_timeout: env.statement_timeout,
-            retries: env.lock_retries,
-            retry_delay: Duration::from_millis(200),
-        },
+        limits: Limits::of(env),
         run: run_info(&env.name, None),
         approved_by: env
             .requires_approval

@@ -12,7 +12,7 @@ use crate::config::{Config, Environment};
 use crate::engine::apply::Limits;
 use crate::engine::conn::Conn;
 use crate::engine::history::{History, State};
-use crate::engine::rollback::{RollbackOptions, RollbackReporter, Target, rollback_locked};
+use crate::engine::rollback::{RollbackOptions, Target, rollback_locked};
 use crate::engine::{self, lock};
 use crate::error::{Error, Result};
 
@@ -343,24 +343,21 @@ async fn roll_back_migrations(
             "the migrations of the undone deploys ({wanted:?}) are not the newest applied ones ({newest:?}): roll them back with `runner rollback --to`"
         )));
     }
-    struct Silent;
-    impl RollbackReporter for Silent {
-        fn file_differs(&mut self, _: &str, _: &str) {}
-        fn rolled_back(&mut self, _: &str, _: Duration) {}
-        fn retrying(&mut self, _: &str, _: u32, _: Duration, _: &crate::engine::conn::DbError) {}
-    }
     let options = RollbackOptions {
         target: Target::Steps(versions.len()),
         use_file: false,
         lock_wait: Duration::from_secs(1),
-        limits: Limits {
-            lock_timeout: env.lock_timeout,
-            statement_timeout: env.statement_timeout,
-            retries: env.lock_retries,
-            retry_delay: Duration::from_millis(200),
-        },
+        limits: Limits::of(env),
         run: info.clone(),
         approved_by: None,
     };
-    rollback_locked(conn, config, env, catalog, &options, &mut Silent).await
+    rollback_locked(
+        conn,
+        config,
+        env,
+        catalog,
+        &options,
+        &mut crate::engine::rollback::Silent,
+    )
+    .await
 }

@@ -332,12 +332,7 @@ async fn deploy_locked(
             request: Request::default(),
             baseline: None,
             lock_wait: options.lock_wait,
-            limits: Limits {
-                lock_timeout: env.lock_timeout,
-                statement_timeout: env.statement_timeout,
-                retries: env.lock_retries,
-                retry_delay: Duration::from_millis(200),
-            },
+            limits: Limits::of(env),
             run: run.info.clone(),
         };
         let mut quiet = out.migrate_reporter();
@@ -696,12 +691,7 @@ async fn rollback_migrations_of(
     catalog: &Catalog,
 ) -> Result<usize> {
     use crate::engine::rollback::{RollbackOptions, Target, rollback_locked};
-    use crate::engine::verify::{Outcome, Scratch, Verified, VerifyProgress};
-    struct Quiet;
-    impl VerifyProgress for Quiet {
-        fn total(&mut self, _: usize) {}
-        fn verified(&mut self, _: &Verified) {}
-    }
+    use crate::engine::verify::{Outcome, Scratch};
     let versions: HashSet<crate::catalog::Version> = run
         .entry
         .migrations
@@ -709,9 +699,13 @@ async fn rollback_migrations_of(
         .filter_map(|v| i32::try_from(*v).ok())
         .collect();
     let mut scratch = Scratch::create(conn.dialect(), Some(&run.env.database_url.value)).await?;
-    let results =
-        crate::engine::verify::verify(&mut scratch.conn, catalog, Some(&versions), &mut Quiet)
-            .await;
+    let results = crate::engine::verify::verify(
+        &mut scratch.conn,
+        catalog,
+        Some(&versions),
+        &mut crate::engine::verify::Quiet,
+    )
+    .await;
     scratch.remove().await;
     let results = results?;
     if let Some(bad) = results.iter().find(|r| !matches!(r.outcome, Outcome::Ok)) {
@@ -724,22 +718,19 @@ async fn rollback_migrations_of(
         target: Target::Steps(versions.len()),
         use_file: false,
         lock_wait: Duration::from_secs(1),
-        limits: Limits {
-            lock_timeout: run.env.lock_timeout,
-            statement_timeout: run.env.statement_timeout,
-            retries: run.env.lock_retries,
-            retry_delay: Duration::from_millis(200),
-        },
+        limits: Limits::of(run.env),
         run: run.info.clone(),
         approved_by: None,
     };
-    struct Silent;
-    impl crate::engine::rollback::RollbackReporter for Silent {
-        fn file_differs(&mut self, _: &str, _: &str) {}
-        fn rolled_back(&mut self, _: &str, _: Duration) {}
-        fn retrying(&mut self, _: &str, _: u32, _: Duration, _: &crate::engine::conn::DbError) {}
-    }
-    rollback_locked(conn, run.config, run.env, catalog, &options, &mut Silent).await
+    rollback_locked(
+        conn,
+        run.config,
+        run.env,
+        catalog,
+        &options,
+        &mut crate::engine::rollback::Silent,
+    )
+    .await
 }
 
 /// Round trip of `SELECT 1` on the environment's connection.

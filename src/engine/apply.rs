@@ -22,6 +22,18 @@ pub struct Limits {
     pub retry_delay: Duration,
 }
 
+impl Limits {
+    /// An environment's limits from runner.toml; retries start 200 ms apart.
+    pub fn of(env: &crate::config::Environment) -> Limits {
+        Limits {
+            lock_timeout: env.lock_timeout,
+            statement_timeout: env.statement_timeout,
+            retries: env.lock_retries,
+            retry_delay: Duration::from_millis(200),
+        }
+    }
+}
+
 /// What the caller hears while a migration runs.
 pub trait Progress {
     fn statement_done(&mut self, step: &Step<'_>, done: usize, total: usize);

@@ -45,6 +45,15 @@ pub trait RollbackReporter {
     fn retrying(&mut self, label: &str, attempt: u32, delay: Duration, error: &DbError);
 }
 
+/// A reporter that says nothing, for callers that record the outcome themselves.
+pub struct Silent;
+
+impl RollbackReporter for Silent {
+    fn file_differs(&mut self, _: &str, _: &str) {}
+    fn rolled_back(&mut self, _: &str, _: Duration) {}
+    fn retrying(&mut self, _: &str, _: u32, _: Duration, _: &DbError) {}
+}
+
 /// One migration to undo.
 struct Undo {
     row: HistoryRow,

@@ -82,6 +82,14 @@ pub trait VerifyProgress {
     fn verified(&mut self, result: &Verified);
 }
 
+/// A listener that hears nothing, for callers that only want the results.
+pub struct Quiet;
+
+impl VerifyProgress for Quiet {
+    fn total(&mut self, _: usize) {}
+    fn verified(&mut self, _: &Verified) {}
+}
+
 /// A database made for the run and removed after it.
 pub struct Scratch {
     pub conn: Conn,
