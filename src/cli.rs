@@ -162,7 +162,7 @@ migration (each differing object is named), or with --strict when a migration is
 
     /// Roll back the application to an earlier release, or migrations with --to/--steps.
     #[command(after_help = "\
-Examples:
+Example:
   $ runner rollback --env production                  # the app, to the release before the current
   $ runner rollback --env production --version 1.2.0  # to a release that succeeded there before
   $ runner rollback --env staging --to 5              # migrations newer than V5, newest first

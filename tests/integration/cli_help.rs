@@ -16,7 +16,10 @@ fn top_level_help_explains_runner_and_its_exit_codes() {
 
 #[test]
 fn every_command_has_an_example() {
-    for command in ["check", "explain", "new", "catalog", "config"] {
+    for command in [
+        "deploy", "rollback", "status", "history", "migrate", "plan", "verify", "lock", "check",
+        "explain", "new", "catalog", "config",
+    ] {
         Runner::new(repo_root())
             .args([command, "--help"])
             .run()
