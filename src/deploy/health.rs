@@ -127,3 +127,78 @@ pub fn wait(health: &Health, version: Option<&str>, on_probe: &mut dyn FnMut(&Pr
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// A one-request HTTP server on 127.0.0.1 answering `status` and `body`.
+    fn serve(status: &'static str, body: &'static str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/health", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        url
+    }
+
+    const T: Duration = Duration::from_secs(2);
+
+    #[test]
+    fn a_2xx_with_a_healthy_status_and_the_right_version_passes() {
+        assert_eq!(
+            probe(
+                &serve("200 OK", r#"{"status":"healthy","version":"1.2"}"#),
+                Some("1.2"),
+                T
+            ),
+            Probe::Pass
+        );
+        assert_eq!(
+            probe(&serve("200 OK", "plain ok"), Some("1.2"), T),
+            Probe::Pass
+        );
+        assert_eq!(probe(&serve("204 No Content", ""), None, T), Probe::Pass);
+    }
+
+    #[test]
+    fn non_2xx_and_unhealthy_statuses_are_definite_failures() {
+        assert!(
+            matches!(probe(&serve("503 Service Unavailable", r#"{"status":"unhealthy"}"#), None, T), Probe::Fail(why) if why == "HTTP 503 (unhealthy)")
+        );
+        assert!(
+            matches!(probe(&serve("200 OK", r#"{"status":"degraded"}"#), None, T), Probe::Fail(why) if why == "status degraded")
+        );
+    }
+
+    #[test]
+    fn another_version_or_no_answer_is_not_yet_a_verdict() {
+        assert!(matches!(
+            probe(
+                &serve("200 OK", r#"{"status":"ok","version":"1.1"}"#),
+                Some("1.2"),
+                T
+            ),
+            Probe::NotYet(_)
+        ));
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        assert!(matches!(
+            probe(&format!("http://{closed}/health"), None, T),
+            Probe::NotYet(_)
+        ));
+    }
+}

@@ -192,3 +192,74 @@ fn urlencoding_decode(s: &str) -> Result<String, ()> {
         .ok_or(())?;
     String::from_utf8(bytes).map_err(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_substituted_in_each_argument() {
+        let ctx = HookContext {
+            environment: "production",
+            version: "1.2.0",
+            previous_version: "1.1.0",
+            deploy_id: "abc",
+            phase: "deploy",
+        };
+        let argv: Vec<String> = ["deploy.sh", "{env}", "--to={version}", "{previous_version}"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            substitute(&argv, &ctx),
+            ["deploy.sh", "production", "--to=1.2.0", "1.1.0"]
+        );
+    }
+
+    #[test]
+    fn secrets_hide_url_variables_and_any_value_with_a_password() {
+        let secrets = Secrets {
+            names: vec!["PROD_DB".into()],
+            passwords: vec!["s3cret".into()],
+        };
+        assert!(secrets.hides("PROD_DB", "anything"));
+        assert!(secrets.hides("COPY", "postgres://u:s3cret@h/d"));
+        assert!(!secrets.hides("PATH", "/usr/bin"));
+    }
+
+    #[test]
+    fn a_hook_gets_the_contract_and_its_output_is_kept() {
+        let ctx = HookContext {
+            environment: "staging",
+            version: "2.0.0",
+            previous_version: "",
+            deploy_id: "id-1",
+            phase: "smoke",
+        };
+        let argv = vec![
+            "sh".to_string(),
+            "-c".to_string(),
+            "echo $RUNNER_ENV $RUNNER_VERSION $RUNNER_PHASE; exit 3".to_string(),
+        ];
+        let result = run(
+            &argv,
+            &ctx,
+            Path::new("."),
+            &Secrets::default(),
+            Duration::from_secs(10),
+            &|_| {},
+        );
+        assert!(!result.success);
+        assert_eq!(result.last_lines, ["staging 2.0.0 smoke"]);
+        let slow = vec!["sleep".to_string(), "5".to_string()];
+        let result = run(
+            &slow,
+            &ctx,
+            Path::new("."),
+            &Secrets::default(),
+            Duration::from_millis(200),
+            &|_| {},
+        );
+        assert!(result.status.starts_with("timed out"), "{}", result.status);
+    }
+}

@@ -9,6 +9,8 @@ pub mod health;
 pub mod hooks;
 pub mod journal;
 pub mod output;
+mod pipeline;
+mod recover;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -78,13 +80,13 @@ pub fn deploy(
 }
 
 /// What a deploy run knows as it goes.
-struct Run<'a> {
-    config: &'a Config,
-    env: &'a Environment,
-    entry: Entry,
-    started: Instant,
-    secrets: Secrets,
-    info: RunInfo,
+pub(crate) struct Run<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) env: &'a Environment,
+    pub(crate) entry: Entry,
+    pub(crate) started: Instant,
+    pub(crate) secrets: Secrets,
+    pub(crate) info: RunInfo,
 }
 
 impl Run<'_> {
@@ -179,10 +181,10 @@ async fn deploy_env(
     out.begin(&env.name, &options.version);
 
     // Production gets only what the environment before it got.
-    let previous_env = previous_environment(config, &env.name);
+    let previous_env = pipeline::previous_environment(config, &env.name);
     let previous_history = engine::previous_history(config, &env.name, &prefix).await?;
     if let Some(prev) = &previous_env {
-        require_deployed_before(config, prev, &options.version, &prefix).await?;
+        pipeline::require_deployed_before(config, prev, &options.version, &prefix).await?;
     }
 
     // 1. gate: runner check on the migrations this deploy would apply.
@@ -372,7 +374,7 @@ async fn deploy_locked(
     if !hook.success {
         run.phase(out, "deploy", "failed", t, hook.status.clone());
         let why = format!("the deploy hook failed ({})", hook.status);
-        return recover(
+        return recover::recover(
             run,
             conn,
             &history,
@@ -413,7 +415,7 @@ async fn deploy_locked(
                 };
                 if !ok {
                     run.phase(out, "health", "failed", t, detail.clone());
-                    return recover(
+                    return recover::recover(
                         run,
                         conn,
                         &history,
@@ -442,7 +444,7 @@ async fn deploy_locked(
             } => {
                 run.phase(out, "health", "unhealthy", t, reason.clone());
                 let first = t + first_failure;
-                return recover(
+                return recover::recover(
                     run,
                     conn,
                     &history,
@@ -461,7 +463,7 @@ async fn deploy_locked(
                     humantime::format_duration(h.timeout)
                 );
                 run.phase(out, "health", "timed out", t, last);
-                return recover(
+                return recover::recover(
                     run,
                     conn,
                     &history,
@@ -483,7 +485,7 @@ async fn deploy_locked(
         if !hook.success {
             run.phase(out, "smoke", "failed", t, hook.status.clone());
             let why = format!("the smoke hook failed ({})", hook.status);
-            return recover(
+            return recover::recover(
                 run,
                 conn,
                 &history,
@@ -541,246 +543,9 @@ async fn fail(
     Err(error)
 }
 
-/// After the deploy hook ran and something failed: the previous version back through the
-/// rollback hook, health again, everything recorded; exit 4 (or 5 when that fails too).
-#[allow(clippy::too_many_arguments)]
-async fn recover(
-    run: &mut Run<'_>,
-    conn: &mut Conn,
-    history: &History,
-    catalog: &Catalog,
-    options: &DeployOptions,
-    why: &str,
-    first_failure: Instant,
-    out: &mut DeployOutput,
-) -> Result<()> {
-    let env = run.env;
-    let previous = run.entry.previous_version.clone();
-    let t = Instant::now();
-    let mut problems = Vec::new();
-    match (&env.rollback, &previous) {
-        (Some(argv), Some(prev)) => {
-            let argv = argv.clone();
-            let hook = run.hook(out, &argv, "rollback", &options.version, prev);
-            if hook.success {
-                run.phase(out, "rollback", "ok", t, format!("back to {prev}"));
-            } else {
-                run.phase(out, "rollback", "failed", t, hook.status.clone());
-                problems.push(format!("the rollback hook failed ({})", hook.status));
-            }
-            if hook.success
-                && let Some(h) = &env.health
-            {
-                let t = Instant::now();
-                match health::wait(h, Some(prev), &mut |p| out.probe(p)) {
-                    Verdict::Healthy { .. } => {
-                        run.entry.recovery_ms = Some(first_failure.elapsed().as_millis() as i64);
-                        run.phase(
-                            out,
-                            "health after rollback",
-                            "healthy",
-                            t,
-                            format!("{prev} serving again"),
-                        );
-                    }
-                    other => {
-                        run.phase(
-                            out,
-                            "health after rollback",
-                            "failed",
-                            t,
-                            format!("{other:?}"),
-                        );
-                        problems.push(format!("{prev} did not become healthy again"));
-                    }
-                }
-            }
-        }
-        (None, _) => problems.push(format!(
-            "environments.{}.rollback is not set: nothing could put the previous version back",
-            env.name
-        )),
-        (Some(_), None) => {
-            run.phase(
-                out,
-                "rollback",
-                "skipped",
-                t,
-                "no previous version to go back to".into(),
-            );
-        }
-    }
-
-    let rollback_migrations = options.rollback_migrations || run.config.rollback_migrations;
-    if rollback_migrations && !run.entry.migrations.is_empty() && problems.is_empty() {
-        let t = Instant::now();
-        match rollback_migrations_of(run, conn, catalog).await {
-            Ok(n) => run.phase(
-                out,
-                "migrations rollback",
-                "ok",
-                t,
-                format!("{n} rolled back"),
-            ),
-            Err(e) => {
-                run.phase(out, "migrations rollback", "failed", t, e.to_string());
-                problems.push(format!(
-                    "the migrations of this deploy could not be rolled back: {e}"
-                ));
-            }
-        }
-    }
-
-    run.entry.duration_ms = Some(run.started.elapsed().as_millis() as i64);
-    let migrations_note = if run.entry.migrations.is_empty() || rollback_migrations {
-        String::new()
-    } else {
-        format!(
-            "; the {} migration(s) it applied stay (expand migrations are backward compatible)",
-            run.entry.migrations.len()
-        )
-    };
-    if problems.is_empty() {
-        run.entry.result = "rolled_back".into();
-        run.entry.error = Some(why.to_string());
-        let _ = journal::finish(conn, history, &run.entry).await;
-        let _ = history
-            .event(conn, &run.info, None, "deploy_rolled_back", why)
-            .await;
-        Err(Error::DeployRolledBack {
-            message: format!(
-                "deploying {} to {} failed: {why}; {}{migrations_note}",
-                options.version,
-                env.name,
-                match &previous {
-                    Some(p) => format!("{p} is serving again"),
-                    None => "there was no previous version to go back to".to_string(),
-                }
-            ),
-        })
-    } else {
-        run.entry.result = "rollback_failed".into();
-        run.entry.error = Some(format!("{why}; {}", problems.join("; ")));
-        let _ = journal::finish(conn, history, &run.entry).await;
-        let _ = history
-            .event(
-                conn,
-                &run.info,
-                None,
-                "deploy_rollback_failed",
-                run.entry.error.as_deref().unwrap_or(""),
-            )
-            .await;
-        Err(Error::RollbackFailed {
-            message: format!(
-                "deploying {} to {} failed: {why}; and putting the previous version back failed: {}\n  next: check the app by hand; `runner status --env {}` shows what is recorded",
-                options.version,
-                env.name,
-                problems.join("; "),
-                env.name
-            ),
-        })
-    }
-}
-
-/// The migrations this deploy applied, rolled back newest first, when each has a rollback
-/// that `runner verify` proves on a scratch database.
-async fn rollback_migrations_of(
-    run: &mut Run<'_>,
-    conn: &mut Conn,
-    catalog: &Catalog,
-) -> Result<usize> {
-    use crate::engine::rollback::{RollbackOptions, Target, rollback_locked};
-    use crate::engine::verify::{Outcome, Scratch};
-    let versions: HashSet<crate::catalog::Version> = run
-        .entry
-        .migrations
-        .iter()
-        .filter_map(|v| i32::try_from(*v).ok())
-        .collect();
-    let mut scratch = Scratch::create(conn.dialect(), Some(&run.env.database_url.value)).await?;
-    let results = crate::engine::verify::verify(
-        &mut scratch.conn,
-        catalog,
-        Some(&versions),
-        &mut crate::engine::verify::Quiet,
-    )
-    .await;
-    scratch.remove().await;
-    let results = results?;
-    if let Some(bad) = results.iter().find(|r| !matches!(r.outcome, Outcome::Ok)) {
-        return Err(Error::Usage(format!(
-            "{} has no verified rollback",
-            bad.label
-        )));
-    }
-    let options = RollbackOptions {
-        target: Target::Steps(versions.len()),
-        use_file: false,
-        lock_wait: Duration::from_secs(1),
-        limits: Limits::of(run.env),
-        run: run.info.clone(),
-        approved_by: None,
-    };
-    rollback_locked(
-        conn,
-        run.config,
-        run.env,
-        catalog,
-        &options,
-        &mut crate::engine::rollback::Silent,
-    )
-    .await
-}
-
 /// Round trip of `SELECT 1` on the environment's connection.
 pub async fn ping(conn: &mut Conn) -> std::result::Result<Duration, String> {
     let t = Instant::now();
     conn.execute("SELECT 1").await.map_err(|e| e.to_string())?;
     Ok(t.elapsed())
-}
-
-pub fn previous_environment(config: &Config, env: &str) -> Option<String> {
-    let pipeline = &config.pipeline.value;
-    let index = pipeline.iter().position(|e| e == env)?;
-    index.checked_sub(1).map(|i| pipeline[i].clone())
-}
-
-/// Production also requires that this version was deployed successfully to the environment
-/// before it in the pipeline.
-async fn require_deployed_before(
-    config: &Config,
-    previous: &str,
-    version: &str,
-    prefix: &str,
-) -> Result<()> {
-    let prev_env = config.environment(previous)?;
-    let mut entries = Vec::new();
-    if Conn::exists(&prev_env.database_url.value) {
-        let mut conn = engine::open(prev_env, "check-previous").await?;
-        let history = History::new(prefix, conn.dialect());
-        entries = journal::entries(&mut conn, &history, previous)
-            .await
-            .map_err(|e| engine::db("read the deploy journal", e))?;
-        conn.close().await;
-    }
-    if entries
-        .iter()
-        .any(|e| e.kind == "deploy" && e.version == version && e.result == "succeeded")
-    {
-        return Ok(());
-    }
-    Err(Error::Refused {
-        environment: config
-            .pipeline
-            .value
-            .iter()
-            .skip_while(|e| *e != previous)
-            .nth(1)
-            .cloned()
-            .unwrap_or_default(),
-        problems: vec![format!(
-            "version {version} has not been deployed successfully to {previous} (the environment before it in the pipeline): run `runner deploy --env {previous} --version {version}` first"
-        )],
-    })
 }
