@@ -366,14 +366,9 @@ async fn deploy_locked(
         }
     }
 
-    // 5. deploy hook.
-    let t = Instant::now();
-    let argv = env.deploy.clone().unwrap_or_default();
+    // 5-7. deploy hook, health checks, smoke hook: a failure puts the previous version back.
     let previous = previous_version.clone().unwrap_or_default();
-    let hook = run.hook(out, &argv, "deploy", &options.version, &previous);
-    if !hook.success {
-        run.phase(out, "deploy", "failed", t, hook.status.clone());
-        let why = format!("the deploy hook failed ({})", hook.status);
+    if let Err((why, first_failure)) = release_and_check(run, conn, options, &previous, out).await {
         return recover::recover(
             run,
             conn,
@@ -381,123 +376,10 @@ async fn deploy_locked(
             catalog,
             options,
             &why,
-            Instant::now(),
+            first_failure,
             out,
         )
         .await;
-    }
-    run.phase(out, "deploy", "ok", t, String::new());
-
-    // 6. health checks, and a database ping.
-    if let Some(h) = &env.health {
-        let t = Instant::now();
-        let mut checks = 0;
-        let verdict = health::wait(h, Some(&options.version), &mut |p| {
-            checks += 1;
-            out.probe(p);
-        });
-        let db_ping = ping(conn).await;
-        match verdict {
-            Verdict::Healthy { after } => {
-                let (ok, detail) = match db_ping {
-                    Ok(latency) if latency <= h.max_db_latency => {
-                        (true, format!("database ping {} ms", latency.as_millis()))
-                    }
-                    Ok(latency) => (
-                        false,
-                        format!(
-                            "database ping {} ms, above max_db_latency {}",
-                            latency.as_millis(),
-                            humantime::format_duration(h.max_db_latency)
-                        ),
-                    ),
-                    Err(e) => (false, format!("database ping failed: {e}")),
-                };
-                if !ok {
-                    run.phase(out, "health", "failed", t, detail.clone());
-                    return recover::recover(
-                        run,
-                        conn,
-                        &history,
-                        catalog,
-                        options,
-                        &detail,
-                        Instant::now(),
-                        out,
-                    )
-                    .await;
-                }
-                run.phase(
-                    out,
-                    "health",
-                    "healthy",
-                    t,
-                    format!(
-                        "after {checks} checks in {:.1} s; {detail}",
-                        after.as_secs_f64()
-                    ),
-                );
-            }
-            Verdict::Unhealthy {
-                reason,
-                first_failure,
-            } => {
-                run.phase(out, "health", "unhealthy", t, reason.clone());
-                let first = t + first_failure;
-                return recover::recover(
-                    run,
-                    conn,
-                    &history,
-                    catalog,
-                    options,
-                    &format!("{} is unhealthy: {reason}", options.version),
-                    first,
-                    out,
-                )
-                .await;
-            }
-            Verdict::TimedOut { last } => {
-                let why = format!(
-                    "{} never became healthy within {} (last: {last})",
-                    options.version,
-                    humantime::format_duration(h.timeout)
-                );
-                run.phase(out, "health", "timed out", t, last);
-                return recover::recover(
-                    run,
-                    conn,
-                    &history,
-                    catalog,
-                    options,
-                    &why,
-                    Instant::now(),
-                    out,
-                )
-                .await;
-            }
-        }
-    }
-
-    // 7. smoke hook.
-    if let Some(argv) = env.smoke.clone() {
-        let t = Instant::now();
-        let hook = run.hook(out, &argv, "smoke", &options.version, &previous);
-        if !hook.success {
-            run.phase(out, "smoke", "failed", t, hook.status.clone());
-            let why = format!("the smoke hook failed ({})", hook.status);
-            return recover::recover(
-                run,
-                conn,
-                &history,
-                catalog,
-                options,
-                &why,
-                Instant::now(),
-                out,
-            )
-            .await;
-        }
-        run.phase(out, "smoke", "ok", t, String::new());
     }
 
     // 8. success.
@@ -548,4 +430,95 @@ pub async fn ping(conn: &mut Conn) -> std::result::Result<Duration, String> {
     let t = Instant::now();
     conn.execute("SELECT 1").await.map_err(|e| e.to_string())?;
     Ok(t.elapsed())
+}
+
+/// The deploy hook, the health checks (with a database ping) and the smoke hook. Err: why the
+/// release failed, and when it was first seen failing.
+async fn release_and_check(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    options: &DeployOptions,
+    previous: &str,
+    out: &mut DeployOutput,
+) -> std::result::Result<(), (String, Instant)> {
+    let env = run.env;
+    let t = Instant::now();
+    let argv = env.deploy.clone().unwrap_or_default();
+    let hook = run.hook(out, &argv, "deploy", &options.version, previous);
+    if !hook.success {
+        run.phase(out, "deploy", "failed", t, hook.status.clone());
+        return Err((
+            format!("the deploy hook failed ({})", hook.status),
+            Instant::now(),
+        ));
+    }
+    run.phase(out, "deploy", "ok", t, String::new());
+
+    if let Some(h) = &env.health {
+        let t = Instant::now();
+        let mut checks = 0;
+        let verdict = health::wait(h, Some(&options.version), &mut |p| {
+            checks += 1;
+            out.probe(p);
+        });
+        match verdict {
+            Verdict::Healthy { after } => {
+                let detail = match ping(conn).await {
+                    Ok(latency) if latency <= h.max_db_latency => {
+                        format!("database ping {} ms", latency.as_millis())
+                    }
+                    Ok(latency) => {
+                        let why = format!(
+                            "database ping {} ms, above max_db_latency {}",
+                            latency.as_millis(),
+                            humantime::format_duration(h.max_db_latency)
+                        );
+                        run.phase(out, "health", "failed", t, why.clone());
+                        return Err((why, Instant::now()));
+                    }
+                    Err(e) => {
+                        let why = format!("database ping failed: {e}");
+                        run.phase(out, "health", "failed", t, why.clone());
+                        return Err((why, Instant::now()));
+                    }
+                };
+                let detail = format!(
+                    "after {checks} checks in {:.1} s; {detail}",
+                    after.as_secs_f64()
+                );
+                run.phase(out, "health", "healthy", t, detail);
+            }
+            Verdict::Unhealthy {
+                reason,
+                first_failure,
+            } => {
+                run.phase(out, "health", "unhealthy", t, reason.clone());
+                let why = format!("{} is unhealthy: {reason}", options.version);
+                return Err((why, t + first_failure));
+            }
+            Verdict::TimedOut { last } => {
+                let why = format!(
+                    "{} never became healthy within {} (last: {last})",
+                    options.version,
+                    humantime::format_duration(h.timeout)
+                );
+                run.phase(out, "health", "timed out", t, last);
+                return Err((why, Instant::now()));
+            }
+        }
+    }
+
+    if let Some(argv) = env.smoke.clone() {
+        let t = Instant::now();
+        let hook = run.hook(out, &argv, "smoke", &options.version, previous);
+        if !hook.success {
+            run.phase(out, "smoke", "failed", t, hook.status.clone());
+            return Err((
+                format!("the smoke hook failed ({})", hook.status),
+                Instant::now(),
+            ));
+        }
+        run.phase(out, "smoke", "ok", t, String::new());
+    }
+    Ok(())
 }
