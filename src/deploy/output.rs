@@ -85,7 +85,7 @@ impl DeployOutput {
     }
 
     pub fn migrate_reporter(&self) -> MigrateOutput {
-        MigrateOutput::new(self.style)
+        MigrateOutput::nested(self.style)
     }
 
     pub fn success(&mut self, env: &str, version: &str, took: Duration) {

@@ -24,6 +24,8 @@ pub struct MigrateOutput {
     style: Style,
     bar: Option<ProgressBar>,
     last_wait_note: Option<Duration>,
+    /// Put before each result line: a deploy nests migrations under its phase.
+    indent: &'static str,
 }
 
 impl MigrateOutput {
@@ -32,6 +34,17 @@ impl MigrateOutput {
             style,
             bar: None,
             last_wait_note: None,
+            indent: "",
+        }
+    }
+
+    /// Output for the migrations phase of a deploy: result lines indented under it.
+    pub fn nested(style: Style) -> Self {
+        MigrateOutput {
+            style,
+            bar: None,
+            last_wait_note: None,
+            indent: "    ",
         }
     }
 
@@ -41,9 +54,10 @@ impl MigrateOutput {
 
     /// A result line on stdout, above the bar when there is one.
     fn line(&self, text: &str) {
+        let indent = self.indent;
         match &self.bar {
-            Some(bar) => bar.suspend(|| println!("{text}")),
-            None => println!("{text}"),
+            Some(bar) => bar.suspend(|| println!("{indent}{text}")),
+            None => println!("{indent}{text}"),
         }
     }
 

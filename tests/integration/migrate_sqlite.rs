@@ -263,3 +263,22 @@ fn the_example_project_migrates_staging_then_production() {
         .expect_code(0)
         .stdout_has("nothing to apply");
 }
+
+/// On a terminal runner draws an indicatif progress bar; results still reach stdout. `script`
+/// (util-linux) gives the process a pseudo-terminal.
+#[test]
+fn on_a_terminal_migrate_draws_progress_and_prints_results() {
+    let p = shop();
+    let command = format!("{} migrate --env staging", env!("CARGO_BIN_EXE_runner"));
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(p.path())
+        .env("TERM", "xterm")
+        .output()
+        .expect("script(1) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("applied V1 customers"), "{text}");
+    assert!(text.contains("2 migrations applied"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}
