@@ -106,10 +106,6 @@ pub async fn rollback_locked(
     let mut done = 0;
     for u in &undo {
         let started = Instant::now();
-        history
-            .set_state(conn, u.row.version, State::RollingBack)
-            .await
-            .map_err(|e| db("record the rollback", e))?;
         let _ = history
             .event(
                 conn,
@@ -302,6 +298,16 @@ async fn run_rollback(
     loop {
         let result = match script.mode {
             Mode::Statement => {
+                // Each statement commits on its own: say so first, so that a run killed half-way
+                // leaves `rolling_back` for a person to see. (A transactional rollback goes from
+                // applied to rolled_back in one commit, and a crash leaves it applied.)
+                if committed == 0
+                    && let Err(e) = history
+                        .set_state(conn, u.row.version, State::RollingBack)
+                        .await
+                {
+                    return Err((0, 0, total, e));
+                }
                 let mut r = Ok(());
                 for (i, statement) in script.statements.iter().enumerate().skip(committed) {
                     if let Err(e) = session_settings(conn, limits, false).await {
