@@ -54,7 +54,15 @@ pub fn run(
     echo: &(dyn Fn(&str) + Sync),
 ) -> HookResult {
     let argv = substitute(argv, ctx);
-    let mut command = Command::new(&argv[0]);
+    // A relative program with a slash (scripts/deploy.sh) is relative to runner.toml's folder,
+    // whatever folder runner was started from.
+    let program = Path::new(&argv[0]);
+    let program = if argv[0].contains('/') && program.is_relative() {
+        cwd.join(program)
+    } else {
+        program.to_path_buf()
+    };
+    let mut command = Command::new(&program);
     command
         .args(&argv[1..])
         .current_dir(cwd)
