@@ -237,7 +237,7 @@ pub async fn migrate_locked(
                 reporter.applied(step, took);
             }
             Err(stopped) => {
-                let message = failure_message(step, &stopped, &plan, applied.len(), &env.name);
+                let message = failure_message(step, &stopped, &plan, applied.len(), env);
                 let _ = history
                     .event(
                         conn,
@@ -270,8 +270,10 @@ fn failure_message(
     stopped: &Stopped,
     plan: &Plan<'_>,
     applied: usize,
-    env: &str,
+    environment: &Environment,
 ) -> String {
+    let env = environment.name.as_str();
+    let dialect = environment.database_url.value.dialect();
     let f = &stopped.failure;
     let total = step.script.statements.len();
     let statement: String = stopped
@@ -319,11 +321,9 @@ fn failure_message(
             step.migration.version,
             f.statements_done + 1
         ),
-        _ if f.error.is_lock_timeout(crate::config::Dialect::Postgres)
-            || f.error.is_lock_timeout(crate::config::Dialect::Sqlite) =>
-        {
+        _ if f.error.is_lock_timeout(dialect) => {
             format!(
-                "another session held a lock on the table through every retry: find it with `runner lock status --env {env}` or pg_stat_activity, then run `runner migrate --env {env}` again"
+                "another session held a lock on the table through every retry (on PostgreSQL, pg_locks and pg_stat_activity show which); run `runner migrate --env {env}` again once it is gone, or raise lock_retries"
             )
         }
         _ => format!(
