@@ -76,7 +76,14 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
             "current_version": current.map(|c| &c.version),
             "previous_version": previous,
             "last_deploy": last,
-            "health": health_now.as_ref().map(|(p, t)| json!({"result": format!("{p:?}"), "latency_ms": t.as_millis() as u64})),
+            "health": health_now.as_ref().map(|(p, t)| {
+                let (result, detail) = match p {
+                    health::Probe::Pass => ("healthy", String::new()),
+                    health::Probe::Fail(why) => ("unhealthy", why.clone()),
+                    health::Probe::NotYet(why) => ("no answer", why.clone()),
+                };
+                json!({"result": result, "detail": detail, "latency_ms": t.as_millis() as u64})
+            }),
             "database_latency_ms": db_latency.map(|d| d.as_millis() as u64),
             "migrations": {"applied": applied, "pending": pending},
             "lock_holder": holder,

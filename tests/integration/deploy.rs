@@ -555,3 +555,45 @@ fn the_readme_main_command_runs_the_example_project() {
     .stdout_has("deployed 1.0.0 to production");
     assert_eq!(shop.serving(1).as_deref(), Some("1.0.0"));
 }
+
+#[test]
+fn json_output_is_one_event_per_line_and_status_reports_the_deploy() {
+    let shop = sqlite_shop(false);
+    let out = shop
+        .run(&[
+            "deploy",
+            "--env",
+            "staging",
+            "--with-migrations",
+            "--version",
+            "1.0.0",
+            "--format",
+            "json",
+        ])
+        .expect_code(0);
+    let events: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.first().unwrap()["event"], "deploy_started");
+    assert_eq!(events.last().unwrap()["event"], "deploy_succeeded");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "applied" && e["version"] == 1)
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "phase" && e["phase"]["phase"] == "health")
+    );
+    let status = shop
+        .run(&["status", "--env", "staging", "--format", "json"])
+        .expect_code(0);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["current_version"], "1.0.0");
+    assert_eq!(status["migrations"]["applied"], 1);
+    assert_eq!(status["migrations"]["pending"], 0);
+    assert_eq!(status["health"]["result"], "healthy");
+}
