@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::health::{self, Verdict};
-use super::journal::{self, Entry, Phase};
+use super::journal::{self, Entry};
 use super::output::DeployOutput;
 use super::{hooks, validate_version};
 use crate::catalog::Catalog;
@@ -116,42 +116,14 @@ async fn locked(
     let info = crate::commands::run_info(&env.name, Some(target.clone()));
     let started = Instant::now();
     let mut entry = Entry {
-        id: info.deploy_id.clone(),
-        environment: env.name.clone(),
-        kind: "rollback".into(),
-        version: target.clone(),
         previous_version: Some(current.version.clone()),
-        result: "running".into(),
         forced: options.force,
         approved_by: options.approved_by.clone(),
-        actor: info.actor.clone(),
-        started_at: engine::timestamp_now(),
-        finished_at: None,
-        duration_ms: None,
-        phases: Vec::new(),
-        hook_output: None,
-        error: None,
-        migrations: Vec::new(),
-        recovery_ms: None,
+        ..Entry::begin(&info.deploy_id, &env.name, "rollback", &target, &info.actor)
     };
     journal::start(conn, &history, &entry)
         .await
         .map_err(|e| engine::db("write the deploy journal", e))?;
-    let phase = |entry: &mut Entry,
-                 out: &mut DeployOutput,
-                 name: &str,
-                 status: &str,
-                 t: Instant,
-                 detail: String| {
-        let p = Phase {
-            phase: name.into(),
-            status: status.into(),
-            duration_ms: t.elapsed().as_millis() as u64,
-            detail,
-        };
-        out.phase(&p);
-        entry.phases.push(p);
-    };
 
     let mut failure: Option<String> = None;
     if options.with_migrations {
@@ -170,9 +142,8 @@ async fn locked(
         match roll_back_migrations(config, env, catalog, conn, &undone, &info).await {
             Ok(n) => {
                 entry.migrations = undone.clone();
-                phase(
+                out.record(
                     &mut entry,
-                    out,
                     "migrations rollback",
                     "ok",
                     t,
@@ -180,9 +151,8 @@ async fn locked(
                 );
             }
             Err(e) => {
-                phase(
+                out.record(
                     &mut entry,
-                    out,
                     "migrations rollback",
                     "failed",
                     t,
@@ -213,16 +183,9 @@ async fn locked(
         );
         entry.hook_output = Some(hook.last_lines.join("\n"));
         if hook.success {
-            phase(&mut entry, out, "rollback", "ok", t, format!("to {target}"));
+            out.record(&mut entry, "rollback", "ok", t, format!("to {target}"));
         } else {
-            phase(
-                &mut entry,
-                out,
-                "rollback",
-                "failed",
-                t,
-                hook.status.clone(),
-            );
+            out.record(&mut entry, "rollback", "failed", t, hook.status.clone());
             failure = Some(format!("the rollback hook failed ({})", hook.status));
         }
     }
@@ -230,33 +193,18 @@ async fn locked(
     if failure.is_none() {
         let t = Instant::now();
         match (&env.health, options.force) {
-            (_, true) => phase(
-                &mut entry,
-                out,
-                "health",
-                "skipped (forced)",
-                t,
-                String::new(),
-            ),
-            (None, false) => phase(
-                &mut entry,
-                out,
-                "health",
-                "not configured",
-                t,
-                String::new(),
-            ),
+            (_, true) => out.record(&mut entry, "health", "skipped (forced)", t, String::new()),
+            (None, false) => out.record(&mut entry, "health", "not configured", t, String::new()),
             (Some(h), false) => match health::wait(h, Some(&target), &mut |p| out.probe(p)) {
-                Verdict::Healthy { after } => phase(
+                Verdict::Healthy { after } => out.record(
                     &mut entry,
-                    out,
                     "health",
                     "healthy",
                     t,
                     format!("in {:.1} s", after.as_secs_f64()),
                 ),
                 other => {
-                    phase(&mut entry, out, "health", "failed", t, format!("{other:?}"));
+                    out.record(&mut entry, "health", "failed", t, format!("{other:?}"));
                     failure = Some(format!("{target} did not become healthy"));
                 }
             },

@@ -43,6 +43,31 @@ pub struct Entry {
     pub recovery_ms: Option<i64>,
 }
 
+impl Entry {
+    /// A journal row for a deploy or rollback that is starting now.
+    pub fn begin(id: &str, environment: &str, kind: &str, version: &str, actor: &str) -> Entry {
+        Entry {
+            id: id.to_string(),
+            environment: environment.to_string(),
+            kind: kind.to_string(),
+            version: version.to_string(),
+            previous_version: None,
+            result: "running".into(),
+            forced: false,
+            approved_by: None,
+            actor: actor.to_string(),
+            started_at: crate::engine::timestamp_now(),
+            finished_at: None,
+            duration_ms: None,
+            phases: Vec::new(),
+            hook_output: None,
+            error: None,
+            migrations: Vec::new(),
+            recovery_ms: None,
+        }
+    }
+}
+
 pub async fn start(conn: &mut Conn, history: &History, entry: &Entry) -> Result<(), DbError> {
     let sql = format!(
         "INSERT INTO {} (id, environment, kind, version, previous_version, result, forced, approved_by, actor, started_at)

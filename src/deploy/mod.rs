@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::lint;
 use health::Verdict;
 use hooks::{HookContext, Secrets};
-use journal::{Entry, Phase};
+use journal::Entry;
 use output::DeployOutput;
 
 #[derive(Debug, Clone)]
@@ -98,14 +98,7 @@ impl Run<'_> {
         since: Instant,
         detail: String,
     ) {
-        let p = Phase {
-            phase: phase.into(),
-            status: status.into(),
-            duration_ms: since.elapsed().as_millis() as u64,
-            detail,
-        };
-        out.phase(&p);
-        self.entry.phases.push(p);
+        out.record(&mut self.entry, phase, status, since, detail);
     }
 
     fn hook(
@@ -155,25 +148,13 @@ async fn deploy_env(
     let mut run = Run {
         config,
         env,
-        entry: Entry {
-            id: info.deploy_id.clone(),
-            environment: env.name.clone(),
-            kind: "deploy".into(),
-            version: options.version.clone(),
-            previous_version: None,
-            result: "running".into(),
-            forced: false,
-            approved_by: None,
-            actor: info.actor.clone(),
-            started_at: engine::timestamp_now(),
-            finished_at: None,
-            duration_ms: None,
-            phases: Vec::new(),
-            hook_output: None,
-            error: None,
-            migrations: Vec::new(),
-            recovery_ms: None,
-        },
+        entry: Entry::begin(
+            &info.deploy_id,
+            &env.name,
+            "deploy",
+            &options.version,
+            &info.actor,
+        ),
         started: Instant::now(),
         secrets: Secrets::of(config),
         info,

@@ -46,6 +46,25 @@ impl DeployOutput {
         }
     }
 
+    /// Shows a phase that ended and adds it to the journal entry.
+    pub fn record(
+        &mut self,
+        entry: &mut super::journal::Entry,
+        phase: &str,
+        status: &str,
+        since: std::time::Instant,
+        detail: String,
+    ) {
+        let p = Phase {
+            phase: phase.into(),
+            status: status.into(),
+            duration_ms: since.elapsed().as_millis() as u64,
+            detail,
+        };
+        self.phase(&p);
+        entry.phases.push(p);
+    }
+
     pub fn findings(&mut self, report: &Report) {
         match self.style {
             Style::Json => println!(
