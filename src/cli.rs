@@ -25,7 +25,8 @@ RUNNER_DIALECT, RUNNER_DATABASE_URL), which beats runner.toml, which beats the d
 `runner config` shows each setting and where it came from.
 
 Exit codes: 0 ok, 1 check found errors, 2 usage/config/input error, 3 a migration failed,
-4 health checks failed and the deploy was rolled back, 5 a rollback failed, 6 lock timeout.
+4 health checks failed and the deploy was rolled back, 5 a rollback failed, 6 lock timeout,
+7 the database could not be reached or the connection was lost, 8 interrupted (SIGINT/SIGTERM).
 
 Examples:
   runner deploy --with-migrations --version 1.0.0 --approve   the whole pipeline

@@ -27,6 +27,11 @@ pub enum ExitCode {
     RollbackFailed = 5,
     /// The migration lock could not be taken in time.
     LockTimeout = 6,
+    /// The database stopped answering mid-run (server restart, network): what committed is
+    /// recorded; run the command again once it answers.
+    ConnectionLost = 7,
+    /// SIGINT or SIGTERM stopped the run; what it did is recorded.
+    Interrupted = 8,
 }
 
 impl From<ExitCode> for std::process::ExitCode {
@@ -98,6 +103,15 @@ pub enum Error {
     #[error("{message}")]
     DeployRolledBack { message: String },
 
+    /// The connection was lost mid-run: not a failed migration. What committed is in the
+    /// history, because each commit carries its own record.
+    #[error("the connection to the database was lost during {during}: {error}\n  next: {next}")]
+    ConnectionLost {
+        during: String,
+        error: crate::engine::conn::DbError,
+        next: String,
+    },
+
     /// The migration lock could not be taken in time.
     #[error("could not take the migration lock within {}: {}", humantime::format_duration(*.waited), match .holder {
         Some(h) => format!("it is held by {h}. Wait for that run to finish; if it is stuck, `runner lock release --force` ends it"),
@@ -117,14 +131,16 @@ impl Error {
             | Error::MigrationsDir { .. }
             | Error::Io { .. }
             | Error::Usage(_)
-            | Error::Interrupted
-            | Error::Database { .. }
             | Error::Refused { .. } => ExitCode::Usage,
+            Error::Database { source, .. } if source.connection_lost => ExitCode::ConnectionLost,
+            Error::Database { .. } => ExitCode::Usage,
+            Error::Interrupted => ExitCode::Interrupted,
             Error::MigrationFailed { .. } => ExitCode::MigrationFailed,
             Error::RollbackFailed { .. } => ExitCode::RollbackFailed,
             Error::GateFailed { .. } => ExitCode::CheckFailed,
             Error::DeployRolledBack { .. } => ExitCode::DeployRolledBack,
             Error::LockTimeout { .. } => ExitCode::LockTimeout,
+            Error::ConnectionLost { .. } => ExitCode::ConnectionLost,
         }
     }
 

@@ -104,6 +104,17 @@ impl RollbackReporter for Output {
         }
     }
 
+    fn note(&mut self, message: &str) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "note", "message": message})
+            );
+        } else {
+            eprintln!("note: {message}");
+        }
+    }
+
     fn rolled_back(&mut self, label: &str, took: Duration) {
         if self.json {
             println!(

@@ -27,9 +27,16 @@ const THRESHOLDS: &[(&str, &str, f64)] = &[
 pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
     let catalog = Catalog::load(&config.migrations_dir.value)?;
-    let (entries, db_latency, applied, pending, holder) = block_on(async {
+    let (entries, db_latency, applied, pending, holder, unfinished) = block_on(async {
         if !Conn::exists(&env.database_url.value) {
-            return Ok((Vec::new(), None, 0, catalog.migrations.len(), None));
+            return Ok((
+                Vec::new(),
+                None,
+                0,
+                catalog.migrations.len(),
+                None,
+                Vec::new(),
+            ));
         }
         let mut conn = engine::open(env, "status").await?;
         let history = History::new(&config.history_prefix, conn.dialect());
@@ -39,6 +46,11 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
         let latency = ping(&mut conn).await.ok();
         let rows = engine::read_rows(&mut conn, &history).await?;
         let applied = rows.iter().filter(|r| r.state == State::Applied).count();
+        let unfinished: Vec<_> = rows
+            .iter()
+            .filter(|r| !r.state.is_final())
+            .cloned()
+            .collect();
         let plan = plan::plan(
             &catalog,
             &rows,
@@ -52,7 +64,17 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
             .ok()
             .flatten();
         conn.close().await;
-        Ok::<_, crate::error::Error>((entries, latency, applied, plan.steps.len(), holder))
+        // A migration that did not finish is not pending: it is shown on its own line.
+        let pending = plan
+            .steps
+            .iter()
+            .filter(|s| {
+                !unfinished
+                    .iter()
+                    .any(|r| r.version == i64::from(s.migration.version))
+            })
+            .count();
+        Ok::<_, crate::error::Error>((entries, latency, applied, pending, holder, unfinished))
     })?;
     let current = journal::current_version(&entries);
     let previous = current.and_then(|c| {
@@ -85,7 +107,9 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
                 json!({"result": result, "detail": detail, "latency_ms": t.as_millis() as u64})
             }),
             "database_latency_ms": db_latency.map(|d| d.as_millis() as u64),
-            "migrations": {"applied": applied, "pending": pending},
+            "migrations": {"applied": applied, "pending": pending, "unfinished": unfinished.iter().map(|r| json!({
+                "version": r.version, "name": r.name, "state": r.state.name(), "detail": unfinished_detail(r),
+            })).collect::<Vec<_>>()},
             "lock_holder": holder,
             "metrics": metrics.as_ref().map(|m| m.iter().map(|(label, value, alert)| json!({"threshold": label, "value": value, "alert": alert})).collect::<Vec<_>>()),
         });
@@ -151,6 +175,15 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
         ))
     );
     println!("  migrations:  {applied} applied, {pending} pending");
+    for r in &unfinished {
+        println!(
+            "    V{} {}: {} ({})",
+            r.version,
+            r.name,
+            r.state,
+            unfinished_detail(r)
+        );
+    }
     println!(
         "  lock:        {}",
         holder.map_or("free".into(), |h| format!("held by {h}"))
@@ -167,6 +200,31 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::Success)
+}
+
+/// What a migration left in a non-final state has done so far.
+fn unfinished_detail(r: &crate::engine::history::HistoryRow) -> String {
+    let mut parts = vec![match r.state {
+        State::RollingBack | State::RollbackFailed => format!(
+            "{} of {} rollback statements committed",
+            r.rollback_done,
+            r.rollback_total.map_or("?".into(), |t| t.to_string())
+        ),
+        _ => format!(
+            "{} of {} statements committed",
+            r.statements_done, r.statements_total
+        ),
+    }];
+    if let Some(k) = r.in_flight.or(r.rollback_in_flight) {
+        parts.push(format!("statement {k} was running when its run stopped"));
+    }
+    if let Some(message) = &r.error_message {
+        parts.push(format!(
+            "statement {} failed: {message}",
+            r.error_statement.unwrap_or(0)
+        ));
+    }
+    parts.join("; ")
 }
 
 /// Each threshold with the metric's value and whether it is crossed.

@@ -8,7 +8,7 @@ use super::backoff::Backoff;
 use super::conn::{Conn, DbError};
 use super::history::{Failure, History, Mode, NewRow, RunInfo, State};
 use super::plan::Step;
-use super::statements::concurrent_index_name;
+use super::statements::{Effect, outside_transaction};
 use crate::config::Dialect;
 
 /// How statements run.
@@ -164,22 +164,7 @@ async fn transaction_attempt(
     started: Instant,
 ) -> Result<(), (usize, DbError)> {
     let total = step.script.statements.len();
-    // SQLite's busy_timeout must be set before BEGIN IMMEDIATE waits on it; PostgreSQL's
-    // settings are SET LOCAL, inside the transaction.
-    match conn.dialect() {
-        Dialect::Sqlite => {
-            session_settings(conn, limits, false)
-                .await
-                .map_err(|e| (0, e))?;
-            conn.execute("BEGIN IMMEDIATE").await.map_err(|e| (0, e))?;
-        }
-        _ => {
-            conn.execute("BEGIN").await.map_err(|e| (0, e))?;
-            session_settings(conn, limits, true)
-                .await
-                .map_err(|e| (0, e))?;
-        }
-    }
+    begin_transaction(conn, limits).await.map_err(|e| (0, e))?;
     history
         .start(conn, row, run, State::Applying, attempts)
         .await
@@ -214,7 +199,12 @@ fn applied_detail(step: &Step<'_>, took_ms: i64) -> String {
     )
 }
 
-/// One statement at a time, each committed on its own; a lock timeout retries that statement.
+/// One statement at a time, each committed on its own. A statement that can run in a
+/// transaction commits in one transaction with its progress row, so both happen or neither
+/// does: a run killed at any point never leaves a committed statement unrecorded, and a
+/// resume never runs it twice. A statement that cannot (CREATE INDEX CONCURRENTLY...) is
+/// recorded as in flight before it runs; after a crash the catalog tells whether it took
+/// effect (`settle`). A lock timeout retries the statement.
 async fn statement_mode(
     conn: &mut Conn,
     history: &History,
@@ -258,52 +248,27 @@ async fn statement_mode(
     }
     for index in step.resume_from..total {
         let statement = &step.script.statements[index];
-        let index_name = match conn.dialect() {
-            Dialect::Postgres => concurrent_index_name(statement),
-            _ => None,
-        };
-        if let Some(name) = &index_name {
-            // A CREATE INDEX CONCURRENTLY that failed before left an INVALID index behind;
-            // drop it so the build can start over.
-            if invalid_index(conn, name).await {
-                let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {}", quote_ident(name));
-                conn.execute(&drop)
-                    .await
-                    .map_err(|e| stop(index, e, None))?;
+        let target = Counter::Forward(row.version);
+        let result = run_statement(
+            conn,
+            history,
+            target,
+            index,
+            statement,
+            limits,
+            &mut |attempt, delay, error| progress.retrying(step, attempt, delay, error),
+        )
+        .await;
+        if let Err(failed) = result {
+            let stopped = stop(index, failed.error, failed.leftover);
+            if !stopped.failure.error.connection_lost {
+                let _ = reset_settings(conn).await;
+                let _ = history
+                    .fail(conn, row.version, stopped.state, &stopped.failure)
+                    .await;
             }
-        }
-        let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
-        let mut attempt = 0;
-        loop {
-            let mut result = session_settings(conn, limits, false).await;
-            if result.is_ok() {
-                result = conn.execute(statement).await;
-            }
-            let Err(error) = result else { break };
-            if error.is_lock_timeout(conn.dialect()) && attempt < limits.retries {
-                attempt += 1;
-                let delay = backoff.next_delay();
-                progress.retrying(step, attempt, delay, &error);
-                tokio::time::sleep(delay).await;
-                continue;
-            }
-            let leftover = match &index_name {
-                Some(name) if invalid_index(conn, name).await => Some(format!(
-                    "the failed CREATE INDEX CONCURRENTLY left the INVALID index {name} behind: drop it with `DROP INDEX CONCURRENTLY {name};`, or let `--resume` drop and rebuild it"
-                )),
-                _ => None,
-            };
-            let stopped = stop(index, error, leftover);
-            let _ = reset_settings(conn).await;
-            let _ = history
-                .fail(conn, row.version, stopped.state, &stopped.failure)
-                .await;
             return Err(stopped);
         }
-        history
-            .progress(conn, row.version, index as i64 + 1)
-            .await
-            .map_err(|e| stop(index + 1, e, None))?;
         progress.statement_done(step, index + 1, total);
     }
     let _ = reset_settings(conn).await;
@@ -322,6 +287,150 @@ async fn statement_mode(
         )
         .await;
     Ok(())
+}
+
+/// Whose progress a statement advances: a migration's, or its rollback's.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Counter {
+    Forward(i64),
+    Rollback(i64),
+}
+
+impl Counter {
+    async fn done(self, conn: &mut Conn, history: &History, done: i64) -> Result<(), DbError> {
+        match self {
+            Counter::Forward(v) => history.progress(conn, v, done).await,
+            Counter::Rollback(v) => history.rollback_progress(conn, v, done).await,
+        }
+    }
+
+    async fn in_flight(self, conn: &mut Conn, history: &History, n: i64) -> Result<(), DbError> {
+        match self {
+            Counter::Forward(v) => history.in_flight(conn, v, n).await,
+            Counter::Rollback(v) => history.rollback_in_flight(conn, v, n).await,
+        }
+    }
+}
+
+/// A statement that failed, and what it left behind.
+pub(super) struct StatementFailed {
+    pub error: DbError,
+    pub leftover: Option<String>,
+}
+
+/// PostgreSQL's `invalid_transaction_termination`: a procedure or DO block that commits
+/// cannot run inside runner's transaction, so it runs outside one.
+const INVALID_TRANSACTION_TERMINATION: &str = "2D000";
+
+/// Runs statement `index` (0-based) of a statement-mode script and records it done, with
+/// lock-timeout retries.
+pub(super) async fn run_statement(
+    conn: &mut Conn,
+    history: &History,
+    counter: Counter,
+    index: usize,
+    statement: &str,
+    limits: &Limits,
+    retrying: &mut dyn FnMut(u32, Duration, &DbError),
+) -> Result<(), StatementFailed> {
+    let dialect = conn.dialect();
+    let mut effect = outside_transaction(statement, dialect);
+    let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
+    let mut attempt = 0;
+    loop {
+        let result = match &effect {
+            None => in_own_transaction(conn, history, counter, index, statement, limits).await,
+            Some(effect) => outside(conn, history, counter, index, statement, effect, limits).await,
+        };
+        let Err(error) = result else { return Ok(()) };
+        if effect.is_none() && error.code.as_deref() == Some(INVALID_TRANSACTION_TERMINATION) {
+            effect = Some(Effect::Unknown);
+            continue;
+        }
+        if error.is_lock_timeout(dialect) && attempt < limits.retries {
+            attempt += 1;
+            let delay = backoff.next_delay();
+            retrying(attempt, delay, &error);
+            tokio::time::sleep(delay).await;
+            continue;
+        }
+        let leftover = match &effect {
+            Some(Effect::CreatesIndex(name)) if !error.connection_lost => {
+                match index_state(conn, name).await {
+                    Ok(IndexState::Invalid) => Some(format!(
+                        "the failed CREATE INDEX CONCURRENTLY left the INVALID index {name} behind: drop it with `DROP INDEX CONCURRENTLY {name};`, or let `--resume` drop and rebuild it"
+                    )),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        return Err(StatementFailed { error, leftover });
+    }
+}
+
+/// The statement and its progress row in one transaction.
+async fn in_own_transaction(
+    conn: &mut Conn,
+    history: &History,
+    counter: Counter,
+    index: usize,
+    statement: &str,
+    limits: &Limits,
+) -> Result<(), DbError> {
+    begin_transaction(conn, limits).await?;
+    let result = async {
+        conn.execute(statement).await?;
+        counter.done(conn, history, index as i64 + 1).await?;
+        conn.execute("COMMIT").await
+    }
+    .await;
+    if let Err(e) = result {
+        if !e.connection_lost {
+            let _ = conn.execute("ROLLBACK").await;
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// A statement that refuses a transaction: marked in flight, run, marked done.
+async fn outside(
+    conn: &mut Conn,
+    history: &History,
+    counter: Counter,
+    index: usize,
+    statement: &str,
+    effect: &Effect,
+    limits: &Limits,
+) -> Result<(), DbError> {
+    if let Effect::CreatesIndex(name) = effect
+        && index_state(conn, name).await? == IndexState::Invalid
+    {
+        // A CREATE INDEX CONCURRENTLY that failed before left an INVALID index behind; drop
+        // it so the build can start over.
+        conn.execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+            .await?;
+    }
+    counter.in_flight(conn, history, index as i64 + 1).await?;
+    session_settings(conn, limits, false).await?;
+    conn.execute(statement).await?;
+    counter.done(conn, history, index as i64 + 1).await
+}
+
+/// BEGIN, with the limits scoped to the transaction. SQLite's busy_timeout must be set
+/// before BEGIN IMMEDIATE waits on it; PostgreSQL's settings are SET LOCAL, inside it.
+pub(super) async fn begin_transaction(conn: &mut Conn, limits: &Limits) -> Result<(), DbError> {
+    match conn.dialect() {
+        Dialect::Sqlite => {
+            session_settings(conn, limits, false).await?;
+            conn.execute("BEGIN IMMEDIATE").await
+        }
+        _ => {
+            conn.execute("BEGIN").await?;
+            session_settings(conn, limits, true).await
+        }
+    }
 }
 
 /// `lock_timeout` and `statement_timeout` (PostgreSQL) or `busy_timeout` (SQLite), reset and
@@ -358,19 +467,30 @@ async fn reset_settings(conn: &mut Conn) -> Result<(), DbError> {
     }
 }
 
-async fn invalid_index(conn: &mut Conn, name: &str) -> bool {
-    let Conn::Postgres(c) = conn else {
-        return false;
-    };
-    let sql = "SELECT count(*) FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-               WHERE NOT i.indisvalid AND c.relname = $1 AND pg_catalog.pg_table_is_visible(c.oid)";
-    sqlx::query_scalar::<_, i64>(sql)
-        .bind(name)
-        .fetch_one(c)
-        .await
-        .is_ok_and(|n| n > 0)
+/// What the catalog says of an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexState {
+    Missing,
+    Valid,
+    /// Left by a CREATE INDEX CONCURRENTLY that failed or was interrupted.
+    Invalid,
 }
 
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+/// The state of an index named as SQL text (quoted, maybe schema-qualified), found through
+/// the search path like the statement that made it. Only PostgreSQL has concurrent builds.
+pub async fn index_state(conn: &mut Conn, name: &str) -> Result<IndexState, DbError> {
+    let Conn::Postgres(c) = conn else {
+        return Ok(IndexState::Missing);
+    };
+    let sql = "SELECT i.indisvalid FROM pg_catalog.pg_index i WHERE i.indexrelid = to_regclass($1)";
+    let valid: Option<bool> = sqlx::query_scalar(sql)
+        .bind(name)
+        .fetch_optional(c)
+        .await
+        .map_err(|e| DbError::from_sqlx(&e))?;
+    Ok(match valid {
+        None => IndexState::Missing,
+        Some(true) => IndexState::Valid,
+        Some(false) => IndexState::Invalid,
+    })
 }

@@ -37,19 +37,43 @@ macro_rules! on_conn {
 pub struct DbError {
     pub code: Option<String>,
     pub message: String,
+    /// The connection itself is gone (server restart, network): nothing more can be read or
+    /// recorded on it, and whatever was not committed was rolled back by the server.
+    pub connection_lost: bool,
 }
 
 impl DbError {
     pub fn from_sqlx(e: &sqlx::Error) -> Self {
         match e {
-            sqlx::Error::Database(db) => DbError {
-                code: db.code().map(|c| c.into_owned()),
-                message: db.message().to_string(),
-            },
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.into_owned());
+                DbError {
+                    connection_lost: code.as_deref().is_some_and(is_connection_sqlstate),
+                    code,
+                    message: db.message().to_string(),
+                }
+            }
             other => DbError {
                 code: None,
                 message: other.to_string(),
+                connection_lost: matches!(
+                    other,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::Tls(_)
+                        | sqlx::Error::Protocol(_)
+                        | sqlx::Error::WorkerCrashed
+                        | sqlx::Error::PoolClosed
+                ),
             },
+        }
+    }
+
+    /// An error that is not the database's: runner's own (a file that cannot be parsed...).
+    pub fn other(message: impl Into<String>) -> Self {
+        DbError {
+            code: None,
+            message: message.into(),
+            connection_lost: false,
         }
     }
 
@@ -65,6 +89,13 @@ impl DbError {
             _ => code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
         }
     }
+}
+
+/// SQLSTATEs that mean the session is gone: class 08 (connection exception) and the server's
+/// shutdown and restart codes (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect
+/// now).
+fn is_connection_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
 impl std::error::Error for DbError {}
@@ -218,7 +249,7 @@ mod tests {
     fn lock_timeouts_are_recognized_in_both_dialects() {
         let e = |code: &str| DbError {
             code: Some(code.into()),
-            message: String::new(),
+            ..DbError::other("")
         };
         assert!(e("55P03").is_lock_timeout(Dialect::Postgres));
         assert!(!e("25006").is_lock_timeout(Dialect::Postgres));

@@ -40,6 +40,22 @@ impl State {
         }
     }
 
+    /// Applied, or a rollback of it that stopped part-way: what `runner rollback` may undo.
+    pub fn is_open_for_rollback(self) -> bool {
+        matches!(
+            self,
+            State::Applied | State::RollingBack | State::RollbackFailed
+        )
+    }
+
+    /// States a run leaves only when it stops part-way; a person or `runner recover` acts.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            State::Applied | State::RolledBack | State::FailedClean
+        )
+    }
+
     pub fn parse(s: &str) -> Option<State> {
         [
             State::Applying,
@@ -116,7 +132,32 @@ pub struct HistoryRow {
     pub environment: String,
     pub release: Option<String>,
     pub applied_by: String,
+    /// A statement (1-based) started outside a transaction whose end was never recorded: the
+    /// run stopped while it ran, and the catalog must tell whether it took effect.
+    pub in_flight: Option<i64>,
+    /// Statements of the rollback committed so far (statement-mode rollbacks), of
+    /// `rollback_total`.
+    pub rollback_done: i64,
+    pub rollback_total: Option<i64>,
+    pub rollback_in_flight: Option<i64>,
+    /// The version an unfinished rollback run goes down to (it stays applied): a re-run of
+    /// `rollback --steps N` continues to it instead of counting N again.
+    pub rollback_target: Option<i64>,
 }
+
+/// Columns added after the first release of the history tables: `ensure` adds the ones an
+/// older table lacks. (name, PostgreSQL type, SQLite type)
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("in_flight", "integer", "INTEGER"),
+    (
+        "rollback_done",
+        "integer NOT NULL DEFAULT 0",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    ("rollback_total", "integer", "INTEGER"),
+    ("rollback_in_flight", "integer", "INTEGER"),
+    ("rollback_target", "bigint", "INTEGER"),
+];
 
 /// What a run writes into a new or retried row.
 #[derive(Debug, Clone)]
@@ -228,7 +269,35 @@ impl History {
                     error TEXT, migrations TEXT NOT NULL DEFAULT '[]', recovery_ms INTEGER);"
             ),
         };
-        conn.execute(&ddl).await
+        conn.execute(&ddl).await?;
+        self.add_missing_columns(conn).await
+    }
+
+    async fn add_missing_columns(&self, conn: &mut Conn) -> Result<(), DbError> {
+        let sql = match self.dialect {
+            Dialect::Postgres => {
+                "SELECT column_name::text FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()"
+            }
+            _ => "SELECT name FROM pragma_table_info($1)",
+        };
+        let table = self.migrations.clone();
+        let present: Vec<String> = on_conn!(conn, c => sqlx::query_scalar(AssertSqlSafe(sql)).bind(table).fetch_all(c).await)
+            .map_err(|e| DbError::from_sqlx(&e))?;
+        for (name, pg, sqlite) in ADDED_COLUMNS {
+            if present.iter().any(|p| p == name) {
+                continue;
+            }
+            let ty = match self.dialect {
+                Dialect::Postgres => pg,
+                _ => sqlite,
+            };
+            conn.execute(&format!(
+                "ALTER TABLE {} ADD COLUMN {name} {ty}",
+                self.migrations
+            ))
+            .await?;
+        }
+        Ok(())
     }
 
     /// Whether the tables exist (`runner plan` must not create them).
@@ -262,7 +331,8 @@ impl History {
         let sql = format!(
             "SELECT version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
                     applied_sql, rollback_sql, {}, {}, {}, error_sqlstate, error_message, {},
-                    {}, {}, duration_ms, deploy_id, environment, release, applied_by
+                    {}, {}, duration_ms, deploy_id, environment, release, applied_by,
+                    {}, {}, {}, {}, rollback_target
              FROM {} ORDER BY version",
             int("statements_total"),
             int("statements_done"),
@@ -270,6 +340,10 @@ impl History {
             int("attempts"),
             ts("started_at"),
             ts("finished_at"),
+            int("in_flight"),
+            int("rollback_done"),
+            int("rollback_total"),
+            int("rollback_in_flight"),
             self.migrations
         );
         on_conn!(conn, c => {
@@ -300,6 +374,11 @@ impl History {
                     environment: r.try_get("environment")?,
                     release: r.try_get("release")?,
                     applied_by: r.try_get("applied_by")?,
+                    in_flight: r.try_get("in_flight")?,
+                    rollback_done: r.try_get("rollback_done")?,
+                    rollback_total: r.try_get("rollback_total")?,
+                    rollback_in_flight: r.try_get("rollback_in_flight")?,
+                    rollback_target: r.try_get("rollback_target")?,
                 })
             }).collect::<Result<Vec<_>, _>>().map_err(|e| DbError::from_sqlx(&e))
         })
@@ -328,7 +407,9 @@ impl History {
                  rollback_sql = excluded.rollback_sql, statements_total = excluded.statements_total,
                  statements_done = 0, error_statement = NULL, error_sqlstate = NULL,
                  error_message = NULL, attempts = {m}.attempts + $15, started_at = {now},
-                 finished_at = NULL, duration_ms = NULL, deploy_id = excluded.deploy_id,
+                 finished_at = NULL, duration_ms = NULL, in_flight = NULL, rollback_done = 0,
+                 rollback_total = NULL, rollback_in_flight = NULL, rollback_target = NULL,
+                 deploy_id = excluded.deploy_id,
                  environment = excluded.environment, release = excluded.release,
                  applied_by = excluded.applied_by",
             m = self.migrations,
@@ -354,14 +435,116 @@ impl History {
         conn.exec(sql, values).await.map(drop)
     }
 
+    /// Statements 1..=`done` are committed; nothing is in flight.
     pub async fn progress(&self, conn: &mut Conn, version: i64, done: i64) -> Result<(), DbError> {
         let sql = format!(
-            "UPDATE {} SET statements_done = $1 WHERE version = $2",
+            "UPDATE {} SET statements_done = $1, in_flight = NULL WHERE version = $2",
             self.migrations
         );
         conn.exec(sql, vec![done.into(), version.into()])
             .await
             .map(drop)
+    }
+
+    /// Statement `statement` (1-based) starts outside a transaction: if the run stops before
+    /// `progress`, the catalog must tell whether it took effect.
+    pub async fn in_flight(
+        &self,
+        conn: &mut Conn,
+        version: i64,
+        statement: i64,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET in_flight = $1 WHERE version = $2",
+            self.migrations
+        );
+        conn.exec(sql, vec![statement.into(), version.into()])
+            .await
+            .map(drop)
+    }
+
+    /// A rollback starts (or continues): state rolling_back, with its statement count.
+    pub async fn rollback_started(
+        &self,
+        conn: &mut Conn,
+        version: i64,
+        total: i64,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET state = $1, rollback_total = $2 WHERE version = $3",
+            self.migrations
+        );
+        conn.exec(
+            sql,
+            vec![
+                State::RollingBack.name().into(),
+                total.into(),
+                version.into(),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Statements 1..=`done` of the rollback are committed; nothing of it is in flight.
+    pub async fn rollback_progress(
+        &self,
+        conn: &mut Conn,
+        version: i64,
+        done: i64,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET rollback_done = $1, rollback_in_flight = NULL WHERE version = $2",
+            self.migrations
+        );
+        conn.exec(sql, vec![done.into(), version.into()])
+            .await
+            .map(drop)
+    }
+
+    /// Rollback statement `statement` starts outside a transaction.
+    pub async fn rollback_in_flight(
+        &self,
+        conn: &mut Conn,
+        version: i64,
+        statement: i64,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET rollback_in_flight = $1 WHERE version = $2",
+            self.migrations
+        );
+        conn.exec(sql, vec![statement.into(), version.into()])
+            .await
+            .map(drop)
+    }
+
+    /// Records the target of a rollback run on every migration it will undo, before it
+    /// undoes any: a re-run after a stop continues to the same target.
+    pub async fn schedule_rollback(
+        &self,
+        conn: &mut Conn,
+        versions: &[i64],
+        target: i64,
+    ) -> Result<(), DbError> {
+        for version in versions {
+            let sql = format!(
+                "UPDATE {} SET rollback_target = $1 WHERE version = $2",
+                self.migrations
+            );
+            conn.exec(sql, vec![target.into(), (*version).into()])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the target of an unfinished rollback run (a forward run, or an explicit
+    /// `--to`, replaces it).
+    pub async fn clear_rollback_target(&self, conn: &mut Conn) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET rollback_target = NULL WHERE rollback_target IS NOT NULL",
+            self.migrations
+        );
+        conn.exec(sql, Vec::new()).await.map(drop)
     }
 
     /// Marks a row finished in `state` (applied, rolled_back), with its duration.
@@ -397,7 +580,7 @@ impl History {
     ) -> Result<(), DbError> {
         let sql = format!(
             "UPDATE {} SET state = $1, statements_done = $2, error_statement = $3, error_sqlstate = $4,
-                 error_message = $5, finished_at = {}, duration_ms = $6 WHERE version = $7",
+                 error_message = $5, finished_at = {}, duration_ms = $6, in_flight = NULL WHERE version = $7",
             self.migrations,
             self.now()
         );

@@ -10,6 +10,7 @@ pub mod history;
 pub mod lock;
 pub mod plan;
 pub mod rollback;
+pub mod settle;
 pub mod snapshot;
 pub mod statements;
 pub mod verify;
@@ -93,6 +94,32 @@ pub async fn previous_history(
     }))
 }
 
+/// The history rows after settling statements that were in flight when a run stopped (call
+/// with the lock held); each one settled is reported.
+pub async fn read_settled(
+    conn: &mut Conn,
+    history: &History,
+    warn: &mut dyn FnMut(&str),
+) -> Result<Vec<HistoryRow>> {
+    let rows = history
+        .rows(conn)
+        .await
+        .map_err(|e| db("read the history", e))?;
+    let settled = settle::settle(conn, history, &rows)
+        .await
+        .map_err(|e| db("settle an interrupted statement", e))?;
+    if settled.is_empty() {
+        return Ok(rows);
+    }
+    for s in &settled {
+        warn(&s.detail);
+    }
+    history
+        .rows(conn)
+        .await
+        .map_err(|e| db("read the history", e))
+}
+
 /// The history rows, or none when runner never ran against this database.
 pub async fn read_rows(conn: &mut Conn, history: &History) -> Result<Vec<HistoryRow>> {
     let exists = history
@@ -173,10 +200,7 @@ pub async fn migrate_locked(
         .ensure(conn)
         .await
         .map_err(|e| db("create the history tables", e))?;
-    let rows = history
-        .rows(conn)
-        .await
-        .map_err(|e| db("read the history", e))?;
+    let rows = read_settled(conn, &history, &mut |w| reporter.warning(w)).await?;
     let run = &options.run;
 
     if let Some(version) = options.baseline {
@@ -217,6 +241,18 @@ pub async fn migrate_locked(
         reporter.warning(warning);
     }
     refuse_on_problems(&plan, &env.name)?;
+    if rows
+        .iter()
+        .any(|r| r.state == State::Applied && r.rollback_target.is_some())
+    {
+        reporter.warning(
+            "an earlier `runner rollback` stopped before its target; this forward run abandons it",
+        );
+        history
+            .clear_rollback_target(conn)
+            .await
+            .map_err(|e| db("clear the unfinished rollback", e))?;
+    }
     reporter.pending(&plan.steps);
     let _ = history
         .event(
@@ -235,6 +271,21 @@ pub async fn migrate_locked(
             Ok(took) => {
                 applied.push(i64::from(step.migration.version));
                 reporter.applied(step, took);
+            }
+            Err(stopped) if stopped.failure.error.connection_lost => {
+                return Err(Error::ConnectionLost {
+                    during: format!(
+                        "{} (statement {} of {})",
+                        step.label(),
+                        stopped.failure.statement,
+                        step.script.statements.len()
+                    ),
+                    error: stopped.failure.error,
+                    next: format!(
+                        "this is not a failed migration: each commit carries its own history record, so nothing is lost or counted twice. Once the database answers, `runner migrate --env {}` reads what committed and says how to continue",
+                        env.name
+                    ),
+                });
             }
             Err(stopped) => {
                 let message = failure_message(step, &stopped, &plan, applied.len(), env);

@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 
 use similar::TextDiff;
 
-use super::apply::{Limits, session_settings};
+use super::apply::{Counter, Limits, begin_transaction, run_statement};
 use super::backoff::Backoff;
 use super::conn::{Conn, DbError};
 use super::history::{Failure, History, HistoryRow, Mode, RunInfo, State};
-use super::statements::script;
+use super::statements::{changed_prefix, stored_script};
 use super::{db, lock, open};
-use crate::catalog::directives::{self, FileRole};
-use crate::catalog::{Catalog, Checksums, SqlFile, Version};
-use crate::config::{Config, Dialect, Environment};
+use crate::catalog::directives::FileRole;
+use crate::catalog::{Catalog, Version};
+use crate::config::{Config, Environment};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -41,6 +41,8 @@ pub struct RollbackOptions {
 pub trait RollbackReporter {
     /// The stored rollback and the file on disk differ (`--use-file`).
     fn file_differs(&mut self, label: &str, diff: &str);
+    /// Something the person should know before the rollback runs.
+    fn note(&mut self, message: &str);
     fn rolled_back(&mut self, label: &str, took: Duration);
     fn retrying(&mut self, label: &str, attempt: u32, delay: Duration, error: &DbError);
 }
@@ -50,6 +52,7 @@ pub struct Silent;
 
 impl RollbackReporter for Silent {
     fn file_differs(&mut self, _: &str, _: &str) {}
+    fn note(&mut self, _: &str) {}
     fn rolled_back(&mut self, _: &str, _: Duration) {}
     fn retrying(&mut self, _: &str, _: u32, _: Duration, _: &DbError) {}
 }
@@ -59,6 +62,8 @@ struct Undo {
     row: HistoryRow,
     label: String,
     sql: String,
+    /// A statement-mode rollback a stopped run left rolling_back continues here (0-based).
+    resume_from: usize,
 }
 
 pub async fn rollback(
@@ -94,8 +99,20 @@ pub async fn rollback_locked(
     reporter: &mut dyn RollbackReporter,
 ) -> Result<usize> {
     let history = History::new(&config.history_prefix, conn.dialect());
-    let rows = super::read_rows(conn, &history).await?;
-    let undo = choose(&rows, catalog, options, &env.name, reporter)?;
+    history
+        .ensure(conn)
+        .await
+        .map_err(|e| db("create the history tables", e))?;
+    let rows = super::read_settled(conn, &history, &mut |w| reporter.note(w)).await?;
+    let (undo, target) = choose(&rows, conn.dialect(), catalog, options, &env.name, reporter)?;
+    let versions: Vec<i64> = undo.iter().map(|u| u.row.version).collect();
+    let record = async {
+        history.clear_rollback_target(conn).await?;
+        history.schedule_rollback(conn, &versions, target).await
+    };
+    record
+        .await
+        .map_err(|e| db("record the rollback's target", e))?;
     if let Some(who) = &options.approved_by {
         let detail = format!("rollback of {} migration(s) approved by {who}", undo.len());
         history
@@ -121,6 +138,16 @@ pub async fn rollback_locked(
                 reporter.rolled_back(&u.label, started.elapsed());
             }
             Err((statement, committed, total, error)) => {
+                if error.connection_lost {
+                    return Err(Error::ConnectionLost {
+                        during: format!("the rollback of {}", u.label),
+                        error,
+                        next: format!(
+                            "each rollback statement commits with its progress, so the history says exactly what ran; once the database answers, `runner rollback --env {} --to {target}` continues",
+                            env.name
+                        ),
+                    });
+                }
                 let failure = Failure {
                     statement: statement as i64,
                     statements_done: u.row.statements_done,
@@ -137,24 +164,23 @@ pub async fn rollback_locked(
                     )
                 } else {
                     format!(
-                        "statements 1 to {committed} of its {total}-statement rollback are committed: the schema is between {} and the version before it",
+                        "statements 1 to {committed} of its {total}-statement rollback are committed (recorded): the schema is between {} and the version before it",
                         u.label
                     )
                 };
+                let down = catalog
+                    .migrations
+                    .iter()
+                    .find(|m| i64::from(m.version) == u.row.version)
+                    .map_or("rollback script".to_string(), |m| {
+                        m.forward.file_name.replace(".sql", ".down.sql")
+                    });
                 let message = format!(
-                    "the rollback of {} failed at statement {statement}: {error}\n  state: {} is rollback_failed; {state}; {done} migration(s) before it were rolled back\n  next: fix the cause, then finish by hand (the rollback SQL is in the history: rollback_sql of version {}) and record it, or re-run `runner rollback --env {} --use-file` with a corrected {}",
+                    "the rollback of {} failed at statement {statement}: {error}\n  state: {} is rollback_failed; {state}; {done} migration(s) before it were rolled back\n  next: fix the cause (or correct {down}, keeping its first {committed} statement(s)), then `runner rollback --env {} --to {target} --use-file` continues from statement {}",
                     u.label,
                     u.label,
-                    u.row.version,
                     env.name,
-                    catalog
-                        .migrations
-                        .iter()
-                        .find(|m| i64::from(m.version) == u.row.version)
-                        .map_or("rollback script".to_string(), |m| m
-                            .forward
-                            .file_name
-                            .replace(".sql", ".down.sql")),
+                    committed + 1,
                 );
                 let _ = history
                     .event(
@@ -172,29 +198,49 @@ pub async fn rollback_locked(
     Ok(done)
 }
 
-/// The migrations to undo, newest first, or every reason to refuse.
+/// The migrations to undo, newest first, and the version the run goes down to (it stays
+/// applied); or every reason to refuse.
 fn choose(
     rows: &[HistoryRow],
+    dialect: crate::config::Dialect,
     catalog: &Catalog,
     options: &RollbackOptions,
     env: &str,
     reporter: &mut dyn RollbackReporter,
-) -> Result<Vec<Undo>> {
+) -> Result<(Vec<Undo>, i64)> {
     let mut problems = Vec::new();
     for row in rows {
-        if matches!(
-            row.state,
-            State::Applying | State::FailedPartial | State::RollingBack | State::RollbackFailed
-        ) {
-            problems.push(format!(
-                "V{} {} is {}: a person must look at it before anything is rolled back",
-                row.version, row.name, row.state
-            ));
-        }
+        let problem = match row.state {
+            State::Applying | State::FailedPartial => format!(
+                "V{} {} is {}: it did not finish applying; continue or undo it first (`runner migrate --env {env} --resume {}` continues it)",
+                row.version, row.name, row.state, row.version
+            ),
+            _ => continue,
+        };
+        problems.push(problem);
     }
-    let mut applied: Vec<&HistoryRow> = rows.iter().filter(|r| r.state == State::Applied).collect();
-    applied.sort_by_key(|r| std::cmp::Reverse(r.version));
-    let chosen: Vec<&HistoryRow> = match options.target {
+    // A run that stopped part-way recorded where it was going: --steps counts from where that
+    // run began, not from where it stopped.
+    let unfinished = rows
+        .iter()
+        .filter(|r| r.state.is_open_for_rollback())
+        .filter_map(|r| r.rollback_target)
+        .max();
+    let target = match (options.target.clone(), unfinished) {
+        (Target::Steps(n), Some(t)) => {
+            reporter.note(&format!(
+                "an earlier rollback of {env} stopped before reaching V{t}; --steps {n} continues it to V{t} (use --to to go elsewhere)"
+            ));
+            Target::To(Version::try_from(t).unwrap_or(0))
+        }
+        (target, _) => target,
+    };
+    let mut open: Vec<&HistoryRow> = rows
+        .iter()
+        .filter(|r| r.state.is_open_for_rollback())
+        .collect();
+    open.sort_by_key(|r| std::cmp::Reverse(r.version));
+    let (chosen, target_version): (Vec<&HistoryRow>, i64) = match target {
         Target::To(v) => {
             if !rows
                 .iter()
@@ -205,12 +251,18 @@ fn choose(
                     "--to {v}: V{v} is not an applied migration in {env}"
                 ));
             }
-            applied
-                .into_iter()
-                .filter(|r| r.version > i64::from(v))
-                .collect()
+            (
+                open.iter()
+                    .copied()
+                    .filter(|r| r.version > i64::from(v))
+                    .collect(),
+                i64::from(v),
+            )
         }
-        Target::Steps(n) => applied.into_iter().take(n).collect(),
+        Target::Steps(n) => (
+            open.iter().copied().take(n).collect(),
+            open.get(n).map_or(0, |r| r.version),
+        ),
     };
     let mut undo = Vec::new();
     for row in chosen {
@@ -238,8 +290,29 @@ fn choose(
         } else {
             row.rollback_sql.clone()
         };
+        // A rollback a stopped or failed run left part-way continues after what it committed.
+        let resume_from = match row.state {
+            State::RollingBack | State::RollbackFailed => {
+                usize::try_from(row.rollback_done).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        if let (Some(sql), Some(stored)) = (&sql, &row.rollback_sql)
+            && resume_from > 0
+            && let Some(diff) = changed_prefix(stored, sql, resume_from, dialect)
+        {
+            problems.push(format!(
+                "{label}: statements 1 to {resume_from} of its rollback committed, and the rollback now given changes them; keep them as they ran (fix only later statements):\n{diff}"
+            ));
+            continue;
+        }
         match sql {
-            Some(sql) => undo.push(Undo { row: row.clone(), label, sql }),
+            Some(sql) => undo.push(Undo {
+                row: row.clone(),
+                label,
+                sql,
+                resume_from,
+            }),
             None => problems.push(format!(
                 "{label} cannot be rolled back: it {} — runner will not pass it; roll back to {} or later",
                 if options.use_file { "has no .down.sql on disk" } else { "was applied without a rollback (irreversible)" },
@@ -258,11 +331,14 @@ fn choose(
             problems,
         });
     }
-    Ok(undo)
+    Ok((undo, target_version))
 }
 
-/// Runs one rollback script with lock-timeout retries. Err: (failing statement, statements
-/// committed, total statements, error).
+/// Runs one rollback script. A transactional rollback goes from applied to rolled_back in one
+/// commit (a crash leaves it applied) and is retried as a whole after a lock timeout; a
+/// statement-mode rollback says rolling_back first, then records each statement with it
+/// (see `apply::run_statement`), so a stopped run continues where it was. Err: (failing
+/// statement, statements committed, total statements, error).
 async fn run_rollback(
     conn: &mut Conn,
     history: &History,
@@ -272,90 +348,82 @@ async fn run_rollback(
     reporter: &mut dyn RollbackReporter,
 ) -> std::result::Result<(), (usize, usize, usize, DbError)> {
     let dialect = conn.dialect();
-    let (directives, _) = directives::parse(&u.sql, FileRole::Rollback);
-    let file = SqlFile {
-        file_name: format!("V{}__{}.down.sql", u.row.version, u.row.name),
-        path: Default::default(),
-        checksums: Checksums::of(&u.sql),
-        directives,
-        sql: u.sql.clone(),
-    };
-    let script = script(&file, dialect).map_err(|why| {
-        (
-            0,
-            0,
-            0,
-            DbError {
-                code: None,
-                message: format!("cannot be parsed: {why}"),
-            },
-        )
-    })?;
+    let script = stored_script(&u.sql, FileRole::Rollback, dialect)
+        .map_err(|why| (0, 0, 0, DbError::other(format!("cannot be parsed: {why}"))))?;
     let total = script.statements.len();
-    let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
-    let mut attempt = 0u32;
-    let mut committed = 0usize;
-    loop {
-        let result = match script.mode {
-            Mode::Statement => {
-                // Each statement commits on its own: say so first, so that a run killed half-way
-                // leaves `rolling_back` for a person to see. (A transactional rollback goes from
-                // applied to rolled_back in one commit, and a crash leaves it applied.)
-                if committed == 0
-                    && let Err(e) = history
-                        .set_state(conn, u.row.version, State::RollingBack)
-                        .await
-                {
-                    return Err((0, 0, total, e));
-                }
-                let mut r = Ok(());
-                for (i, statement) in script.statements.iter().enumerate().skip(committed) {
-                    if let Err(e) = session_settings(conn, limits, false).await {
-                        r = Err((i + 1, e));
-                        break;
-                    }
-                    match conn.execute(statement).await {
-                        Ok(()) => committed = i + 1,
-                        Err(e) => {
-                            r = Err((i + 1, e));
-                            break;
-                        }
-                    }
-                }
-                if r.is_ok() {
-                    r = history
-                        .set_state(conn, u.row.version, State::RolledBack)
-                        .await
-                        .map_err(|e| (total, e));
-                }
-                r
-            }
-            _ => transactional(conn, history, u, &script.statements, limits).await,
-        };
-        let (statement, error) = match result {
-            Ok(()) => {
-                let _ = history
-                    .event(
-                        conn,
-                        run,
-                        Some(u.row.version),
-                        "rolled_back",
-                        &format!("{} rolled back ({})", u.label, script.mode.name()),
-                    )
-                    .await;
-                return Ok(());
-            }
-            Err(e) => e,
-        };
-        if error.is_lock_timeout(dialect) && attempt < limits.retries {
-            attempt += 1;
-            let delay = backoff.next_delay();
-            reporter.retrying(&u.label, attempt, delay, &error);
-            tokio::time::sleep(delay).await;
-            continue;
+    let result = match script.mode {
+        Mode::Statement => {
+            statement_mode(conn, history, u, &script.statements, limits, reporter).await
         }
-        return Err((statement, committed, total, error));
+        _ => {
+            let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
+            let mut attempt = 0u32;
+            loop {
+                match transactional(conn, history, u, &script.statements, limits).await {
+                    Err((_, error))
+                        if error.is_lock_timeout(dialect) && attempt < limits.retries =>
+                    {
+                        attempt += 1;
+                        let delay = backoff.next_delay();
+                        reporter.retrying(&u.label, attempt, delay, &error);
+                        tokio::time::sleep(delay).await;
+                    }
+                    Err((statement, error)) => break Err((statement, 0, error)),
+                    Ok(()) => break Ok(()),
+                }
+            }
+        }
+    };
+    match result {
+        Ok(()) => {
+            let _ = history
+                .event(
+                    conn,
+                    run,
+                    Some(u.row.version),
+                    "rolled_back",
+                    &format!("{} rolled back ({})", u.label, script.mode.name()),
+                )
+                .await;
+            Ok(())
+        }
+        Err((statement, committed, error)) => Err((statement, committed, total, error)),
     }
+}
+
+/// A statement-mode rollback from where an earlier run stopped. Err: (failing statement,
+/// statements committed, error).
+async fn statement_mode(
+    conn: &mut Conn,
+    history: &History,
+    u: &Undo,
+    statements: &[String],
+    limits: &Limits,
+    reporter: &mut dyn RollbackReporter,
+) -> std::result::Result<(), (usize, usize, DbError)> {
+    let total = statements.len();
+    let version = u.row.version;
+    history
+        .rollback_started(conn, version, total as i64)
+        .await
+        .map_err(|e| (0, u.resume_from, e))?;
+    for (i, statement) in statements.iter().enumerate().skip(u.resume_from) {
+        run_statement(
+            conn,
+            history,
+            Counter::Rollback(version),
+            i,
+            statement,
+            limits,
+            &mut |attempt, delay, error| reporter.retrying(&u.label, attempt, delay, error),
+        )
+        .await
+        .map_err(|failed| (i + 1, i, failed.error))?;
+    }
+    history
+        .set_state(conn, version, State::RolledBack)
+        .await
+        .map_err(|e| (total, total, e))
 }
 
 async fn transactional(
@@ -365,19 +433,7 @@ async fn transactional(
     statements: &[String],
     limits: &Limits,
 ) -> std::result::Result<(), (usize, DbError)> {
-    let begin = async {
-        match conn.dialect() {
-            Dialect::Sqlite => {
-                session_settings(conn, limits, false).await?;
-                conn.execute("BEGIN IMMEDIATE").await
-            }
-            _ => {
-                conn.execute("BEGIN").await?;
-                session_settings(conn, limits, true).await
-            }
-        }
-    };
-    begin.await.map_err(|e| (0, e))?;
+    begin_transaction(conn, limits).await.map_err(|e| (0, e))?;
     for (i, statement) in statements.iter().enumerate() {
         if let Err(e) = conn.execute(statement).await {
             let _ = conn.execute("ROLLBACK").await;

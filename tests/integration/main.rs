@@ -16,4 +16,5 @@ mod migrate_sqlite;
 mod new_migration;
 mod passwords;
 mod postgres_cluster;
+mod statement_safety;
 mod verify_rollback;

@@ -155,8 +155,8 @@ async fn the_scratch_database_is_dropped_after_success_and_after_sigint() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
-        Some(2),
-        "{}",
+        Some(8),
+        "an interrupted run exits 8\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));

@@ -9,7 +9,7 @@ use serde::Serialize;
 use similar::TextDiff;
 
 use super::history::{HistoryRow, Mode, State};
-use super::statements::{Script, script};
+use super::statements::{Script, changed_prefix, script};
 use crate::catalog::{Catalog, Migration, Version};
 use crate::config::Dialect;
 
@@ -113,20 +113,25 @@ pub fn plan<'a>(
                     state: state.name(),
                     reason,
                 });
-                if state == State::FailedPartial {
-                    partial(&mut plan, &mut resumable, request, row, &label, environment);
+                if state == State::FailedPartial || row.in_flight.is_some() {
+                    partial(&mut plan, &mut resumable, request, row, file, dialect, &label, environment);
                 }
             }
             State::FailedClean | State::RolledBack => {}
-            State::FailedPartial => partial(&mut plan, &mut resumable, request, row, &label, environment),
+            State::FailedPartial => partial(&mut plan, &mut resumable, request, row, file, dialect, &label, environment),
             State::RollingBack | State::RollbackFailed => plan.problems.push(format!(
-                "{label} is {} in {environment}: a rollback did not finish, and a person must look before anything else runs; see its error in the history",
-                row.state
+                "{label} is {} in {environment}: a rollback did not finish ({} of {} rollback statements committed{}); finish it with `runner rollback --env {environment} --to {}` (add --use-file to run a corrected .down.sql) before anything else runs",
+                row.state,
+                row.rollback_done,
+                row.rollback_total.map_or("?".to_string(), |t| t.to_string()),
+                row.error_message.as_deref().map(|m| format!("; it failed with: {m}")).unwrap_or_default(),
+                row.rollback_target.unwrap_or(row.version - 1)
             )),
         }
     }
     if let Some(v) = request.resume
         && !resumable.contains_key(&i64::from(v))
+        && !plan.problems.iter().any(|p| p.starts_with("--resume"))
     {
         plan.problems.push(format!(
             "--resume {v}: V{v} is not a partially applied statement-mode migration in {environment}"
@@ -175,19 +180,35 @@ pub fn plan<'a>(
     plan
 }
 
+#[allow(clippy::too_many_arguments)]
 fn partial(
     plan: &mut Plan<'_>,
     resumable: &mut BTreeMap<i64, usize>,
     request: &Request,
     row: &HistoryRow,
+    file: Option<&Migration>,
+    dialect: Dialect,
     label: &str,
     environment: &str,
 ) {
+    if let Some(statement) = row.in_flight {
+        plan.problems.push(format!(
+            "{label}: statement {statement} was running outside a transaction when the run stopped in {environment}, and whether it took effect cannot be read from the catalog; check the database, then say so to `runner recover --env {environment}`"
+        ));
+        return;
+    }
     if request.resume.map(i64::from) == Some(row.version) {
-        resumable.insert(
-            row.version,
-            usize::try_from(row.statements_done).unwrap_or(0),
-        );
+        let done = usize::try_from(row.statements_done).unwrap_or(0);
+        if let Some(m) = file
+            && let Some(diff) = changed_prefix(&row.applied_sql, &m.forward.sql, done, dialect)
+        {
+            plan.problems.push(format!(
+                "--resume {}: statements 1 to {done} of {label} committed in {environment}, and the file changed them since; a resume would record SQL that never ran. Put those statements back as they ran (fix only statements after {done}):\n{diff}",
+                row.version
+            ));
+            return;
+        }
+        resumable.insert(row.version, done);
         return;
     }
     plan.problems.push(format!(

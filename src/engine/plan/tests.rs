@@ -44,6 +44,11 @@ fn applied(m: &Migration) -> HistoryRow {
         environment: "staging".into(),
         release: None,
         applied_by: "test".into(),
+        in_flight: None,
+        rollback_done: 0,
+        rollback_total: None,
+        rollback_in_flight: None,
+        rollback_target: None,
     }
 }
 

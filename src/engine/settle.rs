@@ -1,0 +1,141 @@
+//! After a run stopped while a statement ran outside a transaction (CREATE INDEX
+//! CONCURRENTLY...), the history says which statement was in flight but not whether it took
+//! effect. The catalog does: this reads it and records what the database shows, so the next
+//! run neither repeats a statement that completed nor skips one that did not.
+
+use super::apply::{IndexState, index_state};
+use super::conn::{Conn, DbError};
+use super::history::{History, HistoryRow};
+use super::statements::{Effect, outside_transaction, stored_script};
+use crate::catalog::directives::FileRole;
+use crate::config::Dialect;
+
+/// What the catalog said of one in-flight statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    pub version: i64,
+    pub rollback: bool,
+    pub statement: i64,
+    /// Whether it took effect; `None` when the catalog cannot tell.
+    pub took_effect: Option<bool>,
+    pub detail: String,
+}
+
+/// Settles every in-flight statement of `rows` (call with the lock held: their runs are gone).
+pub async fn settle(
+    conn: &mut Conn,
+    history: &History,
+    rows: &[HistoryRow],
+) -> Result<Vec<Settled>, DbError> {
+    let mut settled = Vec::new();
+    for row in rows {
+        if let Some(k) = row.in_flight {
+            let s = inspect(conn, row.version, false, &row.applied_sql, k).await?;
+            if let Some(took) = s.took_effect {
+                history
+                    .progress(conn, row.version, if took { k } else { k - 1 })
+                    .await?;
+            }
+            settled.push(s);
+        }
+        if let (Some(k), Some(sql)) = (row.rollback_in_flight, &row.rollback_sql) {
+            let s = inspect(conn, row.version, true, sql, k).await?;
+            if let Some(took) = s.took_effect {
+                history
+                    .rollback_progress(conn, row.version, if took { k } else { k - 1 })
+                    .await?;
+            }
+            settled.push(s);
+        }
+    }
+    Ok(settled)
+}
+
+/// Reads from the catalog whether statement `k` (1-based) of `sql` took effect.
+async fn inspect(
+    conn: &mut Conn,
+    version: i64,
+    rollback: bool,
+    sql: &str,
+    k: i64,
+) -> Result<Settled, DbError> {
+    let dialect = conn.dialect();
+    let statement = nth_statement(sql, k, dialect);
+    let short: String = statement
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(80)
+        .collect();
+    let what = format!(
+        "V{version}{}: statement {k} (`{short}`) was running when the run stopped",
+        if rollback { " rollback" } else { "" }
+    );
+    let (took_effect, outcome) = match outside_transaction(&statement, dialect) {
+        Some(Effect::CreatesIndex(name)) => match index_state(conn, &name).await? {
+            IndexState::Valid => (
+                Some(true),
+                format!("the index {name} exists and is valid: it completed, and counts as done"),
+            ),
+            IndexState::Invalid => (
+                Some(false),
+                format!(
+                    "the index {name} exists but is INVALID: it did not complete; a resume drops and rebuilds it"
+                ),
+            ),
+            IndexState::Missing => (
+                Some(false),
+                format!("the index {name} does not exist: it did not take effect"),
+            ),
+        },
+        Some(Effect::DropsIndexes(names)) => {
+            let mut left = Vec::new();
+            for name in &names {
+                if index_state(conn, name).await? != IndexState::Missing {
+                    left.push(name.clone());
+                }
+            }
+            if left.is_empty() {
+                (
+                    Some(true),
+                    format!(
+                        "{} no longer exist(s): it completed, and counts as done",
+                        names.join(", ")
+                    ),
+                )
+            } else {
+                (
+                    Some(false),
+                    format!(
+                        "{} still exist(s): it did not complete, and runs again",
+                        left.join(", ")
+                    ),
+                )
+            }
+        }
+        Some(Effect::Repeatable) => (
+            Some(false),
+            "running it again is harmless, so it runs again".to_string(),
+        ),
+        Some(Effect::Unknown) | None => (
+            None,
+            "whether it took effect cannot be read from the catalog: a person must check"
+                .to_string(),
+        ),
+    };
+    Ok(Settled {
+        version,
+        rollback,
+        statement: k,
+        took_effect,
+        detail: format!("{what}; {outcome}"),
+    })
+}
+
+fn nth_statement(sql: &str, k: i64, dialect: Dialect) -> String {
+    stored_script(sql, FileRole::Forward, dialect)
+        .ok()
+        .and_then(|s| s.statements.get(usize::try_from(k - 1).ok()?).cloned())
+        .unwrap_or_default()
+}
