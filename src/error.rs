@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use crate::catalog::Problem;
-use crate::config::ConfigError;
+use crate::catalog::CatalogError;
+use crate::config::{ConfigError, Dialect};
 
 /// The process exit codes of runner (README, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,15 +45,9 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
 
-    /// The migrations folder has layout problems; each names its file.
-    #[error("{}", render_problems(.dir, .problems))]
-    Catalog {
-        dir: PathBuf,
-        problems: Vec<Problem>,
-    },
-
-    #[error("migrations folder {}: {reason}", .dir.display())]
-    MigrationsDir { dir: PathBuf, reason: String },
+    /// The migrations folder cannot be used; each problem names its file.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
 
     #[error("{}: {source}", .path.display())]
     Io {
@@ -72,10 +66,7 @@ pub enum Error {
 
     /// The database refused or could not be reached; nothing was changed by this error.
     #[error("{context}: {source}")]
-    Database {
-        context: String,
-        source: crate::engine::conn::DbError,
-    },
+    Database { context: String, source: DbError },
 
     /// Validation found reasons not to run; nothing was applied.
     #[error("nothing was applied to {environment}:\n  - {}", .problems.join("\n  - "))]
@@ -108,7 +99,7 @@ pub enum Error {
     #[error("the connection to the database was lost during {during}: {error}\n  next: {next}")]
     ConnectionLost {
         during: String,
-        error: crate::engine::conn::DbError,
+        error: DbError,
         next: String,
     },
 
@@ -127,8 +118,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Config(_)
-            | Error::Catalog { .. }
-            | Error::MigrationsDir { .. }
+            | Error::Catalog(_)
             | Error::Io { .. }
             | Error::Usage(_)
             | Error::Refused { .. } => ExitCode::Usage,
@@ -152,19 +142,102 @@ impl Error {
     }
 }
 
-fn render_problems(dir: &std::path::Path, problems: &[Problem]) -> String {
-    let errors = problems.iter().filter(|p| p.is_error()).count();
-    let mut out = format!(
-        "the migrations folder {} has {} problem{}:",
-        dir.display(),
-        errors,
-        if errors == 1 { "" } else { "s" }
-    );
-    for problem in problems.iter().filter(|p| p.is_error()) {
-        out.push_str("\n  ");
-        out.push_str(&problem.to_string());
-    }
-    out
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A database error with the parts runner records: SQLSTATE (or SQLite's result code) and
+/// message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbError {
+    pub code: Option<String>,
+    pub message: String,
+    /// The connection itself is gone (server restart, network): nothing more can be read or
+    /// recorded on it, and whatever was not committed was rolled back by the server.
+    pub connection_lost: bool,
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+impl DbError {
+    pub fn from_sqlx(e: &sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.into_owned());
+                DbError {
+                    connection_lost: code.as_deref().is_some_and(is_connection_sqlstate),
+                    code,
+                    message: db.message().to_string(),
+                }
+            }
+            other => DbError {
+                code: None,
+                message: other.to_string(),
+                connection_lost: matches!(
+                    other,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::Tls(_)
+                        | sqlx::Error::Protocol(_)
+                        | sqlx::Error::WorkerCrashed
+                        | sqlx::Error::PoolClosed
+                ),
+            },
+        }
+    }
+
+    /// An error that is not the database's: runner's own (a file that cannot be parsed...).
+    pub fn other(message: impl Into<String>) -> Self {
+        DbError {
+            code: None,
+            message: message.into(),
+            connection_lost: false,
+        }
+    }
+
+    /// A lock wait that gave up: PostgreSQL's `lock_not_available` (lock_timeout), or SQLite's
+    /// SQLITE_BUSY family (busy_timeout).
+    pub fn is_lock_timeout(&self, dialect: Dialect) -> bool {
+        let Some(code) = self.code.as_deref() else {
+            return false;
+        };
+        match dialect {
+            Dialect::Postgres => code == "55P03",
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+            _ => code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
+        }
+    }
+}
+
+/// SQLSTATEs that mean the session is gone: class 08 (connection exception) and the server's
+/// shutdown and restart codes (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect
+/// now).
+fn is_connection_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+impl std::error::Error for DbError {}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.code {
+            // PostgreSQL's SQLSTATEs have five characters; SQLite's result codes are numbers.
+            Some(code) if code.len() == 5 => write!(f, "{} (SQLSTATE {code})", self.message),
+            Some(code) => write!(f, "{} (SQLite error {code})", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_timeouts_are_recognized_in_both_dialects() {
+        let e = |code: &str| DbError {
+            code: Some(code.into()),
+            ..DbError::other("")
+        };
+        assert!(e("55P03").is_lock_timeout(Dialect::Postgres));
+        assert!(!e("25006").is_lock_timeout(Dialect::Postgres));
+        assert!(e("5").is_lock_timeout(Dialect::Sqlite));
+        assert!(e("517").is_lock_timeout(Dialect::Sqlite));
+        assert!(!e("19").is_lock_timeout(Dialect::Sqlite));
+    }
+}

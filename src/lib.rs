@@ -12,5 +12,6 @@ pub mod engine;
 pub mod error;
 pub mod lint;
 pub mod report;
+pub mod runtime;
 
 pub use error::{Error, ExitCode, Result};

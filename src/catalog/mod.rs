@@ -20,9 +20,48 @@ pub use checksum::Checksums;
 pub use directives::{Directives, Phase};
 pub use problem::{Problem, ProblemKind, Severity};
 
-use crate::error::{Error, Result};
 use directives::FileRole;
 use names::FileName;
+
+/// A path as a person wants to read it: relative to the current folder when it lies below it.
+pub fn shown(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Why a migrations folder cannot be used; each problem names its file.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{}", render_problems(.dir, .problems))]
+    Problems {
+        dir: PathBuf,
+        problems: Vec<Problem>,
+    },
+
+    #[error("migrations folder {}: {reason}", .dir.display())]
+    Dir { dir: PathBuf, reason: String },
+}
+
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+fn render_problems(dir: &Path, problems: &[Problem]) -> String {
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    let mut out = format!(
+        "the migrations folder {} has {} problem{}:",
+        dir.display(),
+        errors,
+        if errors == 1 { "" } else { "s" }
+    );
+    for problem in problems.iter().filter(|p| p.is_error()) {
+        out.push_str("\n  ");
+        out.push_str(&problem.to_string());
+    }
+    out
+}
 
 /// refinery's version type: an `i32` unless refinery's `int8-versions` feature is on.
 pub type Version = refinery_core::SchemaVersion;
@@ -176,13 +215,13 @@ impl Catalog {
     pub fn load(dir: &Path) -> Result<Catalog> {
         let catalog = Catalog::scan(dir)?;
         if catalog.has_errors() {
-            return Err(Error::Catalog {
+            return Err(CatalogError::Problems {
                 dir: dir.to_path_buf(),
                 problems: catalog.problems,
             });
         }
         if catalog.migrations.is_empty() {
-            return Err(Error::MigrationsDir {
+            return Err(CatalogError::Dir {
                 dir: dir.to_path_buf(),
                 reason: "holds no migration; create the first with `runner new NAME`".into(),
             });
@@ -205,7 +244,7 @@ impl Catalog {
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>> {
-    let reason = |e: std::io::Error| Error::MigrationsDir {
+    let reason = |e: std::io::Error| CatalogError::Dir {
         dir: dir.to_path_buf(),
         reason: match e.kind() {
             std::io::ErrorKind::NotFound => {
@@ -244,11 +283,14 @@ fn sql_files_below(dir: &Path) -> Result<Vec<PathBuf>> {
 /// The forward files refinery itself discovers directly in `dir`.
 fn refinery_discovery(dir: &Path) -> Result<HashSet<String>> {
     let files = refinery_core::find_migration_files(dir, refinery_core::MigrationType::Sql)
-        .map_err(|e| Error::MigrationsDir {
+        .map_err(|e| CatalogError::Dir {
             dir: dir.to_path_buf(),
             reason: format!("refinery could not read it: {e}"),
         })?;
-    let canonical = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+    let canonical = dir.canonicalize().map_err(|e| CatalogError::Dir {
+        dir: dir.to_path_buf(),
+        reason: format!("cannot be read: {e}"),
+    })?;
     Ok(files
         .filter(|p| p.parent() == Some(canonical.as_path()))
         .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))

@@ -19,16 +19,16 @@ pub fn run(config: &Config, args: &CatalogArgs) -> Result<ExitCode> {
         eprintln!("warning: {problem}");
     }
     if catalog.has_errors() {
-        return Err(Error::Catalog {
+        return Err(Error::Catalog(crate::catalog::CatalogError::Problems {
             dir: dir.clone(),
             problems: catalog.problems,
-        });
+        }));
     }
     if catalog.migrations.is_empty() {
-        return Err(Error::MigrationsDir {
+        return Err(Error::Catalog(crate::catalog::CatalogError::Dir {
             dir: dir.clone(),
             reason: "holds no migration; create the first with `runner new NAME`".into(),
-        });
+        }));
     }
     for m in &catalog.migrations {
         if m.rollback_status() == RollbackStatus::Missing {

@@ -24,14 +24,10 @@ pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
         .map(Dialect::from)
         .or(config.map(|c| c.dialect.value))
         .unwrap_or(Dialect::Postgres);
-    let disabled: HashSet<Rule> = config
-        .map(|c| {
-            c.lint_disable
-                .iter()
-                .filter_map(|id| Rule::from_id(id))
-                .collect()
-        })
-        .unwrap_or_default();
+    let disabled: HashSet<Rule> = match config {
+        Some(c) => crate::lint::disabled_rules(c)?,
+        None => HashSet::new(),
+    };
     let targets = match (&args.paths[..], config) {
         ([], Some(config)) => vec![Target {
             dir: config.migrations_dir.value.clone(),

@@ -7,7 +7,7 @@ use crate::engine::{self, conn::Conn, history::History};
 use crate::error::{ExitCode, Result};
 use crate::report::table::Table;
 
-use super::block_on;
+use crate::runtime::block_on;
 
 pub fn run(config: &Config, args: &HistoryArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;

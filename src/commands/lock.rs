@@ -6,7 +6,7 @@ use crate::engine::history::History;
 use crate::engine::{self, lock};
 use crate::error::{Error, ExitCode, Result};
 
-use super::{block_on, run_info};
+use crate::runtime::{block_on, run_info};
 
 pub fn run(config: &Config, command: &LockCommand) -> Result<ExitCode> {
     match command {

@@ -9,7 +9,7 @@ use crate::engine::{self, MigrateOptions, version_set};
 use crate::error::{ExitCode, Result};
 use crate::report::progress::{MigrateOutput, Style};
 
-use super::{block_on, run_info};
+use crate::runtime::{block_on, run_info};
 
 pub fn run(config: &Config, args: &MigrateArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;

@@ -117,35 +117,3 @@ fn overrides(
     }
     .with_process_env()
 }
-
-/// Runs a future to completion on a single-threaded runtime: one connection, one task.
-pub fn block_on<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| crate::error::Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(future)
-}
-
-/// Who and what this run is, for the history: a fresh deploy id, and the actor from
-/// RUNNER_APPLIED_BY or the user and host.
-pub fn run_info(environment: &str, release: Option<String>) -> crate::engine::history::RunInfo {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    let actor = std::env::var("RUNNER_APPLIED_BY")
-        .ok()
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| {
-            let user = std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "unknown".into());
-            format!("{user}@{}", crate::engine::lock::hostname())
-        });
-    crate::engine::history::RunInfo {
-        environment: environment.to_string(),
-        deploy_id: format!("{millis:x}-{:x}", std::process::id()),
-        release,
-        actor,
-    }
-}

@@ -27,10 +27,10 @@ pub fn run(config: &Config, args: &NewArgs) -> Result<ExitCode> {
     }
     let catalog = Catalog::scan(dir)?;
     if catalog.has_errors() {
-        return Err(Error::Catalog {
+        return Err(Error::Catalog(crate::catalog::CatalogError::Problems {
             dir: dir.clone(),
             problems: catalog.problems,
-        });
+        }));
     }
     let (version, digits) = catalog.next_version();
     let stem = format!("V{version:0digits$}__{}", args.name);

@@ -13,7 +13,7 @@ use crate::engine::{self, lock, version_set};
 use crate::error::{Error, ExitCode, Result};
 use crate::lint::{self, Finding};
 
-use super::block_on;
+use crate::runtime::block_on;
 
 pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
@@ -54,11 +54,7 @@ pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
         &catalog,
         &lint::Options {
             dialect,
-            disabled: config
-                .lint_disable
-                .iter()
-                .filter_map(|id| lint::Rule::from_id(id))
-                .collect(),
+            disabled: lint::disabled_rules(config)?,
             scope: Some(pending),
         },
     );

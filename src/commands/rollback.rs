@@ -14,7 +14,7 @@ use crate::engine::rollback::{self, RollbackOptions, RollbackReporter, Target};
 use crate::error::{ExitCode, Result};
 use crate::report::progress::Style;
 
-use super::{block_on, run_info};
+use crate::runtime::{block_on, run_info};
 
 pub fn run(config: &Config, args: &RollbackArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;

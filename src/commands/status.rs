@@ -13,7 +13,7 @@ use crate::engine::plan::{self, Request};
 use crate::engine::{self, conn::Conn, lock};
 use crate::error::{ExitCode, Result};
 
-use super::block_on;
+use crate::runtime::block_on;
 
 /// The seed's alert thresholds: metric name, label, threshold, scale for display.
 const THRESHOLDS: &[(&str, &str, f64)] = &[

@@ -12,7 +12,8 @@ use crate::config::{Config, DatabaseUrl, Dialect};
 use crate::engine::verify::{self, Outcome, Scratch, Verified, VerifyProgress};
 use crate::error::{Error, ExitCode, Result};
 
-use super::{block_on, since};
+use super::since;
+use crate::runtime::block_on;
 
 pub fn run(config: &Config, args: &VerifyArgs) -> Result<ExitCode> {
     let catalog = Catalog::load(&config.migrations_dir.value)?;

@@ -42,7 +42,8 @@ pub struct Config {
     pub root: PathBuf,
     pub migrations_dir: Setting<PathBuf>,
     pub dialect: Setting<Dialect>,
-    pub lint_disable: Vec<String>,
+    /// `[lint] disable`, validated by the linter (`lint::disabled_rules`), which owns the ids.
+    pub lint_disable: Vec<Positioned>,
     pub pipeline: Setting<Vec<String>>,
     pub environments: BTreeMap<String, Environment>,
     /// History tables are `<prefix>migrations`, `<prefix>events`, `<prefix>deploys`.
@@ -62,6 +63,20 @@ pub const DEFAULT_HISTORY_PREFIX: &str = "runner_";
 pub struct Setting<T> {
     pub value: T,
     pub source: Source,
+}
+
+/// A value of runner.toml with where it is written, for errors found after loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Positioned {
+    pub value: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Serialize for Positioned {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.value)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,6 +220,14 @@ impl Config {
         overrides: &Overrides,
     ) -> Result<Config, ConfigError> {
         resolve::resolve(Some(path), source, root, overrides)
+    }
+
+    /// An error at a position of this runner.toml.
+    pub fn error_at(&self, line: usize, column: usize, message: impl Into<String>) -> ConfigError {
+        let mut error = ConfigError::new(self.file.as_deref(), message);
+        error.line = Some(line);
+        error.column = Some(column);
+        error
     }
 
     /// The environment called `name`, or an error listing those that exist.

@@ -10,7 +10,7 @@ use super::file::{EnvironmentTable, FileConfig, HealthTable, Text};
 use super::interpolate::interpolate;
 use super::{
     Config, ConfigError, DEFAULT_HISTORY_PREFIX, DEFAULT_LOCK_RETRIES, DEFAULT_LOCK_TIMEOUT,
-    DatabaseUrl, Dialect, Environment, Health, Setting, Source,
+    DatabaseUrl, Dialect, Environment, Health, Positioned, Setting, Source,
 };
 
 /// What the command line and the process environment say. Flags are filled by the CLI;
@@ -183,14 +183,13 @@ pub(super) fn resolve(
     let pipeline = pipeline(&reader, &parsed, &environments)?;
     let mut lint_disable = Vec::new();
     for rule in &parsed.lint.disable {
-        let (id, _) = reader.text(rule, "lint.disable")?;
-        if crate::lint::Rule::from_id(&id).is_none() {
-            return Err(reader.error_at(
-                rule.span().start,
-                format!("lint.disable: unknown rule `{id}`; `runner explain` lists the rules"),
-            ));
-        }
-        lint_disable.push(id);
+        let (value, _) = reader.text(rule, "lint.disable")?;
+        let (line, column) = reader.line_col(rule.span().start);
+        lint_disable.push(Positioned {
+            value,
+            line,
+            column,
+        });
     }
 
     let history_prefix = match &parsed.history.prefix {

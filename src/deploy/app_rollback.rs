@@ -113,7 +113,7 @@ async fn locked(
         &format!("{target} (rollback from {})", current.version),
     );
 
-    let info = crate::commands::run_info(&env.name, Some(target.clone()));
+    let info = crate::runtime::run_info(&env.name, Some(target.clone()));
     let started = Instant::now();
     let mut entry = Entry {
         previous_version: Some(current.version.clone()),

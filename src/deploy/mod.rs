@@ -74,7 +74,7 @@ pub fn deploy(
     }
     for name in environments {
         let env = config.environment(name)?;
-        crate::commands::block_on(deploy_env(config, catalog, env, options, out))?;
+        crate::runtime::block_on(deploy_env(config, catalog, env, options, out))?;
     }
     Ok(())
 }
@@ -143,7 +143,7 @@ async fn deploy_env(
     options: &DeployOptions,
     out: &mut DeployOutput,
 ) -> Result<()> {
-    let info = crate::commands::run_info(&env.name, Some(options.version.clone()));
+    let info = crate::runtime::run_info(&env.name, Some(options.version.clone()));
     let prefix = config.history_prefix.clone();
     let mut run = Run {
         config,
@@ -191,11 +191,7 @@ async fn deploy_env(
         catalog,
         &lint::Options {
             dialect,
-            disabled: config
-                .lint_disable
-                .iter()
-                .filter_map(|id| lint::Rule::from_id(id))
-                .collect(),
+            disabled: lint::disabled_rules(config)?,
             scope: Some(files),
         },
     );

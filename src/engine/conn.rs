@@ -12,6 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use crate::config::{DatabaseUrl, Dialect};
+pub use crate::error::DbError;
 use crate::error::{Error, Result};
 
 pub enum Conn {
@@ -29,86 +30,6 @@ macro_rules! on_conn {
             $crate::engine::conn::Conn::Sqlite($c) => $body,
         }
     };
-}
-
-/// A database error with the parts runner records: SQLSTATE (or SQLite's result code) and
-/// message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DbError {
-    pub code: Option<String>,
-    pub message: String,
-    /// The connection itself is gone (server restart, network): nothing more can be read or
-    /// recorded on it, and whatever was not committed was rolled back by the server.
-    pub connection_lost: bool,
-}
-
-impl DbError {
-    pub fn from_sqlx(e: &sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Database(db) => {
-                let code = db.code().map(|c| c.into_owned());
-                DbError {
-                    connection_lost: code.as_deref().is_some_and(is_connection_sqlstate),
-                    code,
-                    message: db.message().to_string(),
-                }
-            }
-            other => DbError {
-                code: None,
-                message: other.to_string(),
-                connection_lost: matches!(
-                    other,
-                    sqlx::Error::Io(_)
-                        | sqlx::Error::Tls(_)
-                        | sqlx::Error::Protocol(_)
-                        | sqlx::Error::WorkerCrashed
-                        | sqlx::Error::PoolClosed
-                ),
-            },
-        }
-    }
-
-    /// An error that is not the database's: runner's own (a file that cannot be parsed...).
-    pub fn other(message: impl Into<String>) -> Self {
-        DbError {
-            code: None,
-            message: message.into(),
-            connection_lost: false,
-        }
-    }
-
-    /// A lock wait that gave up: PostgreSQL's `lock_not_available` (lock_timeout), or SQLite's
-    /// SQLITE_BUSY family (busy_timeout).
-    pub fn is_lock_timeout(&self, dialect: Dialect) -> bool {
-        let Some(code) = self.code.as_deref() else {
-            return false;
-        };
-        match dialect {
-            Dialect::Postgres => code == "55P03",
-            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-            _ => code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
-        }
-    }
-}
-
-/// SQLSTATEs that mean the session is gone: class 08 (connection exception) and the server's
-/// shutdown and restart codes (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect
-/// now).
-fn is_connection_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
-}
-
-impl std::error::Error for DbError {}
-
-impl std::fmt::Display for DbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.code {
-            // PostgreSQL's SQLSTATEs have five characters; SQLite's result codes are numbers.
-            Some(code) if code.len() == 5 => write!(f, "{} (SQLSTATE {code})", self.message),
-            Some(code) => write!(f, "{} (SQLite error {code})", self.message),
-            None => write!(f, "{}", self.message),
-        }
-    }
 }
 
 impl Conn {
@@ -244,19 +165,6 @@ pub fn literal(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lock_timeouts_are_recognized_in_both_dialects() {
-        let e = |code: &str| DbError {
-            code: Some(code.into()),
-            ..DbError::other("")
-        };
-        assert!(e("55P03").is_lock_timeout(Dialect::Postgres));
-        assert!(!e("25006").is_lock_timeout(Dialect::Postgres));
-        assert!(e("5").is_lock_timeout(Dialect::Sqlite));
-        assert!(e("517").is_lock_timeout(Dialect::Sqlite));
-        assert!(!e("19").is_lock_timeout(Dialect::Sqlite));
-    }
 
     #[test]
     fn literals_double_their_quotes() {

@@ -12,6 +12,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::conn::{Conn, DbError};
 use crate::config::Dialect;
 use crate::on_conn;
+pub use crate::runtime::RunInfo;
 
 /// The life of a migration in one database (DESIGN §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,15 +172,6 @@ pub struct NewRow<'a> {
     pub applied_sql: &'a str,
     pub rollback_sql: Option<&'a str>,
     pub statements_total: i64,
-}
-
-/// Who and what a run is, recorded on every row and event.
-#[derive(Debug, Clone)]
-pub struct RunInfo {
-    pub environment: String,
-    pub deploy_id: String,
-    pub release: Option<String>,
-    pub actor: String,
 }
 
 /// The history of one database, with its table names.

@@ -21,6 +21,7 @@ use super::conn::{Conn, DbError};
 use crate::config::DatabaseUrl;
 use crate::error::{Error, Result};
 use crate::on_conn;
+use crate::runtime::hostname;
 
 /// The advisory lock key: "runner" in ASCII, then 1.
 pub const LOCK_KEY: i64 = 0x7275_6e6e_6572_0001;
@@ -277,17 +278,6 @@ fn read_holder(mut file: File) -> Holder {
         state: None,
         query: None,
     }
-}
-
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 fn db_error(what: &str, e: DbError) -> Error {

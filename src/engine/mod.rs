@@ -58,7 +58,7 @@ pub async fn open(env: &Environment, command: &str) -> Result<Conn> {
     let app = format!(
         "runner {command} env={} host={} pid={}",
         env.name,
-        lock::hostname(),
+        crate::runtime::hostname(),
         std::process::id()
     );
     // PostgreSQL truncates application_name at 63 bytes.

@@ -14,9 +14,8 @@ use std::collections::HashSet;
 pub use finding::{Finding, Severity};
 pub use rules::Rule;
 
-use crate::catalog::{Catalog, Directives, Migration, RollbackStatus};
-use crate::config::Dialect;
-use crate::report::shown;
+use crate::catalog::{Catalog, Directives, Migration, RollbackStatus, shown};
+use crate::config::{Config, ConfigError, Dialect};
 use model::{Op, ParsedFile, TransactionKind};
 use rules::{Check, Context};
 
@@ -29,6 +28,26 @@ pub struct Options {
     /// File names to lint; `None` lints every migration. A migration is in scope when its
     /// forward file or its rollback is named.
     pub scope: Option<HashSet<String>>,
+}
+
+/// The rules `[lint] disable` turns off, or an error naming the line of an unknown id.
+pub fn disabled_rules(config: &Config) -> Result<HashSet<Rule>, ConfigError> {
+    config
+        .lint_disable
+        .iter()
+        .map(|id| {
+            Rule::from_id(&id.value).ok_or_else(|| {
+                config.error_at(
+                    id.line,
+                    id.column,
+                    format!(
+                        "lint.disable: unknown rule `{}`; `runner explain` lists the rules",
+                        id.value
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 impl Options {

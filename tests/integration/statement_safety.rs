@@ -25,7 +25,7 @@ async fn wait_for_query(conn: &mut PgConnection, needle: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND application_name LIKE 'runner %' AND query LIKE '%' || $1 || '%'",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND application_name LIKE 'runner %' AND query LIKE '%' || $1 || '%'",
         )
         .bind(needle)
         .fetch_one(&mut *conn)
@@ -171,7 +171,7 @@ async fn a_lost_connection_is_not_a_failed_migration() {
         .unwrap();
     let mut conn = db.connect().await;
     wait_for_query(&mut conn, "pg_sleep").await;
-    sqlx::raw_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'runner migrate%'")
+    sqlx::raw_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'runner migrate%'")
         .execute(&mut conn)
         .await
         .unwrap();

@@ -1,0 +1,111 @@
+//! What `commands/` and the layers below it both need and neither owns: the async runtime a
+//! command runs on, who and what a run is (the actor and a fresh run id), and interruptions
+//! (SIGINT, SIGTERM) that long work checks for.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Who and what a run is, recorded on every row and event.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub environment: String,
+    pub deploy_id: String,
+    pub release: Option<String>,
+    pub actor: String,
+}
+
+/// Runs a future to completion on a single-threaded runtime: one connection, one task.
+pub fn block_on<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(future)
+}
+
+/// Who runs runner: RUNNER_APPLIED_BY, else user@host.
+pub fn actor() -> String {
+    std::env::var("RUNNER_APPLIED_BY")
+        .ok()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| {
+            let user = std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".into());
+            format!("{user}@{}", hostname())
+        })
+}
+
+/// Who and what this run is, for the history: a fresh deploy id and the actor.
+pub fn run_info(environment: &str, release: Option<String>) -> RunInfo {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    RunInfo {
+        environment: environment.to_string(),
+        deploy_id: format!("{millis:x}-{:x}", std::process::id()),
+        release,
+        actor: actor(),
+    }
+}
+
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+static WATCHING: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+
+/// From now on SIGINT and SIGTERM are counted instead of ending the process, so that a
+/// command can stop at a safe point and record how it stopped. The first asks the work to
+/// stop; the second asks it to stop waiting on anything (a deploy then leaves its record in
+/// doubt); a third ends the process at once. Commands that change nothing never call this:
+/// for them a signal keeps its default meaning.
+pub fn watch_interrupts() -> Result<()> {
+    WATCHING
+        .get_or_init(|| {
+            use signal_hook::consts::{SIGINT, SIGTERM};
+            let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+                .map_err(|e| format!("cannot watch for SIGINT and SIGTERM: {e}"))?;
+            std::thread::Builder::new()
+                .name("signals".into())
+                .spawn(move || {
+                    for _ in signals.forever() {
+                        if SIGNALS.fetch_add(1, Ordering::SeqCst) >= 2 {
+                            std::process::exit(crate::error::ExitCode::Interrupted as i32);
+                        }
+                    }
+                })
+                .map(drop)
+                .map_err(|e| format!("cannot watch for SIGINT and SIGTERM: {e}"))
+        })
+        .clone()
+        .map_err(Error::Usage)
+}
+
+/// How many interrupting signals arrived.
+pub fn interrupts() -> usize {
+    SIGNALS.load(Ordering::SeqCst)
+}
+
+/// Whether a signal asked the run to stop.
+pub fn interrupted() -> bool {
+    interrupts() > 0
+}
+
+/// Resolves once at least `count` signals arrived (for `tokio::select!` against work).
+pub async fn interrupts_reach(count: usize) {
+    while interrupts() < count {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
