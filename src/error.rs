@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use crate::catalog::CatalogError;
-use crate::config::{ConfigError, Dialect};
+use crate::config::ConfigError;
 
 /// The process exit codes of runner (README, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,19 +189,6 @@ impl DbError {
             connection_lost: false,
         }
     }
-
-    /// A lock wait that gave up: PostgreSQL's `lock_not_available` (lock_timeout), or SQLite's
-    /// SQLITE_BUSY family (busy_timeout).
-    pub fn is_lock_timeout(&self, dialect: Dialect) -> bool {
-        let Some(code) = self.code.as_deref() else {
-            return false;
-        };
-        match dialect {
-            Dialect::Postgres => code == "55P03",
-            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-            _ => code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
-        }
-    }
 }
 
 /// SQLSTATEs that mean the session is gone: class 08 (connection exception) and the server's
@@ -221,23 +208,5 @@ impl std::fmt::Display for DbError {
             Some(code) => write!(f, "{} (SQLite error {code})", self.message),
             None => write!(f, "{}", self.message),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lock_timeouts_are_recognized_in_both_dialects() {
-        let e = |code: &str| DbError {
-            code: Some(code.into()),
-            ..DbError::other("")
-        };
-        assert!(e("55P03").is_lock_timeout(Dialect::Postgres));
-        assert!(!e("25006").is_lock_timeout(Dialect::Postgres));
-        assert!(e("5").is_lock_timeout(Dialect::Sqlite));
-        assert!(e("517").is_lock_timeout(Dialect::Sqlite));
-        assert!(!e("19").is_lock_timeout(Dialect::Sqlite));
     }
 }

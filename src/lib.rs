@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod db;
 pub mod deploy;
 pub mod engine;
 pub mod error;

@@ -17,6 +17,11 @@ pub struct RunInfo {
     pub actor: String,
 }
 
+/// Now, as RFC 3339 with milliseconds, for records written by runner rather than the database.
+pub fn timestamp_now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
 /// Runs a future to completion on a single-threaded runtime: one connection, one task.
 pub fn block_on<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -2,8 +2,9 @@
 
 use crate::cli::{Format, HistoryArgs};
 use crate::config::Config;
+use crate::db::Conn;
 use crate::deploy::journal;
-use crate::engine::{self, conn::Conn, history::History};
+use crate::engine::{self, history::History};
 use crate::error::{ExitCode, Result};
 use crate::report::table::Table;
 

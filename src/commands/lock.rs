@@ -2,8 +2,9 @@
 
 use crate::cli::{Format, LockCommand};
 use crate::config::Config;
+use crate::db::lock;
+use crate::engine;
 use crate::engine::history::History;
-use crate::engine::{self, lock};
 use crate::error::{Error, ExitCode, Result};
 
 use crate::runtime::{block_on, run_info};
@@ -45,7 +46,7 @@ pub fn run(config: &Config, command: &LockCommand) -> Result<ExitCode> {
 }
 
 async fn release(
-    conn: &mut engine::conn::Conn,
+    conn: &mut crate::db::Conn,
     config: &Config,
     env: &crate::config::Environment,
     url: &crate::config::DatabaseUrl,

@@ -3,7 +3,7 @@
 use crate::catalog::Catalog;
 use crate::cli::{MigrateArgs, ProgressFormat};
 use crate::config::Config;
-use crate::engine::apply::Limits;
+use crate::db::Limits;
 use crate::engine::plan::Request;
 use crate::engine::{self, MigrateOptions, version_set};
 use crate::error::{ExitCode, Result};

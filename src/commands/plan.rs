@@ -6,10 +6,11 @@ use serde_json::json;
 
 use crate::catalog::Catalog;
 use crate::cli::{Format, PlanArgs};
-use crate::config::{Config, Dialect, Environment};
+use crate::config::Config;
+use crate::db::lock;
 use crate::engine::history::{History, Mode};
 use crate::engine::plan::{self, Request};
-use crate::engine::{self, lock, version_set};
+use crate::engine::{self, version_set};
 use crate::error::{Error, ExitCode, Result};
 use crate::lint::{self, Finding};
 
@@ -25,7 +26,7 @@ pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
     };
     let (rows, holder, previous) = block_on(async {
         let previous = engine::previous_history(config, &env.name, &config.history_prefix).await?;
-        if !engine::conn::Conn::exists(&env.database_url.value) {
+        if !crate::db::Conn::exists(&env.database_url.value) {
             return Ok((Vec::new(), None, previous));
         }
         let mut conn = engine::open(env, "plan").await?;
@@ -64,7 +65,7 @@ pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
             .filter(|f| f.file.ends_with(&format!("/{file}")))
             .collect()
     };
-    let lock_text = lock_description(env, dialect);
+    let lock_text = crate::db::backend(dialect).lock_description(&crate::db::Limits::of(env));
     let holder_text = holder
         .as_ref()
         .map_or("free now".to_string(), |h| format!("held now by {h}"));
@@ -167,20 +168,4 @@ pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
     } else {
         ExitCode::Usage
     })
-}
-
-fn lock_description(env: &Environment, dialect: Dialect) -> String {
-    match dialect {
-        Dialect::Postgres => format!(
-            "PostgreSQL advisory lock {} (pg_try_advisory_lock, polled), then each statement under lock_timeout {} with up to {} retries",
-            lock::LOCK_KEY,
-            humantime::format_duration(env.lock_timeout),
-            env.lock_retries
-        ),
-        _ => format!(
-            "file lock beside the database (.runner-lock), then BEGIN IMMEDIATE per migration with busy_timeout {} and up to {} retries",
-            humantime::format_duration(env.lock_timeout),
-            env.lock_retries
-        ),
-    }
 }

@@ -7,10 +7,11 @@ use serde_json::json;
 use crate::catalog::Catalog;
 use crate::cli::{Format, StatusArgs};
 use crate::config::Config;
+use crate::db::{Conn, lock};
 use crate::deploy::{health, journal, ping};
+use crate::engine;
 use crate::engine::history::{History, State};
 use crate::engine::plan::{self, Request};
-use crate::engine::{self, conn::Conn, lock};
 use crate::error::{ExitCode, Result};
 
 use crate::runtime::block_on;

@@ -9,11 +9,12 @@ use super::output::DeployOutput;
 use super::{hooks, validate_version};
 use crate::catalog::Catalog;
 use crate::config::{Config, Environment};
-use crate::engine::apply::Limits;
-use crate::engine::conn::Conn;
+use crate::db::Conn;
+use crate::db::Limits;
+use crate::db::lock;
+use crate::engine;
 use crate::engine::history::{History, State};
 use crate::engine::rollback::{RollbackOptions, Target, rollback_locked};
-use crate::engine::{self, lock};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]

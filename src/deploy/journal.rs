@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::engine::conn::{Conn, DbError};
+use crate::db::{Conn, DbError};
 use crate::engine::history::History;
 use crate::on_conn;
 
@@ -56,7 +56,7 @@ impl Entry {
             forced: false,
             approved_by: None,
             actor: actor.to_string(),
-            started_at: crate::engine::timestamp_now(),
+            started_at: crate::runtime::timestamp_now(),
             finished_at: None,
             duration_ms: None,
             phases: Vec::new(),
@@ -131,22 +131,16 @@ pub async fn entries(
     if !history.table_exists(conn, &history.deploys.clone()).await? {
         return Ok(Vec::new());
     }
-    let ts = |c: &str| match conn {
-        Conn::Postgres(_) => format!("{c}::text AS {c}"),
-        Conn::Sqlite(_) => c.to_string(),
-    };
+    let backend = history.backend();
     let sql = format!(
-        "SELECT id, environment, kind, version, previous_version, result, forced::bigint AS forced, approved_by, actor,
+        "SELECT id, environment, kind, version, previous_version, result, {}, approved_by, actor,
                 {}, {}, duration_ms, phases, hook_output, error, migrations, recovery_ms
          FROM {} WHERE environment = $1 ORDER BY started_at DESC, id DESC",
-        ts("started_at"),
-        ts("finished_at"),
+        backend.as_bigint("forced"),
+        backend.as_text("started_at"),
+        backend.as_text("finished_at"),
         history.deploys
     );
-    let sql = match conn {
-        Conn::Sqlite(_) => sql.replace("forced::bigint AS forced", "forced"),
-        Conn::Postgres(_) => sql,
-    };
     let env = environment.to_string();
     on_conn!(conn, c => {
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(env).fetch_all(c).await.map_err(|e| DbError::from_sqlx(&e))?;

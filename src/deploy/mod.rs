@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use crate::catalog::Catalog;
 use crate::config::{Config, Environment};
-use crate::engine::apply::Limits;
-use crate::engine::conn::Conn;
+use crate::db::Conn;
+use crate::db::Limits;
+use crate::db::lock;
 use crate::engine::history::{History, RunInfo};
 use crate::engine::plan::{self, Request};
-use crate::engine::{self, MigrateOptions, lock};
+use crate::engine::{self, MigrateOptions};
 use crate::error::{Error, Result};
 use crate::lint;
 use health::Verdict;

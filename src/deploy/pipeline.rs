@@ -2,8 +2,8 @@
 
 use super::journal;
 use crate::config::Config;
+use crate::db::Conn;
 use crate::engine;
-use crate::engine::conn::Conn;
 use crate::engine::history::History;
 use crate::error::{Error, Result};
 

@@ -9,8 +9,8 @@ use super::journal;
 use super::output::DeployOutput;
 use super::{DeployOptions, Run};
 use crate::catalog::Catalog;
-use crate::engine::apply::Limits;
-use crate::engine::conn::Conn;
+use crate::db::Conn;
+use crate::db::Limits;
 use crate::engine::history::History;
 use crate::error::{Error, Result};
 

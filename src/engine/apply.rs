@@ -4,35 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::backoff::Backoff;
-use super::conn::{Conn, DbError};
 use super::history::{Failure, History, Mode, NewRow, RunInfo, State};
 use super::plan::Step;
 use super::statements::{Effect, outside_transaction};
-use crate::config::Dialect;
-
-/// How statements run.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub lock_timeout: Duration,
-    pub statement_timeout: Option<Duration>,
-    /// Retries after a lock timeout (the first try not counted).
-    pub retries: u32,
-    /// First delay between retries; it doubles, with jitter, up to 30 s.
-    pub retry_delay: Duration,
-}
-
-impl Limits {
-    /// An environment's limits from runner.toml; retries start 200 ms apart.
-    pub fn of(env: &crate::config::Environment) -> Limits {
-        Limits {
-            lock_timeout: env.lock_timeout,
-            statement_timeout: env.statement_timeout,
-            retries: env.lock_retries,
-            retry_delay: Duration::from_millis(200),
-        }
-    }
-}
+use crate::db::backoff::Backoff;
+use crate::db::{Conn, DbError, IndexState, Limits, index_state};
 
 /// What the caller hears while a migration runs.
 pub trait Progress {
@@ -116,7 +92,7 @@ async fn transaction_mode(
             Err(failure) => failure,
         };
         let _ = conn.execute("ROLLBACK").await;
-        if error.is_lock_timeout(conn.dialect()) && attempt <= limits.retries {
+        if conn.backend().is_lock_timeout(&error) && attempt <= limits.retries {
             let delay = backoff.next_delay();
             progress.retrying(step, attempt, delay, &error);
             tokio::time::sleep(delay).await;
@@ -164,7 +140,7 @@ async fn transaction_attempt(
     started: Instant,
 ) -> Result<(), (usize, DbError)> {
     let total = step.script.statements.len();
-    begin_transaction(conn, limits).await.map_err(|e| (0, e))?;
+    conn.begin(limits).await.map_err(|e| (0, e))?;
     history
         .start(conn, row, run, State::Applying, attempts)
         .await
@@ -262,7 +238,7 @@ async fn statement_mode(
         if let Err(failed) = result {
             let stopped = stop(index, failed.error, failed.leftover);
             if !stopped.failure.error.connection_lost {
-                let _ = reset_settings(conn).await;
+                let _ = conn.reset_limits().await;
                 let _ = history
                     .fail(conn, row.version, stopped.state, &stopped.failure)
                     .await;
@@ -271,7 +247,7 @@ async fn statement_mode(
         }
         progress.statement_done(step, index + 1, total);
     }
-    let _ = reset_settings(conn).await;
+    let _ = conn.reset_limits().await;
     let took = ms(started.elapsed());
     history
         .finish(conn, row.version, State::Applied, total as i64, took)
@@ -347,7 +323,7 @@ pub(super) async fn run_statement(
             effect = Some(Effect::Unknown);
             continue;
         }
-        if error.is_lock_timeout(dialect) && attempt < limits.retries {
+        if conn.backend().is_lock_timeout(&error) && attempt < limits.retries {
             attempt += 1;
             let delay = backoff.next_delay();
             retrying(attempt, delay, &error);
@@ -378,7 +354,7 @@ async fn in_own_transaction(
     statement: &str,
     limits: &Limits,
 ) -> Result<(), DbError> {
-    begin_transaction(conn, limits).await?;
+    conn.begin(limits).await?;
     let result = async {
         conn.execute(statement).await?;
         counter.done(conn, history, index as i64 + 1).await?;
@@ -413,84 +389,7 @@ async fn outside(
             .await?;
     }
     counter.in_flight(conn, history, index as i64 + 1).await?;
-    session_settings(conn, limits, false).await?;
+    conn.set_limits(limits, false).await?;
     conn.execute(statement).await?;
     counter.done(conn, history, index as i64 + 1).await
-}
-
-/// BEGIN, with the limits scoped to the transaction. SQLite's busy_timeout must be set
-/// before BEGIN IMMEDIATE waits on it; PostgreSQL's settings are SET LOCAL, inside it.
-pub(super) async fn begin_transaction(conn: &mut Conn, limits: &Limits) -> Result<(), DbError> {
-    match conn.dialect() {
-        Dialect::Sqlite => {
-            session_settings(conn, limits, false).await?;
-            conn.execute("BEGIN IMMEDIATE").await
-        }
-        _ => {
-            conn.execute("BEGIN").await?;
-            session_settings(conn, limits, true).await
-        }
-    }
-}
-
-/// `lock_timeout` and `statement_timeout` (PostgreSQL) or `busy_timeout` (SQLite), reset and
-/// set again before each attempt. `local` scopes them to the current transaction.
-pub(super) async fn session_settings(
-    conn: &mut Conn,
-    limits: &Limits,
-    local: bool,
-) -> Result<(), DbError> {
-    let lock_ms = limits.lock_timeout.as_millis();
-    match conn.dialect() {
-        Dialect::Postgres => {
-            let scope = if local { "LOCAL " } else { "" };
-            let statement_ms = limits.statement_timeout.map_or(0, |d| d.as_millis());
-            conn.execute(&format!(
-                "RESET lock_timeout; RESET statement_timeout; SET {scope}lock_timeout = {lock_ms}; SET {scope}statement_timeout = {statement_ms}"
-            ))
-            .await
-        }
-        _ => {
-            conn.execute(&format!("PRAGMA busy_timeout = {lock_ms}"))
-                .await
-        }
-    }
-}
-
-async fn reset_settings(conn: &mut Conn) -> Result<(), DbError> {
-    match conn.dialect() {
-        Dialect::Postgres => {
-            conn.execute("RESET lock_timeout; RESET statement_timeout")
-                .await
-        }
-        _ => Ok(()),
-    }
-}
-
-/// What the catalog says of an index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IndexState {
-    Missing,
-    Valid,
-    /// Left by a CREATE INDEX CONCURRENTLY that failed or was interrupted.
-    Invalid,
-}
-
-/// The state of an index named as SQL text (quoted, maybe schema-qualified), found through
-/// the search path like the statement that made it. Only PostgreSQL has concurrent builds.
-pub async fn index_state(conn: &mut Conn, name: &str) -> Result<IndexState, DbError> {
-    let Conn::Postgres(c) = conn else {
-        return Ok(IndexState::Missing);
-    };
-    let sql = "SELECT i.indisvalid FROM pg_catalog.pg_index i WHERE i.indexrelid = to_regclass($1)";
-    let valid: Option<bool> = sqlx::query_scalar(sql)
-        .bind(name)
-        .fetch_optional(c)
-        .await
-        .map_err(|e| DbError::from_sqlx(&e))?;
-    Ok(match valid {
-        None => IndexState::Missing,
-        Some(true) => IndexState::Valid,
-        Some(false) => IndexState::Invalid,
-    })
 }

@@ -9,8 +9,8 @@ use std::fmt;
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::conn::{Conn, DbError};
 use crate::config::Dialect;
+use crate::db::{Backend, ColumnType, Conn, DbError, HistoryNames};
 use crate::on_conn;
 pub use crate::runtime::RunInfo;
 
@@ -147,17 +147,13 @@ pub struct HistoryRow {
 }
 
 /// Columns added after the first release of the history tables: `ensure` adds the ones an
-/// older table lacks. (name, PostgreSQL type, SQLite type)
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
-    ("in_flight", "integer", "INTEGER"),
-    (
-        "rollback_done",
-        "integer NOT NULL DEFAULT 0",
-        "INTEGER NOT NULL DEFAULT 0",
-    ),
-    ("rollback_total", "integer", "INTEGER"),
-    ("rollback_in_flight", "integer", "INTEGER"),
-    ("rollback_target", "bigint", "INTEGER"),
+/// older table lacks.
+const ADDED_COLUMNS: &[(&str, ColumnType)] = &[
+    ("in_flight", ColumnType::Int),
+    ("rollback_done", ColumnType::Counter),
+    ("rollback_total", ColumnType::Int),
+    ("rollback_in_flight", ColumnType::Int),
+    ("rollback_target", ColumnType::BigInt),
 ];
 
 /// What a run writes into a new or retried row.
@@ -179,115 +175,52 @@ pub struct History {
     pub migrations: String,
     pub events: String,
     pub deploys: String,
-    dialect: Dialect,
+    names: HistoryNames,
+    backend: &'static dyn Backend,
 }
 
 impl History {
     pub fn new(prefix: &str, dialect: Dialect) -> History {
+        let names = HistoryNames::new(prefix);
         History {
-            migrations: format!("{prefix}migrations"),
-            events: format!("{prefix}events"),
-            deploys: format!("{prefix}deploys"),
-            dialect,
+            migrations: names.migrations.clone(),
+            events: names.events.clone(),
+            deploys: names.deploys.clone(),
+            names,
+            backend: crate::db::backend(dialect),
         }
     }
 
     pub fn now(&self) -> &'static str {
-        match self.dialect {
-            Dialect::Postgres => "clock_timestamp()",
-            _ => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-        }
+        self.backend.now_sql()
     }
 
-    /// Creates the tables when missing. Call with the lock held.
+    pub fn backend(&self) -> &'static dyn Backend {
+        self.backend
+    }
+
+    /// Creates the tables when missing, and adds the columns an older runner's tables lack.
+    /// Call with the lock held.
     pub async fn ensure(&self, conn: &mut Conn) -> Result<(), DbError> {
-        let (m, e, d) = (&self.migrations, &self.events, &self.deploys);
-        let ddl = match self.dialect {
-            Dialect::Postgres => format!(
-                "CREATE TABLE IF NOT EXISTS {m} (
-                    version bigint PRIMARY KEY, name text NOT NULL, state text NOT NULL,
-                    mode text NOT NULL, sha256 text NOT NULL, normalized_sha256 text NOT NULL,
-                    refinery_checksum text NOT NULL, applied_sql text NOT NULL, rollback_sql text,
-                    statements_total integer NOT NULL, statements_done integer NOT NULL DEFAULT 0,
-                    error_statement integer, error_sqlstate text, error_message text,
-                    attempts integer NOT NULL DEFAULT 0,
-                    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-                    finished_at timestamptz, duration_ms bigint, deploy_id text,
-                    environment text NOT NULL, release text, applied_by text NOT NULL);
-                CREATE TABLE IF NOT EXISTS {e} (
-                    id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(),
-                    environment text NOT NULL, deploy_id text, version bigint,
-                    kind text NOT NULL, detail text NOT NULL, actor text NOT NULL);
-                CREATE OR REPLACE FUNCTION {e}_append_only() RETURNS trigger LANGUAGE plpgsql AS
-                    $$ BEGIN RAISE EXCEPTION '{e} is append-only'; END $$;
-                CREATE OR REPLACE TRIGGER {e}_no_change BEFORE UPDATE OR DELETE ON {e}
-                    FOR EACH ROW EXECUTE FUNCTION {e}_append_only();
-                CREATE OR REPLACE TRIGGER {e}_no_truncate BEFORE TRUNCATE ON {e}
-                    FOR EACH STATEMENT EXECUTE FUNCTION {e}_append_only();
-                CREATE TABLE IF NOT EXISTS {d} (
-                    id text PRIMARY KEY, environment text NOT NULL, kind text NOT NULL,
-                    version text NOT NULL, previous_version text, result text NOT NULL,
-                    forced integer NOT NULL DEFAULT 0, approved_by text, actor text NOT NULL,
-                    started_at timestamptz NOT NULL DEFAULT clock_timestamp(), finished_at timestamptz,
-                    duration_ms bigint, phases text NOT NULL DEFAULT '[]', hook_output text,
-                    error text, migrations text NOT NULL DEFAULT '[]', recovery_ms bigint);"
-            ),
-            _ => format!(
-                "CREATE TABLE IF NOT EXISTS {m} (
-                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,
-                    mode TEXT NOT NULL, sha256 TEXT NOT NULL, normalized_sha256 TEXT NOT NULL,
-                    refinery_checksum TEXT NOT NULL, applied_sql TEXT NOT NULL, rollback_sql TEXT,
-                    statements_total INTEGER NOT NULL, statements_done INTEGER NOT NULL DEFAULT 0,
-                    error_statement INTEGER, error_sqlstate TEXT, error_message TEXT,
-                    attempts INTEGER NOT NULL DEFAULT 0,
-                    started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-                    finished_at TEXT, duration_ms INTEGER, deploy_id TEXT,
-                    environment TEXT NOT NULL, release TEXT, applied_by TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS {e} (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-                    environment TEXT NOT NULL, deploy_id TEXT, version INTEGER,
-                    kind TEXT NOT NULL, detail TEXT NOT NULL, actor TEXT NOT NULL);
-                CREATE TRIGGER IF NOT EXISTS {e}_no_update BEFORE UPDATE ON {e}
-                    BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;
-                CREATE TRIGGER IF NOT EXISTS {e}_no_delete BEFORE DELETE ON {e}
-                    BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;
-                CREATE TABLE IF NOT EXISTS {d} (
-                    id TEXT PRIMARY KEY, environment TEXT NOT NULL, kind TEXT NOT NULL,
-                    version TEXT NOT NULL, previous_version TEXT, result TEXT NOT NULL,
-                    forced INTEGER NOT NULL DEFAULT 0, approved_by TEXT, actor TEXT NOT NULL,
-                    started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), finished_at TEXT,
-                    duration_ms INTEGER, phases TEXT NOT NULL DEFAULT '[]', hook_output TEXT,
-                    error TEXT, migrations TEXT NOT NULL DEFAULT '[]', recovery_ms INTEGER);"
-            ),
-        };
-        conn.execute(&ddl).await?;
-        self.add_missing_columns(conn).await
-    }
-
-    async fn add_missing_columns(&self, conn: &mut Conn) -> Result<(), DbError> {
-        let sql = match self.dialect {
-            Dialect::Postgres => {
-                "SELECT column_name::text FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()"
+        conn.execute(&self.backend.history_ddl(&self.names)).await?;
+        let present: Vec<String> = conn
+            .fetch_text(
+                self.backend.columns_sql(),
+                vec![self.migrations.clone().into()],
+            )
+            .await?
+            .into_iter()
+            .filter_map(|row| row.into_iter().next().flatten())
+            .collect();
+        for (name, ty) in ADDED_COLUMNS {
+            if !present.iter().any(|p| p == name) {
+                let ty = self.backend.column_type(*ty);
+                conn.execute(&format!(
+                    "ALTER TABLE {} ADD COLUMN {name} {ty}",
+                    self.migrations
+                ))
+                .await?;
             }
-            _ => "SELECT name FROM pragma_table_info($1)",
-        };
-        let table = self.migrations.clone();
-        let present: Vec<String> = on_conn!(conn, c => sqlx::query_scalar(AssertSqlSafe(sql)).bind(table).fetch_all(c).await)
-            .map_err(|e| DbError::from_sqlx(&e))?;
-        for (name, pg, sqlite) in ADDED_COLUMNS {
-            if present.iter().any(|p| p == name) {
-                continue;
-            }
-            let ty = match self.dialect {
-                Dialect::Postgres => pg,
-                _ => sqlite,
-            };
-            conn.execute(&format!(
-                "ALTER TABLE {} ADD COLUMN {name} {ty}",
-                self.migrations
-            ))
-            .await?;
         }
         Ok(())
     }
@@ -298,28 +231,19 @@ impl History {
     }
 
     pub async fn table_exists(&self, conn: &mut Conn, table: &str) -> Result<bool, DbError> {
-        let sql = match self.dialect {
-            Dialect::Postgres => {
-                "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = ANY (current_schemas(false))"
-            }
-            _ => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
-        };
-        let name = table.to_string();
-        let count: i64 = on_conn!(conn, c => sqlx::query_scalar(AssertSqlSafe(sql)).bind(name).fetch_one(c).await)
-            .map_err(|e| DbError::from_sqlx(&e))?;
-        Ok(count > 0)
+        let count = conn
+            .fetch_one_text(
+                &format!("SELECT CAST(({}) AS TEXT)", self.backend.table_exists_sql()),
+                vec![table.into()],
+            )
+            .await?;
+        Ok(count.is_some_and(|c| c != "0"))
     }
 
     /// Every row, by version.
     pub async fn rows(&self, conn: &mut Conn) -> Result<Vec<HistoryRow>, DbError> {
-        let ts = |col: &str| match self.dialect {
-            Dialect::Postgres => format!("{col}::text AS {col}"),
-            _ => col.to_string(),
-        };
-        let int = |col: &str| match self.dialect {
-            Dialect::Postgres => format!("{col}::bigint AS {col}"),
-            _ => col.to_string(),
-        };
+        let ts = |col: &str| self.backend.as_text(col);
+        let int = |col: &str| self.backend.as_bigint(col);
         let sql = format!(
             "SELECT version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
                     applied_sql, rollback_sql, {}, {}, {}, error_sqlstate, error_message, {},

@@ -4,14 +4,10 @@
 //! connection per run (DESIGN §3).
 
 pub mod apply;
-pub mod backoff;
-pub mod conn;
 pub mod history;
-pub mod lock;
 pub mod plan;
 pub mod rollback;
 pub mod settle;
-pub mod snapshot;
 pub mod statements;
 pub mod verify;
 
@@ -20,9 +16,10 @@ use std::time::{Duration, Instant};
 
 use crate::catalog::{Catalog, Version};
 use crate::config::{Config, Environment};
+use crate::db::Limits;
+use crate::db::{Conn, DbError, lock};
 use crate::error::{Error, Result};
-use apply::{Limits, Progress, Stopped};
-use conn::{Conn, DbError};
+use apply::{Progress, Stopped};
 use history::{History, HistoryRow, Mode, NewRow, RunInfo, State};
 use plan::{Plan, Previous, Request, Step};
 
@@ -37,9 +34,7 @@ pub struct MigrateOptions {
 }
 
 /// What the engine tells the outside world while it works.
-pub trait Reporter: Progress {
-    fn lock_waiting(&mut self, waited: Duration, holder: Option<&lock::Holder>);
-    fn lock_taken(&mut self, waited: Duration);
+pub trait Reporter: Progress + lock::LockWatcher {
     fn warning(&mut self, message: &str);
     fn classified(&mut self, c: &plan::Classified);
     fn pending(&mut self, steps: &[Step<'_>]);
@@ -47,10 +42,6 @@ pub trait Reporter: Progress {
     fn applied(&mut self, step: &Step<'_>, took: Duration);
     fn baselined(&mut self, label: &str);
     fn finished(&mut self, applied: usize, took: Duration);
-}
-
-pub fn timestamp_now() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
 /// The database of an environment, opened for this command.
@@ -154,30 +145,27 @@ pub async fn migrate(
     let prefix = config.history_prefix.clone();
     let previous = previous_history(config, &env.name, &prefix).await?;
     let mut conn = open(env, "migrate").await?;
-    let url = &env.database_url.value;
-    let lock_started = Instant::now();
     let command = format!("runner migrate --env {}", env.name);
-    let lock = lock::acquire(
+    let result = lock::with_lock(
         &mut conn,
-        url,
+        &env.database_url.value,
         options.lock_wait,
         &command,
-        |waited, holder| reporter.lock_waiting(waited, holder),
-    )
-    .await?;
-    reporter.lock_taken(lock_started.elapsed());
-
-    let result = migrate_locked(
-        &mut conn,
-        env,
-        catalog,
-        options,
-        previous.as_ref(),
-        &prefix,
         reporter,
+        async |conn, reporter| {
+            migrate_locked(
+                conn,
+                env,
+                catalog,
+                options,
+                previous.as_ref(),
+                &prefix,
+                reporter,
+            )
+            .await
+        },
     )
     .await;
-    lock::release(&mut conn, lock).await;
     conn.close().await;
     let applied = result?.len();
     reporter.finished(applied, started.elapsed());
@@ -372,7 +360,7 @@ fn failure_message(
             step.migration.version,
             f.statements_done + 1
         ),
-        _ if f.error.is_lock_timeout(dialect) => {
+        _ if crate::db::backend(dialect).is_lock_timeout(&f.error) => {
             format!(
                 "another session held a lock on the table through every retry (on PostgreSQL, pg_locks and pg_stat_activity show which); run `runner migrate --env {env}` again once it is gone, or raise lock_retries"
             )

@@ -6,15 +6,17 @@ use std::time::{Duration, Instant};
 
 use similar::TextDiff;
 
-use super::apply::{Counter, Limits, begin_transaction, run_statement};
-use super::backoff::Backoff;
-use super::conn::{Conn, DbError};
+use super::apply::{Counter, run_statement};
 use super::history::{Failure, History, HistoryRow, Mode, RunInfo, State};
 use super::statements::{changed_prefix, stored_script};
-use super::{db, lock, open};
+use super::{db, open};
 use crate::catalog::directives::FileRole;
 use crate::catalog::{Catalog, Version};
 use crate::config::{Config, Environment};
+use crate::db::Limits;
+use crate::db::backoff::Backoff;
+use crate::db::lock;
+use crate::db::{Conn, DbError};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -75,16 +77,15 @@ pub async fn rollback(
 ) -> Result<usize> {
     let mut conn = open(env, "rollback").await?;
     let command = format!("runner rollback --env {}", env.name);
-    let lock = lock::acquire(
+    let result = lock::with_lock(
         &mut conn,
         &env.database_url.value,
         options.lock_wait,
         &command,
-        |_, _| {},
+        &mut (),
+        async |conn, _| rollback_locked(conn, config, env, catalog, options, reporter).await,
     )
-    .await?;
-    let result = rollback_locked(&mut conn, config, env, catalog, options, reporter).await;
-    lock::release(&mut conn, lock).await;
+    .await;
     conn.close().await;
     result
 }
@@ -361,7 +362,7 @@ async fn run_rollback(
             loop {
                 match transactional(conn, history, u, &script.statements, limits).await {
                     Err((_, error))
-                        if error.is_lock_timeout(dialect) && attempt < limits.retries =>
+                        if conn.backend().is_lock_timeout(&error) && attempt < limits.retries =>
                     {
                         attempt += 1;
                         let delay = backoff.next_delay();
@@ -433,7 +434,7 @@ async fn transactional(
     statements: &[String],
     limits: &Limits,
 ) -> std::result::Result<(), (usize, DbError)> {
-    begin_transaction(conn, limits).await.map_err(|e| (0, e))?;
+    conn.begin(limits).await.map_err(|e| (0, e))?;
     for (i, statement) in statements.iter().enumerate() {
         if let Err(e) = conn.execute(statement).await {
             let _ = conn.execute("ROLLBACK").await;

@@ -3,12 +3,11 @@
 //! effect. The catalog does: this reads it and records what the database shows, so the next
 //! run neither repeats a statement that completed nor skips one that did not.
 
-use super::apply::{IndexState, index_state};
-use super::conn::{Conn, DbError};
 use super::history::{History, HistoryRow};
 use super::statements::{Effect, outside_transaction, stored_script};
 use crate::catalog::directives::FileRole;
 use crate::config::Dialect;
+use crate::db::{Conn, DbError, IndexState, index_state};
 
 /// What the catalog said of one in-flight statement.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,12 +10,12 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use super::conn::{Conn, DbError};
 use super::history::Mode;
-use super::snapshot::{self, Difference};
 use super::statements::{Script, script};
 use crate::catalog::{Catalog, Migration, Version};
 use crate::config::{DatabaseUrl, Dialect};
+use crate::db::snapshot::{self, Difference};
+use crate::db::{Conn, DbError};
 use crate::error::{Error, Result};
 use crate::lint::model::Op;
 use crate::lint::parse;

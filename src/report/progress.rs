@@ -9,8 +9,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use crate::engine::conn::DbError;
-use crate::engine::lock::Holder;
+use crate::db::DbError;
+use crate::db::lock::{Holder, LockWatcher};
 use crate::engine::plan::{Classified, Step};
 use crate::engine::{Reporter, apply::Progress};
 
@@ -103,7 +103,7 @@ impl Progress for MigrateOutput {
     }
 }
 
-impl Reporter for MigrateOutput {
+impl LockWatcher for MigrateOutput {
     fn lock_waiting(&mut self, waited: Duration, holder: Option<&Holder>) {
         let due = self
             .last_wait_note
@@ -124,7 +124,9 @@ impl Reporter for MigrateOutput {
             self.json(json!({"event": "lock_taken", "waited_ms": waited.as_millis() as u64}));
         }
     }
+}
 
+impl Reporter for MigrateOutput {
     fn warning(&mut self, message: &str) {
         match self.style {
             Style::Json => self.json(json!({"event": "warning", "message": message})),

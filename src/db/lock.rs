@@ -14,17 +14,11 @@ use std::io::{Read, Seek, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use sqlx::AssertSqlSafe;
-
 use super::backoff::Backoff;
-use super::conn::{Conn, DbError};
+use super::{Conn, DbError, LockMethod};
 use crate::config::DatabaseUrl;
 use crate::error::{Error, Result};
-use crate::on_conn;
 use crate::runtime::hostname;
-
-/// The advisory lock key: "runner" in ASCII, then 1.
-pub const LOCK_KEY: i64 = 0x7275_6e6e_6572_0001;
 
 /// Who holds the lock, as far as runner can tell.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -61,11 +55,41 @@ impl std::fmt::Display for Holder {
     }
 }
 
-/// A held lock. Dropping it frees a SQLite lock; PostgreSQL's goes with the connection or
+/// A held lock. Dropping it frees a file lock; a session lock goes with the connection or
 /// `release`.
 pub enum Lock {
-    Postgres,
-    Sqlite { file: File, path: PathBuf },
+    Session { release_sql: String },
+    File { file: File, path: PathBuf },
+}
+
+/// Who hears about the wait for the lock.
+pub trait LockWatcher {
+    fn lock_waiting(&mut self, _waited: Duration, _holder: Option<&Holder>) {}
+    fn lock_taken(&mut self, _waited: Duration) {}
+}
+
+/// Nobody: the wait is only bounded, not shown.
+impl LockWatcher for () {}
+
+/// Takes the lock (telling `watcher` about the wait), runs `work` with it, and frees it
+/// whatever `work` returned: the one lock bracket of every command that changes a database.
+pub async fn with_lock<T, W: LockWatcher + ?Sized>(
+    conn: &mut Conn,
+    url: &DatabaseUrl,
+    wait: Duration,
+    command: &str,
+    watcher: &mut W,
+    work: impl AsyncFnOnce(&mut Conn, &mut W) -> Result<T>,
+) -> Result<T> {
+    let started = Instant::now();
+    let lock = acquire(conn, url, wait, command, |waited, holder| {
+        watcher.lock_waiting(waited, holder)
+    })
+    .await?;
+    watcher.lock_taken(started.elapsed());
+    let result = work(conn, watcher).await;
+    release(conn, lock).await;
+    result
 }
 
 /// Takes the lock, polling until `wait` runs out. `waiting` is told how long it has waited,
@@ -79,24 +103,44 @@ pub async fn acquire(
 ) -> Result<Lock> {
     let started = Instant::now();
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
-    let sqlite_file = match conn {
-        Conn::Sqlite(_) => Some(open_lock_file(url)?),
-        Conn::Postgres(_) => None,
+    // What to try: the file beside the database, or the session lock's SQL.
+    enum Target {
+        File(File, PathBuf),
+        Session {
+            try_sql: String,
+            release_sql: String,
+        },
+    }
+    let target = match conn.backend().lock() {
+        LockMethod::File => {
+            let (file, path) = open_lock_file(url)?;
+            Target::File(file, path)
+        }
+        LockMethod::Session {
+            try_sql,
+            release_sql,
+            ..
+        } => Target::Session {
+            try_sql,
+            release_sql,
+        },
     };
     loop {
-        let taken = match &sqlite_file {
-            Some((file, _)) => file.try_lock().is_ok(),
-            None => try_advisory(conn)
+        let taken = match &target {
+            Target::File(file, _) => file.try_lock().is_ok(),
+            Target::Session { try_sql, .. } => conn
+                .fetch_one_text(try_sql, Vec::new())
                 .await
-                .map_err(|e| db_error("take the migration lock", e))?,
+                .map_err(|e| db_error("take the migration lock", e))?
+                .is_some_and(|t| matches!(t.as_str(), "true" | "t" | "1")),
         };
         if taken {
-            return Ok(match sqlite_file {
-                Some((mut file, path)) => {
+            return Ok(match target {
+                Target::File(mut file, path) => {
                     write_holder(&mut file, command);
-                    Lock::Sqlite { file, path }
+                    Lock::File { file, path }
                 }
-                None => Lock::Postgres,
+                Target::Session { release_sql, .. } => Lock::Session { release_sql },
             });
         }
         let holder = holder(conn, url).await.ok().flatten();
@@ -116,64 +160,40 @@ pub async fn acquire(
 /// Frees a lock this run holds.
 pub async fn release(conn: &mut Conn, lock: Lock) {
     match lock {
-        Lock::Postgres => {
-            let _ = conn
-                .execute(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
-                .await;
+        Lock::Session { release_sql } => {
+            let _ = conn.execute(&release_sql).await;
         }
-        Lock::Sqlite { file, .. } => {
+        Lock::File { file, .. } => {
             let _ = file.set_len(0);
             let _ = file.unlock();
         }
     }
 }
 
-async fn try_advisory(conn: &mut Conn) -> std::result::Result<bool, DbError> {
-    let sql = format!("SELECT pg_try_advisory_lock({LOCK_KEY})");
-    on_conn!(conn, c => sqlx::query_scalar::<_, bool>(AssertSqlSafe(sql)).fetch_one(c).await)
-        .map_err(|e| DbError::from_sqlx(&e))
-}
-
 /// Who holds the lock now, if anyone (and not this connection).
 pub async fn holder(conn: &mut Conn, url: &DatabaseUrl) -> Result<Option<Holder>> {
-    match conn {
-        Conn::Postgres(c) => {
-            let sql = format!(
-                "SELECT a.pid::bigint, coalesce(a.application_name, ''), a.client_addr::text,
-                        a.state, a.query, a.backend_start::text
-                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                   AND l.classid = {} AND l.objid = {} AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                   AND a.pid <> pg_backend_pid()",
-                LOCK_KEY >> 32,
-                LOCK_KEY & 0xffff_ffff
-            );
-            type Row = (
-                i64,
-                String,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-            );
-            let row: Option<Row> = sqlx::query_as(AssertSqlSafe(sql))
-                .fetch_optional(c)
+    match conn.backend().lock() {
+        LockMethod::Session { holder_sql, .. } => {
+            let rows = conn
+                .fetch_text(&holder_sql, Vec::new())
                 .await
-                .map_err(|e| db_error("look up the lock holder", DbError::from_sqlx(&e)))?;
-            Ok(row.map(|(pid, who, host, state, query, since)| Holder {
-                pid,
-                who: if who.is_empty() {
-                    "no application_name".into()
-                } else {
-                    who
-                },
-                host,
-                state,
-                query,
-                since,
+                .map_err(|e| db_error("look up the lock holder", e))?;
+            Ok(rows.into_iter().next().map(|row| {
+                let mut cells = row.into_iter();
+                let mut next = || cells.next().flatten();
+                let pid = next().and_then(|p| p.parse().ok()).unwrap_or(0);
+                let who = next().filter(|w| !w.is_empty());
+                Holder {
+                    pid,
+                    who: who.unwrap_or_else(|| "no application_name".into()),
+                    host: next(),
+                    state: next(),
+                    query: next(),
+                    since: next(),
+                }
             }))
         }
-        Conn::Sqlite(_) => {
+        LockMethod::File => {
             let (file, _) = open_lock_file(url)?;
             if file.try_lock().is_ok() {
                 let _ = file.unlock();
@@ -184,19 +204,19 @@ pub async fn holder(conn: &mut Conn, url: &DatabaseUrl) -> Result<Option<Holder>
     }
 }
 
-/// Ends the holder's session (PostgreSQL) or process (SQLite, same host only), which frees
-/// the lock. Returns who was removed.
+/// Ends the holder's session (a session lock) or process (a file lock, same host only), which
+/// frees the lock. Returns who was removed.
 pub async fn force_release(conn: &mut Conn, url: &DatabaseUrl) -> Result<Option<Holder>> {
     let Some(holder) = holder(conn, url).await? else {
         return Ok(None);
     };
-    match conn {
-        Conn::Postgres(_) => {
-            conn.execute(&format!("SELECT pg_terminate_backend({})", holder.pid))
+    match conn.backend().lock() {
+        LockMethod::Session { terminate_sql, .. } => {
+            conn.execute(&terminate_sql(holder.pid))
                 .await
                 .map_err(|e| db_error("end the lock holder's session", e))?;
         }
-        Conn::Sqlite(_) => {
+        LockMethod::File => {
             if holder.host.as_deref() != Some(hostname().as_str()) {
                 return Err(Error::Usage(format!(
                     "the lock is held by {holder}, on another host: stop that process there"
@@ -252,7 +272,7 @@ fn open_lock_file(url: &DatabaseUrl) -> Result<(File, PathBuf)> {
 }
 
 fn write_holder(file: &mut File, command: &str) {
-    let since = super::timestamp_now();
+    let since = crate::runtime::timestamp_now();
     let text = format!(
         "{}\n{}\n{}\n{}\n",
         std::process::id(),

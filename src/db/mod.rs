@@ -1,0 +1,420 @@
+//! The databases runner works on: one dedicated connection per run, and one backend per
+//! database product that knows its SQL (the lock, session limits, history DDL, error classes,
+//! catalog snapshot queries), so the engine above is written once.
+//!
+//! sqlx is the only driver. runner holds one connection per run, not a pool: the lock, the
+//! migrations and the history writes share its fate, so a crash frees the lock with the
+//! connection and nothing else can sneak in between them.
+
+pub mod backoff;
+pub mod lock;
+mod postgres;
+pub mod snapshot;
+mod sqlite;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+
+pub use crate::error::DbError;
+
+use crate::config::{DatabaseUrl, Dialect};
+use crate::error::{Error, Result};
+
+pub enum Conn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection, whatever the dialect: the same
+/// sqlx code compiles once per driver.
+#[macro_export]
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::Conn::Postgres($c) => $body,
+            $crate::db::Conn::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// What runner knows of one database product. Everything here is SQL text or a
+/// classification; the operations run on `Conn` with it, so each is written once.
+pub trait Backend: Sync {
+    fn dialect(&self) -> Dialect;
+
+    /// How the migration lock is held.
+    fn lock(&self) -> LockMethod;
+    /// The lock and how each migration runs under it, for `runner plan`.
+    fn lock_description(&self, limits: &Limits) -> String;
+
+    /// SQL that sets the limits every migration statement runs under (lock wait, statement
+    /// run time). `in_transaction` scopes them to the open transaction.
+    fn limits_sql(&self, limits: &Limits, in_transaction: bool) -> String;
+    /// SQL that puts the limits back to the session's defaults, if any is needed.
+    fn reset_limits_sql(&self) -> Option<&'static str>;
+    /// Opens a migration's transaction. SQLite waits on its busy timeout in `BEGIN IMMEDIATE`,
+    /// so its limits go before it; PostgreSQL's go inside, as `SET LOCAL`.
+    fn begin_sql(&self) -> &'static str;
+    fn limits_before_begin(&self) -> bool;
+
+    /// The current time as an SQL expression, to millisecond precision.
+    fn now_sql(&self) -> &'static str;
+    /// The history tables, created when missing.
+    fn history_ddl(&self, names: &HistoryNames) -> String;
+    /// The SQL type of a history column added after the tables first shipped.
+    fn column_type(&self, column: ColumnType) -> &'static str;
+    /// Column names of table `$1`.
+    fn columns_sql(&self) -> &'static str;
+    /// `count(*)` of tables named `$1` that the session can see.
+    fn table_exists_sql(&self) -> &'static str;
+    /// `column` read back as text (timestamps), and as a 64-bit integer.
+    fn as_text(&self, column: &str) -> String;
+    fn as_bigint(&self, column: &str) -> String;
+
+    /// A lock wait that gave up (the statement can be retried).
+    fn is_lock_timeout(&self, error: &DbError) -> bool;
+
+    /// `(object, description)` queries whose rows together describe the schema.
+    fn snapshot_queries(&self) -> Vec<SnapshotQuery>;
+    /// Whether the index named `$1` (SQL text, maybe qualified) is valid, as 'true'/'false';
+    /// no row when it does not exist. `None`: the database has no concurrent index builds.
+    fn index_validity_sql(&self) -> Option<&'static str>;
+}
+
+/// A catalog query of a schema snapshot.
+pub struct SnapshotQuery {
+    pub sql: String,
+    /// The descriptions are SQL text as written by a person (SQLite keeps the CREATE
+    /// statement): compare them with whitespace and comments normalized.
+    pub normalize: bool,
+}
+
+impl SnapshotQuery {
+    pub fn canonical(sql: impl Into<String>) -> Self {
+        SnapshotQuery {
+            sql: sql.into(),
+            normalize: false,
+        }
+    }
+}
+
+/// What the catalog says of an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexState {
+    Missing,
+    Valid,
+    /// Left by a CREATE INDEX CONCURRENTLY that failed or was interrupted.
+    Invalid,
+}
+
+/// The state of an index named as SQL text (quoted, maybe schema-qualified), found through
+/// the search path like the statement that made it.
+pub async fn index_state(conn: &mut Conn, name: &str) -> Result<IndexState, DbError> {
+    let Some(sql) = conn.backend().index_validity_sql() else {
+        return Ok(IndexState::Missing);
+    };
+    Ok(
+        match conn
+            .fetch_one_text(sql, vec![name.into()])
+            .await?
+            .as_deref()
+        {
+            None => IndexState::Missing,
+            Some("true") => IndexState::Valid,
+            Some(_) => IndexState::Invalid,
+        },
+    )
+}
+
+/// How a backend holds the migration lock.
+pub enum LockMethod {
+    /// A lock of the session: polled with `try_sql` (one boolean-like row: taken or not),
+    /// freed by `release_sql` or with the session. `holder_sql` names who holds it (pid,
+    /// who, host, state, query, since, as text); `terminate_sql` ends a holder's session.
+    Session {
+        try_sql: String,
+        release_sql: String,
+        holder_sql: String,
+        terminate_sql: fn(i64) -> String,
+    },
+    /// An OS file lock on `<database>.runner-lock`, freed when the process ends.
+    File,
+}
+
+/// The names of runner's tables in a database.
+#[derive(Debug, Clone)]
+pub struct HistoryNames {
+    pub migrations: String,
+    pub events: String,
+    pub deploys: String,
+}
+
+impl HistoryNames {
+    pub fn new(prefix: &str) -> Self {
+        HistoryNames {
+            migrations: format!("{prefix}migrations"),
+            events: format!("{prefix}events"),
+            deploys: format!("{prefix}deploys"),
+        }
+    }
+}
+
+/// Types of history columns added after the tables first shipped.
+#[derive(Debug, Clone, Copy)]
+pub enum ColumnType {
+    Int,
+    BigInt,
+    /// An integer counter, 0 when not set.
+    Counter,
+    Text,
+}
+
+/// How statements run: how long one may wait for a lock or run, and how often a lock
+/// timeout is retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub lock_timeout: Duration,
+    pub statement_timeout: Option<Duration>,
+    /// Retries after a lock timeout (the first try not counted).
+    pub retries: u32,
+    /// First delay between retries; it doubles, with jitter, up to 30 s.
+    pub retry_delay: Duration,
+}
+
+impl Limits {
+    /// An environment's limits from runner.toml; retries start 200 ms apart.
+    pub fn of(env: &crate::config::Environment) -> Limits {
+        Limits {
+            lock_timeout: env.lock_timeout,
+            statement_timeout: env.statement_timeout,
+            retries: env.lock_retries,
+            retry_delay: Duration::from_millis(200),
+        }
+    }
+}
+
+/// The backend of a dialect.
+pub fn backend(dialect: Dialect) -> &'static dyn Backend {
+    match dialect {
+        Dialect::Postgres => &postgres::Postgres,
+        Dialect::Sqlite => &sqlite::Sqlite,
+        // MySQL connections are refused by `Conn::open` until its backend lands.
+        Dialect::Mysql => &postgres::Postgres,
+    }
+}
+
+impl Conn {
+    /// Connects to `url`. For SQLite the file (and its folder) is created when missing.
+    pub async fn open(url: &DatabaseUrl, application_name: &str) -> Result<Conn> {
+        let fail = |e: sqlx::Error| Error::Database {
+            context: format!("cannot connect to {}", url.redacted()),
+            source: DbError::from_sqlx(&e),
+        };
+        match url.dialect() {
+            Dialect::Postgres => {
+                let options = PgConnectOptions::from_str(url.expose())
+                    .map_err(fail)?
+                    .application_name(application_name);
+                let mut conn = options.connect().await.map_err(fail)?;
+                // PostgreSQL 14+: notice a client that died mid-statement within a second, so
+                // its transaction and the migration lock are freed at once. Older servers
+                // lack the setting; that is fine.
+                let _ = sqlx::raw_sql("SET client_connection_check_interval = 1000")
+                    .execute(&mut conn)
+                    .await;
+                Ok(Conn::Postgres(conn))
+            }
+            Dialect::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url.expose())
+                    .map_err(fail)?
+                    .create_if_missing(true)
+                    .busy_timeout(Duration::from_secs(5));
+                if let Some(dir) = options.get_filename().parent()
+                    && !dir.as_os_str().is_empty()
+                    && !dir.exists()
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                }
+                Ok(Conn::Sqlite(options.connect().await.map_err(fail)?))
+            }
+            Dialect::Mysql => Err(Error::Usage(
+                "MySQL is not supported by runner migrate yet; PostgreSQL and SQLite are".into(),
+            )),
+        }
+    }
+
+    /// Whether the database exists yet. Only a SQLite file can be missing; reading commands
+    /// (`plan`, the staging-before-production check) must not create it.
+    pub fn exists(url: &DatabaseUrl) -> bool {
+        match url.dialect() {
+            Dialect::Sqlite => SqliteConnectOptions::from_str(url.expose())
+                .map(|o| {
+                    let path = o.get_filename();
+                    path.as_os_str() == ":memory:" || path.exists()
+                })
+                .unwrap_or(false),
+            _ => true,
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Conn::Postgres(_) => Dialect::Postgres,
+            Conn::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    pub fn backend(&self) -> &'static dyn Backend {
+        backend(self.dialect())
+    }
+
+    /// Rows of a query whose columns are all text (or NULL): the generic read the backends'
+    /// catalog and lock queries use.
+    pub async fn fetch_text(
+        &mut self,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        use sqlx::Row;
+        on_conn!(self, c => {
+            let mut q = sqlx::query(AssertSqlSafe(sql.to_string()));
+            for v in values {
+                q = match v {
+                    Value::Int(i) => q.bind(i),
+                    Value::Text(t) => q.bind(t),
+                };
+            }
+            let rows = q.fetch_all(c).await.map_err(|e| DbError::from_sqlx(&e))?;
+            rows.iter()
+                .map(|r| (0..r.len()).map(|i| r.try_get::<Option<String>, _>(i)).collect::<Result<Vec<_>, _>>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| DbError::from_sqlx(&e))
+        })
+    }
+
+    /// The first column of the first row, as text.
+    pub async fn fetch_one_text(
+        &mut self,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Option<String>, DbError> {
+        Ok(self
+            .fetch_text(sql, values)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next().flatten()))
+    }
+
+    /// Sets the limits statements run under (see `Backend::limits_sql`).
+    pub async fn set_limits(
+        &mut self,
+        limits: &Limits,
+        in_transaction: bool,
+    ) -> Result<(), DbError> {
+        let sql = self.backend().limits_sql(limits, in_transaction);
+        self.execute(&sql).await
+    }
+
+    /// Puts the limits back to the session's defaults.
+    pub async fn reset_limits(&mut self) -> Result<(), DbError> {
+        match self.backend().reset_limits_sql() {
+            Some(sql) => self.execute(sql).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Opens a transaction with the limits scoped to it.
+    pub async fn begin(&mut self, limits: &Limits) -> Result<(), DbError> {
+        let backend = self.backend();
+        if backend.limits_before_begin() {
+            self.set_limits(limits, false).await?;
+            self.execute(backend.begin_sql()).await
+        } else {
+            self.execute(backend.begin_sql()).await?;
+            self.set_limits(limits, true).await
+        }
+    }
+
+    /// Runs SQL text as is (one or more statements, no parameters).
+    pub async fn execute(&mut self, sql: &str) -> Result<(), DbError> {
+        let sql = AssertSqlSafe(sql.to_string());
+        on_conn!(self, c => sqlx::raw_sql(sql).execute(c).await.map(|_| ()))
+            .map_err(|e| DbError::from_sqlx(&e))
+    }
+
+    /// Runs one parameterized statement (`$1`, `$2`, ... in both dialects).
+    pub async fn exec(&mut self, sql: String, values: Vec<Value>) -> Result<u64, DbError> {
+        on_conn!(self, c => {
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for v in values {
+                q = match v {
+                    Value::Int(i) => q.bind(i),
+                    Value::Text(t) => q.bind(t),
+                };
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })
+        .map_err(|e| DbError::from_sqlx(&e))
+    }
+
+    pub async fn close(self) {
+        let _ = on_conn!(self, c => c.close().await);
+    }
+}
+
+/// A value bound to a statement parameter.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(Some(v.to_string()))
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(Some(v))
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::Text(v)
+    }
+}
+
+/// Quotes a string literal for SQL text: the only place runner builds SQL from a value.
+pub fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_double_their_quotes() {
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+}

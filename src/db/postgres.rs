@@ -1,0 +1,184 @@
+//! PostgreSQL: a session advisory lock polled with `pg_try_advisory_lock` (never the blocking
+//! form: a blocked waiter deadlocks with the holder's CREATE INDEX CONCURRENTLY), limits as
+//! `lock_timeout` / `statement_timeout`, SQLSTATE classes, and the catalog read from
+//! `pg_catalog`.
+
+use super::{Backend, ColumnType, DbError, HistoryNames, Limits, LockMethod, SnapshotQuery};
+use crate::config::Dialect;
+
+/// The advisory lock key: "runner" in ASCII, then 1.
+pub const LOCK_KEY: i64 = 0x7275_6e6e_6572_0001;
+
+pub struct Postgres;
+
+/// Schemas of the user's objects (not the system's).
+const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'";
+
+impl Backend for Postgres {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn lock(&self) -> LockMethod {
+        LockMethod::Session {
+            try_sql: format!("SELECT pg_try_advisory_lock({LOCK_KEY})::text"),
+            release_sql: format!("SELECT pg_advisory_unlock({LOCK_KEY})"),
+            holder_sql: format!(
+                "SELECT a.pid::text, coalesce(a.application_name, ''), a.client_addr::text,
+                        a.state, a.query, a.backend_start::text
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                   AND l.classid = {} AND l.objid = {} AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND a.pid <> pg_backend_pid()",
+                LOCK_KEY >> 32,
+                LOCK_KEY & 0xffff_ffff
+            ),
+            terminate_sql: |pid| format!("SELECT pg_terminate_backend({pid})"),
+        }
+    }
+
+    fn lock_description(&self, limits: &Limits) -> String {
+        format!(
+            "PostgreSQL advisory lock {LOCK_KEY} (pg_try_advisory_lock, polled), then each statement under lock_timeout {} with up to {} retries",
+            humantime::format_duration(limits.lock_timeout),
+            limits.retries
+        )
+    }
+
+    fn limits_sql(&self, limits: &Limits, in_transaction: bool) -> String {
+        let scope = if in_transaction { "LOCAL " } else { "" };
+        let lock_ms = limits.lock_timeout.as_millis();
+        let statement_ms = limits.statement_timeout.map_or(0, |d| d.as_millis());
+        format!(
+            "RESET lock_timeout; RESET statement_timeout; SET {scope}lock_timeout = {lock_ms}; SET {scope}statement_timeout = {statement_ms}"
+        )
+    }
+
+    fn reset_limits_sql(&self) -> Option<&'static str> {
+        Some("RESET lock_timeout; RESET statement_timeout")
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        "BEGIN"
+    }
+
+    fn limits_before_begin(&self) -> bool {
+        false
+    }
+
+    fn now_sql(&self) -> &'static str {
+        "clock_timestamp()"
+    }
+
+    fn history_ddl(&self, names: &HistoryNames) -> String {
+        let (m, e, d) = (&names.migrations, &names.events, &names.deploys);
+        format!(
+            "CREATE TABLE IF NOT EXISTS {m} (
+                version bigint PRIMARY KEY, name text NOT NULL, state text NOT NULL,
+                mode text NOT NULL, sha256 text NOT NULL, normalized_sha256 text NOT NULL,
+                refinery_checksum text NOT NULL, applied_sql text NOT NULL, rollback_sql text,
+                statements_total integer NOT NULL, statements_done integer NOT NULL DEFAULT 0,
+                error_statement integer, error_sqlstate text, error_message text,
+                attempts integer NOT NULL DEFAULT 0,
+                started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                finished_at timestamptz, duration_ms bigint, deploy_id text,
+                environment text NOT NULL, release text, applied_by text NOT NULL);
+            CREATE TABLE IF NOT EXISTS {e} (
+                id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                environment text NOT NULL, deploy_id text, version bigint,
+                kind text NOT NULL, detail text NOT NULL, actor text NOT NULL);
+            CREATE OR REPLACE FUNCTION {e}_append_only() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN RAISE EXCEPTION '{e} is append-only'; END $$;
+            CREATE OR REPLACE TRIGGER {e}_no_change BEFORE UPDATE OR DELETE ON {e}
+                FOR EACH ROW EXECUTE FUNCTION {e}_append_only();
+            CREATE OR REPLACE TRIGGER {e}_no_truncate BEFORE TRUNCATE ON {e}
+                FOR EACH STATEMENT EXECUTE FUNCTION {e}_append_only();
+            CREATE TABLE IF NOT EXISTS {d} (
+                id text PRIMARY KEY, environment text NOT NULL, kind text NOT NULL,
+                version text NOT NULL, previous_version text, result text NOT NULL,
+                forced integer NOT NULL DEFAULT 0, approved_by text, actor text NOT NULL,
+                started_at timestamptz NOT NULL DEFAULT clock_timestamp(), finished_at timestamptz,
+                duration_ms bigint, phases text NOT NULL DEFAULT '[]', hook_output text,
+                error text, migrations text NOT NULL DEFAULT '[]', recovery_ms bigint);"
+        )
+    }
+
+    fn column_type(&self, column: ColumnType) -> &'static str {
+        match column {
+            ColumnType::Int => "integer",
+            ColumnType::BigInt => "bigint",
+            ColumnType::Counter => "integer NOT NULL DEFAULT 0",
+            ColumnType::Text => "text",
+        }
+    }
+
+    fn columns_sql(&self) -> &'static str {
+        "SELECT column_name::text FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()"
+    }
+
+    fn table_exists_sql(&self) -> &'static str {
+        "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = ANY (current_schemas(false))"
+    }
+
+    fn as_text(&self, column: &str) -> String {
+        format!("{column}::text AS {column}")
+    }
+
+    fn as_bigint(&self, column: &str) -> String {
+        format!("{column}::bigint AS {column}")
+    }
+
+    fn is_lock_timeout(&self, error: &DbError) -> bool {
+        error.code.as_deref() == Some("55P03")
+    }
+
+    fn snapshot_queries(&self) -> Vec<SnapshotQuery> {
+        [
+            format!("SELECT 'table ' || n.nspname || '.' || c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS}"),
+            format!("SELECT 'column ' || n.nspname || '.' || c.relname || '.' || a.attname,
+                        format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE ' null' END
+                        || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+                        || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text ELSE '' END
+                        || CASE WHEN a.attgenerated <> '' THEN ' generated ' || a.attgenerated::text ELSE '' END
+                     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND {USER_SCHEMAS}"),
+            format!("SELECT 'index ' || n.nspname || '.' || c.relname,
+                        pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END
+                     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE {USER_SCHEMAS}"),
+            format!("SELECT 'constraint ' || n.nspname || '.' || coalesce(t.relname, y.typname, '') || '.' || con.conname,
+                        con.contype::text || ' ' || pg_get_constraintdef(con.oid) || CASE WHEN con.convalidated THEN '' ELSE ' (NOT VALID)' END
+                     FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
+                     LEFT JOIN pg_class t ON t.oid = con.conrelid LEFT JOIN pg_type y ON y.oid = con.contypid
+                     WHERE {USER_SCHEMAS}"),
+            format!("SELECT CASE c.relkind WHEN 'v' THEN 'view ' ELSE 'materialized view ' END || n.nspname || '.' || c.relname,
+                        pg_get_viewdef(c.oid)
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMAS}"),
+            format!("SELECT 'sequence ' || n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL)
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid
+                     WHERE {USER_SCHEMAS}"),
+            format!("SELECT 'enum ' || n.nspname || '.' || t.typname, string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder)
+                     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
+                     WHERE {USER_SCHEMAS} GROUP BY n.nspname, t.typname"),
+            format!("SELECT 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+                        pg_get_function_result(p.oid)
+                     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                     LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+                     WHERE {USER_SCHEMAS} AND d.objid IS NULL"),
+            format!("SELECT 'trigger ' || n.nspname || '.' || c.relname || '.' || tg.tgname, pg_get_triggerdef(tg.oid)
+                     FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE NOT tg.tgisinternal AND {USER_SCHEMAS}"),
+            "SELECT 'schema ' || n.nspname, '' FROM pg_namespace n WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'public') AND n.nspname NOT LIKE 'pg_%'".to_string(),
+        ]
+        .into_iter()
+        .map(SnapshotQuery::canonical)
+        .collect()
+    }
+
+    fn index_validity_sql(&self) -> Option<&'static str> {
+        Some(
+            "SELECT i.indisvalid::text FROM pg_catalog.pg_index i WHERE i.indexrelid = to_regclass($1)",
+        )
+    }
+}

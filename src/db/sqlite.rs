@@ -1,0 +1,149 @@
+//! SQLite: an OS file lock beside the database (the OS frees it with the process), limits as
+//! `busy_timeout` set before `BEGIN IMMEDIATE`, SQLite's result codes, and the catalog read
+//! from `sqlite_master` and `pragma_table_xinfo`.
+
+use super::{Backend, ColumnType, DbError, HistoryNames, Limits, LockMethod, SnapshotQuery};
+use crate::config::Dialect;
+
+pub struct Sqlite;
+
+impl Backend for Sqlite {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn lock(&self) -> LockMethod {
+        LockMethod::File
+    }
+
+    fn lock_description(&self, limits: &Limits) -> String {
+        format!(
+            "file lock beside the database (.runner-lock), then BEGIN IMMEDIATE per migration with busy_timeout {} and up to {} retries",
+            humantime::format_duration(limits.lock_timeout),
+            limits.retries
+        )
+    }
+
+    fn limits_sql(&self, limits: &Limits, _in_transaction: bool) -> String {
+        format!("PRAGMA busy_timeout = {}", limits.lock_timeout.as_millis())
+    }
+
+    fn reset_limits_sql(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        "BEGIN IMMEDIATE"
+    }
+
+    fn limits_before_begin(&self) -> bool {
+        true
+    }
+
+    fn now_sql(&self) -> &'static str {
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    }
+
+    fn history_ddl(&self, names: &HistoryNames) -> String {
+        let (m, e, d) = (&names.migrations, &names.events, &names.deploys);
+        format!(
+            "CREATE TABLE IF NOT EXISTS {m} (
+                version INTEGER PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,
+                mode TEXT NOT NULL, sha256 TEXT NOT NULL, normalized_sha256 TEXT NOT NULL,
+                refinery_checksum TEXT NOT NULL, applied_sql TEXT NOT NULL, rollback_sql TEXT,
+                statements_total INTEGER NOT NULL, statements_done INTEGER NOT NULL DEFAULT 0,
+                error_statement INTEGER, error_sqlstate TEXT, error_message TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+                finished_at TEXT, duration_ms INTEGER, deploy_id TEXT,
+                environment TEXT NOT NULL, release TEXT, applied_by TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS {e} (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+                environment TEXT NOT NULL, deploy_id TEXT, version INTEGER,
+                kind TEXT NOT NULL, detail TEXT NOT NULL, actor TEXT NOT NULL);
+            CREATE TRIGGER IF NOT EXISTS {e}_no_update BEFORE UPDATE ON {e}
+                BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;
+            CREATE TRIGGER IF NOT EXISTS {e}_no_delete BEFORE DELETE ON {e}
+                BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;
+            CREATE TABLE IF NOT EXISTS {d} (
+                id TEXT PRIMARY KEY, environment TEXT NOT NULL, kind TEXT NOT NULL,
+                version TEXT NOT NULL, previous_version TEXT, result TEXT NOT NULL,
+                forced INTEGER NOT NULL DEFAULT 0, approved_by TEXT, actor TEXT NOT NULL,
+                started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), finished_at TEXT,
+                duration_ms INTEGER, phases TEXT NOT NULL DEFAULT '[]', hook_output TEXT,
+                error TEXT, migrations TEXT NOT NULL DEFAULT '[]', recovery_ms INTEGER);"
+        )
+    }
+
+    fn column_type(&self, column: ColumnType) -> &'static str {
+        match column {
+            ColumnType::Int | ColumnType::BigInt => "INTEGER",
+            ColumnType::Counter => "INTEGER NOT NULL DEFAULT 0",
+            ColumnType::Text => "TEXT",
+        }
+    }
+
+    fn columns_sql(&self) -> &'static str {
+        "SELECT name FROM pragma_table_info($1)"
+    }
+
+    fn table_exists_sql(&self) -> &'static str {
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1"
+    }
+
+    fn as_text(&self, column: &str) -> String {
+        column.to_string()
+    }
+
+    fn as_bigint(&self, column: &str) -> String {
+        column.to_string()
+    }
+
+    /// SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+    fn is_lock_timeout(&self, error: &DbError) -> bool {
+        error
+            .code
+            .as_deref()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+    }
+
+    fn index_validity_sql(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn snapshot_queries(&self) -> Vec<SnapshotQuery> {
+        vec![
+            SnapshotQuery {
+                sql: "SELECT type || ' ' || name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'".into(),
+                normalize: true,
+            },
+            SnapshotQuery::canonical("SELECT 'column ' || m.name || '.' || p.name,
+                    p.type || CASE WHEN p.\"notnull\" THEN ' not null' ELSE ' null' END
+                    || coalesce(' default ' || p.dflt_value, '')
+                    || CASE WHEN p.pk > 0 THEN ' primary key' ELSE '' END
+                    || CASE WHEN p.hidden > 0 THEN ' generated' ELSE '' END
+             FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_and_locked_are_lock_timeouts() {
+        let e = |code: &str| DbError {
+            code: Some(code.into()),
+            ..DbError::other("")
+        };
+        assert!(Sqlite.is_lock_timeout(&e("5")));
+        assert!(Sqlite.is_lock_timeout(&e("517")));
+        assert!(!Sqlite.is_lock_timeout(&e("19")));
+        assert!(super::super::postgres::Postgres.is_lock_timeout(&e("55P03")));
+        assert!(!super::super::postgres::Postgres.is_lock_timeout(&e("25006")));
+    }
+}
