@@ -464,6 +464,12 @@ pub struct DeployArgs {
     #[arg(long)]
     pub with_migrations: bool,
 
+    /// Deploy although migrations are pending for the environment, without applying them
+    /// (for a release that does not need them; recorded in the journal). Without it, a deploy
+    /// with pending migrations and no --with-migrations is refused.
+    #[arg(long, conflicts_with = "with_migrations")]
+    pub allow_pending: bool,
+
     /// Approve environments with requires_approval without a prompt (who approved is recorded).
     #[arg(long)]
     pub approve: bool,

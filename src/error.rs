@@ -56,9 +56,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// Ctrl-C: the work stopped where it was; what was done is recorded.
-    #[error("interrupted")]
-    Interrupted,
+    /// SIGINT or SIGTERM: the work stopped at a safe point; what was done is recorded.
+    #[error("interrupted: {message}")]
+    Interrupted { message: String },
 
     /// A bad argument that clap could not catch, e.g. a migration name with capitals.
     #[error("{0}")]
@@ -124,7 +124,7 @@ impl Error {
             | Error::Refused { .. } => ExitCode::Usage,
             Error::Database { source, .. } if source.connection_lost => ExitCode::ConnectionLost,
             Error::Database { .. } => ExitCode::Usage,
-            Error::Interrupted => ExitCode::Interrupted,
+            Error::Interrupted { .. } => ExitCode::Interrupted,
             Error::MigrationFailed { .. } => ExitCode::MigrationFailed,
             Error::RollbackFailed { .. } => ExitCode::RollbackFailed,
             Error::GateFailed { .. } => ExitCode::CheckFailed,

@@ -1,18 +1,23 @@
 //! runner: a migration-aware deploy runner.
 //!
 //! The binary is a thin shell over this library: `cli` parses, `commands` does the work,
-//! `error` maps every failure to one of the documented exit codes.
+//! `error` maps every failure to one of the documented exit codes. What the binary, the
+//! integration tests and the fuzz target use is public; the rest is the crate's own.
+//!
+//! Arrows point down: commands -> deploy / engine -> db -> config / catalog / lint -> error,
+//! with `report` (every printer) beside commands and `runtime` (the async runtime, run info,
+//! signals) below all of them.
 
 pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod db;
-pub mod deploy;
-pub mod engine;
+pub(crate) mod db;
+pub(crate) mod deploy;
+pub(crate) mod engine;
 pub mod error;
 pub mod lint;
-pub mod report;
-pub mod runtime;
+pub(crate) mod report;
+pub(crate) mod runtime;
 
 pub use error::{Error, ExitCode, Result};

@@ -108,6 +108,18 @@ pub fn interrupted() -> bool {
     interrupts() > 0
 }
 
+/// Sleeps for `duration`, waking early when `interrupt_at` signals have arrived.
+pub fn sleep_unless_interrupted(duration: Duration, interrupt_at: usize) {
+    let until = std::time::Instant::now() + duration;
+    while interrupts() < interrupt_at {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(25)));
+    }
+}
+
 /// Resolves once at least `count` signals arrived (for `tokio::select!` against work).
 pub async fn interrupts_reach(count: usize) {
     while interrupts() < count {

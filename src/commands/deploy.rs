@@ -3,9 +3,9 @@
 use crate::catalog::Catalog;
 use crate::cli::{DeployArgs, ProgressFormat};
 use crate::config::Config;
-use crate::deploy::output::DeployOutput;
 use crate::deploy::{self, DeployOptions};
 use crate::error::{ExitCode, Result};
+use crate::report::deploy::DeployOutput;
 use crate::report::progress::Style;
 
 pub fn run(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
@@ -22,6 +22,7 @@ pub fn run(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
     let options = DeployOptions {
         version: args.version.clone(),
         with_migrations: args.with_migrations,
+        allow_pending: args.allow_pending,
         approve: args.approve,
         rollback_migrations: args.rollback_migrations,
         lock_wait: args.lock_wait,

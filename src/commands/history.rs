@@ -38,13 +38,13 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<ExitCode> {
             for e in &entries {
                 table.row([
                     e.started_at.clone(),
-                    e.kind.clone(),
+                    e.kind.name().to_string(),
                     e.version.clone(),
                     e.previous_version.clone().unwrap_or_else(|| "-".into()),
                     if e.forced {
                         format!("{} (forced)", e.result)
                     } else {
-                        e.result.clone()
+                        e.result.name().to_string()
                     },
                     e.duration_ms
                         .map_or("-".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0)),

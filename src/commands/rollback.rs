@@ -9,9 +9,9 @@ use crate::db::DbError;
 use crate::db::Limits;
 use crate::deploy::app_rollback::{AppRollbackOptions, app_rollback};
 use crate::deploy::approval::{approve, approver, confirm};
-use crate::deploy::output::DeployOutput;
 use crate::engine::rollback::{self, RollbackOptions, RollbackReporter, Target};
 use crate::error::{ExitCode, Result};
+use crate::report::deploy::DeployOutput;
 use crate::report::progress::Style;
 
 use crate::runtime::{block_on, run_info};
@@ -82,7 +82,7 @@ fn app(
         ProgressFormat::Human => Style::Human,
         ProgressFormat::Json => Style::Json,
     });
-    block_on(app_rollback(config, env, catalog, &options, &mut out))?;
+    app_rollback(config, env, catalog, &options, &mut out)?;
     Ok(ExitCode::Success)
 }
 

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::catalog::{Catalog, Version};
 use crate::cli::{Format, VerifyArgs};
 use crate::config::{Config, DatabaseUrl, Dialect};
-use crate::engine::verify::{self, Outcome, Scratch, Verified, VerifyProgress};
+use crate::engine::verify::{self, Outcome, Verified, VerifyProgress};
 use crate::error::{Error, ExitCode, Result};
 
 use super::since;
@@ -83,7 +83,7 @@ pub fn server_url(
     }
 }
 
-/// Creates the scratch database, verifies, and removes it whatever happens, Ctrl-C included.
+/// Verifies on a scratch database, removed whatever happens, Ctrl-C included.
 pub fn run_verify(
     dialect: Dialect,
     server: Option<&DatabaseUrl>,
@@ -91,15 +91,10 @@ pub fn run_verify(
     scope: Option<&HashSet<Version>>,
     progress: &mut dyn VerifyProgress,
 ) -> Result<Vec<Verified>> {
-    block_on(async {
-        let mut scratch = Scratch::create(dialect, server).await?;
-        let result = tokio::select! {
-            r = verify::verify(&mut scratch.conn, catalog, scope, progress) => r,
-            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
-        };
-        scratch.remove().await;
-        result
-    })
+    crate::runtime::watch_interrupts()?;
+    block_on(verify::on_scratch(
+        dialect, server, catalog, scope, progress,
+    ))
 }
 
 struct VerifyOutput {

@@ -51,6 +51,7 @@ pub struct DeployTable {
     pub pipeline: Option<Spanned<Vec<Text>>>,
     pub rollback_migrations: Option<bool>,
     pub hook_timeout: Option<Text>,
+    pub lease: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +68,7 @@ pub struct EnvironmentTable {
     pub smoke: Option<Spanned<Vec<Text>>>,
     pub health: Option<HealthTable>,
     pub metrics: Option<Text>,
+    pub strategy: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,6 +20,7 @@ mod database_url;
 mod file;
 mod interpolate;
 mod resolve;
+mod strategy_kind;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,6 +31,7 @@ use serde::Serialize;
 
 pub use database_url::{DatabaseUrl, Dialect, redact_text};
 pub use resolve::Overrides;
+pub use strategy_kind::StrategyKind;
 
 pub const FILE_NAME: &str = "runner.toml";
 
@@ -54,9 +56,17 @@ pub struct Config {
     /// How long a deploy, rollback or smoke hook may run.
     #[serde(with = "humantime_serde")]
     pub hook_timeout: Duration,
+    /// How long a running deploy's lease lasts without a heartbeat before the next command
+    /// may call it lost.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
 }
 
 pub const DEFAULT_HISTORY_PREFIX: &str = "runner_";
+
+/// How long a running deploy may go without a heartbeat before the next command calls it
+/// lost (`[deploy] lease`).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// A value and where it came from, so `runner config` can say why a setting is what it is.
 #[derive(Debug, Clone, Serialize)]
@@ -123,6 +133,8 @@ pub struct Environment {
     pub health: Option<Health>,
     /// A Prometheus endpoint `runner status` reads thresholds from.
     pub metrics: Option<String>,
+    /// How a release reaches traffic.
+    pub strategy: StrategyKind,
     /// Environment variables the database URL was built from: never passed to hooks.
     #[serde(skip)]
     pub secret_vars: Vec<String>,

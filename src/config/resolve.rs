@@ -10,7 +10,7 @@ use super::file::{EnvironmentTable, FileConfig, HealthTable, Text};
 use super::interpolate::interpolate;
 use super::{
     Config, ConfigError, DEFAULT_HISTORY_PREFIX, DEFAULT_LOCK_RETRIES, DEFAULT_LOCK_TIMEOUT,
-    DatabaseUrl, Dialect, Environment, Health, Positioned, Setting, Source,
+    DatabaseUrl, Dialect, Environment, Health, Positioned, Setting, Source, StrategyKind,
 };
 
 /// What the command line and the process environment say. Flags are filled by the CLI;
@@ -211,6 +211,18 @@ pub(super) fn resolve(
         }
     };
 
+    let lease = match &parsed.deploy.lease {
+        Some(t) => reader
+            .duration(t, "deploy.lease")?
+            .filter(|d| *d >= Duration::from_secs(1))
+            .ok_or_else(|| {
+                reader.error_at(
+                    t.span().start,
+                    "deploy.lease must be at least 1s: it is how long a running deploy may go without a heartbeat before it is called lost",
+                )
+            })?,
+        None => crate::config::DEFAULT_LEASE,
+    };
     let hook_timeout = match &parsed.deploy.hook_timeout {
         Some(t) => reader
             .duration(t, "deploy.hook_timeout")?
@@ -222,6 +234,7 @@ pub(super) fn resolve(
         history_prefix,
         rollback_migrations: parsed.deploy.rollback_migrations.unwrap_or(false),
         hook_timeout,
+        lease,
         file: path.map(Path::to_path_buf),
         root: root.to_path_buf(),
         migrations_dir,
@@ -296,6 +309,22 @@ fn environment(
             .as_ref()
             .map(|m| reader.text(m, &key("metrics")).map(|(u, _)| u))
             .transpose()?,
+        strategy: match &t.strategy {
+            None => StrategyKind::default(),
+            Some(text) => {
+                let (name, _) = reader.text(text, &key("strategy"))?;
+                StrategyKind::parse(&name).ok_or_else(|| {
+                    reader.error_at(
+                        text.span().start,
+                        format!(
+                            "{}: `{name}` is not a strategy; use {}",
+                            key("strategy"),
+                            StrategyKind::NAMES
+                        ),
+                    )
+                })?
+            }
+        },
         secret_vars: variables_in(t.database_url.get_ref()),
     })
 }
@@ -374,6 +403,7 @@ fn apply_database_url_override(
                     smoke: None,
                     health: None,
                     metrics: None,
+                    strategy: StrategyKind::default(),
                     secret_vars: Vec::new(),
                 },
             );

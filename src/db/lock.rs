@@ -59,7 +59,7 @@ impl std::fmt::Display for Holder {
 /// `release`.
 pub enum Lock {
     Session { release_sql: String },
-    File { file: File, path: PathBuf },
+    File(File),
 }
 
 /// Who hears about the wait for the lock.
@@ -105,7 +105,7 @@ pub async fn acquire(
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
     // What to try: the file beside the database, or the session lock's SQL.
     enum Target {
-        File(File, PathBuf),
+        File(File),
         Session {
             try_sql: String,
             release_sql: String,
@@ -113,8 +113,8 @@ pub async fn acquire(
     }
     let target = match conn.backend().lock() {
         LockMethod::File => {
-            let (file, path) = open_lock_file(url)?;
-            Target::File(file, path)
+            let (file, _) = open_lock_file(url)?;
+            Target::File(file)
         }
         LockMethod::Session {
             try_sql,
@@ -127,7 +127,7 @@ pub async fn acquire(
     };
     loop {
         let taken = match &target {
-            Target::File(file, _) => file.try_lock().is_ok(),
+            Target::File(file) => file.try_lock().is_ok(),
             Target::Session { try_sql, .. } => conn
                 .fetch_one_text(try_sql, Vec::new())
                 .await
@@ -136,9 +136,9 @@ pub async fn acquire(
         };
         if taken {
             return Ok(match target {
-                Target::File(mut file, path) => {
+                Target::File(mut file) => {
                     write_holder(&mut file, command);
-                    Lock::File { file, path }
+                    Lock::File(file)
                 }
                 Target::Session { release_sql, .. } => Lock::Session { release_sql },
             });
@@ -163,7 +163,7 @@ pub async fn release(conn: &mut Conn, lock: Lock) {
         Lock::Session { release_sql } => {
             let _ = conn.execute(&release_sql).await;
         }
-        Lock::File { file, .. } => {
+        Lock::File(file) => {
             let _ = file.set_len(0);
             let _ = file.unlock();
         }

@@ -44,8 +44,6 @@ macro_rules! on_conn {
 /// What runner knows of one database product. Everything here is SQL text or a
 /// classification; the operations run on `Conn` with it, so each is written once.
 pub trait Backend: Sync {
-    fn dialect(&self) -> Dialect;
-
     /// How the migration lock is held.
     fn lock(&self) -> LockMethod;
     /// The lock and how each migration runs under it, for `runner plan`.
@@ -401,20 +399,5 @@ impl From<String> for Value {
 impl From<Option<String>> for Value {
     fn from(v: Option<String>) -> Self {
         Value::Text(v)
-    }
-}
-
-/// Quotes a string literal for SQL text: the only place runner builds SQL from a value.
-pub fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn literals_double_their_quotes() {
-        assert_eq!(literal("it's"), "'it''s'");
     }
 }

@@ -4,7 +4,6 @@
 //! `pg_catalog`.
 
 use super::{Backend, ColumnType, DbError, HistoryNames, Limits, LockMethod, SnapshotQuery};
-use crate::config::Dialect;
 
 /// The advisory lock key: "runner" in ASCII, then 1.
 pub const LOCK_KEY: i64 = 0x7275_6e6e_6572_0001;
@@ -15,10 +14,6 @@ pub struct Postgres;
 const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'";
 
 impl Backend for Postgres {
-    fn dialect(&self) -> Dialect {
-        Dialect::Postgres
-    }
-
     fn lock(&self) -> LockMethod {
         LockMethod::Session {
             try_sql: format!("SELECT pg_try_advisory_lock({LOCK_KEY})::text"),

@@ -3,15 +3,10 @@
 //! from `sqlite_master` and `pragma_table_xinfo`.
 
 use super::{Backend, ColumnType, DbError, HistoryNames, Limits, LockMethod, SnapshotQuery};
-use crate::config::Dialect;
 
 pub struct Sqlite;
 
 impl Backend for Sqlite {
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
     fn lock(&self) -> LockMethod {
         LockMethod::File
     }

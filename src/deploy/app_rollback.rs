@@ -1,17 +1,19 @@
 //! `runner rollback --env E [--version X]`: the application back to an earlier release through
-//! the rollback hook, health-checked like a deploy (unless forced), recorded in the journal.
+//! the environment's strategy (the rollback hook, health-checked unless forced), recorded in
+//! the journal like a deploy. With `--with-migrations`, the application goes back first and the
+//! migrations of the undone deploys after it, so the newer release never runs without its
+//! columns.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
-use super::health::{self, Verdict};
-use super::journal::{self, Entry};
-use super::output::DeployOutput;
-use super::{hooks, validate_version};
+use super::journal::{self, Entry, Kind, RunResult};
+use super::record::{self, Lease, Liveness};
+use super::run::{Phase, Reporter, Run, Status};
+use super::strategy::{Chosen, Strategy};
+use super::validate_version;
 use crate::catalog::Catalog;
 use crate::config::{Config, Environment};
-use crate::db::Conn;
-use crate::db::Limits;
-use crate::db::lock;
+use crate::db::{Conn, Limits, lock};
 use crate::engine;
 use crate::engine::history::{History, State};
 use crate::engine::rollback::{RollbackOptions, Target, rollback_locked};
@@ -19,7 +21,8 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub struct AppRollbackOptions {
-    /// The release to go back to; default: the one before the current.
+    /// The release to go back to; default: the one deployed before the serving one, or, when
+    /// what serves is in doubt, the last release that succeeded.
     pub version: Option<String>,
     /// Skip the health checks (recorded as forced).
     pub force: bool,
@@ -29,251 +32,218 @@ pub struct AppRollbackOptions {
     pub approved_by: Option<String>,
 }
 
-pub async fn app_rollback(
+pub fn app_rollback(
     config: &Config,
     env: &Environment,
     catalog: &Catalog,
     options: &AppRollbackOptions,
-    out: &mut DeployOutput,
+    out: &mut dyn Reporter,
 ) -> Result<()> {
     if let Some(v) = &options.version {
         validate_version(v)?;
     }
-    let Some(argv) = env.rollback.clone() else {
+    if env.rollback.is_none() {
         return Err(Error::Usage(format!(
             "environments.{}.rollback is not set in runner.toml: runner needs a rollback hook",
             env.name
         )));
-    };
-    let mut conn = engine::open(env, "rollback").await?;
-    let command = format!("runner rollback --env {}", env.name);
-    let held = lock::acquire(
-        &mut conn,
-        &env.database_url.value,
-        options.lock_wait,
-        &command,
-        |_, _| {},
-    )
-    .await?;
-    let result = locked(config, env, catalog, options, &argv, &mut conn, out).await;
-    lock::release(&mut conn, held).await;
-    conn.close().await;
-    result
+    }
+    crate::runtime::watch_interrupts()?;
+    crate::runtime::block_on(async {
+        let mut conn = engine::open(env, "rollback").await?;
+        let mut run = Run::new(config, env, Kind::Rollback, "", conn.dialect(), out);
+        let command = format!("runner rollback --env {}", env.name);
+        let result = lock::with_lock(
+            &mut conn,
+            &env.database_url.value,
+            options.lock_wait,
+            &command,
+            &mut (),
+            async |conn, _| locked(&mut run, conn, catalog, options).await,
+        )
+        .await;
+        conn.close().await;
+        result
+    })
 }
 
 async fn locked(
-    config: &Config,
-    env: &Environment,
+    run: &mut Run<'_>,
+    conn: &mut Conn,
     catalog: &Catalog,
     options: &AppRollbackOptions,
-    argv: &[String],
-    conn: &mut Conn,
-    out: &mut DeployOutput,
 ) -> Result<()> {
-    let history = History::new(&config.history_prefix, conn.dialect());
-    history
+    let env = run.env;
+    run.history
         .ensure(conn)
         .await
         .map_err(|e| engine::db("create the history tables", e))?;
-    let entries = journal::entries(conn, &history, &env.name)
+    let entries = journal::entries(conn, &run.history, &env.name)
         .await
         .map_err(|e| engine::db("read the deploy journal", e))?;
-    let Some(current) = journal::current_version(&entries).cloned() else {
+    for note in record::close_dead_runs(conn, &run.history, &entries, "runner rollback").await {
+        run.out.note(&note);
+    }
+    let serving = record::serving(&entries, Liveness::Ours, SystemTime::now());
+    let Some(last_good) = serving.release.clone() else {
         return Err(Error::Usage(format!(
-            "nothing has been deployed to {} yet: there is nothing to roll back",
+            "nothing has been deployed to {} successfully yet: there is nothing to roll back to",
             env.name
         )));
     };
-    let succeeded: Vec<&Entry> = entries.iter().filter(|e| e.result == "succeeded").collect();
+    // What serves now, as far as anyone knows: the release in doubt, or the last good one.
+    let current = serving
+        .doubt
+        .as_ref()
+        .map_or(last_good.clone(), |d| d.release.clone());
     let target = match &options.version {
-        Some(v) if *v == current.version => {
-            return Err(Error::Usage(format!(
-                "{v} is already the version serving {}",
+        Some(v) if *v == last_good && serving.doubt.is_none() => {
+            run.out.note(&format!(
+                "{v} is already serving {}; nothing to do",
                 env.name
-            )));
+            ));
+            return Ok(());
         }
-        Some(v) if succeeded.iter().any(|e| e.version == *v) => v.clone(),
+        Some(v) if record::ever_succeeded(&entries, v) => v.clone(),
         Some(v) => {
             return Err(Error::Usage(format!(
                 "{v} never ran successfully in {}: roll back only to a version that did (`runner history --env {}` lists them)",
                 env.name, env.name
             )));
         }
-        None => match succeeded.iter().find(|e| e.version != current.version) {
-            Some(e) => e.version.clone(),
-            None => {
-                return Err(Error::Usage(format!(
-                    "{} has had no other successful version than {}: nothing to roll back to",
-                    env.name, current.version
-                )));
-            }
-        },
+        None => serving.rollback_target.clone().ok_or_else(|| {
+            Error::Usage(format!(
+                "{} has no release deployed before {current}: nothing to roll back to",
+                env.name
+            ))
+        })?,
     };
-    out.begin(
-        &env.name,
-        &format!("{target} (rollback from {})", current.version),
+    if let Some(doubt) = &serving.doubt {
+        run.out.note(&format!("{doubt}; putting {target} back"));
+    }
+    run.entry.version = target.clone();
+    run.info.release = Some(target.clone());
+    run.entry.previous_version = Some(current.clone());
+    run.entry.forced = options.force;
+    run.entry.approved_by = options.approved_by.clone();
+    run.entry.strategy = Some(env.strategy.name().to_string());
+    run.out
+        .begin(&env.name, &format!("{target} (rollback from {current})"));
+    run.entry.phase = Some("intent".into());
+    run.begin(conn).await?;
+    let _lease = Lease::start(
+        env,
+        &run.config.history_prefix,
+        &run.entry.id,
+        run.config.lease,
     );
 
-    let info = crate::runtime::run_info(&env.name, Some(target.clone()));
-    let started = Instant::now();
-    let mut entry = Entry {
-        previous_version: Some(current.version.clone()),
-        forced: options.force,
-        approved_by: options.approved_by.clone(),
-        ..Entry::begin(&info.deploy_id, &env.name, "rollback", &target, &info.actor)
-    };
-    journal::start(conn, &history, &entry)
-        .await
-        .map_err(|e| engine::db("write the deploy journal", e))?;
+    // The application first: the release being undone may need its columns until it is gone.
+    let mut strategy = Chosen::of(env.strategy);
+    if let Err(failure) = strategy.revert(run, conn, &target, &current).await {
+        let (result, next) = if failure.interrupted {
+            (RunResult::InDoubt, "what serves is in doubt")
+        } else {
+            (RunResult::RollbackFailed, "check the app by hand")
+        };
+        run.finish(
+            conn,
+            result,
+            Some(failure.why.clone()),
+            "app_rollback_failed",
+        )
+        .await;
+        let message = format!(
+            "rolling {} back to {target} failed: {}\n  next: {next}; `runner status --env {}` shows what is recorded, and `runner rollback --env {} --version {target}` tries again",
+            env.name, failure.why, env.name, env.name
+        );
+        return Err(if failure.interrupted {
+            Error::Interrupted { message }
+        } else {
+            Error::RollbackFailed { message }
+        });
+    }
 
-    let mut failure: Option<String> = None;
+    // Then the migrations of the deploys being undone.
+    let mut migrations_failure = None;
     if options.with_migrations {
-        let t = Instant::now();
-        // The deploys being undone: every successful deploy newer than the target's.
-        let target_at = succeeded
-            .iter()
-            .find(|e| e.version == target)
-            .map(|e| e.started_at.clone())
-            .unwrap_or_default();
-        let undone: Vec<i64> = entries
-            .iter()
-            .filter(|e| e.kind == "deploy" && e.started_at > target_at)
-            .flat_map(|e| e.migrations.iter().copied())
-            .collect();
-        match roll_back_migrations(config, env, catalog, conn, &undone, &info).await {
+        let t = run.enter(conn, Phase::MigrationsRollback).await?;
+        let undone = undone_migrations(&entries, &target);
+        match roll_back_migrations(run, conn, catalog, &undone).await {
             Ok(n) => {
-                entry.migrations = undone.clone();
-                out.record(
-                    &mut entry,
-                    "migrations rollback",
-                    "ok",
+                run.entry.migrations = undone.clone();
+                run.phase(
+                    Phase::MigrationsRollback,
+                    Status::Ok,
                     t,
                     format!("{n} rolled back"),
                 );
             }
             Err(e) => {
-                out.record(
-                    &mut entry,
-                    "migrations rollback",
-                    "failed",
-                    t,
-                    e.to_string(),
-                );
-                failure = Some(e.to_string());
+                run.phase(Phase::MigrationsRollback, Status::Failed, t, e.to_string());
+                migrations_failure = Some(e.to_string());
             }
         }
     }
 
-    if failure.is_none() {
-        let t = Instant::now();
-        let ctx = hooks::HookContext {
-            environment: &env.name,
-            version: &current.version,
-            previous_version: &target,
-            deploy_id: &entry.id,
-            phase: "rollback",
-        };
-        let echo = out.hook_echo();
-        let hook = hooks::run(
-            argv,
-            &ctx,
-            &config.root,
-            &hooks::Secrets::of(config),
-            config.hook_timeout,
-            &echo,
-        );
-        entry.hook_output = Some(hook.last_lines.join("\n"));
-        if hook.success {
-            out.record(&mut entry, "rollback", "ok", t, format!("to {target}"));
-        } else {
-            out.record(&mut entry, "rollback", "failed", t, hook.status.clone());
-            failure = Some(format!("the rollback hook failed ({})", hook.status));
-        }
-    }
-
-    if failure.is_none() {
-        let t = Instant::now();
-        match (&env.health, options.force) {
-            (_, true) => out.record(&mut entry, "health", "skipped (forced)", t, String::new()),
-            (None, false) => out.record(&mut entry, "health", "not configured", t, String::new()),
-            (Some(h), false) => match health::wait(h, Some(&target), &mut |p| out.probe(p)) {
-                Verdict::Healthy { after } => out.record(
-                    &mut entry,
-                    "health",
-                    "healthy",
-                    t,
-                    format!("in {:.1} s", after.as_secs_f64()),
-                ),
-                other => {
-                    out.record(&mut entry, "health", "failed", t, format!("{other:?}"));
-                    failure = Some(format!("{target} did not become healthy"));
-                }
-            },
-        }
-    }
-
-    entry.duration_ms = Some(started.elapsed().as_millis() as i64);
-    entry.result = if failure.is_none() {
-        "succeeded"
+    // The application serves the target either way: the journal says so.
+    let forced = if options.force {
+        " (forced: no health check)"
     } else {
-        "rollback_failed"
-    }
-    .into();
-    entry.error = failure.clone();
-    let _ = journal::finish(conn, &history, &entry).await;
-    let detail = format!(
-        "application rolled back from {} to {target}{}{}",
-        current.version,
-        if options.force {
-            " (forced: no health check)"
-        } else {
-            ""
-        },
-        failure
-            .as_deref()
-            .map(|f| format!(": FAILED, {f}"))
-            .unwrap_or_default()
-    );
-    let _ = history
-        .event(
-            conn,
-            &info,
-            None,
-            if failure.is_none() {
-                "app_rolled_back"
-            } else {
-                "app_rollback_failed"
-            },
-            &detail,
-        )
-        .await;
-    match failure {
-        None => {
-            out.success(&env.name, &target, started.elapsed());
-            Ok(())
-        }
-        Some(why) => Err(Error::RollbackFailed {
+        ""
+    };
+    run.finish(
+        conn,
+        RunResult::Succeeded,
+        migrations_failure
+            .as_ref()
+            .map(|f| format!("the migrations could not be rolled back: {f}")),
+        "app_rolled_back",
+    )
+    .await;
+    run.event(
+        conn,
+        "app_rolled_back",
+        &format!("application rolled back from {current} to {target}{forced}"),
+    )
+    .await;
+    if let Some(f) = migrations_failure {
+        return Err(Error::RollbackFailed {
             message: format!(
-                "rolling {} back to {target} failed: {why}\n  next: check the app by hand; `runner status --env {}` shows what is recorded",
-                env.name, env.name
+                "{} is back on {target}, but rolling back the migrations of the undone deploys failed: {f}\n  next: `runner status --env {}` shows the migrations' states; `runner rollback --env {} --to VERSION` undoes them one by one",
+                env.name, env.name, env.name
             ),
-        }),
+        });
     }
+    let took = run.started.elapsed();
+    run.out.success(&env.name, &target, took);
+    Ok(())
 }
 
-/// Rolls back exactly `versions` (newest first), which must be the newest applied ones.
+/// The migrations applied by the deploys newer than the target's last successful deploy
+/// (whatever became of those deploys: a failed release's expand migrations stay).
+fn undone_migrations(entries: &[Entry], target: &str) -> Vec<i64> {
+    let target_at = entries
+        .iter()
+        .find(|e| e.kind == Kind::Deploy && e.version == target && e.result == RunResult::Succeeded)
+        .map(|e| e.started_at.clone())
+        .unwrap_or_default();
+    entries
+        .iter()
+        .filter(|e| e.kind == Kind::Deploy && e.started_at > target_at)
+        .flat_map(|e| e.migrations.iter().copied())
+        .collect()
+}
+
+/// Rolls back exactly `versions` (newest first) of those still applied, which must be the
+/// newest applied ones.
 async fn roll_back_migrations(
-    config: &Config,
-    env: &Environment,
-    catalog: &Catalog,
+    run: &mut Run<'_>,
     conn: &mut Conn,
+    catalog: &Catalog,
     versions: &[i64],
-    info: &crate::engine::history::RunInfo,
 ) -> Result<usize> {
-    if versions.is_empty() {
-        return Ok(0);
-    }
-    let history = History::new(&config.history_prefix, conn.dialect());
+    let history = History::new(&run.config.history_prefix, conn.dialect());
     let rows = history
         .rows(conn)
         .await
@@ -284,26 +254,34 @@ async fn roll_back_migrations(
         .map(|r| r.version)
         .collect();
     applied.sort_unstable_by(|a, b| b.cmp(a));
-    let newest: Vec<i64> = applied.iter().take(versions.len()).copied().collect();
-    let mut wanted: Vec<i64> = versions.to_vec();
+    let mut wanted: Vec<i64> = versions
+        .iter()
+        .copied()
+        .filter(|v| applied.contains(v))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(0);
+    }
     wanted.sort_unstable_by(|a, b| b.cmp(a));
+    let newest: Vec<i64> = applied.iter().take(wanted.len()).copied().collect();
     if newest != wanted {
         return Err(Error::Usage(format!(
-            "the migrations of the undone deploys ({wanted:?}) are not the newest applied ones ({newest:?}): roll them back with `runner rollback --to`"
+            "the migrations of the undone deploys ({wanted:?}) are not the newest applied ones ({newest:?}): roll them back with `runner rollback --env {} --to VERSION`",
+            run.env.name
         )));
     }
     let options = RollbackOptions {
-        target: Target::Steps(versions.len()),
+        target: Target::Steps(wanted.len()),
         use_file: false,
         lock_wait: Duration::from_secs(1),
-        limits: Limits::of(env),
-        run: info.clone(),
+        limits: Limits::of(run.env),
+        run: run.info.clone(),
         approved_by: None,
     };
     rollback_locked(
         conn,
-        config,
-        env,
+        run.config,
+        run.env,
         catalog,
         &options,
         &mut crate::engine::rollback::Silent,

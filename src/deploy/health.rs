@@ -30,6 +30,19 @@ pub enum Verdict {
     TimedOut {
         last: String,
     },
+    /// A signal asked the run to stop waiting.
+    Interrupted,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Healthy { after } => write!(f, "healthy after {:.1} s", after.as_secs_f64()),
+            Verdict::Unhealthy { reason, .. } => write!(f, "unhealthy: {reason}"),
+            Verdict::TimedOut { last } => write!(f, "no healthy answer in time (last: {last})"),
+            Verdict::Interrupted => write!(f, "stopped waiting: interrupted"),
+        }
+    }
 }
 
 pub fn probe(url: &str, version: Option<&str>, timeout: Duration) -> Probe {
@@ -76,8 +89,25 @@ pub fn probe(url: &str, version: Option<&str>, timeout: Duration) -> Probe {
     }
 }
 
-/// Polls until a verdict. `on_probe` hears each probe (for progress output).
-pub fn wait(health: &Health, version: Option<&str>, on_probe: &mut dyn FnMut(&Probe)) -> Verdict {
+/// Polls `health.url` until a verdict, or until `interrupt_at` signals have arrived (see
+/// `runtime::watch_interrupts`; `usize::MAX` never stops). `on_probe` hears each probe.
+pub fn wait(
+    health: &Health,
+    version: Option<&str>,
+    interrupt_at: usize,
+    on_probe: &mut dyn FnMut(&Probe),
+) -> Verdict {
+    wait_on(health, &health.url, version, interrupt_at, on_probe)
+}
+
+/// `wait` on another URL with the same settings (a server checked directly).
+pub fn wait_on(
+    health: &Health,
+    url: &str,
+    version: Option<&str>,
+    interrupt_at: usize,
+    on_probe: &mut dyn FnMut(&Probe),
+) -> Verdict {
     let started = Instant::now();
     let mut passes = 0;
     let mut failures = 0;
@@ -88,7 +118,10 @@ pub fn wait(health: &Health, version: Option<&str>, on_probe: &mut dyn FnMut(&Pr
             .interval
             .max(Duration::from_secs(2))
             .min(health.timeout);
-        let p = probe(&health.url, version, request_timeout);
+        if crate::runtime::interrupts() >= interrupt_at {
+            return Verdict::Interrupted;
+        }
+        let p = probe(url, version, request_timeout);
         on_probe(&p);
         match &p {
             Probe::Pass => {
@@ -120,10 +153,11 @@ pub fn wait(health: &Health, version: Option<&str>, on_probe: &mut dyn FnMut(&Pr
         if started.elapsed() >= health.timeout {
             return Verdict::TimedOut { last };
         }
-        std::thread::sleep(
+        crate::runtime::sleep_unless_interrupted(
             health
                 .interval
                 .min(health.timeout.saturating_sub(started.elapsed())),
+            interrupt_at,
         );
     }
 }

@@ -21,6 +21,30 @@ pub struct HookContext<'a> {
     pub previous_version: &'a str,
     pub deploy_id: &'a str,
     pub phase: &'a str,
+    /// The server the hook works on, when the environment lists servers.
+    pub server: Option<&'a Server<'a>>,
+}
+
+/// A server of an environment, as a hook sees it.
+#[derive(Debug, Clone)]
+pub struct Server<'a> {
+    pub name: &'a str,
+    /// host:port
+    pub address: &'a str,
+    /// The blue-green slot it belongs to, if any.
+    pub slot: Option<&'a str>,
+}
+
+impl Server<'_> {
+    fn host(&self) -> &str {
+        self.address
+            .rsplit_once(':')
+            .map_or(self.address, |(h, _)| h)
+    }
+
+    fn port(&self) -> &str {
+        self.address.rsplit_once(':').map_or("", |(_, p)| p)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -35,24 +59,52 @@ const KEEP_LINES: usize = 40;
 pub fn substitute(argv: &[String], ctx: &HookContext<'_>) -> Vec<String> {
     argv.iter()
         .map(|a| {
-            a.replace("{env}", ctx.environment)
+            let mut a = a
+                .replace("{env}", ctx.environment)
                 .replace("{version}", ctx.version)
                 .replace("{previous_version}", ctx.previous_version)
-                .replace("{deploy_id}", ctx.deploy_id)
+                .replace("{deploy_id}", ctx.deploy_id);
+            if let Some(server) = ctx.server {
+                a = a
+                    .replace("{server}", server.name)
+                    .replace("{address}", server.address)
+                    .replace("{host}", server.host())
+                    .replace("{port}", server.port())
+                    .replace("{slot}", server.slot.unwrap_or(""));
+            }
+            a
         })
         .collect()
 }
 
+/// Runs hooks the same way each time: from runner.toml's folder, without the secrets, with
+/// a timeout, each output line echoed.
+pub struct HookRunner<'a> {
+    pub cwd: &'a Path,
+    pub secrets: &'a Secrets,
+    pub timeout: Duration,
+    pub echo: &'a (dyn Fn(&str) + Sync),
+}
+
+impl HookRunner<'_> {
+    /// Runs `argv` to its end. `interrupt_at` signals (see `runtime::watch_interrupts`) end it
+    /// early; `usize::MAX` never does.
+    pub fn run(&self, argv: &[String], ctx: &HookContext<'_>, interrupt_at: usize) -> HookResult {
+        run_hook(argv, ctx, self, interrupt_at)
+    }
+}
+
 /// Runs a hook to completion (or until `timeout`, then kills it). Each output line goes to
-/// `echo` as it comes.
-pub fn run(
+/// `echo` as it comes. The hook runs in its own process group: a Ctrl-C at the terminal
+/// reaches runner, which decides, and not the hook half-way through its work.
+fn run_hook(
     argv: &[String],
     ctx: &HookContext<'_>,
-    cwd: &Path,
-    secrets: &Secrets,
-    timeout: Duration,
-    echo: &(dyn Fn(&str) + Sync),
+    runner: &HookRunner<'_>,
+    interrupt_at: usize,
 ) -> HookResult {
+    use std::os::unix::process::CommandExt;
+    let (cwd, secrets, timeout, echo) = (runner.cwd, runner.secrets, runner.timeout, runner.echo);
     let argv = substitute(argv, ctx);
     // A relative program with a slash (scripts/deploy.sh) is relative to runner.toml's folder,
     // whatever folder runner was started from.
@@ -68,7 +120,8 @@ pub fn run(
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .process_group(0);
     for (key, value) in std::env::vars() {
         if secrets.hides(&key, &value) {
             command.env_remove(&key);
@@ -80,6 +133,14 @@ pub fn run(
         .env("RUNNER_PREVIOUS_VERSION", ctx.previous_version)
         .env("RUNNER_DEPLOY_ID", ctx.deploy_id)
         .env("RUNNER_PHASE", ctx.phase);
+    if let Some(server) = ctx.server {
+        command
+            .env("RUNNER_SERVER", server.name)
+            .env("RUNNER_ADDRESS", server.address)
+            .env("RUNNER_HOST", server.host())
+            .env("RUNNER_PORT", server.port())
+            .env("RUNNER_SLOT", server.slot.unwrap_or(""));
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -125,12 +186,15 @@ pub fn run(
             match child.try_wait() {
                 Ok(Some(status)) => break Ok(status),
                 Ok(None) if started.elapsed() >= timeout => {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                    stop_group(&mut child);
                     break Err(format!(
                         "timed out after {}",
                         humantime::format_duration(timeout)
                     ));
+                }
+                Ok(None) if crate::runtime::interrupts() >= interrupt_at => {
+                    stop_group(&mut child);
+                    break Err("stopped: interrupted".to_string());
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
                 Err(e) => break Err(e.to_string()),
@@ -157,6 +221,16 @@ pub fn run(
             last_lines,
         },
     }
+}
+
+/// Ends a hook and whatever it started in its process group.
+fn stop_group(child: &mut std::process::Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) on the process group this hook leads (process_group(0) above).
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// What must never reach a hook.
@@ -213,6 +287,7 @@ mod tests {
             previous_version: "1.1.0",
             deploy_id: "abc",
             phase: "deploy",
+            server: None,
         };
         let argv: Vec<String> = ["deploy.sh", "{env}", "--to={version}", "{previous_version}"]
             .iter()
@@ -237,37 +312,43 @@ mod tests {
 
     #[test]
     fn a_hook_gets_the_contract_and_its_output_is_kept() {
+        let server = Server {
+            name: "web-2",
+            address: "127.0.0.1:8082",
+            slot: Some("blue"),
+        };
         let ctx = HookContext {
             environment: "staging",
             version: "2.0.0",
             previous_version: "",
             deploy_id: "id-1",
             phase: "smoke",
+            server: Some(&server),
         };
         let argv = vec![
             "sh".to_string(),
             "-c".to_string(),
-            "echo $RUNNER_ENV $RUNNER_VERSION $RUNNER_PHASE; exit 3".to_string(),
+            "echo $RUNNER_ENV $RUNNER_VERSION $RUNNER_PHASE $RUNNER_SERVER $RUNNER_HOST $RUNNER_PORT $RUNNER_SLOT {port}; exit 3".to_string(),
         ];
-        let result = run(
-            &argv,
-            &ctx,
-            Path::new("."),
-            &Secrets::default(),
-            Duration::from_secs(10),
-            &|_| {},
-        );
+        let secrets = Secrets::default();
+        let runner = HookRunner {
+            cwd: Path::new("."),
+            secrets: &secrets,
+            timeout: Duration::from_secs(10),
+            echo: &|_| {},
+        };
+        let result = runner.run(&argv, &ctx, usize::MAX);
         assert!(!result.success);
-        assert_eq!(result.last_lines, ["staging 2.0.0 smoke"]);
-        let slow = vec!["sleep".to_string(), "5".to_string()];
-        let result = run(
-            &slow,
-            &ctx,
-            Path::new("."),
-            &Secrets::default(),
-            Duration::from_millis(200),
-            &|_| {},
+        assert_eq!(
+            result.last_lines,
+            ["staging 2.0.0 smoke web-2 127.0.0.1 8082 blue 8082"]
         );
+        let slow = vec!["sleep".to_string(), "5".to_string()];
+        let quick = HookRunner {
+            timeout: Duration::from_millis(200),
+            ..runner
+        };
+        let result = quick.run(&slow, &ctx, usize::MAX);
         assert!(result.status.starts_with("timed out"), "{}", result.status);
     }
 }

@@ -1,16 +1,97 @@
-//! The deploy journal, `<prefix>deploys`: one row per deploy or application rollback, with
-//! its phases and their durations, the last lines of hook output, the migrations it applied,
-//! and how it ended.
+//! The deploy journal, `<prefix>deploys`: one row per deploy or application rollback, written
+//! before runner touches anything (the intent: release X replacing Y, who, which phase) and
+//! kept current while the run works (its phase, and a heartbeat that holds its lease). At the
+//! end it holds the phases with their durations, the last lines of hook output, the
+//! migrations it applied, and how it ended. What is serving is derived from it (`record`).
 
 use serde::{Deserialize, Serialize};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use crate::db::{Conn, DbError};
 use crate::engine::history::History;
 use crate::on_conn;
 
+/// A deploy or an application rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Deploy,
+    Rollback,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Deploy => "deploy",
+            Kind::Rollback => "rollback",
+        }
+    }
+
+    fn parse(s: &str) -> Kind {
+        match s {
+            "rollback" => Kind::Rollback,
+            _ => Kind::Deploy,
+        }
+    }
+}
+
+/// How a run ended (or that it has not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunResult {
+    Running,
+    Succeeded,
+    /// The release failed after the app was touched, and the previous one is serving again.
+    RolledBack,
+    /// It stopped before the app was touched (gate, migrations...): nothing changed there.
+    Failed,
+    /// Putting the previous release back failed too: what serves is not known.
+    RollbackFailed,
+    /// SIGINT/SIGTERM: it stopped, and the previous release serves (or the app was never
+    /// touched). Also a run found dead before it touched the app.
+    Interrupted,
+    /// It stopped without knowing what serves: a second signal, or found dead (SIGKILL, a lost
+    /// machine) after it touched the app.
+    InDoubt,
+}
+
+impl RunResult {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunResult::Running => "running",
+            RunResult::Succeeded => "succeeded",
+            RunResult::RolledBack => "rolled_back",
+            RunResult::Failed => "failed",
+            RunResult::RollbackFailed => "rollback_failed",
+            RunResult::Interrupted => "interrupted",
+            RunResult::InDoubt => "in_doubt",
+        }
+    }
+
+    pub fn parse(s: &str) -> RunResult {
+        [
+            RunResult::Running,
+            RunResult::Succeeded,
+            RunResult::RolledBack,
+            RunResult::Failed,
+            RunResult::RollbackFailed,
+            RunResult::Interrupted,
+        ]
+        .into_iter()
+        .find(|r| r.name() == s)
+        .unwrap_or(RunResult::InDoubt)
+    }
+}
+
+impl std::fmt::Display for RunResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One phase of a run, as it ended.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Phase {
+pub struct PhaseRecord {
     pub phase: String,
     pub status: String,
     pub duration_ms: u64,
@@ -23,36 +104,44 @@ pub struct Phase {
 pub struct Entry {
     pub id: String,
     pub environment: String,
-    /// `deploy` or `rollback`.
-    pub kind: String,
+    pub kind: Kind,
     pub version: String,
     pub previous_version: Option<String>,
-    /// running, succeeded, rolled_back, failed, rollback_failed.
-    pub result: String,
+    pub result: RunResult,
     pub forced: bool,
     pub approved_by: Option<String>,
     pub actor: String,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub duration_ms: Option<i64>,
-    pub phases: Vec<Phase>,
+    pub phases: Vec<PhaseRecord>,
     pub hook_output: Option<String>,
     pub error: Option<String>,
     pub migrations: Vec<i64>,
     /// From the first failing health check to the previous version healthy again.
     pub recovery_ms: Option<i64>,
+    /// The phase the run is in (or was in when it stopped).
+    pub phase: Option<String>,
+    /// When the running process last renewed its lease (RFC 3339, its own clock).
+    pub heartbeat_at: Option<String>,
+    /// How long the lease lasts after each heartbeat.
+    pub lease_ms: Option<i64>,
+    pub strategy: Option<String>,
+    /// What the run wants the router to hold (weights, JSON), re-applied after a reload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desired: Option<String>,
 }
 
 impl Entry {
     /// A journal row for a deploy or rollback that is starting now.
-    pub fn begin(id: &str, environment: &str, kind: &str, version: &str, actor: &str) -> Entry {
+    pub fn begin(id: &str, environment: &str, kind: Kind, version: &str, actor: &str) -> Entry {
         Entry {
             id: id.to_string(),
             environment: environment.to_string(),
-            kind: kind.to_string(),
+            kind,
             version: version.to_string(),
             previous_version: None,
-            result: "running".into(),
+            result: RunResult::Running,
             forced: false,
             approved_by: None,
             actor: actor.to_string(),
@@ -64,14 +153,20 @@ impl Entry {
             error: None,
             migrations: Vec::new(),
             recovery_ms: None,
+            phase: None,
+            heartbeat_at: None,
+            lease_ms: None,
+            strategy: None,
+            desired: None,
         }
     }
 }
 
 pub async fn start(conn: &mut Conn, history: &History, entry: &Entry) -> Result<(), DbError> {
     let sql = format!(
-        "INSERT INTO {} (id, environment, kind, version, previous_version, result, forced, approved_by, actor, started_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {})",
+        "INSERT INTO {} (id, environment, kind, version, previous_version, result, forced, approved_by, actor, started_at,
+                         phase, heartbeat_at, lease_ms, strategy)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, $10, $11, $12, $13)",
         history.deploys,
         history.now()
     );
@@ -80,13 +175,17 @@ pub async fn start(conn: &mut Conn, history: &History, entry: &Entry) -> Result<
         vec![
             entry.id.clone().into(),
             entry.environment.clone().into(),
-            entry.kind.clone().into(),
+            entry.kind.name().into(),
             entry.version.clone().into(),
             entry.previous_version.clone().into(),
-            entry.result.clone().into(),
+            entry.result.name().into(),
             i64::from(entry.forced).into(),
             entry.approved_by.clone().into(),
             entry.actor.clone().into(),
+            entry.phase.clone().into(),
+            Some(crate::runtime::timestamp_now()).into(),
+            entry.lease_ms.into(),
+            entry.strategy.clone().into(),
         ],
     )
     .await
@@ -96,14 +195,14 @@ pub async fn start(conn: &mut Conn, history: &History, entry: &Entry) -> Result<
 pub async fn finish(conn: &mut Conn, history: &History, entry: &Entry) -> Result<(), DbError> {
     let sql = format!(
         "UPDATE {} SET result = $1, finished_at = {}, duration_ms = $2, phases = $3, hook_output = $4,
-             error = $5, migrations = $6, recovery_ms = $7, forced = $8 WHERE id = $9",
+             error = $5, migrations = $6, recovery_ms = $7, forced = $8, phase = $9 WHERE id = $10",
         history.deploys,
         history.now()
     );
     conn.exec(
         sql,
         vec![
-            entry.result.clone().into(),
+            entry.result.name().into(),
             entry.duration_ms.into(),
             serde_json::to_string(&entry.phases)
                 .unwrap_or_default()
@@ -115,11 +214,56 @@ pub async fn finish(conn: &mut Conn, history: &History, entry: &Entry) -> Result
                 .into(),
             entry.recovery_ms.into(),
             i64::from(entry.forced).into(),
+            entry.phase.clone().into(),
             entry.id.clone().into(),
         ],
     )
     .await
     .map(drop)
+}
+
+/// Renews a running row's lease, with the phase it is in and what it wants the router to hold.
+pub async fn heartbeat(
+    conn: &mut Conn,
+    history: &History,
+    id: &str,
+    phase: Option<&str>,
+    desired: Option<&str>,
+) -> Result<(), DbError> {
+    let sql = format!(
+        "UPDATE {} SET heartbeat_at = $1, phase = coalesce($2, phase), desired = coalesce($3, desired)
+         WHERE id = $4 AND result = 'running'",
+        history.deploys
+    );
+    conn.exec(
+        sql,
+        vec![
+            crate::runtime::timestamp_now().into(),
+            phase.map(str::to_string).into(),
+            desired.map(str::to_string).into(),
+            id.into(),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+/// Closes a row whose run is gone (its lock free, or its lease long expired).
+pub async fn close_dead(
+    conn: &mut Conn,
+    history: &History,
+    id: &str,
+    result: RunResult,
+    error: &str,
+) -> Result<(), DbError> {
+    let sql = format!(
+        "UPDATE {} SET result = $1, error = $2, finished_at = {} WHERE id = $3 AND result = 'running'",
+        history.deploys,
+        history.now()
+    );
+    conn.exec(sql, vec![result.name().into(), error.into(), id.into()])
+        .await
+        .map(drop)
 }
 
 /// Every row of an environment, newest first (none when the journal does not exist yet).
@@ -132,29 +276,47 @@ pub async fn entries(
         return Ok(Vec::new());
     }
     let backend = history.backend();
+    // A journal written by an older runner lacks the columns of the lease; read them as NULL
+    // (reading commands do not upgrade the tables: they do not hold the lock).
+    let present = history.columns(conn, &history.deploys.clone()).await?;
+    let optional = |column: &str, ty: &str| {
+        if present.iter().any(|p| p == column) {
+            column.to_string()
+        } else {
+            format!("CAST(NULL AS {ty}) AS {column}")
+        }
+    };
     let sql = format!(
         "SELECT id, environment, kind, version, previous_version, result, {}, approved_by, actor,
-                {}, {}, duration_ms, phases, hook_output, error, migrations, recovery_ms
+                {}, {}, duration_ms, phases, hook_output, error, migrations, recovery_ms,
+                {}, {}, {}, {}, {}
          FROM {} WHERE environment = $1 ORDER BY started_at DESC, id DESC",
         backend.as_bigint("forced"),
         backend.as_text("started_at"),
         backend.as_text("finished_at"),
+        optional("phase", "TEXT"),
+        optional("heartbeat_at", "TEXT"),
+        optional("lease_ms", "BIGINT"),
+        optional("strategy", "TEXT"),
+        optional("desired", "TEXT"),
         history.deploys
     );
     let env = environment.to_string();
     on_conn!(conn, c => {
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(env).fetch_all(c).await.map_err(|e| DbError::from_sqlx(&e))?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(env).fetch_all(c).await.map_err(|e| DbError::from_sqlx(&e))?;
         rows.iter().map(|r| -> Result<Entry, sqlx::Error> {
             let phases: String = r.try_get("phases")?;
             let migrations: String = r.try_get("migrations")?;
             let forced: i64 = r.try_get("forced")?;
+            let kind: String = r.try_get("kind")?;
+            let result: String = r.try_get("result")?;
             Ok(Entry {
                 id: r.try_get("id")?,
                 environment: r.try_get("environment")?,
-                kind: r.try_get("kind")?,
+                kind: Kind::parse(&kind),
                 version: r.try_get("version")?,
                 previous_version: r.try_get("previous_version")?,
-                result: r.try_get("result")?,
+                result: RunResult::parse(&result),
                 forced: forced != 0,
                 approved_by: r.try_get("approved_by")?,
                 actor: r.try_get("actor")?,
@@ -166,12 +328,12 @@ pub async fn entries(
                 error: r.try_get("error")?,
                 migrations: serde_json::from_str(&migrations).unwrap_or_default(),
                 recovery_ms: r.try_get("recovery_ms")?,
+                phase: r.try_get("phase")?,
+                heartbeat_at: r.try_get("heartbeat_at")?,
+                lease_ms: r.try_get("lease_ms")?,
+                strategy: r.try_get("strategy")?,
+                desired: r.try_get("desired")?,
             })
         }).collect::<Result<Vec<_>, _>>().map_err(|e| DbError::from_sqlx(&e))
     })
-}
-
-/// The version serving now: the newest succeeded deploy or rollback.
-pub fn current_version(entries: &[Entry]) -> Option<&Entry> {
-    entries.iter().find(|e| e.result == "succeeded")
 }

@@ -1,6 +1,6 @@
 //! The pipeline order: which environment comes before which, and what production requires of it.
 
-use super::journal;
+use super::journal::{self, Kind, RunResult};
 use crate::config::Config;
 use crate::db::Conn;
 use crate::engine;
@@ -33,7 +33,7 @@ pub(super) async fn require_deployed_before(
     }
     if entries
         .iter()
-        .any(|e| e.kind == "deploy" && e.version == version && e.result == "succeeded")
+        .any(|e| e.kind == Kind::Deploy && e.version == version && e.result == RunResult::Succeeded)
     {
         return Ok(());
     }

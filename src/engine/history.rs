@@ -15,7 +15,8 @@ use crate::on_conn;
 pub use crate::runtime::RunInfo;
 
 /// The life of a migration in one database (DESIGN §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum State {
     Applying,
     Applied,
@@ -109,7 +110,7 @@ impl Mode {
 }
 
 /// One row of `<prefix>migrations`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct HistoryRow {
     pub version: i64,
     pub name: String,
@@ -148,13 +149,24 @@ pub struct HistoryRow {
 
 /// Columns added after the first release of the history tables: `ensure` adds the ones an
 /// older table lacks.
-const ADDED_COLUMNS: &[(&str, ColumnType)] = &[
-    ("in_flight", ColumnType::Int),
-    ("rollback_done", ColumnType::Counter),
-    ("rollback_total", ColumnType::Int),
-    ("rollback_in_flight", ColumnType::Int),
-    ("rollback_target", ColumnType::BigInt),
+const ADDED_COLUMNS: &[(Table, &str, ColumnType)] = &[
+    (Table::Migrations, "in_flight", ColumnType::Int),
+    (Table::Migrations, "rollback_done", ColumnType::Counter),
+    (Table::Migrations, "rollback_total", ColumnType::Int),
+    (Table::Migrations, "rollback_in_flight", ColumnType::Int),
+    (Table::Migrations, "rollback_target", ColumnType::BigInt),
+    (Table::Deploys, "phase", ColumnType::Text),
+    (Table::Deploys, "heartbeat_at", ColumnType::Text),
+    (Table::Deploys, "lease_ms", ColumnType::BigInt),
+    (Table::Deploys, "strategy", ColumnType::Text),
+    (Table::Deploys, "desired", ColumnType::Text),
 ];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Migrations,
+    Deploys,
+}
 
 /// What a run writes into a new or retried row.
 #[derive(Debug, Clone)]
@@ -203,26 +215,30 @@ impl History {
     /// Call with the lock held.
     pub async fn ensure(&self, conn: &mut Conn) -> Result<(), DbError> {
         conn.execute(&self.backend.history_ddl(&self.names)).await?;
-        let present: Vec<String> = conn
-            .fetch_text(
-                self.backend.columns_sql(),
-                vec![self.migrations.clone().into()],
-            )
-            .await?
-            .into_iter()
-            .filter_map(|row| row.into_iter().next().flatten())
-            .collect();
-        for (name, ty) in ADDED_COLUMNS {
-            if !present.iter().any(|p| p == name) {
-                let ty = self.backend.column_type(*ty);
-                conn.execute(&format!(
-                    "ALTER TABLE {} ADD COLUMN {name} {ty}",
-                    self.migrations
-                ))
-                .await?;
+        for (table, name) in [
+            (Table::Migrations, &self.migrations),
+            (Table::Deploys, &self.deploys),
+        ] {
+            let present = self.columns(conn, name).await?;
+            for (_, column, ty) in ADDED_COLUMNS.iter().filter(|(t, ..)| *t == table) {
+                if !present.iter().any(|p| p == column) {
+                    let ty = self.backend.column_type(*ty);
+                    conn.execute(&format!("ALTER TABLE {name} ADD COLUMN {column} {ty}"))
+                        .await?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// The column names of one of runner's tables.
+    pub async fn columns(&self, conn: &mut Conn, table: &str) -> Result<Vec<String>, DbError> {
+        Ok(conn
+            .fetch_text(self.backend.columns_sql(), vec![table.into()])
+            .await?
+            .into_iter()
+            .filter_map(|row| row.into_iter().next().flatten())
+            .collect())
     }
 
     /// Whether the tables exist (`runner plan` must not create them).
@@ -244,11 +260,21 @@ impl History {
     pub async fn rows(&self, conn: &mut Conn) -> Result<Vec<HistoryRow>, DbError> {
         let ts = |col: &str| self.backend.as_text(col);
         let int = |col: &str| self.backend.as_bigint(col);
+        // Tables of an older runner lack the later columns: read them as NULL or 0 (reading
+        // commands do not upgrade the tables: they do not hold the lock).
+        let present = self.columns(conn, &self.migrations.clone()).await?;
+        let later = |col: &str, missing: &str| {
+            if present.iter().any(|p| p == col) {
+                int(col)
+            } else {
+                format!("CAST({missing} AS BIGINT) AS {col}")
+            }
+        };
         let sql = format!(
             "SELECT version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
                     applied_sql, rollback_sql, {}, {}, {}, error_sqlstate, error_message, {},
                     {}, {}, duration_ms, deploy_id, environment, release, applied_by,
-                    {}, {}, {}, {}, rollback_target
+                    {}, {}, {}, {}, {}
              FROM {} ORDER BY version",
             int("statements_total"),
             int("statements_done"),
@@ -256,10 +282,11 @@ impl History {
             int("attempts"),
             ts("started_at"),
             ts("finished_at"),
-            int("in_flight"),
-            int("rollback_done"),
-            int("rollback_total"),
-            int("rollback_in_flight"),
+            later("in_flight", "NULL"),
+            later("rollback_done", "0"),
+            later("rollback_total", "NULL"),
+            later("rollback_in_flight", "NULL"),
+            later("rollback_target", "NULL"),
             self.migrations
         );
         on_conn!(conn, c => {

@@ -6,7 +6,6 @@ use crate::catalog::checksum::normalize;
 use crate::catalog::directives::{self, FileRole};
 use crate::catalog::{Checksums, SqlFile};
 use crate::config::Dialect;
-use crate::lint::model::Op;
 use crate::lint::{parse, split};
 
 /// The statements of one file, in order, ready to send.
@@ -210,23 +209,6 @@ pub fn changed_prefix(before: &str, now: &str, done: usize, dialect: Dialect) ->
     )
 }
 
-/// The index a `CREATE INDEX CONCURRENTLY` statement builds, if it is one.
-pub fn concurrent_index_name(statement: &str) -> Option<String> {
-    let parsed = parse::parse(statement, Dialect::Postgres);
-    parsed
-        .statements
-        .iter()
-        .flat_map(|s| &s.ops)
-        .find_map(|op| match op {
-            Op::CreateIndex {
-                name: Some(name),
-                concurrently: true,
-                ..
-            } => Some(name.clone()),
-            _ => None,
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,8 +246,8 @@ mod tests {
             ]
         );
         assert_eq!(
-            concurrent_index_name(&s.statements[1]).as_deref(),
-            Some("i")
+            outside_transaction(&s.statements[1], Dialect::Postgres),
+            Some(Effect::CreatesIndex("i".into()))
         );
     }
 

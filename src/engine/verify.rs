@@ -158,6 +158,26 @@ fn with_database(url: &DatabaseUrl, name: &str) -> Result<DatabaseUrl> {
     DatabaseUrl::parse(parsed.as_str(), std::path::Path::new(".")).map_err(Error::Usage)
 }
 
+/// Creates a scratch database, verifies `scope` on it, and removes it whatever happens,
+/// SIGINT and SIGTERM included (when the command watches for them).
+pub async fn on_scratch(
+    dialect: Dialect,
+    server: Option<&DatabaseUrl>,
+    catalog: &Catalog,
+    scope: Option<&HashSet<Version>>,
+    progress: &mut dyn VerifyProgress,
+) -> Result<Vec<Verified>> {
+    let mut scratch = Scratch::create(dialect, server).await?;
+    let result = tokio::select! {
+        r = verify(&mut scratch.conn, catalog, scope, progress) => r,
+        _ = crate::runtime::interrupts_reach(1) => Err(Error::Interrupted {
+            message: "verify stopped; its scratch database is removed, and nothing else was changed".into(),
+        }),
+    };
+    scratch.remove().await;
+    result
+}
+
 /// Runs a script on the scratch database, in a transaction or statement by statement.
 pub async fn execute(conn: &mut Conn, script: &Script) -> std::result::Result<(), DbError> {
     if script.mode == Mode::Statement {

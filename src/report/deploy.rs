@@ -1,12 +1,13 @@
-//! What `runner deploy` shows: each phase as it ends, hook output as it streams, and the
-//! verdict; or one JSON event per line with `--format json`.
+//! What `runner deploy` and the application `runner rollback` show: each phase as it ends,
+//! hook output as it streams, and the verdict; or one JSON event per line with `--format json`.
 
 use std::time::Duration;
 
 use serde_json::json;
 
-use super::health::Probe;
-use super::journal::Phase;
+use crate::deploy::health::Probe;
+use crate::deploy::journal::PhaseRecord;
+use crate::deploy::run::Reporter;
 use crate::lint::Report;
 use crate::report::progress::{MigrateOutput, Style};
 
@@ -18,8 +19,10 @@ impl DeployOutput {
     pub fn new(style: Style) -> Self {
         DeployOutput { style }
     }
+}
 
-    pub fn begin(&mut self, env: &str, version: &str) {
+impl Reporter for DeployOutput {
+    fn begin(&mut self, env: &str, version: &str) {
         match self.style {
             Style::Json => println!(
                 "{}",
@@ -29,43 +32,14 @@ impl DeployOutput {
         }
     }
 
-    pub fn phase(&mut self, p: &Phase) {
+    fn phase(&mut self, p: &PhaseRecord) {
         match self.style {
             Style::Json => println!("{}", json!({"event": "phase", "phase": p})),
-            Style::Human => {
-                let detail = if p.detail.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", p.detail)
-                };
-                println!(
-                    "  {:<22} {}{detail} ({} ms)",
-                    p.phase, p.status, p.duration_ms
-                );
-            }
+            Style::Human => println!("{}", phase_line(p)),
         }
     }
 
-    /// Shows a phase that ended and adds it to the journal entry.
-    pub fn record(
-        &mut self,
-        entry: &mut super::journal::Entry,
-        phase: &str,
-        status: &str,
-        since: std::time::Instant,
-        detail: String,
-    ) {
-        let p = Phase {
-            phase: phase.into(),
-            status: status.into(),
-            duration_ms: since.elapsed().as_millis() as u64,
-            detail,
-        };
-        self.phase(&p);
-        entry.phases.push(p);
-    }
-
-    pub fn findings(&mut self, report: &Report) {
+    fn findings(&mut self, report: &Report) {
         match self.style {
             Style::Json => println!(
                 "{}",
@@ -75,7 +49,7 @@ impl DeployOutput {
         }
     }
 
-    pub fn probe(&mut self, p: &Probe) {
+    fn probe(&mut self, p: &Probe) {
         match (self.style, p) {
             (Style::Json, Probe::Pass) => {
                 println!("{}", json!({"event": "health_probe", "result": "pass"}))
@@ -93,8 +67,7 @@ impl DeployOutput {
         }
     }
 
-    /// Prints each line of hook output as it arrives.
-    pub fn hook_echo(&self) -> Box<dyn Fn(&str) + Sync> {
+    fn hook_echo(&self) -> Box<dyn Fn(&str) + Sync> {
         match self.style {
             Style::Json => {
                 Box::new(|line: &str| println!("{}", json!({"event": "hook_output", "line": line})))
@@ -103,11 +76,18 @@ impl DeployOutput {
         }
     }
 
-    pub fn migrate_reporter(&self) -> MigrateOutput {
-        MigrateOutput::nested(self.style)
+    fn migrations(&self) -> Box<dyn crate::engine::Reporter> {
+        Box::new(MigrateOutput::nested(self.style))
     }
 
-    pub fn success(&mut self, env: &str, version: &str, took: Duration) {
+    fn note(&mut self, message: &str) {
+        match self.style {
+            Style::Json => println!("{}", json!({"event": "note", "message": message})),
+            Style::Human => eprintln!("note: {message}"),
+        }
+    }
+
+    fn success(&mut self, env: &str, version: &str, took: Duration) {
         match self.style {
             Style::Json => println!(
                 "{}",
@@ -116,4 +96,17 @@ impl DeployOutput {
             Style::Human => println!("deployed {version} to {env} in {:.1} s", took.as_secs_f64()),
         }
     }
+}
+
+/// One phase as a person reads it: name, status, detail, duration.
+pub fn phase_line(p: &PhaseRecord) -> String {
+    let detail = if p.detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", p.detail)
+    };
+    format!(
+        "  {:<22} {}{detail} ({} ms)",
+        p.phase, p.status, p.duration_ms
+    )
 }

@@ -1,0 +1,245 @@
+//! One run of a deploy, an automatic recovery or an application rollback: its journal row, its
+//! phases (each timed, shown and recorded the same way), its hooks and its audit events.
+
+use std::time::{Duration, Instant};
+
+use super::health::Probe;
+use super::hooks::{HookContext, HookResult, HookRunner, Secrets, Server};
+use super::journal::{self, Entry, Kind, PhaseRecord, RunResult};
+use crate::config::{Config, Environment};
+use crate::db::Conn;
+use crate::engine::history::History;
+use crate::error::{Error, Result};
+use crate::runtime::RunInfo;
+
+/// What a run shows while it works; `report::deploy` prints it for people or as JSON.
+pub trait Reporter {
+    fn begin(&mut self, env: &str, what: &str);
+    fn phase(&mut self, phase: &PhaseRecord);
+    fn findings(&mut self, report: &crate::lint::Report);
+    fn probe(&mut self, probe: &Probe);
+    /// Prints each line of hook output as it arrives.
+    fn hook_echo(&self) -> Box<dyn Fn(&str) + Sync>;
+    /// Where the migrations of a deploy report, nested under its phase.
+    fn migrations(&self) -> Box<dyn crate::engine::Reporter>;
+    /// Something a person should know that is not a phase.
+    fn note(&mut self, message: &str);
+    fn success(&mut self, env: &str, version: &str, took: Duration);
+}
+
+/// The phases of a run, in the order a deploy goes through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Gate,
+    Approval,
+    Lock,
+    Migrations,
+    Deploy,
+    Health,
+    Smoke,
+    Rollback,
+    HealthAfterRollback,
+    MigrationsRollback,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Gate => "gate",
+            Phase::Approval => "approval",
+            Phase::Lock => "lock",
+            Phase::Migrations => "migrations",
+            Phase::Deploy => "deploy",
+            Phase::Health => "health",
+            Phase::Smoke => "smoke",
+            Phase::Rollback => "rollback",
+            Phase::HealthAfterRollback => "health after rollback",
+            Phase::MigrationsRollback => "migrations rollback",
+        }
+    }
+}
+
+/// How a phase ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Failed,
+    Approved,
+    NotRequired,
+    Taken,
+    Healthy,
+    Unhealthy,
+    TimedOut,
+    Skipped,
+    SkippedForced,
+    NotConfigured,
+    Interrupted,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Approved => "approved",
+            Status::NotRequired => "not required",
+            Status::Taken => "taken",
+            Status::Healthy => "healthy",
+            Status::Unhealthy => "unhealthy",
+            Status::TimedOut => "timed out",
+            Status::Skipped => "skipped",
+            Status::SkippedForced => "skipped (forced)",
+            Status::NotConfigured => "not configured",
+            Status::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A run: who, where, its journal row as it goes, and where it reports.
+pub struct Run<'a> {
+    pub config: &'a Config,
+    pub env: &'a Environment,
+    pub entry: Entry,
+    pub started: Instant,
+    pub info: RunInfo,
+    pub history: History,
+    pub out: &'a mut dyn Reporter,
+    secrets: Secrets,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(
+        config: &'a Config,
+        env: &'a Environment,
+        kind: Kind,
+        version: &str,
+        dialect: crate::config::Dialect,
+        out: &'a mut dyn Reporter,
+    ) -> Run<'a> {
+        let info = crate::runtime::run_info(&env.name, Some(version.to_string()));
+        let mut entry = Entry::begin(&info.deploy_id, &env.name, kind, version, &info.actor);
+        entry.lease_ms = i64::try_from(config.lease.as_millis()).ok();
+        Run {
+            config,
+            env,
+            entry,
+            started: Instant::now(),
+            history: History::new(&config.history_prefix, dialect),
+            secrets: Secrets::of(config),
+            info,
+            out,
+        }
+    }
+
+    /// Writes the journal row: the intent, before anything is touched.
+    pub async fn begin(&mut self, conn: &mut Conn) -> Result<()> {
+        journal::start(conn, &self.history, &self.entry)
+            .await
+            .map_err(|e| crate::engine::db("write the deploy journal", e))
+    }
+
+    /// Moves the row to `phase` before the phase acts, so a run that dies in it is known to
+    /// have reached it.
+    pub async fn enter(&mut self, conn: &mut Conn, phase: Phase) -> Result<Instant> {
+        self.entry.phase = Some(phase.name().to_string());
+        journal::heartbeat(
+            conn,
+            &self.history,
+            &self.entry.id,
+            Some(phase.name()),
+            None,
+        )
+        .await
+        .map_err(|e| crate::engine::db("record the deploy's phase", e))?;
+        Ok(Instant::now())
+    }
+
+    /// Shows a phase that ended and adds it to the journal row.
+    pub fn phase(&mut self, phase: Phase, status: Status, since: Instant, detail: String) {
+        let p = PhaseRecord {
+            phase: phase.name().into(),
+            status: status.name().into(),
+            duration_ms: since.elapsed().as_millis() as u64,
+            detail,
+        };
+        self.out.phase(&p);
+        self.entry.phases.push(p);
+    }
+
+    /// Runs a hook of this environment with the hook contract; its last lines are kept for
+    /// the journal. `interrupt_at` signals end it early (`usize::MAX`: never).
+    pub fn hook(
+        &mut self,
+        argv: &[String],
+        phase: Phase,
+        version: &str,
+        previous: &str,
+        server: Option<&Server<'_>>,
+        interrupt_at: usize,
+    ) -> HookResult {
+        let ctx = HookContext {
+            environment: &self.env.name,
+            version,
+            previous_version: previous,
+            deploy_id: &self.entry.id,
+            phase: phase.name(),
+            server,
+        };
+        let echo = self.out.hook_echo();
+        let runner = HookRunner {
+            cwd: &self.config.root,
+            secrets: &self.secrets,
+            timeout: self.config.hook_timeout,
+            echo: &echo,
+        };
+        let result = runner.run(argv, &ctx, interrupt_at);
+        let mut kept = self.entry.hook_output.take().unwrap_or_default();
+        for line in &result.last_lines {
+            kept.push_str(&format!("[{}] {line}\n", phase.name()));
+        }
+        let tail: Vec<&str> = kept.lines().collect();
+        let start = tail.len().saturating_sub(60);
+        self.entry.hook_output = Some(tail[start..].join("\n"));
+        result
+    }
+
+    /// Appends to the audit log. Best effort on purpose: the journal row already says what
+    /// happened, and a deploy must not fail (or stop putting a release back) because the
+    /// audit log could not be written.
+    pub async fn event(&self, conn: &mut Conn, kind: &str, detail: &str) {
+        let _ = self
+            .history
+            .event(conn, &self.info, None, kind, detail)
+            .await;
+    }
+
+    /// Ends the run: how, with what error, recorded in the journal and the audit log.
+    pub async fn finish(
+        &mut self,
+        conn: &mut Conn,
+        result: RunResult,
+        error: Option<String>,
+        event: &str,
+    ) {
+        self.entry.result = result;
+        self.entry.error = error.map(|e| crate::config::redact_text(&e));
+        self.entry.duration_ms = Some(self.started.elapsed().as_millis() as i64);
+        let _ = journal::finish(conn, &self.history, &self.entry).await;
+        let detail = self.entry.error.clone().unwrap_or_else(|| {
+            format!(
+                "{} {} {}",
+                self.entry.kind.name(),
+                self.entry.version,
+                result.name()
+            )
+        });
+        self.event(conn, event, &detail).await;
+    }
+
+    /// Ends a run that stopped before it touched the app, and returns `error`.
+    pub async fn fail(&mut self, conn: &mut Conn, result: RunResult, error: Error) -> Result<()> {
+        let text = error.to_string();
+        self.finish(conn, result, Some(text), "deploy_failed").await;
+        Err(error)
+    }
+}

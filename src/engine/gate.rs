@@ -1,0 +1,64 @@
+//! The gate before migrations run: what is pending for an environment, and the lint of
+//! exactly those files. `runner plan` shows it; `runner deploy` stops on its errors.
+
+use std::collections::HashSet;
+
+use super::history::History;
+use super::plan::{self, Plan, Previous, Request};
+use crate::catalog::Catalog;
+use crate::config::{Config, Environment};
+use crate::db::Conn;
+use crate::error::Result;
+use crate::lint::{self, Report};
+
+/// The pending migrations of an environment and the lint of their files.
+pub struct Gate<'a> {
+    pub plan: Plan<'a>,
+    pub lint: Report,
+}
+
+impl Gate<'_> {
+    /// The versions that would be applied.
+    pub fn pending(&self) -> Vec<i64> {
+        self.plan
+            .steps
+            .iter()
+            .map(|s| i64::from(s.migration.version))
+            .collect()
+    }
+}
+
+/// Plans `request` on the database behind `conn` (without creating runner's tables) and
+/// lints the files it would apply. `conn` is `None` for a database that does not exist yet.
+pub async fn gate<'a>(
+    conn: Option<&mut Conn>,
+    config: &Config,
+    env: &Environment,
+    catalog: &'a Catalog,
+    request: &Request,
+    previous: Option<&Previous>,
+) -> Result<Gate<'a>> {
+    let dialect = env.database_url.value.dialect();
+    let rows = match conn {
+        Some(conn) => {
+            let history = History::new(&config.history_prefix, dialect);
+            super::read_rows(conn, &history).await?
+        }
+        None => Vec::new(),
+    };
+    let plan = plan::plan(catalog, &rows, dialect, request, &env.name, previous);
+    let files: HashSet<String> = plan
+        .steps
+        .iter()
+        .map(|s| s.migration.forward.file_name.clone())
+        .collect();
+    let lint = lint::check_catalog(
+        catalog,
+        &lint::Options {
+            dialect,
+            disabled: lint::disabled_rules(config)?,
+            scope: Some(files),
+        },
+    );
+    Ok(Gate { plan, lint })
+}

@@ -1,0 +1,214 @@
+//! `runner status`: what serves an environment (or that it is in doubt), the last run, health
+//! now, the database, the migrations (every unfinished one named), the lock and the metrics.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::db::lock::Holder;
+use crate::deploy::health::Probe;
+use crate::deploy::journal::Entry;
+use crate::deploy::record::Serving;
+use crate::engine::history::{HistoryRow, State};
+
+/// Everything `runner status` shows, gathered by the command.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    pub environment: String,
+    /// The database URL, password redacted.
+    pub database: String,
+    pub serving: Serving,
+    pub last: Option<Entry>,
+    pub health: Option<HealthNow>,
+    pub database_latency_ms: Option<u64>,
+    pub applied: usize,
+    pub pending: usize,
+    #[serde(skip)]
+    pub unfinished: Vec<HistoryRow>,
+    pub lock_holder: Option<Holder>,
+    pub metrics: Option<Vec<MetricNow>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthNow {
+    #[serde(skip)]
+    pub probe: Probe,
+    pub latency_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricNow {
+    pub threshold: String,
+    pub value: Option<f64>,
+    pub alert: bool,
+}
+
+/// What a migration left in a non-final state has done so far.
+pub fn unfinished_detail(r: &HistoryRow) -> String {
+    let mut parts = vec![match r.state {
+        State::RollingBack | State::RollbackFailed => format!(
+            "{} of {} rollback statements committed",
+            r.rollback_done,
+            r.rollback_total.map_or("?".into(), |t| t.to_string())
+        ),
+        _ => format!(
+            "{} of {} statements committed",
+            r.statements_done, r.statements_total
+        ),
+    }];
+    if let Some(k) = r.in_flight.or(r.rollback_in_flight) {
+        parts.push(format!("statement {k} was running when its run stopped"));
+    }
+    if let Some(message) = &r.error_message {
+        parts.push(format!(
+            "statement {} failed: {message}",
+            r.error_statement.unwrap_or(0)
+        ));
+    }
+    parts.join("; ")
+}
+
+fn health_json(h: &HealthNow) -> serde_json::Value {
+    let (result, detail) = match &h.probe {
+        Probe::Pass => ("healthy", String::new()),
+        Probe::Fail(why) => ("unhealthy", why.clone()),
+        Probe::NotYet(why) => ("no answer", why.clone()),
+    };
+    json!({"result": result, "detail": detail, "latency_ms": h.latency_ms})
+}
+
+pub fn json(view: &StatusView) -> serde_json::Value {
+    let s = &view.serving;
+    json!({
+        "environment": view.environment,
+        "current_version": s.release,
+        "in_doubt": s.doubt,
+        "running": s.running,
+        "previous_version": s.rollback_target,
+        "last_deploy": view.last,
+        "health": view.health.as_ref().map(health_json),
+        "database_latency_ms": view.database_latency_ms,
+        "migrations": {"applied": view.applied, "pending": view.pending, "unfinished": view.unfinished.iter().map(|r| json!({
+            "version": r.version, "name": r.name, "state": r.state.name(), "detail": unfinished_detail(r),
+            "row": r,
+        })).collect::<Vec<_>>()},
+        "lock_holder": view.lock_holder,
+        "metrics": view.metrics,
+    })
+}
+
+pub fn human(view: &StatusView) -> String {
+    let mut out = format!("{} ({})\n", view.environment, view.database);
+    let s = &view.serving;
+    let previous = s.rollback_target.as_deref().unwrap_or("none");
+    match (&s.doubt, &s.release) {
+        (Some(doubt), last) => {
+            out.push_str(&format!("  version:     IN DOUBT: {doubt}\n"));
+            out.push_str(&format!(
+                "               last release that succeeded: {}; `runner rollback --env {}` puts it back\n",
+                last.as_deref().unwrap_or("none"),
+                view.environment
+            ));
+        }
+        (None, Some(v)) => {
+            out.push_str(&format!("  version:     {v} (previous: {previous})\n"));
+        }
+        (None, None) => out.push_str("  version:     none deployed (previous: none)\n"),
+    }
+    if let Some(r) = &s.running {
+        out.push_str(&format!(
+            "  running:     {} of {} by {} ({}), phase {}{}\n",
+            r.kind.name(),
+            r.release,
+            r.actor,
+            r.deploy_id,
+            r.phase,
+            if r.stale {
+                "; its lease ran out: it holds the lock but stopped renewing (a hung or lost machine?); `runner lock release --force` ends it"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(e) = &view.last {
+        let result = if e.forced {
+            format!("{} (forced)", e.result)
+        } else {
+            e.result.to_string()
+        };
+        let by = e.approved_by.as_ref().map_or(e.actor.clone(), |a| {
+            format!("{} (approved by {a})", e.actor)
+        });
+        let took = e.duration_ms.map_or("still running".into(), |ms| {
+            format!("{:.1} s", ms as f64 / 1000.0)
+        });
+        let error = e
+            .error
+            .as_ref()
+            .map(|err| format!(" ({err})"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  last {}:  {} {result} at {} by {by}, {took}{error}\n",
+            e.kind.name(),
+            e.version,
+            e.started_at
+        ));
+        let phases: Vec<String> = e
+            .phases
+            .iter()
+            .map(|p| format!("{} {} ms", p.phase, p.duration_ms))
+            .collect();
+        if !phases.is_empty() {
+            out.push_str(&format!("  phases:      {}\n", phases.join(", ")));
+        }
+    }
+    match &view.health {
+        Some(h) => out.push_str(&format!(
+            "  health now:  {} ({} ms)\n",
+            match &h.probe {
+                Probe::Pass => "healthy".to_string(),
+                Probe::Fail(why) => format!("UNHEALTHY: {why}"),
+                Probe::NotYet(why) => format!("no answer: {why}"),
+            },
+            h.latency_ms
+        )),
+        None => out.push_str("  health now:  no health check configured\n"),
+    }
+    out.push_str(&format!(
+        "  database:    {}\n",
+        view.database_latency_ms
+            .map_or("not reachable or not created yet".into(), |ms| format!(
+                "{ms} ms"
+            ))
+    ));
+    out.push_str(&format!(
+        "  migrations:  {} applied, {} pending\n",
+        view.applied, view.pending
+    ));
+    for r in &view.unfinished {
+        out.push_str(&format!(
+            "    V{} {}: {} ({})\n",
+            r.version,
+            r.name,
+            r.state,
+            unfinished_detail(r)
+        ));
+    }
+    out.push_str(&format!(
+        "  lock:        {}\n",
+        view.lock_holder
+            .as_ref()
+            .map_or("free".into(), |h| format!("held by {h}"))
+    ));
+    if let Some(metrics) = &view.metrics {
+        out.push_str("  metrics:\n");
+        for m in metrics {
+            out.push_str(&format!(
+                "    {:<20} {:<8} {}\n",
+                m.threshold,
+                m.value.map_or("n/a".into(), |v| format!("{v}")),
+                if m.alert { "ALERT" } else { "ok" }
+            ));
+        }
+    }
+    out
+}
