@@ -69,6 +69,8 @@ pub fn hostname() -> String {
 }
 
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+/// The signal count at which the process ends at once.
+static EXIT_AT: AtomicUsize = AtomicUsize::new(3);
 static WATCHING: OnceLock<std::result::Result<(), String>> = OnceLock::new();
 
 /// From now on SIGINT and SIGTERM are counted instead of ending the process, so that a
@@ -86,7 +88,9 @@ pub fn watch_interrupts() -> Result<()> {
                 .name("signals".into())
                 .spawn(move || {
                     for _ in signals.forever() {
-                        if SIGNALS.fetch_add(1, Ordering::SeqCst) >= 2 {
+                        if SIGNALS.fetch_add(1, Ordering::SeqCst) + 1
+                            >= EXIT_AT.load(Ordering::SeqCst)
+                        {
                             std::process::exit(crate::error::ExitCode::Interrupted as i32);
                         }
                     }
@@ -96,6 +100,13 @@ pub fn watch_interrupts() -> Result<()> {
         })
         .clone()
         .map_err(Error::Usage)
+}
+
+/// Makes the `count`-th signal end the process at once (default: the third). `runner migrate`
+/// ends at the second: its first stops at the next statement boundary, and a second means
+/// "now", mid-statement (the server rolls the statement's transaction back).
+pub fn exit_at_signal(count: usize) {
+    EXIT_AT.store(count.max(2), Ordering::SeqCst);
 }
 
 /// How many interrupting signals arrived.

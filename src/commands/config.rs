@@ -20,10 +20,18 @@ pub fn run(config: &Config, args: &ConfigArgs) -> Result<ExitCode> {
                 "lint_disable": config.lint_disable,
                 "pipeline": config.pipeline,
                 "environments": environments,
+                "unresolved": config.unresolved.iter().filter(|(n, _)| args.env.is_none() || args.env.as_ref() == Some(n)).map(|(n, e)| (n.clone(), e.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
             });
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
-        Format::Table => print_table(config, &environments),
+        Format::Table => {
+            print_table(config, &environments);
+            if args.env.is_none() {
+                for (name, error) in &config.unresolved {
+                    println!("{name}: not usable here: {error}");
+                }
+            }
+        }
     }
     Ok(ExitCode::Success)
 }

@@ -35,6 +35,8 @@ pub fn run(config: &Config, args: &MigrateArgs) -> Result<ExitCode> {
         ProgressFormat::Json => Style::Json,
     };
     let mut output = MigrateOutput::new(style);
+    crate::runtime::watch_interrupts()?;
+    crate::runtime::exit_at_signal(2);
     block_on(engine::migrate(
         config,
         env,

@@ -15,81 +15,45 @@ mod since;
 mod status;
 mod verify;
 
-use crate::cli::{Cli, Command, GlobalOptions};
+use crate::cli::{Cli, Command, EnvArgs, GlobalOptions};
 use crate::config::{Config, Overrides};
 use crate::error::{ExitCode, Result};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    let global = &cli.global;
+    // A command that works on one environment applies --database-url and
+    // RUNNER_DATABASE_URL to it.
+    let for_env =
+        |env: &EnvArgs| load_config(global, Some(env.env.clone()), env.database_url.clone());
+    let plain = || load_config(global, None, None);
     match cli.command {
         Command::Check(args) => {
             let config = if args.paths.is_empty() {
-                Some(load_config(&cli.global, None, None)?)
+                Some(plain()?)
             } else {
-                Config::load_optional(&overrides(&cli.global, None, None))?
+                Config::load_optional(&overrides(global, None, None))?
             };
             check::run(config.as_ref(), &args)
         }
         Command::Explain(args) => explain::run(&args),
-        Command::Migrate(args) => {
-            let config = load_config(
-                &cli.global,
-                Some(args.env.env.clone()),
-                args.env.database_url.clone(),
-            )?;
-            migrate::run(&config, &args)
-        }
-        Command::Plan(args) => {
-            let config = load_config(
-                &cli.global,
-                Some(args.env.env.clone()),
-                args.env.database_url.clone(),
-            )?;
-            plan::run(&config, &args)
-        }
-        Command::Deploy(args) => {
-            let config = load_config(&cli.global, None, None)?;
-            deploy::run(&config, &args)
-        }
-        Command::Status(args) => {
-            let config = load_config(
-                &cli.global,
-                Some(args.env.env.clone()),
-                args.env.database_url.clone(),
-            )?;
-            status::run(&config, &args)
-        }
-        Command::History(args) => {
-            let config = load_config(
-                &cli.global,
-                Some(args.env.env.clone()),
-                args.env.database_url.clone(),
-            )?;
-            history::run(&config, &args)
-        }
-        Command::Verify(args) => {
-            let config = load_config(&cli.global, None, None)?;
-            verify::run(&config, &args)
-        }
-        Command::Rollback(args) => {
-            let config = load_config(
-                &cli.global,
-                Some(args.env.env.clone()),
-                args.env.database_url.clone(),
-            )?;
-            rollback::run(&config, &args)
-        }
+        Command::Migrate(args) => migrate::run(&for_env(&args.env)?, &args),
+        Command::Plan(args) => plan::run(&for_env(&args.env)?, &args),
+        Command::Deploy(args) => deploy::run(&plain()?, &args),
+        Command::Status(args) => status::run(&for_env(&args.env)?, &args),
+        Command::History(args) => history::run(&for_env(&args.env)?, &args),
+        Command::Verify(args) => verify::run(&plain()?, &args),
+        Command::Rollback(args) => rollback::run(&for_env(&args.env)?, &args),
         Command::Lock(command) => {
             let env = match &command {
                 crate::cli::LockCommand::Status(a) => &a.env,
                 crate::cli::LockCommand::Release(a) => &a.env,
             };
-            let config = load_config(&cli.global, Some(env.env.clone()), env.database_url.clone())?;
-            lock::run(&config, &command)
+            lock::run(&for_env(env)?, &command)
         }
-        Command::New(args) => new::run(&load_config(&cli.global, None, None)?, &args),
-        Command::Catalog(args) => catalog::run(&load_config(&cli.global, None, None)?, &args),
+        Command::New(args) => new::run(&plain()?, &args),
+        Command::Catalog(args) => catalog::run(&plain()?, &args),
         Command::Config(args) => {
-            let config = load_config(&cli.global, args.env.clone(), args.database_url.clone())?;
+            let config = load_config(global, args.env.clone(), args.database_url.clone())?;
             config::run(&config, &args)
         }
     }

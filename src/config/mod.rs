@@ -48,6 +48,14 @@ pub struct Config {
     pub lint_disable: Vec<Positioned>,
     pub pipeline: Setting<Vec<String>>,
     pub environments: BTreeMap<String, Environment>,
+    /// Environments that use a `${VAR}` that is not set: unusable, but only a command that
+    /// uses one of them fails, naming the variable (a staging CI job need not have
+    /// production's secrets).
+    #[serde(skip)]
+    pub unresolved: BTreeMap<String, ConfigError>,
+    /// The variables any environment's database URL is built from: hooks never see them.
+    #[serde(skip)]
+    pub secret_vars: Vec<String>,
     /// History tables are `<prefix>migrations`, `<prefix>events`, `<prefix>deploys`.
     pub history_prefix: String,
     /// Whether a failed deploy also rolls back the migrations it applied (when every one of
@@ -135,9 +143,6 @@ pub struct Environment {
     pub metrics: Option<String>,
     /// How a release reaches traffic.
     pub strategy: StrategyKind,
-    /// Environment variables the database URL was built from: never passed to hooks.
-    #[serde(skip)]
-    pub secret_vars: Vec<String>,
 }
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -165,6 +170,8 @@ pub struct ConfigError {
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub message: String,
+    /// A `${VAR}` that is not set: an environment using it is unusable, the rest are fine.
+    pub missing_variable: bool,
 }
 
 fn location(file: &Option<PathBuf>, line: Option<usize>, column: Option<usize>) -> String {
@@ -184,6 +191,7 @@ impl ConfigError {
             line: None,
             column: None,
             message: redact_text(&message.into()),
+            missing_variable: false,
         }
     }
 }
@@ -244,8 +252,16 @@ impl Config {
 
     /// The environment called `name`, or an error listing those that exist.
     pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
+        if let Some(error) = self.unresolved.get(name) {
+            return Err(error.clone());
+        }
         self.environments.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
+            let known: Vec<&str> = self
+                .environments
+                .keys()
+                .chain(self.unresolved.keys())
+                .map(String::as_str)
+                .collect();
             ConfigError::new(
                 self.file.as_deref(),
                 format!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::file::{EnvironmentTable, FileConfig, HealthTable, Text};
-use super::interpolate::interpolate;
+use super::interpolate::{InterpolationError, interpolate};
 use super::{
     Config, ConfigError, DEFAULT_HISTORY_PREFIX, DEFAULT_LOCK_RETRIES, DEFAULT_LOCK_TIMEOUT,
     DatabaseUrl, Dialect, Environment, Health, Positioned, Setting, Source, StrategyKind,
@@ -100,8 +100,11 @@ impl Reader<'_> {
     /// A string value with `${VAR}` filled in, and its line.
     fn text(&self, value: &Text, key: &str) -> Result<(String, usize), ConfigError> {
         let lookup = |name: &str| self.overrides.vars.get(name).cloned();
-        let filled = interpolate(value.get_ref(), &lookup)
-            .map_err(|e| self.error_at(value.span().start, format!("{key}: {e}")))?;
+        let filled = interpolate(value.get_ref(), &lookup).map_err(|e| {
+            let mut error = self.error_at(value.span().start, format!("{key}: {e}"));
+            error.missing_variable = matches!(e, InterpolationError::Missing(_));
+            error
+        })?;
         Ok((filled, self.line_col(value.span().start).0))
     }
 
@@ -173,14 +176,25 @@ pub(super) fn resolve(
     );
 
     let mut environments = BTreeMap::new();
+    let mut unresolved = BTreeMap::new();
+    let mut secret_vars = Vec::new();
     for (name, table) in &parsed.environments {
-        let env = environment(&reader, name, table, root)?;
-        environments.insert(name.clone(), env);
+        secret_vars.extend(variables_in(table.get_ref().database_url.get_ref()));
+        match environment(&reader, name, table, root) {
+            Ok(env) => {
+                environments.insert(name.clone(), env);
+            }
+            Err(e) if e.missing_variable => {
+                unresolved.insert(name.clone(), e);
+            }
+            Err(e) => return Err(e),
+        }
     }
-    apply_database_url_override(&mut environments, overrides, &cwd)?;
+    apply_database_url_override(&mut environments, &unresolved, overrides, &cwd)?;
 
     let dialect = dialect(&reader, &parsed, &environments)?;
-    let pipeline = pipeline(&reader, &parsed, &environments)?;
+    let names: Vec<&String> = parsed.environments.keys().collect();
+    let pipeline = pipeline(&reader, &parsed, &names)?;
     let mut lint_disable = Vec::new();
     for rule in &parsed.lint.disable {
         let (value, _) = reader.text(rule, "lint.disable")?;
@@ -242,6 +256,8 @@ pub(super) fn resolve(
         lint_disable,
         pipeline,
         environments,
+        unresolved,
+        secret_vars,
     })
 }
 
@@ -325,7 +341,6 @@ fn environment(
                 })?
             }
         },
-        secret_vars: variables_in(t.database_url.get_ref()),
     })
 }
 
@@ -367,6 +382,7 @@ fn health(reader: &Reader<'_>, h: &HealthTable, key: &str) -> Result<Health, Con
 
 fn apply_database_url_override(
     environments: &mut BTreeMap<String, Environment>,
+    unresolved: &BTreeMap<String, ConfigError>,
     overrides: &Overrides,
     cwd: &Path,
 ) -> Result<(), ConfigError> {
@@ -378,6 +394,10 @@ fn apply_database_url_override(
     let (Some((raw, from)), Some(env)) = (given, &overrides.env) else {
         return Ok(());
     };
+    if let Some(error) = unresolved.get(env) {
+        // Its other settings could not be read either: say which variable is missing.
+        return Err(error.clone());
+    }
     let url = DatabaseUrl::parse(&raw, cwd)
         .map_err(|why| ConfigError::new(None, format!("the database URL given by {from} {why}")))?;
     let source = if from.starts_with("--") {
@@ -404,7 +424,6 @@ fn apply_database_url_override(
                     health: None,
                     metrics: None,
                     strategy: StrategyKind::default(),
-                    secret_vars: Vec::new(),
                 },
             );
         }
@@ -474,7 +493,7 @@ fn dialect(
 fn pipeline(
     reader: &Reader<'_>,
     parsed: &FileConfig,
-    environments: &BTreeMap<String, Environment>,
+    environments: &[&String],
 ) -> Result<Setting<Vec<String>>, ConfigError> {
     let Some(list) = &parsed.deploy.pipeline else {
         return Ok(Setting {
@@ -491,8 +510,8 @@ fn pipeline(
     let mut names: Vec<String> = Vec::new();
     for item in list.get_ref() {
         let (name, _) = reader.text(item, "deploy.pipeline")?;
-        if !environments.contains_key(&name) {
-            let known: Vec<&str> = environments.keys().map(String::as_str).collect();
+        if !environments.contains(&&name) {
+            let known: Vec<&str> = environments.iter().map(|n| n.as_str()).collect();
             return Err(reader.error_at(
                 item.span().start,
                 format!(

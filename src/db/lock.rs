@@ -143,6 +143,13 @@ pub async fn acquire(
                 Target::Session { release_sql, .. } => Lock::Session { release_sql },
             });
         }
+        if crate::runtime::interrupted() {
+            return Err(Error::Interrupted {
+                message: format!(
+                    "stopped waiting for the migration lock ({command}); nothing was done"
+                ),
+            });
+        }
         let holder = holder(conn, url).await.ok().flatten();
         let waited = started.elapsed();
         if waited >= wait {

@@ -4,19 +4,18 @@
 //! migrations of the undone deploys after it, so the newer release never runs without its
 //! columns.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use super::journal::{self, Entry, Kind, RunResult};
-use super::record::{self, Lease, Liveness};
+use super::journal::{Entry, Kind, RunResult};
+use super::record::{self, Lease};
 use super::run::{Phase, Reporter, Run, Status};
 use super::strategy::{Chosen, Strategy};
 use super::validate_version;
 use crate::catalog::Catalog;
 use crate::config::{Config, Environment};
-use crate::db::{Conn, Limits, lock};
+use crate::db::{Conn, lock};
 use crate::engine;
 use crate::engine::history::{History, State};
-use crate::engine::rollback::{RollbackOptions, Target, rollback_locked};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -74,17 +73,7 @@ async fn locked(
     options: &AppRollbackOptions,
 ) -> Result<()> {
     let env = run.env;
-    run.history
-        .ensure(conn)
-        .await
-        .map_err(|e| engine::db("create the history tables", e))?;
-    let entries = journal::entries(conn, &run.history, &env.name)
-        .await
-        .map_err(|e| engine::db("read the deploy journal", e))?;
-    for note in record::close_dead_runs(conn, &run.history, &entries, "runner rollback").await {
-        run.out.note(&note);
-    }
-    let serving = record::serving(&entries, Liveness::Ours, SystemTime::now());
+    let (entries, serving) = run.reconcile(conn, "runner rollback").await?;
     let Some(last_good) = serving.release.clone() else {
         return Err(Error::Usage(format!(
             "nothing has been deployed to {} successfully yet: there is nothing to roll back to",
@@ -270,21 +259,13 @@ async fn roll_back_migrations(
             run.env.name
         )));
     }
-    let options = RollbackOptions {
-        target: Target::Steps(wanted.len()),
-        use_file: false,
-        lock_wait: Duration::from_secs(1),
-        limits: Limits::of(run.env),
-        run: run.info.clone(),
-        approved_by: None,
-    };
-    rollback_locked(
+    crate::engine::rollback::newest_locked(
         conn,
         run.config,
         run.env,
         catalog,
-        &options,
-        &mut crate::engine::rollback::Silent,
+        wanted.len(),
+        &run.info,
     )
     .await
 }

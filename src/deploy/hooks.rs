@@ -246,8 +246,8 @@ impl Secrets {
             names: vec!["RUNNER_DATABASE_URL".into()],
             passwords: Vec::new(),
         };
+        secrets.names.extend(config.secret_vars.iter().cloned());
         for env in config.environments.values() {
-            secrets.names.extend(env.secret_vars.iter().cloned());
             if let Ok(url) = url::Url::parse(env.database_url.value.expose())
                 && let Some(password) = url.password()
                 && !password.is_empty()

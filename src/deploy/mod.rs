@@ -17,7 +17,7 @@ mod revert;
 pub mod run;
 pub mod strategy;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::catalog::Catalog;
 use crate::config::{Config, Environment};
@@ -26,7 +26,7 @@ use crate::engine::plan::{Previous, Request};
 use crate::engine::{self, MigrateOptions};
 use crate::error::{Error, Result};
 use journal::{Kind, RunResult};
-use record::{Lease, Liveness};
+use record::Lease;
 use run::{Phase, Reporter, Run, Status};
 use strategy::{Chosen, Strategy};
 
@@ -224,17 +224,7 @@ async fn locked(
 ) -> Result<()> {
     let env = run.env;
     let config = run.config;
-    run.history
-        .ensure(conn)
-        .await
-        .map_err(|e| engine::db("create the history tables", e))?;
-    let entries = journal::entries(conn, &run.history, &env.name)
-        .await
-        .map_err(|e| engine::db("read the deploy journal", e))?;
-    for note in record::close_dead_runs(conn, &run.history, &entries, "runner deploy").await {
-        run.out.note(&note);
-    }
-    let serving = record::serving(&entries, Liveness::Ours, SystemTime::now());
+    let (_, serving) = run.reconcile(conn, "runner deploy").await?;
     if let Some(doubt) = &serving.doubt {
         run.out.note(&format!(
             "{doubt}; this deploy replaces it, and if it fails, {} is put back",

@@ -4,14 +4,14 @@
 //! second signal stopped the putting back (exit 8).
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::DeployOptions;
 use super::journal::RunResult;
 use super::run::{Phase, Run, Status};
 use super::strategy::{Chosen, Failure, Strategy};
 use crate::catalog::Catalog;
-use crate::db::{Conn, Limits};
+use crate::db::Conn;
 use crate::error::{Error, Result};
 
 pub(super) async fn after_failure(
@@ -148,7 +148,6 @@ async fn rollback_migrations_of(
     conn: &mut Conn,
     catalog: &Catalog,
 ) -> Result<usize> {
-    use crate::engine::rollback::{RollbackOptions, Target, rollback_locked};
     use crate::engine::verify::{self, Outcome};
     let versions: HashSet<crate::catalog::Version> = run
         .entry
@@ -170,21 +169,13 @@ async fn rollback_migrations_of(
             bad.label
         )));
     }
-    let options = RollbackOptions {
-        target: Target::Steps(versions.len()),
-        use_file: false,
-        lock_wait: Duration::from_secs(1),
-        limits: Limits::of(run.env),
-        run: run.info.clone(),
-        approved_by: None,
-    };
-    rollback_locked(
+    crate::engine::rollback::newest_locked(
         conn,
         run.config,
         run.env,
         catalog,
-        &options,
-        &mut crate::engine::rollback::Silent,
+        versions.len(),
+        &run.info,
     )
     .await
 }

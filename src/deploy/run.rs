@@ -131,6 +131,31 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// With the lock held: the history tables ready, the journal read, the rows of runs that
+    /// died closed (and said), and what serves derived from it.
+    pub async fn reconcile(
+        &mut self,
+        conn: &mut Conn,
+        command: &str,
+    ) -> Result<(Vec<Entry>, super::record::Serving)> {
+        self.history
+            .ensure(conn)
+            .await
+            .map_err(|e| crate::engine::db("create the history tables", e))?;
+        let entries = journal::entries(conn, &self.history, &self.env.name)
+            .await
+            .map_err(|e| crate::engine::db("read the deploy journal", e))?;
+        for note in super::record::close_dead_runs(conn, &self.history, &entries, command).await {
+            self.out.note(&note);
+        }
+        let serving = super::record::serving(
+            &entries,
+            super::record::Liveness::Ours,
+            std::time::SystemTime::now(),
+        );
+        Ok((entries, serving))
+    }
+
     /// Writes the journal row: the intent, before anything is touched.
     pub async fn begin(&mut self, conn: &mut Conn) -> Result<()> {
         journal::start(conn, &self.history, &self.entry)

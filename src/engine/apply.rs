@@ -24,6 +24,18 @@ pub struct Stopped {
     pub statement_text: String,
     /// A hint about what the failure left behind (an INVALID index).
     pub leftover: Option<String>,
+    /// A signal stopped it at a statement boundary; `failure.error` says so.
+    pub interrupted: bool,
+}
+
+/// The error a signal leaves in place of a database's, inside this module only.
+const INTERRUPTED: &str = "interrupted";
+
+fn interrupted_error() -> DbError {
+    DbError {
+        code: Some(INTERRUPTED.into()),
+        ..DbError::other("stopped by a signal at a statement boundary")
+    }
 }
 
 pub async fn apply(
@@ -47,11 +59,27 @@ pub async fn apply(
         statements_total: step.script.statements.len() as i64,
     };
     let started = Instant::now();
+    let job = Job {
+        history,
+        run,
+        step,
+        row: &row,
+        limits,
+    };
     let result = match step.script.mode {
-        Mode::Statement => statement_mode(conn, history, run, step, &row, limits, progress).await,
-        _ => transaction_mode(conn, history, run, step, &row, limits, progress).await,
+        Mode::Statement => statement_mode(conn, &job, progress).await,
+        _ => transaction_mode(conn, &job, progress).await,
     };
     result.map(|()| started.elapsed())
+}
+
+/// One migration to apply, and where it is recorded.
+struct Job<'a> {
+    history: &'a History,
+    run: &'a RunInfo,
+    step: &'a Step<'a>,
+    row: &'a NewRow<'a>,
+    limits: &'a Limits,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -63,36 +91,29 @@ fn ms(d: Duration) -> i64 {
 /// anywhere rolls it back and retries the file.
 async fn transaction_mode(
     conn: &mut Conn,
-    history: &History,
-    run: &RunInfo,
-    step: &Step<'_>,
-    row: &NewRow<'_>,
-    limits: &Limits,
+    job: &Job<'_>,
     progress: &mut dyn Progress,
 ) -> Result<(), Stopped> {
+    let Job {
+        history,
+        run,
+        step,
+        row,
+        limits,
+    } = *job;
     let started = Instant::now();
     let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
-        let result = transaction_attempt(
-            conn,
-            history,
-            run,
-            step,
-            row,
-            limits,
-            progress,
-            i64::from(attempt),
-            started,
-        )
-        .await;
+        let result = transaction_attempt(conn, job, progress, i64::from(attempt), started).await;
         let (statement, error) = match result {
             Ok(()) => return Ok(()),
             Err(failure) => failure,
         };
         let _ = conn.execute("ROLLBACK").await;
-        if conn.backend().is_lock_timeout(&error) && attempt <= limits.retries {
+        let interrupted = error.code.as_deref() == Some(INTERRUPTED);
+        if !interrupted && conn.backend().is_lock_timeout(&error) && attempt <= limits.retries {
             let delay = backoff.next_delay();
             progress.retrying(step, attempt, delay, &error);
             tokio::time::sleep(delay).await;
@@ -113,7 +134,12 @@ async fn transaction_mode(
                 .cloned()
                 .unwrap_or_default(),
             leftover: None,
+            interrupted,
         };
+        if interrupted {
+            // Rolled back: nothing of it happened, and there is nothing to record.
+            return Err(stopped);
+        }
         // The transaction took its row with it: record the failure on its own.
         let _ = history
             .start(conn, row, run, State::FailedClean, i64::from(attempt))
@@ -127,18 +153,20 @@ async fn transaction_mode(
 
 /// One try of a transactional file; the error carries the 1-based statement (0: before the
 /// first statement, or the history writes around them).
-#[allow(clippy::too_many_arguments)]
 async fn transaction_attempt(
     conn: &mut Conn,
-    history: &History,
-    run: &RunInfo,
-    step: &Step<'_>,
-    row: &NewRow<'_>,
-    limits: &Limits,
+    job: &Job<'_>,
     progress: &mut dyn Progress,
     attempts: i64,
     started: Instant,
 ) -> Result<(), (usize, DbError)> {
+    let Job {
+        history,
+        run,
+        step,
+        row,
+        limits,
+    } = *job;
     let total = step.script.statements.len();
     conn.begin(limits).await.map_err(|e| (0, e))?;
     history
@@ -146,6 +174,9 @@ async fn transaction_attempt(
         .await
         .map_err(|e| (0, e))?;
     for (index, statement) in step.script.statements.iter().enumerate() {
+        if crate::runtime::interrupted() {
+            return Err((index + 1, interrupted_error()));
+        }
         conn.execute(statement).await.map_err(|e| (index + 1, e))?;
         progress.statement_done(step, index + 1, total);
     }
@@ -183,13 +214,16 @@ fn applied_detail(step: &Step<'_>, took_ms: i64) -> String {
 /// effect (`settle`). A lock timeout retries the statement.
 async fn statement_mode(
     conn: &mut Conn,
-    history: &History,
-    run: &RunInfo,
-    step: &Step<'_>,
-    row: &NewRow<'_>,
-    limits: &Limits,
+    job: &Job<'_>,
     progress: &mut dyn Progress,
 ) -> Result<(), Stopped> {
+    let Job {
+        history,
+        run,
+        step,
+        row,
+        limits,
+    } = *job;
     let started = Instant::now();
     let total = step.script.statements.len();
     let stop = |index: usize, error: DbError, leftover: Option<String>| Stopped {
@@ -211,6 +245,7 @@ async fn statement_mode(
             .cloned()
             .unwrap_or_default(),
         leftover,
+        interrupted: false,
     };
     history
         .start(conn, row, run, State::Applying, 1)
@@ -223,6 +258,19 @@ async fn statement_mode(
             .map_err(|e| stop(step.resume_from, e, None))?;
     }
     for index in step.resume_from..total {
+        if crate::runtime::interrupted() {
+            // A clean stop between two statements: recorded like a failure there, so that
+            // `--resume` continues at this statement.
+            let stopped = Stopped {
+                interrupted: true,
+                ..stop(index, interrupted_error(), None)
+            };
+            let _ = conn.reset_limits().await;
+            let _ = history
+                .fail(conn, row.version, stopped.state, &stopped.failure)
+                .await;
+            return Err(stopped);
+        }
         let statement = &step.script.statements[index];
         let target = Counter::Forward(row.version);
         let result = run_statement(

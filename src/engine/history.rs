@@ -10,7 +10,7 @@ use std::fmt;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::config::Dialect;
-use crate::db::{Backend, ColumnType, Conn, DbError, HistoryNames};
+use crate::db::{Backend, ColumnType, Conn, DbError, HistoryNames, Value};
 use crate::on_conn;
 pub use crate::runtime::RunInfo;
 
@@ -378,15 +378,28 @@ impl History {
         conn.exec(sql, values).await.map(drop)
     }
 
+    /// `UPDATE <migrations> SET <assignments> WHERE version = <version>`, the assignments'
+    /// parameters numbered from $1.
+    async fn update(
+        &self,
+        conn: &mut Conn,
+        version: i64,
+        assignments: &str,
+        mut values: Vec<Value>,
+    ) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE {} SET {assignments} WHERE version = ${}",
+            self.migrations,
+            values.len() + 1
+        );
+        values.push(version.into());
+        conn.exec(sql, values).await.map(drop)
+    }
+
     /// Statements 1..=`done` are committed; nothing is in flight.
     pub async fn progress(&self, conn: &mut Conn, version: i64, done: i64) -> Result<(), DbError> {
-        let sql = format!(
-            "UPDATE {} SET statements_done = $1, in_flight = NULL WHERE version = $2",
-            self.migrations
-        );
-        conn.exec(sql, vec![done.into(), version.into()])
-            .await
-            .map(drop)
+        let set = "statements_done = $1, in_flight = NULL";
+        self.update(conn, version, set, vec![done.into()]).await
     }
 
     /// Statement `statement` (1-based) starts outside a transaction: if the run stops before
@@ -397,13 +410,9 @@ impl History {
         version: i64,
         statement: i64,
     ) -> Result<(), DbError> {
-        let sql = format!(
-            "UPDATE {} SET in_flight = $1 WHERE version = $2",
-            self.migrations
-        );
-        conn.exec(sql, vec![statement.into(), version.into()])
+        let set = "in_flight = $1";
+        self.update(conn, version, set, vec![statement.into()])
             .await
-            .map(drop)
     }
 
     /// A rollback starts (or continues): state rolling_back, with its statement count.
@@ -413,20 +422,9 @@ impl History {
         version: i64,
         total: i64,
     ) -> Result<(), DbError> {
-        let sql = format!(
-            "UPDATE {} SET state = $1, rollback_total = $2 WHERE version = $3",
-            self.migrations
-        );
-        conn.exec(
-            sql,
-            vec![
-                State::RollingBack.name().into(),
-                total.into(),
-                version.into(),
-            ],
-        )
-        .await
-        .map(drop)
+        let set = "state = $1, rollback_total = $2";
+        let values = vec![State::RollingBack.name().into(), total.into()];
+        self.update(conn, version, set, values).await
     }
 
     /// Statements 1..=`done` of the rollback are committed; nothing of it is in flight.
@@ -436,13 +434,8 @@ impl History {
         version: i64,
         done: i64,
     ) -> Result<(), DbError> {
-        let sql = format!(
-            "UPDATE {} SET rollback_done = $1, rollback_in_flight = NULL WHERE version = $2",
-            self.migrations
-        );
-        conn.exec(sql, vec![done.into(), version.into()])
-            .await
-            .map(drop)
+        let set = "rollback_done = $1, rollback_in_flight = NULL";
+        self.update(conn, version, set, vec![done.into()]).await
     }
 
     /// Rollback statement `statement` starts outside a transaction.
@@ -452,13 +445,9 @@ impl History {
         version: i64,
         statement: i64,
     ) -> Result<(), DbError> {
-        let sql = format!(
-            "UPDATE {} SET rollback_in_flight = $1 WHERE version = $2",
-            self.migrations
-        );
-        conn.exec(sql, vec![statement.into(), version.into()])
+        let set = "rollback_in_flight = $1";
+        self.update(conn, version, set, vec![statement.into()])
             .await
-            .map(drop)
     }
 
     /// Records the target of a rollback run on every migration it will undo, before it
@@ -470,11 +459,8 @@ impl History {
         target: i64,
     ) -> Result<(), DbError> {
         for version in versions {
-            let sql = format!(
-                "UPDATE {} SET rollback_target = $1 WHERE version = $2",
-                self.migrations
-            );
-            conn.exec(sql, vec![target.into(), (*version).into()])
+            let set = "rollback_target = $1";
+            self.update(conn, *version, set, vec![target.into()])
                 .await?;
         }
         Ok(())
@@ -499,18 +485,12 @@ impl History {
         done: i64,
         duration_ms: i64,
     ) -> Result<(), DbError> {
-        let sql = format!(
-            "UPDATE {} SET state = $1, statements_done = $2, finished_at = {}, duration_ms = $3 WHERE version = $4",
-            self.migrations,
+        let set = format!(
+            "state = $1, statements_done = $2, finished_at = {}, duration_ms = $3",
             self.now()
         );
-        let values = vec![
-            state.name().into(),
-            done.into(),
-            duration_ms.into(),
-            version.into(),
-        ];
-        conn.exec(sql, values).await.map(drop)
+        let values = vec![state.name().into(), done.into(), duration_ms.into()];
+        self.update(conn, version, &set, values).await
     }
 
     /// Marks a row failed, with the statement (1-based) that failed and the database's error.
@@ -521,10 +501,9 @@ impl History {
         state: State,
         failure: &Failure,
     ) -> Result<(), DbError> {
-        let sql = format!(
-            "UPDATE {} SET state = $1, statements_done = $2, error_statement = $3, error_sqlstate = $4,
-                 error_message = $5, finished_at = {}, duration_ms = $6, in_flight = NULL WHERE version = $7",
-            self.migrations,
+        let set = format!(
+            "state = $1, statements_done = $2, error_statement = $3, error_sqlstate = $4,
+             error_message = $5, finished_at = {}, duration_ms = $6, in_flight = NULL",
             self.now()
         );
         let values = vec![
@@ -534,9 +513,8 @@ impl History {
             failure.error.code.clone().into(),
             failure.error.message.clone().into(),
             failure.duration_ms.into(),
-            version.into(),
         ];
-        conn.exec(sql, values).await.map(drop)
+        self.update(conn, version, &set, values).await
     }
 
     /// Sets a row's state alone (classifying an interrupted run, rollback states).
@@ -546,13 +524,9 @@ impl History {
         version: i64,
         state: State,
     ) -> Result<(), DbError> {
-        let sql = format!(
-            "UPDATE {} SET state = $1 WHERE version = $2",
-            self.migrations
-        );
-        conn.exec(sql, vec![state.name().into(), version.into()])
+        let set = "state = $1";
+        self.update(conn, version, set, vec![state.name().into()])
             .await
-            .map(drop)
     }
 
     /// Appends to the audit log.

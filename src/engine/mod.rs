@@ -255,11 +255,42 @@ pub async fn migrate_locked(
 
     let mut applied = Vec::new();
     for step in &plan.steps {
+        if crate::runtime::interrupted() {
+            return Err(Error::Interrupted {
+                message: format!(
+                    "stopped before {}: {} of {} migration(s) applied by this run; `runner migrate --env {}` applies the rest",
+                    step.label(),
+                    applied.len(),
+                    plan.steps.len(),
+                    env.name
+                ),
+            });
+        }
         reporter.started(step);
         match apply::apply(conn, &history, run, step, &options.limits, reporter).await {
             Ok(took) => {
                 applied.push(i64::from(step.migration.version));
                 reporter.applied(step, took);
+            }
+            Err(stopped) if stopped.interrupted => {
+                let done = stopped.failure.statements_done;
+                let message = if stopped.state == State::FailedPartial {
+                    format!(
+                        "{} stopped after statement {done} of {} (failed_partial, recorded); `runner migrate --env {} --resume {}` continues from statement {}",
+                        step.label(),
+                        step.script.statements.len(),
+                        env.name,
+                        step.migration.version,
+                        done + 1
+                    )
+                } else {
+                    format!(
+                        "{} was stopped before anything of it committed; `runner migrate --env {}` applies it",
+                        step.label(),
+                        env.name
+                    )
+                };
+                return Err(Error::Interrupted { message });
             }
             Err(stopped) if stopped.failure.error.connection_lost => {
                 return Err(Error::ConnectionLost {

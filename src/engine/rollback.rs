@@ -90,6 +90,27 @@ pub async fn rollback(
     result
 }
 
+/// Rolls back the newest `n` applied migrations, quietly, on a connection that holds the
+/// lock: the migrations rollback of a failed deploy or of an application rollback.
+pub async fn newest_locked(
+    conn: &mut Conn,
+    config: &Config,
+    env: &Environment,
+    catalog: &Catalog,
+    n: usize,
+    run: &RunInfo,
+) -> Result<usize> {
+    let options = RollbackOptions {
+        target: Target::Steps(n),
+        use_file: false,
+        lock_wait: Duration::from_secs(1),
+        limits: Limits::of(env),
+        run: run.clone(),
+        approved_by: None,
+    };
+    rollback_locked(conn, config, env, catalog, &options, &mut Silent).await
+}
+
 /// `rollback` on a connection that already holds the lock.
 pub async fn rollback_locked(
     conn: &mut Conn,

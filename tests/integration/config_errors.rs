@@ -38,9 +38,52 @@ fn an_unknown_key_names_its_line_and_the_key() {
 #[test]
 fn a_missing_environment_variable_names_it_and_its_line() {
     let toml = "[migrations]\ndialect = \"postgres\"\n\n[environments.staging]\ndatabase_url = \"${STAGING_DATABASE_URL}\"\n";
-    config_with(toml, &[])
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("runner.toml"), toml).unwrap();
+    Runner::new(tmp.path())
+        .args(["config", "--env", "staging"])
+        .run()
         .expect_code(2)
         .stderr_has("runner.toml:5:16: environments.staging.database_url: environment variable STAGING_DATABASE_URL is not set");
+    // Shown, not fatal, when no command needs that environment.
+    config_with(toml, &[])
+        .expect_code(0)
+        .stdout_has("staging: not usable here: ")
+        .stdout_has("STAGING_DATABASE_URL is not set");
+}
+
+/// A staging CI job has staging's secrets, not production's: only the environments a command
+/// uses are resolved.
+#[test]
+fn an_unset_variable_of_an_environment_not_used_breaks_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = "[migrations]\ndialect = \"sqlite\"\n\n[environments.staging]\ndatabase_url = \"${STAGING_DATABASE_URL}\"\n\n[environments.production]\ndatabase_url = \"${PRODUCTION_DATABASE_URL}\"\nrequires_approval = true\n";
+    std::fs::write(tmp.path().join("runner.toml"), toml).unwrap();
+    std::fs::create_dir(tmp.path().join("migrations")).unwrap();
+    std::fs::write(
+        tmp.path().join("migrations/V1__t.sql"),
+        "CREATE TABLE t (id INTEGER);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("migrations/V1__t.down.sql"),
+        "DROP TABLE t;\n",
+    )
+    .unwrap();
+    let staging = format!("sqlite://{}/staging.db", tmp.path().display());
+    let run = |args: &[&str]| {
+        Runner::new(tmp.path())
+            .args(args)
+            .env("STAGING_DATABASE_URL", &staging)
+            .run()
+    };
+    run(&["check"]).expect_code(0);
+    run(&["migrate", "--env", "staging"]).expect_code(0);
+    run(&["status", "--env", "staging"]).expect_code(0);
+    run(&["migrate", "--env", "production"])
+        .expect_code(2)
+        .stderr_has("environments.production.database_url: environment variable PRODUCTION_DATABASE_URL is not set");
+    Runner::new(tmp.path()).args(["check"]).run().expect_code(0);
 }
 
 #[test]

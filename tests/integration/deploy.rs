@@ -1,158 +1,12 @@
 //! `runner deploy`, the application `runner rollback`, `runner history`: end to end through
 //! the real binary, the demo app on 127.0.0.1 and real databases.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::harness::cli::{Output, Runner, repo_root};
+use crate::harness::cli::repo_root;
 use crate::harness::postgres::{self, PASSWORD};
-
-/// A project whose environments run the demo app through the example project's hooks, on
-/// free ports, with the app's pid files in its own folder; the apps are stopped on drop.
-struct Shop {
-    dir: tempfile::TempDir,
-    ports: Vec<u16>,
-}
-
-struct EnvSpec<'a> {
-    name: &'a str,
-    url: String,
-    extra: &'a str,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Shop {
-    fn new(dialect: &str, envs: &[EnvSpec<'_>], smoke: bool) -> Shop {
-        let dir = tempfile::tempdir().unwrap();
-        let scripts = repo_root().join("scripts");
-        let names: Vec<String> = envs.iter().map(|e| format!("\"{}\"", e.name)).collect();
-        let mut toml = format!(
-            "[migrations]\ndialect = \"{dialect}\"\n[deploy]\npipeline = [{}]\n",
-            names.join(", ")
-        );
-        let mut ports = Vec::new();
-        for e in envs {
-            let port = free_port();
-            ports.push(port);
-            let app_db = if e.url.starts_with("sqlite") {
-                e.url.clone()
-            } else {
-                "postgres://127.0.0.1/app".into()
-            };
-            toml.push_str(&format!(
-                "\n[environments.{name}]\ndatabase_url = \"{url}\"\n\
-                 deploy = [\"{deploy}\", \"{{env}}\", \"{{version}}\", \"{port}\", \"{app_db}\"]\n\
-                 rollback = [\"{rollback}\", \"{{env}}\", \"{{previous_version}}\", \"{port}\", \"{app_db}\"]\n\
-                 health = {{ url = \"http://127.0.0.1:{port}/health\", timeout = \"4s\", interval = \"100ms\" }}\n{smoke}{extra}\n",
-                name = e.name,
-                url = e.url,
-                deploy = scripts.join("deploy.sh").display(),
-                rollback = scripts.join("rollback.sh").display(),
-                smoke = if smoke {
-                    format!("smoke = [\"{}\", \"127.0.0.1\", \"{port}\"]\n", scripts.join("smoke.sh").display())
-                } else {
-                    String::new()
-                },
-                extra = e.extra,
-            ));
-        }
-        std::fs::write(dir.path().join("runner.toml"), toml).unwrap();
-        let migrations = dir.path().join("migrations");
-        std::fs::create_dir(&migrations).unwrap();
-        std::fs::write(
-            migrations.join("V1__customers.sql"),
-            "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT);\n",
-        )
-        .unwrap();
-        std::fs::write(
-            migrations.join("V1__customers.down.sql"),
-            "DROP TABLE customers;\n",
-        )
-        .unwrap();
-        Shop { dir, ports }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn runner(&self, args: &[&str]) -> Runner {
-        Runner::new(self.path())
-            .args(args)
-            .env("RUNNER_DEMO_APP", env!("CARGO_BIN_EXE_runner-demo-app"))
-            .env(
-                "RUNNER_DEMO_STATE",
-                self.path().join("state").to_str().unwrap(),
-            )
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.runner(args).run()
-    }
-
-    /// The version the app of environment `index` answers with now.
-    fn serving(&self, index: usize) -> Option<String> {
-        let body = ureq::get(&format!("http://127.0.0.1:{}/health", self.ports[index]))
-            .call()
-            .ok()?
-            .body_mut()
-            .read_to_string()
-            .ok()?;
-        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-        json["version"].as_str().map(String::from)
-    }
-
-    fn history(&self, env: &str) -> Vec<serde_json::Value> {
-        let out = self
-            .run(&["history", "--env", env, "--format", "json"])
-            .expect_code(0);
-        serde_json::from_str(&out.stdout).unwrap()
-    }
-}
-
-impl Drop for Shop {
-    fn drop(&mut self) {
-        let state = self.path().join("state");
-        for entry in std::fs::read_dir(&state).into_iter().flatten().flatten() {
-            if entry.path().extension().is_some_and(|e| e == "pid")
-                && let Ok(pid) = std::fs::read_to_string(entry.path())
-                    .unwrap_or_default()
-                    .trim()
-                    .parse::<i32>()
-            {
-                // SAFETY: kill(2) on a demo app this test started.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-    }
-}
-
-fn sqlite_shop(smoke: bool) -> Shop {
-    Shop::new(
-        "sqlite",
-        &[
-            EnvSpec {
-                name: "staging",
-                url: "sqlite://db/staging.db".into(),
-                extra: "",
-            },
-            EnvSpec {
-                name: "production",
-                url: "sqlite://db/production.db".into(),
-                extra: "requires_approval = true\n",
-            },
-        ],
-        smoke,
-    )
-}
+use crate::harness::shop::{EnvSpec, Shop, free_port, sqlite_shop};
 
 #[test]
 fn the_happy_path_deploys_through_both_environments() {
@@ -540,10 +394,7 @@ fn the_readme_main_command_runs_the_example_project() {
         .replace("18081", &a.to_string())
         .replace("18082", &b.to_string());
     std::fs::write(tmp.path().join("runner.toml"), toml).unwrap();
-    let shop = Shop {
-        dir: tmp,
-        ports: vec![a, b],
-    };
+    let shop = Shop::adopt(tmp, vec![a, b]);
     shop.run(&[
         "deploy",
         "--with-migrations",

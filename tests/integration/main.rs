@@ -9,6 +9,7 @@ mod check_robustness;
 mod cli_help;
 mod config_errors;
 mod deploy;
+mod deploy_record;
 mod example_project;
 mod harness;
 mod migrate_postgres;

@@ -347,3 +347,42 @@ async fn an_interrupted_statement_mode_rollback_continues_where_it_stopped() {
         0
     );
 }
+
+/// The first Ctrl-C lets the running statement finish and stops at the boundary, recorded;
+/// the command it prints continues the migration.
+#[tokio::test]
+async fn sigint_stops_migrate_at_a_statement_boundary_and_the_printed_command_continues() {
+    let db = postgres::fresh_database().await;
+    let p = project_on(&db);
+    p.migration(
+        "V1__steps",
+        "-- runner:no-transaction\nCREATE TABLE s (n int);\nSELECT pg_sleep(1.5);\nINSERT INTO s VALUES (1);",
+        Some("DROP TABLE s;"),
+    );
+    let child = p
+        .command(&["migrate", "--env", "ci"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut conn = db.connect().await;
+    wait_for_query(&mut conn, "pg_sleep").await;
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    let printed = "`runner migrate --env ci --resume 1`";
+    assert!(
+        stderr.contains(&format!("V1 steps stopped after statement 2 of 3 (failed_partial, recorded); {printed} continues from statement 3")),
+        "{stderr}"
+    );
+    assert_eq!(scalar_i64(&mut conn, "SELECT count(*) FROM s").await, 0);
+    let args: Vec<&str> = printed
+        .trim_matches('`')
+        .split_whitespace()
+        .skip(1)
+        .collect();
+    p.run(&args).expect_code(0);
+    assert_eq!(scalar_i64(&mut conn, "SELECT count(*) FROM s").await, 1);
+}

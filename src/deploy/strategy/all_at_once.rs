@@ -44,10 +44,12 @@ impl Strategy for AllAtOnce {
         let hook = run.hook(&argv, Phase::Rollback, from, to, None, 2);
         if !hook.success {
             run.phase(Phase::Rollback, Status::Failed, t, hook.status.clone());
-            return Err(Failure::new(format!(
-                "the rollback hook failed ({})",
-                hook.status
-            )));
+            let why = format!("the rollback hook failed ({})", hook.status);
+            return Err(if crate::runtime::interrupts() >= 2 {
+                Failure::interrupted(why)
+            } else {
+                Failure::new(why)
+            });
         }
         run.phase(Phase::Rollback, Status::Ok, t, format!("back to {to}"));
         checks::health_after_rollback(run, conn, to).await

@@ -3,3 +3,4 @@
 pub mod cli;
 pub mod postgres;
 pub mod project;
+pub mod shop;
