@@ -6,7 +6,6 @@ use crate::db::Conn;
 use crate::deploy::journal;
 use crate::engine::{self, history::History};
 use crate::error::{ExitCode, Result};
-use crate::report::table::Table;
 
 use crate::runtime::block_on;
 
@@ -30,31 +29,7 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<ExitCode> {
             "{}",
             serde_json::to_string_pretty(&entries).unwrap_or_default()
         ),
-        Format::Table if entries.is_empty() => println!("no deploys recorded for {} yet", env.name),
-        Format::Table => {
-            let mut table = Table::new([
-                "STARTED", "KIND", "VERSION", "FROM", "RESULT", "DURATION", "BY",
-            ]);
-            for e in &entries {
-                table.row([
-                    e.started_at.clone(),
-                    e.kind.name().to_string(),
-                    e.version.clone(),
-                    e.previous_version.clone().unwrap_or_else(|| "-".into()),
-                    if e.forced {
-                        format!("{} (forced)", e.result)
-                    } else {
-                        e.result.name().to_string()
-                    },
-                    e.duration_ms
-                        .map_or("-".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0)),
-                    e.approved_by.clone().map_or(e.actor.clone(), |a| {
-                        format!("{} (approved by {a})", e.actor)
-                    }),
-                ]);
-            }
-            print!("{}", table.render());
-        }
+        Format::Table => print!("{}", crate::report::history::human(&env.name, &entries)),
     }
     Ok(ExitCode::Success)
 }

@@ -1,16 +1,14 @@
 //! `runner verify`: prove each rollback on a scratch database.
 
 use std::collections::HashSet;
-use std::io::IsTerminal;
 use std::time::Instant;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::catalog::{Catalog, Version};
 use crate::cli::{Format, VerifyArgs};
 use crate::config::{Config, DatabaseUrl, Dialect};
-use crate::engine::verify::{self, Outcome, Verified, VerifyProgress};
+use crate::engine::verify::{self, Verified, VerifyProgress};
 use crate::error::{Error, ExitCode, Result};
+use crate::report::verify::VerifyOutput;
 
 use super::since;
 use crate::runtime::block_on;
@@ -47,7 +45,7 @@ pub fn run(config: &Config, args: &VerifyArgs) -> Result<ExitCode> {
         });
     }
     let started = Instant::now();
-    let mut output = VerifyOutput::new(args.format);
+    let mut output = VerifyOutput::new(args.format == Format::Json);
     let results = run_verify(
         dialect,
         server.as_ref(),
@@ -95,115 +93,4 @@ pub fn run_verify(
     block_on(verify::on_scratch(
         dialect, server, catalog, scope, progress,
     ))
-}
-
-struct VerifyOutput {
-    format: Format,
-    bar: Option<ProgressBar>,
-}
-
-impl VerifyOutput {
-    fn new(format: Format) -> Self {
-        VerifyOutput { format, bar: None }
-    }
-
-    fn finish(&mut self, results: &[Verified], strict: bool, took: std::time::Duration) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        let count = |f: &dyn Fn(&Verified) -> bool| results.iter().filter(|r| f(r)).count();
-        let ok = count(&|r| matches!(r.outcome, Outcome::Ok));
-        let failed = count(&|r| r.failed());
-        let skipped = count(&|r| matches!(r.outcome, Outcome::Skipped { .. }));
-        let lossy = count(&|r| !r.lossy.is_empty());
-        match self.format {
-            Format::Json => {
-                let doc = serde_json::json!({
-                    "verified": results,
-                    "ok": ok, "failed": failed, "skipped": skipped, "lossy": lossy,
-                    "strict": strict, "duration_ms": took.as_millis() as u64,
-                });
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-            }
-            Format::Table => {
-                println!(
-                    "{} verified: {ok} ok, {failed} failed, {skipped} skipped, {lossy} lossy ({:.1} s)",
-                    results.len(),
-                    took.as_secs_f64()
-                );
-                let skipped: Vec<String> = results
-                    .iter()
-                    .filter(|r| matches!(r.outcome, Outcome::Skipped { .. }))
-                    .map(|r| r.label.clone())
-                    .collect();
-                if !skipped.is_empty() {
-                    println!("skipped (irreversible): {}", skipped.join(", "));
-                }
-            }
-        }
-    }
-}
-
-impl VerifyProgress for VerifyOutput {
-    fn total(&mut self, in_scope: usize) {
-        if self.format == Format::Table && std::io::stderr().is_terminal() {
-            let bar =
-                ProgressBar::with_draw_target(Some(in_scope as u64), ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template("verifying [{bar:30}] {pos}/{len} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            self.bar = Some(bar);
-        }
-    }
-
-    fn verified(&mut self, r: &Verified) {
-        if self.format != Format::Table {
-            return;
-        }
-        let mut text = match &r.outcome {
-            Outcome::Ok => format!("ok        {}", r.label),
-            Outcome::Skipped { reason } => {
-                format!("skipped   {} (irreversible: {reason})", r.label)
-            }
-            Outcome::Mismatch {
-                differences,
-                reapply_error,
-            } => {
-                let mut t = format!(
-                    "MISMATCH  {}: its rollback does not restore the schema",
-                    r.label
-                );
-                for d in differences {
-                    t.push_str(&format!("\n    {d}"));
-                }
-                if let Some(error) = reapply_error {
-                    t.push_str(&format!(
-                        "\n    and applied again after its rollback, it fails: {error}"
-                    ));
-                }
-                t
-            }
-            Outcome::RollbackFailed { error } => {
-                format!("FAILED    {}: its rollback failed: {error}", r.label)
-            }
-            Outcome::ReapplyFailed { error } => format!(
-                "FAILED    {}: applied again after its rollback, it fails: {error}",
-                r.label
-            ),
-        };
-        for l in &r.lossy {
-            text.push_str(&format!(
-                "\n    lossy: {l} (the rollback cannot bring the data back)"
-            ));
-        }
-        match &self.bar {
-            Some(bar) => {
-                bar.suspend(|| println!("{text}"));
-                bar.inc(1);
-            }
-            None => println!("{text}"),
-        }
-    }
 }

@@ -49,20 +49,21 @@ pub struct Doubt {
 
 impl std::fmt::Display for Doubt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} may be serving ({} {} {} at phase {}: {})",
-            self.release,
-            self.kind.name(),
-            self.deploy_id,
-            match self.result {
-                RunResult::RollbackFailed => "failed to put the previous release back",
-                RunResult::Running => "stopped",
-                _ => "was interrupted",
-            },
-            self.phase,
-            self.why
-        )
+        let (kind, id, phase) = (self.kind.name(), &self.deploy_id, &self.phase);
+        write!(f, "{} may be serving ({kind} {id} ", self.release)?;
+        match self.result {
+            RunResult::Running => write!(
+                f,
+                "stopped at phase {phase} without saying how it ended: {})",
+                self.why
+            ),
+            RunResult::RollbackFailed => write!(
+                f,
+                "failed, and putting the previous release back failed too: {})",
+                self.why
+            ),
+            _ => write!(f, "was stopped at phase {phase}: {})", self.why),
+        }
     }
 }
 
@@ -142,8 +143,7 @@ pub fn serving(entries: &[Entry], liveness: Liveness, now: SystemTime) -> Servin
                         kind: e.kind,
                         phase: e.phase.clone().unwrap_or_default(),
                         result: e.result,
-                        why: "it stopped without saying how it ended (killed, or its machine lost)"
-                            .into(),
+                        why: "killed, or its machine lost".into(),
                     });
                 }
             }

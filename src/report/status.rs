@@ -212,3 +212,119 @@ pub fn human(view: &StatusView) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::journal::{Kind, PhaseRecord, RunResult};
+    use crate::deploy::record::Doubt;
+    use crate::engine::history::Mode;
+
+    fn entry() -> Entry {
+        let mut e = Entry::begin("18c2-1f", "production", Kind::Deploy, "1.5.0", "ci@build-7");
+        e.started_at = "2026-11-30T10:00:00.000Z".into();
+        e.result = RunResult::Succeeded;
+        e.previous_version = Some("1.4.0".into());
+        e.approved_by = Some("alice".into());
+        e.duration_ms = Some(1_250);
+        e.phases = vec![
+            PhaseRecord {
+                phase: "gate".into(),
+                status: "ok".into(),
+                duration_ms: 3,
+                detail: String::new(),
+            },
+            PhaseRecord {
+                phase: "deploy".into(),
+                status: "ok".into(),
+                duration_ms: 120,
+                detail: String::new(),
+            },
+        ];
+        e
+    }
+
+    fn partial() -> HistoryRow {
+        HistoryRow {
+            version: 12,
+            name: "add_region".into(),
+            state: State::FailedPartial,
+            mode: Mode::Statement,
+            sha256: String::new(),
+            normalized_sha256: String::new(),
+            refinery_checksum: String::new(),
+            applied_sql: String::new(),
+            rollback_sql: None,
+            statements_total: 3,
+            statements_done: 1,
+            error_statement: Some(2),
+            error_sqlstate: Some("42P01".into()),
+            error_message: Some("relation \"regions\" does not exist".into()),
+            attempts: 1,
+            started_at: String::new(),
+            finished_at: None,
+            duration_ms: None,
+            deploy_id: None,
+            environment: "production".into(),
+            release: None,
+            applied_by: "ci".into(),
+            in_flight: None,
+            rollback_done: 0,
+            rollback_total: None,
+            rollback_in_flight: None,
+            rollback_target: None,
+        }
+    }
+
+    fn view() -> StatusView {
+        StatusView {
+            environment: "production".into(),
+            database: "postgres://app:***@db:5432/shop".into(),
+            serving: Serving {
+                release: Some("1.5.0".into()),
+                rollback_target: Some("1.4.0".into()),
+                ..Serving::default()
+            },
+            last: Some(entry()),
+            health: Some(HealthNow {
+                probe: Probe::Pass,
+                latency_ms: 4,
+            }),
+            database_latency_ms: Some(1),
+            applied: 11,
+            pending: 2,
+            unfinished: vec![partial()],
+            lock_holder: None,
+            metrics: Some(vec![MetricNow {
+                threshold: "error rate > 1 %".into(),
+                value: Some(0.001),
+                alert: false,
+            }]),
+        }
+    }
+
+    #[test]
+    fn status_human() {
+        insta::assert_snapshot!(human(&view()));
+    }
+
+    #[test]
+    fn status_human_in_doubt() {
+        let mut v = view();
+        v.serving.doubt = Some(Doubt {
+            release: "1.6.0".into(),
+            deploy_id: "18c3-20".into(),
+            kind: Kind::Deploy,
+            phase: "health".into(),
+            result: RunResult::Running,
+            why: "killed, or its machine lost".into(),
+        });
+        v.serving.rollback_target = Some("1.5.0".into());
+        v.health = Some(HealthNow {
+            probe: Probe::NotYet("connection refused".into()),
+            latency_ms: 1,
+        });
+        v.unfinished.clear();
+        insta::assert_snapshot!(human(&v));
+    }
+}
