@@ -3,7 +3,6 @@
 use crate::cli::{ConfigArgs, Format};
 use crate::config::{Config, Environment};
 use crate::error::{ExitCode, Result};
-use crate::report::table::Table;
 
 pub fn run(config: &Config, args: &ConfigArgs) -> Result<ExitCode> {
     let environments: Vec<&Environment> = match &args.env {
@@ -25,7 +24,7 @@ pub fn run(config: &Config, args: &ConfigArgs) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         Format::Table => {
-            print_table(config, &environments);
+            print!("{}", crate::report::config::human(config, &environments));
             if args.env.is_none() {
                 for (name, error) in &config.unresolved {
                     println!("{name}: not usable here: {error}");
@@ -34,59 +33,4 @@ pub fn run(config: &Config, args: &ConfigArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::Success)
-}
-
-fn print_table(config: &Config, environments: &[&Environment]) {
-    let mut t = Table::new(["SETTING", "VALUE", "FROM"]);
-    let file = config
-        .file
-        .as_ref()
-        .map_or("(none)".to_string(), |f| f.display().to_string());
-    t.row(["config file".into(), file, String::new()]);
-    t.row([
-        "migrations dir".into(),
-        config.migrations_dir.value.display().to_string(),
-        config.migrations_dir.source.to_string(),
-    ]);
-    t.row([
-        "dialect".into(),
-        config.dialect.value.name().into(),
-        config.dialect.source.to_string(),
-    ]);
-    t.row([
-        "pipeline".into(),
-        config.pipeline.value.join(" -> "),
-        config.pipeline.source.to_string(),
-    ]);
-    for env in environments {
-        let key = |k: &str| format!("{}.{k}", env.name);
-        t.row([
-            key("database_url"),
-            env.database_url.value.redacted(),
-            env.database_url.source.to_string(),
-        ]);
-        t.row([
-            key("requires_approval"),
-            env.requires_approval.to_string(),
-            String::new(),
-        ]);
-        t.row([
-            key("lock_timeout"),
-            humantime::format_duration(env.lock_timeout).to_string(),
-            String::new(),
-        ]);
-        for (name, hook) in [
-            ("deploy", &env.deploy),
-            ("rollback", &env.rollback),
-            ("smoke", &env.smoke),
-        ] {
-            if let Some(argv) = hook {
-                t.row([key(name), argv.join(" "), String::new()]);
-            }
-        }
-        if let Some(h) = &env.health {
-            t.row([key("health.url"), h.url.clone(), String::new()]);
-        }
-    }
-    print!("{}", t.render());
 }

@@ -2,6 +2,8 @@
 //! progress bars) and programs (JSON). Commands gather the data; these turn it into text.
 //! Each printer is snapshot-tested on fixed data.
 
+pub mod catalog;
+pub mod config;
 pub mod deploy;
 pub mod findings;
 pub mod history;

@@ -1,0 +1,60 @@
+//! `runner config`: every setting, its value and where it came from; passwords as `***`.
+
+use super::table::Table;
+use crate::config::{Config, Environment};
+
+pub fn human(config: &Config, environments: &[&Environment]) -> String {
+    let mut t = Table::new(["SETTING", "VALUE", "FROM"]);
+    let file = config
+        .file
+        .as_ref()
+        .map_or("(none)".to_string(), |f| f.display().to_string());
+    t.row(["config file".into(), file, String::new()]);
+    t.row([
+        "migrations dir".into(),
+        config.migrations_dir.value.display().to_string(),
+        config.migrations_dir.source.to_string(),
+    ]);
+    t.row([
+        "dialect".into(),
+        config.dialect.value.name().into(),
+        config.dialect.source.to_string(),
+    ]);
+    t.row([
+        "pipeline".into(),
+        config.pipeline.value.join(" -> "),
+        config.pipeline.source.to_string(),
+    ]);
+    for env in environments {
+        let key = |k: &str| format!("{}.{k}", env.name);
+        t.row([
+            key("database_url"),
+            env.database_url.value.redacted(),
+            env.database_url.source.to_string(),
+        ]);
+        t.row([
+            key("requires_approval"),
+            env.requires_approval.to_string(),
+            String::new(),
+        ]);
+        t.row([key("strategy"), env.strategy.name().into(), String::new()]);
+        t.row([
+            key("lock_timeout"),
+            humantime::format_duration(env.lock_timeout).to_string(),
+            String::new(),
+        ]);
+        for (name, hook) in [
+            ("deploy", &env.deploy),
+            ("rollback", &env.rollback),
+            ("smoke", &env.smoke),
+        ] {
+            if let Some(argv) = hook {
+                t.row([key(name), argv.join(" "), String::new()]);
+            }
+        }
+        if let Some(h) = &env.health {
+            t.row([key("health.url"), h.url.clone(), String::new()]);
+        }
+    }
+    t.render()
+}
