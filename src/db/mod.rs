@@ -61,10 +61,10 @@ pub trait Backend: Sync {
 
     /// The current time as an SQL expression, to millisecond precision.
     fn now_sql(&self) -> &'static str;
-    /// The history tables, created when missing.
-    fn history_ddl(&self, names: &HistoryNames) -> String;
-    /// The SQL type of a history column added after the tables first shipped.
+    /// The SQL type of a column of runner's tables (`engine::schema` defines them).
     fn column_type(&self, column: ColumnType) -> &'static str;
+    /// Triggers that keep the audit log `events` append-only.
+    fn append_only_sql(&self, events: &str) -> String;
     /// Column names of table `$1`.
     fn columns_sql(&self) -> &'static str;
     /// `count(*)` of tables named `$1` that the session can see.
@@ -161,14 +161,16 @@ impl HistoryNames {
     }
 }
 
-/// Types of history columns added after the tables first shipped.
+/// Types of the columns of runner's tables.
 #[derive(Debug, Clone, Copy)]
 pub enum ColumnType {
     Int,
     BigInt,
-    /// An integer counter, 0 when not set.
-    Counter,
     Text,
+    /// A point in time (PostgreSQL timestamptz; SQLite text, RFC 3339).
+    Timestamp,
+    /// A generated row id, the table's key.
+    Serial,
 }
 
 /// How statements run: how long one may wait for a lock or run, and how often a lock

@@ -3,7 +3,7 @@
 //! `lock_timeout` / `statement_timeout`, SQLSTATE classes, and the catalog read from
 //! `pg_catalog`.
 
-use super::{Backend, ColumnType, DbError, HistoryNames, Limits, LockMethod, SnapshotQuery};
+use super::{Backend, ColumnType, DbError, Limits, LockMethod, SnapshotQuery};
 
 /// The advisory lock key: "runner" in ASCII, then 1.
 pub const LOCK_KEY: i64 = 0x7275_6e6e_6572_0001;
@@ -65,46 +65,25 @@ impl Backend for Postgres {
         "clock_timestamp()"
     }
 
-    fn history_ddl(&self, names: &HistoryNames) -> String {
-        let (m, e, d) = (&names.migrations, &names.events, &names.deploys);
-        format!(
-            "CREATE TABLE IF NOT EXISTS {m} (
-                version bigint PRIMARY KEY, name text NOT NULL, state text NOT NULL,
-                mode text NOT NULL, sha256 text NOT NULL, normalized_sha256 text NOT NULL,
-                refinery_checksum text NOT NULL, applied_sql text NOT NULL, rollback_sql text,
-                statements_total integer NOT NULL, statements_done integer NOT NULL DEFAULT 0,
-                error_statement integer, error_sqlstate text, error_message text,
-                attempts integer NOT NULL DEFAULT 0,
-                started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-                finished_at timestamptz, duration_ms bigint, deploy_id text,
-                environment text NOT NULL, release text, applied_by text NOT NULL);
-            CREATE TABLE IF NOT EXISTS {e} (
-                id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(),
-                environment text NOT NULL, deploy_id text, version bigint,
-                kind text NOT NULL, detail text NOT NULL, actor text NOT NULL);
-            CREATE OR REPLACE FUNCTION {e}_append_only() RETURNS trigger LANGUAGE plpgsql AS
-                $$ BEGIN RAISE EXCEPTION '{e} is append-only'; END $$;
-            CREATE OR REPLACE TRIGGER {e}_no_change BEFORE UPDATE OR DELETE ON {e}
-                FOR EACH ROW EXECUTE FUNCTION {e}_append_only();
-            CREATE OR REPLACE TRIGGER {e}_no_truncate BEFORE TRUNCATE ON {e}
-                FOR EACH STATEMENT EXECUTE FUNCTION {e}_append_only();
-            CREATE TABLE IF NOT EXISTS {d} (
-                id text PRIMARY KEY, environment text NOT NULL, kind text NOT NULL,
-                version text NOT NULL, previous_version text, result text NOT NULL,
-                forced integer NOT NULL DEFAULT 0, approved_by text, actor text NOT NULL,
-                started_at timestamptz NOT NULL DEFAULT clock_timestamp(), finished_at timestamptz,
-                duration_ms bigint, phases text NOT NULL DEFAULT '[]', hook_output text,
-                error text, migrations text NOT NULL DEFAULT '[]', recovery_ms bigint);"
-        )
-    }
-
     fn column_type(&self, column: ColumnType) -> &'static str {
         match column {
             ColumnType::Int => "integer",
             ColumnType::BigInt => "bigint",
-            ColumnType::Counter => "integer NOT NULL DEFAULT 0",
             ColumnType::Text => "text",
+            ColumnType::Timestamp => "timestamptz",
+            ColumnType::Serial => "bigserial PRIMARY KEY",
         }
+    }
+
+    fn append_only_sql(&self, e: &str) -> String {
+        format!(
+            "CREATE OR REPLACE FUNCTION {e}_append_only() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN RAISE EXCEPTION '{e} is append-only'; END $$;
+            CREATE OR REPLACE TRIGGER {e}_no_change BEFORE UPDATE OR DELETE ON {e}
+                FOR EACH ROW EXECUTE FUNCTION {e}_append_only();
+            CREATE OR REPLACE TRIGGER {e}_no_truncate BEFORE TRUNCATE ON {e}
+                FOR EACH STATEMENT EXECUTE FUNCTION {e}_append_only();"
+        )
     }
 
     fn columns_sql(&self) -> &'static str {

@@ -2,7 +2,7 @@
 //! `busy_timeout` set before `BEGIN IMMEDIATE`, SQLite's result codes, and the catalog read
 //! from `sqlite_master` and `pragma_table_xinfo`.
 
-use super::{Backend, ColumnType, DbError, HistoryNames, Limits, LockMethod, SnapshotQuery};
+use super::{Backend, ColumnType, DbError, Limits, LockMethod, SnapshotQuery};
 
 pub struct Sqlite;
 
@@ -39,44 +39,21 @@ impl Backend for Sqlite {
         "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
     }
 
-    fn history_ddl(&self, names: &HistoryNames) -> String {
-        let (m, e, d) = (&names.migrations, &names.events, &names.deploys);
-        format!(
-            "CREATE TABLE IF NOT EXISTS {m} (
-                version INTEGER PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,
-                mode TEXT NOT NULL, sha256 TEXT NOT NULL, normalized_sha256 TEXT NOT NULL,
-                refinery_checksum TEXT NOT NULL, applied_sql TEXT NOT NULL, rollback_sql TEXT,
-                statements_total INTEGER NOT NULL, statements_done INTEGER NOT NULL DEFAULT 0,
-                error_statement INTEGER, error_sqlstate TEXT, error_message TEXT,
-                attempts INTEGER NOT NULL DEFAULT 0,
-                started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-                finished_at TEXT, duration_ms INTEGER, deploy_id TEXT,
-                environment TEXT NOT NULL, release TEXT, applied_by TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS {e} (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-                environment TEXT NOT NULL, deploy_id TEXT, version INTEGER,
-                kind TEXT NOT NULL, detail TEXT NOT NULL, actor TEXT NOT NULL);
-            CREATE TRIGGER IF NOT EXISTS {e}_no_update BEFORE UPDATE ON {e}
-                BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;
-            CREATE TRIGGER IF NOT EXISTS {e}_no_delete BEFORE DELETE ON {e}
-                BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;
-            CREATE TABLE IF NOT EXISTS {d} (
-                id TEXT PRIMARY KEY, environment TEXT NOT NULL, kind TEXT NOT NULL,
-                version TEXT NOT NULL, previous_version TEXT, result TEXT NOT NULL,
-                forced INTEGER NOT NULL DEFAULT 0, approved_by TEXT, actor TEXT NOT NULL,
-                started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), finished_at TEXT,
-                duration_ms INTEGER, phases TEXT NOT NULL DEFAULT '[]', hook_output TEXT,
-                error TEXT, migrations TEXT NOT NULL DEFAULT '[]', recovery_ms INTEGER);"
-        )
-    }
-
     fn column_type(&self, column: ColumnType) -> &'static str {
         match column {
             ColumnType::Int | ColumnType::BigInt => "INTEGER",
-            ColumnType::Counter => "INTEGER NOT NULL DEFAULT 0",
-            ColumnType::Text => "TEXT",
+            ColumnType::Text | ColumnType::Timestamp => "TEXT",
+            ColumnType::Serial => "INTEGER PRIMARY KEY AUTOINCREMENT",
         }
+    }
+
+    fn append_only_sql(&self, e: &str) -> String {
+        format!(
+            "CREATE TRIGGER IF NOT EXISTS {e}_no_update BEFORE UPDATE ON {e}
+                BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;
+            CREATE TRIGGER IF NOT EXISTS {e}_no_delete BEFORE DELETE ON {e}
+                BEGIN SELECT RAISE(ABORT, '{e} is append-only'); END;"
+        )
     }
 
     fn columns_sql(&self) -> &'static str {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::history::{Failure, History, Mode, NewRow, RunInfo, State};
+use super::history::{Failure, History, Mark, Mode, NewRow, RunInfo, State};
 use super::plan::Step;
 use super::statements::{Effect, outside_transaction};
 use crate::db::backoff::Backoff;
@@ -160,15 +160,9 @@ async fn transaction_attempt(
     attempts: i64,
     started: Instant,
 ) -> Result<(), (usize, DbError)> {
-    let Job {
-        history,
-        run,
-        step,
-        row,
-        limits,
-    } = *job;
+    let (history, run, step, row) = (job.history, job.run, job.step, job.row);
     let total = step.script.statements.len();
-    conn.begin(limits).await.map_err(|e| (0, e))?;
+    conn.begin(job.limits).await.map_err(|e| (0, e))?;
     history
         .start(conn, row, run, State::Applying, attempts)
         .await
@@ -253,7 +247,7 @@ async fn statement_mode(
         .map_err(|e| stop(step.resume_from, e, None))?;
     if step.resume_from > 0 {
         history
-            .progress(conn, row.version, step.resume_from as i64)
+            .mark(conn, row.version, Mark::Done(step.resume_from as i64))
             .await
             .map_err(|e| stop(step.resume_from, e, None))?;
     }
@@ -323,15 +317,15 @@ pub(super) enum Counter {
 impl Counter {
     async fn done(self, conn: &mut Conn, history: &History, done: i64) -> Result<(), DbError> {
         match self {
-            Counter::Forward(v) => history.progress(conn, v, done).await,
-            Counter::Rollback(v) => history.rollback_progress(conn, v, done).await,
+            Counter::Forward(v) => history.mark(conn, v, Mark::Done(done)).await,
+            Counter::Rollback(v) => history.mark(conn, v, Mark::RollbackDone(done)).await,
         }
     }
 
     async fn in_flight(self, conn: &mut Conn, history: &History, n: i64) -> Result<(), DbError> {
         match self {
-            Counter::Forward(v) => history.in_flight(conn, v, n).await,
-            Counter::Rollback(v) => history.rollback_in_flight(conn, v, n).await,
+            Counter::Forward(v) => history.mark(conn, v, Mark::InFlight(n)).await,
+            Counter::Rollback(v) => history.mark(conn, v, Mark::RollbackInFlight(n)).await,
         }
     }
 }

@@ -9,8 +9,9 @@ use std::fmt;
 
 use sqlx::{AssertSqlSafe, Row};
 
+use super::schema;
 use crate::config::Dialect;
-use crate::db::{Backend, ColumnType, Conn, DbError, HistoryNames, Value};
+use crate::db::{Backend, Conn, DbError, HistoryNames, Value};
 use crate::on_conn;
 pub use crate::runtime::RunInfo;
 
@@ -109,6 +110,20 @@ impl Mode {
     }
 }
 
+/// How far a statement-mode migration or rollback got, recorded as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Statements 1..=n of the migration are committed; nothing is in flight.
+    Done(i64),
+    /// Statement n starts outside a transaction: if the run stops before it is `Done`, the
+    /// catalog must tell whether it took effect.
+    InFlight(i64),
+    /// Statements 1..=n of the rollback are committed.
+    RollbackDone(i64),
+    /// Rollback statement n starts outside a transaction.
+    RollbackInFlight(i64),
+}
+
 /// One row of `<prefix>migrations`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HistoryRow {
@@ -145,27 +160,6 @@ pub struct HistoryRow {
     /// The version an unfinished rollback run goes down to (it stays applied): a re-run of
     /// `rollback --steps N` continues to it instead of counting N again.
     pub rollback_target: Option<i64>,
-}
-
-/// Columns added after the first release of the history tables: `ensure` adds the ones an
-/// older table lacks.
-const ADDED_COLUMNS: &[(Table, &str, ColumnType)] = &[
-    (Table::Migrations, "in_flight", ColumnType::Int),
-    (Table::Migrations, "rollback_done", ColumnType::Counter),
-    (Table::Migrations, "rollback_total", ColumnType::Int),
-    (Table::Migrations, "rollback_in_flight", ColumnType::Int),
-    (Table::Migrations, "rollback_target", ColumnType::BigInt),
-    (Table::Deploys, "phase", ColumnType::Text),
-    (Table::Deploys, "heartbeat_at", ColumnType::Text),
-    (Table::Deploys, "lease_ms", ColumnType::BigInt),
-    (Table::Deploys, "strategy", ColumnType::Text),
-    (Table::Deploys, "desired", ColumnType::Text),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Table {
-    Migrations,
-    Deploys,
 }
 
 /// What a run writes into a new or retried row.
@@ -214,18 +208,19 @@ impl History {
     /// Creates the tables when missing, and adds the columns an older runner's tables lack.
     /// Call with the lock held.
     pub async fn ensure(&self, conn: &mut Conn) -> Result<(), DbError> {
-        conn.execute(&self.backend.history_ddl(&self.names)).await?;
-        for (table, name) in [
-            (Table::Migrations, &self.migrations),
-            (Table::Deploys, &self.deploys),
-        ] {
-            let present = self.columns(conn, name).await?;
-            for (_, column, ty) in ADDED_COLUMNS.iter().filter(|(t, ..)| *t == table) {
-                if !present.iter().any(|p| p == column) {
-                    let ty = self.backend.column_type(*ty);
-                    conn.execute(&format!("ALTER TABLE {name} ADD COLUMN {column} {ty}"))
-                        .await?;
-                }
+        conn.execute(&schema::create_sql(self.backend, &self.names))
+            .await?;
+        for (table, columns) in schema::tables(&self.names) {
+            let present = self.columns(conn, table).await?;
+            for column in columns
+                .iter()
+                .filter(|c| !present.iter().any(|p| p == c.name))
+            {
+                conn.execute(&format!(
+                    "ALTER TABLE {table} ADD COLUMN {}",
+                    column.sql(self.backend)
+                ))
+                .await?;
             }
         }
         Ok(())
@@ -396,23 +391,15 @@ impl History {
         conn.exec(sql, values).await.map(drop)
     }
 
-    /// Statements 1..=`done` are committed; nothing is in flight.
-    pub async fn progress(&self, conn: &mut Conn, version: i64, done: i64) -> Result<(), DbError> {
-        let set = "statements_done = $1, in_flight = NULL";
-        self.update(conn, version, set, vec![done.into()]).await
-    }
-
-    /// Statement `statement` (1-based) starts outside a transaction: if the run stops before
-    /// `progress`, the catalog must tell whether it took effect.
-    pub async fn in_flight(
-        &self,
-        conn: &mut Conn,
-        version: i64,
-        statement: i64,
-    ) -> Result<(), DbError> {
-        let set = "in_flight = $1";
-        self.update(conn, version, set, vec![statement.into()])
-            .await
+    /// Records how far a migration (or its rollback) got: see `Mark`.
+    pub async fn mark(&self, conn: &mut Conn, version: i64, mark: Mark) -> Result<(), DbError> {
+        let (set, n) = match mark {
+            Mark::Done(n) => ("statements_done = $1, in_flight = NULL", n),
+            Mark::InFlight(n) => ("in_flight = $1", n),
+            Mark::RollbackDone(n) => ("rollback_done = $1, rollback_in_flight = NULL", n),
+            Mark::RollbackInFlight(n) => ("rollback_in_flight = $1", n),
+        };
+        self.update(conn, version, set, vec![n.into()]).await
     }
 
     /// A rollback starts (or continues): state rolling_back, with its statement count.
@@ -425,29 +412,6 @@ impl History {
         let set = "state = $1, rollback_total = $2";
         let values = vec![State::RollingBack.name().into(), total.into()];
         self.update(conn, version, set, values).await
-    }
-
-    /// Statements 1..=`done` of the rollback are committed; nothing of it is in flight.
-    pub async fn rollback_progress(
-        &self,
-        conn: &mut Conn,
-        version: i64,
-        done: i64,
-    ) -> Result<(), DbError> {
-        let set = "rollback_done = $1, rollback_in_flight = NULL";
-        self.update(conn, version, set, vec![done.into()]).await
-    }
-
-    /// Rollback statement `statement` starts outside a transaction.
-    pub async fn rollback_in_flight(
-        &self,
-        conn: &mut Conn,
-        version: i64,
-        statement: i64,
-    ) -> Result<(), DbError> {
-        let set = "rollback_in_flight = $1";
-        self.update(conn, version, set, vec![statement.into()])
-            .await
     }
 
     /// Records the target of a rollback run on every migration it will undo, before it

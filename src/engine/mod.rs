@@ -8,6 +8,7 @@ pub mod gate;
 pub mod history;
 pub mod plan;
 pub mod rollback;
+pub mod schema;
 pub mod settle;
 pub mod statements;
 pub mod verify;

@@ -3,7 +3,7 @@
 //! effect. The catalog does: this reads it and records what the database shows, so the next
 //! run neither repeats a statement that completed nor skips one that did not.
 
-use super::history::{History, HistoryRow};
+use super::history::{History, HistoryRow, Mark};
 use super::statements::{Effect, outside_transaction, stored_script};
 use crate::catalog::directives::FileRole;
 use crate::config::Dialect;
@@ -32,7 +32,7 @@ pub async fn settle(
             let s = inspect(conn, row.version, false, &row.applied_sql, k).await?;
             if let Some(took) = s.took_effect {
                 history
-                    .progress(conn, row.version, if took { k } else { k - 1 })
+                    .mark(conn, row.version, Mark::Done(if took { k } else { k - 1 }))
                     .await?;
             }
             settled.push(s);
@@ -41,7 +41,11 @@ pub async fn settle(
             let s = inspect(conn, row.version, true, sql, k).await?;
             if let Some(took) = s.took_effect {
                 history
-                    .rollback_progress(conn, row.version, if took { k } else { k - 1 })
+                    .mark(
+                        conn,
+                        row.version,
+                        Mark::RollbackDone(if took { k } else { k - 1 }),
+                    )
                     .await?;
             }
             settled.push(s);

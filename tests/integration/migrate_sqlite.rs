@@ -282,3 +282,48 @@ fn on_a_terminal_migrate_draws_progress_and_prints_results() {
     assert!(text.contains("2 migrations applied"), "{text}");
     assert!(!text.contains("panicked"), "{text}");
 }
+
+/// Tables written by the first release of runner lack the columns of statement progress and
+/// of the deploy record: reading commands read them as they are, and the next command that
+/// holds the lock adds the columns.
+#[test]
+fn history_tables_of_an_older_runner_are_read_and_upgraded() {
+    let p = shop();
+    std::fs::create_dir_all(p.path().join("db")).unwrap();
+    sqlite(
+        &p,
+        "staging.db",
+        "CREATE TABLE runner_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,
+            mode TEXT NOT NULL, sha256 TEXT NOT NULL, normalized_sha256 TEXT NOT NULL,
+            refinery_checksum TEXT NOT NULL, applied_sql TEXT NOT NULL, rollback_sql TEXT,
+            statements_total INTEGER NOT NULL, statements_done INTEGER NOT NULL DEFAULT 0,
+            error_statement INTEGER, error_sqlstate TEXT, error_message TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, started_at TEXT NOT NULL DEFAULT 'x',
+            finished_at TEXT, duration_ms INTEGER, deploy_id TEXT,
+            environment TEXT NOT NULL, release TEXT, applied_by TEXT NOT NULL);
+         CREATE TABLE runner_deploys (
+            id TEXT PRIMARY KEY, environment TEXT NOT NULL, kind TEXT NOT NULL,
+            version TEXT NOT NULL, previous_version TEXT, result TEXT NOT NULL,
+            forced INTEGER NOT NULL DEFAULT 0, approved_by TEXT, actor TEXT NOT NULL,
+            started_at TEXT NOT NULL DEFAULT 'x', finished_at TEXT, duration_ms INTEGER,
+            phases TEXT NOT NULL DEFAULT '[]', hook_output TEXT, error TEXT,
+            migrations TEXT NOT NULL DEFAULT '[]', recovery_ms INTEGER);
+         INSERT INTO runner_deploys (id, environment, kind, version, result, actor)
+            VALUES ('old-1', 'staging', 'deploy', '0.9.0', 'succeeded', 'someone');",
+    );
+    p.run(&["status", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("version:     0.9.0")
+        .stdout_has("0 applied, 2 pending");
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    let columns = sqlite(
+        &p,
+        "staging.db",
+        "SELECT group_concat(name) FROM pragma_table_info('runner_migrations')",
+    );
+    assert!(columns.contains("in_flight,rollback_done"), "{columns}");
+    p.run(&["status", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("2 applied, 0 pending");
+}
