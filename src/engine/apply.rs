@@ -94,13 +94,7 @@ async fn transaction_mode(
     job: &Job<'_>,
     progress: &mut dyn Progress,
 ) -> Result<(), Stopped> {
-    let Job {
-        history,
-        run,
-        step,
-        row,
-        limits,
-    } = *job;
+    let (history, run, step, row, limits) = (job.history, job.run, job.step, job.row, job.limits);
     let started = Instant::now();
     let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
     let mut attempt: u32 = 0;
@@ -211,13 +205,7 @@ async fn statement_mode(
     job: &Job<'_>,
     progress: &mut dyn Progress,
 ) -> Result<(), Stopped> {
-    let Job {
-        history,
-        run,
-        step,
-        row,
-        limits,
-    } = *job;
+    let (history, run, step, row, limits) = (job.history, job.run, job.step, job.row, job.limits);
     let started = Instant::now();
     let total = step.script.statements.len();
     let stop = |index: usize, error: DbError, leftover: Option<String>| Stopped {

@@ -32,6 +32,17 @@ fn deploy_hanging_in_health(shop: &Shop, version: &str) -> Child {
     child
 }
 
+/// A second migration, V2, pending once written.
+fn add_orders_migration(shop: &Shop) {
+    let dir = shop.path().join("migrations");
+    std::fs::write(
+        dir.join("V2__orders.sql"),
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("V2__orders.down.sql"), "DROP TABLE orders;\n").unwrap();
+}
+
 fn signal(child: &Child, signal: i32) {
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, signal) };
@@ -176,16 +187,7 @@ fn a_second_signal_stops_waiting_and_leaves_the_record_in_doubt() {
 fn rollback_with_migrations_restores_the_app_before_undoing_its_migrations() {
     let shop = sqlite_shop(false);
     deploy(&shop, "1.0.0");
-    std::fs::write(
-        shop.path().join("migrations/V2__orders.sql"),
-        "CREATE TABLE orders (id INTEGER PRIMARY KEY);\n",
-    )
-    .unwrap();
-    std::fs::write(
-        shop.path().join("migrations/V2__orders.down.sql"),
-        "DROP TABLE orders;\n",
-    )
-    .unwrap();
+    add_orders_migration(&shop);
     deploy(&shop, "1.1.0");
     shop.run(&["rollback", "--env", "staging", "--with-migrations"])
         .expect_code(0);
@@ -206,16 +208,7 @@ fn rollback_with_migrations_restores_the_app_before_undoing_its_migrations() {
 fn a_deploy_with_pending_migrations_is_refused_unless_they_run_or_are_allowed() {
     let shop = sqlite_shop(false);
     deploy(&shop, "1.0.0");
-    std::fs::write(
-        shop.path().join("migrations/V2__orders.sql"),
-        "CREATE TABLE orders (id INTEGER PRIMARY KEY);\n",
-    )
-    .unwrap();
-    std::fs::write(
-        shop.path().join("migrations/V2__orders.down.sql"),
-        "DROP TABLE orders;\n",
-    )
-    .unwrap();
+    add_orders_migration(&shop);
     shop.run(&["deploy", "--env", "staging", "--version", "1.1.0"])
         .expect_code(2)
         .stderr_has("1 migration(s) are pending in staging (V2 orders)")

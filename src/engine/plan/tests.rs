@@ -52,6 +52,22 @@ fn applied(m: &Migration) -> HistoryRow {
     }
 }
 
+/// The plan of production when staging's history holds `rows`.
+fn production_after(c: &Catalog, rows: Vec<HistoryRow>) -> Plan<'_> {
+    let previous = Previous {
+        environment: "staging".into(),
+        rows,
+    };
+    plan(
+        c,
+        &[],
+        Dialect::Postgres,
+        &Request::default(),
+        "production",
+        Some(&previous),
+    )
+}
+
 const THREE: [(&str, &str); 3] = [
     (
         "V1__a.sql",
@@ -222,18 +238,7 @@ fn interrupted_rows_are_classified() {
 fn production_needs_what_staging_got() {
     let f = Folder::new(&THREE);
     let c = f.catalog();
-    let previous = Previous {
-        environment: "staging".into(),
-        rows: vec![applied(&c.migrations[0])],
-    };
-    let p = plan(
-        &c,
-        &[],
-        Dialect::Postgres,
-        &Request::default(),
-        "production",
-        Some(&previous),
-    );
+    let p = production_after(&c, vec![applied(&c.migrations[0])]);
     assert_eq!(p.problems.len(), 2);
     assert!(
         p.problems[0].contains("V2 b has not been applied to staging"),
@@ -244,21 +249,13 @@ fn production_needs_what_staging_got() {
     let mut changed = applied(&c.migrations[1]);
     changed.sha256 = "x".into();
     changed.normalized_sha256 = "y".into();
-    let previous = Previous {
-        environment: "staging".into(),
-        rows: vec![
+    let p = production_after(
+        &c,
+        vec![
             applied(&c.migrations[0]),
             changed,
             applied(&c.migrations[2]),
         ],
-    };
-    let p = plan(
-        &c,
-        &[],
-        Dialect::Postgres,
-        &Request::default(),
-        "production",
-        Some(&previous),
     );
     assert_eq!(p.problems.len(), 1);
     assert!(
