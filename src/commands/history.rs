@@ -3,7 +3,7 @@
 use crate::cli::{Format, HistoryArgs};
 use crate::config::Config;
 use crate::db::Conn;
-use crate::deploy::journal;
+use crate::engine::journal;
 use crate::engine::{self, history::History};
 use crate::error::{ExitCode, Result};
 

@@ -58,6 +58,12 @@ pub trait Backend: Sync {
     /// so its limits go before it; PostgreSQL's go inside, as `SET LOCAL`.
     fn begin_sql(&self) -> &'static str;
     fn limits_before_begin(&self) -> bool;
+    /// What a migration's transaction needs around it beyond BEGIN and COMMIT: SQLite turns
+    /// foreign keys off for it (its documented table-rebuild procedure) and checks them before
+    /// it commits.
+    fn foreign_keys(&self) -> Option<ForeignKeyGuard> {
+        None
+    }
 
     /// The current time as an SQL expression, to millisecond precision.
     fn now_sql(&self) -> &'static str;
@@ -128,6 +134,16 @@ pub async fn index_state(conn: &mut Conn, name: &str) -> Result<IndexState, DbEr
     )
 }
 
+/// Foreign keys off around a migration's transaction, checked before it commits.
+pub struct ForeignKeyGuard {
+    /// Run before BEGIN (it has no effect inside a transaction).
+    pub off: &'static str,
+    /// Rows that violate a foreign key: (table, rowid, parent table, constraint index).
+    pub check: &'static str,
+    /// Run after COMMIT or ROLLBACK.
+    pub on: &'static str,
+}
+
 /// How a backend holds the migration lock.
 pub enum LockMethod {
     /// A lock of the session: polled with `try_sql` (one boolean-like row: taken or not),
@@ -183,6 +199,18 @@ pub struct Limits {
     pub retries: u32,
     /// First delay between retries; it doubles, with jitter, up to 30 s.
     pub retry_delay: Duration,
+}
+
+impl Default for Limits {
+    /// runner's defaults: 5 s lock waits, no statement limit, no retries.
+    fn default() -> Limits {
+        Limits {
+            lock_timeout: crate::config::DEFAULT_LOCK_TIMEOUT,
+            statement_timeout: None,
+            retries: 0,
+            retry_delay: Duration::from_millis(200),
+        }
+    }
 }
 
 impl Limits {
@@ -272,6 +300,53 @@ impl Conn {
         backend(self.dialect())
     }
 
+    /// Commits a migration's transaction; on SQLite, only when no foreign key is violated (the
+    /// violating rows are named and the transaction rolled back).
+    pub async fn commit(&mut self) -> Result<(), DbError> {
+        let Some(guard) = self.backend().foreign_keys() else {
+            return self.execute("COMMIT").await;
+        };
+        let violations = self.fetch_text(guard.check, Vec::new()).await;
+        let result = match violations {
+            Ok(rows) if rows.is_empty() => self.execute("COMMIT").await,
+            Ok(rows) => {
+                let _ = self.execute("ROLLBACK").await;
+                let named: Vec<String> = rows
+                    .iter()
+                    .take(10)
+                    .map(|r| {
+                        let cell = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+                        format!(
+                            "{} row {} references a missing row of {}",
+                            cell(0),
+                            cell(1),
+                            cell(2)
+                        )
+                    })
+                    .collect();
+                Err(DbError {
+                    code: Some("787".into()),
+                    ..DbError::other(format!(
+                        "FOREIGN KEY constraint failed at commit: {} violation(s): {}",
+                        rows.len(),
+                        named.join("; ")
+                    ))
+                })
+            }
+            Err(e) => Err(e),
+        };
+        let _ = self.execute(guard.on).await;
+        result
+    }
+
+    /// Rolls a migration's transaction back (and turns SQLite's foreign keys on again).
+    pub async fn rollback(&mut self) {
+        let _ = self.execute("ROLLBACK").await;
+        if let Some(guard) = self.backend().foreign_keys() {
+            let _ = self.execute(guard.on).await;
+        }
+    }
+
     /// Rows of a query whose columns are all text (or NULL): the generic read the backends'
     /// catalog and lock queries use.
     pub async fn fetch_text(
@@ -328,9 +403,13 @@ impl Conn {
         }
     }
 
-    /// Opens a transaction with the limits scoped to it.
+    /// Opens a migration's transaction with the limits scoped to it (and, on SQLite, foreign
+    /// keys off until `commit` or `rollback`).
     pub async fn begin(&mut self, limits: &Limits) -> Result<(), DbError> {
         let backend = self.backend();
+        if let Some(guard) = backend.foreign_keys() {
+            self.execute(guard.off).await?;
+        }
         if backend.limits_before_begin() {
             self.set_limits(limits, false).await?;
             self.execute(backend.begin_sql()).await

@@ -2,7 +2,7 @@
 //! `busy_timeout` set before `BEGIN IMMEDIATE`, SQLite's result codes, and the catalog read
 //! from `sqlite_master` and `pragma_table_xinfo`.
 
-use super::{Backend, ColumnType, DbError, Limits, LockMethod, SnapshotQuery};
+use super::{Backend, ColumnType, DbError, ForeignKeyGuard, Limits, LockMethod, SnapshotQuery};
 
 pub struct Sqlite;
 
@@ -33,6 +33,16 @@ impl Backend for Sqlite {
 
     fn limits_before_begin(&self) -> bool {
         true
+    }
+
+    /// SQLite's documented procedure for schema changes that rebuild a table: foreign keys
+    /// off for the transaction, `PRAGMA foreign_key_check` before it commits.
+    fn foreign_keys(&self) -> Option<ForeignKeyGuard> {
+        Some(ForeignKeyGuard {
+            off: "PRAGMA foreign_keys = OFF",
+            check: "SELECT \"table\", CAST(rowid AS TEXT), parent, CAST(fkid AS TEXT) FROM pragma_foreign_key_check",
+            on: "PRAGMA foreign_keys = ON",
+        })
     }
 
     fn now_sql(&self) -> &'static str {

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use super::journal::{Entry, Kind, RunResult};
 use super::record::{self, Lease};
 use super::run::{Phase, Reporter, Run, Status};
 use super::strategy::{Chosen, Strategy};
@@ -16,6 +15,7 @@ use crate::config::{Config, Environment};
 use crate::db::{Conn, lock};
 use crate::engine;
 use crate::engine::history::{History, State};
+use crate::engine::journal::{Entry, Kind, RunResult};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]

@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use super::health::{self, Verdict};
-use super::journal::Kind;
 use super::run::{Phase, Run, Status};
 use super::strategy::{Failure, Step};
 use crate::db::Conn;
+use crate::engine::journal::Kind;
 
 /// Runs a hook of the environment as the phase `phase`. The first signal lets it finish (a
 /// half-run deploy hook is worse than a finished one); the second stops it.

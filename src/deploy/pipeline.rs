@@ -1,10 +1,10 @@
 //! The pipeline order: which environment comes before which, and what production requires of it.
 
-use super::journal::{self, Kind, RunResult};
 use crate::config::Config;
 use crate::db::Conn;
 use crate::engine;
 use crate::engine::history::History;
+use crate::engine::journal::{self, Kind, RunResult};
 use crate::error::{Error, Result};
 
 pub fn previous_environment(config: &Config, env: &str) -> Option<String> {

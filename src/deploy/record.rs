@@ -13,10 +13,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::journal::{self, Entry, Kind, RunResult};
 use crate::config::Environment;
 use crate::db::Conn;
 use crate::engine::history::History;
+use crate::engine::journal::{self, Entry, Kind, RunResult};
 
 use crate::config::DEFAULT_LEASE;
 

@@ -7,11 +7,11 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use super::DeployOptions;
-use super::journal::RunResult;
 use super::run::{Phase, Run, Status};
 use super::strategy::{Chosen, Failure, Strategy};
 use crate::catalog::Catalog;
 use crate::db::Conn;
+use crate::engine::journal::RunResult;
 use crate::error::{Error, Result};
 
 pub(super) async fn after_failure(

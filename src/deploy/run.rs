@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use super::health::Probe;
 use super::hooks::{HookContext, HookResult, HookRunner, Secrets, Server};
-use super::journal::{self, Entry, Kind, PhaseRecord, RunResult};
 use crate::config::{Config, Environment};
 use crate::db::Conn;
 use crate::engine::history::History;
+use crate::engine::journal::{self, Entry, Kind, PhaseRecord, RunResult};
 use crate::error::{Error, Result};
 use crate::runtime::RunInfo;
 

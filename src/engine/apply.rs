@@ -105,7 +105,9 @@ async fn transaction_mode(
             Ok(()) => return Ok(()),
             Err(failure) => failure,
         };
-        let _ = conn.execute("ROLLBACK").await;
+        if !error.connection_lost {
+            conn.rollback().await;
+        }
         let interrupted = error.code.as_deref() == Some(INTERRUPTED);
         if !interrupted && conn.backend().is_lock_timeout(&error) && attempt <= limits.retries {
             let delay = backoff.next_delay();
@@ -183,7 +185,7 @@ async fn transaction_attempt(
         )
         .await
         .map_err(|e| (total, e))?;
-    conn.execute("COMMIT").await.map_err(|e| (total, e))
+    conn.commit().await.map_err(|e| (total, e))
 }
 
 fn applied_detail(step: &Step<'_>, took_ms: i64) -> String {
@@ -388,12 +390,12 @@ async fn in_own_transaction(
     let result = async {
         conn.execute(statement).await?;
         counter.done(conn, history, index as i64 + 1).await?;
-        conn.execute("COMMIT").await
+        conn.commit().await
     }
     .await;
     if let Err(e) = result {
         if !e.connection_lost {
-            let _ = conn.execute("ROLLBACK").await;
+            conn.rollback().await;
         }
         return Err(e);
     }

@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod gate;
 pub mod history;
+pub mod journal;
 pub mod plan;
 pub mod rollback;
 pub mod schema;

@@ -458,7 +458,7 @@ async fn transactional(
     conn.begin(limits).await.map_err(|e| (0, e))?;
     for (i, statement) in statements.iter().enumerate() {
         if let Err(e) = conn.execute(statement).await {
-            let _ = conn.execute("ROLLBACK").await;
+            conn.rollback().await;
             return Err((i + 1, e));
         }
     }
@@ -466,10 +466,8 @@ async fn transactional(
         .set_state(conn, u.row.version, State::RolledBack)
         .await
     {
-        let _ = conn.execute("ROLLBACK").await;
+        conn.rollback().await;
         return Err((statements.len(), e));
     }
-    conn.execute("COMMIT")
-        .await
-        .map_err(|e| (statements.len(), e))
+    conn.commit().await.map_err(|e| (statements.len(), e))
 }

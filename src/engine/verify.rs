@@ -15,7 +15,7 @@ use super::statements::{Script, script};
 use crate::catalog::{Catalog, Migration, Version};
 use crate::config::{DatabaseUrl, Dialect};
 use crate::db::snapshot::{self, Difference};
-use crate::db::{Conn, DbError};
+use crate::db::{Conn, DbError, Limits};
 use crate::error::{Error, Result};
 use crate::lint::model::Op;
 use crate::lint::parse;
@@ -186,18 +186,15 @@ pub async fn execute(conn: &mut Conn, script: &Script) -> std::result::Result<()
         }
         return Ok(());
     }
-    let begin = match conn.dialect() {
-        Dialect::Sqlite => "BEGIN IMMEDIATE",
-        _ => "BEGIN",
-    };
-    conn.execute(begin).await?;
+    // As an environment runs it: one transaction (SQLite: foreign keys off, checked at commit).
+    conn.begin(&Limits::default()).await?;
     for statement in &script.statements {
         if let Err(e) = conn.execute(statement).await {
-            let _ = conn.execute("ROLLBACK").await;
+            conn.rollback().await;
             return Err(e);
         }
     }
-    conn.execute("COMMIT").await
+    conn.commit().await
 }
 
 /// Verifies the migrations in `scope` (all when `None`), in one pass on `conn`.

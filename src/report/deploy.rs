@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::deploy::health::Probe;
-use crate::deploy::journal::PhaseRecord;
 use crate::deploy::run::Reporter;
+use crate::engine::journal::PhaseRecord;
 use crate::lint::Report;
 use crate::report::Sink;
 use crate::report::progress::{MigrateOutput, Style};

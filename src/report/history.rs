@@ -1,7 +1,7 @@
 //! `runner history`: the deploy journal, newest first.
 
 use super::table::Table;
-use crate::deploy::journal::Entry;
+use crate::engine::journal::Entry;
 
 pub fn human(environment: &str, entries: &[Entry]) -> String {
     if entries.is_empty() {

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use crate::db::lock::Holder;
 use crate::deploy::health::Probe;
-use crate::deploy::journal::Entry;
 use crate::deploy::record::Serving;
 use crate::engine::history::{HistoryRow, State};
+use crate::engine::journal::Entry;
 
 /// Everything `runner status` shows, gathered by the command.
 #[derive(Debug, Clone, Serialize)]
@@ -216,9 +216,9 @@ pub fn human(view: &StatusView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::journal::{Kind, PhaseRecord, RunResult};
     use crate::deploy::record::Doubt;
     use crate::engine::history::Mode;
+    use crate::engine::journal::{Kind, PhaseRecord, RunResult};
 
     fn entry() -> Entry {
         let mut e = Entry::begin("18c2-1f", "production", Kind::Deploy, "1.5.0", "ci@build-7");

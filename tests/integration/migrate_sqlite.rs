@@ -327,3 +327,42 @@ fn history_tables_of_an_older_runner_are_read_and_upgraded() {
         .expect_code(0)
         .stdout_has("2 applied, 0 pending");
 }
+
+/// SQLite's own procedure for a table rebuild (create new, copy, drop old, rename) needs
+/// foreign keys off for its transaction; runner turns them off and checks them before commit,
+/// so a rebuild applies and a migration that leaves a dangling reference does not.
+#[test]
+fn a_table_rebuild_applies_with_foreign_keys_off_and_checked_before_commit() {
+    let p = shop();
+    p.migration(
+        "V3__items",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers (id));\n\
+         INSERT INTO customers (id, email) VALUES (1, 'a@example.com');\n\
+         INSERT INTO items (id, customer_id) VALUES (10, 1);\n",
+        Some("DROP TABLE items;\n"),
+    )
+    .migration(
+        "V4__rebuild_customers",
+        "CREATE TABLE customers_new (id INTEGER PRIMARY KEY, email TEXT NOT NULL DEFAULT '');\n\
+         INSERT INTO customers_new (id, email) SELECT id, coalesce(email, '') FROM customers;\n\
+         DROP TABLE customers;\n\
+         ALTER TABLE customers_new RENAME TO customers;\n",
+        Some("SELECT 1;\n"),
+    );
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    assert_eq!(sqlite(&p, "staging.db", "SELECT count(*) FROM items"), "1");
+    assert_eq!(sqlite(&p, "staging.db", "PRAGMA foreign_key_check"), "");
+
+    p.migration(
+        "V5__orphan",
+        "DELETE FROM customers WHERE id = 1;\n",
+        Some("SELECT 1;\n"),
+    );
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(3)
+        .stderr_has("FOREIGN KEY constraint failed at commit: 1 violation(s): items row 10 references a missing row of customers");
+    assert_eq!(
+        sqlite(&p, "staging.db", "SELECT count(*) FROM customers"),
+        "1"
+    );
+}
