@@ -111,8 +111,18 @@ impl Scratch {
             }
             (Dialect::Postgres, Some(server)) if server.dialect() == Dialect::Postgres => {
                 let mut admin = Conn::open(server, "runner verify").await?;
+                // Named after the database it was made from, so a person (or a test) can tell
+                // whose it is.
+                let source: String = url::Url::from_str(server.expose())
+                    .ok()
+                    .map(|u| u.path().trim_start_matches('/').to_ascii_lowercase())
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .take(20)
+                    .collect();
                 let name = format!(
-                    "runner_verify_{}_{}",
+                    "runner_verify_{source}_{}_{}",
                     std::process::id(),
                     std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)

@@ -10,11 +10,14 @@ use crate::harness::cli::{Runner, repo_root};
 use crate::harness::postgres::{self, TestDatabase};
 use crate::harness::project::Project;
 
+/// The scratch databases runner made from this test's database (tests run at once).
 async fn scratch_databases(conn: &mut PgConnection) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'runner_verify_%'")
-        .fetch_one(conn)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_database WHERE datname LIKE 'runner_verify_' || current_database() || '_%'",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
 }
 
 fn pg_project(db: &TestDatabase) -> Project {
