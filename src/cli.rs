@@ -344,6 +344,11 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "VERSION")]
     pub release: Option<String>,
 
+    /// Approve the change of an environment with requires_approval without a prompt (who
+    /// approved is recorded).
+    #[arg(long)]
+    pub approve: bool,
+
     #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
     pub format: ProgressFormat,
 }
@@ -535,6 +540,10 @@ pub struct LockReleaseArgs {
     /// End the holder even though it is alive.
     #[arg(long)]
     pub force: bool,
+
+    /// Approve a forced release on an environment with requires_approval without a prompt.
+    #[arg(long)]
+    pub approve: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::db::lock;
 use crate::engine;
 use crate::engine::history::History;
+use crate::engine::journal::{CommandRecord, Kind};
 use crate::error::{Error, ExitCode, Result};
 
 use crate::runtime::{block_on, run_info};
@@ -34,9 +35,13 @@ pub fn run(config: &Config, command: &LockCommand) -> Result<ExitCode> {
         LockCommand::Release(args) => {
             let env = config.environment(&args.env.env)?;
             let url = &env.database_url.value;
+            let approved_by = match args.force {
+                true => crate::deploy::approval::require(env, args.approve, "force the lock of")?,
+                false => None,
+            };
             block_on(async {
                 let mut conn = engine::open(env, "lock-release").await?;
-                let result = release(&mut conn, config, env, url, args.force).await;
+                let result = release(&mut conn, config, env, url, args.force, approved_by).await;
                 conn.close().await;
                 result
             })?;
@@ -51,6 +56,7 @@ async fn release(
     env: &crate::config::Environment,
     url: &crate::config::DatabaseUrl,
     force: bool,
+    approved_by: Option<String>,
 ) -> Result<()> {
     let Some(holder) = lock::holder(conn, url).await? else {
         println!(
@@ -79,13 +85,16 @@ async fn release(
         context: "could not record the forced release".into(),
         source: e,
     };
-    if !history.exists(conn).await.map_err(record)? {
-        history.ensure(conn).await.map_err(record)?;
-    }
+    history.ensure(conn).await.map_err(record)?;
     history
         .event(conn, &run, None, "lock_forced_release", &detail)
         .await
         .map_err(record)?;
+    let row = CommandRecord::begin(conn, &history, Kind::LockRelease, "-", &run, approved_by)
+        .await
+        .map_err(record)?;
+    row.end(conn, &history, &Ok::<_, Error>(()), Vec::new())
+        .await;
     println!("released the migration lock of {}: {detail}", env.name);
     Ok(())
 }

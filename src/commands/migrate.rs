@@ -14,6 +14,7 @@ use crate::runtime::{block_on, run_info};
 pub fn run(config: &Config, args: &MigrateArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
     let catalog = Catalog::load(&config.migrations_dir.value)?;
+    let approved_by = crate::deploy::approval::require(env, args.approve, "migrate")?;
     let options = MigrateOptions {
         request: Request {
             target: args.target,
@@ -29,6 +30,7 @@ pub fn run(config: &Config, args: &MigrateArgs) -> Result<ExitCode> {
             ..Limits::of(env)
         },
         run: run_info(&env.name, args.release.clone()),
+        approved_by,
     };
     let style = match args.format {
         ProgressFormat::Human => Style::Human,

@@ -5,9 +5,9 @@ use crate::cli::{ProgressFormat, RollbackArgs};
 use crate::config::Config;
 use crate::db::Limits;
 use crate::deploy::app_rollback::{AppRollbackOptions, app_rollback};
-use crate::deploy::approval::{approve, approver, confirm};
+use crate::deploy::approval::{confirm, require};
 use crate::engine::rollback::{self, RollbackOptions, Target};
-use crate::error::{ExitCode, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::report::deploy::DeployOutput;
 use crate::report::progress::Style;
 use crate::report::rollback::RollbackOutput;
@@ -20,18 +20,23 @@ pub fn run(config: &Config, args: &RollbackArgs) -> Result<ExitCode> {
     let target = match (args.to, args.steps) {
         (Some(v), _) => Target::To(v),
         (None, Some(n)) => Target::Steps(n),
+        // --use-file is about rollback scripts: it never means the application.
+        (None, None) if args.use_file => {
+            return Err(Error::Usage(format!(
+                "--use-file runs .down.sql files: say how far with --to VERSION or --steps N, e.g. `runner rollback --env {} --steps 1 --use-file`; without them, runner rollback puts the application back",
+                env.name
+            )));
+        }
         (None, None) => return app(config, env, &catalog, args),
     };
-    approve(env, args.approve, "roll back migrations of")?;
+    let approved_by = require(env, args.approve, "roll back migrations of")?;
     let options = RollbackOptions {
         target,
         use_file: args.use_file,
         lock_wait: args.lock_wait,
         limits: Limits::of(env),
         run: run_info(&env.name, None),
-        approved_by: env
-            .requires_approval
-            .then(|| approver(&run_info(&env.name, None).actor)),
+        approved_by,
     };
     let mut output = RollbackOutput::new(match args.format {
         ProgressFormat::Human => Style::Human,
@@ -55,7 +60,7 @@ fn app(
     catalog: &Catalog,
     args: &RollbackArgs,
 ) -> Result<ExitCode> {
-    approve(env, args.approve, "roll back the application of")?;
+    let approved_by = require(env, args.approve, "roll back the application of")?;
     if args.force {
         confirm(
             &format!("--force rolls {} back without health checks", env.name),
@@ -67,9 +72,7 @@ fn app(
         force: args.force,
         with_migrations: args.with_migrations,
         lock_wait: args.lock_wait,
-        approved_by: env
-            .requires_approval
-            .then(|| approver(&run_info(&env.name, None).actor)),
+        approved_by,
     };
     let mut out = DeployOutput::new(match args.format {
         ProgressFormat::Human => Style::Human,

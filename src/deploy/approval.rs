@@ -62,6 +62,16 @@ pub fn confirm(what: &str, yes: bool) -> Result<()> {
     }
 }
 
+/// For a change of `env`: refused unless approved when the environment requires it; then who
+/// approved (`None` when no approval is required), to record with the change.
+pub fn require(env: &Environment, approved: bool, action: &str) -> Result<Option<String>> {
+    if !env.requires_approval {
+        return Ok(None);
+    }
+    approve(env, approved, action)?;
+    Ok(Some(approver(&crate::runtime::actor())))
+}
+
 /// Who approved: RUNNER_APPROVED_BY, else the user running runner.
 pub fn approver(actor: &str) -> String {
     std::env::var("RUNNER_APPROVED_BY")

@@ -130,9 +130,12 @@ pub async fn health(run: &mut Run<'_>, conn: &mut Conn, to: &str) -> Step {
 /// Health of the release put back: `health after rollback` in a deploy, `health` in an
 /// application rollback (skipped when it is forced). Only a second signal stops the wait.
 pub async fn health_after_rollback(run: &mut Run<'_>, conn: &mut Conn, to: &str) -> Step {
-    let phase = match run.entry.kind {
-        Kind::Deploy => Phase::HealthAfterRollback,
-        Kind::Rollback => Phase::Health,
+    // An application rollback checks the release it puts back as a deploy checks its own.
+    let requested = run.entry.kind == Kind::Rollback;
+    let phase = if requested {
+        Phase::Health
+    } else {
+        Phase::HealthAfterRollback
     };
     let t = enter(run, conn, phase).await?;
     let h = match (&run.env.health, run.entry.forced) {
@@ -148,9 +151,10 @@ pub async fn health_after_rollback(run: &mut Run<'_>, conn: &mut Conn, to: &str)
     };
     match health::wait(&h, Some(to), 2, &mut |p| run.out.probe(p)) {
         Verdict::Healthy { after } => {
-            let detail = match run.entry.kind {
-                Kind::Deploy => format!("{to} serving again"),
-                Kind::Rollback => format!("in {:.1} s", after.as_secs_f64()),
+            let detail = if requested {
+                format!("in {:.1} s", after.as_secs_f64())
+            } else {
+                format!("{to} serving again")
             };
             run.phase(phase, Status::Healthy, t, detail);
             Ok(())

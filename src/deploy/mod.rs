@@ -264,6 +264,7 @@ async fn locked(
             lock_wait: options.lock_wait,
             limits: Limits::of(env),
             run: run.info.clone(),
+            approved_by: run.entry.approved_by.clone(),
         };
         let mut reporter = run.out.migrations();
         let applied = engine::migrate_locked(

@@ -120,7 +120,7 @@ fn lease_expired(entry: &Entry, now: SystemTime) -> bool {
 /// What serves, from the journal (newest first) and whether a run holds the lock.
 pub fn serving(entries: &[Entry], liveness: Liveness, now: SystemTime) -> Serving {
     let mut out = Serving::default();
-    for e in entries {
+    for e in entries.iter().filter(|e| e.kind.is_release()) {
         match e.result {
             RunResult::Running => {
                 let dead = match liveness {
@@ -199,7 +199,7 @@ fn release_before(entries: &[Entry], current: &str) -> Option<String> {
 pub fn ever_succeeded(entries: &[Entry], release: &str) -> bool {
     entries
         .iter()
-        .any(|e| e.version == release && e.result == RunResult::Succeeded)
+        .any(|e| e.kind.is_release() && e.version == release && e.result == RunResult::Succeeded)
 }
 
 /// Closes the rows of runs that are gone (call with the lock held): `interrupted` when they

@@ -11,27 +11,51 @@ use crate::db::{Conn, DbError};
 use crate::engine::history::History;
 use crate::on_conn;
 
-/// A deploy or an application rollback.
+/// What a journal row records: a release reaching an environment (a deploy, an application
+/// rollback), or a change to its database alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Deploy,
+    /// The application back to an earlier release.
     Rollback,
+    Migrate,
+    MigrationsRollback,
+    Recover,
+    LockRelease,
 }
 
 impl Kind {
+    const ALL: [Kind; 6] = [
+        Kind::Deploy,
+        Kind::Rollback,
+        Kind::Migrate,
+        Kind::MigrationsRollback,
+        Kind::Recover,
+        Kind::LockRelease,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Deploy => "deploy",
             Kind::Rollback => "rollback",
+            Kind::Migrate => "migrate",
+            Kind::MigrationsRollback => "migrations_rollback",
+            Kind::Recover => "recover",
+            Kind::LockRelease => "lock_release",
         }
     }
 
     fn parse(s: &str) -> Kind {
-        match s {
-            "rollback" => Kind::Rollback,
-            _ => Kind::Deploy,
-        }
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .unwrap_or(Kind::Deploy)
+    }
+
+    /// Whether a row of this kind changes which release serves.
+    pub fn is_release(self) -> bool {
+        matches!(self, Kind::Deploy | Kind::Rollback)
     }
 }
 
@@ -336,4 +360,55 @@ pub async fn entries(
             })
         }).collect::<Result<Vec<_>, _>>().map_err(|e| DbError::from_sqlx(&e))
     })
+}
+
+/// A journal row for a command that changes an environment's database without deploying
+/// (migrate, a migrations rollback, recover, a forced lock release): written when it starts,
+/// so `runner history` shows it even when it is killed, and finished with how it ended.
+pub struct CommandRecord {
+    entry: Entry,
+    started: std::time::Instant,
+}
+
+impl CommandRecord {
+    /// Call with the lock held and the history tables ready.
+    pub async fn begin(
+        conn: &mut Conn,
+        history: &History,
+        kind: Kind,
+        what: &str,
+        info: &crate::runtime::RunInfo,
+        approved_by: Option<String>,
+    ) -> Result<CommandRecord, DbError> {
+        let mut entry = Entry::begin(&info.deploy_id, &info.environment, kind, what, &info.actor);
+        entry.approved_by = approved_by;
+        start(conn, history, &entry).await?;
+        Ok(CommandRecord {
+            entry,
+            started: std::time::Instant::now(),
+        })
+    }
+
+    /// Records how the command ended, and the migrations it applied or rolled back.
+    pub async fn end<T>(
+        mut self,
+        conn: &mut Conn,
+        history: &History,
+        result: &crate::error::Result<T>,
+        migrations: Vec<i64>,
+    ) {
+        self.entry.result = match result {
+            Ok(_) => RunResult::Succeeded,
+            Err(crate::error::Error::Interrupted { .. }) => RunResult::Interrupted,
+            Err(_) => RunResult::Failed,
+        };
+        self.entry.error = result
+            .as_ref()
+            .err()
+            .map(|e| crate::config::redact_text(&e.to_string()));
+        self.entry.migrations = migrations;
+        self.entry.duration_ms = Some(self.started.elapsed().as_millis() as i64);
+        // Best effort: the migrations' own rows and events already say what happened.
+        let _ = finish(conn, history, &self.entry).await;
+    }
 }

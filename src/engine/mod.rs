@@ -34,6 +34,8 @@ pub struct MigrateOptions {
     pub lock_wait: Duration,
     pub limits: Limits,
     pub run: RunInfo,
+    /// Who approved, for an environment that requires approval.
+    pub approved_by: Option<String>,
 }
 
 /// What the engine tells the outside world while it works.
@@ -156,7 +158,26 @@ pub async fn migrate(
         &command,
         reporter,
         async |conn, reporter| {
-            migrate_locked(
+            let history = History::new(&prefix, conn.dialect());
+            history
+                .ensure(conn)
+                .await
+                .map_err(|e| db("create the history tables", e))?;
+            let what = options
+                .request
+                .target
+                .map_or("latest".to_string(), |t| format!("to V{t}"));
+            let record = journal::CommandRecord::begin(
+                conn,
+                &history,
+                journal::Kind::Migrate,
+                &what,
+                &options.run,
+                options.approved_by.clone(),
+            )
+            .await
+            .map_err(|e| db("write the journal", e))?;
+            let result = migrate_locked(
                 conn,
                 env,
                 catalog,
@@ -165,7 +186,10 @@ pub async fn migrate(
                 &prefix,
                 reporter,
             )
-            .await
+            .await;
+            let applied = result.as_ref().map(Clone::clone).unwrap_or_default();
+            record.end(conn, &history, &result, applied).await;
+            result
         },
     )
     .await;

@@ -83,7 +83,30 @@ pub async fn rollback(
         options.lock_wait,
         &command,
         &mut (),
-        async |conn, _| rollback_locked(conn, config, env, catalog, options, reporter).await,
+        async |conn, _| {
+            let history = History::new(&config.history_prefix, conn.dialect());
+            history
+                .ensure(conn)
+                .await
+                .map_err(|e| db("create the history tables", e))?;
+            let what = match options.target {
+                Target::To(v) => format!("to V{v}"),
+                Target::Steps(n) => format!("{n} step(s)"),
+            };
+            let record = super::journal::CommandRecord::begin(
+                conn,
+                &history,
+                super::journal::Kind::MigrationsRollback,
+                &what,
+                &options.run,
+                options.approved_by.clone(),
+            )
+            .await
+            .map_err(|e| db("write the journal", e))?;
+            let result = rollback_locked(conn, config, env, catalog, options, reporter).await;
+            record.end(conn, &history, &result, Vec::new()).await;
+            result
+        },
     )
     .await;
     conn.close().await;

@@ -47,13 +47,14 @@ fn sqlite(p: &Project, db: &str, sql: &str) -> String {
 #[test]
 fn production_is_refused_until_staging_has_the_same_migrations() {
     let p = shop();
-    p.run(&["migrate", "--env", "production"])
+    p.run(&["migrate", "--env", "production", "--approve"])
         .expect_code(2)
         .stderr_has("V1 customers has not been applied to staging (the environment before production in the pipeline)");
     p.run(&["migrate", "--env", "staging"])
         .expect_code(0)
         .stdout_has("2 migrations applied");
-    p.run(&["migrate", "--env", "production"]).expect_code(0);
+    p.run(&["migrate", "--env", "production", "--approve"])
+        .expect_code(0);
     assert_eq!(
         sqlite(
             &p,
@@ -256,10 +257,10 @@ fn the_example_project_migrates_staging_then_production() {
     run(&["migrate", "--env", "staging"])
         .expect_code(0)
         .stdout_has("7 migrations applied");
-    run(&["migrate", "--env", "production"])
+    run(&["migrate", "--env", "production", "--approve"])
         .expect_code(0)
         .stdout_has("7 migrations applied");
-    run(&["migrate", "--env", "production"])
+    run(&["migrate", "--env", "production", "--approve"])
         .expect_code(0)
         .stdout_has("nothing to apply");
 }
@@ -365,4 +366,61 @@ fn a_table_rebuild_applies_with_foreign_keys_off_and_checked_before_commit() {
         sqlite(&p, "staging.db", "SELECT count(*) FROM customers"),
         "1"
     );
+}
+
+/// Every change of a protected environment needs approval, and shows in `runner history`
+/// with who approved: migrate, a migrations rollback, a forced lock release.
+#[test]
+fn changes_of_a_protected_environment_need_approval_and_are_in_its_history() {
+    let p = shop();
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    p.run(&["migrate", "--env", "production"])
+        .expect_code(2)
+        .stderr_has("production requires approval: pass --approve");
+    p.runner()
+        .args(["migrate", "--env", "production", "--approve"])
+        .env("RUNNER_APPROVED_BY", "alice")
+        .run()
+        .expect_code(0);
+    p.run(&["rollback", "--env", "production", "--steps", "1"])
+        .expect_code(2)
+        .stderr_has("production requires approval");
+    p.run(&["lock", "release", "--env", "production", "--force"])
+        .expect_code(2)
+        .stderr_has("production requires approval");
+    p.run(&[
+        "lock",
+        "release",
+        "--env",
+        "production",
+        "--force",
+        "--approve",
+    ])
+    .expect_code(0)
+    .stdout_has("free: nothing to release");
+    p.runner()
+        .args([
+            "rollback",
+            "--env",
+            "production",
+            "--steps",
+            "1",
+            "--approve",
+        ])
+        .env("RUNNER_APPROVED_BY", "bob")
+        .run()
+        .expect_code(0);
+    let out = p
+        .run(&["history", "--env", "production", "--format", "json"])
+        .expect_code(0);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(rows[0]["kind"], "migrations_rollback", "{rows}");
+    assert_eq!(rows[0]["approved_by"], "bob");
+    assert_eq!(rows[1]["kind"], "migrate");
+    assert_eq!(rows[1]["approved_by"], "alice");
+    assert_eq!(rows[1]["migrations"], serde_json::json!([1, 2]));
+    p.run(&["history", "--env", "production"])
+        .expect_code(0)
+        .stdout_has("migrations_rollback")
+        .stdout_has("(approved by bob)");
 }

@@ -303,7 +303,8 @@ fn rollback_on_sqlite_refuses_to_pass_an_irreversible_migration() {
 fn production_rollback_needs_approval_and_records_who_gave_it() {
     let p = sqlite_shop();
     p.run(&["migrate", "--env", "staging"]).expect_code(0);
-    p.run(&["migrate", "--env", "production"]).expect_code(0);
+    p.run(&["migrate", "--env", "production", "--approve"])
+        .expect_code(0);
     p.run(&["rollback", "--env", "production", "--steps", "1"])
         .expect_code(2)
         .stderr_has("production requires approval: pass --approve");
