@@ -176,6 +176,28 @@ refuse to pass an irreversible migration. An environment with requires_approval 
 --approve, or typing its name at the prompt. Exit 5 when a rollback fails.")]
     Rollback(RollbackArgs),
 
+    /// Failed-migration recovery: explain what failed migrations left behind and act on it.
+    #[command(after_help = "\
+Example:
+  $ runner recover --env staging
+  recover staging (sqlite:///srv/shop/.runner/staging.db)
+  V0012 add_region: failed_partial
+    it stopped at statement 2 of 3: no such table: regions
+    committed: statements 1 to 1: 1. ALTER TABLE orders ADD COLUMN region TEXT
+    not committed: statements 2 to 3
+    actions:
+      `runner recover --env staging --resume 12`    continue at statement 2 once the cause is fixed ...
+      `runner recover --env staging --rollback 12`  undo what it committed with the rollback stored when it ran
+
+  $ runner recover --env staging --resume 12
+
+With no action it explains each migration that did not end well, and on a terminal offers the
+actions as a choice. Each action runs behind the migration lock, is recorded in the audit log and
+runner history, needs --approve on an environment with requires_approval, and ends with the
+state and the next command. --mark is for what a person fixed by hand: one version at a time,
+with --reason. Exit 3 when the action's migration fails again, 5 when a rollback fails.")]
+    Recover(RecoverArgs),
+
     /// See who holds the migration lock, or release it.
     #[command(
         subcommand,
@@ -294,6 +316,18 @@ pub struct EnvArgs {
     pub database_url: Option<String>,
 }
 
+/// A migration version as runner prints it (`V0247`), or plain (`247`, `0247`).
+pub fn migration_version(text: &str) -> Result<i32, String> {
+    let digits = text.strip_prefix(['V', 'v']).unwrap_or(text);
+    digits
+        .parse::<i32>()
+        .ok()
+        .filter(|v| *v >= 0 && !digits.starts_with('+'))
+        .ok_or_else(|| {
+            format!("`{text}` is not a migration version: write it as 247, 0247 or V0247")
+        })
+}
+
 fn duration(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 500ms, 5s, 2m"))
@@ -305,21 +339,21 @@ pub struct MigrateArgs {
     pub env: EnvArgs,
 
     /// Apply up to and including this version, no further.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = migration_version)]
     pub target: Option<i32>,
 
     /// Admit this pending migration although a later one is already applied (repeatable).
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = migration_version)]
     pub allow_out_of_order: Vec<i32>,
 
     /// Record the database as already at VERSION without running anything (to adopt runner
     /// on a live database).
-    #[arg(long, value_name = "VERSION", conflicts_with_all = ["target", "resume"])]
+    #[arg(long, value_name = "VERSION", value_parser = migration_version, conflicts_with_all = ["target", "resume"])]
     pub baseline: Option<i32>,
 
     /// Continue a statement-mode migration that stopped part-way (failed_partial) from its
     /// first statement not committed.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = migration_version)]
     pub resume: Option<i32>,
 
     /// How long to wait for the migration lock before giving up (exit 6).
@@ -367,15 +401,15 @@ pub struct PlanArgs {
     pub env: EnvArgs,
 
     /// Plan up to and including this version.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = migration_version)]
     pub target: Option<i32>,
 
     /// As for migrate.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = migration_version)]
     pub allow_out_of_order: Vec<i32>,
 
     /// As for migrate.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = migration_version)]
     pub resume: Option<i32>,
 
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -385,7 +419,7 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Versions to verify. Default: every migration (see also --since).
-    #[arg(value_name = "VERSION")]
+    #[arg(value_name = "VERSION", value_parser = migration_version)]
     pub versions: Vec<i32>,
 
     /// Verify only migrations added or changed since this git ref.
@@ -415,7 +449,7 @@ pub struct RollbackArgs {
 
     /// Migrations: roll back every applied migration newer than VERSION (VERSION stays
     /// applied; 0 rolls back everything).
-    #[arg(long, value_name = "VERSION", conflicts_with_all = ["version", "force"])]
+    #[arg(long, value_name = "VERSION", value_parser = migration_version, conflicts_with_all = ["version", "force"])]
     pub to: Option<i32>,
 
     /// Migrations: roll back the newest N applied migrations.
@@ -453,6 +487,59 @@ pub struct RollbackArgs {
 
     #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
     pub format: ProgressFormat,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("action").multiple(false).args(["retry", "resume", "rollback", "mark", "drop_invalid_index", "statement"])))]
+pub struct RecoverArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// Run a failed_clean migration again (nothing of it was committed; the file may be edited).
+    #[arg(long, value_name = "VERSION", value_parser = migration_version)]
+    pub retry: Option<i32>,
+
+    /// Continue a failed_partial migration at its first statement not committed (refused, with
+    /// a diff, when a committed statement was edited since).
+    #[arg(long, value_name = "VERSION", value_parser = migration_version)]
+    pub resume: Option<i32>,
+
+    /// Undo what a partial migration (or a stopped rollback) committed, with the rollback stored
+    /// when it ran, or with --use-file the .down.sql on disk (shown as a diff first).
+    #[arg(long, value_name = "VERSION", value_parser = migration_version)]
+    pub rollback: Option<i32>,
+
+    /// With --rollback: run the .down.sql on disk instead of the stored rollback.
+    #[arg(long, requires = "rollback")]
+    pub use_file: bool,
+
+    /// A person finished VERSION by hand: record it as `applied` or `rolled-back` (needs
+    /// --reason; one version at a time).
+    #[arg(long, num_args = 2, value_names = ["VERSION", "STATE"], requires = "reason")]
+    pub mark: Vec<String>,
+
+    /// Why --mark is true, recorded with who said it.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// Drop the INVALID index a failed CREATE INDEX CONCURRENTLY of VERSION left.
+    #[arg(long, value_name = "VERSION", value_parser = migration_version)]
+    pub drop_invalid_index: Option<i32>,
+
+    /// Say whether the statement in flight when a run of VERSION stopped took effect: `done`
+    /// or `not-done` (for statements whose effect the catalog cannot show).
+    #[arg(long, num_args = 2, value_names = ["VERSION", "done|not-done"])]
+    pub statement: Vec<String>,
+
+    /// Approve an action on an environment with requires_approval without a prompt.
+    #[arg(long)]
+    pub approve: bool,
+
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub lock_wait: std::time::Duration,
+
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

@@ -105,12 +105,13 @@ pub enum Error {
 
     /// The migration lock could not be taken in time.
     #[error("could not take the migration lock within {}: {}", humantime::format_duration(*.waited), match .holder {
-        Some(h) => format!("it is held by {h}. Wait for that run to finish; if it is stuck, `runner lock release --force` ends it"),
+        Some(h) => format!("it is held by {h}. Wait for that run to finish; if it is stuck, `runner lock release --env {} --force` ends it", .environment),
         None => "it was held, and its holder could not be identified".to_string(),
     })]
     LockTimeout {
         waited: std::time::Duration,
         holder: Option<String>,
+        environment: String,
     },
 }
 

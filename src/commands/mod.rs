@@ -10,6 +10,7 @@ mod lock;
 mod migrate;
 mod new;
 mod plan;
+mod recover;
 mod rollback;
 mod since;
 mod status;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::History(args) => history::run(&for_env(&args.env)?, &args),
         Command::Verify(args) => verify::run(&plain()?, &args),
         Command::Rollback(args) => rollback::run(&for_env(&args.env)?, &args),
+        Command::Recover(args) => recover::run(&for_env(&args.env)?, &args),
         Command::Lock(command) => {
             let env = match &command {
                 crate::cli::LockCommand::Status(a) => &a.env,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::backoff::Backoff;
 use super::{Conn, DbError, LockMethod};
-use crate::config::DatabaseUrl;
+use crate::config::{DatabaseUrl, Environment};
 use crate::error::{Error, Result};
 use crate::runtime::hostname;
 
@@ -75,17 +75,26 @@ impl LockWatcher for () {}
 /// whatever `work` returned: the one lock bracket of every command that changes a database.
 pub async fn with_lock<T, W: LockWatcher + ?Sized>(
     conn: &mut Conn,
-    url: &DatabaseUrl,
+    env: &Environment,
     wait: Duration,
     command: &str,
     watcher: &mut W,
     work: impl AsyncFnOnce(&mut Conn, &mut W) -> Result<T>,
 ) -> Result<T> {
     let started = Instant::now();
+    let url = &env.database_url.value;
     let lock = acquire(conn, url, wait, command, |waited, holder| {
         watcher.lock_waiting(waited, holder)
     })
-    .await?;
+    .await
+    .map_err(|e| match e {
+        Error::LockTimeout { waited, holder, .. } => Error::LockTimeout {
+            waited,
+            holder,
+            environment: env.name.clone(),
+        },
+        other => other,
+    })?;
     watcher.lock_taken(started.elapsed());
     let result = work(conn, watcher).await;
     release(conn, lock).await;
@@ -156,6 +165,7 @@ pub async fn acquire(
             return Err(Error::LockTimeout {
                 waited: wait,
                 holder: holder.map(|h| h.to_string()),
+                environment: String::new(),
             });
         }
         waiting(waited, holder.as_ref());

@@ -54,7 +54,7 @@ pub fn app_rollback(
         let command = format!("runner rollback --env {}", env.name);
         let result = lock::with_lock(
             &mut conn,
-            &env.database_url.value,
+            env,
             options.lock_wait,
             &command,
             &mut (),
@@ -199,8 +199,8 @@ async fn locked(
     if let Some(f) = migrations_failure {
         return Err(Error::RollbackFailed {
             message: format!(
-                "{} is back on {target}, but rolling back the migrations of the undone deploys failed: {f}\n  next: `runner status --env {}` shows the migrations' states; `runner rollback --env {} --to VERSION` undoes them one by one",
-                env.name, env.name, env.name
+                "{} is back on {target}, but rolling back the migrations of the undone deploys failed: {f}\n  next: `runner recover --env {}` says what each migration left and how to go on",
+                env.name, env.name
             ),
         });
     }

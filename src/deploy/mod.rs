@@ -193,7 +193,7 @@ async fn gate_then_lock(
     let allow_pending = (!options.with_migrations && !pending.is_empty()).then_some(detail);
     lock::with_lock(
         conn,
-        &env.database_url.value,
+        env,
         options.lock_wait,
         &command,
         &mut (),

@@ -481,6 +481,39 @@ impl History {
         self.update(conn, version, &set, values).await
     }
 
+    /// Records a migration a person finished by hand: its state, how many statements count
+    /// as done, no error; marked applied, it takes the file's SQL and checksums (what the person
+    /// applied), so the next run compares against them.
+    pub async fn mark_by_hand(
+        &self,
+        conn: &mut Conn,
+        version: i64,
+        state: State,
+        done: i64,
+        file: Option<&crate::catalog::SqlFile>,
+    ) -> Result<(), DbError> {
+        let set = format!(
+            "state = $1, statements_done = $2, in_flight = NULL, rollback_in_flight = NULL,
+             error_statement = NULL, error_sqlstate = NULL, error_message = NULL,
+             finished_at = {}",
+            self.now()
+        );
+        self.update(conn, version, &set, vec![state.name().into(), done.into()])
+            .await?;
+        if let (State::Applied, Some(file)) = (state, file) {
+            let set =
+                "applied_sql = $1, sha256 = $2, normalized_sha256 = $3, statements_total = $4";
+            let values = vec![
+                file.sql.clone().into(),
+                file.checksums.sha256.clone().into(),
+                file.checksums.normalized_sha256.clone().into(),
+                done.into(),
+            ];
+            self.update(conn, version, set, values).await?;
+        }
+        Ok(())
+    }
+
     /// Sets a row's state alone (classifying an interrupted run, rollback states).
     pub async fn set_state(
         &self,

@@ -8,6 +8,7 @@ pub mod gate;
 pub mod history;
 pub mod journal;
 pub mod plan;
+pub mod recover;
 pub mod rollback;
 pub mod schema;
 pub mod settle;
@@ -153,7 +154,7 @@ pub async fn migrate(
     let command = format!("runner migrate --env {}", env.name);
     let result = lock::with_lock(
         &mut conn,
-        &env.database_url.value,
+        env,
         options.lock_wait,
         &command,
         reporter,
@@ -231,25 +232,8 @@ pub async fn migrate_locked(
         &env.name,
         previous,
     );
+    record_interrupted(conn, &history, run, &plan.classified).await?;
     for c in &plan.classified {
-        let state = State::parse(c.state).unwrap_or(State::FailedPartial);
-        history
-            .set_state(conn, c.version, state)
-            .await
-            .map_err(|e| db("record an interrupted run", e))?;
-        let detail = format!(
-            "V{} {} was found applying with the lock free: {} ({})",
-            c.version, c.name, c.state, c.reason
-        );
-        let _ = history
-            .event(
-                conn,
-                run,
-                Some(c.version),
-                "interrupted_run_classified",
-                &detail,
-            )
-            .await;
         reporter.classified(c);
     }
     for warning in &plan.warnings {
@@ -334,7 +318,23 @@ pub async fn migrate_locked(
                 });
             }
             Err(stopped) => {
-                let message = failure_message(step, &stopped, &plan, applied.len(), env);
+                // Applied with this content in the environment before this one: the file must
+                // stay as it is (production gets exactly what staging got).
+                let ran_before = previous.filter(|p| {
+                    p.rows.iter().any(|r| {
+                        r.version == i64::from(step.migration.version)
+                            && r.state == State::Applied
+                            && r.sha256 == step.migration.forward.checksums.sha256
+                    })
+                });
+                let message = failure_message(
+                    step,
+                    &stopped,
+                    &plan,
+                    applied.len(),
+                    env,
+                    ran_before.map(|p| p.environment.as_str()),
+                );
                 let _ = history
                     .event(
                         conn,
@@ -349,6 +349,37 @@ pub async fn migrate_locked(
         }
     }
     Ok(applied)
+}
+
+/// Records the rows a dead run left `applying` as what they are now known to be (call with
+/// the lock held: whoever wrote them is gone).
+pub async fn record_interrupted(
+    conn: &mut Conn,
+    history: &History,
+    run: &RunInfo,
+    classified: &[plan::Classified],
+) -> Result<()> {
+    for c in classified {
+        let state = State::parse(c.state).unwrap_or(State::FailedPartial);
+        history
+            .set_state(conn, c.version, state)
+            .await
+            .map_err(|e| db("record an interrupted run", e))?;
+        let detail = format!(
+            "V{} {} was found applying with the lock free: {} ({})",
+            c.version, c.name, c.state, c.reason
+        );
+        let _ = history
+            .event(
+                conn,
+                run,
+                Some(c.version),
+                "interrupted_run_classified",
+                &detail,
+            )
+            .await;
+    }
+    Ok(())
 }
 
 fn refuse_on_problems(plan: &Plan<'_>, env: &str) -> Result<()> {
@@ -368,6 +399,7 @@ fn failure_message(
     plan: &Plan<'_>,
     applied: usize,
     environment: &Environment,
+    ran_before: Option<&str>,
 ) -> String {
     let env = environment.name.as_str();
     let dialect = environment.database_url.value.dialect();
@@ -412,10 +444,16 @@ fn failure_message(
     if let Some(leftover) = &stopped.leftover {
         out.push_str(&format!("\n  left behind: {leftover}"));
     }
+    let v = step.migration.version;
+    let fix = match ran_before {
+        Some(before) => format!(
+            "fix the cause in {env}'s data or schema (the file must stay as {before} ran it; to change it, add a new migration)"
+        ),
+        None => "fix the cause".to_string(),
+    };
     let next = match stopped.state {
         State::FailedPartial => format!(
-            "fix the cause, then `runner migrate --env {env} --resume {}` continues from statement {}",
-            step.migration.version,
+            "{fix}, then `runner recover --env {env} --resume {v}` continues from statement {} (`runner recover --env {env}` shows the other ways out)",
             f.statements_done + 1
         ),
         _ if crate::db::backend(dialect).is_lock_timeout(&f.error) => {
@@ -423,8 +461,11 @@ fn failure_message(
                 "another session held a lock on the table through every retry (on PostgreSQL, pg_locks and pg_stat_activity show which); run `runner migrate --env {env}` again once it is gone, or raise lock_retries"
             )
         }
+        _ if ran_before.is_some() => {
+            format!("{fix}, then `runner recover --env {env} --retry {v}` runs it again")
+        }
         _ => format!(
-            "fix {}, then run `runner migrate --env {env}` again",
+            "fix {} or the cause, then `runner recover --env {env} --retry {v}` runs it again",
             step.migration.forward.file_name
         ),
     };

@@ -23,6 +23,9 @@ use crate::error::{Error, Result};
 pub enum Target {
     /// Down to and excluding this version.
     To(Version),
+    /// This one migration only, also when it stopped part-way (failed_partial): what
+    /// `runner recover --rollback` undoes.
+    Only(Version),
     /// The newest N applied migrations.
     Steps(usize),
 }
@@ -79,7 +82,7 @@ pub async fn rollback(
     let command = format!("runner rollback --env {}", env.name);
     let result = lock::with_lock(
         &mut conn,
-        &env.database_url.value,
+        env,
         options.lock_wait,
         &command,
         &mut (),
@@ -91,6 +94,7 @@ pub async fn rollback(
                 .map_err(|e| db("create the history tables", e))?;
             let what = match options.target {
                 Target::To(v) => format!("to V{v}"),
+                Target::Only(v) => format!("V{v}"),
                 Target::Steps(n) => format!("{n} step(s)"),
             };
             let record = super::journal::CommandRecord::begin(
@@ -188,7 +192,7 @@ pub async fn rollback_locked(
                         during: format!("the rollback of {}", u.label),
                         error,
                         next: format!(
-                            "each rollback statement commits with its progress, so the history says exactly what ran; once the database answers, `runner rollback --env {} --to {target}` continues",
+                            "each rollback statement commits with its progress, so the history says exactly what ran; once the database answers, `runner recover --env {}` says where it stopped and how to continue",
                             env.name
                         ),
                     });
@@ -221,10 +225,19 @@ pub async fn rollback_locked(
                         m.forward.file_name.replace(".sql", ".down.sql")
                     });
                 let message = format!(
-                    "the rollback of {} failed at statement {statement}: {error}\n  state: {} is rollback_failed; {state}; {done} migration(s) before it were rolled back\n  next: fix the cause (or correct {down}, keeping its first {committed} statement(s)), then `runner rollback --env {} --to {target} --use-file` continues from statement {}",
+                    "the rollback of {} failed at statement {statement}: {error}\n  state: {} is rollback_failed; {state}; {done} migration(s) before it were rolled back\n  next: fix the cause (or correct {down}, keeping its first {committed} statement(s)), then `{}` continues from statement {}",
                     u.label,
                     u.label,
-                    env.name,
+                    match options.target {
+                        Target::Only(v) => format!(
+                            "runner recover --env {} --rollback {v} --use-file",
+                            env.name
+                        ),
+                        _ => format!(
+                            "runner rollback --env {} --to {target} --use-file",
+                            env.name
+                        ),
+                    },
                     committed + 1,
                 );
                 let _ = history
@@ -254,11 +267,15 @@ fn choose(
     reporter: &mut dyn RollbackReporter,
 ) -> Result<(Vec<Undo>, i64)> {
     let mut problems = Vec::new();
-    for row in rows {
+    let only = match options.target {
+        Target::Only(v) => Some(i64::from(v)),
+        _ => None,
+    };
+    for row in rows.iter().filter(|r| Some(r.version) != only) {
         let problem = match row.state {
             State::Applying | State::FailedPartial => format!(
-                "V{} {} is {}: it did not finish applying; continue or undo it first (`runner migrate --env {env} --resume {}` continues it)",
-                row.version, row.name, row.state, row.version
+                "V{} {} is {}: it did not finish applying; `runner recover --env {env}` says what committed and how to continue or undo it",
+                row.version, row.name, row.state
             ),
             _ => continue,
         };
@@ -308,6 +325,19 @@ fn choose(
             open.iter().copied().take(n).collect(),
             open.get(n).map_or(0, |r| r.version),
         ),
+        Target::Only(v) => {
+            let v = i64::from(v);
+            let row = rows.iter().find(|r| {
+                r.version == v
+                    && (r.state.is_open_for_rollback() || r.state == State::FailedPartial)
+            });
+            if row.is_none() {
+                problems.push(format!(
+                    "V{v} is neither applied nor stopped part-way in {env}: nothing of it to roll back"
+                ));
+            }
+            (row.into_iter().collect(), v - 1)
+        }
     };
     let mut undo = Vec::new();
     for row in chosen {

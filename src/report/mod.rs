@@ -9,6 +9,7 @@ pub mod findings;
 pub mod history;
 pub mod plan;
 pub mod progress;
+pub mod recover;
 pub mod rollback;
 pub mod status;
 pub mod table;

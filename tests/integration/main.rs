@@ -17,5 +17,6 @@ mod migrate_sqlite;
 mod new_migration;
 mod passwords;
 mod postgres_cluster;
+mod recover;
 mod statement_safety;
 mod verify_rollback;

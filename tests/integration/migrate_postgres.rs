@@ -252,7 +252,7 @@ async fn a_failing_migration_exits_3_records_its_error_and_stops_the_run() {
     let out = p.run(&["migrate", "--env", "ci"]).expect_code(3);
     out.stderr_has("V2 bad failed at statement 2 of 2: relation \"missing_table\" does not exist (SQLSTATE 42P01)")
         .stderr_has("committed: nothing of V2 bad: its transaction was rolled back (state failed_clean); the 1 migration(s) before it in this run stay applied; 1 later migration(s) not attempted")
-        .stderr_has("next: fix V2__bad.sql, then run `runner migrate --env ci` again");
+        .stderr_has("next: fix V2__bad.sql or the cause, then `runner recover --env ci --retry 2` runs it again");
     let mut conn = db.connect().await;
     let rows = history(&mut conn).await;
     assert_eq!(rows.len(), 2);

@@ -329,13 +329,13 @@ async fn an_interrupted_statement_mode_rollback_continues_where_it_stopped() {
     p.run(&["migrate", "--env", "ci", "--lock-wait", "30s"])
         .expect_code(2)
         .stderr_has("is rolling_back in ci: a rollback did not finish (1 of 3 rollback statements committed)")
-        .stderr_has("`runner rollback --env ci --to 0`");
+        .stderr_has("`runner recover --env ci --rollback 1`");
     // Make the sleep short. Statement 1 committed: run again, it would fail (42P07).
     sqlx::raw_sql("UPDATE runner_migrations SET rollback_sql = replace(rollback_sql, 'pg_sleep(30)', 'pg_sleep(0)')")
         .execute(&mut conn)
         .await
         .unwrap();
-    p.run(&["rollback", "--env", "ci", "--steps", "1"])
+    p.run(&["recover", "--env", "ci", "--rollback", "1"])
         .expect_code(0)
         .stdout_has("rolled back V1 counted");
     assert_eq!(

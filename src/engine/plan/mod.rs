@@ -120,12 +120,12 @@ pub fn plan<'a>(
             State::FailedClean | State::RolledBack => {}
             State::FailedPartial => partial(&mut plan, &mut resumable, request, row, file, dialect, &label, environment),
             State::RollingBack | State::RollbackFailed => plan.problems.push(format!(
-                "{label} is {} in {environment}: a rollback did not finish ({} of {} rollback statements committed{}); finish it with `runner rollback --env {environment} --to {}` (add --use-file to run a corrected .down.sql) before anything else runs",
+                "{label} is {} in {environment}: a rollback did not finish ({} of {} rollback statements committed{}); finish it with `runner recover --env {environment} --rollback {}` (add --use-file to run a corrected .down.sql) before anything else runs",
                 row.state,
                 row.rollback_done,
                 row.rollback_total.map_or("?".to_string(), |t| t.to_string()),
                 row.error_message.as_deref().map(|m| format!("; it failed with: {m}")).unwrap_or_default(),
-                row.rollback_target.unwrap_or(row.version - 1)
+                row.version
             )),
         }
     }
@@ -156,7 +156,7 @@ pub fn plan<'a>(
             && !resumable.contains_key(&v)
         {
             plan.problems.push(format!(
-                "{} is pending but older than V{max}, already applied in {environment}: it is out of order. If it is independent of the later ones, admit it with --allow-out-of-order {}",
+                "{} is pending but older than V{max}, already applied in {environment}: it is out of order. If it is independent of the later ones, admit it: `runner migrate --env {environment} --allow-out-of-order {}`",
                 m.label(),
                 m.version
             ));
@@ -193,7 +193,9 @@ fn partial(
 ) {
     if let Some(statement) = row.in_flight {
         plan.problems.push(format!(
-            "{label}: statement {statement} was running outside a transaction when the run stopped in {environment}, and whether it took effect cannot be read from the catalog; check the database, then say so to `runner recover --env {environment}`"
+            "{label}: statement {statement} was running outside a transaction when the run stopped in {environment}, and whether it took effect cannot be read from the catalog; check the database, then say which: `runner recover --env {environment} --statement {} done` or `runner recover --env {environment} --statement {} not-done`",
+            row.version,
+            row.version
         ));
         return;
     }
@@ -212,7 +214,7 @@ fn partial(
         return;
     }
     plan.problems.push(format!(
-        "{label} stopped in {environment} after {} of {} statements (failed_partial{}): fix what failed, then continue it with `--resume {}`",
+        "{label} stopped in {environment} after {} of {} statements (failed_partial{}): fix what failed, then `runner recover --env {environment} --resume {}` continues it (`runner recover --env {environment}` shows the other ways out)",
         row.statements_done,
         row.statements_total,
         row.error_message
