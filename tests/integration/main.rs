@@ -11,6 +11,7 @@ mod config_errors;
 mod deploy;
 mod deploy_record;
 mod example_project;
+mod fault_suite;
 mod harness;
 mod migrate_postgres;
 mod migrate_sqlite;
