@@ -121,7 +121,13 @@ fn printed_command(out: &Output) -> Option<Vec<String>> {
         }
     }
     words.push(word);
-    Some(words.into_iter().skip(1).filter(|w| !w.is_empty()).collect())
+    Some(
+        words
+            .into_iter()
+            .skip(1)
+            .filter(|w| !w.is_empty())
+            .collect(),
+    )
 }
 
 enum Fault {
@@ -195,7 +201,10 @@ fn recover_to(run: &dyn Fn(&[&str]) -> Output, goal: &[&str]) -> Option<usize> {
             return Some(steps);
         }
         let next = printed_command(&out).or_else(|| {
-            let env = goal.iter().position(|a| *a == "--env").map(|i| goal[i + 1])?;
+            let env = goal
+                .iter()
+                .position(|a| *a == "--env")
+                .map(|i| goal[i + 1])?;
             printed_command(&run(&["recover", "--env", env]))
         })?;
         let next: Vec<&str> = next.iter().map(String::as_str).collect();
@@ -228,7 +237,10 @@ fn expected(rollback: bool) -> Vec<(String, i64)> {
     if rollback {
         return Vec::new();
     }
-    PG_EXPECTED.iter().map(|(t, n)| (t.to_string(), *n)).collect()
+    PG_EXPECTED
+        .iter()
+        .map(|(t, n)| (t.to_string(), *n))
+        .collect()
 }
 
 async fn pg_trial(rng: &mut Rng, tally: &mut Tally, clean_run: Duration) {
@@ -270,7 +282,11 @@ async fn pg_trial(rng: &mut Rng, tally: &mut Tally, clean_run: Duration) {
     }
     judge(
         tally,
-        format!("postgres {} {:?} after {delay:?}", goal[0], fault_name(&fault)),
+        format!(
+            "postgres {} {:?} after {delay:?}",
+            goal[0],
+            fault_name(&fault)
+        ),
         recover_to(&|a| p.run(a), &goal),
         pg_counts(&mut conn).await,
         expected(rollback),
@@ -295,7 +311,9 @@ fn judge(
     tally.trials += 1;
     match steps {
         None => tally.manual.push(what),
-        Some(_) if got != want => tally.lost.push(format!("{what}: rows {got:?}, want {want:?}")),
+        Some(_) if got != want => tally
+            .lost
+            .push(format!("{what}: rows {got:?}, want {want:?}")),
         Some(_) => tally.recovered += 1,
     }
 }
@@ -318,7 +336,10 @@ fn sqlite_counts(path: &std::path::Path) -> Vec<(String, i64)> {
 async fn sqlite_trial(rng: &mut Rng, tally: &mut Tally, clean_run: Duration) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ci.db");
-    let p = Project::new("sqlite", &[("ci", &format!("sqlite://{}", db.display()), "")]);
+    let p = Project::new(
+        "sqlite",
+        &[("ci", &format!("sqlite://{}", db.display()), "")],
+    );
     for (stem, up, down) in sqlite_migrations() {
         p.migration(stem, &up, Some(&down));
     }
@@ -358,7 +379,10 @@ fn deploy_trial(rng: &mut Rng, tally: &mut Tally) {
         "V1__customers.sql",
         "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT);\nCREATE TABLE big (tag TEXT NOT NULL, n INTEGER NOT NULL);\n",
     );
-    write("V1__customers.down.sql", "DROP TABLE big;\nDROP TABLE customers;\n");
+    write(
+        "V1__customers.down.sql",
+        "DROP TABLE big;\nDROP TABLE customers;\n",
+    );
     for (stem, up, down) in sqlite_migrations().into_iter().skip(1) {
         write(&format!("{stem}.sql"), &up);
         write(&format!("{stem}.down.sql"), &down);
@@ -390,7 +414,10 @@ fn deploy_trial(rng: &mut Rng, tally: &mut Tally) {
     let _ = child.wait();
     let steps = recover_to(&|a| shop.run(a), &goal);
     let mut got = sqlite_counts(&shop.path().join("db/staging.db"));
-    got.push(("serving".into(), i64::from(shop.serving(0).as_deref() == Some("2.0.0"))));
+    got.push((
+        "serving".into(),
+        i64::from(shop.serving(0).as_deref() == Some("2.0.0")),
+    ));
     let mut want = expected(false);
     want.push(("serving".into(), 1));
     judge(
@@ -434,7 +461,10 @@ async fn fault_suite_every_fault_is_recovered_with_runner_alone() {
     };
     let sqlite_clean = {
         let dir = tempfile::tempdir().unwrap();
-        let p = Project::new("sqlite", &[("ci", &format!("sqlite://{}/c.db", dir.path().display()), "")]);
+        let p = Project::new(
+            "sqlite",
+            &[("ci", &format!("sqlite://{}/c.db", dir.path().display()), "")],
+        );
         for (stem, up, down) in sqlite_migrations() {
             p.migration(stem, &up, Some(&down));
         }
