@@ -422,3 +422,21 @@ async fn on_postgres_a_statement_in_doubt_is_settled_by_a_person() {
         .expect_code(0);
     assert_eq!(count(&mut conn, "SELECT count(*) FROM s").await, 1);
 }
+
+/// `--use-file` is about rollback scripts: without --to or --steps it is refused, never read
+/// as an application rollback.
+#[test]
+fn rollback_use_file_never_means_the_application() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = sqlite_project(&dir);
+    p.migration("V0001__orders", ORDERS, Some("DROP TABLE orders;\n"));
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    let out = p
+        .run(&["rollback", "--env", "staging", "--use-file"])
+        .expect_code(2)
+        .stderr_has("--use-file runs .down.sql files");
+    assert!(!out.all().contains("rollback from"), "{out}");
+    run_printed(&p, "runner rollback --env staging --steps 1 --use-file")
+        .expect_code(0)
+        .stdout_has("rolled back V0001 orders");
+}
