@@ -152,6 +152,13 @@ impl Catalog {
                 continue; // .gitkeep and editor files; documented in the README.
             }
             if is_dir {
+                if file_name.ends_with(".sql") {
+                    problems.push(Problem::new(
+                        ProblemKind::Subfolder,
+                        format!("{file_name}/"),
+                        "is a folder named like a migration: runner reads only files. If it should be a migration, make it a file; otherwise rename the folder",
+                    ));
+                }
                 for nested in sql_files_below(&path)? {
                     let shown = nested
                         .strip_prefix(dir)

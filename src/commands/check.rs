@@ -24,10 +24,6 @@ pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
         .map(Dialect::from)
         .or(config.map(|c| c.dialect.value))
         .unwrap_or(Dialect::Postgres);
-    let disabled: HashSet<Rule> = match config {
-        Some(c) => crate::lint::disabled_rules(c)?,
-        None => HashSet::new(),
-    };
     let targets = match (&args.paths[..], config) {
         ([], Some(config)) => vec![Target {
             dir: config.migrations_dir.value.clone(),
@@ -38,7 +34,7 @@ pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
                 "no path given and no runner.toml found: name the migrations to check, e.g. `runner check migrations/`".into(),
             ));
         }
-        (paths, _) => paths.iter().map(|p| target(p)).collect::<Result<_>>()?,
+        (paths, _) => group(paths.iter().map(|p| target(p)).collect::<Result<_>>()?),
     };
 
     let mut report = Report::default();
@@ -52,10 +48,12 @@ pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
                 None => changed,
             });
         }
-        let options = Options {
-            dialect,
-            disabled: disabled.clone(),
-            scope,
+        let options = match config {
+            Some(config) => Options::from_config(config, dialect, scope)?,
+            None => Options {
+                scope,
+                ..Options::new(dialect)
+            },
         };
         let in_scope: Option<HashSet<crate::catalog::Version>> =
             options.scope.as_ref().map(|files| {
@@ -96,6 +94,31 @@ pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
     } else {
         ExitCode::Success
     })
+}
+
+/// One target per folder: files given as arguments (what CI and pre-commit hooks pass) are
+/// checked with their folder read once, not once per file.
+fn group(targets: Vec<Target>) -> Vec<Target> {
+    let mut grouped: Vec<Target> = Vec::new();
+    for t in targets {
+        let dir = t.dir.canonicalize().unwrap_or_else(|_| t.dir.clone());
+        let same = grouped
+            .iter_mut()
+            .find(|g| g.dir.canonicalize().unwrap_or_else(|_| g.dir.clone()) == dir);
+        match same {
+            Some(g) => {
+                g.files = match (g.files.take(), t.files) {
+                    (Some(mut a), Some(b)) => {
+                        a.extend(b);
+                        Some(a)
+                    }
+                    _ => None,
+                }
+            }
+            None => grouped.push(t),
+        }
+    }
+    grouped
 }
 
 fn target(path: &Path) -> Result<Target> {

@@ -37,6 +37,8 @@ pub struct MigrationsTable {
 pub struct LintTable {
     #[serde(default)]
     pub disable: Vec<Text>,
+    pub postgres_version: Option<Spanned<u32>>,
+    pub search_path: Option<Spanned<Vec<Text>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

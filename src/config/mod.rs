@@ -46,6 +46,11 @@ pub struct Config {
     pub dialect: Setting<Dialect>,
     /// `[lint] disable`, validated by the linter (`lint::disabled_rules`), which owns the ids.
     pub lint_disable: Vec<Positioned>,
+    /// `[lint] postgres_version`: the server version migrations run on (some locks depend on
+    /// it); `None`: the linter's default.
+    pub postgres_version: Option<u32>,
+    /// `[lint] search_path`: the schema unqualified names live in (its first entry).
+    pub default_schema: Option<String>,
     pub pipeline: Setting<Vec<String>>,
     pub environments: BTreeMap<String, Environment>,
     /// Environments that use a `${VAR}` that is not set: unusable, but only a command that

@@ -206,6 +206,30 @@ pub(super) fn resolve(
         });
     }
 
+    let postgres_version = match &parsed.lint.postgres_version {
+        Some(v) if !(9..=30).contains(v.get_ref()) => {
+            return Err(reader.error_at(
+                v.span().start,
+                format!(
+                    "lint.postgres_version: {} is not a PostgreSQL major version; write e.g. 15",
+                    v.get_ref()
+                ),
+            ));
+        }
+        v => v.as_ref().map(|v| *v.get_ref()),
+    };
+    let default_schema = match &parsed.lint.search_path {
+        Some(list) => match list.get_ref().first() {
+            Some(first) => Some(reader.text(first, "lint.search_path")?.0),
+            None => {
+                return Err(reader.error_at(
+                    list.span().start,
+                    "lint.search_path is empty; list the schemas, e.g. [\"app\", \"public\"]",
+                ));
+            }
+        },
+        None => None,
+    };
     let history_prefix = match &parsed.history.prefix {
         None => DEFAULT_HISTORY_PREFIX.to_string(),
         Some(p) => {
@@ -254,6 +278,8 @@ pub(super) fn resolve(
         migrations_dir,
         dialect,
         lint_disable,
+        postgres_version,
+        default_schema,
         pipeline,
         environments,
         unresolved,

@@ -54,11 +54,7 @@ pub async fn gate<'a>(
         .collect();
     let lint = lint::check_catalog(
         catalog,
-        &lint::Options {
-            dialect,
-            disabled: lint::disabled_rules(config)?,
-            scope: Some(files),
-        },
+        &lint::Options::from_config(config, dialect, Some(files))?,
     );
     Ok(Gate { plan, lint })
 }

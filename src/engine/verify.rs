@@ -311,17 +311,22 @@ pub async fn verify(
 /// never the rows.
 pub fn lossy_statements(m: &Migration, dialect: Dialect) -> Vec<Lossy> {
     let parsed = parse::parse(&m.forward.sql, dialect);
+    let rebuilt =
+        crate::lint::schema::rebuilt_tables(parsed.statements.iter().flat_map(|s| &s.ops));
     let mut out = Vec::new();
     for statement in &parsed.statements {
         for op in &statement.ops {
             let what = match op {
                 Op::DropColumn { table, column } => format!("drops column {table}.{column}"),
+                // A table rebuilt the way SQLite documents keeps its rows.
+                Op::DropTable { tables } if tables.iter().all(|t| rebuilt.contains(t)) => continue,
                 Op::DropTable { tables } => format!("drops table {}", tables.join(", ")),
                 Op::Truncate { tables } => format!("truncates {}", tables.join(", ")),
                 Op::ChangeColumnType {
                     table,
                     column,
                     new_type,
+                    ..
                 } => {
                     format!(
                         "changes {table}.{column} to {new_type}, which may narrow or convert its values"

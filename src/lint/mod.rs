@@ -6,6 +6,7 @@ pub mod finding;
 pub mod model;
 pub mod parse;
 pub mod rules;
+pub mod schema;
 pub mod split;
 mod suppress;
 
@@ -26,9 +27,17 @@ pub struct Options {
     /// Rules turned off in runner.toml (`[lint] disable`).
     pub disabled: HashSet<Rule>,
     /// File names to lint; `None` lints every migration. A migration is in scope when its
-    /// forward file or its rollback is named.
+    /// forward file or its rollback is named. The migrations in scope are taken as not yet
+    /// applied: a table one of them creates is new to the ones after it.
     pub scope: Option<HashSet<String>>,
+    /// The PostgreSQL version the migrations will run on: some locks depend on it.
+    pub postgres_version: u32,
+    /// The schema unqualified names live in (PostgreSQL).
+    pub default_schema: String,
 }
+
+/// PostgreSQL's version when runner.toml does not say (`[lint] postgres_version`).
+pub const DEFAULT_POSTGRES_VERSION: u32 = 15;
 
 /// The rules `[lint] disable` turns off, or an error naming the line of an unknown id.
 pub fn disabled_rules(config: &Config) -> Result<HashSet<Rule>, ConfigError> {
@@ -51,11 +60,32 @@ pub fn disabled_rules(config: &Config) -> Result<HashSet<Rule>, ConfigError> {
 }
 
 impl Options {
+    /// The options runner.toml gives (rules disabled, PostgreSQL version, search path), for
+    /// the files in `scope`.
+    pub fn from_config(
+        config: &Config,
+        dialect: Dialect,
+        scope: Option<HashSet<String>>,
+    ) -> Result<Options, ConfigError> {
+        Ok(Options {
+            disabled: disabled_rules(config)?,
+            scope,
+            postgres_version: config.postgres_version.unwrap_or(DEFAULT_POSTGRES_VERSION),
+            default_schema: config
+                .default_schema
+                .clone()
+                .unwrap_or_else(|| "public".into()),
+            ..Options::new(dialect)
+        })
+    }
+
     pub fn new(dialect: Dialect) -> Self {
         Options {
             dialect,
             disabled: HashSet::new(),
             scope: None,
+            postgres_version: DEFAULT_POSTGRES_VERSION,
+            default_schema: "public".into(),
         }
     }
 }
@@ -107,21 +137,49 @@ pub fn check_catalog(catalog: &Catalog, options: &Options) -> Report {
         })
         .collect();
 
-    let migrations: Vec<&Migration> = catalog
+    let in_scope_migration = |m: &Migration| {
+        in_scope(&m.forward.file_name)
+            || m.rollback.as_ref().is_some_and(|r| in_scope(&r.file_name))
+    };
+    let files_checked = catalog
         .migrations
         .iter()
-        .filter(|m| {
-            in_scope(&m.forward.file_name)
-                || m.rollback.as_ref().is_some_and(|r| in_scope(&r.file_name))
-        })
-        .collect();
-    let files_checked = migrations
-        .iter()
+        .filter(|m| in_scope_migration(m))
         .map(|m| 1 + usize::from(m.rollback.is_some()))
         .sum();
-    findings.extend(in_parallel(&migrations, |m| {
-        lint_migration(m, &label, options.dialect)
-    }));
+    // Parsing is the work: it runs on every core. Every forward file is parsed, in scope or
+    // not, because the schema a migration sees is what the ones before it built.
+    let parsed: Vec<(ParsedFile, Option<ParsedFile>)> = in_parallel(&catalog.migrations, |m| {
+        let down = m
+            .rollback
+            .as_ref()
+            .filter(|_| in_scope_migration(m))
+            .map(|r| parse::parse(&r.sql, options.dialect));
+        (parse::parse(&m.forward.sql, options.dialect), down)
+    });
+    let mut schema = schema::Schema::new(
+        (options.dialect == Dialect::Postgres).then_some(options.default_schema.as_str()),
+    );
+    for (m, (forward, rollback)) in catalog.migrations.iter().zip(&parsed) {
+        if options.scope.is_none() {
+            // Any earlier migration may already be applied somewhere.
+            schema.settle();
+        }
+        if !in_scope_migration(m) {
+            for op in forward.statements.iter().flat_map(|s| &s.ops) {
+                schema.apply(op, false);
+            }
+            continue;
+        }
+        findings.extend(lint_migration(
+            m,
+            forward,
+            rollback.as_ref(),
+            &label,
+            options,
+            &mut schema,
+        ));
+    }
 
     findings.retain(|f| !options.disabled.contains(&f.rule));
     findings.sort_by(|a, b| {
@@ -134,16 +192,16 @@ pub fn check_catalog(catalog: &Catalog, options: &Options) -> Report {
 }
 
 /// Runs `work` over `items` on every core; the results keep the input order.
-fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> Vec<R> + Sync) -> Vec<R> {
+fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads < 2 || items.len() < 2 {
-        return items.iter().flat_map(&work).collect();
+        return items.iter().map(&work).collect();
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().flat_map(&work).collect::<Vec<R>>()))
+            .map(|part| scope.spawn(|| part.iter().map(&work).collect::<Vec<R>>()))
             .collect();
         handles
             .into_iter()
@@ -152,12 +210,19 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> Vec<R> + Sync
     })
 }
 
-fn lint_migration(m: &Migration, label: &dyn Fn(&str) -> String, dialect: Dialect) -> Vec<Finding> {
+fn lint_migration(
+    m: &Migration,
+    forward: &ParsedFile,
+    rollback: Option<&ParsedFile>,
+    label: &dyn Fn(&str) -> String,
+    options: &Options,
+    schema: &mut schema::Schema,
+) -> Vec<Finding> {
     let forward_label = label(&m.forward.file_name);
-    let mut file_findings = Vec::new();
+    let mut findings = Vec::new();
     if m.rollback_status() == RollbackStatus::Missing {
         let down = m.forward.file_name.replace(".sql", ".down.sql");
-        file_findings.push(Finding {
+        findings.push(Finding {
             rule: Rule::MissingRollback,
             severity: Rule::MissingRollback.severity(),
             file: forward_label.clone(),
@@ -173,23 +238,25 @@ fn lint_migration(m: &Migration, label: &dyn Fn(&str) -> String, dialect: Dialec
             statement: None,
         });
     }
-    let mut findings = lint_sql(
-        &forward_label,
-        &m.forward.sql,
-        dialect,
-        &m.forward.directives,
-        FileRole::Forward,
-        file_findings,
-    );
-    if let Some(rollback) = &m.rollback {
-        findings.extend(lint_sql(
-            &label(&rollback.file_name),
-            &rollback.sql,
-            dialect,
-            &rollback.directives,
-            FileRole::Rollback,
-            Vec::new(),
-        ));
+    let file = File {
+        label: &forward_label,
+        sql: &m.forward.sql,
+        parsed: forward,
+        directives: &m.forward.directives,
+        role: FileRole::Forward,
+    };
+    findings.extend(lint_parsed(&file, options, schema));
+    if let (Some(down), Some(parsed)) = (&m.rollback, rollback) {
+        // A rollback runs against the schema its migration built; its own lint is about
+        // parse errors and transaction control, which need no schema.
+        let file = File {
+            label: &label(&down.file_name),
+            sql: &down.sql,
+            parsed,
+            directives: &down.directives,
+            role: FileRole::Rollback,
+        };
+        findings.extend(lint_parsed(&file, options, &mut schema.clone()));
     }
     findings
 }
@@ -201,46 +268,61 @@ enum FileRole {
     Rollback,
 }
 
-/// Lints one forward migration's text: the entry point of the rule tests.
+/// One file to lint, parsed.
+struct File<'a> {
+    label: &'a str,
+    sql: &'a str,
+    parsed: &'a ParsedFile,
+    directives: &'a Directives,
+    role: FileRole,
+}
+
+/// Lints one forward migration's text on an empty schema: the entry point of the rule tests.
 pub fn lint_text(
     label: &str,
     sql: &str,
     dialect: Dialect,
     directives: &Directives,
 ) -> Vec<Finding> {
-    lint_sql(
+    let parsed = parse::parse(sql, dialect);
+    let file = File {
         label,
         sql,
-        dialect,
+        parsed: &parsed,
         directives,
-        FileRole::Forward,
-        Vec::new(),
-    )
+        role: FileRole::Forward,
+    };
+    let options = Options::new(dialect);
+    let mut schema = schema::Schema::new((dialect == Dialect::Postgres).then_some("public"));
+    lint_parsed(&file, &options, &mut schema)
 }
 
-fn lint_sql(
-    label: &str,
-    sql: &str,
-    dialect: Dialect,
-    directives: &Directives,
-    role: FileRole,
-    file_findings: Vec<Finding>,
-) -> Vec<Finding> {
-    let parsed = parse::parse(sql, dialect);
-    let file_transaction = !directives.no_transaction && !parsed.needs_statement_mode();
+/// Runs the rules over a parsed file (replaying it into `schema` as it goes), adds its parse
+/// errors, and applies its suppressions.
+fn lint_parsed(file: &File<'_>, options: &Options, schema: &mut schema::Schema) -> Vec<Finding> {
+    let dialect = options.dialect;
+    let parsed = file.parsed;
+    let file_transaction = !file.directives.no_transaction && !parsed.needs_statement_mode();
     let rules: Vec<Rule> = Rule::ALL
         .iter()
         .copied()
         .filter(|r| r.applies_to(dialect) && matches!(r.def().check, Check::Statement(_)))
-        .filter(|r| role == FileRole::Forward || *r == Rule::TransactionControl)
+        .filter(|r| file.role == FileRole::Forward || *r == Rule::TransactionControl)
         .collect();
-
-    let mut findings = file_findings;
-    findings.extend(run_rules(label, &parsed, &rules, dialect, file_transaction));
+    let mut ctx = Context {
+        dialect: Some(dialect),
+        file_transaction,
+        schema: std::mem::take(schema),
+        rebuilt: schema::rebuilt_tables(parsed.statements.iter().flat_map(|s| &s.ops)),
+        postgres_version: options.postgres_version,
+        ..Context::default()
+    };
+    let mut findings = run_rules(file.label, parsed, &rules, &mut ctx);
+    *schema = ctx.schema;
     findings.extend(parsed.errors.iter().map(|e| Finding {
         rule: Rule::ParseError,
         severity: Rule::ParseError.severity(),
-        file: label.to_string(),
+        file: file.label.to_string(),
         line: e.line,
         column: e.column,
         message: e.message.clone(),
@@ -254,22 +336,12 @@ fn lint_sql(
         .chain(parsed.errors.iter().map(|e| e.offset))
         .collect();
     offsets.sort_unstable();
-    suppress::apply(label, sql, &offsets, &mut findings);
+    suppress::apply(file.label, file.sql, &offsets, &mut findings);
     findings
 }
 
-fn run_rules(
-    label: &str,
-    parsed: &ParsedFile,
-    rules: &[Rule],
-    dialect: Dialect,
-    file_transaction: bool,
-) -> Vec<Finding> {
-    let mut ctx = Context {
-        dialect: Some(dialect),
-        file_transaction,
-        ..Context::default()
-    };
+fn run_rules(label: &str, parsed: &ParsedFile, rules: &[Rule], ctx: &mut Context) -> Vec<Finding> {
+    let file_transaction = ctx.file_transaction;
     let mut findings = Vec::new();
     for statement in &parsed.statements {
         if !file_transaction && !ctx.explicit_transaction {
@@ -281,7 +353,7 @@ fn run_rules(
                 let Check::Statement(check) = rule.def().check else {
                     continue;
                 };
-                if let Some(hit) = check(op, &ctx) {
+                if let Some(hit) = check(op, ctx) {
                     findings.push(Finding {
                         rule: *rule,
                         severity: rule.severity(),
@@ -294,23 +366,30 @@ fn run_rules(
                     });
                 }
             }
+            // Op by op: MySQL's CHANGE COLUMN renames, then restates the renamed column.
+            remember(ctx, op);
         }
-        remember(&mut ctx, &statement.ops);
     }
     findings
 }
 
-/// Updates what the file has created so far, after a statement ran.
-fn remember(ctx: &mut Context, ops: &[Op]) {
-    for op in ops {
+/// Updates what the migrations so far built, after an operation ran.
+fn remember(ctx: &mut Context, op: &Op) {
+    {
+        ctx.schema.apply(op, true);
         match op {
-            Op::CreateTable { table } => {
-                ctx.created_tables.insert(table.clone());
-            }
             Op::CreateIndex {
-                name: Some(name), ..
+                name: Some(name),
+                table,
+                ..
             } => {
-                ctx.created_indexes.insert(name.clone());
+                // An index lives in its table's schema.
+                let schema = table.rsplit_once('.').map(|(s, _)| s);
+                let qualified = match schema {
+                    Some(schema) => format!("{schema}.{name}"),
+                    None => ctx.schema.resolve(name),
+                };
+                ctx.created_indexes.insert(qualified);
             }
             Op::AddConstraint {
                 table,
@@ -327,5 +406,98 @@ fn remember(ctx: &mut Context, ops: &[Op]) {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules_fired(sql: &str) -> Vec<&'static str> {
+        let mut ids: Vec<&str> = lint_text("t.sql", sql, Dialect::Postgres, &Directives::default())
+            .iter()
+            .map(|f| f.rule.id())
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// A table created in one schema is not the table of the same name in another.
+    #[test]
+    fn tables_are_told_apart_by_schema() {
+        let fired = rules_fired(
+            "CREATE TABLE tenant_new.orders (id int);\n\
+             ALTER TABLE tenant_old.orders ADD COLUMN status text NOT NULL;\n\
+             ALTER TABLE tenant_old.orders DROP COLUMN note;\n\
+             TRUNCATE tenant_old.orders;\n\
+             CREATE INDEX orders_id ON tenant_old.orders (id);",
+        );
+        assert_eq!(
+            fired,
+            [
+                "add-required-column",
+                "create-index-without-concurrently",
+                "drop-column",
+                "truncate"
+            ]
+        );
+        // The same statements on the table created here are fine.
+        let fired = rules_fired(
+            "CREATE TABLE tenant_new.orders (id int, note text);\n\
+             ALTER TABLE tenant_new.orders ADD COLUMN status text NOT NULL;\n\
+             ALTER TABLE tenant_new.orders DROP COLUMN note;\n\
+             TRUNCATE tenant_new.orders;\n\
+             CREATE INDEX orders_id ON tenant_new.orders (id);\n\
+             DROP INDEX tenant_new.orders_id;",
+        );
+        assert!(fired.is_empty(), "{fired:?}");
+        // An unqualified name is the search path's first schema.
+        assert!(rules_fired("CREATE TABLE orders (id int);\nTRUNCATE public.orders;").is_empty());
+        assert_eq!(
+            rules_fired(
+                "CREATE INDEX i ON tenant_old.orders (id);\nCREATE TABLE x (id int);\nDROP INDEX i;"
+            ),
+            [
+                "create-index-without-concurrently",
+                "drop-index-without-concurrently"
+            ]
+        );
+    }
+
+    /// With a scope (the migrations not yet applied), a table an earlier one of them creates is
+    /// new to the later ones; without a scope, every earlier migration may be applied already.
+    #[test]
+    fn a_table_created_by_an_earlier_pending_migration_is_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, sql: &str| std::fs::write(dir.path().join(name), sql).unwrap();
+        write(
+            "V1__old.sql",
+            "-- runner:irreversible test\nCREATE TABLE old (id int);\n",
+        );
+        write(
+            "V2__new.sql",
+            "-- runner:irreversible test\nCREATE TABLE fresh (id int);\n",
+        );
+        write(
+            "V3__index.sql",
+            "-- runner:irreversible test\nCREATE INDEX fresh_id ON fresh (id);\nCREATE INDEX old_id ON old (id);\n",
+        );
+        let catalog = Catalog::scan(dir.path()).unwrap();
+        let fired = |scope: Option<HashSet<String>>| -> Vec<String> {
+            let options = Options {
+                scope,
+                ..Options::new(Dialect::Postgres)
+            };
+            check_catalog(&catalog, &options)
+                .findings
+                .into_iter()
+                .map(|f| f.message)
+                .collect()
+        };
+        let pending: HashSet<String> = ["V2__new.sql", "V3__index.sql"].map(String::from).into();
+        let found = fired(Some(pending));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("old_id"), "{found:?}");
+        assert_eq!(fired(None).len(), 2);
     }
 }

@@ -47,11 +47,22 @@ pub enum TransactionKind {
     Savepoint,
 }
 
+/// A column of a CREATE TABLE, as the schema model keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnSpec {
+    pub name: String,
+    /// The type as written, lower case (`integer`, `varchar(20)`).
+    pub ty: String,
+    pub not_null: bool,
+}
+
 /// A column added by ADD COLUMN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewColumn {
     pub table: String,
     pub column: String,
+    /// The type as written, lower case.
+    pub ty: String,
     pub default: DefaultKind,
     pub not_null: bool,
     pub generated: Option<Generated>,
@@ -63,11 +74,13 @@ pub struct NewColumn {
     pub check: bool,
 }
 
-/// One operation a statement performs.
+/// One operation a statement performs. Table names are as written: `schema.table` when
+/// qualified, bare otherwise (the schema model resolves them with the search path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     CreateTable {
         table: String,
+        columns: Vec<ColumnSpec>,
     },
     AddColumn(NewColumn),
     CreateIndex {
@@ -80,13 +93,20 @@ pub enum Op {
         names: Vec<String>,
         concurrently: bool,
     },
-    ReindexConcurrently,
+    Reindex {
+        concurrently: bool,
+        /// `INDEX orders_pkey`, `TABLE orders`...
+        target: String,
+    },
     AddConstraint {
         table: String,
         name: Option<String>,
         kind: ConstraintKind,
         not_valid: bool,
         using_index: bool,
+        /// The column of a `CHECK (column IS NOT NULL)`, which lets PostgreSQL 12+ set NOT
+        /// NULL without a scan once validated.
+        not_null_of: Option<String>,
     },
     ValidateConstraint {
         table: String,
@@ -118,8 +138,14 @@ pub enum Op {
         table: String,
         column: String,
         new_type: String,
+        /// MySQL's CHANGE/MODIFY restate the whole column: its nullability too.
+        not_null: Option<bool>,
     },
     SetNotNull {
+        table: String,
+        column: String,
+    },
+    DropNotNull {
         table: String,
         column: String,
     },
@@ -133,6 +159,11 @@ pub enum Op {
     Delete {
         table: String,
         has_where: bool,
+    },
+    /// `INSERT INTO table ... SELECT ... FROM from...`: rows copied between tables.
+    InsertSelect {
+        table: String,
+        from: Vec<String>,
     },
     Transaction(TransactionKind),
 }
@@ -176,7 +207,10 @@ impl ParsedFile {
                 } | Op::DropIndex {
                     concurrently: true,
                     ..
-                } | Op::ReindexConcurrently
+                } | Op::Reindex {
+                    concurrently: true,
+                    ..
+                }
             )
         })
     }

@@ -185,3 +185,21 @@ fn a_missing_or_unreadable_folder_is_named() {
         .expect_code(2)
         .stderr_has("a_file: cannot be read");
 }
+
+#[test]
+fn a_folder_named_like_a_migration_is_reported_not_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("V0001__a.sql"),
+        "CREATE TABLE a (id int);\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("V0001__a.down.sql"), "DROP TABLE a;\n").unwrap();
+    std::fs::create_dir(tmp.path().join("V0002__b.sql")).unwrap();
+    crate::harness::cli::Runner::new(tmp.path())
+        .args(["check", "."])
+        .run()
+        .expect_code(1)
+        .stdout_has("V0002__b.sql/")
+        .stdout_has("is a folder named like a migration");
+}

@@ -12,11 +12,11 @@ use sqlparser::ast::{
 use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 
-use super::{clip, parse_in_chunks};
+use super::{clip, parse_in_chunks, split};
 use crate::config::Dialect;
 use crate::lint::model::{
-    ConstraintKind, DefaultKind, Generated, LineIndex, NewColumn, Op, ParseError, ParsedFile,
-    Statement, TransactionKind,
+    ColumnSpec, ConstraintKind, DefaultKind, Generated, LineIndex, NewColumn, Op, ParseError,
+    ParsedFile, Statement, TransactionKind,
 };
 
 pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
@@ -25,7 +25,7 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
         _ => Box::new(SQLiteDialect {}),
     };
     let lines = LineIndex::new(sql);
-    parse_in_chunks(sql, |text, offset| {
+    parse_in_chunks(split(sql), |text, offset| {
         let (line, column) = lines.line_col(offset);
         let statement = |ops| Statement {
             offset,
@@ -34,6 +34,10 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
             ops,
         };
         if dialect == Dialect::Sqlite && is_sqlite_pragma(text) {
+            return Ok(vec![statement(Vec::new())]);
+        }
+        if dialect == Dialect::Mysql && is_mysql_prepare(text) {
+            // Dynamic SQL: what it runs is only known at run time.
             return Ok(vec![statement(Vec::new())]);
         }
         let error = |message: &str| ParseError {
@@ -49,6 +53,43 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
             .map_err(|e| error(e.to_string().trim_start_matches("sql parser error: ")))?;
         Ok(parsed.iter().map(|s| statement(lower(s))).collect())
     })
+}
+
+/// MySQL's `PREPARE name FROM @variable` or `PREPARE name FROM 'text'`, which sqlparser
+/// does not read (it knows PostgreSQL's `PREPARE name AS ...`).
+fn is_mysql_prepare(text: &str) -> bool {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let name_ok = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '`')
+    };
+    let source_ok = |rest: &str| {
+        let rest = rest.trim();
+        (rest.starts_with('@')
+            && rest[1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$'))
+            || (rest.len() >= 2
+                && ((rest.starts_with('\'') && rest.ends_with('\''))
+                    || (rest.starts_with('"') && rest.ends_with('"'))))
+    };
+    match words.as_slice() {
+        [prepare, name, from, ..]
+            if prepare.eq_ignore_ascii_case("prepare") && from.eq_ignore_ascii_case("from") =>
+        {
+            let rest = text
+                .split_once(|c: char| c.is_whitespace())
+                .map(|(_, rest)| rest)
+                .unwrap_or_default()
+                .trim_start()
+                .strip_prefix(*name)
+                .unwrap_or_default()
+                .trim_start();
+            name_ok(name) && rest.len() > 4 && source_ok(&rest[4..])
+        }
+        _ => false,
+    }
 }
 
 /// `PRAGMA [schema.]name`, `PRAGMA name = value` or `PRAGMA name(value)`.
@@ -87,7 +128,40 @@ fn lower(statement: &ast::Statement) -> Vec<Op> {
     match statement {
         S::CreateTable(ct) => vec![Op::CreateTable {
             table: last_name(&ct.name),
+            columns: ct
+                .columns
+                .iter()
+                .map(|c| {
+                    let column = new_column(String::new(), c);
+                    ColumnSpec {
+                        not_null: column.not_null || column.primary_key,
+                        name: column.column,
+                        ty: column.ty,
+                    }
+                })
+                .collect(),
         }],
+        S::Insert(insert) => {
+            let from: Vec<String> = insert
+                .source
+                .as_ref()
+                .map(|q| match q.body.as_ref() {
+                    ast::SetExpr::Select(select) => select
+                        .from
+                        .iter()
+                        .map(|t| table_factor_name(&t.relation))
+                        .collect(),
+                    _ => Vec::new(),
+                })
+                .unwrap_or_default();
+            match (&insert.table, from.is_empty()) {
+                (ast::TableObject::TableName(name), false) => vec![Op::InsertSelect {
+                    table: last_name(name),
+                    from,
+                }],
+                _ => Vec::new(),
+            }
+        }
         S::AlterTable(at) => {
             let table = last_name(&at.name);
             at.operations
@@ -188,6 +262,7 @@ fn alter_table_op(table: &str, op: &AlterTableOperation) -> Vec<Op> {
             old_name,
             new_name,
             data_type,
+            options,
             ..
         } => {
             let mut ops = Vec::new();
@@ -201,18 +276,21 @@ fn alter_table_op(table: &str, op: &AlterTableOperation) -> Vec<Op> {
             ops.push(Op::ChangeColumnType {
                 table,
                 column: new_name.value.clone(),
-                new_type: data_type.to_string(),
+                new_type: data_type.to_string().to_lowercase(),
+                not_null: Some(options.iter().any(|o| matches!(o, ColumnOption::NotNull))),
             });
             ops
         }
         AlterTableOperation::ModifyColumn {
             col_name,
             data_type,
+            options,
             ..
         } => vec![Op::ChangeColumnType {
             table,
             column: col_name.value.clone(),
-            new_type: data_type.to_string(),
+            new_type: data_type.to_string().to_lowercase(),
+            not_null: Some(options.iter().any(|o| matches!(o, ColumnOption::NotNull))),
         }],
         AlterTableOperation::AlterColumn { column_name, op } => match op {
             AlterColumnOperation::SetNotNull => vec![Op::SetNotNull {
@@ -222,7 +300,12 @@ fn alter_table_op(table: &str, op: &AlterTableOperation) -> Vec<Op> {
             AlterColumnOperation::SetDataType { data_type, .. } => vec![Op::ChangeColumnType {
                 table,
                 column: column_name.value.clone(),
-                new_type: data_type.to_string(),
+                new_type: data_type.to_string().to_lowercase(),
+                not_null: None,
+            }],
+            AlterColumnOperation::DropNotNull => vec![Op::DropNotNull {
+                table,
+                column: column_name.value.clone(),
             }],
             _ => Vec::new(),
         },
@@ -237,12 +320,23 @@ fn alter_table_op(table: &str, op: &AlterTableOperation) -> Vec<Op> {
                 TableConstraint::Check(c) => (ConstraintKind::Check, c.name.as_ref()),
                 _ => (ConstraintKind::Other, None),
             };
+            let not_null_of = match constraint {
+                TableConstraint::Check(c) => match c.expr.as_ref() {
+                    Expr::IsNotNull(e) => match e.as_ref() {
+                        Expr::Identifier(i) => Some(i.value.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            };
             vec![Op::AddConstraint {
                 table,
                 name: name.map(|n| n.value.clone()),
                 kind,
                 not_valid: *not_valid,
                 using_index: false,
+                not_null_of,
             }]
         }
         _ => Vec::new(),
@@ -253,6 +347,7 @@ fn new_column(table: String, def: &ast::ColumnDef) -> NewColumn {
     let mut column = NewColumn {
         table,
         column: def.name.value.clone(),
+        ty: def.data_type.to_string().to_lowercase(),
         default: DefaultKind::None,
         not_null: false,
         generated: None,
@@ -305,12 +400,19 @@ fn default_kind(expr: &Expr) -> DefaultKind {
     }
 }
 
+/// A name as written, qualified when it is (`shop.orders`).
 fn last_name(name: &ObjectName) -> String {
-    name.0
-        .last()
-        .and_then(|p| p.as_ident())
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .filter_map(|p| p.as_ident())
         .map(|i| i.value.clone())
-        .unwrap_or_else(|| name.to_string())
+        .collect();
+    if parts.is_empty() {
+        name.to_string()
+    } else {
+        parts.join(".")
+    }
 }
 
 fn table_factor_name(factor: &TableFactor) -> String {
@@ -337,6 +439,31 @@ mod tests {
         assert_eq!(parsed.statements.len(), 4);
         let parsed = sqlite("PRAGMA = ;");
         assert_eq!(parsed.errors.len(), 1);
+    }
+
+    #[test]
+    fn mysql_prepared_statements_are_not_parse_errors() {
+        let parsed = parse(
+            "SET @sql = CONCAT('ALTER TABLE t ADD COLUMN c int');\nPREPARE stmt FROM @sql;\nEXECUTE stmt;\nDEALLOCATE PREPARE stmt;\nPREPARE s2 FROM 'SELECT 1';",
+            Dialect::Mysql,
+        );
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        assert_eq!(parsed.statements.len(), 5);
+        // Near misses stay errors: no source, or a source that is not a variable or a string.
+        assert_eq!(parse("PREPARE stmt FROM;", Dialect::Mysql).errors.len(), 1);
+        assert_eq!(
+            parse("PREPARE stmt FROM sql_text;", Dialect::Mysql)
+                .errors
+                .len(),
+            1
+        );
+        // SQLite has no PREPARE.
+        assert_eq!(
+            parse("PREPARE stmt FROM @sql;", Dialect::Sqlite)
+                .errors
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod postgres;
 use crate::catalog::sql_text::{Piece, pieces};
 use crate::config::Dialect;
 use crate::lint::model::{ParseError, ParsedFile, Statement};
-use crate::lint::split::split;
+use crate::lint::split::{Chunk, split};
 
 pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
     // Blank a byte-order mark rather than drop it, so offsets still match the file.
@@ -40,14 +40,15 @@ pub(crate) fn first_token(text: &str) -> Option<usize> {
     })
 }
 
-/// Splits `sql` into statements and parses each alone with `parse_one(text, offset)`, so
-/// that each statement the parser rejects becomes its own error and the others are kept.
+/// Splits `sql` into statements with `chunks` and parses each alone with
+/// `parse_one(text, offset)`, so that each statement the parser rejects becomes its own error
+/// and the others are kept.
 fn parse_in_chunks(
-    sql: &str,
+    chunks: Vec<Chunk<'_>>,
     parse_one: impl Fn(&str, usize) -> Result<Vec<Statement>, ParseError>,
 ) -> ParsedFile {
     let mut parsed = ParsedFile::default();
-    for chunk in split(sql) {
+    for chunk in chunks {
         match parse_one(chunk.text, chunk.offset) {
             Ok(statements) => parsed.statements.extend(statements),
             Err(error) => parsed.errors.push(error),

@@ -8,9 +8,10 @@ use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType, Transacti
 
 use super::{clip, first_token, parse_in_chunks};
 use crate::lint::model::{
-    ConstraintKind, DefaultKind, Generated, LineIndex, NewColumn, Op, ParseError, ParsedFile,
-    Statement, TransactionKind,
+    ColumnSpec, ConstraintKind, DefaultKind, Generated, LineIndex, NewColumn, Op, ParseError,
+    ParsedFile, Statement, TransactionKind,
 };
+use crate::lint::split::{Chunk, split};
 
 /// Above this size a file is parsed statement by statement, so memory stays bounded by the
 /// largest statement rather than the whole file's parse tree.
@@ -28,8 +29,56 @@ pub fn parse(sql: &str) -> ParsedFile {
             errors: Vec::new(),
         },
         // Statement by statement: each error is pinned to its own line.
-        None => parse_in_chunks(sql, |chunk, offset| parse_statements(chunk, offset, &lines)),
+        None => parse_in_chunks(chunks(sql), |chunk, offset| {
+            parse_statements(chunk, offset, &lines)
+        }),
     }
+}
+
+/// The statements of a file PostgreSQL's parser rejected as a whole, split by its own scanner
+/// (libpg_query), so a rule body, a quoted name or a column called `begin` never splits wrong.
+/// A file the scanner cannot read (a NUL byte) falls back to runner's splitter.
+fn chunks<'a>(sql: &'a str) -> Vec<Chunk<'a>> {
+    let base = sql.as_ptr() as usize;
+    let Ok(parts) = pg_query::split_with_scanner(sql) else {
+        return split(sql);
+    };
+    // The scanner leaves out a piece it cannot place (a statement that starts with an unknown
+    // word): whatever lies between two pieces is a statement of its own, so that it is
+    // reported, never skipped.
+    let mut chunks = Vec::new();
+    let mut cursor = 0;
+    let gap = |from: usize, to: usize, chunks: &mut Vec<Chunk<'a>>| {
+        for c in split(&sql[from..to]) {
+            chunks.push(Chunk {
+                offset: from + c.offset,
+                text: c.text,
+            });
+        }
+    };
+    for part in parts {
+        let start = part.as_ptr() as usize - base;
+        let end = if part.is_empty() {
+            sql.len()
+        } else {
+            start + part.len()
+        };
+        if start > cursor {
+            gap(cursor, start, &mut chunks);
+        }
+        let piece = &sql[start..end];
+        if let Some(first) = first_token(piece) {
+            chunks.push(Chunk {
+                offset: start + first,
+                text: piece[first..].trim_end().trim_end_matches(';').trim_end(),
+            });
+        }
+        cursor = end;
+    }
+    if cursor < sql.len() {
+        gap(cursor, sql.len(), &mut chunks);
+    }
+    chunks
 }
 
 /// Parses `text`, which starts at byte `base` of the file `lines` indexes.
@@ -84,10 +133,47 @@ fn lower(node: &NodeEnum) -> Vec<Op> {
     match node {
         NodeEnum::CreateStmt(s) => vec![Op::CreateTable {
             table: relname(&s.relation),
+            columns: s
+                .table_elts
+                .iter()
+                .filter_map(|e| match e.node.as_ref() {
+                    Some(NodeEnum::ColumnDef(c)) => {
+                        let column = new_column(String::new(), c);
+                        Some(ColumnSpec {
+                            not_null: column.not_null || column.primary_key,
+                            name: column.column,
+                            ty: column.ty,
+                        })
+                    }
+                    _ => None,
+                })
+                .collect(),
         }],
         NodeEnum::CreateTableAsStmt(s) => vec![Op::CreateTable {
             table: s.into.as_ref().map(|i| relname(&i.rel)).unwrap_or_default(),
+            columns: Vec::new(),
         }],
+        NodeEnum::InsertStmt(s) => {
+            let from = match s.select_stmt.as_ref().and_then(|n| n.node.as_ref()) {
+                Some(NodeEnum::SelectStmt(select)) => select
+                    .from_clause
+                    .iter()
+                    .filter_map(|f| match f.node.as_ref() {
+                        Some(NodeEnum::RangeVar(r)) => Some(qualified(r)),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if from.is_empty() {
+                Vec::new()
+            } else {
+                vec![Op::InsertSelect {
+                    table: relname(&s.relation),
+                    from,
+                }]
+            }
+        }
         NodeEnum::AlterTableStmt(s) => {
             let table = relname(&s.relation);
             s.cmds
@@ -160,11 +246,22 @@ fn lower(node: &NodeEnum) -> Vec<Op> {
             let concurrently = s.params.iter().any(|p| {
                 matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently")
             });
-            if concurrently {
-                vec![Op::ReindexConcurrently]
-            } else {
-                Vec::new()
-            }
+            use protobuf::ReindexObjectType as R;
+            let kind = match R::try_from(s.kind) {
+                Ok(R::ReindexObjectIndex) => "INDEX",
+                Ok(R::ReindexObjectTable) => "TABLE",
+                Ok(R::ReindexObjectSchema) => "SCHEMA",
+                Ok(R::ReindexObjectSystem) => "SYSTEM",
+                _ => "DATABASE",
+            };
+            let name = match &s.relation {
+                Some(r) => qualified(r),
+                None => s.name.clone(),
+            };
+            vec![Op::Reindex {
+                concurrently,
+                target: format!("{kind} {name}").trim_end().to_string(),
+            }]
         }
         _ => Vec::new(),
     }
@@ -189,9 +286,11 @@ fn alter_table_cmd(table: &str, cmd: &protobuf::AlterTableCmd) -> Option<Op> {
                 table,
                 column,
                 new_type,
+                not_null: None,
             })
         }
         AlterTableType::AtSetNotNull => Some(Op::SetNotNull { table, column }),
+        AlterTableType::AtDropNotNull => Some(Op::DropNotNull { table, column }),
         AlterTableType::AtAddConstraint => match def {
             Some(NodeEnum::Constraint(c)) => Some(Op::AddConstraint {
                 table,
@@ -199,6 +298,7 @@ fn alter_table_cmd(table: &str, cmd: &protobuf::AlterTableCmd) -> Option<Op> {
                 kind: constraint_kind(c.contype),
                 not_valid: c.skip_validation,
                 using_index: !c.indexname.is_empty(),
+                not_null_of: not_null_check(c),
             }),
             _ => None,
         },
@@ -206,6 +306,27 @@ fn alter_table_cmd(table: &str, cmd: &protobuf::AlterTableCmd) -> Option<Op> {
             table,
             name: column,
         }),
+        _ => None,
+    }
+}
+
+/// The column of `CHECK (column IS NOT NULL)`.
+fn not_null_check(c: &protobuf::Constraint) -> Option<String> {
+    if ConstrType::try_from(c.contype) != Ok(ConstrType::ConstrCheck) {
+        return None;
+    }
+    let Some(NodeEnum::NullTest(test)) = c.raw_expr.as_ref().and_then(|e| e.node.as_ref()) else {
+        return None;
+    };
+    if protobuf::NullTestType::try_from(test.nulltesttype) != Ok(protobuf::NullTestType::IsNotNull)
+    {
+        return None;
+    }
+    match test.arg.as_ref().and_then(|a| a.node.as_ref()) {
+        Some(NodeEnum::ColumnRef(r)) if r.fields.len() == 1 => match r.fields[0].node.as_ref() {
+            Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -223,9 +344,11 @@ fn constraint_kind(contype: i32) -> ConstraintKind {
 }
 
 fn new_column(table: String, c: &protobuf::ColumnDef) -> NewColumn {
+    let type_name = type_name(c.type_name.as_ref());
     let mut column = NewColumn {
         table,
         column: c.colname.clone(),
+        ty: type_name.clone(),
         default: DefaultKind::None,
         not_null: c.is_not_null,
         generated: None,
@@ -234,7 +357,6 @@ fn new_column(table: String, c: &protobuf::ColumnDef) -> NewColumn {
         unique: false,
         check: false,
     };
-    let type_name = type_name(c.type_name.as_ref());
     if matches!(
         type_name.as_str(),
         "serial" | "bigserial" | "smallserial" | "serial2" | "serial4" | "serial8"
@@ -340,19 +462,30 @@ fn default_kind(expr: &NodeEnum) -> DefaultKind {
     }
 }
 
+/// A relation as written: `schema.name` when qualified, else the bare name.
 fn relname(relation: &Option<protobuf::RangeVar>) -> String {
-    relation
-        .as_ref()
-        .map(|r| r.relname.clone())
-        .unwrap_or_default()
+    relation.as_ref().map(qualified).unwrap_or_default()
 }
 
-/// The last part of a possibly qualified name: `public.users` is `users`.
+fn qualified(r: &protobuf::RangeVar) -> String {
+    if r.schemaname.is_empty() {
+        r.relname.clone()
+    } else {
+        format!("{}.{}", r.schemaname, r.relname)
+    }
+}
+
+/// A name as written, qualified when it is: `public.users`.
 fn object_name(node: &protobuf::Node) -> String {
     match node.node.as_ref() {
-        Some(NodeEnum::List(list)) => list.items.last().map(object_name).unwrap_or_default(),
+        Some(NodeEnum::List(list)) => list
+            .items
+            .iter()
+            .map(object_name)
+            .collect::<Vec<_>>()
+            .join("."),
         Some(NodeEnum::String(s)) => s.sval.clone(),
-        Some(NodeEnum::RangeVar(r)) => r.relname.clone(),
+        Some(NodeEnum::RangeVar(r)) => qualified(r),
         _ => String::new(),
     }
 }
@@ -412,6 +545,27 @@ mod tests {
         );
     }
 
+    /// A file with one bad statement is split by PostgreSQL's own scanner: a multi-action rule
+    /// body and a column named `begin` do not split wrong, the error is on its own line, and
+    /// the statements after it are still read.
+    #[test]
+    fn a_broken_file_is_split_by_the_real_scanner() {
+        let sql = "CREATE TABLE events (id int, begin int, note text);\n\
+                   CREATE RULE log_events AS ON INSERT TO events DO ALSO (\n\
+                   INSERT INTO audit VALUES (1);\n\
+                   INSERT INTO audit VALUES (2)\n\
+                   );\n\
+                   SELEC 1;\n\
+                   DROP TABLE old_stuff;\n";
+        let parsed = parse(sql);
+        assert_eq!(parsed.errors.len(), 1, "{:?}", parsed.errors);
+        assert_eq!(parsed.errors[0].line, 6);
+        assert!(parsed.statements.iter().any(|s| s.ops.iter().any(
+            |op| matches!(op, Op::DropTable { tables } if tables == &["old_stuff".to_string()])
+        )));
+        assert_eq!(parsed.statements.len(), 3);
+    }
+
     #[test]
     fn lowers_alter_table_commands() {
         let got = ops(
@@ -420,7 +574,7 @@ mod tests {
         assert_eq!(got.len(), 5);
         assert!(matches!(
             &got[0],
-            Op::AddConstraint { table, kind: ConstraintKind::ForeignKey, not_valid: true, using_index: false, .. } if table == "users"
+            Op::AddConstraint { table, kind: ConstraintKind::ForeignKey, not_valid: true, using_index: false, .. } if table == "public.users"
         ));
         assert!(matches!(&got[2], Op::ChangeColumnType { new_type, .. } if new_type == "varchar"));
     }

@@ -43,11 +43,20 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
         table,
         column,
         new_type,
+        not_null,
     } = op
     else {
         return None;
     };
     if ctx.is_new(table) {
+        return None;
+    }
+    // MySQL's CHANGE COLUMN restates the column: with the type and nullability it already
+    // has, it only renames (rename-column speaks for that).
+    if let Some(existing) = ctx.schema.table(table).and_then(|t| t.column(column))
+        && same_type(&existing.ty, new_type)
+        && not_null.is_none_or(|n| n == existing.not_null)
+    {
         return None;
     }
     Hit::new(
@@ -56,11 +65,37 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
     )
 }
 
+/// Whether two spellings name the same SQL type (`int` and `integer`, `int8` and `bigint`).
+fn same_type(a: &str, b: &str) -> bool {
+    canonical(a) == canonical(b)
+}
+
+fn canonical(ty: &str) -> String {
+    let ty = ty.to_ascii_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
+    let (base, rest) = match ty.find('(') {
+        Some(i) => (ty[..i].trim().to_string(), ty[i..].replace(' ', "")),
+        None => (ty.clone(), String::new()),
+    };
+    let base = match base.as_str() {
+        "int" | "integer" | "int4" => "integer",
+        "bigint" | "int8" => "bigint",
+        "smallint" | "int2" => "smallint",
+        "bool" | "boolean" => "boolean",
+        "float8" | "double precision" | "double" => "double",
+        "float4" | "real" => "real",
+        "character varying" | "varchar" => "varchar",
+        "character" | "char" | "bpchar" => "char",
+        "decimal" | "numeric" => "numeric",
+        other => other,
+    };
+    format!("{base}{rest}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::RULE;
     use crate::config::Dialect::*;
-    use crate::lint::rules::testing::{fires, quiet};
+    use crate::lint::rules::testing::{fires, fires_after, quiet, quiet_after};
 
     #[test]
     fn fires_on_type_changes() {
@@ -68,6 +103,18 @@ mod tests {
         assert!(msg.contains("orders.total to int8"), "{msg}");
         fires(&RULE, Postgres, "ALTER TABLE orders ALTER COLUMN total SET DATA TYPE bigint;");
         fires(&RULE, Mysql, "ALTER TABLE orders MODIFY COLUMN total BIGINT;");
+    }
+
+    #[test]
+    fn a_change_column_that_only_renames_is_not_a_type_change() {
+        let before = "CREATE TABLE orders (a INTEGER NOT NULL, b INT);";
+        quiet_after(&RULE, Mysql, before, "ALTER TABLE orders CHANGE COLUMN a renamed INT NOT NULL;");
+        quiet_after(&RULE, Mysql, before, "ALTER TABLE orders MODIFY COLUMN b INTEGER;");
+        // Near misses: the type or the nullability changes.
+        fires_after(&RULE, Mysql, before, "ALTER TABLE orders CHANGE COLUMN a renamed BIGINT NOT NULL;");
+        fires_after(&RULE, Mysql, before, "ALTER TABLE orders CHANGE COLUMN a a INT NULL;");
+        // A table runner never saw created may have any columns: still flagged.
+        fires(&RULE, Mysql, "ALTER TABLE orders CHANGE COLUMN a a INT NOT NULL;");
     }
 
     #[test]

@@ -46,7 +46,10 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
             concurrently: true,
             ..
         } => "DROP INDEX CONCURRENTLY",
-        Op::ReindexConcurrently => "REINDEX CONCURRENTLY",
+        Op::Reindex {
+            concurrently: true,
+            ..
+        } => "REINDEX CONCURRENTLY",
         _ => return None,
     };
     if !ctx.explicit_transaction {

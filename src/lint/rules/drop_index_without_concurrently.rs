@@ -43,7 +43,7 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
     };
     let old: Vec<&str> = names
         .iter()
-        .filter(|n| !ctx.created_indexes.contains(*n))
+        .filter(|n| !ctx.created_indexes.contains(&ctx.schema.resolve(n)))
         .map(String::as_str)
         .collect();
     if old.is_empty() {

@@ -42,7 +42,7 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
     };
     let old: Vec<&str> = tables
         .iter()
-        .filter(|t| !ctx.is_new(t))
+        .filter(|t| !ctx.is_new(t) && !ctx.rebuilt.contains(t.as_str()))
         .map(String::as_str)
         .collect();
     if old.is_empty() {
@@ -71,5 +71,32 @@ mod tests {
     fn quiet_on_a_table_created_in_the_same_file_and_on_views() {
         quiet(&RULE, Postgres, "CREATE TABLE tmp (id int);\nDROP TABLE tmp;");
         quiet(&RULE, Postgres, "DROP VIEW order_totals;");
+    }
+
+    #[test]
+    fn a_table_of_another_schema_is_not_the_one_created() {
+        fires(&RULE, Postgres, "CREATE TABLE tenant_new.orders (id int);\nDROP TABLE tenant_old.orders;");
+        quiet(&RULE, Postgres, "CREATE TABLE tenant_new.orders (id int);\nDROP TABLE tenant_new.orders;");
+        quiet(&RULE, Postgres, "CREATE TABLE orders (id int);\nDROP TABLE public.orders;");
+    }
+
+    #[test]
+    fn the_sqlite_table_rebuild_keeps_its_rows() {
+        quiet(
+            &RULE,
+            Sqlite,
+            "CREATE TABLE customers_new (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n\
+             INSERT INTO customers_new (id, email) SELECT id, email FROM customers;\n\
+             DROP TABLE customers;\n\
+             ALTER TABLE customers_new RENAME TO customers;",
+        );
+        // Near miss: the rows are not copied first.
+        fires(
+            &RULE,
+            Sqlite,
+            "CREATE TABLE customers_new (id INTEGER PRIMARY KEY);\n\
+             DROP TABLE customers;\n\
+             ALTER TABLE customers_new RENAME TO customers;",
+        );
     }
 }

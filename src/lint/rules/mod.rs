@@ -7,16 +7,23 @@ use std::collections::{HashMap, HashSet};
 use crate::config::Dialect;
 use crate::lint::finding::Severity;
 use crate::lint::model::Op;
+use crate::lint::schema::Schema;
 
 #[cfg(test)]
 mod testing;
 
-/// Everything a rule may know about a statement's surroundings in its file.
+/// Everything a rule may know about a statement's surroundings: its file, and the schema the
+/// migrations before it built.
 #[derive(Debug, Default)]
 pub struct Context {
     pub dialect: Option<Dialect>,
-    /// Tables created earlier in this file: changing them locks nobody and breaks no release.
-    pub created_tables: HashSet<String>,
+    /// What the migrations before this statement built, with the tables created by a
+    /// migration not yet applied marked new: changing them locks nobody and breaks no release.
+    pub schema: Schema,
+    /// Tables this file rebuilds as SQLite documents (copy, drop, rename): no rows are lost.
+    pub rebuilt: HashSet<String>,
+    /// The PostgreSQL version the migrations run on (`[lint] postgres_version`).
+    pub postgres_version: u32,
     /// Indexes created earlier in this file.
     pub created_indexes: HashSet<String>,
     /// Constraints added NOT VALID earlier in the file, keyed by (table, name), with the
@@ -35,7 +42,7 @@ pub struct Context {
 
 impl Context {
     pub fn is_new(&self, table: &str) -> bool {
-        self.created_tables.contains(table)
+        self.schema.is_new(table)
     }
 }
 
@@ -116,6 +123,7 @@ registry! {
     // Locking and rewrites (PostgreSQL).
     CreateIndexWithoutConcurrently => create_index_without_concurrently,
     DropIndexWithoutConcurrently => drop_index_without_concurrently,
+    ReindexWithoutConcurrently => reindex_without_concurrently,
     AddForeignKeyWithoutNotValid => add_foreign_key_without_not_valid,
     AddCheckWithoutNotValid => add_check_without_not_valid,
     ValidateInSameTransaction => validate_in_same_transaction,

@@ -45,6 +45,21 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
     if ctx.is_new(table) {
         return None;
     }
+    let known = ctx.schema.table(table);
+    if known
+        .and_then(|t| t.column(column))
+        .is_some_and(|c| c.not_null)
+    {
+        // Already NOT NULL: nothing changes.
+        return None;
+    }
+    let proven = known.is_some_and(|t| t.not_null_checks.get(column) == Some(&true));
+    if proven && ctx.dialect == Some(crate::config::Dialect::Postgres) && ctx.postgres_version >= 12 {
+        return Hit::new(
+            format!("sets {table}.{column} NOT NULL: PostgreSQL {}+ uses the validated CHECK ({column} IS NOT NULL) instead of scanning, but writers of NULL in the running release now fail", 12),
+            "once every release serving traffic writes the column, suppress this with a reason: `-- runner:allow set-not-null <reason>`",
+        );
+    }
     Hit::new(
         format!("sets {table}.{column} NOT NULL: the table is scanned under an exclusive lock, and writers of NULL in the running release fail"),
         format!("add CHECK ({column} IS NOT NULL) NOT VALID, validate it in a later migration, then set NOT NULL"),
@@ -55,11 +70,30 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
 mod tests {
     use super::RULE;
     use crate::config::Dialect::*;
-    use crate::lint::rules::testing::{fires, quiet};
+    use crate::lint::rules::testing::{fires, fires_after, quiet, quiet_after};
 
     #[test]
     fn fires_on_set_not_null() {
         fires(&RULE, Postgres, "ALTER TABLE users ALTER COLUMN email SET NOT NULL;");
+    }
+
+    #[test]
+    fn a_column_already_not_null_is_not_flagged() {
+        quiet_after(&RULE, Postgres, "CREATE TABLE users (email text NOT NULL);", "ALTER TABLE users ALTER COLUMN email SET NOT NULL;");
+        quiet_after(&RULE, Postgres, "CREATE TABLE users (email text);\nALTER TABLE users ALTER COLUMN email SET NOT NULL;", "ALTER TABLE users ALTER COLUMN email SET NOT NULL;");
+        fires_after(&RULE, Postgres, "CREATE TABLE users (email text);", "ALTER TABLE users ALTER COLUMN email SET NOT NULL;");
+    }
+
+    #[test]
+    fn after_a_validated_check_on_postgres_12_only_compatibility_is_said() {
+        let before = "CREATE TABLE users (email text);\nALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\nALTER TABLE users VALIDATE CONSTRAINT email_nn;";
+        let msg = fires_after(&RULE, Postgres, before, "ALTER TABLE users ALTER COLUMN email SET NOT NULL;");
+        assert!(msg.contains("instead of scanning"), "{msg}");
+        assert!(!msg.contains("scanned under an exclusive lock"), "{msg}");
+        // Not validated yet: the scan remains.
+        let before = "CREATE TABLE users (email text);\nALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;";
+        let msg = fires_after(&RULE, Postgres, before, "ALTER TABLE users ALTER COLUMN email SET NOT NULL;");
+        assert!(msg.contains("scanned under an exclusive lock"), "{msg}");
     }
 
     #[test]

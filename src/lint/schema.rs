@@ -1,0 +1,290 @@
+//! What the migrations before a statement built: tables (by schema) with their columns in
+//! order, type and nullability, and the NOT NULL checks PostgreSQL can use. The linter replays
+//! each migration's operations into it, so a rule knows what exists: a column already NOT
+//! NULL, a CHANGE COLUMN that only renames, a table created by a migration not yet applied.
+//!
+//! Names are resolved with their schema: an unqualified name is in the first schema of the
+//! search path (`public` unless `[lint] search_path` says otherwise); SQLite and MySQL names
+//! are compared as written.
+
+use std::collections::{HashMap, HashSet};
+
+use super::model::{ColumnSpec, Op};
+
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    /// The schema unqualified names live in; `None` for dialects without schemas.
+    default_schema: Option<String>,
+    tables: HashMap<String, Table>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub columns: Vec<ColumnSpec>,
+    /// Created by a migration that has not run anywhere yet (this file, or an earlier file of
+    /// the set being checked): nothing uses it, so changing it locks and breaks nobody.
+    pub new: bool,
+    /// Whether the columns are known (a table created by a migration runner read); a table
+    /// it never saw created may have any columns.
+    pub known: bool,
+    /// Columns with a `CHECK (column IS NOT NULL)`: `true` once validated.
+    pub not_null_checks: HashMap<String, bool>,
+    /// Constraint names of those checks, to follow VALIDATE CONSTRAINT.
+    check_names: HashMap<String, String>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+impl Schema {
+    /// A model whose unqualified names live in `default_schema` (PostgreSQL's search path).
+    pub fn new(default_schema: Option<&str>) -> Schema {
+        Schema {
+            default_schema: default_schema.map(str::to_string),
+            tables: HashMap::new(),
+        }
+    }
+
+    /// A table name as the model keys it: qualified with the search path's schema.
+    pub fn resolve(&self, name: &str) -> String {
+        match &self.default_schema {
+            Some(schema) if !name.contains('.') => format!("{schema}.{name}"),
+            _ => name.to_string(),
+        }
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.get(&self.resolve(name))
+    }
+
+    fn table_mut(&mut self, name: &str) -> Option<&mut Table> {
+        let key = self.resolve(name);
+        self.tables.get_mut(&key)
+    }
+
+    /// Whether `name` was created by a migration not yet applied anywhere.
+    pub fn is_new(&self, name: &str) -> bool {
+        self.table(name).is_some_and(|t| t.new)
+    }
+
+    /// Forgets which tables are new: the file that made them is applied from here on.
+    pub fn settle(&mut self) {
+        for t in self.tables.values_mut() {
+            t.new = false;
+        }
+    }
+
+    /// Replays one operation. `new`: the migration it belongs to has not run anywhere yet.
+    pub fn apply(&mut self, op: &Op, new: bool) {
+        match op {
+            Op::CreateTable { table, columns } => {
+                let key = self.resolve(table);
+                self.tables.insert(
+                    key,
+                    Table {
+                        columns: columns.clone(),
+                        new,
+                        known: true,
+                        ..Table::default()
+                    },
+                );
+            }
+            Op::AddColumn(c) => {
+                if let Some(t) = self.table_mut(&c.table) {
+                    t.columns.retain(|x| x.name != c.column);
+                    t.columns.push(ColumnSpec {
+                        name: c.column.clone(),
+                        ty: c.ty.clone(),
+                        not_null: c.not_null || c.primary_key,
+                    });
+                }
+            }
+            Op::DropColumn { table, column } => {
+                if let Some(t) = self.table_mut(table) {
+                    t.columns.retain(|c| &c.name != column);
+                    t.not_null_checks.remove(column);
+                }
+            }
+            Op::RenameColumn { table, from, to } => {
+                if let Some(t) = self.table_mut(table) {
+                    for c in t.columns.iter_mut().filter(|c| &c.name == from) {
+                        c.name = to.clone();
+                    }
+                    if let Some(v) = t.not_null_checks.remove(from) {
+                        t.not_null_checks.insert(to.clone(), v);
+                    }
+                }
+            }
+            Op::RenameTable { from, to } => {
+                let from_key = self.resolve(from);
+                if let Some(t) = self.tables.remove(&from_key) {
+                    // A renamed table stays in its schema.
+                    let to = match from_key.rsplit_once('.') {
+                        Some((schema, _)) if !to.contains('.') => format!("{schema}.{to}"),
+                        _ => self.resolve(to),
+                    };
+                    self.tables.insert(to, t);
+                }
+            }
+            Op::DropTable { tables } => {
+                for table in tables {
+                    let key = self.resolve(table);
+                    self.tables.remove(&key);
+                }
+            }
+            Op::ChangeColumnType {
+                table,
+                column,
+                new_type,
+                not_null,
+            } => {
+                if let Some(c) = self
+                    .table_mut(table)
+                    .and_then(|t| t.columns.iter_mut().find(|c| &c.name == column))
+                {
+                    c.ty = new_type.clone();
+                    if let Some(not_null) = not_null {
+                        c.not_null = *not_null;
+                    }
+                }
+            }
+            Op::SetNotNull { table, column } | Op::DropNotNull { table, column } => {
+                let set = matches!(op, Op::SetNotNull { .. });
+                if let Some(c) = self
+                    .table_mut(table)
+                    .and_then(|t| t.columns.iter_mut().find(|c| &c.name == column))
+                {
+                    c.not_null = set;
+                }
+            }
+            Op::AddConstraint {
+                table,
+                name,
+                not_valid,
+                not_null_of: Some(column),
+                ..
+            } => {
+                if let Some(t) = self.table_mut(table) {
+                    t.not_null_checks.insert(column.clone(), !not_valid);
+                    if let Some(name) = name {
+                        t.check_names.insert(name.clone(), column.clone());
+                    }
+                }
+            }
+            Op::ValidateConstraint { table, name } => {
+                if let Some(t) = self.table_mut(table)
+                    && let Some(column) = t.check_names.get(name).cloned()
+                {
+                    t.not_null_checks.insert(column, true);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Tables a file rebuilds the way SQLite documents (create the new table, copy the rows from
+/// the old one, drop the old, rename the new to the old name): dropping them loses no rows.
+pub fn rebuilt_tables<'a>(ops: impl Iterator<Item = &'a Op> + Clone) -> HashSet<String> {
+    let mut copied: HashMap<String, HashSet<String>> = HashMap::new();
+    for op in ops.clone() {
+        if let Op::InsertSelect { table, from } = op {
+            copied
+                .entry(table.clone())
+                .or_default()
+                .extend(from.iter().cloned());
+        }
+    }
+    let mut rebuilt = HashSet::new();
+    for op in ops {
+        if let Op::RenameTable { from, to } = op
+            && copied.get(from).is_some_and(|sources| sources.contains(to))
+        {
+            rebuilt.insert(to.clone());
+        }
+    }
+    rebuilt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Dialect;
+    use crate::lint::parse::parse;
+
+    fn replay(schema: &mut Schema, sql: &str, dialect: Dialect) {
+        for s in parse(sql, dialect).statements {
+            for op in &s.ops {
+                schema.apply(op, false);
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_resolved_with_their_schema() {
+        let mut schema = Schema::new(Some("public"));
+        replay(
+            &mut schema,
+            "CREATE TABLE tenant_new.orders (id int); CREATE TABLE orders (id int NOT NULL, note text);",
+            Dialect::Postgres,
+        );
+        assert!(schema.table("tenant_new.orders").is_some());
+        assert!(schema.table("tenant_old.orders").is_none());
+        assert!(schema.table("public.orders").is_some());
+        let orders = schema.table("orders").unwrap();
+        assert!(orders.column("id").unwrap().not_null);
+        assert!(!orders.column("note").unwrap().not_null);
+    }
+
+    #[test]
+    fn nullability_and_not_null_checks_follow_the_ddl() {
+        let mut schema = Schema::new(Some("public"));
+        replay(
+            &mut schema,
+            "CREATE TABLE t (a int);\nALTER TABLE t ADD CONSTRAINT a_nn CHECK (a IS NOT NULL) NOT VALID;",
+            Dialect::Postgres,
+        );
+        assert_eq!(
+            schema.table("t").unwrap().not_null_checks.get("a"),
+            Some(&false)
+        );
+        replay(
+            &mut schema,
+            "ALTER TABLE t VALIDATE CONSTRAINT a_nn;",
+            Dialect::Postgres,
+        );
+        assert_eq!(
+            schema.table("t").unwrap().not_null_checks.get("a"),
+            Some(&true)
+        );
+        replay(
+            &mut schema,
+            "ALTER TABLE t ALTER COLUMN a SET NOT NULL;",
+            Dialect::Postgres,
+        );
+        assert!(schema.table("t").unwrap().column("a").unwrap().not_null);
+        replay(
+            &mut schema,
+            "ALTER TABLE t RENAME COLUMN a TO b; ALTER TABLE t RENAME TO u;",
+            Dialect::Postgres,
+        );
+        assert!(schema.table("u").unwrap().column("b").unwrap().not_null);
+    }
+
+    #[test]
+    fn the_sqlite_rebuild_is_recognized() {
+        let sql = "CREATE TABLE customers_new (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n\
+                   INSERT INTO customers_new (id, email) SELECT id, email FROM customers;\n\
+                   DROP TABLE customers;\n\
+                   ALTER TABLE customers_new RENAME TO customers;";
+        let parsed = parse(sql, Dialect::Sqlite);
+        let rebuilt = rebuilt_tables(parsed.statements.iter().flat_map(|s| &s.ops));
+        assert!(rebuilt.contains("customers"), "{rebuilt:?}");
+        let not_copied = "CREATE TABLE c2 (id INTEGER);\nDROP TABLE customers;\nALTER TABLE c2 RENAME TO customers;";
+        let parsed = parse(not_copied, Dialect::Sqlite);
+        assert!(rebuilt_tables(parsed.statements.iter().flat_map(|s| &s.ops)).is_empty());
+    }
+}
