@@ -152,7 +152,7 @@ Example:
   ok        V0001 create_customers
   ok        V0002 create_products
   ...
-  7 verified: 7 ok, 0 failed, 0 skipped, 0 lossy (0.2 s)
+  7 verified: 7 ok, 0 mismatch, 0 column-order, 0 failed, 0 skipped, 0 not run, 0 lossy (0.2 s)
 
 For each migration in scope, on a scratch database: apply everything before it, snapshot the
 schema, apply it, run its rollback, snapshot again and compare, then apply it again. SQLite uses

@@ -77,6 +77,12 @@ pub fn server_url(
     }
     match env {
         Some(name) => Ok(Some(config.environment(name)?.database_url.value.clone())),
+        // One environment: its server is the one to use.
+        None if config.environments.len() == 1 && config.unresolved.is_empty() => Ok(config
+            .environments
+            .values()
+            .next()
+            .map(|e| e.database_url.value.clone())),
         None => Ok(None),
     }
 }

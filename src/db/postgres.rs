@@ -3,6 +3,7 @@
 //! `lock_timeout` / `statement_timeout`, SQLSTATE classes, and the catalog read from
 //! `pg_catalog`.
 
+use super::snapshot::COLUMN_ORDER;
 use super::{Backend, ColumnType, DbError, Limits, LockMethod, SnapshotQuery};
 
 /// The advisory lock key: "runner" in ASCII, then 1.
@@ -140,6 +141,39 @@ impl Backend for Postgres {
                      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                      LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
                      WHERE {USER_SCHEMAS} AND d.objid IS NULL"),
+            // The order of a table's columns: `SELECT *`, positional INSERT and COPY see it.
+            format!("SELECT '{COLUMN_ORDER}' || n.nspname || '.' || c.relname, string_agg(a.attname, ', ' ORDER BY a.attnum)
+                     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND {USER_SCHEMAS}
+                     GROUP BY n.nspname, c.relname"),
+            format!("SELECT 'sequence settings ' || n.nspname || '.' || c.relname,
+                        'start ' || s.seqstart || ' increment ' || s.seqincrement || ' min ' || s.seqmin || ' max ' || s.seqmax
+                        || ' cache ' || s.seqcache || CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid
+                     WHERE {USER_SCHEMAS}"),
+            format!("SELECT 'policy ' || schemaname || '.' || tablename || '.' || policyname,
+                        permissive || ' ' || cmd || ' to ' || array_to_string(roles, ',') || coalesce(' using ' || qual, '')
+                        || coalesce(' with check ' || with_check, '')
+                     FROM pg_policies n WHERE {}", USER_SCHEMAS.replace("n.nspname", "n.schemaname")),
+            format!("SELECT 'row security ' || n.nspname || '.' || c.relname,
+                        CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END || CASE WHEN c.relforcerowsecurity THEN ', forced' ELSE '' END
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.relkind IN ('r', 'p') AND (c.relrowsecurity OR c.relforcerowsecurity) AND {USER_SCHEMAS}"),
+            format!("SELECT 'comment on ' || CASE WHEN d.objsubid > 0 THEN 'column ' ELSE 'relation ' END || n.nspname || '.' || c.relname
+                        || coalesce('.' || a.attname, ''), d.description
+                     FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
+                     WHERE {USER_SCHEMAS}"),
+            format!("SELECT 'comment on function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', d.description
+                     FROM pg_description d JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid
+                     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_SCHEMAS}"),
+            format!("SELECT 'grants on ' || n.nspname || '.' || c.relname, array_to_string(ARRAY(SELECT x::text FROM unnest(c.relacl) x ORDER BY 1), ', ')
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND {USER_SCHEMAS}"),
+            format!("SELECT 'grants on function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+                        array_to_string(ARRAY(SELECT x::text FROM unnest(p.proacl) x ORDER BY 1), ', ')
+                     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proacl IS NOT NULL AND {USER_SCHEMAS}"),
             format!("SELECT 'trigger ' || n.nspname || '.' || c.relname || '.' || tg.tgname, pg_get_triggerdef(tg.oid)
                      FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                      WHERE NOT tg.tgisinternal AND {USER_SCHEMAS}"),
@@ -147,6 +181,16 @@ impl Backend for Postgres {
         ]
         .into_iter()
         .map(SnapshotQuery::canonical)
+        .chain(std::iter::once(SnapshotQuery {
+            // Whole definitions, bodies included, compared with whitespace and comments
+            // normalized: `RETURN 1` and `RETURN 3` differ.
+            sql: format!("SELECT 'definition of ' || CASE p.prokind WHEN 'p' THEN 'procedure ' ELSE 'function ' END || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+                              pg_get_functiondef(p.oid)
+                         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                         LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+                         WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS} AND d.objid IS NULL"),
+            normalize: true,
+        }))
         .collect()
     }
 

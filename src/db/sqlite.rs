@@ -2,6 +2,7 @@
 //! `busy_timeout` set before `BEGIN IMMEDIATE`, SQLite's result codes, and the catalog read
 //! from `sqlite_master` and `pragma_table_xinfo`.
 
+use super::snapshot::COLUMN_ORDER;
 use super::{Backend, ColumnType, DbError, ForeignKeyGuard, Limits, LockMethod, SnapshotQuery};
 
 pub struct Sqlite;
@@ -108,6 +109,11 @@ impl Backend for Sqlite {
                     || CASE WHEN p.hidden > 0 THEN ' generated' ELSE '' END
              FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"),
+            SnapshotQuery::canonical(format!(
+                "SELECT '{COLUMN_ORDER}' || m.name, group_concat(p.name, ', ')
+                 FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' GROUP BY m.name"
+            )),
         ]
     }
 }

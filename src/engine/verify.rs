@@ -26,6 +26,13 @@ use crate::lint::parse;
 pub enum Outcome {
     /// The rollback restores the schema, and the migration applies again.
     Ok,
+    /// Only the order of a table's columns differs after the rollback (a rollback that adds a
+    /// dropped column back puts it last): it matters for `SELECT *`, positional INSERT and
+    /// COPY. `accepted` holds the reason a team gave to accept it.
+    ColumnOrder {
+        differences: Vec<Difference>,
+        accepted: Option<String>,
+    },
     /// The schema after the rollback differs from the schema before the migration (and the
     /// migration may then fail when applied again).
     Mismatch {
@@ -36,8 +43,12 @@ pub enum Outcome {
     RollbackFailed { error: String },
     /// The migration failed when applied again after its rollback.
     ReapplyFailed { error: String },
+    /// The migration itself fails on the scratch database.
+    ForwardFailed { error: String },
     /// Marked irreversible: nothing to verify.
     Skipped { reason: String },
+    /// Not verified: an earlier migration left the scratch database unusable.
+    NotRun { reason: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,9 +80,11 @@ impl Verified {
     pub fn failed(&self) -> bool {
         matches!(
             self.outcome,
-            Outcome::Mismatch { .. }
+            Outcome::ColumnOrder { accepted: None, .. }
+                | Outcome::Mismatch { .. }
                 | Outcome::RollbackFailed { .. }
                 | Outcome::ReapplyFailed { .. }
+                | Outcome::ForwardFailed { .. }
         )
     }
 }
@@ -95,6 +108,9 @@ pub struct Scratch {
     pub conn: Conn,
     server: Option<(Conn, String)>,
     _dir: Option<tempfile::TempDir>,
+    /// How it was made, to make it again empty (`reset`).
+    dialect: Dialect,
+    origin: Option<DatabaseUrl>,
 }
 
 impl Scratch {
@@ -107,7 +123,7 @@ impl Scratch {
                 let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display()), dir.path())
                     .map_err(Error::Usage)?;
                 let conn = Conn::open(&url, "runner verify").await?;
-                Ok(Scratch { conn, server: None, _dir: Some(dir) })
+                Ok(Scratch { conn, server: None, _dir: Some(dir), dialect, origin: None })
             }
             (Dialect::Postgres, Some(server)) if server.dialect() == Dialect::Postgres => {
                 let mut admin = Conn::open(server, "runner verify").await?;
@@ -134,7 +150,7 @@ impl Scratch {
                 })?;
                 let url = with_database(server, &name)?;
                 match Conn::open(&url, "runner verify").await {
-                    Ok(conn) => Ok(Scratch { conn, server: Some((admin, name)), _dir: None }),
+                    Ok(conn) => Ok(Scratch { conn, server: Some((admin, name)), _dir: None, dialect, origin: Some(server.clone()) }),
                     Err(e) => {
                         let _ = admin.execute(&format!("DROP DATABASE IF EXISTS {name}")).await;
                         Err(e)
@@ -146,6 +162,14 @@ impl Scratch {
             )),
             (Dialect::Mysql, _) => Err(Error::Usage("runner verify does not support MySQL yet".into())),
         }
+    }
+
+    /// Replaces the scratch database by an empty one.
+    pub async fn reset(&mut self) -> Result<()> {
+        let fresh = Scratch::create(self.dialect, self.origin.as_ref()).await?;
+        let old = std::mem::replace(self, fresh);
+        old.remove().await;
+        Ok(())
     }
 
     /// Removes the scratch database.
@@ -179,7 +203,7 @@ pub async fn on_scratch(
 ) -> Result<Vec<Verified>> {
     let mut scratch = Scratch::create(dialect, server).await?;
     let result = tokio::select! {
-        r = verify(&mut scratch.conn, catalog, scope, progress) => r,
+        r = verify(&mut scratch, catalog, scope, progress) => r,
         _ = crate::runtime::interrupts_reach(1) => Err(Error::Interrupted {
             message: "verify stopped; its scratch database is removed, and nothing else was changed".into(),
         }),
@@ -207,81 +231,46 @@ pub async fn execute(conn: &mut Conn, script: &Script) -> std::result::Result<()
     conn.commit().await
 }
 
-/// Verifies the migrations in `scope` (all when `None`), in one pass on `conn`.
+/// Verifies the migrations in `scope` (all when `None`), in one pass on the scratch
+/// database. A failure never stops the pass silently: the scratch database is rebuilt up to
+/// the migration that failed (applied), and the later ones are verified from there; when even
+/// that is impossible, each later one is listed as not run, with the reason.
 pub async fn verify(
-    conn: &mut Conn,
+    scratch: &mut Scratch,
     catalog: &Catalog,
     scope: Option<&HashSet<Version>>,
     progress: &mut dyn VerifyProgress,
 ) -> Result<Vec<Verified>> {
-    let dialect = conn.dialect();
+    let dialect = scratch.conn.dialect();
     let in_scope = |m: &Migration| scope.is_none_or(|s| s.contains(&m.version));
     progress.total(catalog.migrations.iter().filter(|m| in_scope(m)).count());
     let mut results = Vec::new();
-    for m in &catalog.migrations {
-        let forward = script(&m.forward, dialect).map_err(|why| {
-            Error::Usage(format!("{} cannot be parsed: {why}", m.forward.file_name))
-        })?;
-        let apply_forward = |error: DbError| {
-            Error::Usage(format!(
-                "{} failed on the scratch database, so the migrations after it cannot be verified: {error}",
-                m.label()
-            ))
+    // Why the scratch database no longer holds what the next migration expects.
+    let mut broken: Option<String> = None;
+    for (index, m) in catalog.migrations.iter().enumerate() {
+        let verdict = |outcome: Outcome| Verified {
+            version: m.version,
+            name: m.name.clone(),
+            label: m.label(),
+            outcome,
+            lossy: lossy_statements(m, dialect),
         };
-        let rollback = match (&m.rollback, in_scope(m)) {
-            (Some(r), true) => r,
-            (None, true) => {
-                execute(conn, &forward).await.map_err(apply_forward)?;
-                let result = Verified {
-                    version: m.version,
-                    name: m.name.clone(),
-                    label: m.label(),
-                    outcome: Outcome::Skipped {
-                        reason: m
-                            .directives()
-                            .irreversible
-                            .clone()
-                            .unwrap_or_else(|| "no rollback script".into()),
-                    },
-                    lossy: lossy_statements(m, dialect),
-                };
+        if let Some(reason) = &broken {
+            if in_scope(m) {
+                let result = verdict(Outcome::NotRun {
+                    reason: reason.clone(),
+                });
                 progress.verified(&result);
                 results.push(result);
-                continue;
             }
-            (_, false) => {
-                execute(conn, &forward).await.map_err(apply_forward)?;
-                continue;
-            }
+            continue;
+        }
+        let outcome = match verify_one(&mut scratch.conn, m, in_scope(m), dialect).await? {
+            Step::Applied => continue,
+            Step::Verified(outcome) => outcome,
         };
-        let rollback_script = script(rollback, dialect).map_err(|why| {
-            Error::Usage(format!("{} cannot be parsed: {why}", rollback.file_name))
-        })?;
-        let snap = |e: DbError| Error::Database {
-            context: "could not read the scratch database's schema".into(),
-            source: e,
-        };
-        let before = snapshot::take(conn).await.map_err(snap)?;
-        execute(conn, &forward).await.map_err(apply_forward)?;
-        let outcome = match execute(conn, &rollback_script).await {
-            Err(e) => Outcome::RollbackFailed {
-                error: e.to_string(),
-            },
-            Ok(()) => {
-                let after = snapshot::take(conn).await.map_err(snap)?;
-                let differences = snapshot::compare(&before, &after);
-                let reapply = execute(conn, &forward).await.err().map(|e| e.to_string());
-                match (differences.is_empty(), reapply) {
-                    (true, None) => Outcome::Ok,
-                    (true, Some(error)) => Outcome::ReapplyFailed { error },
-                    (false, reapply_error) => Outcome::Mismatch {
-                        differences,
-                        reapply_error,
-                    },
-                }
-            }
-        };
-        let stop = matches!(
+        // After a failure the scratch database is not "this migration applied": make it so.
+        let rebuild = matches!(
             outcome,
             Outcome::RollbackFailed { .. }
                 | Outcome::ReapplyFailed { .. }
@@ -290,21 +279,133 @@ pub async fn verify(
                     ..
                 }
         );
-        let result = Verified {
-            version: m.version,
-            name: m.name.clone(),
-            label: m.label(),
-            outcome,
-            lossy: lossy_statements(m, dialect),
-        };
-        progress.verified(&result);
-        results.push(result);
-        if stop {
-            // The scratch schema is no longer what the next migration expects.
-            break;
+        if let Outcome::ForwardFailed { error } = &outcome {
+            broken = Some(format!(
+                "{} fails on the scratch database, so the migrations after it cannot be applied ({error})",
+                m.label()
+            ));
+        } else if rebuild && let Err(why) = replay(scratch, &catalog.migrations[..=index]).await {
+            broken = Some(format!(
+                "the scratch database could not be rebuilt after {} failed ({why})",
+                m.label()
+            ));
+        }
+        if in_scope(m) {
+            let result = verdict(outcome);
+            progress.verified(&result);
+            results.push(result);
         }
     }
     Ok(results)
+}
+
+/// What one migration's turn did.
+enum Step {
+    /// Applied only (not in scope): the next one expects it.
+    Applied,
+    Verified(Outcome),
+}
+
+/// Applies `m`, and when it is in scope and has a rollback, proves the rollback.
+async fn verify_one(
+    conn: &mut Conn,
+    m: &Migration,
+    in_scope: bool,
+    dialect: Dialect,
+) -> Result<Step> {
+    let forward = match script(&m.forward, dialect) {
+        Ok(s) => s,
+        Err(why) => {
+            return Ok(Step::Verified(Outcome::ForwardFailed {
+                error: format!("{} cannot be parsed: {why}", m.forward.file_name),
+            }));
+        }
+    };
+    let forward_failed = |e: DbError| Outcome::ForwardFailed {
+        error: e.to_string(),
+    };
+    let rollback = match (&m.rollback, in_scope) {
+        (Some(r), true) => r,
+        (None, true) => {
+            return Ok(Step::Verified(match execute(conn, &forward).await {
+                Err(e) => forward_failed(e),
+                Ok(()) => Outcome::Skipped {
+                    reason: m
+                        .directives()
+                        .irreversible
+                        .clone()
+                        .unwrap_or_else(|| "no rollback script".into()),
+                },
+            }));
+        }
+        (_, false) => {
+            return Ok(match execute(conn, &forward).await {
+                Ok(()) => Step::Applied,
+                Err(e) => Step::Verified(forward_failed(e)),
+            });
+        }
+    };
+    let rollback_script = match script(rollback, dialect) {
+        Ok(s) => s,
+        Err(why) => {
+            return Ok(Step::Verified(Outcome::RollbackFailed {
+                error: format!("{} cannot be parsed: {why}", rollback.file_name),
+            }));
+        }
+    };
+    let snap = |e: DbError| Error::Database {
+        context: "could not read the scratch database's schema".into(),
+        source: e,
+    };
+    let before = snapshot::take(conn).await.map_err(snap)?;
+    if let Err(e) = execute(conn, &forward).await {
+        return Ok(Step::Verified(forward_failed(e)));
+    }
+    if let Err(e) = execute(conn, &rollback_script).await {
+        return Ok(Step::Verified(Outcome::RollbackFailed {
+            error: e.to_string(),
+        }));
+    }
+    let after = snapshot::take(conn).await.map_err(snap)?;
+    let differences = snapshot::compare(&before, &after);
+    let reapply = execute(conn, &forward).await.err().map(|e| e.to_string());
+    Ok(Step::Verified(match (differences.is_empty(), reapply) {
+        (true, None) => Outcome::Ok,
+        (true, Some(error)) => Outcome::ReapplyFailed { error },
+        (false, None) if snapshot::only_column_order(&differences) => Outcome::ColumnOrder {
+            differences,
+            accepted: accepted_column_order(m),
+        },
+        (false, reapply_error) => Outcome::Mismatch {
+            differences,
+            reapply_error,
+        },
+    }))
+}
+
+/// The reason a migration's files accept a rollback that only reorders columns:
+/// `-- runner:allow-file rollback-mismatch <reason>` in the migration or its rollback.
+fn accepted_column_order(m: &Migration) -> Option<String> {
+    let rule = crate::lint::Rule::RollbackMismatch;
+    crate::lint::suppress::file_allowance(&m.forward.sql, rule).or_else(|| {
+        m.rollback
+            .as_ref()
+            .and_then(|r| crate::lint::suppress::file_allowance(&r.sql, rule))
+    })
+}
+
+/// Makes the scratch database hold exactly `migrations` applied.
+async fn replay(scratch: &mut Scratch, migrations: &[Migration]) -> Result<()> {
+    scratch.reset().await?;
+    let dialect = scratch.conn.dialect();
+    for m in migrations {
+        let forward = script(&m.forward, dialect)
+            .map_err(|why| Error::Usage(format!("{} cannot be parsed: {why}", m.label())))?;
+        execute(&mut scratch.conn, &forward)
+            .await
+            .map_err(|e| Error::Usage(format!("{}: {e}", m.label())))?;
+    }
+    Ok(())
 }
 
 /// The statements of a forward script that destroy data: its rollback can restore the schema,

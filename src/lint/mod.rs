@@ -8,7 +8,7 @@ pub mod parse;
 pub mod rules;
 pub mod schema;
 pub mod split;
-mod suppress;
+pub mod suppress;
 
 use std::collections::HashSet;
 

@@ -97,7 +97,10 @@ pub fn apply(file: &str, sql: &str, statement_offsets: &[usize], findings: &mut 
         }
     });
 
-    for a in allows.iter().filter(|a| !a.used) {
+    // Rules that `runner verify` checks (rollback-mismatch, lossy-migration) are not found by
+    // reading the file: their allows are used there, never reported unused here.
+    let read_elsewhere = |r: Rule| matches!(r.def().check, crate::lint::rules::Check::File);
+    for a in allows.iter().filter(|a| !a.used && !read_elsewhere(a.rule)) {
         findings.push(Finding {
             rule: Rule::UnusedSuppression,
             severity: Rule::UnusedSuppression.severity(),
@@ -119,6 +122,24 @@ pub fn apply(file: &str, sql: &str, statement_offsets: &[usize], findings: &mut 
             statement: None,
         });
     }
+}
+
+/// The reason of a `-- runner:allow-file <rule> <reason>` in `sql`, if it has one.
+pub fn file_allowance(sql: &str, rule: Rule) -> Option<String> {
+    pieces(sql)
+        .into_iter()
+        .find_map(|piece| {
+            let Piece::LineComment { text, .. } = piece else {
+                return None;
+            };
+            let rest = text
+                .trim_start_matches('-')
+                .trim_start()
+                .strip_prefix("runner:allow-file")?;
+            let mut words = rest.split_whitespace();
+            (words.next()? == rule.id()).then(|| words.collect::<Vec<_>>().join(" "))
+        })
+        .filter(|reason| !reason.is_empty())
 }
 
 /// The statement a statement-level allow at `offset` applies to: the first one after it.

@@ -33,32 +33,60 @@ impl VerifyOutput {
     }
 }
 
-/// How many results are of each kind: ok, failed, skipped, lossy.
-fn counts(results: &[Verified]) -> (usize, usize, usize, usize) {
-    let count = |f: &dyn Fn(&Verified) -> bool| results.iter().filter(|r| f(r)).count();
-    (
-        count(&|r| matches!(r.outcome, Outcome::Ok)),
-        count(&|r| r.failed()),
-        count(&|r| matches!(r.outcome, Outcome::Skipped { .. })),
-        count(&|r| !r.lossy.is_empty()),
-    )
+/// How many results are of each kind.
+struct Counts {
+    ok: usize,
+    mismatch: usize,
+    column_order: usize,
+    failed: usize,
+    skipped: usize,
+    not_run: usize,
+    lossy: usize,
+}
+
+fn counts(results: &[Verified]) -> Counts {
+    let count = |f: &dyn Fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
+    Counts {
+        ok: count(&|o| matches!(o, Outcome::Ok)),
+        mismatch: count(&|o| matches!(o, Outcome::Mismatch { .. })),
+        column_order: count(&|o| matches!(o, Outcome::ColumnOrder { .. })),
+        failed: count(&|o| {
+            matches!(
+                o,
+                Outcome::RollbackFailed { .. }
+                    | Outcome::ReapplyFailed { .. }
+                    | Outcome::ForwardFailed { .. }
+            )
+        }),
+        skipped: count(&|o| matches!(o, Outcome::Skipped { .. })),
+        not_run: count(&|o| matches!(o, Outcome::NotRun { .. })),
+        lossy: results.iter().filter(|r| !r.lossy.is_empty()).count(),
+    }
 }
 
 pub fn json(results: &[Verified], strict: bool, took: Duration) -> serde_json::Value {
-    let (ok, failed, skipped, lossy) = counts(results);
+    let c = counts(results);
     serde_json::json!({
         "verified": results,
-        "ok": ok, "failed": failed, "skipped": skipped, "lossy": lossy,
+        "ok": c.ok, "mismatch": c.mismatch, "column_order": c.column_order, "failed": c.failed,
+        "skipped": c.skipped, "not_run": c.not_run, "lossy": c.lossy,
         "strict": strict, "duration_ms": took.as_millis() as u64,
     })
 }
 
-/// The closing lines: counts, then what was skipped.
+/// The closing lines: counts of every kind, then what was skipped.
 pub fn summary(results: &[Verified], took: Duration) -> String {
-    let (ok, failed, skipped, lossy) = counts(results);
+    let c = counts(results);
     let mut out = format!(
-        "{} verified: {ok} ok, {failed} failed, {skipped} skipped, {lossy} lossy ({:.1} s)\n",
+        "{} verified: {} ok, {} mismatch, {} column-order, {} failed, {} skipped, {} not run, {} lossy ({:.1} s)\n",
         results.len(),
+        c.ok,
+        c.mismatch,
+        c.column_order,
+        c.failed,
+        c.skipped,
+        c.not_run,
+        c.lossy,
         took.as_secs_f64()
     );
     let skipped: Vec<String> = results
@@ -97,9 +125,32 @@ pub fn line(r: &Verified) -> String {
             }
             t
         }
+        Outcome::ColumnOrder {
+            differences,
+            accepted,
+        } => {
+            let mut t = match accepted {
+                Some(reason) => format!(
+                    "accepted  {}: its rollback restores the schema but for the order of columns ({reason})",
+                    r.label
+                ),
+                None => format!(
+                    "ORDER     {}: its rollback restores the schema but for the order of columns (SELECT *, positional INSERT and COPY see it); accept it with `-- runner:allow-file rollback-mismatch <reason>`",
+                    r.label
+                ),
+            };
+            for d in differences {
+                t.push_str(&format!("\n    {d}"));
+            }
+            t
+        }
         Outcome::RollbackFailed { error } => {
             format!("FAILED    {}: its rollback failed: {error}", r.label)
         }
+        Outcome::ForwardFailed { error } => {
+            format!("FAILED    {}: the migration itself fails: {error}", r.label)
+        }
+        Outcome::NotRun { reason } => format!("not run   {}: {reason}", r.label),
         Outcome::ReapplyFailed { error } => format!(
             "FAILED    {}: applied again after its rollback, it fails: {error}",
             r.label
@@ -175,6 +226,7 @@ mod tests {
                         object: "index public.orders_created_at_idx".into(),
                         before: None,
                         after: Some("CREATE INDEX orders_created_at_idx ON public.orders USING btree (created_at)".into()),
+                        diff: None,
                     }],
                     reapply_error: Some("relation \"orders_created_at_idx\" already exists (SQLSTATE 42P07)".into()),
                 },
@@ -185,6 +237,37 @@ mod tests {
                 "purge",
                 Outcome::Skipped {
                     reason: "the rows are gone".into(),
+                },
+            ),
+            verified(
+                6,
+                "reorder",
+                Outcome::ColumnOrder {
+                    differences: vec![Difference {
+                        object: "column order public.customers".into(),
+                        before: Some("id, phone, email".into()),
+                        after: Some("id, email, phone".into()),
+                        diff: None,
+                    }],
+                    accepted: None,
+                },
+            ),
+            verified(
+                7,
+                "view",
+                Outcome::Mismatch {
+                    differences: crate::db::snapshot::compare(
+                        &[("view public.totals".to_string(), " SELECT o.id,\n    sum(i.amount) AS total\n   FROM orders o\n     JOIN items i ON i.order_id = o.id\n  GROUP BY o.id;".to_string())].into(),
+                        &[("view public.totals".to_string(), " SELECT o.id,\n    sum(i.price) AS total\n   FROM orders o\n     JOIN items i ON i.order_id = o.id\n  GROUP BY o.id;".to_string())].into(),
+                    ),
+                    reapply_error: None,
+                },
+            ),
+            verified(
+                8,
+                "later",
+                Outcome::NotRun {
+                    reason: "V0005 bad_down: the scratch database could not be rebuilt".into(),
                 },
             ),
             verified(

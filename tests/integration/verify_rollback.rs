@@ -33,8 +33,9 @@ fn the_example_project_round_trips_on_sqlite() {
         .run()
         .expect_code(0);
     assert!(
-        out.stdout
-            .contains("7 verified: 7 ok, 0 failed, 0 skipped, 0 lossy"),
+        out.stdout.contains(
+            "7 verified: 7 ok, 0 mismatch, 0 column-order, 0 failed, 0 skipped, 0 not run, 0 lossy"
+        ),
         "{out}"
     );
 }
@@ -112,20 +113,22 @@ async fn lossy_migrations_are_reported_and_irreversible_ones_skipped() {
     let db = postgres::fresh_database().await;
     let p = pg_project(&db);
     p.migration("V1__orders", BASE, Some("DROP TABLE orders;"))
-        .migration("V2__drop_total", "ALTER TABLE orders DROP COLUMN total;", Some("ALTER TABLE orders ADD COLUMN total int;\nALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);"))
+        .migration("V2__drop_total", "ALTER TABLE orders DROP COLUMN total;", Some("-- runner:allow-file rollback-mismatch total comes back last; no query depends on the order\nALTER TABLE orders ADD COLUMN total int;\nALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);"))
         .migration("V3__purge", "-- runner:irreversible purged for good\nDROP TABLE orders;", None);
     let out = p.run(&["verify", "--env", "ci"]).expect_code(0);
-    out.stdout_has("ok        V2 drop_total")
+    out.stdout_has("accepted  V2 drop_total")
         .stdout_has(
             "lossy: line 1: drops column orders.total (the rollback cannot bring the data back)",
         )
         .stdout_has("skipped   V3 purge (irreversible: purged for good)")
-        .stdout_has("3 verified: 2 ok, 0 failed, 1 skipped, 2 lossy")
+        .stdout_has(
+            "3 verified: 1 ok, 0 mismatch, 1 column-order, 0 failed, 1 skipped, 0 not run, 2 lossy",
+        )
         .stdout_has("skipped (irreversible): V3 purge");
     p.run(&["verify", "--env", "ci", "--strict"]).expect_code(1);
     p.run(&["verify", "--env", "ci", "2", "--format", "json"])
         .expect_code(0)
-        .stdout_has("\"result\": \"ok\"");
+        .stdout_has("\"result\": \"column_order\"");
 }
 
 #[tokio::test]
@@ -345,5 +348,141 @@ fn check_verify_reports_a_broken_rollback_as_a_finding() {
         .args(["check", "--dialect", "sqlite", "--verify", "."])
         .run()
         .expect_code(1)
-        .stdout_has("./V1__a.down.sql:1:1: error[rollback-mismatch] the rollback of V1 a does not restore the schema: column a.id: before (absent), after INTEGER null; table a: before (absent)");
+        .stdout_has("./V1__a.down.sql:1:1: error[rollback-mismatch] the rollback of V1 a does not restore the schema: column a.id: before (absent), after INTEGER null; column order a: before (absent), after id; table a: before (absent)");
+}
+
+/// A rollback that adds a dropped column back puts it last: pg_dump shows the difference, and
+/// so does verify, as its own kind that a team can accept with a reason.
+#[tokio::test]
+async fn a_column_restored_at_the_end_is_a_column_order_difference() {
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db);
+    p.migration(
+        "V1__customers",
+        "CREATE TABLE customers (id int, phone text, email text);",
+        Some("DROP TABLE customers;"),
+    )
+    .migration(
+        "V2__drop_phone",
+        "ALTER TABLE customers DROP COLUMN phone;",
+        Some("ALTER TABLE customers ADD COLUMN phone text;"),
+    );
+    // One environment in runner.toml: verify uses its server without --env.
+    p.run(&["verify"])
+        .expect_code(1)
+        .stdout_has("ORDER     V2 drop_phone: its rollback restores the schema but for the order of columns")
+        .stdout_has("column order public.customers: before id, phone, email, after id, email, phone")
+        .stdout_has("1 column-order");
+    p.migration(
+        "V2__drop_phone",
+        "-- runner:allow drop-column phone is unused since 1.4\nALTER TABLE customers DROP COLUMN phone;",
+        Some("-- runner:allow-file rollback-mismatch nobody selects * from customers\nALTER TABLE customers ADD COLUMN phone text;"),
+    );
+    p.run(&["verify", "V0002"])
+        .expect_code(0)
+        .stdout_has("accepted  V2 drop_phone")
+        .stdout_has("(nobody selects * from customers)");
+    // The allow is used by verify: check does not call it unused.
+    let out = p.run(&["check"]).expect_code(0);
+    assert!(!out.stdout.contains("unused-suppression"), "{out}");
+}
+
+/// Function bodies, comments, sequence settings, policies and grants are compared too; a
+/// long definition is shown as a diff.
+#[tokio::test]
+async fn the_whole_catalog_is_compared() {
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db);
+    p.migration(
+        "V1__base",
+        "CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\nCREATE SEQUENCE ids;\nCREATE TABLE t (id int);",
+        Some("DROP TABLE t;\nDROP SEQUENCE ids;\nDROP FUNCTION answer();"),
+    )
+    .migration(
+        "V2__answer",
+        "CREATE OR REPLACE FUNCTION answer() RETURNS int LANGUAGE sql AS $$ SELECT 2 $$;",
+        Some("CREATE OR REPLACE FUNCTION answer() RETURNS int LANGUAGE sql AS $$ SELECT 3 $$;"),
+    )
+    .migration(
+        "V3__details",
+        "COMMENT ON TABLE t IS 'things';\nALTER SEQUENCE ids INCREMENT BY 10;\nALTER TABLE t ENABLE ROW LEVEL SECURITY;\nCREATE POLICY mine ON t USING (id > 0);\nGRANT SELECT ON t TO PUBLIC;",
+        Some("DROP POLICY mine ON t;"),
+    );
+    let out = p.run(&["verify", "--format", "json"]).expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let objects = |v: usize| -> Vec<String> {
+        doc["verified"][v]["differences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["object"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(doc["verified"][1]["result"], "mismatch");
+    assert_eq!(objects(1), ["definition of function public.answer()"]);
+    let v3 = objects(2);
+    for object in [
+        "comment on relation public.t",
+        "grants on public.t",
+        "row security public.t",
+        "sequence settings public.ids",
+    ] {
+        assert!(v3.iter().any(|o| o == object), "{object} not in {v3:?}");
+    }
+    p.run(&["verify", "2"])
+        .expect_code(1)
+        .stdout_has("definition of function public.answer(): changed:")
+        .stdout_has("$function$ SELECT [-1-]{+3+} $function$");
+}
+
+/// A rollback that fails midway does not end the run: the migrations after it are verified
+/// from the state the failure left (the migration applied), and listed.
+#[tokio::test]
+async fn a_failing_rollback_does_not_stop_the_run() {
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db);
+    p.migration("V1__orders", BASE, Some("DROP TABLE orders;"))
+        .migration(
+            "V2__broken_down",
+            "ALTER TABLE orders ADD COLUMN note text;",
+            Some("ALTER TABLE orders DROP COLUMN nope;"),
+        )
+        .migration(
+            "V3__later",
+            "ALTER TABLE orders ADD COLUMN later int;",
+            Some("ALTER TABLE orders DROP COLUMN later;"),
+        )
+        .migration(
+            "V4__needs_note",
+            "CREATE INDEX orders_note ON orders (note);",
+            Some("DROP INDEX orders_note;"),
+        );
+    let out = p.run(&["verify", "--format", "json"]).expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let results: Vec<(&str, &str)> = doc["verified"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["label"].as_str().unwrap(), r["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("V1 orders", "ok"),
+            ("V2 broken_down", "rollback_failed"),
+            ("V3 later", "ok"),
+            ("V4 needs_note", "ok")
+        ]
+    );
+    assert_eq!(doc["failed"], 1);
+    // A forward migration that fails makes the later ones "not run", with the reason.
+    p.migration(
+        "V3__later",
+        "ALTER TABLE orders ADD COLUMN note int;",
+        Some("SELECT 1;"),
+    );
+    let out = p.run(&["verify"]).expect_code(1);
+    out.stdout_has("FAILED    V3 later: the migration itself fails")
+        .stdout_has("not run   V4 needs_note: V3 later fails on the scratch database")
+        .stdout_has("1 not run");
 }
