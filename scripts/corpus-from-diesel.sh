@@ -10,7 +10,10 @@ src=${1:?usage: corpus-from-diesel.sh SRC DEST}
 dest=${2:?usage: corpus-from-diesel.sh SRC DEST}
 mkdir -p "$dest"
 n=0
-for dir in $(find "$src" -mindepth 1 -maxdepth 1 -type d | sort); do
+# diesel orders by version: the folder name's leading part with its dashes removed.
+for dir in $(find "$src" -mindepth 1 -maxdepth 1 -type d | while read -r d; do
+    b=$(basename "$d"); printf '%s %s\n' "$(printf '%s' "${b%%_*}" | tr -d -)" "$d"
+done | sort | cut -d' ' -f2-); do
     [ -f "$dir/up.sql" ] || continue
     n=$((n + 1))
     name=$(basename "$dir" | sed -E 's/^[0-9_-]+//; s/[^a-zA-Z0-9_]+/_/g; s/^_+//' | tr 'A-Z' 'a-z')

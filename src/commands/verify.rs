@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::catalog::{Catalog, Version};
 use crate::cli::{Format, VerifyArgs};
-use crate::config::{Config, DatabaseUrl, Dialect};
+use crate::config::{Config, DatabaseUrl, Dialect, Source};
 use crate::engine::verify::{self, Verified, VerifyProgress};
 use crate::error::{Error, ExitCode, Result};
 use crate::report::verify::VerifyOutput;
@@ -15,8 +15,8 @@ use crate::runtime::block_on;
 
 pub fn run(config: &Config, args: &VerifyArgs) -> Result<ExitCode> {
     let catalog = Catalog::load(&config.migrations_dir.value)?;
-    let dialect = config.dialect.value;
     let server = server_url(config, args.database_url.as_deref(), args.env.as_deref())?;
+    let dialect = scratch_dialect(config, server.as_ref())?;
     let mut scope: Option<HashSet<Version>> =
         (!args.versions.is_empty()).then(|| args.versions.iter().copied().collect());
     for v in args.versions.iter() {
@@ -84,6 +84,33 @@ pub fn server_url(
             .next()
             .map(|e| e.database_url.value.clone())),
         None => Ok(None),
+    }
+}
+
+/// The dialect to verify in: the configured one, which the server must speak; when nothing set
+/// the dialect, the server's.
+fn scratch_dialect(config: &Config, server: Option<&DatabaseUrl>) -> Result<Dialect> {
+    let setting = &config.dialect;
+    match server {
+        Some(url) if url.dialect() != setting.value => {
+            if setting.source == Source::Default {
+                return Ok(url.dialect());
+            }
+            let fix = match setting.value {
+                Dialect::Sqlite => {
+                    "leave out --database-url (SQLite verifies on a scratch file)".to_string()
+                }
+                other => format!("give a {} server", other.name()),
+            };
+            Err(Error::Usage(format!(
+                "the scratch server is a {} database, but the migrations are {} ({}); \
+                 {fix}, or --config for the project these migrations belong to",
+                url.dialect().name(),
+                setting.value.name(),
+                setting.source,
+            )))
+        }
+        _ => Ok(setting.value),
     }
 }
 
