@@ -486,3 +486,14 @@ async fn a_failing_rollback_does_not_stop_the_run() {
         .stdout_has("not run   V4 needs_note: V3 later fails on the scratch database")
         .stdout_has("1 not run");
 }
+
+#[test]
+fn a_scratch_server_of_another_dialect_is_refused_by_name() {
+    // The project says SQLite; a PostgreSQL server for the scratch database would parse and run
+    // its migrations in the wrong dialect.
+    let p = sqlite_shop();
+    p.run(&["verify", "--database-url", "postgres://runner@127.0.0.1:9/none"])
+        .expect_code(2)
+        .stderr_has("the scratch server is a postgres database, but the migrations are sqlite")
+        .stderr_has("leave out --database-url");
+}
