@@ -209,4 +209,24 @@ mod tests {
         );
         assert_eq!(diff[2].object, "index t_a");
     }
+
+    #[test]
+    fn a_long_definition_shows_only_the_lines_that_differ() {
+        let view: Vec<String> = (0..2000).map(|i| format!("  c{i},")).collect();
+        let before = format!("SELECT\n{}\n  last FROM t", view.join("\n"));
+        let after = before.replace("  c1000,", "  c1000 AS renamed,");
+        let diff = short_diff(&before, &after);
+        assert!(diff.lines().count() <= DIFF_LINES + 1, "{diff}");
+        assert!(diff.contains("-  c1000,") && diff.contains("+  c1000 AS renamed,"), "{diff}");
+        assert!(!diff.contains("c1500"), "{diff}");
+    }
+
+    #[test]
+    fn a_one_line_body_shows_the_words_that_differ() {
+        let before = "BEGIN PERFORM a(); PERFORM b(); PERFORM c(); PERFORM d(); RETURN 1; END";
+        let after = before.replace("RETURN 1", "RETURN 3");
+        let diff = short_diff(before, &after);
+        assert!(diff.contains("RETURN [-1;-]{+3;+}") || diff.contains("RETURN [-1-]{+3+}"), "{diff}");
+        assert!(diff.contains("..."), "far words are elided: {diff}");
+    }
 }

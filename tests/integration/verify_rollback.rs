@@ -497,3 +497,20 @@ fn a_scratch_server_of_another_dialect_is_refused_by_name() {
         .stderr_has("the scratch server is a postgres database, but the migrations are sqlite")
         .stderr_has("leave out --database-url");
 }
+
+#[test]
+fn versions_are_taken_as_printed_v0002_and_plain() {
+    let p = sqlite_shop();
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    for v in ["V0002", "0002", "2"] {
+        p.run(&["verify", v])
+            .expect_code(0)
+            .stdout_has("1 verified: 1 ok");
+    }
+    p.run(&["rollback", "--env", "staging", "--to", "V0003"])
+        .expect_code(0)
+        .stdout_has("rolled back V4 email");
+    p.run(&["verify", "V00x2"])
+        .expect_code(2)
+        .stderr_has("write it as 247, 0247 or V0247");
+}
