@@ -68,7 +68,7 @@ pub enum Command {
 Example:
   $ runner check
   migrations/V0008__drop_phone.sql:1:1: error[drop-column] drops column customers.phone, which the release now serving traffic may still read or write
-    help: stop using the column in a release first, then drop it in a later contract migration with `-- runner:allow drop-column <reason>`
+    help: stop using the column in the release, and mark this migration `-- runner:phase contract`: it then runs only once the previous release is stopped
 
   1 error, 0 warnings in 16 files
 
@@ -103,6 +103,29 @@ applied there first. Exit 1 when the gate finds lint errors, 2 without approval,
 migration fails, 4 when health or smoke checks fail (the previous version was put back),
 5 when putting it back failed too, 6 when the lock is not taken in time.")]
     Deploy(DeployArgs),
+
+    /// Take a paused canary to its next step (--full: to 100 %); or, once a release serves
+    /// all traffic, stop the previous release kept running and run the contract migrations.
+    #[command(after_help = "\
+Example:
+  $ runner promote --env production
+  promote of canary 1.4.0 from 5% to production
+    traffic                ok: canary 25% to 1.4.0 on slot green: blue weight 243 ready -> 192 ready, green weight 13 ready -> 64 ready (4 ms)
+    ...
+
+A canary with pause = \"manual\" waits at each step for this command. Exit 4 when a step fails
+(the stable release then gets all traffic back), 2 when nothing waits.")]
+    Promote(PromoteArgs),
+
+    /// Give all traffic of a paused canary back to the stable release, then drain and stop
+    /// the canary.
+    #[command(after_help = "\
+Example:
+  $ runner abort --env production
+  abort of canary 1.4.0 at 25% to production
+    traffic                ok: back to 1.3.0 on slot blue: ...
+  aborted by ci at 25%: 1.3.0 serves all of production again")]
+    Abort(AbortArgs),
 
     /// The post-deploy dashboard of an environment: versions, last deploy, health, database,
     /// migrations, lock, metrics.
@@ -356,6 +379,12 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
     pub resume: Option<i32>,
 
+    /// Apply contract migrations (`-- runner:phase contract`) too. Without it, migrate stops
+    /// before the first one: they remove what the previous release still uses, and run in
+    /// `runner deploy` once it is stopped. Give it when no earlier release runs any more.
+    #[arg(long)]
+    pub contract: bool,
+
     /// How long to wait for the migration lock before giving up (exit 6).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
     pub lock_wait: std::time::Duration,
@@ -440,6 +469,38 @@ pub struct VerifyArgs {
 
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// A paused canary: straight to 100 %, skipping the steps left.
+    #[arg(long)]
+    pub full: bool,
+
+    /// Approve, in an environment with requires_approval, without a prompt.
+    #[arg(long)]
+    pub approve: bool,
+
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub lock_wait: std::time::Duration,
+
+    #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
+    pub format: ProgressFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct AbortArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub lock_wait: std::time::Duration,
+
+    #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
+    pub format: ProgressFormat,
 }
 
 #[derive(Debug, Args)]

@@ -119,16 +119,17 @@ pub fn interrupted() -> bool {
     interrupts() > 0
 }
 
-/// Sleeps for `duration`, waking early when `interrupt_at` signals have arrived.
-pub fn sleep_unless_interrupted(duration: Duration, interrupt_at: usize) {
+/// Sleeps for `duration`, waking early when `interrupt_at` signals have arrived (then true).
+pub fn sleep_unless_interrupted(duration: Duration, interrupt_at: usize) -> bool {
     let until = std::time::Instant::now() + duration;
     while interrupts() < interrupt_at {
         let left = until.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
-            return;
+            return false;
         }
         std::thread::sleep(left.min(Duration::from_millis(25)));
     }
+    true
 }
 
 /// Resolves once at least `count` signals arrived (for `tokio::select!` against work).

@@ -4,7 +4,8 @@ use crate::catalog::Catalog;
 use crate::cli::{MigrateArgs, ProgressFormat};
 use crate::config::Config;
 use crate::db::Limits;
-use crate::engine::plan::Request;
+use crate::engine::Reporter as _;
+use crate::engine::plan::{Contract, Request};
 use crate::engine::{self, MigrateOptions, version_set};
 use crate::error::{ExitCode, Result};
 use crate::report::progress::{MigrateOutput, Style};
@@ -20,6 +21,11 @@ pub fn run(config: &Config, args: &MigrateArgs) -> Result<ExitCode> {
             target: args.target,
             allow_out_of_order: version_set(&args.allow_out_of_order),
             resume: args.resume,
+            contract: if args.contract || args.resume.is_some() {
+                Contract::Run
+            } else {
+                Contract::Hold(Default::default())
+            },
         },
         baseline: args.baseline,
         lock_wait: args.lock_wait,
@@ -39,12 +45,19 @@ pub fn run(config: &Config, args: &MigrateArgs) -> Result<ExitCode> {
     let mut output = MigrateOutput::new(style);
     crate::runtime::watch_interrupts()?;
     crate::runtime::exit_at_signal(2);
-    block_on(engine::migrate(
+    let applied = block_on(engine::migrate(
         config,
         env,
         &catalog,
         &options,
         &mut output,
     ))?;
+    if let Some((version, label)) = applied.held.first() {
+        output.warning(&format!(
+            "{label} is a contract migration: it removes what the previous release may still use, so it and the {} after it wait. They run in `runner deploy --env {e} --with-migrations` once the previous release is stopped (or `runner promote --env {e}`); when no earlier release runs any more, `runner migrate --env {e} --contract` applies them now (V{version} first)",
+            applied.held.len() - 1,
+            e = env.name
+        ));
+    }
     Ok(ExitCode::Success)
 }

@@ -10,6 +10,7 @@ mod lock;
 mod migrate;
 mod new;
 mod plan;
+mod promote;
 mod recover;
 mod rollback;
 mod since;
@@ -40,6 +41,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate(args) => migrate::run(&for_env(&args.env)?, &args),
         Command::Plan(args) => plan::run(&for_env(&args.env)?, &args),
         Command::Deploy(args) => deploy::run(&plain()?, &args),
+        Command::Promote(args) => promote::promote(&for_env(&args.env)?, &args),
+        Command::Abort(args) => promote::abort(&for_env(&args.env)?, &args),
         Command::Status(args) => status::run(&for_env(&args.env)?, &args),
         Command::History(args) => history::run(&for_env(&args.env)?, &args),
         Command::Verify(args) => verify::run(&plain()?, &args),

@@ -5,7 +5,7 @@ use crate::cli::{Format, PlanArgs};
 use crate::config::Config;
 use crate::db::{Conn, Limits, lock};
 use crate::engine::gate;
-use crate::engine::plan::Request;
+use crate::engine::plan::{Contract, Request};
 use crate::engine::{self, version_set};
 use crate::error::{Error, ExitCode, Result};
 use crate::report::plan::{self, PlanView};
@@ -18,6 +18,12 @@ pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
         target: args.target,
         allow_out_of_order: version_set(&args.allow_out_of_order),
         resume: args.resume,
+        // As `runner migrate` would: contract migrations wait.
+        contract: if args.resume.is_some() {
+            Contract::Run
+        } else {
+            Contract::Hold(Default::default())
+        },
     };
     let (gate, holder) = block_on(async {
         let previous = engine::previous_history(config, &env.name, &config.history_prefix).await?;

@@ -14,7 +14,7 @@ use crate::engine::history::{History, State};
 use crate::engine::journal;
 use crate::engine::plan::{self, Request};
 use crate::error::{ExitCode, Result};
-use crate::report::status::{self, HealthNow, MetricNow, StatusView};
+use crate::report::status::{self, HealthNow, MetricNow, ServerNow, StatusView};
 use crate::runtime::block_on;
 
 /// The seed's alert thresholds: metric name, label, threshold, scale for display.
@@ -41,7 +41,11 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
         unfinished: Vec::new(),
         lock_holder: None,
         metrics: None,
+        servers: Vec::new(),
+        router_note: None,
+        contract_debt: Vec::new(),
     };
+    let mut fleet = None;
     if Conn::exists(&env.database_url.value) {
         block_on(async {
             let mut conn = engine::open(env, "status").await?;
@@ -85,19 +89,42 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
                 None => Liveness::LockFree,
             };
             view.serving = record::serving(&entries, liveness, SystemTime::now());
+            if let Some(release) = &view.serving.release {
+                view.contract_debt = crate::deploy::contract_debt(&entries, release)
+                    .into_iter()
+                    .filter(|v| {
+                        !rows
+                            .iter()
+                            .any(|r| r.version == *v && r.state == State::Applied)
+                    })
+                    .map(|v| {
+                        catalog
+                            .migrations
+                            .iter()
+                            .find(|m| i64::from(m.version) == v)
+                            .map_or(format!("V{v}"), |m| m.label())
+                    })
+                    .collect();
+            }
+            fleet = crate::deploy::fleet::Fleet::recorded(&entries);
             view.last = entries.into_iter().next();
             conn.close().await;
             Ok::<_, crate::error::Error>(())
         })?;
     }
-    view.health = env.health.as_ref().map(|h| {
+    let probe_now = |url: &str| {
         let t = Instant::now();
-        let probe = health::probe(&h.url, None, Duration::from_secs(5));
+        let probe = health::probe(url, None, Duration::from_secs(5));
         HealthNow {
             probe,
             latency_ms: t.elapsed().as_millis() as u64,
         }
-    });
+    };
+    if env.strategy().routed() {
+        servers(env, fleet.as_ref(), &mut view, &probe_now);
+    } else {
+        view.health = env.health.as_ref().map(|h| probe_now(&h.url));
+    }
     view.metrics = env.metrics.as_ref().map(|url| read_metrics(url));
     match args.format {
         Format::Json => println!(
@@ -107,6 +134,57 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
         Format::Table => print!("{}", status::human(&view)),
     }
     Ok(ExitCode::Success)
+}
+
+/// The servers of a routed environment: runner's record, the router now, each one's health.
+fn servers(
+    env: &crate::config::Environment,
+    fleet: Option<&crate::deploy::fleet::Fleet>,
+    view: &mut StatusView,
+    probe_now: &dyn Fn(&str) -> HealthNow,
+) {
+    let seen = env.rollout.router.as_ref().map(|r| {
+        let mut router = crate::deploy::router::open(r);
+        router.read().map_err(|e| e.to_string())
+    });
+    let seen = match seen {
+        Some(Ok(seen)) => Some(seen),
+        Some(Err(e)) => {
+            view.router_note = Some(format!("cannot be read: {e}"));
+            None
+        }
+        None => None,
+    };
+    if let (Some(fleet), Some(seen)) = (fleet, &seen) {
+        let differs = crate::deploy::fleet::drift(fleet, seen);
+        if !differs.is_empty() {
+            view.router_note = Some(format!(
+                "does not hold runner's record for {} (reloaded or changed by hand?); the next deploy, rollback or promote re-applies it",
+                differs
+                    .iter()
+                    .map(|d| d.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    for s in &env.rollout.servers {
+        let member = fleet.and_then(|f| f.servers.get(&s.name));
+        view.servers.push(ServerNow {
+            name: s.name.clone(),
+            slot: s.slot.clone(),
+            release: member.and_then(|m| m.release.clone()),
+            stopped: member.is_some_and(|m| m.stopped),
+            kept_until: member.and_then(|m| m.kept_until.clone()),
+            recorded: member.map(|m| m.want),
+            router: seen.as_ref().and_then(|x| x.get(&s.name).copied()),
+            health: env
+                .health
+                .as_ref()
+                .filter(|_| !member.is_some_and(|m| m.stopped))
+                .map(|h| probe_now(&crate::deploy::checks::server_url(&h.url, s))),
+        });
+    }
 }
 
 /// Each threshold with the metric's value and whether it is crossed.

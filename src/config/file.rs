@@ -71,6 +71,45 @@ pub struct EnvironmentTable {
     pub health: Option<HealthTable>,
     pub metrics: Option<Text>,
     pub strategy: Option<Text>,
+    /// A hook run per server to stop the release it runs (after it was drained).
+    pub stop: Option<Spanned<Vec<Text>>>,
+    pub servers: Option<Spanned<Vec<ServerTable>>>,
+    pub router: Option<RouterTable>,
+    pub rollout: Option<RolloutTable>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTable {
+    pub name: Text,
+    pub address: Text,
+    pub slot: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterTable {
+    pub kind: Text,
+    pub socket: Text,
+    pub backend: Text,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutTable {
+    pub steps: Option<Spanned<Vec<Spanned<u32>>>>,
+    pub pause: Option<Text>,
+    pub batch: Option<Spanned<BatchValue>>,
+    pub drain_timeout: Option<Text>,
+    pub keep_previous: Option<Text>,
+}
+
+/// `batch = 2` (servers) or `batch = "25%"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum BatchValue {
+    Servers(u32),
+    Percent(String),
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,7 +20,7 @@ mod database_url;
 mod file;
 mod interpolate;
 mod resolve;
-mod strategy_kind;
+mod rollout;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,7 +31,7 @@ use serde::Serialize;
 
 pub use database_url::{DatabaseUrl, Dialect, redact_text};
 pub use resolve::Overrides;
-pub use strategy_kind::StrategyKind;
+pub use rollout::{Batch, Pause, Rollout, Router, RouterKind, Server, StrategyKind};
 
 pub const FILE_NAME: &str = "runner.toml";
 
@@ -146,8 +146,16 @@ pub struct Environment {
     pub health: Option<Health>,
     /// A Prometheus endpoint `runner status` reads thresholds from.
     pub metrics: Option<String>,
-    /// How a release reaches traffic.
-    pub strategy: StrategyKind,
+    /// Runs per server to stop the release it runs, after it was drained (routed strategies).
+    pub stop: Option<Vec<String>>,
+    /// How a release reaches traffic: the strategy, servers, router and their options.
+    pub rollout: Rollout,
+}
+
+impl Environment {
+    pub fn strategy(&self) -> StrategyKind {
+        self.rollout.strategy
+    }
 }
 
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);

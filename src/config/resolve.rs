@@ -10,7 +10,7 @@ use super::file::{EnvironmentTable, FileConfig, HealthTable, Text};
 use super::interpolate::{InterpolationError, interpolate};
 use super::{
     Config, ConfigError, DEFAULT_HISTORY_PREFIX, DEFAULT_LOCK_RETRIES, DEFAULT_LOCK_TIMEOUT,
-    DatabaseUrl, Dialect, Environment, Health, Positioned, Setting, Source, StrategyKind,
+    DatabaseUrl, Dialect, Environment, Health, Positioned, Setting, Source,
 };
 
 /// What the command line and the process environment say. Flags are filled by the CLI;
@@ -75,21 +75,21 @@ fn pick<T>(
 }
 
 /// Reads values out of one runner.toml, turning byte offsets into lines for errors.
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     path: Option<&'a Path>,
     source: &'a str,
     overrides: &'a Overrides,
 }
 
 impl Reader<'_> {
-    fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(super) fn line_col(&self, offset: usize) -> (usize, usize) {
         let before = &self.source[..offset.min(self.source.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
         (line, column)
     }
 
-    fn error_at(&self, offset: usize, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error_at(&self, offset: usize, message: impl Into<String>) -> ConfigError {
         let (line, column) = self.line_col(offset);
         let mut error = ConfigError::new(self.path, message);
         error.line = Some(line);
@@ -98,7 +98,7 @@ impl Reader<'_> {
     }
 
     /// A string value with `${VAR}` filled in, and its line.
-    fn text(&self, value: &Text, key: &str) -> Result<(String, usize), ConfigError> {
+    pub(super) fn text(&self, value: &Text, key: &str) -> Result<(String, usize), ConfigError> {
         let lookup = |name: &str| self.overrides.vars.get(name).cloned();
         let filled = interpolate(value.get_ref(), &lookup).map_err(|e| {
             let mut error = self.error_at(value.span().start, format!("{key}: {e}"));
@@ -108,7 +108,11 @@ impl Reader<'_> {
         Ok((filled, self.line_col(value.span().start).0))
     }
 
-    fn duration(&self, value: &Text, key: &str) -> Result<Option<Duration>, ConfigError> {
+    pub(super) fn duration(
+        &self,
+        value: &Text,
+        key: &str,
+    ) -> Result<Option<Duration>, ConfigError> {
         let (text, _) = self.text(value, key)?;
         if text == "off" {
             return Ok(None);
@@ -123,7 +127,11 @@ impl Reader<'_> {
         })
     }
 
-    fn argv(&self, value: &Spanned<Vec<Text>>, key: &str) -> Result<Vec<String>, ConfigError> {
+    pub(super) fn argv(
+        &self,
+        value: &Spanned<Vec<Text>>,
+        key: &str,
+    ) -> Result<Vec<String>, ConfigError> {
         if value.get_ref().is_empty() || value.get_ref()[0].get_ref().trim().is_empty() {
             return Err(self.error_at(
                 value.span().start,
@@ -322,6 +330,27 @@ fn environment(
         Some(v) => reader.duration(v, &key("statement_timeout"))?,
         None => None,
     };
+    let rollout = super::rollout::rollout(reader, name, t, root)?;
+    let health = t
+        .health
+        .as_ref()
+        .map(|h| health(reader, h, &key("health")))
+        .transpose()?;
+    if let (Some(h), Some(table)) = (&health, &t.health)
+        && rollout.strategy.routed()
+        && !["{address}", "{host}", "{port}"]
+            .iter()
+            .any(|p| h.url.contains(p))
+    {
+        return Err(reader.error_at(
+            table.url.span().start,
+            format!(
+                "{}: with strategy {}, each server is checked directly before it takes traffic; name the server in the URL, e.g. \"http://{{address}}/health\"",
+                key("health.url"),
+                rollout.strategy.name()
+            ),
+        ));
+    }
     let hook = |value: &Option<Spanned<Vec<Text>>>, k: &str| {
         value.as_ref().map(|v| reader.argv(v, &key(k))).transpose()
     };
@@ -341,38 +370,25 @@ fn environment(
         deploy: hook(&t.deploy, "deploy")?,
         rollback: hook(&t.rollback, "rollback")?,
         smoke: hook(&t.smoke, "smoke")?,
-        health: t
-            .health
-            .as_ref()
-            .map(|h| health(reader, h, &key("health")))
-            .transpose()?,
+        health,
         metrics: t
             .metrics
             .as_ref()
             .map(|m| reader.text(m, &key("metrics")).map(|(u, _)| u))
             .transpose()?,
-        strategy: match &t.strategy {
-            None => StrategyKind::default(),
-            Some(text) => {
-                let (name, _) = reader.text(text, &key("strategy"))?;
-                StrategyKind::parse(&name).ok_or_else(|| {
-                    reader.error_at(
-                        text.span().start,
-                        format!(
-                            "{}: `{name}` is not a strategy; use {}",
-                            key("strategy"),
-                            StrategyKind::NAMES
-                        ),
-                    )
-                })?
-            }
-        },
+        stop: hook(&t.stop, "stop")?,
+        rollout,
     })
 }
 
 fn health(reader: &Reader<'_>, h: &HealthTable, key: &str) -> Result<Health, ConfigError> {
     let (url, _) = reader.text(&h.url, &format!("{key}.url"))?;
-    let parsed = url::Url::parse(&url)
+    // Per-server placeholders are filled in at check time; check the URL with a sample.
+    let sample = url
+        .replace("{address}", "127.0.0.1:1")
+        .replace("{host}", "127.0.0.1")
+        .replace("{port}", "1");
+    let parsed = url::Url::parse(&sample)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"));
     if parsed.is_none() {
@@ -449,7 +465,8 @@ fn apply_database_url_override(
                     smoke: None,
                     health: None,
                     metrics: None,
-                    strategy: StrategyKind::default(),
+                    stop: None,
+                    rollout: Default::default(),
                 },
             );
         }

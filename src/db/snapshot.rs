@@ -217,7 +217,10 @@ mod tests {
         let after = before.replace("  c1000,", "  c1000 AS renamed,");
         let diff = short_diff(&before, &after);
         assert!(diff.lines().count() <= DIFF_LINES + 1, "{diff}");
-        assert!(diff.contains("-  c1000,") && diff.contains("+  c1000 AS renamed,"), "{diff}");
+        assert!(
+            diff.contains("-  c1000,") && diff.contains("+  c1000 AS renamed,"),
+            "{diff}"
+        );
         assert!(!diff.contains("c1500"), "{diff}");
     }
 
@@ -226,7 +229,10 @@ mod tests {
         let before = "BEGIN PERFORM a(); PERFORM b(); PERFORM c(); PERFORM d(); RETURN 1; END";
         let after = before.replace("RETURN 1", "RETURN 3");
         let diff = short_diff(before, &after);
-        assert!(diff.contains("RETURN [-1;-]{+3;+}") || diff.contains("RETURN [-1-]{+3+}"), "{diff}");
+        assert!(
+            diff.contains("RETURN [-1;-]{+3;+}") || diff.contains("RETURN [-1-]{+3+}"),
+            "{diff}"
+        );
         assert!(diff.contains("..."), "far words are elided: {diff}");
     }
 }

@@ -41,7 +41,9 @@ pub fn app_rollback(
     if let Some(v) = &options.version {
         validate_version(v)?;
     }
-    if env.rollback.is_none() {
+    // Routed strategies switch back to a slot still running the release, or deploy it with
+    // the deploy hook; all-at-once needs the rollback hook.
+    if env.rollback.is_none() && !env.strategy().routed() {
         return Err(Error::Usage(format!(
             "environments.{}.rollback is not set in runner.toml: runner needs a rollback hook",
             env.name
@@ -110,12 +112,27 @@ async fn locked(
     if let Some(doubt) = &serving.doubt {
         run.out.note(&format!("{doubt}; putting {target} back"));
     }
+    if let Some(paused) = &serving.paused {
+        return Err(Error::Usage(format!(
+            "a canary of {} is paused at {}% in {}: `runner abort --env {}` gives all traffic back to {}; roll back after that",
+            paused.release, paused.percent, env.name, env.name, last_good
+        )));
+    }
+    let routed = if env.strategy().routed() {
+        let (routed, note) = super::fleet::Routed::reconcile(env, &entries)?;
+        if let Some(note) = note {
+            run.out.note(&note);
+        }
+        Some(routed)
+    } else {
+        None
+    };
     run.entry.version = target.clone();
     run.info.release = Some(target.clone());
     run.entry.previous_version = Some(current.clone());
     run.entry.forced = options.force;
     run.entry.approved_by = options.approved_by.clone();
-    run.entry.strategy = Some(env.strategy.name().to_string());
+    run.entry.strategy = Some(env.strategy().name().to_string());
     run.out
         .begin(&env.name, &format!("{target} (rollback from {current})"));
     run.entry.phase = Some("intent".into());
@@ -128,8 +145,15 @@ async fn locked(
     );
 
     // The application first: the release being undone may need its columns until it is gone.
-    let mut strategy = Chosen::of(env.strategy);
-    if let Err(failure) = strategy.revert(run, conn, &target, &current).await {
+    let mut strategy = Chosen::of(env, routed);
+    let mut reverted = Ok(());
+    if let Some(routed) = strategy.routed() {
+        reverted = routed.save(run, conn).await;
+    }
+    if reverted.is_ok() {
+        reverted = strategy.revert(run, conn, &target, &current).await;
+    }
+    if let Err(failure) = reverted {
         let (result, next) = if failure.interrupted {
             (RunResult::InDoubt, "what serves is in doubt")
         } else {

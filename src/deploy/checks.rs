@@ -173,3 +173,132 @@ pub async fn health_after_rollback(run: &mut Run<'_>, conn: &mut Conn, to: &str)
         }
     }
 }
+
+/// A hook run on one server, as the phase `phase` (its detail names the server).
+pub async fn server_hook(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    argv: &[String],
+    phase: Phase,
+    server: &crate::config::Server,
+    version: &str,
+    previous: &str,
+) -> Step {
+    let t = enter(run, conn, phase).await?;
+    let target = super::fleet::hook_server(server);
+    let result = run.hook(argv, phase, version, previous, Some(&target), 2);
+    if !result.success {
+        run.phase(
+            phase,
+            Status::Failed,
+            t,
+            format!("{}: {}", server.name, result.status),
+        );
+        let why = format!(
+            "the {} hook failed on {} ({})",
+            phase.name(),
+            server.name,
+            result.status
+        );
+        return Err(if crate::runtime::interrupted() {
+            Failure::interrupted(why)
+        } else {
+            Failure::new(why)
+        });
+    }
+    run.phase(phase, Status::Ok, t, server.name.clone());
+    if crate::runtime::interrupted() {
+        return Err(Failure::interrupted(format!(
+            "interrupted during the {} hook on {}",
+            phase.name(),
+            server.name
+        )));
+    }
+    Ok(())
+}
+
+/// The health URL of one server: `{address}`, `{host}` and `{port}` filled in.
+pub fn server_url(url: &str, server: &crate::config::Server) -> String {
+    let (host, port) = server
+        .address
+        .rsplit_once(':')
+        .unwrap_or((server.address.as_str(), ""));
+    url.replace("{address}", &server.address)
+        .replace("{host}", host)
+        .replace("{port}", port)
+}
+
+/// The health checks of one server, reached directly (not through the router), before it
+/// takes traffic: `version` must answer. `phase` is `health`, or `health after rollback`.
+pub async fn server_health(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    server: &crate::config::Server,
+    version: &str,
+    phase: Phase,
+) -> Step {
+    let Some(h) = run.env.health.clone() else {
+        return Ok(());
+    };
+    let t = enter(run, conn, phase).await?;
+    let url = server_url(&h.url, server);
+    let mut checks = 0;
+    let interrupt_at = if phase == Phase::Health { 1 } else { 2 };
+    let verdict = health::wait_on(&h, &url, Some(version), interrupt_at, &mut |p| {
+        checks += 1;
+        run.out.probe(p);
+    });
+    let name = &server.name;
+    match verdict {
+        Verdict::Healthy { after } => {
+            let ping = match ping(conn).await {
+                Ok(latency) if latency <= h.max_db_latency => {
+                    format!("; database ping {} ms", latency.as_millis())
+                }
+                Ok(latency) => {
+                    let why = format!(
+                        "database ping {} ms, above max_db_latency {}",
+                        latency.as_millis(),
+                        humantime::format_duration(h.max_db_latency)
+                    );
+                    run.phase(phase, Status::Failed, t, why.clone());
+                    return Err(Failure::new(why));
+                }
+                Err(e) => {
+                    let why = format!("database ping failed: {e}");
+                    run.phase(phase, Status::Failed, t, why.clone());
+                    return Err(Failure::new(why));
+                }
+            };
+            let detail = format!(
+                "{name} {version} after {checks} checks in {:.1} s{ping}",
+                after.as_secs_f64()
+            );
+            run.phase(phase, Status::Healthy, t, detail);
+            Ok(())
+        }
+        Verdict::Unhealthy {
+            reason,
+            first_failure,
+        } => {
+            run.phase(phase, Status::Unhealthy, t, format!("{name}: {reason}"));
+            Err(Failure {
+                first_seen: t + first_failure,
+                ..Failure::new(format!("{version} on {name} is unhealthy: {reason}"))
+            })
+        }
+        Verdict::TimedOut { last } => {
+            run.phase(phase, Status::TimedOut, t, format!("{name}: {last}"));
+            Err(Failure::new(format!(
+                "{version} on {name} never became healthy within {} (last: {last})",
+                humantime::format_duration(h.timeout)
+            )))
+        }
+        Verdict::Interrupted => {
+            run.phase(phase, Status::Interrupted, t, name.clone());
+            Err(Failure::interrupted(format!(
+                "interrupted while {version} on {name} was being health-checked"
+            )))
+        }
+    }
+}

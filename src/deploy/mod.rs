@@ -8,11 +8,16 @@
 pub mod app_rollback;
 pub mod approval;
 pub mod checks;
+mod contract;
+pub use contract::debt as contract_debt;
+pub mod fleet;
 pub mod health;
 pub mod hooks;
 mod pipeline;
+pub mod promote;
 pub mod record;
 mod revert;
+pub mod router;
 pub mod run;
 pub mod strategy;
 
@@ -20,10 +25,10 @@ use std::time::{Duration, Instant};
 
 use crate::catalog::Catalog;
 use crate::config::{Config, Environment};
-use crate::db::{Conn, Limits, lock};
+use crate::db::{Conn, lock};
+use crate::engine;
 use crate::engine::journal::{Kind, RunResult};
 use crate::engine::plan::{Previous, Request};
-use crate::engine::{self, MigrateOptions};
 use crate::error::{Error, Result};
 use record::Lease;
 use run::{Phase, Reporter, Run, Status};
@@ -57,7 +62,16 @@ pub fn validate_version(version: &str) -> Result<()> {
     }
 }
 
-/// Deploys to each environment in turn, stopping at the first failure.
+/// How a deploy to one environment ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The release serves all traffic.
+    Deployed,
+    /// A canary held at a step: the pipeline waits for `runner promote`.
+    Paused,
+}
+
+/// Deploys to each environment in turn, stopping at the first failure (or paused canary).
 pub fn deploy(
     config: &Config,
     catalog: &Catalog,
@@ -75,9 +89,17 @@ pub fn deploy(
         }
     }
     crate::runtime::watch_interrupts()?;
-    for name in environments {
+    for (i, name) in environments.iter().enumerate() {
         let env = config.environment(name)?;
-        crate::runtime::block_on(deploy_env(config, catalog, env, options, out))?;
+        let outcome = crate::runtime::block_on(deploy_env(config, catalog, env, options, out))?;
+        if outcome == Outcome::Paused && i + 1 < environments.len() {
+            out.note(&format!(
+                "{} waits: {} goes on once the canary in {name} is promoted to 100% (`runner promote --env {name}`)",
+                environments[i + 1..].join(", "),
+                options.version
+            ));
+            break;
+        }
     }
     Ok(())
 }
@@ -88,7 +110,7 @@ async fn deploy_env(
     env: &Environment,
     options: &DeployOptions,
     out: &mut dyn Reporter,
-) -> Result<()> {
+) -> Result<Outcome> {
     out.begin(&env.name, &options.version);
     // Production gets only what the environment before it got.
     let previous_history =
@@ -118,7 +140,7 @@ async fn gate_then_lock(
     catalog: &Catalog,
     options: &DeployOptions,
     previous_history: Option<Previous>,
-) -> Result<()> {
+) -> Result<Outcome> {
     let env = run.env;
     // 1. gate: runner check on the migrations this deploy would apply.
     let t = Instant::now();
@@ -220,10 +242,19 @@ async fn locked(
     options: &DeployOptions,
     previous_history: Option<&Previous>,
     allow_pending: Option<String>,
-) -> Result<()> {
+) -> Result<Outcome> {
     let env = run.env;
     let config = run.config;
-    let (_, serving) = run.reconcile(conn, "runner deploy").await?;
+    let (entries, serving) = run.reconcile(conn, "runner deploy").await?;
+    if let Some(paused) = &serving.paused {
+        return Err(Error::Refused {
+            environment: env.name.clone(),
+            problems: vec![format!(
+                "a canary of {} is paused at {}% in {} (deploy {}): finish it first with `runner promote --env {}`, or give the traffic back with `runner abort --env {}`",
+                paused.release, paused.percent, env.name, paused.deploy_id, env.name, env.name
+            )],
+        });
+    }
     if let Some(doubt) = &serving.doubt {
         run.out.note(&format!(
             "{doubt}; this deploy replaces it, and if it fails, {} is put back",
@@ -233,9 +264,19 @@ async fn locked(
                 .unwrap_or("no earlier release (none succeeded)")
         ));
     }
+    let routed = if env.strategy().routed() {
+        let (routed, note) = fleet::Routed::reconcile(env, &entries)?;
+        if let Some(note) = note {
+            run.out.note(&note);
+            run.event(conn, "router_reconciled", &note).await;
+        }
+        Some(routed)
+    } else {
+        None
+    };
     let previous = serving.release.clone();
     run.entry.previous_version = previous.clone();
-    run.entry.strategy = Some(env.strategy.name().to_string());
+    run.entry.strategy = Some(env.strategy().name().to_string());
     // The intent, before anything is touched: release X replacing Y, by whom.
     run.entry.phase = Some("intent".into());
     run.begin(conn).await?;
@@ -247,48 +288,58 @@ async fn locked(
             "deploy {} (previous {}) with {}",
             options.version,
             previous.as_deref().unwrap_or("none"),
-            env.strategy.name()
+            env.strategy().name()
         ),
     )
     .await;
     if let Some(detail) = &allow_pending {
         run.event(conn, "deploy_allow_pending", detail).await;
     }
+    let mut strategy = Chosen::of(env, routed);
+    if let Some(routed) = strategy.routed() {
+        // The record of what runs where, in this run's row from its start.
+        if let Err(f) = routed.save(run, conn).await {
+            return run.fail(conn, RunResult::Failed, Error::Usage(f.why)).await;
+        }
+    }
 
-    // 4. migrations (expand: before any traffic moves).
+    // 4. make room: a release kept warm where the new one goes is stopped, so the serving
+    // release serves alone and its contract debt may be paid.
+    if let Err(failure) = strategy.prepare(run, conn).await {
+        let error = Error::Usage(format!(
+            "deploying {} to {} stopped before the release: {}; {} is still serving",
+            options.version,
+            env.name,
+            failure.why,
+            previous.as_deref().unwrap_or("nothing deployed before")
+        ));
+        return run.fail(conn, RunResult::Failed, error).await;
+    }
+
+    // 5. migrations: expand, before any traffic moves.
     if options.with_migrations {
-        let t = run.enter(conn, Phase::Migrations).await?;
-        let migrate = MigrateOptions {
-            request: Request::default(),
-            baseline: None,
-            lock_wait: options.lock_wait,
-            limits: Limits::of(env),
-            run: run.info.clone(),
-            approved_by: run.entry.approved_by.clone(),
-        };
-        let mut reporter = run.out.migrations();
-        let applied = engine::migrate_locked(
+        let debt = previous
+            .as_deref()
+            .map(|p| contract::debt(&entries, p))
+            .unwrap_or_default();
+        let policy = contract::expand_policy(&debt, true);
+        let applied = contract::migrate(
+            run,
             conn,
-            env,
             catalog,
-            &migrate,
+            policy,
+            None,
             previous_history,
-            &config.history_prefix,
-            reporter.as_mut(),
+            Phase::Migrations,
         )
         .await;
         match applied {
-            Ok(applied) => {
-                run.entry.migrations = applied.clone();
-                let detail = format!("{} applied", applied.len());
-                run.phase(Phase::Migrations, Status::Ok, t, detail);
-            }
+            Ok(applied) => run.entry.held = applied.held.iter().map(|(v, _)| *v).collect(),
             Err(e) => {
-                let (status, result) = match e {
-                    Error::Interrupted { .. } => (Status::Interrupted, RunResult::Interrupted),
-                    _ => (Status::Failed, RunResult::Failed),
+                let result = match e {
+                    Error::Interrupted { .. } => RunResult::Interrupted,
+                    _ => RunResult::Failed,
                 };
-                run.phase(Phase::Migrations, status, t, String::new());
                 return run.fail(conn, result, e).await;
             }
         }
@@ -305,25 +356,133 @@ async fn locked(
         return run.fail(conn, RunResult::Interrupted, error).await;
     }
 
-    // 5-7. the strategy: release, check, shift. A failure puts the previous release back.
-    let mut strategy = Chosen::of(env.strategy);
+    // 6-8. the strategy: release, check, shift traffic. A failure puts the previous release
+    // back.
     let from = previous.clone().unwrap_or_default();
     let to = options.version.clone();
     let mut step = strategy.release(run, conn, &to, &from).await;
     if step.is_ok() {
         step = strategy.check(run, conn, &to, &from).await;
     }
-    if step.is_ok() {
-        step = strategy.shift(run, conn, &to).await;
+    let shifted = match step {
+        Ok(()) => strategy.shift(run, conn, &to).await,
+        Err(f) => Err(f),
+    };
+    let shifted = match shifted {
+        Ok(s) => s,
+        Err(failure) => {
+            return revert::after_failure(run, conn, &mut strategy, catalog, options, failure)
+                .await;
+        }
+    };
+    if let strategy::Shifted::Paused(percent) = shifted {
+        return pause(run, conn, percent).await;
     }
-    if let Err(failure) = step {
-        return revert::after_failure(run, conn, &mut strategy, catalog, options, failure).await;
-    }
+    finish_rollout(run, conn, &mut strategy, catalog, previous_history).await
+}
 
-    // 8. success.
+/// After the new release serves all traffic: the previous release retired, the contract
+/// migrations run once it is stopped (or held as debt), success recorded.
+pub(crate) async fn finish_rollout(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    strategy: &mut Chosen,
+    catalog: &Catalog,
+    previous_history: Option<&Previous>,
+) -> Result<Outcome> {
+    let env = run.env;
+    let version = run.entry.version.clone();
+    let retired = match strategy.retire(run, conn).await {
+        Ok(r) => r,
+        Err(f) => {
+            // The new release serves; only the old one's leaving failed: say so, keep success.
+            run.out.note(&format!(
+                "{version} serves all traffic, but taking the previous release out failed: {}",
+                f.why
+            ));
+            strategy::Retired {
+                stopped: false,
+                detail: f.why,
+            }
+        }
+    };
+    let held = std::mem::take(&mut run.entry.held);
+    if !held.is_empty() {
+        if retired.stopped {
+            let applied = contract::migrate(
+                run,
+                conn,
+                catalog,
+                crate::engine::plan::Contract::Run,
+                None,
+                previous_history,
+                Phase::Contract,
+            )
+            .await;
+            if let Err(e) = applied {
+                let why = format!("the contract migrations failed: {e}");
+                run.finish(conn, RunResult::Succeeded, Some(why), "deploy_succeeded")
+                    .await;
+                return Err(e);
+            }
+        } else {
+            let labels: Vec<(i64, String)> = held
+                .iter()
+                .map(|v| {
+                    let label = catalog
+                        .migrations
+                        .iter()
+                        .find(|m| i64::from(m.version) == *v)
+                        .map_or(format!("V{v}"), |m| m.label());
+                    (*v, label)
+                })
+                .collect();
+            contract::hold(
+                run,
+                &labels,
+                &format!(
+                    "the previous release still runs: {}; `runner promote --env {}` stops it and runs them",
+                    retired.detail, env.name
+                ),
+            );
+        }
+    }
+    if !retired.stopped {
+        run.phase(
+            Phase::Stop,
+            Status::Kept,
+            Instant::now(),
+            retired.detail.clone(),
+        );
+    }
     run.finish(conn, RunResult::Succeeded, None, "deploy_succeeded")
         .await;
     let took = run.started.elapsed();
-    run.out.success(&env.name, &options.version, took);
-    Ok(())
+    run.out.success(&env.name, &version, took);
+    Ok(Outcome::Deployed)
+}
+
+/// A canary held at `percent` until `runner promote` or `runner abort`: the row says so, and
+/// the lock is given back.
+pub(crate) async fn pause(run: &mut Run<'_>, conn: &mut Conn, percent: u32) -> Result<Outcome> {
+    let env = run.env;
+    run.entry.phase = Some(format!("canary {percent}%"));
+    run.phase(
+        Phase::Pause,
+        Status::Paused,
+        Instant::now(),
+        format!("canary {percent}%: until `runner promote` or `runner abort`"),
+    );
+    run.finish(conn, RunResult::Paused, None, "deploy_paused")
+        .await;
+    run.out.note(&format!(
+        "{} serves {percent}% of {} and {} the rest. `runner promote --env {}` takes the next step; `runner abort --env {}` gives all traffic back to {}",
+        run.entry.version,
+        env.name,
+        run.entry.previous_version.as_deref().unwrap_or("the stable release"),
+        env.name,
+        env.name,
+        run.entry.previous_version.as_deref().unwrap_or("the stable release"),
+    ));
+    Ok(Outcome::Paused)
 }

@@ -33,6 +33,29 @@ pub struct Serving {
     /// Where `runner rollback` without `--version` goes: the release before the serving one
     /// in deploy order, or, in doubt, the last release that succeeded.
     pub rollback_target: Option<String>,
+    /// A canary held at a step: it serves its share, `release` the rest.
+    pub paused: Option<Paused>,
+}
+
+/// A canary held at a step until `runner promote` or `runner abort`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Paused {
+    pub release: String,
+    pub deploy_id: String,
+    /// The share of traffic it has, in percent.
+    pub percent: u32,
+    pub actor: String,
+}
+
+/// The percentage a paused canary's row says it holds (its phase is `canary N%`).
+pub fn paused_percent(entry: &Entry) -> u32 {
+    entry
+        .phase
+        .as_deref()
+        .and_then(|p| p.strip_prefix("canary "))
+        .and_then(|p| p.strip_suffix('%'))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A run that ended without saying what serves.
@@ -162,6 +185,16 @@ pub fn serving(entries: &[Entry], liveness: Liveness, now: SystemTime) -> Servin
             RunResult::Succeeded => {
                 out.release = Some(e.version.clone());
                 break;
+            }
+            RunResult::Paused => {
+                if out.paused.is_none() && out.doubt.is_none() && out.release.is_none() {
+                    out.paused = Some(Paused {
+                        release: e.version.clone(),
+                        deploy_id: e.id.clone(),
+                        percent: paused_percent(e),
+                        actor: e.actor.clone(),
+                    });
+                }
             }
             RunResult::RolledBack | RunResult::Failed | RunResult::Interrupted => {}
         }

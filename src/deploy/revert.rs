@@ -14,14 +14,14 @@ use crate::db::Conn;
 use crate::engine::journal::RunResult;
 use crate::error::{Error, Result};
 
-pub(super) async fn after_failure(
+pub(super) async fn after_failure<T>(
     run: &mut Run<'_>,
     conn: &mut Conn,
     strategy: &mut Chosen,
     catalog: &Catalog,
     options: &DeployOptions,
     failure: Failure,
-) -> Result<()> {
+) -> Result<T> {
     let env = run.env;
     let previous = run.entry.previous_version.clone();
     let from = options.version.clone();

@@ -40,6 +40,16 @@ pub enum Phase {
     Rollback,
     HealthAfterRollback,
     MigrationsRollback,
+    /// The router's weights changed (a switch, a canary step, a batch back in).
+    Traffic,
+    /// Servers taken out of traffic, their requests finished.
+    Drain,
+    /// The release of servers out of traffic stopped (the stop hook).
+    Stop,
+    /// A canary step held, its servers watched.
+    Pause,
+    /// Contract migrations, once the previous release is stopped.
+    Contract,
 }
 
 impl Phase {
@@ -55,6 +65,11 @@ impl Phase {
             Phase::Rollback => "rollback",
             Phase::HealthAfterRollback => "health after rollback",
             Phase::MigrationsRollback => "migrations rollback",
+            Phase::Traffic => "traffic",
+            Phase::Drain => "drain",
+            Phase::Stop => "stop",
+            Phase::Pause => "pause",
+            Phase::Contract => "contract",
         }
     }
 }
@@ -74,6 +89,12 @@ pub enum Status {
     SkippedForced,
     NotConfigured,
     Interrupted,
+    /// Held until `runner promote` or `runner abort`.
+    Paused,
+    /// Contract migrations waiting for the previous release to stop.
+    Held,
+    /// Out of traffic, still running for an instant rollback.
+    Kept,
 }
 
 impl Status {
@@ -91,6 +112,9 @@ impl Status {
             Status::SkippedForced => "skipped (forced)",
             Status::NotConfigured => "not configured",
             Status::Interrupted => "interrupted",
+            Status::Paused => "paused",
+            Status::Held => "held",
+            Status::Kept => "kept",
         }
     }
 }
@@ -262,7 +286,7 @@ impl<'a> Run<'a> {
     }
 
     /// Ends a run that stopped before it touched the app, and returns `error`.
-    pub async fn fail(&mut self, conn: &mut Conn, result: RunResult, error: Error) -> Result<()> {
+    pub async fn fail<T>(&mut self, conn: &mut Conn, result: RunResult, error: Error) -> Result<T> {
         let text = error.to_string();
         self.finish(conn, result, Some(text), "deploy_failed").await;
         Err(error)

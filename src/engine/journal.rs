@@ -23,16 +23,20 @@ pub enum Kind {
     MigrationsRollback,
     Recover,
     LockRelease,
+    /// `runner promote` of a release already serving all traffic: the previous release
+    /// stopped, its contract migrations run.
+    Promote,
 }
 
 impl Kind {
-    const ALL: [Kind; 6] = [
+    const ALL: [Kind; 7] = [
         Kind::Deploy,
         Kind::Rollback,
         Kind::Migrate,
         Kind::MigrationsRollback,
         Kind::Recover,
         Kind::LockRelease,
+        Kind::Promote,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +47,7 @@ impl Kind {
             Kind::MigrationsRollback => "migrations_rollback",
             Kind::Recover => "recover",
             Kind::LockRelease => "lock_release",
+            Kind::Promote => "promote",
         }
     }
 
@@ -77,6 +82,9 @@ pub enum RunResult {
     /// It stopped without knowing what serves: a second signal, or found dead (SIGKILL, a lost
     /// machine) after it touched the app.
     InDoubt,
+    /// A canary held at a step until `runner promote` or `runner abort`: the lock is free,
+    /// the stable release serves the rest of the traffic.
+    Paused,
 }
 
 impl RunResult {
@@ -89,6 +97,7 @@ impl RunResult {
             RunResult::RollbackFailed => "rollback_failed",
             RunResult::Interrupted => "interrupted",
             RunResult::InDoubt => "in_doubt",
+            RunResult::Paused => "paused",
         }
     }
 
@@ -100,6 +109,7 @@ impl RunResult {
             RunResult::Failed,
             RunResult::RollbackFailed,
             RunResult::Interrupted,
+            RunResult::Paused,
         ]
         .into_iter()
         .find(|r| r.name() == s)
@@ -154,6 +164,10 @@ pub struct Entry {
     /// What the run wants the router to hold (weights, JSON), re-applied after a reload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub desired: Option<String>,
+    /// Contract migrations this deploy held back: they wait until the previous release is
+    /// stopped (contract debt).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<i64>,
 }
 
 impl Entry {
@@ -182,6 +196,7 @@ impl Entry {
             lease_ms: None,
             strategy: None,
             desired: None,
+            held: Vec::new(),
         }
     }
 }
@@ -219,7 +234,8 @@ pub async fn start(conn: &mut Conn, history: &History, entry: &Entry) -> Result<
 pub async fn finish(conn: &mut Conn, history: &History, entry: &Entry) -> Result<(), DbError> {
     let sql = format!(
         "UPDATE {} SET result = $1, finished_at = {}, duration_ms = $2, phases = $3, hook_output = $4,
-             error = $5, migrations = $6, recovery_ms = $7, forced = $8, phase = $9 WHERE id = $10",
+             error = $5, migrations = $6, recovery_ms = $7, forced = $8, phase = $9, held = $10
+         WHERE id = $11",
         history.deploys,
         history.now()
     );
@@ -239,6 +255,9 @@ pub async fn finish(conn: &mut Conn, history: &History, entry: &Entry) -> Result
             entry.recovery_ms.into(),
             i64::from(entry.forced).into(),
             entry.phase.clone().into(),
+            serde_json::to_string(&entry.held)
+                .unwrap_or_default()
+                .into(),
             entry.id.clone().into(),
         ],
     )
@@ -313,7 +332,7 @@ pub async fn entries(
     let sql = format!(
         "SELECT id, environment, kind, version, previous_version, result, {}, approved_by, actor,
                 {}, {}, duration_ms, phases, hook_output, error, migrations, recovery_ms,
-                {}, {}, {}, {}, {}
+                {}, {}, {}, {}, {}, {}
          FROM {} WHERE environment = $1 ORDER BY started_at DESC, id DESC",
         backend.as_bigint("forced"),
         backend.as_text("started_at"),
@@ -323,6 +342,7 @@ pub async fn entries(
         optional("lease_ms", "BIGINT"),
         optional("strategy", "TEXT"),
         optional("desired", "TEXT"),
+        optional("held", "TEXT"),
         history.deploys
     );
     let env = environment.to_string();
@@ -357,6 +377,10 @@ pub async fn entries(
                 lease_ms: r.try_get("lease_ms")?,
                 strategy: r.try_get("strategy")?,
                 desired: r.try_get("desired")?,
+                held: r
+                    .try_get::<Option<String>, _>("held")?
+                    .and_then(|h| serde_json::from_str(&h).ok())
+                    .unwrap_or_default(),
             })
         }).collect::<Result<Vec<_>, _>>().map_err(|e| DbError::from_sqlx(&e))
     })
@@ -411,4 +435,17 @@ impl CommandRecord {
         // Best effort: the migrations' own rows and events already say what happened.
         let _ = finish(conn, history, &self.entry).await;
     }
+}
+
+/// Takes over a paused row (a canary held at a step): running again, under a new lease, for
+/// `runner promote` or `runner abort`. False when it was not paused any more.
+pub async fn resume(conn: &mut Conn, history: &History, id: &str) -> Result<bool, DbError> {
+    let sql = format!(
+        "UPDATE {} SET result = 'running', heartbeat_at = $1, finished_at = NULL
+         WHERE id = $2 AND result = 'paused'",
+        history.deploys
+    );
+    conn.exec(sql, vec![crate::runtime::timestamp_now().into(), id.into()])
+        .await
+        .map(|n| n > 0)
 }

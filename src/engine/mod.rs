@@ -139,6 +139,14 @@ pub(crate) fn db(what: &str, source: DbError) -> Error {
     }
 }
 
+/// What a migrate run did: the versions it applied, and the pending ones it held back
+/// (a contract migration and those after it) as (version, label).
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    pub versions: Vec<i64>,
+    pub held: Vec<(i64, String)>,
+}
+
 /// `runner migrate`: lock, validate, apply, record, unlock.
 pub async fn migrate(
     config: &Config,
@@ -146,7 +154,7 @@ pub async fn migrate(
     catalog: &Catalog,
     options: &MigrateOptions,
     reporter: &mut dyn Reporter,
-) -> Result<usize> {
+) -> Result<Applied> {
     let started = Instant::now();
     let prefix = config.history_prefix.clone();
     let previous = previous_history(config, &env.name, &prefix).await?;
@@ -188,15 +196,18 @@ pub async fn migrate(
                 reporter,
             )
             .await;
-            let applied = result.as_ref().map(Clone::clone).unwrap_or_default();
-            record.end(conn, &history, &result, applied).await;
+            let versions = result
+                .as_ref()
+                .map(|a| a.versions.clone())
+                .unwrap_or_default();
+            record.end(conn, &history, &result, versions).await;
             result
         },
     )
     .await;
     conn.close().await;
-    let applied = result?.len();
-    reporter.finished(applied, started.elapsed());
+    let applied = result?;
+    reporter.finished(applied.versions.len(), started.elapsed());
     Ok(applied)
 }
 
@@ -210,7 +221,7 @@ pub async fn migrate_locked(
     previous: Option<&Previous>,
     prefix: &str,
     reporter: &mut dyn Reporter,
-) -> Result<Vec<i64>> {
+) -> Result<Applied> {
     let history = History::new(prefix, conn.dialect());
     history
         .ensure(conn)
@@ -221,7 +232,7 @@ pub async fn migrate_locked(
 
     if let Some(version) = options.baseline {
         baseline(conn, &history, run, catalog, &rows, version, reporter).await?;
-        return Ok(Vec::new());
+        return Ok(Applied::default());
     }
 
     let plan = plan::plan(
@@ -348,7 +359,10 @@ pub async fn migrate_locked(
             }
         }
     }
-    Ok(applied)
+    Ok(Applied {
+        versions: applied,
+        held: plan.held.clone(),
+    })
 }
 
 /// Records the rows a dead run left `applying` as what they are now known to be (call with

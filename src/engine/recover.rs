@@ -409,7 +409,10 @@ pub async fn act(
                 migrate_reporter,
             )
             .await?;
-            Ok(format!("retried: {} migration(s) applied", applied.len()))
+            Ok(format!(
+                "retried: {} migration(s) applied",
+                applied.versions.len()
+            ))
         }
         Action::Resume { .. } => {
             if row.state != State::FailedPartial {

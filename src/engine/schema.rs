@@ -141,6 +141,7 @@ pub const DEPLOYS: &[Column] = &[
     col("lease_ms", BigInt),
     col("strategy", Text),
     col("desired", Text),
+    col("held", Text),
 ];
 
 /// The tables with their column lists.

@@ -315,6 +315,7 @@ fn lint_parsed(file: &File<'_>, options: &Options, schema: &mut schema::Schema) 
         schema: std::mem::take(schema),
         rebuilt: schema::rebuilt_tables(parsed.statements.iter().flat_map(|s| &s.ops)),
         postgres_version: options.postgres_version,
+        contract: file.directives.phase == Some(crate::catalog::Phase::Contract),
         ..Context::default()
     };
     let mut findings = run_rules(file.label, parsed, &rules, &mut ctx);

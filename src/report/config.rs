@@ -37,7 +37,7 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
             env.requires_approval.to_string(),
             String::new(),
         ]);
-        t.row([key("strategy"), env.strategy.name().into(), String::new()]);
+        t.row([key("strategy"), env.strategy().name().into(), String::new()]);
         t.row([
             key("lock_timeout"),
             humantime::format_duration(env.lock_timeout).to_string(),

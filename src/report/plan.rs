@@ -52,6 +52,7 @@ pub fn json(view: &PlanView<'_>) -> serde_json::Value {
         "database": view.database,
         "lock": {"how": view.lock, "holder": view.holder},
         "pending": steps,
+        "held": view.plan.held.iter().map(|(v, l)| json!({"version": v, "label": l})).collect::<Vec<_>>(),
         "interrupted": view.plan.classified,
         "warnings": view.plan.warnings,
         "problems": view.plan.problems,
@@ -102,6 +103,13 @@ pub fn human(view: &PlanView<'_>) -> String {
                 f.message
             ));
         }
+    }
+    if !plan.held.is_empty() {
+        let labels: Vec<&str> = plan.held.iter().map(|(_, l)| l.as_str()).collect();
+        out.push_str(&format!(
+            "held back: {} (a contract migration and what follows: it runs once the previous release is stopped, in `runner deploy` or with `runner migrate --contract`)\n",
+            labels.join(", ")
+        ));
     }
     for c in &plan.classified {
         out.push_str(&format!(

@@ -26,6 +26,28 @@ pub struct StatusView {
     pub unfinished: Vec<HistoryRow>,
     pub lock_holder: Option<Holder>,
     pub metrics: Option<Vec<MetricNow>>,
+    /// The servers of a routed environment: recorded, and as the router has them now.
+    pub servers: Vec<ServerNow>,
+    /// The router could not be read, or differs from runner's record.
+    pub router_note: Option<String>,
+    /// Contract migrations waiting for the previous release to stop.
+    pub contract_debt: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerNow {
+    pub name: String,
+    pub slot: Option<String>,
+    /// The release runner recorded for it.
+    pub release: Option<String>,
+    pub stopped: bool,
+    pub kept_until: Option<String>,
+    /// What runner's record says the router should hold.
+    pub recorded: Option<crate::deploy::router::Want>,
+    /// What the router holds now.
+    pub router: Option<crate::deploy::router::Seen>,
+    #[serde(skip)]
+    pub health: Option<HealthNow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +89,57 @@ pub fn unfinished_detail(r: &HistoryRow) -> String {
     parts.join("; ")
 }
 
+fn probe_text(h: &HealthNow) -> String {
+    match &h.probe {
+        Probe::Pass => "healthy".to_string(),
+        Probe::Fail(why) => format!("UNHEALTHY: {why}"),
+        Probe::NotYet(why) => format!("no answer: {why}"),
+    }
+}
+
+/// `green (slot green) 1.1.0  weight 256 ready, 3 in flight  healthy (2 ms)`.
+fn server_line(v: &ServerNow) -> String {
+    let slot = v
+        .slot
+        .as_ref()
+        .map(|s| format!(" (slot {s})"))
+        .unwrap_or_default();
+    let mut release = v
+        .release
+        .clone()
+        .unwrap_or_else(|| "release unknown".into());
+    if v.stopped {
+        release.push_str(" stopped");
+    } else if let Some(until) = &v.kept_until {
+        release.push_str(&format!(" kept running until {until}"));
+    }
+    let router = match (&v.router, &v.recorded) {
+        (Some(seen), Some(want)) if seen.want() != *want => format!(
+            "router {} {}, DIFFERS from runner's record ({want})",
+            seen.want(),
+            if seen.up { "up" } else { "DOWN" }
+        ),
+        (Some(seen), _) => format!(
+            "{}, {} in flight{}",
+            seen.want(),
+            seen.sessions,
+            if seen.up {
+                ""
+            } else {
+                ", router finds it DOWN"
+            }
+        ),
+        (None, Some(want)) => format!("recorded {want}, router not read"),
+        (None, None) => "not in the router".into(),
+    };
+    let health = v
+        .health
+        .as_ref()
+        .map(|h| format!("  {} ({} ms)", probe_text(h), h.latency_ms))
+        .unwrap_or_default();
+    format!("{}{slot} {release}  {router}{health}", v.name)
+}
+
 fn health_json(h: &HealthNow) -> serde_json::Value {
     let (result, detail) = match &h.probe {
         Probe::Pass => ("healthy", String::new()),
@@ -93,6 +166,16 @@ pub fn json(view: &StatusView) -> serde_json::Value {
         })).collect::<Vec<_>>()},
         "lock_holder": view.lock_holder,
         "metrics": view.metrics,
+        "paused": s.paused,
+        "servers": view.servers.iter().map(|v| {
+            let mut server = serde_json::to_value(v).unwrap_or_default();
+            if let Some(h) = &v.health {
+                server["health"] = health_json(h);
+            }
+            server
+        }).collect::<Vec<_>>(),
+        "router_note": view.router_note,
+        "contract_debt": view.contract_debt,
     })
 }
 
@@ -161,6 +244,28 @@ pub fn human(view: &StatusView) -> String {
             out.push_str(&format!("  phases:      {}\n", phases.join(", ")));
         }
     }
+    if let Some(p) = &s.paused {
+        out.push_str(&format!(
+            "  canary:      {} PAUSED at {}% (deploy {} by {}); `runner promote --env {e}` goes on, `runner abort --env {e}` gives the traffic back\n",
+            p.release, p.percent, p.deploy_id, p.actor, e = view.environment
+        ));
+    }
+    if !view.servers.is_empty() {
+        out.push_str("  servers:\n");
+        for v in &view.servers {
+            out.push_str(&format!("    {}\n", server_line(v)));
+        }
+    }
+    if let Some(note) = &view.router_note {
+        out.push_str(&format!("  router:      {note}\n"));
+    }
+    if !view.contract_debt.is_empty() {
+        out.push_str(&format!(
+            "  contract debt: {} wait for the previous release to stop; `runner promote --env {}` stops it and runs them\n",
+            view.contract_debt.join(", "),
+            view.environment
+        ));
+    }
     match &view.health {
         Some(h) => out.push_str(&format!(
             "  health now:  {} ({} ms)\n",
@@ -171,6 +276,7 @@ pub fn human(view: &StatusView) -> String {
             },
             h.latency_ms
         )),
+        None if !view.servers.is_empty() => {}
         None => out.push_str("  health now:  no health check configured\n"),
     }
     out.push_str(&format!(
@@ -300,6 +406,9 @@ mod tests {
                 value: Some(0.001),
                 alert: false,
             }]),
+            servers: Vec::new(),
+            router_note: None,
+            contract_debt: Vec::new(),
         }
     }
 
@@ -325,6 +434,41 @@ mod tests {
             latency_ms: 1,
         });
         v.unfinished.clear();
+        insta::assert_snapshot!(human(&v));
+    }
+
+    #[test]
+    fn status_human_routed_with_a_paused_canary() {
+        use crate::deploy::router::{Admin, Seen, Want};
+        let mut v = view();
+        v.health = None;
+        v.serving.paused = Some(crate::deploy::record::Paused {
+            release: "1.6.0".into(),
+            deploy_id: "18c3-21".into(),
+            percent: 25,
+            actor: "ci".into(),
+        });
+        let server = |name: &str, release: &str, weight: u32, seen: u32| ServerNow {
+            name: name.into(),
+            slot: Some(name.into()),
+            release: Some(release.into()),
+            stopped: false,
+            kept_until: None,
+            recorded: Some(Want::ready(weight)),
+            router: Some(Seen {
+                weight: seen,
+                admin: Admin::Ready,
+                up: true,
+                sessions: 2,
+            }),
+            health: Some(HealthNow {
+                probe: Probe::Pass,
+                latency_ms: 3,
+            }),
+        };
+        v.servers = vec![server("blue", "1.5.0", 192, 192), server("green", "1.6.0", 64, 1)];
+        v.router_note = Some("does not hold runner's record for green (reloaded or changed by hand?); the next deploy, rollback or promote re-applies it".into());
+        v.contract_debt = vec!["V0012 drop_legacy_total".into()];
         insta::assert_snapshot!(human(&v));
     }
 }

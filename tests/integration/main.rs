@@ -20,4 +20,5 @@ mod passwords;
 mod postgres_cluster;
 mod recover;
 mod statement_safety;
+mod strategies;
 mod verify_rollback;

@@ -492,10 +492,14 @@ fn a_scratch_server_of_another_dialect_is_refused_by_name() {
     // The project says SQLite; a PostgreSQL server for the scratch database would parse and run
     // its migrations in the wrong dialect.
     let p = sqlite_shop();
-    p.run(&["verify", "--database-url", "postgres://runner@127.0.0.1:9/none"])
-        .expect_code(2)
-        .stderr_has("the scratch server is a postgres database, but the migrations are sqlite")
-        .stderr_has("leave out --database-url");
+    p.run(&[
+        "verify",
+        "--database-url",
+        "postgres://runner@127.0.0.1:9/none",
+    ])
+    .expect_code(2)
+    .stderr_has("the scratch server is a postgres database, but the migrations are sqlite")
+    .stderr_has("leave out --database-url");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! smoke hook check it, and the rollback hook puts the previous release back. Every request
 //! during the switch goes to whatever the hook left running.
 
-use super::{Failure, Step, Strategy};
+use super::{Failure, Retired, Shifted, Step, Strategy};
 use crate::db::Conn;
 use crate::deploy::checks;
 use crate::deploy::run::{Phase, Run, Status};
@@ -23,9 +23,21 @@ impl Strategy for AllAtOnce {
         }
     }
 
-    async fn shift(&mut self, _run: &mut Run<'_>, _conn: &mut Conn, _to: &str) -> Step {
+    async fn shift(
+        &mut self,
+        _run: &mut Run<'_>,
+        _conn: &mut Conn,
+        _to: &str,
+    ) -> Result<Shifted, Failure> {
         // The deploy hook already moved every request.
-        Ok(())
+        Ok(Shifted::Done)
+    }
+
+    async fn retire(&mut self, _run: &mut Run<'_>, _conn: &mut Conn) -> Result<Retired, Failure> {
+        Ok(Retired {
+            stopped: true,
+            detail: "the deploy hook replaced it".into(),
+        })
     }
 
     async fn revert(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {

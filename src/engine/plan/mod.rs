@@ -22,6 +22,21 @@ pub struct Request {
     pub allow_out_of_order: HashSet<Version>,
     /// A failed_partial statement-mode migration to continue from its first statement not done.
     pub resume: Option<Version>,
+    /// Whether contract migrations may run.
+    pub contract: Contract,
+}
+
+/// Whether a run may apply contract migrations (`-- runner:phase contract`), which remove
+/// what the previous release still uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Contract {
+    /// Everything pending runs: the previous release is stopped, or a person said so.
+    #[default]
+    Run,
+    /// The run stops before the first contract migration that is not in the set (the
+    /// serving release's own contract migrations, allowed once the release before it is
+    /// stopped); it and every migration after it are held back.
+    Hold(HashSet<Version>),
 }
 
 /// The history of the environment before this one in the pipeline, for the
@@ -63,6 +78,9 @@ pub struct Plan<'a> {
     /// Reasons to refuse the whole run. Any problem: nothing is applied.
     pub problems: Vec<String>,
     pub classified: Vec<Classified>,
+    /// Pending migrations held back (`Contract::Hold`): a contract migration and the ones
+    /// after it, as (version, label).
+    pub held: Vec<(i64, String)>,
 }
 
 pub fn plan<'a>(
@@ -173,6 +191,19 @@ pub fn plan<'a>(
                 m.forward.file_name, why
             )),
         }
+    }
+    if let Contract::Hold(allowed) = &request.contract
+        && let Some(first) = plan.steps.iter().position(|s| {
+            s.migration.directives().phase == Some(crate::catalog::Phase::Contract)
+                && !allowed.contains(&s.migration.version)
+        })
+    {
+        plan.held = plan
+            .steps
+            .split_off(first)
+            .iter()
+            .map(|s| (i64::from(s.migration.version), s.label()))
+            .collect();
     }
     if let Some(previous) = previous {
         require_previous(&mut plan, previous, environment);

@@ -278,3 +278,30 @@ fn a_rollback_in_progress_blocks_the_run() {
         p.problems
     );
 }
+
+#[test]
+fn contract_migrations_and_those_after_them_are_held_unless_allowed() {
+    let f = Folder::new(&[
+        ("V1__a.sql", "CREATE TABLE a (id int);"),
+        (
+            "V2__drop.sql",
+            "-- runner:phase contract\nALTER TABLE a DROP COLUMN id;",
+        ),
+        ("V3__b.sql", "CREATE TABLE b (id int);"),
+    ]);
+    let c = f.catalog();
+    let hold = |allowed: &[i32]| Request {
+        contract: Contract::Hold(allowed.iter().copied().collect()),
+        ..Request::default()
+    };
+    let p = run(&c, &[], &hold(&[]));
+    let steps: Vec<i32> = p.steps.iter().map(|s| s.migration.version).collect();
+    assert_eq!(steps, [1]);
+    assert_eq!(p.held.iter().map(|h| h.0).collect::<Vec<_>>(), [2, 3]);
+    // The serving release's own contract migration may run once its predecessor is gone.
+    let p = run(&c, &[], &hold(&[2]));
+    assert_eq!(p.steps.len(), 3);
+    assert!(p.held.is_empty());
+    let p = run(&c, &[], &Request::default());
+    assert_eq!(p.steps.len(), 3);
+}

@@ -14,7 +14,8 @@ pub const RULE: RuleDef = RuleDef {
 };
 
 const DOC: &str = r#"## What it does
-Flags `ALTER TABLE ... DROP COLUMN` on a table that existed before this migration.
+Flags `ALTER TABLE ... DROP COLUMN` on a table that existed before this migration, unless the
+migration is marked `-- runner:phase contract`.
 
 ## Why is this bad?
 Migrations run before the new release replaces the old one. Until every old instance is gone,
@@ -27,11 +28,11 @@ ALTER TABLE users DROP COLUMN legacy_name;
 ```
 
 ## Use instead
-Expand, then contract. Ship a release that no longer reads or writes the column; once it is
-everywhere, drop the column in a later migration marked as the contract phase:
+Expand, then contract. Ship a release that no longer reads or writes the column, and drop the
+column in a migration marked as the contract phase: `runner deploy` runs it only once the new
+release serves all traffic and the previous one is stopped.
 ```sql
 -- runner:phase contract
--- runner:allow drop-column no release reads legacy_name since v42
 ALTER TABLE users DROP COLUMN legacy_name;
 ```
 "#;
@@ -40,12 +41,12 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
     let Op::DropColumn { table, column } = op else {
         return None;
     };
-    if ctx.is_new(table) {
+    if ctx.is_new(table) || ctx.contract {
         return None;
     }
     Hit::new(
         format!("drops column {table}.{column}, which the release now serving traffic may still read or write"),
-        "stop using the column in a release first, then drop it in a later contract migration with `-- runner:allow drop-column <reason>`",
+        "stop using the column in the release, and mark this migration `-- runner:phase contract`: it then runs only once the previous release is stopped",
     )
 }
 
@@ -54,6 +55,29 @@ mod tests {
     use super::RULE;
     use crate::config::Dialect::*;
     use crate::lint::rules::testing::{fires, quiet};
+
+    #[test]
+    fn quiet_in_a_contract_migration() {
+        let contract = crate::catalog::Directives {
+            phase: Some(crate::catalog::Phase::Contract),
+            ..Default::default()
+        };
+        let findings = crate::lint::lint_text(
+            "V2__drop.sql",
+            "ALTER TABLE users DROP COLUMN legacy_name;",
+            Postgres,
+            &contract,
+        );
+        assert!(findings.iter().all(|f| f.rule.id() != RULE.id), "{findings:?}");
+        let expand = crate::lint::lint_text(
+            "V2__drop.sql",
+            "ALTER TABLE users DROP COLUMN legacy_name;",
+            Postgres,
+            &Default::default(),
+        );
+        let hit = expand.iter().find(|f| f.rule.id() == RULE.id).expect("fires");
+        assert!(hit.help.contains("`-- runner:phase contract`"), "{hit:?}");
+    }
 
     #[test]
     fn fires_on_an_existing_table_in_every_dialect() {

@@ -14,7 +14,8 @@ pub const RULE: RuleDef = RuleDef {
 };
 
 const DOC: &str = r#"## What it does
-Flags `DROP TABLE` of a table that existed before this migration.
+Flags `DROP TABLE` of a table that existed before this migration, unless the migration is
+marked `-- runner:phase contract`.
 
 ## Why is this bad?
 The release still serving traffic may query the table: every such query fails from the moment
@@ -27,11 +28,11 @@ DROP TABLE audit_log;
 ```
 
 ## Use instead
-Stop using the table in a release first. Then drop it in a later contract migration, after a
-backup if its data matters, and say why:
+Stop using the table in the release, back it up if its data matters, and drop it in a
+migration marked as the contract phase: `runner deploy` runs it only once the new release serves
+all traffic and the previous one is stopped.
 ```sql
 -- runner:phase contract
--- runner:allow drop-table archived to s3://backups/audit_log in ticket OPS-12
 DROP TABLE audit_log;
 ```
 "#;
@@ -45,12 +46,12 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
         .filter(|t| !ctx.is_new(t) && !ctx.rebuilt.contains(t.as_str()))
         .map(String::as_str)
         .collect();
-    if old.is_empty() {
+    if old.is_empty() || ctx.contract {
         return None;
     }
     Hit::new(
         format!("drops table {}, which the release now serving traffic may still use; its rows are lost", old.join(", ")),
-        "stop using the table in a release first, back it up, then drop it in a contract migration with `-- runner:allow drop-table <reason>`",
+        "stop using the table in the release, back it up, and mark this migration `-- runner:phase contract`: it then runs only once the previous release is stopped",
     )
 }
 

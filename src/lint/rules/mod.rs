@@ -38,6 +38,9 @@ pub struct Context {
     pub explicit_transaction: bool,
     /// Whether runner wraps the whole file in one transaction.
     pub file_transaction: bool,
+    /// The file is `-- runner:phase contract`: it runs only once the previous release is
+    /// stopped, so removing what only that release used breaks nothing.
+    pub contract: bool,
 }
 
 impl Context {

@@ -1,6 +1,7 @@
 //! What the integration tests share: a throwaway PostgreSQL cluster and a runner process helper.
 
 pub mod cli;
+pub mod fleet;
 pub mod postgres;
 pub mod project;
 pub mod shop;

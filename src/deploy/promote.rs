@@ -1,0 +1,349 @@
+//! `runner promote --env E` and `runner abort --env E`: the end of a rollout that runner left
+//! waiting. Promote takes a paused canary to its next step (or, `--full`, to 100 %), retires
+//! the stable release and runs the contract migrations; for a release that already serves all
+//! traffic, it stops the previous release kept warm (blue-green) and pays the contract debt.
+//! Abort gives a paused canary's traffic back to the stable release, drains and stops it.
+//! Both work behind the migration lock and are recorded like deploys.
+
+use std::time::{Duration, Instant};
+
+use super::fleet::Routed;
+use super::record::{Lease, Serving};
+use super::run::{Phase, Reporter, Run, Status};
+use super::strategy::{Chosen, Shifted, Strategy};
+use super::{DeployOptions, contract, revert};
+use crate::catalog::Catalog;
+use crate::config::{Config, Environment};
+use crate::db::{Conn, lock};
+use crate::engine::journal::{self, Entry, Kind, RunResult};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct PromoteOptions {
+    /// Straight to 100 %, skipping the steps left.
+    pub full: bool,
+    /// Who approved, in an environment with requires_approval.
+    pub approved_by: Option<String>,
+    pub lock_wait: Duration,
+}
+
+/// `runner promote`.
+pub fn promote(
+    config: &Config,
+    catalog: &Catalog,
+    env: &Environment,
+    options: &PromoteOptions,
+    out: &mut dyn Reporter,
+) -> Result<()> {
+    crate::runtime::watch_interrupts()?;
+    crate::runtime::block_on(locked(
+        config,
+        env,
+        options.lock_wait,
+        "runner promote",
+        out,
+        async |run, conn, entries, serving| match &serving.paused {
+            Some(p) => {
+                let (id, percent) = (p.deploy_id.clone(), p.percent);
+                continue_canary(run, conn, catalog, entries, &id, percent, options).await
+            }
+            None => {
+                run.entry.approved_by = options.approved_by.clone();
+                retire_kept(run, conn, catalog, entries, serving).await
+            }
+        },
+    ))
+}
+
+/// `runner abort`.
+pub fn abort(
+    config: &Config,
+    env: &Environment,
+    lock_wait: Duration,
+    out: &mut dyn Reporter,
+) -> Result<()> {
+    crate::runtime::watch_interrupts()?;
+    crate::runtime::block_on(locked(
+        config,
+        env,
+        lock_wait,
+        "runner abort",
+        out,
+        async |run, conn, entries, serving| {
+            let Some(p) = &serving.paused else {
+                return Err(Error::Usage(format!(
+                    "no canary is paused in {}: nothing to abort. A deploy still running stops at Ctrl-C, which puts the previous release back; `runner rollback --env {}` puts back an earlier release",
+                    run.env.name, run.env.name
+                )));
+            };
+            let (id, percent) = (p.deploy_id.clone(), p.percent);
+            let mut strategy = take_over(run, conn, entries, &id).await?;
+            let stable = run.entry.previous_version.clone().unwrap_or_default();
+            let canary = run.entry.version.clone();
+            if let Chosen::Canary(c) = &mut strategy {
+                c.resume(&canary, percent, false).map_err(Error::Usage)?;
+            }
+            run.out.begin(
+                &run.env.name,
+                &format!("abort of canary {canary} at {percent}%"),
+            );
+            let who = run.info.actor.clone();
+            match strategy.revert(run, conn, &stable, &canary).await {
+                Ok(()) => {
+                    let why = format!("aborted by {who} at {percent}%");
+                    run.finish(
+                        conn,
+                        RunResult::RolledBack,
+                        Some(why.clone()),
+                        "deploy_aborted",
+                    )
+                    .await;
+                    run.out.note(&format!(
+                        "{why}: {stable} serves all of {} again",
+                        run.env.name
+                    ));
+                    Ok(())
+                }
+                Err(f) => {
+                    let message = format!(
+                        "aborting canary {canary} in {} failed: {}\n  next: `runner status --env {}` shows what is recorded; `runner rollback --env {} --version {stable}` tries again",
+                        run.env.name, f.why, run.env.name, run.env.name
+                    );
+                    run.finish(
+                        conn,
+                        RunResult::RollbackFailed,
+                        Some(f.why),
+                        "deploy_abort_failed",
+                    )
+                    .await;
+                    Err(Error::RollbackFailed { message })
+                }
+            }
+        },
+    ))
+}
+
+/// Opens the environment, takes the lock, reads the journal and the router, then `work`.
+async fn locked(
+    config: &Config,
+    env: &Environment,
+    lock_wait: Duration,
+    command: &str,
+    out: &mut dyn Reporter,
+    work: impl AsyncFnOnce(&mut Run<'_>, &mut Conn, &[Entry], &Serving) -> Result<()>,
+) -> Result<()> {
+    if !env.strategy().routed() {
+        return Err(Error::Usage(format!(
+            "{command}: {} uses strategy {}, which has no steps to promote or abort (blue-green, canary and rolling do)",
+            env.name,
+            env.strategy().name()
+        )));
+    }
+    let mut conn = crate::engine::open(env, "promote").await?;
+    let mut run = Run::new(config, env, Kind::Promote, "", conn.dialect(), out);
+    let command_line = format!("{command} --env {}", env.name);
+    let result = lock::with_lock(
+        &mut conn,
+        env,
+        lock_wait,
+        &command_line,
+        &mut (),
+        async |conn, _| {
+            let (entries, serving) = run.reconcile(conn, command).await?;
+            work(&mut run, conn, &entries, &serving).await
+        },
+    )
+    .await;
+    conn.close().await;
+    result
+}
+
+/// The paused row taken over (running again, under a lease) and its strategy.
+async fn take_over(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    entries: &[Entry],
+    id: &str,
+) -> Result<Chosen> {
+    let env = run.env;
+    let Some(entry) = entries.iter().find(|e| e.id == id).cloned() else {
+        return Err(Error::Usage(format!(
+            "the paused deploy {id} is not in the journal"
+        )));
+    };
+    let (routed, note) = Routed::reconcile(env, entries)?;
+    if let Some(note) = note {
+        run.out.note(&note);
+        run.event(conn, "router_reconciled", &note).await;
+    }
+    let resumed = journal::resume(conn, &run.history, id)
+        .await
+        .map_err(|e| crate::engine::db("take over the paused deploy", e))?;
+    if !resumed {
+        return Err(Error::Usage(format!(
+            "the deploy {id} is not paused any more"
+        )));
+    }
+    run.info.deploy_id = entry.id.clone();
+    run.info.release = Some(entry.version.clone());
+    run.entry = Entry {
+        result: RunResult::Running,
+        ..entry
+    };
+    Ok(Chosen::of(env, Some(routed)))
+}
+
+async fn continue_canary(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    catalog: &Catalog,
+    entries: &[Entry],
+    id: &str,
+    percent: u32,
+    options: &PromoteOptions,
+) -> Result<()> {
+    let full = options.full;
+    let mut strategy = take_over(run, conn, entries, id).await?;
+    let _lease = Lease::start(run.env, &run.config.history_prefix, id, run.config.lease);
+    let canary = run.entry.version.clone();
+    run.out.begin(
+        &run.env.name,
+        &format!("promote of canary {canary} from {percent}%"),
+    );
+    let who = options
+        .approved_by
+        .clone()
+        .map_or(run.info.actor.clone(), |a| {
+            format!("{} (approved by {a})", run.info.actor)
+        });
+    run.event(
+        conn,
+        "deploy_promoted",
+        &format!("canary {canary} promoted from {percent}% by {who}"),
+    )
+    .await;
+    if let Chosen::Canary(c) = &mut strategy {
+        c.resume(&canary, percent, full).map_err(Error::Usage)?;
+    }
+    match strategy.shift(run, conn, &canary).await {
+        Ok(Shifted::Paused(p)) => super::pause(run, conn, p).await.map(drop),
+        Ok(Shifted::Done) => {
+            let previous = crate::engine::previous_history(
+                run.config,
+                &run.env.name,
+                &run.config.history_prefix,
+            )
+            .await?;
+            super::finish_rollout(run, conn, &mut strategy, catalog, previous.as_ref())
+                .await
+                .map(drop)
+        }
+        Err(failure) => {
+            let options = DeployOptions {
+                version: canary,
+                with_migrations: false,
+                allow_pending: false,
+                approve: true,
+                rollback_migrations: false,
+                lock_wait: Duration::ZERO,
+            };
+            revert::after_failure(run, conn, &mut strategy, catalog, &options, failure).await
+        }
+    }
+}
+
+/// A release serving all traffic: the previous release kept warm stopped, the contract debt
+/// paid.
+async fn retire_kept(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    catalog: &Catalog,
+    entries: &[Entry],
+    serving: &Serving,
+) -> Result<()> {
+    let env = run.env;
+    let Some(release) = serving.release.clone() else {
+        return Err(Error::Usage(format!(
+            "nothing has been deployed to {} successfully yet: nothing to promote",
+            env.name
+        )));
+    };
+    let (mut routed, note) = Routed::reconcile(env, entries)?;
+    let kept: Vec<String> = routed
+        .fleet
+        .servers
+        .iter()
+        .filter(|(_, m)| {
+            !m.want.takes_traffic()
+                && m.release.is_some()
+                && !m.stopped
+                && m.release.as_deref() != Some(&release)
+        })
+        .map(|(n, _)| n.clone())
+        .collect();
+    let debt = contract::debt(entries, &release);
+    if kept.is_empty() && debt.is_empty() {
+        if let Some(note) = &note {
+            run.out.note(note);
+        }
+        run.out.note(&format!(
+            "nothing to promote: {release} serves all of {}, no earlier release is kept running, and no contract migration waits",
+            env.name
+        ));
+        return Ok(());
+    }
+    run.entry.version = release.clone();
+    run.info.release = Some(release.clone());
+    run.entry.strategy = Some(env.strategy().name().to_string());
+    run.entry.phase = Some("intent".into());
+    run.begin(conn).await?;
+    let _lease = Lease::start(
+        env,
+        &run.config.history_prefix,
+        &run.entry.id,
+        run.config.lease,
+    );
+    run.out.begin(&env.name, &format!("promote of {release}"));
+    if let Some(note) = note {
+        run.out.note(&note);
+    }
+    if let Err(f) = routed.save(run, conn).await {
+        return run.fail(conn, RunResult::Failed, Error::Usage(f.why)).await;
+    }
+    if !kept.is_empty()
+        && let Err(f) = routed.stop(run, conn, &kept).await
+    {
+        let error = Error::Usage(format!("stopping the previous release failed: {}", f.why));
+        return run.fail(conn, RunResult::Failed, error).await;
+    }
+    if !debt.is_empty() {
+        let previous =
+            crate::engine::previous_history(run.config, &env.name, &run.config.history_prefix)
+                .await?;
+        let policy = contract::expand_policy(&debt, true);
+        if let Err(e) = contract::migrate(
+            run,
+            conn,
+            catalog,
+            policy,
+            None,
+            previous.as_ref(),
+            Phase::Contract,
+        )
+        .await
+        {
+            return run.fail(conn, RunResult::Failed, e).await;
+        }
+    }
+    let t = Instant::now();
+    run.phase(
+        Phase::Stop,
+        Status::Ok,
+        t,
+        format!("{release} serves alone"),
+    );
+    run.finish(conn, RunResult::Succeeded, None, "promoted")
+        .await;
+    run.out.success(&env.name, &release, run.started.elapsed());
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! HAProxy's runtime API over its unix socket (`stats socket PATH level admin` in the global
+//! section): `show servers state` for weights and states, `show stat` for the requests each
+//! server is serving, `set server BE/SRV weight N` and `set server BE/SRV state ...`. One
+//! connection per command, in HAProxy's non-interactive mode: it answers and closes.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Admin, Router, RouterError, Seen, Want};
+
+pub struct Haproxy {
+    socket: PathBuf,
+    backend: String,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Haproxy {
+    pub fn new(socket: &Path, backend: &str) -> Haproxy {
+        Haproxy {
+            socket: socket.to_path_buf(),
+            backend: backend.to_string(),
+        }
+    }
+
+    fn command(&self, command: &str) -> Result<String, RouterError> {
+        let fail = |what: &str, e: std::io::Error| {
+            RouterError(format!(
+                "{}: cannot {what} ({e}); is HAProxy running with `stats socket {} level admin` in its global section?",
+                self.describe(),
+                self.socket.display()
+            ))
+        };
+        let mut stream = UnixStream::connect(&self.socket).map_err(|e| fail("connect", e))?;
+        stream
+            .set_read_timeout(Some(TIMEOUT))
+            .and_then(|_| stream.set_write_timeout(Some(TIMEOUT)))
+            .map_err(|e| fail("set a timeout", e))?;
+        stream
+            .write_all(format!("{command}\n").as_bytes())
+            .map_err(|e| fail("send a command", e))?;
+        let mut answer = String::new();
+        stream
+            .read_to_string(&mut answer)
+            .map_err(|e| fail("read the answer", e))?;
+        Ok(answer)
+    }
+
+    /// weight, admin state and whether it is up, per server of the backend.
+    fn servers_state(&self) -> Result<BTreeMap<String, (u32, Admin, bool)>, RouterError> {
+        let answer = self.command(&format!("show servers state {}", self.backend))?;
+        let mut lines = answer.lines();
+        let header = lines.next().unwrap_or_default().trim();
+        if header != "1" {
+            return Err(RouterError(format!(
+                "{}: unexpected answer to `show servers state {}`: {}",
+                self.describe(),
+                self.backend,
+                answer.trim()
+            )));
+        }
+        let mut out = BTreeMap::new();
+        for line in lines {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if line.starts_with('#') || f.len() < 9 {
+                continue;
+            }
+            // be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight ...
+            let op: u32 = f[5].parse().unwrap_or(0);
+            let admin_bits: u32 = f[6].parse().unwrap_or(0);
+            let weight: u32 = f[7].parse().unwrap_or(0);
+            const MAINT: u32 = 0x01 | 0x02 | 0x04 | 0x40 | 0x80;
+            const DRAIN: u32 = 0x08 | 0x10 | 0x20;
+            let admin = if admin_bits & MAINT != 0 {
+                Admin::Maint
+            } else if admin_bits & DRAIN != 0 {
+                Admin::Drain
+            } else {
+                Admin::Ready
+            };
+            out.insert(f[3].to_string(), (weight, admin, op == 2));
+        }
+        if out.is_empty() && !answer.contains("# be_id") {
+            return Err(RouterError(format!(
+                "{} has no backend named {}: {}",
+                self.describe(),
+                self.backend,
+                answer.trim()
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Requests in flight per server of the backend (`scur` of `show stat`).
+    fn sessions(&self) -> Result<BTreeMap<String, u64>, RouterError> {
+        let answer = self.command("show stat")?;
+        let mut lines = answer.lines();
+        let header: Vec<&str> = lines
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("# ")
+            .split(',')
+            .collect();
+        let col = |name: &str| header.iter().position(|h| *h == name);
+        let (Some(px), Some(sv), Some(scur)) = (col("pxname"), col("svname"), col("scur")) else {
+            return Err(RouterError(format!(
+                "{}: unexpected answer to `show stat`",
+                self.describe()
+            )));
+        };
+        let mut out = BTreeMap::new();
+        for line in lines {
+            let f: Vec<&str> = line.split(',').collect();
+            if f.get(px) == Some(&self.backend.as_str())
+                && let (Some(name), Some(n)) = (f.get(sv), f.get(scur))
+                && *name != "BACKEND"
+            {
+                out.insert(name.to_string(), n.parse().unwrap_or(0));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Router for Haproxy {
+    fn describe(&self) -> String {
+        format!(
+            "HAProxy ({} backend {})",
+            self.socket.display(),
+            self.backend
+        )
+    }
+
+    fn read(&mut self) -> Result<BTreeMap<String, Seen>, RouterError> {
+        let state = self.servers_state()?;
+        let sessions = self.sessions()?;
+        Ok(state
+            .into_iter()
+            .map(|(name, (weight, admin, up))| {
+                let sessions = sessions.get(&name).copied().unwrap_or(0);
+                (
+                    name,
+                    Seen {
+                        weight,
+                        admin,
+                        up,
+                        sessions,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    fn set(&mut self, server: &str, want: Want) -> Result<(), RouterError> {
+        let target = format!("{}/{server}", self.backend);
+        // The weight first: a server readied with its old weight would take a share it
+        // should not have for a moment.
+        for command in [
+            format!("set server {target} weight {}", want.weight),
+            format!("set server {target} state {}", want.admin.name()),
+        ] {
+            let answer = self.command(&command)?;
+            if !answer.trim().is_empty() {
+                return Err(RouterError(format!(
+                    "{}: `{command}` was refused: {}",
+                    self.describe(),
+                    answer.trim()
+                )));
+            }
+        }
+        Ok(())
+    }
+}

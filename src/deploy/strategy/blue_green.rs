@@ -1,0 +1,96 @@
+//! Blue-green: two slots. The new release goes to the idle slot, is health-checked and smoke
+//! tested there server by server, then traffic switches in one step. The previous slot is
+//! drained and kept running out of traffic for `keep_previous`, so that `runner rollback` is a
+//! switch back, not a redeploy; the next deploy (or `runner promote`) stops it.
+
+use std::time::Duration;
+
+use super::slots::Slots;
+use super::{Failure, Retired, Shifted, Step, Strategy};
+use crate::config::Environment;
+use crate::db::Conn;
+use crate::deploy::fleet::Routed;
+use crate::deploy::run::{Phase, Run};
+
+pub struct BlueGreen {
+    pub slots: Slots,
+    keep_previous: Duration,
+}
+
+impl BlueGreen {
+    pub fn new(routed: Routed, env: &Environment) -> BlueGreen {
+        BlueGreen {
+            slots: Slots::new(routed),
+            keep_previous: env.rollout.keep_previous,
+        }
+    }
+}
+
+impl Strategy for BlueGreen {
+    async fn prepare(&mut self, run: &mut Run<'_>, conn: &mut Conn) -> Step {
+        let serving = run.entry.previous_version.clone().unwrap_or_default();
+        self.slots.make_room(run, conn, &serving).await
+    }
+
+    async fn release(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {
+        let target = self.slots.target(from);
+        self.slots.deploy_slot(run, conn, &target, to, from).await
+    }
+
+    async fn check(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {
+        let target = self.slots.target(from);
+        self.slots
+            .check_slot(run, conn, &target, to, from, Phase::Health)
+            .await
+    }
+
+    async fn shift(
+        &mut self,
+        run: &mut Run<'_>,
+        conn: &mut Conn,
+        to: &str,
+    ) -> Result<Shifted, Failure> {
+        let target = self.slots.target("");
+        let wants = self.slots.split(&target, 100);
+        self.slots
+            .routed
+            .shift(
+                run,
+                conn,
+                wants,
+                &format!("switch to {to} on slot {target}"),
+            )
+            .await?;
+        Ok(Shifted::Done)
+    }
+
+    async fn retire(&mut self, run: &mut Run<'_>, conn: &mut Conn) -> Result<Retired, Failure> {
+        let target = self.slots.target("");
+        let old_slot = self.slots.other(&target);
+        let old = self.slots.servers(&old_slot);
+        if self.keep_previous.is_zero() {
+            self.slots.routed.take_out(run, conn, &old, true).await?;
+            return Ok(Retired {
+                stopped: true,
+                detail: format!("slot {old_slot} drained and stopped"),
+            });
+        }
+        self.slots.routed.take_out(run, conn, &old, false).await?;
+        let until = self
+            .slots
+            .routed
+            .keep(run, conn, &old, self.keep_previous)
+            .await?;
+        Ok(Retired {
+            stopped: false,
+            detail: format!(
+                "slot {old_slot} drained and kept running out of traffic until {until} (keep_previous): `runner rollback --env {}` switches back at once",
+                run.env.name
+            ),
+        })
+    }
+
+    async fn revert(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {
+        self.slots.back_to(run, conn, to, from).await
+    }
+}

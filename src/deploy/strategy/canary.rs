@@ -1,0 +1,122 @@
+//! Canary: two slots. The new release goes to the idle slot and is checked there, then takes
+//! a growing share of the traffic (`steps`, 5 -> 25 -> 100 by default), each step held for
+//! `pause` while its servers are watched, or until `runner promote` when the pause is
+//! `manual`. Any failure, or `runner abort`, gives the stable slot all traffic back. At 100 %
+//! the stable slot is drained and stopped.
+
+use super::slots::Slots;
+use super::{Failure, Retired, Shifted, Step, Strategy};
+use crate::config::{Environment, Pause};
+use crate::db::Conn;
+use crate::deploy::fleet::Routed;
+use crate::deploy::run::{Phase, Run};
+
+pub struct Canary {
+    pub slots: Slots,
+    steps: Vec<u32>,
+    pause: Pause,
+    /// Steps up to this percentage were already taken (a promoted canary goes on from there).
+    done_up_to: u32,
+    /// `runner promote --full`: straight to 100 %.
+    full: bool,
+}
+
+impl Canary {
+    pub fn new(routed: Routed, env: &Environment) -> Canary {
+        Canary {
+            slots: Slots::new(routed),
+            steps: env.rollout.steps.clone(),
+            pause: env.rollout.pause,
+            done_up_to: 0,
+            full: false,
+        }
+    }
+
+    /// Goes on from a canary held at `percent` on the slot running `release`.
+    pub fn resume(&mut self, release: &str, percent: u32, full: bool) -> Result<(), String> {
+        let slot = self
+            .slots
+            .slot_running(release)
+            .ok_or_else(|| format!("no slot runs the canary {release} any more"))?;
+        self.slots.target = Some(slot);
+        self.done_up_to = percent;
+        self.full = full;
+        Ok(())
+    }
+}
+
+impl Strategy for Canary {
+    async fn prepare(&mut self, run: &mut Run<'_>, conn: &mut Conn) -> Step {
+        let serving = run.entry.previous_version.clone().unwrap_or_default();
+        self.slots.make_room(run, conn, &serving).await
+    }
+
+    async fn release(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {
+        let target = self.slots.target(from);
+        self.slots.deploy_slot(run, conn, &target, to, from).await
+    }
+
+    async fn check(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {
+        let target = self.slots.target(from);
+        self.slots
+            .check_slot(run, conn, &target, to, from, Phase::Health)
+            .await
+    }
+
+    async fn shift(
+        &mut self,
+        run: &mut Run<'_>,
+        conn: &mut Conn,
+        to: &str,
+    ) -> Result<Shifted, Failure> {
+        let target = self.slots.target("");
+        let steps: Vec<u32> = if self.full {
+            vec![100]
+        } else {
+            self.steps
+                .iter()
+                .copied()
+                .filter(|p| *p > self.done_up_to)
+                .collect()
+        };
+        for percent in steps {
+            let wants = self.slots.split(&target, percent);
+            let label = format!("canary {percent}%");
+            self.slots
+                .routed
+                .shift(
+                    run,
+                    conn,
+                    wants,
+                    &format!("{label} to {to} on slot {target}"),
+                )
+                .await?;
+            self.done_up_to = percent;
+            if percent == 100 {
+                break;
+            }
+            match self.pause {
+                Pause::Manual => return Ok(Shifted::Paused(percent)),
+                Pause::For(d) => {
+                    self.slots.watch(run, conn, &target, to, d, &label).await?;
+                }
+            }
+        }
+        Ok(Shifted::Done)
+    }
+
+    async fn retire(&mut self, run: &mut Run<'_>, conn: &mut Conn) -> Result<Retired, Failure> {
+        let target = self.slots.target("");
+        let old_slot = self.slots.other(&target);
+        let old = self.slots.servers(&old_slot);
+        self.slots.routed.take_out(run, conn, &old, true).await?;
+        Ok(Retired {
+            stopped: true,
+            detail: format!("slot {old_slot} drained and stopped"),
+        })
+    }
+
+    async fn revert(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {
+        self.slots.back_to(run, conn, to, from).await
+    }
+}
