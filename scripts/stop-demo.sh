@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Stops the demo apps the example project's deploys started (staging and production).
+# Stops what the example project's deploys started: the demo apps of staging and of each
+# production server, and production's HAProxy.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-for env in staging production; do
-    "$root/scripts/deploy.sh" "$env" "" 0 ""
+dir=${RUNNER_DEMO_STATE:-$root/.runner}
+for pidfile in "$dir"/app-*.pid; do
+    [ -e "$pidfile" ] || continue
+    name=$(basename "$pidfile" .pid)
+    "$root/scripts/deploy.sh" "${name#app-}" "" 0 ""
 done
+"$root/scripts/haproxy.sh" stop

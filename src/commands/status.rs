@@ -89,8 +89,8 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
                 None => Liveness::LockFree,
             };
             view.serving = record::serving(&entries, liveness, SystemTime::now());
-            if let Some(release) = &view.serving.release {
-                view.contract_debt = crate::deploy::contract_debt(&entries, release)
+            {
+                view.contract_debt = crate::deploy::contract_waiting(&entries, &view.serving)
                     .into_iter()
                     .filter(|v| {
                         !rows

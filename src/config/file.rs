@@ -92,6 +92,7 @@ pub struct RouterTable {
     pub kind: Text,
     pub socket: Text,
     pub backend: Text,
+    pub start: Option<Spanned<Vec<Text>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -87,6 +87,10 @@ pub struct Router {
     pub socket: PathBuf,
     /// The backend that holds the servers.
     pub backend: String,
+    /// Run when the router does not answer: for a router the project runs itself (the
+    /// example's HAProxy). A production router is not started by runner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<Vec<String>>,
 }
 
 /// How long a canary step is held before the next one.
@@ -227,10 +231,16 @@ pub(super) fn rollout(
         }
         let (socket, _) = reader.text(&r.socket, &key("router.socket"))?;
         let (backend, _) = reader.text(&r.backend, &key("router.backend"))?;
+        let start = r
+            .start
+            .as_ref()
+            .map(|v| reader.argv(v, &key("router.start")))
+            .transpose()?;
         out.router = Some(Router {
             kind: RouterKind::Haproxy,
             socket: root.join(socket),
             backend,
+            start,
         });
     }
     let strategy = out.strategy;

@@ -119,7 +119,7 @@ async fn locked(
         )));
     }
     let routed = if env.strategy().routed() {
-        let (routed, note) = super::fleet::Routed::reconcile(env, &entries)?;
+        let (routed, note) = super::fleet::Routed::reconcile(env, &entries, &run.config.root)?;
         if let Some(note) = note {
             run.out.note(&note);
         }

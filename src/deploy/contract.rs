@@ -28,6 +28,23 @@ pub fn debt(entries: &[Entry], release: &str) -> Vec<i64> {
         .unwrap_or_default()
 }
 
+/// The contract migrations waiting in an environment: those a paused canary's deploy held
+/// back, else the serving release's debt.
+pub fn waiting(entries: &[Entry], serving: &super::record::Serving) -> Vec<i64> {
+    if let Some(p) = &serving.paused {
+        return entries
+            .iter()
+            .find(|e| e.id == p.deploy_id)
+            .map(|e| e.held.clone())
+            .unwrap_or_default();
+    }
+    serving
+        .release
+        .as_deref()
+        .map(|r| debt(entries, r))
+        .unwrap_or_default()
+}
+
 /// Applies pending migrations under `contract` as the phase `phase`; the versions applied go
 /// to the run's journal row.
 pub async fn migrate(

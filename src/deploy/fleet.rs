@@ -101,7 +101,11 @@ impl Routed {
     /// With the lock held, at the start of work on the environment: the record (or, the
     /// first time, what the router holds) compared with the router, and what differs
     /// re-applied and said.
-    pub fn reconcile(env: &Environment, entries: &[Entry]) -> Result<(Routed, Option<String>)> {
+    pub fn reconcile(
+        env: &Environment,
+        entries: &[Entry],
+        root: &std::path::Path,
+    ) -> Result<(Routed, Option<String>)> {
         let Some(config) = &env.rollout.router else {
             return Err(Error::Usage(format!(
                 "environments.{}: strategy {} needs a router",
@@ -110,7 +114,16 @@ impl Routed {
             )));
         };
         let mut router = router::open(config);
-        let seen = router.read().map_err(|e| router_error(env, e))?;
+        let seen = match (router.read(), &config.start) {
+            (Ok(seen), _) => seen,
+            (Err(_), Some(start)) => {
+                start_router(start, root).map_err(|why| {
+                    Error::Usage(format!("environments.{}.router.start: {why}", env.name))
+                })?;
+                read_soon(router.as_mut()).map_err(|e| router_error(env, e))?
+            }
+            (Err(e), None) => return Err(router_error(env, e)),
+        };
         for s in &env.rollout.servers {
             if !seen.contains_key(&s.name) {
                 return Err(Error::Usage(format!(
@@ -384,6 +397,46 @@ pub fn keep_expired(m: &Member, now: SystemTime) -> bool {
         .as_deref()
         .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
         .is_some_and(|until| now >= until)
+}
+
+/// Runs `router.start` (from runner.toml's folder) to its end.
+fn start_router(argv: &[String], root: &std::path::Path) -> std::result::Result<(), String> {
+    let program = std::path::Path::new(&argv[0]);
+    let program = if argv[0].contains('/') && program.is_relative() {
+        root.join(program)
+    } else {
+        program.to_path_buf()
+    };
+    let out = std::process::Command::new(&program)
+        .args(&argv[1..])
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} failed ({}): {}",
+            program.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// The router read, given a few seconds to come up.
+fn read_soon(
+    router: &mut dyn Router,
+) -> std::result::Result<BTreeMap<String, Seen>, router::RouterError> {
+    let started = std::time::Instant::now();
+    loop {
+        match router.read() {
+            Ok(seen) => return Ok(seen),
+            Err(e) if started.elapsed() > Duration::from_secs(10) => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
 }
 
 fn router_error(env: &Environment, e: router::RouterError) -> Error {

@@ -9,7 +9,7 @@ pub mod app_rollback;
 pub mod approval;
 pub mod checks;
 mod contract;
-pub use contract::debt as contract_debt;
+pub use contract::waiting as contract_waiting;
 pub mod fleet;
 pub mod health;
 pub mod hooks;
@@ -162,10 +162,19 @@ async fn gate_then_lock(
             errors: gate.lint.errors(),
         });
     }
-    let pending = gate.pending();
-    let labels: Vec<String> = gate.plan.steps.iter().map(|s| s.label()).collect();
+    let pending = gate.needed();
+    let labels: Vec<String> = gate
+        .plan
+        .steps
+        .iter()
+        .take(pending.len())
+        .map(|s| s.label())
+        .collect();
     let detail = match (pending.len(), options.with_migrations) {
-        (n, true) => format!("{n} migration(s) to apply, no lint errors"),
+        (_, true) => format!(
+            "{} migration(s) to apply, no lint errors",
+            gate.pending().len()
+        ),
         (0, false) => "no migration pending".to_string(),
         (n, false) if options.allow_pending => format!(
             "{n} migration(s) pending, deployed without them (--allow-pending): {}",
@@ -265,7 +274,7 @@ async fn locked(
         ));
     }
     let routed = if env.strategy().routed() {
-        let (routed, note) = fleet::Routed::reconcile(env, &entries)?;
+        let (routed, note) = fleet::Routed::reconcile(env, &entries, &run.config.root)?;
         if let Some(note) = note {
             run.out.note(&note);
             run.event(conn, "router_reconciled", &note).await;

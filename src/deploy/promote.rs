@@ -171,7 +171,7 @@ async fn take_over(
             "the paused deploy {id} is not in the journal"
         )));
     };
-    let (routed, note) = Routed::reconcile(env, entries)?;
+    let (routed, note) = Routed::reconcile(env, entries, &run.config.root)?;
     if let Some(note) = note {
         run.out.note(&note);
         run.event(conn, "router_reconciled", &note).await;
@@ -268,7 +268,7 @@ async fn retire_kept(
             env.name
         )));
     };
-    let (mut routed, note) = Routed::reconcile(env, entries)?;
+    let (mut routed, note) = Routed::reconcile(env, entries, &run.config.root)?;
     let kept: Vec<String> = routed
         .fleet
         .servers

@@ -26,6 +26,17 @@ impl Gate<'_> {
             .map(|s| i64::from(s.migration.version))
             .collect()
     }
+
+    /// The pending versions a new release may need: those before the first contract
+    /// migration (a contract migration removes what old releases use; no release needs it).
+    pub fn needed(&self) -> Vec<i64> {
+        self.plan
+            .steps
+            .iter()
+            .take_while(|s| s.migration.directives().phase != Some(crate::catalog::Phase::Contract))
+            .map(|s| i64::from(s.migration.version))
+            .collect()
+    }
 }
 
 /// Plans `request` on the database behind `conn` (without creating runner's tables) and

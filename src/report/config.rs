@@ -38,6 +38,49 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
             String::new(),
         ]);
         t.row([key("strategy"), env.strategy().name().into(), String::new()]);
+        let rollout = &env.rollout;
+        if rollout.strategy.routed() {
+            let servers: Vec<String> = rollout
+                .servers
+                .iter()
+                .map(|s| match &s.slot {
+                    Some(slot) => format!("{} {} ({slot})", s.name, s.address),
+                    None => format!("{} {}", s.name, s.address),
+                })
+                .collect();
+            t.row([key("servers"), servers.join(", "), String::new()]);
+            if let Some(r) = &rollout.router {
+                t.row([
+                    key("router"),
+                    format!("haproxy {} backend {}", r.socket.display(), r.backend),
+                    String::new(),
+                ]);
+            }
+            let d = |d: std::time::Duration| humantime::format_duration(d).to_string();
+            let options = match rollout.strategy {
+                crate::config::StrategyKind::Canary => format!(
+                    "steps {:?}, pause {}",
+                    rollout.steps,
+                    match rollout.pause {
+                        crate::config::Pause::For(p) => d(p),
+                        crate::config::Pause::Manual => "manual".into(),
+                    }
+                ),
+                crate::config::StrategyKind::Rolling => match rollout.batch {
+                    crate::config::Batch::Servers(n) => format!("batch {n}"),
+                    crate::config::Batch::Percent(p) => format!("batch {p}%"),
+                },
+                crate::config::StrategyKind::BlueGreen => {
+                    format!("keep_previous {}", d(rollout.keep_previous))
+                }
+                crate::config::StrategyKind::AllAtOnce => String::new(),
+            };
+            t.row([
+                key("rollout"),
+                format!("{options}, drain_timeout {}", d(rollout.drain_timeout)),
+                String::new(),
+            ]);
+        }
         t.row([
             key("lock_timeout"),
             humantime::format_duration(env.lock_timeout).to_string(),
@@ -47,6 +90,7 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
             ("deploy", &env.deploy),
             ("rollback", &env.rollback),
             ("smoke", &env.smoke),
+            ("stop", &env.stop),
         ] {
             if let Some(argv) = hook {
                 t.row([key(name), argv.join(" "), String::new()]);

@@ -466,7 +466,10 @@ mod tests {
                 latency_ms: 3,
             }),
         };
-        v.servers = vec![server("blue", "1.5.0", 192, 192), server("green", "1.6.0", 64, 1)];
+        v.servers = vec![
+            server("blue", "1.5.0", 192, 192),
+            server("green", "1.6.0", 64, 1),
+        ];
         v.router_note = Some("does not hold runner's record for green (reloaded or changed by hand?); the next deploy, rollback or promote re-applies it".into());
         v.contract_debt = vec!["V0012 drop_legacy_total".into()];
         insta::assert_snapshot!(human(&v));

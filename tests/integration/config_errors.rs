@@ -219,3 +219,75 @@ fn runner_toml_is_found_from_a_subfolder() {
         "{out}"
     );
 }
+
+#[test]
+fn strategies_their_servers_router_and_options_are_checked_by_name() {
+    let routed = |lines: &str| {
+        format!(
+            "{STAGING}servers = [{{ name = \"blue\", address = \"127.0.0.1:8081\", slot = \"blue\" }}, {{ name = \"green\", address = \"127.0.0.1:8082\", slot = \"green\" }}]\n\
+             router = {{ kind = \"haproxy\", socket = \"/run/haproxy.sock\", backend = \"app\" }}\n{lines}"
+        )
+    };
+    let cases: &[(String, &str)] = &[
+        (
+            format!("{STAGING}strategy = \"blue-gren\"\n"),
+            "`blue-gren` is not a strategy; use all-at-once, blue-green, canary, rolling",
+        ),
+        (
+            format!("{STAGING}strategy = \"canary\"\n"),
+            "strategy canary moves traffic between servers through a router; list them",
+        ),
+        (
+            routed(""),
+            "servers and router are used by the blue-green, canary and rolling strategies",
+        ),
+        (
+            routed("strategy = \"rolling\"\n"),
+            "server blue has a slot, but slots are used by blue-green and canary only",
+        ),
+        (
+            format!(
+                "{STAGING}strategy = \"blue-green\"\nservers = [{{ name = \"a\", address = \"127.0.0.1:1\", slot = \"blue\" }}]\nrouter = {{ kind = \"haproxy\", socket = \"s\", backend = \"app\" }}\n"
+            ),
+            "blue-green needs exactly two slots (e.g. blue and green), each with at least one server; found blue",
+        ),
+        (
+            format!(
+                "{STAGING}strategy = \"rolling\"\nservers = [{{ name = \"a\", address = \"nohost\" }}]\nrouter = {{ kind = \"haproxy\", socket = \"s\", backend = \"app\" }}\n"
+            ),
+            "server a: `nohost` is not host:port",
+        ),
+        (
+            routed("strategy = \"canary\"\nhealth = { url = \"http://127.0.0.1:8080/health\" }\n"),
+            "each server is checked directly before it takes traffic; name the server in the URL",
+        ),
+        (
+            routed("strategy = \"canary\"\n[environments.staging.rollout]\nsteps = [5, 50]\n"),
+            "[5, 50] is not a ramp",
+        ),
+        (
+            routed("strategy = \"blue-green\"\n[environments.staging.rollout]\nsteps = [5, 100]\n"),
+            "rollout.steps applies to canary; this environment's strategy is blue-green",
+        ),
+        (
+            routed("strategy = \"canary\"\n[environments.staging.rollout]\npause = \"soon\"\n"),
+            "`soon` is not a duration",
+        ),
+        (
+            routed("strategy = \"canary\"\nrouter = 1\n"),
+            "duplicate key",
+        ),
+    ];
+    for (toml, message) in cases {
+        config_with(toml, &[]).expect_code(2).stderr_has(message);
+    }
+    let ok = config_with(
+        &routed("strategy = \"canary\"\n[environments.staging.rollout]\npause = \"manual\"\n"),
+        &[],
+    )
+    .expect_code(0);
+    assert_eq!(
+        table_row(&ok.stdout, "staging.rollout")[1],
+        "steps [5, 25, 100], pause manual, drain_timeout 30s"
+    );
+}

@@ -387,14 +387,15 @@ fn the_readme_main_command_runs_the_example_project() {
             }
         }
     }
-    // The example's ports are fixed (18081, 18082); give this copy its own.
-    let (a, b) = (free_port(), free_port());
-    let toml = std::fs::read_to_string(root.join("runner.toml"))
-        .unwrap()
-        .replace("18081", &a.to_string())
-        .replace("18082", &b.to_string());
+    // The example's ports are fixed (staging 18081; production's HAProxy 18080 in front of
+    // 18083 and 18084); give this copy its own.
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let mut toml = std::fs::read_to_string(root.join("runner.toml")).unwrap();
+    for (fixed, port) in ["18081", "18080", "18083", "18084"].iter().zip(&ports) {
+        toml = toml.replace(fixed, &port.to_string());
+    }
     std::fs::write(tmp.path().join("runner.toml"), toml).unwrap();
-    let shop = Shop::adopt(tmp, vec![a, b]);
+    let shop = Shop::adopt(tmp, vec![ports[0], ports[1]]);
     shop.run(&[
         "deploy",
         "--with-migrations",
@@ -404,7 +405,10 @@ fn the_readme_main_command_runs_the_example_project() {
     ])
     .expect_code(0)
     .stdout_has("deployed 1.0.0 to production");
+    // Production answers through its HAProxy.
     assert_eq!(shop.serving(1).as_deref(), Some("1.0.0"));
+    let status = shop.run(&["status", "--env", "production"]).expect_code(0);
+    status.stdout_has("green (slot green) 1.0.0  weight 256 ready");
 }
 
 #[test]

@@ -424,3 +424,51 @@ fn changes_of_a_protected_environment_need_approval_and_are_in_its_history() {
         .stdout_has("migrations_rollback")
         .stdout_has("(approved by bob)");
 }
+
+#[test]
+fn migrate_stops_before_a_contract_migration_unless_told() {
+    let p = shop();
+    p.migration(
+        "V3__drop_email",
+        "-- runner:phase contract\nALTER TABLE customers DROP COLUMN email;\n",
+        Some("ALTER TABLE customers ADD COLUMN email TEXT;\n"),
+    )
+    .migration(
+        "V4__notes",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n",
+        Some("DROP TABLE notes;\n"),
+    );
+    p.run(&["plan", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("held back: V3 drop_email, V4 notes");
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(0)
+        .stderr_has("V3 drop_email is a contract migration")
+        .stderr_has("`runner migrate --env staging --contract`");
+    assert_eq!(
+        sqlite(
+            &p,
+            "staging.db",
+            "SELECT count(*) FROM pragma_table_info('customers') WHERE name = 'email'"
+        ),
+        "1"
+    );
+    p.run(&["migrate", "--env", "staging", "--contract"])
+        .expect_code(0);
+    assert_eq!(
+        sqlite(
+            &p,
+            "staging.db",
+            "SELECT count(*) FROM pragma_table_info('customers') WHERE name = 'email'"
+        ),
+        "0"
+    );
+    assert_eq!(
+        sqlite(
+            &p,
+            "staging.db",
+            "SELECT count(*) FROM sqlite_master WHERE name = 'notes'"
+        ),
+        "1"
+    );
+}

@@ -70,7 +70,14 @@ impl Strategy for Canary {
         to: &str,
     ) -> Result<Shifted, Failure> {
         let target = self.slots.target("");
-        let steps: Vec<u32> = if self.full {
+        let first = run.entry.previous_version.is_none();
+        if first && self.done_up_to == 0 {
+            run.out.note(&format!(
+                "nothing served {} before: {to} takes all traffic at once, no canary steps",
+                run.env.name
+            ));
+        }
+        let steps: Vec<u32> = if self.full || first {
             vec![100]
         } else {
             self.steps

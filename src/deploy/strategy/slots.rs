@@ -180,13 +180,23 @@ impl Slots {
         from: &str,
     ) -> Step {
         let servers = self.servers(slot);
-        let out: Vec<(String, Want)> = servers
+        let member = |s: &String| self.routed.member(s).map(|m| m.want);
+        // Servers with traffic are drained first; idle ones are simply put in maintenance.
+        let busy: Vec<String> = servers
             .iter()
-            .filter(|s| self.routed.member(s).is_some_and(|m| m.want != Want::OUT))
+            .filter(|s| member(s).is_some_and(|w| w.takes_traffic()))
+            .cloned()
+            .collect();
+        let idle: Vec<(String, Want)> = servers
+            .iter()
+            .filter(|s| member(s).is_some_and(|w| !w.takes_traffic() && w != Want::OUT))
             .map(|s| (s.clone(), Want::OUT))
             .collect();
-        if !out.is_empty() {
-            self.routed.take_out(run, conn, &servers, false).await?;
+        if !busy.is_empty() {
+            self.routed.take_out(run, conn, &busy, false).await?;
+        }
+        if !idle.is_empty() {
+            self.routed.set(run, conn, idle).await?;
         }
         let argv = run.env.deploy.clone().unwrap_or_default();
         for name in servers {
@@ -246,10 +256,8 @@ impl Slots {
             }
             None => {
                 let slot = self.pick_target(from);
-                let t = Phase::Deploy;
                 run.out.note(&format!(
-                    "no slot runs {to} any more: deploying it to slot {slot} ({} hook)",
-                    t.name()
+                    "no slot runs {to} any more: deploying it to slot {slot}"
                 ));
                 self.make_room(run, conn, from).await?;
                 self.deploy_slot(run, conn, &slot, to, from).await?;

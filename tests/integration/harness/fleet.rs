@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 use super::cli::{Output, Runner, repo_root};
 use super::shop::free_port;
 
+/// The deploy hook runs behind this guard, `sh -c GUARD STATE SERVER VERSION deploy.sh ARGS`:
+/// a file `STATE/fail-SERVER-VERSION` makes it fail on that server (see `fail_deploy`).
+const DEPLOY_GUARD: &str = "if [ -e \\\"$0/fail-$1-$2\\\" ]; then echo \\\"deploy refused on $1 (test)\\\"; exit 1; fi; exec \\\"$3\\\" \\\"$4\\\" \\\"$2\\\" \\\"$5\\\" \\\"$6\\\"";
+
 pub struct Server {
     pub name: String,
     pub port: u16,
@@ -78,10 +82,12 @@ impl Fleet {
              [environments.production]\ndatabase_url = \"{db}\"\nstrategy = \"{strategy}\"\n\
              servers = [{}]\n\
              router = {{ kind = \"haproxy\", socket = \"haproxy/admin.sock\", backend = \"app\" }}\n\
-             deploy = [\"{deploy}\", \"{{env}}-{{server}}\", \"{{version}}\", \"{{port}}\", \"{db}\"]\n\
+             deploy = [\"sh\", \"-c\", \"{guard}\", \"{state}\", \"{{server}}\", \"{{version}}\", \"{deploy}\", \"{{env}}-{{server}}\", \"{{port}}\", \"{db}\"]\n\
              stop = [\"{deploy}\", \"{{env}}-{{server}}\", \"\", \"{{port}}\", \"\"]\n\
              health = {{ url = \"http://{{address}}/health\", timeout = \"5s\", interval = \"100ms\" }}\n{extra}\n",
-            list.join(", ")
+            list.join(", "),
+            guard = DEPLOY_GUARD,
+            state = dir.path().join("state").display(),
         );
         std::fs::write(dir.path().join("runner.toml"), toml).unwrap();
         std::fs::create_dir(dir.path().join("migrations")).unwrap();
@@ -236,18 +242,10 @@ impl Fleet {
         self.path().join("state")
     }
 
-    /// A runner started in the background (for load during a deploy).
-    pub fn spawn(&self, args: &[&str], behavior: &str) -> Child {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
-        command
-            .current_dir(self.path())
-            .args(args)
-            .env("RUNNER_DEMO_APP", env!("CARGO_BIN_EXE_runner-demo-app"))
-            .env("RUNNER_DEMO_STATE", self.state())
-            .env("DEMO_BEHAVIOR", behavior)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command.spawn().unwrap()
+    /// Makes the deploy hook fail on `server` for `version`.
+    pub fn fail_deploy(&self, server: &str, version: &str) {
+        std::fs::create_dir_all(self.state()).unwrap();
+        std::fs::write(self.state().join(format!("fail-{server}-{version}")), "").unwrap();
     }
 
     /// Writes `migrations/NAME` (a rollback too when `down` is given).
@@ -289,7 +287,6 @@ impl Drop for Fleet {
 /// One request through the frontend.
 #[derive(Debug, Clone)]
 pub struct Sample {
-    pub at: Instant,
     /// The version that answered 200, or why it failed.
     pub answer: Result<String, String>,
 }
@@ -315,7 +312,6 @@ impl Load {
                         .into();
                     let url = format!("http://127.0.0.1:{port}/");
                     while !stop.load(Ordering::Relaxed) {
-                        let at = Instant::now();
                         let answer = match agent.get(&url).call() {
                             Ok(mut r) if r.status() == 200 => {
                                 let body = r.body_mut().read_to_string().unwrap_or_default();
@@ -328,7 +324,7 @@ impl Load {
                             )),
                             Err(e) => Err(e.to_string()),
                         };
-                        samples.lock().unwrap().push(Sample { at, answer });
+                        samples.lock().unwrap().push(Sample { answer });
                         std::thread::sleep(Duration::from_millis(2));
                     }
                 })
@@ -344,11 +340,6 @@ impl Load {
     /// How many samples so far.
     pub fn count(&self) -> usize {
         self.samples.lock().unwrap().len()
-    }
-
-    /// The samples from index `from` on.
-    pub fn since(&self, from: usize) -> Vec<Sample> {
-        self.samples.lock().unwrap()[from..].to_vec()
     }
 
     /// Waits until `n` more samples arrived after index `from`, and returns them.

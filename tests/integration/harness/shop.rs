@@ -125,7 +125,17 @@ impl Shop {
 impl Drop for Shop {
     fn drop(&mut self) {
         let state = self.path().join("state");
-        for entry in std::fs::read_dir(&state).into_iter().flatten().flatten() {
+        // The apps, and the HAProxy of the example project's production (state/haproxy/).
+        let haproxy = std::fs::read_dir(state.join("haproxy"))
+            .into_iter()
+            .flatten()
+            .flatten();
+        for entry in std::fs::read_dir(&state)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .chain(haproxy)
+        {
             if entry.path().extension().is_some_and(|e| e == "pid")
                 && let Ok(pid) = std::fs::read_to_string(entry.path())
                     .unwrap_or_default()
