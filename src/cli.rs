@@ -658,6 +658,12 @@ pub struct HistoryArgs {
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
 
+    /// One run in full: every phase with what it decided (weights before and after, drain
+    /// waits, each server's health), hook output, error. ID from the table (a prefix is
+    /// enough), or `last`.
+    #[arg(long, value_name = "ID")]
+    pub show: Option<String>,
+
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }

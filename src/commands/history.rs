@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::db::Conn;
 use crate::engine::journal;
 use crate::engine::{self, history::History};
-use crate::error::{ExitCode, Result};
+use crate::error::{Error, ExitCode, Result};
 
 use crate::runtime::block_on;
 
@@ -23,6 +23,25 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<ExitCode> {
         conn.close().await;
         entries
     })?;
+    if let Some(id) = &args.show {
+        let found = entries
+            .iter()
+            .find(|e| id == "last" || e.id.starts_with(id.as_str()))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "no run {id} in the journal of {}; `runner history --env {}` lists them",
+                    env.name, env.name
+                ))
+            })?;
+        match args.format {
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(found).unwrap_or_default()
+            ),
+            Format::Table => print!("{}", crate::report::history::detail(found)),
+        }
+        return Ok(ExitCode::Success);
+    }
     let entries: Vec<_> = entries.into_iter().take(args.limit).collect();
     match args.format {
         Format::Json => println!(

@@ -243,6 +243,9 @@ impl<'a> Run<'a> {
         };
         let result = runner.run(argv, &ctx, interrupt_at);
         let mut kept = self.entry.hook_output.take().unwrap_or_default();
+        if !kept.is_empty() && !kept.ends_with('\n') {
+            kept.push('\n');
+        }
         for line in &result.last_lines {
             kept.push_str(&format!("[{}] {line}\n", phase.name()));
         }

@@ -70,6 +70,15 @@ fn blue_green_switches_and_rolls_back_with_no_failed_request() {
     );
     assert!(took.as_secs_f64() < 5.0, "rollback took {took:?}");
     assert_eq!((f.weight("green"), f.weight("blue")), (256, 0));
+    // Every decision is in the record: the weights before and after, the drain, the health.
+    f.run(&["history", "--env", "production", "--show", "last"])
+        .expect_code(0)
+        .stdout_has("rollback of 1.0.0 in production (blue-green): succeeded")
+        .stdout_has(
+            "green weight 0 maint -> weight 256 ready, blue weight 256 ready -> weight 0 drain",
+        )
+        .stdout_has("health                 healthy: green 1.0.0 after")
+        .stdout_has("drain                  ok: blue: drained in");
 }
 
 #[test]
