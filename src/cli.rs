@@ -127,11 +127,16 @@ Example:
   aborted by ci at 25%: 1.3.0 serves all of production again")]
     Abort(AbortArgs),
 
-    /// The post-deploy dashboard of an environment: versions, last deploy, health, database,
-    /// migrations, lock, metrics.
+    /// The post-deploy dashboard of an environment: versions, last deploy, servers, health,
+    /// metrics against their thresholds, the post-deploy checklist, database, migrations, lock.
     #[command(after_help = "\
 Example:
-  $ runner status --env production")]
+  $ runner status --env production
+  $ runner status --env production --watch     # refreshed in place
+
+Exit 1 when a health check fails or a metric breaches its threshold (for CI and cron), 0
+otherwise; an inconclusive metric (no data, too few requests) is shown with ? and does not
+fail it.")]
     Status(StatusArgs),
 
     /// Deploys and rollbacks of an environment, newest first.
@@ -636,6 +641,12 @@ pub struct DeployArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
     pub lock_wait: std::time::Duration,
 
+    /// Once the release serves all traffic, watch it this long (health and metrics against
+    /// their thresholds) before the previous release is retired; a breach puts the previous
+    /// release back (exit 4). Default: [deploy] watch, else off.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub watch: Option<std::time::Duration>,
+
     #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
     pub format: ProgressFormat,
 }
@@ -644,6 +655,15 @@ pub struct DeployArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub env: EnvArgs,
+
+    /// How long the metrics are measured for (two scrapes this far apart; a Prometheus
+    /// source uses its window).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration)]
+    pub window: std::time::Duration,
+
+    /// Refresh the dashboard in place until Ctrl-C (a terminal).
+    #[arg(long)]
+    pub watch: bool,
 
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -661,7 +681,7 @@ pub struct HistoryArgs {
     /// One run in full: every phase with what it decided (weights before and after, drain
     /// waits, each server's health), hook output, error. ID from the table (a prefix is
     /// enough), or `last`.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", alias = "deploy")]
     pub show: Option<String>,
 
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -26,6 +26,7 @@ pub fn run(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         approve: args.approve,
         rollback_migrations: args.rollback_migrations,
         lock_wait: args.lock_wait,
+        watch: args.watch,
     };
     let mut out = DeployOutput::new(match args.format {
         ProgressFormat::Human => Style::Human,

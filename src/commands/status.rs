@@ -14,21 +14,62 @@ use crate::engine::history::{History, State};
 use crate::engine::journal;
 use crate::engine::plan::{self, Request};
 use crate::error::{ExitCode, Result};
-use crate::report::status::{self, HealthNow, MetricNow, ServerNow, StatusView};
+use crate::analysis;
+use crate::report::status::{self, CheckItem, HealthNow, ServerNow, StatusView};
 use crate::runtime::block_on;
-
-/// The seed's alert thresholds: metric name, label, threshold, scale for display.
-const THRESHOLDS: &[(&str, &str, f64)] = &[
-    ("http_error_rate", "error rate > 1 %", 0.01),
-    ("http_request_duration_p99_seconds", "p99 > 500 ms", 0.5),
-    ("process_cpu_ratio", "CPU > 80 %", 0.8),
-    ("process_memory_ratio", "memory > 85 %", 0.85),
-    ("queue_depth", "queue depth > 1000", 1000.0),
-];
 
 pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
     let catalog = Catalog::load(&config.migrations_dir.value)?;
+    if args.watch {
+        return watch(config, env, &catalog, args);
+    }
+    let view = gather(config, env, &catalog, args.window)?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&status::json(&view)).unwrap_or_default()
+        ),
+        Format::Table => print!("{}", status::human(&view)),
+    }
+    Ok(if view.alarming() {
+        ExitCode::CheckFailed
+    } else {
+        ExitCode::Success
+    })
+}
+
+/// The dashboard refreshed in place until Ctrl-C.
+fn watch(
+    config: &Config,
+    env: &crate::config::Environment,
+    catalog: &Catalog,
+    args: &StatusArgs,
+) -> Result<ExitCode> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || args.format == Format::Json {
+        return Err(crate::error::Error::Usage(
+            "--watch refreshes a terminal; for a program, run `runner status --format json` on a schedule".into(),
+        ));
+    }
+    crate::runtime::watch_interrupts()?;
+    loop {
+        let view = gather(config, env, catalog, args.window)?;
+        // Home, clear, then the dashboard: one redraw per refresh.
+        print!("\x1b[H\x1b[2J{}\n(refreshing; Ctrl-C stops)\n", status::human(&view));
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        if crate::runtime::sleep_unless_interrupted(Duration::from_secs(2), 1) {
+            return Ok(ExitCode::Success);
+        }
+    }
+}
+
+fn gather(
+    config: &Config,
+    env: &crate::config::Environment,
+    catalog: &Catalog,
+    window: Duration,
+) -> Result<StatusView> {
     let mut view = StatusView {
         environment: env.name.clone(),
         database: env.database_url.value.redacted(),
@@ -40,17 +81,20 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
         pending: catalog.migrations.len(),
         unfinished: Vec::new(),
         lock_holder: None,
-        metrics: None,
+        analysis: None,
+        analysis_source: None,
+        checklist: Vec::new(),
         servers: Vec::new(),
         router_note: None,
         contract_debt: Vec::new(),
     };
     let mut fleet = None;
+    let mut entries = Vec::new();
     if Conn::exists(&env.database_url.value) {
         block_on(async {
             let mut conn = engine::open(env, "status").await?;
             let history = History::new(&config.history_prefix, conn.dialect());
-            let entries = journal::entries(&mut conn, &history, &env.name)
+            entries = journal::entries(&mut conn, &history, &env.name)
                 .await
                 .unwrap_or_default();
             view.database_latency_ms = ping(&mut conn).await.ok().map(|d| d.as_millis() as u64);
@@ -62,7 +106,7 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
                 .cloned()
                 .collect();
             let plan = plan::plan(
-                &catalog,
+                catalog,
                 &rows,
                 conn.dialect(),
                 &Request::default(),
@@ -107,7 +151,7 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
                     .collect();
             }
             fleet = crate::deploy::fleet::Fleet::recorded(&entries);
-            view.last = entries.into_iter().next();
+            view.last = entries.first().cloned();
             conn.close().await;
             Ok::<_, crate::error::Error>(())
         })?;
@@ -125,15 +169,146 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
     } else {
         view.health = env.health.as_ref().map(|h| probe_now(&h.url));
     }
-    view.metrics = env.metrics.as_ref().map(|url| read_metrics(url));
-    match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&status::json(&view)).unwrap_or_default()
-        ),
-        Format::Table => print!("{}", status::human(&view)),
+    if let Some(metrics) = &env.metrics {
+        let groups = crate::deploy::analysis_groups(env, &view.serving, fleet.as_ref());
+        if groups.is_empty() {
+            view.analysis_source = Some("nothing serves yet: no metrics to read".into());
+        } else {
+            let window = match metrics.source {
+                crate::config::MetricsSource::Prometheus { .. } => metrics.window,
+                _ => window,
+            };
+            let open = analysis::Window::open(env, metrics, groups);
+            if !matches!(metrics.source, crate::config::MetricsSource::Prometheus { .. }) {
+                std::thread::sleep(window);
+            }
+            let evaluation = open.close();
+            view.analysis_source = evaluation.measurements.first().map(|m| m.source.clone());
+            view.analysis = Some(evaluation);
+        }
     }
-    Ok(ExitCode::Success)
+    view.checklist = checklist(env, &view, &entries);
+    Ok(view)
+}
+
+/// The post-deploy checklist of the workflow, each item with its evidence.
+fn checklist(
+    env: &crate::config::Environment,
+    view: &StatusView,
+    entries: &[crate::engine::journal::Entry],
+) -> Vec<CheckItem> {
+    use analysis::Verdict;
+    let item = |item: &str, verdict: Verdict, evidence: String| CheckItem {
+        item: item.into(),
+        verdict,
+        evidence,
+    };
+    let mut out = Vec::new();
+    let probes: Vec<&HealthNow> = view
+        .health
+        .iter()
+        .chain(
+            view.servers
+                .iter()
+                .filter(|s| s.router.is_some_and(|r| r.weight > 0))
+                .filter_map(|s| s.health.as_ref()),
+        )
+        .collect();
+    out.push(if probes.is_empty() {
+        item("health passing", Verdict::Off, "no health check configured".into())
+    } else {
+        let healthy = probes
+            .iter()
+            .filter(|p| matches!(p.probe, health::Probe::Pass))
+            .count();
+        let verdict = if healthy == probes.len() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        };
+        item(
+            "health passing",
+            verdict,
+            format!(
+                "{healthy} of {} server(s) taking traffic healthy now",
+                probes.len()
+            ),
+        )
+    });
+    let measured = |name: crate::config::MetricName, label: &str| {
+        let found: Vec<&analysis::Measurement> = view
+            .analysis
+            .iter()
+            .flat_map(|a| a.measurements.iter())
+            .filter(|m| m.metric == name)
+            .collect();
+        let rank = |v: Verdict| match v {
+            Verdict::Fail => 4,
+            Verdict::Error => 3,
+            Verdict::Inconclusive => 2,
+            Verdict::Pass => 1,
+            Verdict::Off => 0,
+        };
+        // The worst of the groups (a canary's before the stable's when they tie).
+        match found.iter().rev().max_by_key(|m| rank(m.verdict)) {
+            Some(m) => item(label, m.verdict, m.why.clone()),
+            None => item(label, Verdict::Off, "no metrics configured".into()),
+        }
+    };
+    out.push(measured(crate::config::MetricName::ErrorRate, "error rate normal"));
+    out.push(measured(crate::config::MetricName::P99, "response times acceptable"));
+    let serving = view.serving.release.clone().unwrap_or_default();
+    let deploy = entries.iter().find(|e| {
+        e.kind == crate::engine::journal::Kind::Deploy
+            && e.version == serving
+            && e.result == crate::engine::journal::RunResult::Succeeded
+    });
+    let smoke: Vec<&crate::engine::journal::PhaseRecord> = deploy
+        .map(|d| d.phases.iter().filter(|p| p.phase == "smoke").collect())
+        .unwrap_or_default();
+    out.push(match (&env.smoke, smoke.is_empty()) {
+        (None, _) => item("smoke tests (key flows)", Verdict::Off, "no smoke hook configured".into()),
+        (Some(_), true) => item(
+            "smoke tests (key flows)",
+            Verdict::Inconclusive,
+            format!("no smoke run recorded for {serving}"),
+        ),
+        (Some(_), false) => {
+            let ok = smoke.iter().all(|p| p.status == "ok");
+            item(
+                "smoke tests (key flows)",
+                if ok { Verdict::Pass } else { Verdict::Fail },
+                format!(
+                    "{} smoke run(s) {} in the deploy of {serving}",
+                    smoke.len(),
+                    if ok { "passed" } else { "FAILED" }
+                ),
+            )
+        }
+    });
+    out.push(match &view.analysis {
+        None => item("metrics green", Verdict::Off, "no metrics configured".into()),
+        Some(a) => {
+            let judged: Vec<_> = a.measurements.iter().filter(|m| m.verdict != Verdict::Off).collect();
+            let passed = judged.iter().filter(|m| m.verdict == Verdict::Pass).count();
+            item(
+                "metrics green",
+                a.verdict,
+                format!("{passed} of {} measurement(s) within their thresholds", judged.len()),
+            )
+        }
+    });
+    let notified = deploy.and_then(|d| d.phases.iter().rev().find(|p| p.phase == "notify"));
+    out.push(match notified {
+        Some(p) if p.status == "ok" => item("on-call notified", Verdict::Pass, p.detail.clone()),
+        Some(p) => item("on-call notified", Verdict::Fail, p.detail.clone()),
+        None => item(
+            "on-call notified",
+            Verdict::Fail,
+            "no notification recorded ([notify] webhooks in runner.toml)".into(),
+        ),
+    });
+    out
 }
 
 /// The servers of a routed environment: runner's record, the router now, each one's health.
@@ -178,41 +353,16 @@ fn servers(
             kept_until: member.and_then(|m| m.kept_until.clone()),
             recorded: member.map(|m| m.want),
             router: seen.as_ref().and_then(|x| x.get(&s.name).copied()),
+            // Servers taking traffic, and those keeping a release warm; not an idle one.
             health: env
                 .health
                 .as_ref()
-                .filter(|_| !member.is_some_and(|m| m.stopped))
+                .filter(|_| {
+                    member.is_some_and(|m| {
+                        m.want.takes_traffic() || (m.release.is_some() && !m.stopped)
+                    })
+                })
                 .map(|h| probe_now(&crate::deploy::checks::server_url(&h.url, s))),
         });
     }
-}
-
-/// Each threshold with the metric's value and whether it is crossed.
-fn read_metrics(url: &str) -> Vec<MetricNow> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let text = agent
-        .get(url)
-        .call()
-        .ok()
-        .and_then(|mut r| r.body_mut().read_to_string().ok())
-        .unwrap_or_default();
-    THRESHOLDS
-        .iter()
-        .map(|(name, label, threshold)| {
-            let value = text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-                let (metric, value) = l.rsplit_once(' ')?;
-                (metric.split('{').next() == Some(name))
-                    .then(|| value.parse::<f64>().ok())
-                    .flatten()
-            });
-            MetricNow {
-                threshold: label.to_string(),
-                value,
-                alert: value.is_some_and(|v| v > *threshold),
-            }
-        })
-        .collect()
 }

@@ -22,6 +22,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub history: HistoryTable,
     #[serde(default)]
+    pub notify: NotifyTable,
+    #[serde(default)]
     pub environments: BTreeMap<String, Spanned<EnvironmentTable>>,
 }
 
@@ -54,6 +56,24 @@ pub struct DeployTable {
     pub rollback_migrations: Option<bool>,
     pub hook_timeout: Option<Text>,
     pub lease: Option<Text>,
+    pub watch: Option<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyTable {
+    #[serde(default)]
+    pub webhooks: Vec<WebhookTable>,
+    pub timeout: Option<Text>,
+    pub retries: Option<Spanned<u32>>,
+    pub events: Option<Spanned<Vec<Text>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTable {
+    pub url: Text,
+    pub format: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,7 +89,8 @@ pub struct EnvironmentTable {
     pub rollback: Option<Spanned<Vec<Text>>>,
     pub smoke: Option<Spanned<Vec<Text>>>,
     pub health: Option<HealthTable>,
-    pub metrics: Option<Text>,
+    /// A Prometheus text URL, or a table (`config::metrics`).
+    pub metrics: Option<Spanned<toml::Value>>,
     pub strategy: Option<Text>,
     /// A hook run per server to stop the release it runs (after it was drained).
     pub stop: Option<Spanned<Vec<Text>>>,

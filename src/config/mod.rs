@@ -19,6 +19,7 @@
 mod database_url;
 mod file;
 mod interpolate;
+mod metrics;
 mod resolve;
 mod rollout;
 
@@ -30,6 +31,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use database_url::{DatabaseUrl, Dialect, redact_text};
+pub use metrics::{MetricName, Metrics, MetricsSource, Unit};
 pub use resolve::Overrides;
 pub use rollout::{Batch, Pause, Rollout, Router, RouterKind, Server, StrategyKind};
 
@@ -73,6 +75,51 @@ pub struct Config {
     /// may call it lost.
     #[serde(with = "humantime_serde")]
     pub lease: Duration,
+    /// `[deploy] watch`: how long a deploy watches the new release after it took all traffic
+    /// (`None`: off).
+    #[serde(with = "humantime_serde_opt")]
+    pub watch: Option<Duration>,
+    /// `[notify]`: who hears of deploys.
+    pub notify: Notify,
+}
+
+/// `[notify]`: webhooks told of deploys; never blocking or failing one.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Notify {
+    pub webhooks: Vec<Webhook>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    pub retries: u32,
+    /// The events sent (all of `NOTIFY_EVENTS` by default).
+    pub events: Vec<String>,
+}
+
+/// The events a webhook can hear of.
+pub const NOTIFY_EVENTS: [&str; 5] = [
+    "deploy_started",
+    "deploy_succeeded",
+    "deploy_failed",
+    "deploy_rolled_back",
+    "metric_breach",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Webhook {
+    /// Never printed whole: it often holds a token.
+    #[serde(skip)]
+    pub url: String,
+    /// scheme://host/… for display.
+    pub shown: String,
+    pub format: WebhookFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// runner's JSON event.
+    Json,
+    /// `{"text": "..."}`, as Slack's incoming webhooks (and Mattermost, Rocket.Chat) take.
+    Slack,
 }
 
 pub const DEFAULT_HISTORY_PREFIX: &str = "runner_";
@@ -144,8 +191,8 @@ pub struct Environment {
     pub rollback: Option<Vec<String>>,
     pub smoke: Option<Vec<String>>,
     pub health: Option<Health>,
-    /// A Prometheus endpoint `runner status` reads thresholds from.
-    pub metrics: Option<String>,
+    /// Where the release's measurements come from and their thresholds (`analysis`).
+    pub metrics: Option<Metrics>,
     /// Runs per server to stop the release it runs, after it was drained (routed strategies).
     pub stop: Option<Vec<String>>,
     /// How a release reaches traffic: the strategy, servers, router and their options.

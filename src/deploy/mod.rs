@@ -13,6 +13,9 @@ pub use contract::waiting as contract_waiting;
 pub mod fleet;
 pub mod health;
 pub mod hooks;
+pub mod measure;
+pub mod notify;
+pub use measure::analysis_groups;
 mod pipeline;
 pub mod promote;
 pub mod record;
@@ -43,6 +46,9 @@ pub struct DeployOptions {
     pub approve: bool,
     pub rollback_migrations: bool,
     pub lock_wait: Duration,
+    /// Watch the new release this long once it serves all traffic; a breach puts the
+    /// previous one back (`--watch`, else `[deploy] watch`).
+    pub watch: Option<Duration>,
 }
 
 /// Release versions: letters, digits, `.`, `_` and `-`, as DESIGN §6 requires (they reach
@@ -304,6 +310,7 @@ async fn locked(
     if let Some(detail) = &allow_pending {
         run.event(conn, "deploy_allow_pending", detail).await;
     }
+    run.notify("deploy_started", "");
     let mut strategy = Chosen::of(env, routed);
     if let Some(routed) = strategy.routed() {
         // The record of what runs where, in this run's row from its start.
@@ -387,7 +394,48 @@ async fn locked(
     if let strategy::Shifted::Paused(percent) = shifted {
         return pause(run, conn, percent).await;
     }
+    if let Some(span) = options.watch.or(config.watch)
+        && let Err(failure) = watch_release(run, conn, &mut strategy, span).await
+    {
+        return revert::after_failure(run, conn, &mut strategy, catalog, options, failure).await;
+    }
     finish_rollout(run, conn, &mut strategy, catalog, previous_history).await
+}
+
+/// The watch window: the new release, serving all traffic, observed for `span` (health of
+/// its servers, and its metrics against the thresholds) while the previous one can still
+/// take the traffic back.
+pub(crate) async fn watch_release(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    strategy: &mut Chosen,
+    span: Duration,
+) -> std::result::Result<(), strategy::Failure> {
+    let release = run.entry.version.clone();
+    let (servers, names) = match strategy.routed() {
+        Some(routed) => {
+            let names: Vec<String> = routed
+                .fleet
+                .servers
+                .iter()
+                .filter(|(_, m)| m.release.as_deref() == Some(&release) && m.want.takes_traffic())
+                .map(|(n, _)| n.clone())
+                .collect();
+            let servers = names.iter().filter_map(|n| routed.server(n).cloned()).collect();
+            (servers, names)
+        }
+        // One endpoint: its health URL as it is.
+        None => (
+            vec![crate::config::Server {
+                name: run.env.name.clone(),
+                address: String::new(),
+                slot: None,
+            }],
+            Vec::new(),
+        ),
+    };
+    let groups = vec![measure::group("release", &release, names)];
+    measure::watch(run, conn, groups, &servers, span).await
 }
 
 /// After the new release serves all traffic: the previous release retired, the contract

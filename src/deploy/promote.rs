@@ -228,6 +228,20 @@ async fn continue_canary(
     match strategy.shift(run, conn, &canary).await {
         Ok(Shifted::Paused(p)) => super::pause(run, conn, p).await.map(drop),
         Ok(Shifted::Done) => {
+            if let Some(span) = run.config.watch
+                && let Err(failure) = super::watch_release(run, conn, &mut strategy, span).await
+            {
+                let options = DeployOptions {
+                    version: canary,
+                    with_migrations: false,
+                    allow_pending: false,
+                    approve: true,
+                    rollback_migrations: false,
+                    lock_wait: Duration::ZERO,
+                    watch: None,
+                };
+                return revert::after_failure(run, conn, &mut strategy, catalog, &options, failure).await;
+            }
             let previous = crate::engine::previous_history(
                 run.config,
                 &run.env.name,
@@ -246,6 +260,7 @@ async fn continue_canary(
                 approve: true,
                 rollback_migrations: false,
                 lock_wait: Duration::ZERO,
+                watch: None,
             };
             revert::after_failure(run, conn, &mut strategy, catalog, &options, failure).await
         }

@@ -50,6 +50,10 @@ pub enum Phase {
     Pause,
     /// Contract migrations, once the previous release is stopped.
     Contract,
+    /// The new release watched after it took all traffic (`--watch`).
+    Watch,
+    /// Webhooks told of the run.
+    Notify,
 }
 
 impl Phase {
@@ -70,6 +74,8 @@ impl Phase {
             Phase::Stop => "stop",
             Phase::Pause => "pause",
             Phase::Contract => "contract",
+            Phase::Watch => "watch",
+            Phase::Notify => "notify",
         }
     }
 }
@@ -95,6 +101,8 @@ pub enum Status {
     Held,
     /// Out of traffic, still running for an instant rollback.
     Kept,
+    /// Nothing failed, but the metrics never passed (no data, too few requests).
+    Inconclusive,
 }
 
 impl Status {
@@ -115,6 +123,7 @@ impl Status {
             Status::Paused => "paused",
             Status::Held => "held",
             Status::Kept => "kept",
+            Status::Inconclusive => "inconclusive",
         }
     }
 }
@@ -129,6 +138,7 @@ pub struct Run<'a> {
     pub history: History,
     pub out: &'a mut dyn Reporter,
     secrets: Secrets,
+    notifier: super::notify::Notifier,
 }
 
 impl<'a> Run<'a> {
@@ -150,6 +160,7 @@ impl<'a> Run<'a> {
             started: Instant::now(),
             history: History::new(&config.history_prefix, dialect),
             secrets: Secrets::of(config),
+            notifier: super::notify::Notifier::new(&config.notify),
             info,
             out,
         }
@@ -265,6 +276,26 @@ impl<'a> Run<'a> {
             .await;
     }
 
+    /// Tells the `[notify]` webhooks of `event` (in the background; never fails the run).
+    pub fn notify(&mut self, event: &str, detail: &str) {
+        let e = self.event_of(event, detail);
+        self.notifier.send(&e);
+    }
+
+    fn event_of(&self, event: &str, detail: &str) -> super::notify::Event {
+        super::notify::Event {
+            event: event.to_string(),
+            environment: self.env.name.clone(),
+            kind: self.entry.kind.name().to_string(),
+            version: self.entry.version.clone(),
+            previous_version: self.entry.previous_version.clone(),
+            deploy_id: self.entry.id.clone(),
+            actor: self.entry.actor.clone(),
+            strategy: self.entry.strategy.clone(),
+            detail: detail.to_string(),
+        }
+    }
+
     /// Ends the run: how, with what error, recorded in the journal and the audit log.
     pub async fn finish(
         &mut self,
@@ -275,6 +306,28 @@ impl<'a> Run<'a> {
     ) {
         self.entry.result = result;
         self.entry.error = error.map(|e| crate::config::redact_text(&e));
+        // On-call hears how it ended; the deliveries are part of the record.
+        let outcome = match result {
+            RunResult::Succeeded => Some("deploy_succeeded"),
+            RunResult::RolledBack => Some("deploy_rolled_back"),
+            RunResult::Paused | RunResult::Running => None,
+            _ => Some("deploy_failed"),
+        };
+        if let Some(outcome) = outcome
+            && self.entry.kind.is_release()
+        {
+            let detail = self.entry.error.clone().unwrap_or_default();
+            self.notify(outcome, &detail);
+        }
+        let t = Instant::now();
+        if let Some((delivered, detail)) = self.notifier.settle() {
+            let status = if delivered { Status::Ok } else { Status::Failed };
+            self.phase(Phase::Notify, status, t, detail);
+        }
+        if self.entry.kind.is_release() {
+            let e = self.event_of("", "");
+            super::notify::github_summary(&e, result.name(), &self.entry.phases);
+        }
         self.entry.duration_ms = Some(self.started.elapsed().as_millis() as i64);
         let _ = journal::finish(conn, &self.history, &self.entry).await;
         let detail = self.entry.error.clone().unwrap_or_else(|| {

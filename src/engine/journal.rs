@@ -168,6 +168,9 @@ pub struct Entry {
     /// stopped (contract debt).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<i64>,
+    /// Every evaluation of the release's metrics during the run (canary steps, the watch).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub analysis: Vec<crate::analysis::Evaluation>,
 }
 
 impl Entry {
@@ -197,6 +200,7 @@ impl Entry {
             strategy: None,
             desired: None,
             held: Vec::new(),
+            analysis: Vec::new(),
         }
     }
 }
@@ -234,8 +238,9 @@ pub async fn start(conn: &mut Conn, history: &History, entry: &Entry) -> Result<
 pub async fn finish(conn: &mut Conn, history: &History, entry: &Entry) -> Result<(), DbError> {
     let sql = format!(
         "UPDATE {} SET result = $1, finished_at = {}, duration_ms = $2, phases = $3, hook_output = $4,
-             error = $5, migrations = $6, recovery_ms = $7, forced = $8, phase = $9, held = $10
-         WHERE id = $11",
+             error = $5, migrations = $6, recovery_ms = $7, forced = $8, phase = $9, held = $10,
+             analysis = $11
+         WHERE id = $12",
         history.deploys,
         history.now()
     );
@@ -257,6 +262,9 @@ pub async fn finish(conn: &mut Conn, history: &History, entry: &Entry) -> Result
             entry.phase.clone().into(),
             serde_json::to_string(&entry.held)
                 .unwrap_or_default()
+                .into(),
+            (!entry.analysis.is_empty())
+                .then(|| serde_json::to_string(&entry.analysis).unwrap_or_default())
                 .into(),
             entry.id.clone().into(),
         ],
@@ -332,7 +340,7 @@ pub async fn entries(
     let sql = format!(
         "SELECT id, environment, kind, version, previous_version, result, {}, approved_by, actor,
                 {}, {}, duration_ms, phases, hook_output, error, migrations, recovery_ms,
-                {}, {}, {}, {}, {}, {}
+                {}, {}, {}, {}, {}, {}, {}
          FROM {} WHERE environment = $1 ORDER BY started_at DESC, id DESC",
         backend.as_bigint("forced"),
         backend.as_text("started_at"),
@@ -343,6 +351,7 @@ pub async fn entries(
         optional("strategy", "TEXT"),
         optional("desired", "TEXT"),
         optional("held", "TEXT"),
+        optional("analysis", "TEXT"),
         history.deploys
     );
     let env = environment.to_string();
@@ -379,6 +388,10 @@ pub async fn entries(
                 desired: r.try_get("desired")?,
                 held: r
                     .try_get::<Option<String>, _>("held")?
+                    .and_then(|h| serde_json::from_str(&h).ok())
+                    .unwrap_or_default(),
+                analysis: r
+                    .try_get::<Option<String>, _>("analysis")?
                     .and_then(|h| serde_json::from_str(&h).ok())
                     .unwrap_or_default(),
             })

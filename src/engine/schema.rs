@@ -142,6 +142,7 @@ pub const DEPLOYS: &[Column] = &[
     col("strategy", Text),
     col("desired", Text),
     col("held", Text),
+    col("analysis", Text),
 ];
 
 /// The tables with their column lists.

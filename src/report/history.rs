@@ -80,6 +80,30 @@ pub fn detail(e: &Entry) -> String {
             list.join(", ")
         ));
     }
+    for (i, a) in e.analysis.iter().enumerate() {
+        out.push_str(&format!(
+            "  analysis {} at {} over {:.1} s: {}\n",
+            i + 1,
+            a.at,
+            a.window_ms as f64 / 1000.0,
+            a.verdict.name()
+        ));
+        for m in &a.measurements {
+            out.push_str(&format!(
+                "    {:<13} {:<12} {} {:<6} {}{}\n",
+                m.metric.label(),
+                format!("{} {}", m.role, m.release),
+                m.metric.unit().show(m.value.unwrap_or(f64::NAN)),
+                m.verdict.name(),
+                m.why,
+                if m.query.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}: {}]", m.source, m.query)
+                }
+            ));
+        }
+    }
     if let Some(ms) = e.recovery_ms {
         out.push_str(&format!("  recovered in {ms} ms\n"));
     }

@@ -8,6 +8,7 @@ use crate::db::lock::Holder;
 use crate::deploy::health::Probe;
 use crate::deploy::record::Serving;
 use crate::engine::history::{HistoryRow, State};
+use crate::analysis::{Evaluation, Verdict};
 use crate::engine::journal::Entry;
 
 /// Everything `runner status` shows, gathered by the command.
@@ -25,7 +26,13 @@ pub struct StatusView {
     #[serde(skip)]
     pub unfinished: Vec<HistoryRow>,
     pub lock_holder: Option<Holder>,
-    pub metrics: Option<Vec<MetricNow>>,
+    /// The serving release's measurements now (a canary's and the stable one's when a canary
+    /// waits).
+    pub analysis: Option<Evaluation>,
+    /// Where they were read, and over how long.
+    pub analysis_source: Option<String>,
+    /// The post-deploy checklist, each item with its evidence.
+    pub checklist: Vec<CheckItem>,
     /// The servers of a routed environment: recorded, and as the router has them now.
     pub servers: Vec<ServerNow>,
     /// The router could not be read, or differs from runner's record.
@@ -57,11 +64,40 @@ pub struct HealthNow {
     pub latency_ms: u64,
 }
 
+/// One item of the post-deploy checklist.
 #[derive(Debug, Clone, Serialize)]
-pub struct MetricNow {
-    pub threshold: String,
-    pub value: Option<f64>,
-    pub alert: bool,
+pub struct CheckItem {
+    pub item: String,
+    pub verdict: Verdict,
+    pub evidence: String,
+}
+
+impl StatusView {
+    /// Health fails or a metric breaches its threshold: `runner status` exits 1.
+    pub fn alarming(&self) -> bool {
+        let health_fails = |h: &HealthNow| !matches!(h.probe, Probe::Pass);
+        self.health.as_ref().is_some_and(health_fails)
+            || self
+                .servers
+                .iter()
+                .filter(|s| s.router.is_some_and(|r| r.weight > 0))
+                .filter_map(|s| s.health.as_ref())
+                .any(health_fails)
+            || self
+                .analysis
+                .as_ref()
+                .is_some_and(|a| a.measurements.iter().any(|m| m.verdict == Verdict::Fail))
+    }
+}
+
+/// The mark of a verdict on the dashboard.
+fn mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "✓",
+        Verdict::Fail => "✗",
+        Verdict::Inconclusive | Verdict::Error => "?",
+        Verdict::Off => "-",
+    }
 }
 
 /// What a migration left in a non-final state has done so far.
@@ -165,7 +201,10 @@ pub fn json(view: &StatusView) -> serde_json::Value {
             "row": r,
         })).collect::<Vec<_>>()},
         "lock_holder": view.lock_holder,
-        "metrics": view.metrics,
+        "analysis": view.analysis,
+        "analysis_source": view.analysis_source,
+        "checklist": view.checklist,
+        "alarming": view.alarming(),
         "paused": s.paused,
         "servers": view.servers.iter().map(|v| {
             let mut server = serde_json::to_value(v).unwrap_or_default();
@@ -305,14 +344,48 @@ pub fn human(view: &StatusView) -> String {
             .as_ref()
             .map_or("free".into(), |h| format!("held by {h}"))
     ));
-    if let Some(metrics) = &view.metrics {
-        out.push_str("  metrics:\n");
-        for m in metrics {
+    if let Some(a) = &view.analysis {
+        out.push_str(&format!(
+            "  dashboard ({}, over {:.1} s):\n",
+            view.analysis_source.as_deref().unwrap_or("metrics"),
+            a.window_ms as f64 / 1000.0
+        ));
+        for m in &a.measurements {
+            let unit = m.metric.unit();
+            let value = m.value.map_or("-".to_string(), |v| unit.show(v));
+            let threshold = m
+                .threshold
+                .map_or("off".to_string(), |t| format!("threshold {}", unit.show(t)));
+            let role = if a.measurements.iter().any(|x| x.role != m.role) {
+                format!(" ({} {})", m.role, m.release)
+            } else {
+                String::new()
+            };
+            let why = match m.verdict {
+                Verdict::Pass | Verdict::Fail => String::new(),
+                _ => format!("  {}", m.why),
+            };
             out.push_str(&format!(
-                "    {:<20} {:<8} {}\n",
-                m.threshold,
-                m.value.map_or("n/a".into(), |v| format!("{v}")),
-                if m.alert { "ALERT" } else { "ok" }
+                "    {} {:<26} {:>10}  {threshold}{why}\n",
+                mark(m.verdict),
+                format!("{}{role}", m.metric.label()),
+                value
+            ));
+        }
+        for (label, value) in &a.shown {
+            out.push_str(&format!("    · {label:<26} {value:>10.0}\n"));
+        }
+    } else if let Some(source) = &view.analysis_source {
+        out.push_str(&format!("  dashboard:   {source}\n"));
+    }
+    if !view.checklist.is_empty() {
+        out.push_str("  post-deploy checklist:\n");
+        for c in &view.checklist {
+            out.push_str(&format!(
+                "    {} {:<28} {}\n",
+                mark(c.verdict),
+                c.item,
+                c.evidence
             ));
         }
     }
@@ -382,6 +455,35 @@ mod tests {
         }
     }
 
+    fn evaluation() -> Evaluation {
+        use crate::analysis::Measurement;
+        use crate::config::MetricName;
+        let m = |metric: MetricName, value: Option<f64>, threshold: Option<f64>, verdict: Verdict, why: &str| Measurement {
+            metric,
+            role: "release".into(),
+            release: "1.5.0".into(),
+            source: "http://127.0.0.1:8081/metrics".into(),
+            query: String::new(),
+            value,
+            threshold,
+            verdict,
+            why: why.into(),
+        };
+        Evaluation {
+            at: "2026-11-30T10:00:05Z".into(),
+            window_ms: 2000,
+            verdict: Verdict::Fail,
+            measurements: vec![
+                m(MetricName::ErrorRate, Some(0.0012), Some(0.01), Verdict::Pass, ""),
+                m(MetricName::P99, Some(0.74), Some(0.5), Verdict::Fail, "740 ms > 500 ms threshold"),
+                m(MetricName::Cpu, Some(0.031), Some(0.8), Verdict::Pass, ""),
+                m(MetricName::Memory, None, Some(0.85), Verdict::Off, "no memory_limit to measure against"),
+                m(MetricName::QueueDepth, None, Some(1000.0), Verdict::Inconclusive, "no data"),
+            ],
+            shown: [("active users (release)".to_string(), 12.0)].into(),
+        }
+    }
+
     fn view() -> StatusView {
         StatusView {
             environment: "production".into(),
@@ -401,11 +503,25 @@ mod tests {
             pending: 2,
             unfinished: vec![partial()],
             lock_holder: None,
-            metrics: Some(vec![MetricNow {
-                threshold: "error rate > 1 %".into(),
-                value: Some(0.001),
-                alert: false,
-            }]),
+            analysis: Some(evaluation()),
+            analysis_source: Some("http://127.0.0.1:8081/metrics".into()),
+            checklist: vec![
+                CheckItem {
+                    item: "health passing".into(),
+                    verdict: Verdict::Pass,
+                    evidence: "healthy (4 ms)".into(),
+                },
+                CheckItem {
+                    item: "error rate normal".into(),
+                    verdict: Verdict::Pass,
+                    evidence: "0.12 % <= 1 % threshold".into(),
+                },
+                CheckItem {
+                    item: "on-call notified".into(),
+                    verdict: Verdict::Fail,
+                    evidence: "no [notify] webhook configured".into(),
+                },
+            ],
             servers: Vec::new(),
             router_note: None,
             contract_debt: Vec::new(),

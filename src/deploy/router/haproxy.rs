@@ -1,52 +1,32 @@
-//! HAProxy's runtime API over its unix socket (`stats socket PATH level admin` in the global
-//! section): `show servers state` for weights and states, `show stat` for the requests each
-//! server is serving, `set server BE/SRV weight N` and `set server BE/SRV state ...`. One
-//! connection per command, in HAProxy's non-interactive mode: it answers and closes.
+//! The HAProxy router, over its runtime API (`stats socket PATH level admin` in the global
+//! section; the client is `analysis::haproxy`): `show servers state` for weights and states,
+//! `show stat` for the requests each server is serving, `set server BE/SRV weight N` and
+//! `set server BE/SRV state ...`.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
+
+use crate::analysis::haproxy::{Runtime, number};
 
 use super::{Admin, Router, RouterError, Seen, Want};
 
 pub struct Haproxy {
-    socket: PathBuf,
+    runtime: Runtime,
     backend: String,
 }
-
-const TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Haproxy {
     pub fn new(socket: &Path, backend: &str) -> Haproxy {
         Haproxy {
-            socket: socket.to_path_buf(),
+            runtime: Runtime::new(socket),
             backend: backend.to_string(),
         }
     }
 
     fn command(&self, command: &str) -> Result<String, RouterError> {
-        let fail = |what: &str, e: std::io::Error| {
-            RouterError(format!(
-                "{}: cannot {what} ({e}); is HAProxy running with `stats socket {} level admin` in its global section?",
-                self.describe(),
-                self.socket.display()
-            ))
-        };
-        let mut stream = UnixStream::connect(&self.socket).map_err(|e| fail("connect", e))?;
-        stream
-            .set_read_timeout(Some(TIMEOUT))
-            .and_then(|_| stream.set_write_timeout(Some(TIMEOUT)))
-            .map_err(|e| fail("set a timeout", e))?;
-        stream
-            .write_all(format!("{command}\n").as_bytes())
-            .map_err(|e| fail("send a command", e))?;
-        let mut answer = String::new();
-        stream
-            .read_to_string(&mut answer)
-            .map_err(|e| fail("read the answer", e))?;
-        Ok(answer)
+        self.runtime
+            .command(command)
+            .map_err(|e| RouterError(format!("{}: {e}", self.describe())))
     }
 
     /// weight, admin state and whether it is up, per server of the backend.
@@ -96,32 +76,14 @@ impl Haproxy {
 
     /// Requests in flight per server of the backend (`scur` of `show stat`).
     fn sessions(&self) -> Result<BTreeMap<String, u64>, RouterError> {
-        let answer = self.command("show stat")?;
-        let mut lines = answer.lines();
-        let header: Vec<&str> = lines
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("# ")
-            .split(',')
-            .collect();
-        let col = |name: &str| header.iter().position(|h| *h == name);
-        let (Some(px), Some(sv), Some(scur)) = (col("pxname"), col("svname"), col("scur")) else {
-            return Err(RouterError(format!(
-                "{}: unexpected answer to `show stat`",
-                self.describe()
-            )));
-        };
-        let mut out = BTreeMap::new();
-        for line in lines {
-            let f: Vec<&str> = line.split(',').collect();
-            if f.get(px) == Some(&self.backend.as_str())
-                && let (Some(name), Some(n)) = (f.get(sv), f.get(scur))
-                && *name != "BACKEND"
-            {
-                out.insert(name.to_string(), n.parse().unwrap_or(0));
-            }
-        }
-        Ok(out)
+        let rows = self
+            .runtime
+            .stat(&self.backend)
+            .map_err(|e| RouterError(format!("{}: {e}", self.describe())))?;
+        Ok(rows
+            .iter()
+            .map(|(name, row)| (name.clone(), number(row, "scur") as u64))
+            .collect())
     }
 }
 
@@ -129,7 +91,7 @@ impl Router for Haproxy {
     fn describe(&self) -> String {
         format!(
             "HAProxy ({} backend {})",
-            self.socket.display(),
+            self.runtime.socket.display(),
             self.backend
         )
     }

@@ -76,10 +76,22 @@ impl Strategy for BlueGreen {
             });
         }
         self.slots.routed.take_out(run, conn, &old, false).await?;
+        // Only a release runner knows of is kept warm; an idle server stays out.
+        let warm: Vec<String> = old
+            .iter()
+            .filter(|s| self.slots.routed.member(s).is_some_and(|m| m.release.is_some()))
+            .cloned()
+            .collect();
+        if warm.is_empty() {
+            return Ok(Retired {
+                stopped: true,
+                detail: format!("slot {old_slot} ran no release runner deployed"),
+            });
+        }
         let until = self
             .slots
             .routed
-            .keep(run, conn, &old, self.keep_previous)
+            .keep(run, conn, &warm, self.keep_previous)
             .await?;
         Ok(Retired {
             stopped: false,

@@ -1,15 +1,21 @@
 //! Canary: two slots. The new release goes to the idle slot and is checked there, then takes
 //! a growing share of the traffic (`steps`, 5 -> 25 -> 100 by default), each step held for
-//! `pause` while its servers are watched, or until `runner promote` when the pause is
-//! `manual`. Any failure, or `runner abort`, gives the stable slot all traffic back. At 100 %
-//! the stable slot is drained and stopped.
+//! `pause` while its servers are health-checked and its metrics judged (against the thresholds
+//! and the stable release in the same window: `analysis`), or until `runner promote` when the
+//! pause is `manual` (promote judges it over one window first). A failure, or `runner abort`,
+//! gives the stable slot all traffic back; an inconclusive analysis waits for a person. At
+//! 100 % the stable slot is drained and stopped.
+
+use std::time::Duration;
 
 use super::slots::Slots;
 use super::{Failure, Retired, Shifted, Step, Strategy};
 use crate::config::{Environment, Pause};
 use crate::db::Conn;
+use crate::deploy::checks;
 use crate::deploy::fleet::Routed;
-use crate::deploy::run::{Phase, Run};
+use crate::deploy::measure::{self, Observed};
+use crate::deploy::run::{Phase, Run, Status};
 
 pub struct Canary {
     pub slots: Slots,
@@ -42,6 +48,48 @@ impl Canary {
         self.done_up_to = percent;
         self.full = full;
         Ok(())
+    }
+}
+
+impl Canary {
+    /// Holds the current step for `span`, the canary's servers health-checked and its metrics
+    /// judged against the thresholds and the stable release. Ok(false): inconclusive.
+    async fn observe(
+        &mut self,
+        run: &mut Run<'_>,
+        conn: &mut Conn,
+        to: &str,
+        span: Duration,
+        label: &str,
+    ) -> Result<bool, Failure> {
+        let target = self.slots.target("");
+        let stable = run.entry.previous_version.clone().unwrap_or_default();
+        let canary_servers = self.slots.servers(&target);
+        let stable_servers = self.slots.servers(&self.slots.other(&target));
+        let groups = vec![
+            measure::group("canary", to, canary_servers.clone()),
+            measure::group("stable", &stable, stable_servers),
+        ];
+        let servers: Vec<_> = canary_servers
+            .iter()
+            .filter_map(|n| self.slots.routed.server(n).cloned())
+            .collect();
+        let t = checks::enter(run, conn, Phase::Pause).await?;
+        match measure::observe(run, conn, groups, &servers, span, label).await {
+            Ok(Observed::Passed(detail)) => {
+                run.phase(Phase::Pause, Status::Ok, t, format!("{label} held {}: {detail}", humantime::format_duration(span)));
+                Ok(true)
+            }
+            Ok(Observed::Inconclusive(detail)) => {
+                run.phase(Phase::Pause, Status::Inconclusive, t, format!("{label}: {detail}; waiting for `runner promote` or `runner abort`"));
+                Ok(false)
+            }
+            Err(f) => {
+                let status = if f.interrupted { Status::Interrupted } else { Status::Failed };
+                run.phase(Phase::Pause, status, t, f.why.clone());
+                Err(f)
+            }
+        }
     }
 }
 
@@ -86,6 +134,12 @@ impl Strategy for Canary {
                 .filter(|p| *p > self.done_up_to)
                 .collect()
         };
+        if self.done_up_to > 0 && self.done_up_to < 100 && run.env.metrics.is_some() {
+            // Promoted by a person: the canary is judged once more before it grows.
+            let label = format!("canary {}% (promote)", self.done_up_to);
+            let window = run.env.metrics.as_ref().map_or(Duration::ZERO, |m| m.window);
+            self.observe(run, conn, to, window, &label).await?;
+        }
         for percent in steps {
             let wants = self.slots.split(&target, percent);
             let label = format!("canary {percent}%");
@@ -105,7 +159,10 @@ impl Strategy for Canary {
             match self.pause {
                 Pause::Manual => return Ok(Shifted::Paused(percent)),
                 Pause::For(d) => {
-                    self.slots.watch(run, conn, &target, to, d, &label).await?;
+                    if !self.observe(run, conn, to, d, &label).await? {
+                        // Nothing failed, but nothing passed either: a person decides.
+                        return Ok(Shifted::Paused(percent));
+                    }
                 }
             }
         }

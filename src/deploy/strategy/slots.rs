@@ -5,12 +5,12 @@
 
 use std::time::SystemTime;
 
-use super::{Failure, Step};
+use super::Step;
 use crate::db::Conn;
 use crate::deploy::checks;
 use crate::deploy::fleet::{Routed, keep_expired};
 use crate::deploy::router::{Admin, Want, weight};
-use crate::deploy::run::{Phase, Run, Status};
+use crate::deploy::run::{Phase, Run};
 use crate::engine::journal::Kind;
 
 pub struct Slots {
@@ -247,7 +247,14 @@ impl Slots {
         } else {
             Phase::HealthAfterRollback
         };
+        // A slot still serving (a canary's stable one) gets all traffic back at once and is
+        // checked after; one out of traffic is checked before it takes any.
+        let mut check_after = false;
         let slot = match self.slot_running(to) {
+            Some(slot) if self.takes_traffic(&slot) => {
+                check_after = !run.entry.forced;
+                slot
+            }
             Some(slot) => {
                 if !run.entry.forced {
                     self.check_health(run, conn, &slot, to, phase).await?;
@@ -271,6 +278,9 @@ impl Slots {
         self.routed
             .shift(run, conn, wants, &format!("back to {to} on slot {slot}"))
             .await?;
+        if check_after {
+            self.check_health(run, conn, &slot, to, phase).await?;
+        }
         let old = self.servers(&self.other(&slot));
         self.routed.take_out(run, conn, &old, true).await
     }
@@ -289,80 +299,6 @@ impl Slots {
             };
             checks::server_health(run, conn, &server, to, phase).await?;
         }
-        Ok(())
-    }
-
-    /// Watches the servers of `slot` for `pause` (health, directly): a failure ends it.
-    pub async fn watch(
-        &mut self,
-        run: &mut Run<'_>,
-        conn: &mut Conn,
-        slot: &str,
-        to: &str,
-        pause: std::time::Duration,
-        label: &str,
-    ) -> Step {
-        let t = checks::enter(run, conn, Phase::Pause).await?;
-        let Some(h) = run.env.health.clone() else {
-            if crate::runtime::sleep_unless_interrupted(pause, 1) {
-                run.phase(Phase::Pause, Status::Interrupted, t, label.to_string());
-                return Err(Failure::interrupted(format!("interrupted at {label}")));
-            }
-            run.phase(
-                Phase::Pause,
-                Status::Ok,
-                t,
-                format!("{label}, no health check configured"),
-            );
-            return Ok(());
-        };
-        let servers: Vec<_> = self
-            .servers(slot)
-            .iter()
-            .filter_map(|n| self.routed.server(n).cloned())
-            .collect();
-        let mut failures = vec![0u32; servers.len()];
-        let mut probes = 0u64;
-        let started = std::time::Instant::now();
-        while started.elapsed() < pause {
-            for (i, server) in servers.iter().enumerate() {
-                let url = checks::server_url(&h.url, server);
-                let p = crate::deploy::health::probe(
-                    &url,
-                    Some(to),
-                    h.interval.max(std::time::Duration::from_secs(1)),
-                );
-                probes += 1;
-                if let crate::deploy::health::Probe::Pass = p {
-                    failures[i] = 0;
-                } else {
-                    run.out.probe(&p);
-                    failures[i] += 1;
-                    if failures[i] >= h.unhealthy_after {
-                        let why = format!(
-                            "{to} on {} failed its health checks during {label}: {p:?}",
-                            server.name
-                        );
-                        run.phase(Phase::Pause, Status::Unhealthy, t, why.clone());
-                        return Err(Failure::new(why));
-                    }
-                }
-            }
-            let left = pause.saturating_sub(started.elapsed());
-            if crate::runtime::sleep_unless_interrupted(h.interval.min(left), 1) {
-                run.phase(Phase::Pause, Status::Interrupted, t, label.to_string());
-                return Err(Failure::interrupted(format!("interrupted at {label}")));
-            }
-        }
-        run.phase(
-            Phase::Pause,
-            Status::Ok,
-            t,
-            format!(
-                "{label} held {}, {probes} health checks passed",
-                humantime::format_duration(pause)
-            ),
-        );
         Ok(())
     }
 }

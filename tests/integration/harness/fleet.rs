@@ -242,6 +242,22 @@ impl Fleet {
         self.path().join("state")
     }
 
+    /// host:port of every server.
+    pub fn addresses(&self) -> Vec<String> {
+        self.servers
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect()
+    }
+
+    /// Adds lines at the end of runner.toml (a top-level table such as `[notify]`).
+    pub fn append_config(&self, toml: &str) {
+        let path = self.path().join("runner.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(toml);
+        std::fs::write(path, text).unwrap();
+    }
+
     /// Makes the deploy hook fail on `server` for `version`.
     pub fn fail_deploy(&self, server: &str, version: &str) {
         std::fs::create_dir_all(self.state()).unwrap();

@@ -1,0 +1,205 @@
+//! The analysis acting on a rollout: which servers each measurement is about, a canary step
+//! gated by its metrics (against the thresholds and the stable release), and the watch window
+//! after a deploy. Every evaluation goes to the run's journal row (`runner history --show`).
+
+use std::time::{Duration, Instant};
+
+use super::fleet::Fleet;
+use super::record::Serving;
+use super::run::{Phase, Run, Status};
+use super::strategy::Failure;
+use crate::analysis::{Analysis, Group, Verdict, Window};
+use crate::config::{Environment, Metrics};
+use crate::db::Conn;
+
+/// The groups `runner status` measures: the serving release (on the servers taking traffic),
+/// and a paused canary beside it.
+pub fn analysis_groups(env: &Environment, serving: &Serving, fleet: Option<&Fleet>) -> Vec<Group> {
+    let release = serving
+        .doubt
+        .as_ref()
+        .map(|d| d.release.clone())
+        .or_else(|| serving.release.clone());
+    let Some(release) = release else {
+        return Vec::new();
+    };
+    if !env.strategy().routed() {
+        return vec![group("release", &release, Vec::new())];
+    }
+    let on = |r: &str| -> Vec<String> {
+        fleet
+            .map(|f| {
+                f.servers
+                    .iter()
+                    .filter(|(_, m)| m.release.as_deref() == Some(r) && m.want.takes_traffic())
+                    .map(|(n, _)| n.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match &serving.paused {
+        Some(p) => vec![
+            group("canary", &p.release, on(&p.release)),
+            group("stable", &release, on(&release)),
+        ],
+        None => vec![group("release", &release, on(&release))],
+    }
+}
+
+pub fn group(role: &str, release: &str, servers: Vec<String>) -> Group {
+    Group {
+        role: role.into(),
+        release: release.into(),
+        servers,
+    }
+}
+
+/// How observing a step or a watch window ended.
+pub enum Observed {
+    /// Every check passed to the end.
+    Passed(String),
+    /// Nothing failed, but the metrics never passed (no data, too few requests).
+    Inconclusive(String),
+}
+
+/// Watches `groups` for `span`: the first group's servers are health-checked directly every
+/// interval, and, with metrics, each `window` is an evaluation judged against the limits. A
+/// failure (health, or the analysis) ends it as a `Failure` naming the metric, value and
+/// threshold.
+pub async fn observe(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    groups: Vec<Group>,
+    servers: &[crate::config::Server],
+    span: Duration,
+    label: &str,
+) -> Result<Observed, Failure> {
+    let metrics: Option<Metrics> = run.env.metrics.clone();
+    let health = run.env.health.clone();
+    let started = Instant::now();
+    let mut analysis = Analysis::default();
+    let mut window = metrics
+        .as_ref()
+        .map(|m| Window::open(run.env, m, groups.clone()));
+    let mut failures = vec![0u32; servers.len()];
+    let mut probes = 0u64;
+    let tick = health
+        .as_ref()
+        .map_or(Duration::from_millis(250), |h| h.interval);
+    loop {
+        // Health of each server, directly.
+        if let Some(h) = &health {
+            for (i, server) in servers.iter().enumerate() {
+                let url = super::checks::server_url(&h.url, server);
+                let version = &groups[0].release;
+                let p = super::health::probe(&url, Some(version), h.interval.max(Duration::from_secs(1)));
+                probes += 1;
+                if p == super::health::Probe::Pass {
+                    failures[i] = 0;
+                } else {
+                    run.out.probe(&p);
+                    failures[i] += 1;
+                    if failures[i] >= h.unhealthy_after {
+                        return Err(Failure::new(format!(
+                            "{version} on {} failed its health checks during {label}: {p:?}",
+                            server.name
+                        )));
+                    }
+                }
+            }
+        }
+        let done = started.elapsed() >= span;
+        // An evaluation at the end of each window, and at the end of the span.
+        if let (Some(m), Some(w)) = (&metrics, &window)
+            && (w.elapsed() >= m.window || (done && w.elapsed() >= Duration::from_secs(1)))
+        {
+            let Some(w) = window.take() else { break };
+            let evaluation = w.close();
+            let summary = evaluation.summary();
+            run.entry.analysis.push(evaluation.clone());
+            let limit = analysis.add(m, evaluation);
+            if let Some(verdict) = limit {
+                let why = match verdict {
+                    Verdict::Fail => format!("the analysis failed during {label}: {}", failures_of(&analysis)),
+                    _ => format!("the metrics could not be read during {label}: {summary}"),
+                };
+                run.event(conn, "metric_breach", &why).await;
+                run.notify("metric_breach", &why);
+                return Err(Failure::new(why));
+            }
+            if !done {
+                window = Some(Window::open(run.env, m, groups.clone()));
+            }
+        }
+        if done {
+            break;
+        }
+        let left = span.saturating_sub(started.elapsed());
+        if crate::runtime::sleep_unless_interrupted(tick.min(left).max(Duration::from_millis(10)), 1) {
+            return Err(Failure::interrupted(format!("interrupted during {label}")));
+        }
+    }
+    let health_note = if health.is_some() {
+        format!("{probes} health checks passed")
+    } else {
+        "no health check configured".to_string()
+    };
+    match &metrics {
+        None => Ok(Observed::Passed(format!("{health_note}; no metrics configured"))),
+        Some(m) => match analysis.verdict(m) {
+            Verdict::Pass => Ok(Observed::Passed(format!(
+                "{health_note}; metrics {}",
+                analysis.last().map(|e| e.summary()).unwrap_or_default()
+            ))),
+            _ => Ok(Observed::Inconclusive(format!(
+                "{health_note}; metrics {}",
+                analysis
+                    .last()
+                    .map(|e| e.summary())
+                    .unwrap_or_else(|| "not evaluated: the span was shorter than a second".into())
+            ))),
+        },
+    }
+}
+
+fn failures_of(a: &Analysis) -> String {
+    a.evaluations
+        .iter()
+        .rev()
+        .find(|e| e.verdict == Verdict::Fail)
+        .map(|e| e.failures().join("; "))
+        .unwrap_or_default()
+}
+
+/// The watch window after a deploy reached all traffic: the new release observed for `span`;
+/// a breach is a failure (the previous release is put back).
+pub async fn watch(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    groups: Vec<Group>,
+    servers: &[crate::config::Server],
+    span: Duration,
+) -> Result<(), Failure> {
+    let t = super::checks::enter(run, conn, Phase::Watch).await?;
+    let label = format!("the {} watch", humantime::format_duration(span));
+    match observe(run, conn, groups, servers, span, &label).await {
+        Ok(Observed::Passed(detail)) => {
+            run.phase(Phase::Watch, Status::Ok, t, detail);
+            Ok(())
+        }
+        Ok(Observed::Inconclusive(detail)) => {
+            // Nothing breached; the record says the metrics never passed.
+            run.phase(Phase::Watch, Status::Inconclusive, t, detail);
+            Ok(())
+        }
+        Err(f) => {
+            let status = if f.interrupted {
+                Status::Interrupted
+            } else {
+                Status::Failed
+            };
+            run.phase(Phase::Watch, status, t, f.why.clone());
+            Err(f)
+        }
+    }
+}
