@@ -109,14 +109,15 @@ backend app
                     f'deploy = ["{deploy}", "{{env}}-{{server}}", "{{version}}", "{{port}}", "{db}"]\n'
                     f'stop = ["{deploy}", "{{env}}-{{server}}", "", "{{port}}", ""]\n'
                     f'health = {{ url = "http://{{address}}/health", timeout = "10s", interval = "100ms" }}\n'
-                    + (f"[environments.production.rollout]\n{rollout}\n" if rollout else ""))
+                    + (f"[environments.production.rollout]\n{rollout}\n" if rollout and not rollout.startswith("\n") else rollout))
         with open(os.path.join(self.dir, "runner.toml"), "w") as f:
             f.write(env)
 
-    def run(self, *args):
-        env = dict(os.environ, RUNNER_DEMO_APP=demo_app, RUNNER_DEMO_STATE=os.path.join(self.dir, "state"))
+    def run(self, *args, behavior="", expect=0):
+        env = dict(os.environ, RUNNER_DEMO_APP=demo_app, RUNNER_DEMO_STATE=os.path.join(self.dir, "state"),
+                   DEMO_BEHAVIOR=behavior)
         out = subprocess.run([runner, *args], cwd=self.dir, env=env, capture_output=True, text=True)
-        if out.returncode != 0:
+        if out.returncode != expect:
             sys.exit(f"runner {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
 
     def close(self):
@@ -157,6 +158,29 @@ def measure(name, strategy, servers, rollout, back):
         p.close()
 
 
+def breach(name, strategy, rollout, behavior, extra):
+    """A release that breaches its error-rate threshold in traffic: from the first failed
+    request to the last one answered by it (the previous release serving 100 % again)."""
+    p = Project(strategy, [("blue", "blue"), ("green", "green")],
+                rollout + '\n[environments.production.metrics]\nscrape = "http://{address}/metrics"\nwindow = "2s"\n')
+    try:
+        p.run("deploy", "--env", "production", "--version", "1.0.0", "--with-migrations")
+        load = Load(p.frontend)
+        time.sleep(0.5)
+        p.run("deploy", "--env", "production", "--version", "1.1.0", *extra, behavior=behavior, expect=4)
+        time.sleep(0.5)
+        samples = load.end()
+        bad = [(s, e) for s, e, a in samples if a != "1.0.0"]
+        first = min(s for s, _ in bad)
+        last = max(e for _, e in bad)
+        errors = sum(1 for _, _, a in samples if a.startswith("HTTP 5"))
+        print(f"{name:<36} {len(samples):>8} {errors:>7} {last - first:>22.2f}")
+    finally:
+        p.close()
+
+
+import functools
+print = functools.partial(print, flush=True)
 print(f"{'strategy':<22} {'requests':>8} {'errors':>7} {'slowest (ms)':>13} {'command (s)':>12} {'to 100% (s)':>14}")
 two = [("blue", "blue"), ("green", "green")]
 measure("restart in place", "all-at-once", [("app", None)], "", ["rollback", "--env", "production"])
@@ -164,3 +188,8 @@ measure("blue-green", "blue-green", two, "", ["rollback", "--env", "production"]
 measure("canary (abort)", "canary", two, 'pause = "manual"', ["abort", "--env", "production"])
 measure("canary 5-25-100", "canary", two, 'pause = "1s"', ["rollback", "--env", "production"])
 measure("rolling (4 servers)", "rolling", [(f"app{i}", None) for i in range(1, 5)], "", ["rollback", "--env", "production"])
+
+print()
+print(f"{'breach (the release fails in traffic)':<36} {'requests':>8} {'5xx':>7} {'breach to 100 % (s)':>22}")
+breach("canary, 5 % errors, 2 s window", "canary", 'pause = "2s"', "1.1.0=errors:5", [])
+breach("blue-green, 20 % errors, --watch", "blue-green", "", "1.1.0=errors:20", ["--watch", "10s"])

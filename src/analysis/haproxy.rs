@@ -60,7 +60,10 @@ impl Runtime {
             .split(',')
             .collect();
         if !header.contains(&"pxname") {
-            return Err(format!("unexpected answer to `show stat`: {}", answer.trim()));
+            return Err(format!(
+                "unexpected answer to `show stat`: {}",
+                answer.trim()
+            ));
         }
         let mut out = BTreeMap::new();
         for line in lines {

@@ -267,7 +267,9 @@ impl Window {
                     if let Some(users) = v.active_users {
                         shown.insert(format!("active users ({})", group.role), users);
                     }
-                    let compare = (group.role == "canary").then_some(stable.as_ref()).flatten();
+                    let compare = (group.role == "canary")
+                        .then_some(stable.as_ref())
+                        .flatten();
                     measurements.extend(judge(&self.metrics, group, v, compare, &source));
                 }
                 Err(e) => measurements.extend(MetricName::ALL.iter().map(|m| Measurement {
@@ -298,13 +300,20 @@ impl Window {
             MetricsSource::Scrape { url } => url.clone(),
             MetricsSource::Prometheus { url, .. } => format!("prometheus {url}"),
             MetricsSource::Haproxy => match &self.router_socket {
-                Some((socket, backend)) => format!("haproxy {} backend {backend}", socket.display()),
+                Some((socket, backend)) => {
+                    format!("haproxy {} backend {backend}", socket.display())
+                }
                 None => "haproxy".into(),
             },
         }
     }
 
-    fn read(&self, group: &Group, before: Option<&Snapshot>, window: Duration) -> Result<Values, String> {
+    fn read(
+        &self,
+        group: &Group,
+        before: Option<&Snapshot>,
+        window: Duration,
+    ) -> Result<Values, String> {
         match (&self.metrics.source, before) {
             (MetricsSource::Scrape { url }, Some(Snapshot::Scrape(before))) => {
                 let after = scrape::read(&scrape::targets(url, group, &self.addresses))?;
@@ -326,7 +335,14 @@ impl Window {
                 } else {
                     self.metrics.window
                 };
-                promql::values(url, queries, group, &self.env, span, self.metrics.memory_limit)
+                promql::values(
+                    url,
+                    queries,
+                    group,
+                    &self.env,
+                    span,
+                    self.metrics.memory_limit,
+                )
             }
             _ => Err("the window was not opened".into()),
         }
@@ -339,10 +355,21 @@ fn haproxy_values(
     after: &BTreeMap<String, haproxy::StatRow>,
     group: &Group,
 ) -> Values {
-    let statuses = ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"];
+    let statuses = [
+        "hrsp_1xx",
+        "hrsp_2xx",
+        "hrsp_3xx",
+        "hrsp_4xx",
+        "hrsp_5xx",
+        "hrsp_other",
+    ];
     let delta = |server: &str, column: &str| {
-        let b = before.get(server).map_or(0.0, |r| haproxy::number(r, column));
-        let a = after.get(server).map_or(0.0, |r| haproxy::number(r, column));
+        let b = before
+            .get(server)
+            .map_or(0.0, |r| haproxy::number(r, column));
+        let a = after
+            .get(server)
+            .map_or(0.0, |r| haproxy::number(r, column));
         if a >= b { a - b } else { a }
     };
     let (mut requests, mut errors, mut queue) = (0.0, 0.0, 0.0f64);
@@ -357,8 +384,12 @@ fn haproxy_values(
         queue_depth: Some(queue),
         ..Values::default()
     };
-    v.queries.insert(MetricName::ErrorRate, "Δhrsp_5xx / Δ(hrsp_1xx..hrsp_other) per server of show stat".into());
-    v.queries.insert(MetricName::QueueDepth, "max qcur of show stat".into());
+    v.queries.insert(
+        MetricName::ErrorRate,
+        "Δhrsp_5xx / Δ(hrsp_1xx..hrsp_other) per server of show stat".into(),
+    );
+    v.queries
+        .insert(MetricName::QueueDepth, "max qcur of show stat".into());
     for m in [MetricName::P99, MetricName::Cpu, MetricName::Memory] {
         v.unmeasured.insert(m, "HAProxy does not measure it".into());
     }

@@ -76,7 +76,8 @@ pub fn values(
     } else {
         v.memory_bytes = memory;
         if memory_limit.is_some() {
-            v.queries.insert(MetricName::Memory, format!("{q} / memory_limit"));
+            v.queries
+                .insert(MetricName::Memory, format!("{q} / memory_limit"));
         }
     }
     v.queries.entry(MetricName::Memory).or_insert(q);
@@ -97,8 +98,12 @@ fn instant(agent: &ureq::Agent, url: &str, query: &str) -> Result<Option<f64>, S
         .body_mut()
         .read_to_string()
         .map_err(|e| format!("{endpoint}: {e}"))?;
-    let json: serde_json::Value = serde_json::from_str(&body)
-        .map_err(|_| format!("{endpoint}: HTTP {status}, not the Prometheus API: {}", body.chars().take(200).collect::<String>()))?;
+    let json: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
+        format!(
+            "{endpoint}: HTTP {status}, not the Prometheus API: {}",
+            body.chars().take(200).collect::<String>()
+        )
+    })?;
     if json["status"] != "success" {
         return Err(format!(
             "{endpoint}: the query `{query}` failed: {}",

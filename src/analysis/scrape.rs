@@ -32,7 +32,9 @@ pub type Readings = BTreeMap<String, Reading>;
 
 /// The URLs to read for `group`: one per server when the URL names the server.
 pub fn targets(url: &str, group: &Group, addresses: &BTreeMap<String, String>) -> Vec<String> {
-    let per_server = ["{address}", "{host}", "{port}"].iter().any(|p| url.contains(p));
+    let per_server = ["{address}", "{host}", "{port}"]
+        .iter()
+        .any(|p| url.contains(p));
     if !per_server || group.servers.is_empty() {
         return vec![url.to_string()];
     }
@@ -64,7 +66,10 @@ pub fn read(urls: &[String]) -> Result<Readings, String> {
                 .body_mut()
                 .read_to_string()
                 .map_err(|e| format!("{url}: {e}"))?;
-            Ok((url.clone(), parse(&text).map_err(|e| format!("{url}: {e}"))?))
+            Ok((
+                url.clone(),
+                parse(&text).map_err(|e| format!("{url}: {e}"))?,
+            ))
         })
         .collect()
 }
@@ -91,7 +96,10 @@ pub fn parse(text: &str) -> Result<Reading, String> {
             ("http_request_duration_seconds", _, Value::Histogram(buckets)) => {
                 for b in buckets {
                     // Keyed by the bound's bits: f64 is not Ord; +Inf sorts last.
-                    let entry = r.buckets.entry(order_key(b.less_than)).or_insert((b.less_than, 0.0));
+                    let entry = r
+                        .buckets
+                        .entry(order_key(b.less_than))
+                        .or_insert((b.less_than, 0.0));
                     entry.1 += b.count;
                 }
             }
@@ -107,11 +115,19 @@ pub fn parse(text: &str) -> Result<Reading, String> {
 
 /// A sort key for non-negative bounds (and +Inf): their bits order like the numbers.
 fn order_key(bound: f64) -> u64 {
-    if bound.is_infinite() { u64::MAX } else { bound.max(0.0).to_bits() }
+    if bound.is_infinite() {
+        u64::MAX
+    } else {
+        bound.max(0.0).to_bits()
+    }
 }
 
 fn delta(before: f64, after: f64) -> f64 {
-    if after >= before { after - before } else { after }
+    if after >= before {
+        after - before
+    } else {
+        after
+    }
 }
 
 /// What a group's servers did between two readings.
@@ -119,7 +135,8 @@ pub fn values(before: &Readings, after: &Readings, window: Duration) -> Values {
     let mut v = Values::default();
     let (mut requests, mut errors) = (None::<f64>, 0.0);
     let mut buckets: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
-    let (mut cpu, mut memory, mut queue, mut users) = (None::<f64>, None::<f64>, None::<f64>, None::<f64>);
+    let (mut cpu, mut memory, mut queue, mut users) =
+        (None::<f64>, None::<f64>, None::<f64>, None::<f64>);
     let servers = after.len().max(1) as f64;
     for (url, a) in after {
         let b = before.get(url).cloned().unwrap_or_default();
@@ -132,7 +149,8 @@ pub fn values(before: &Readings, after: &Readings, window: Duration) -> Values {
             buckets.entry(*key).or_insert((*bound, 0.0)).1 += delta(was, *count);
         }
         if let Some(c) = a.cpu_seconds {
-            *cpu.get_or_insert(0.0) += delta(b.cpu_seconds.unwrap_or(0.0), c) / window.as_secs_f64().max(0.001) / servers;
+            *cpu.get_or_insert(0.0) +=
+                delta(b.cpu_seconds.unwrap_or(0.0), c) / window.as_secs_f64().max(0.001) / servers;
         }
         if let Some(m) = a.memory_bytes {
             memory = Some(memory.unwrap_or(0.0).max(m));
@@ -152,11 +170,24 @@ pub fn values(before: &Readings, after: &Readings, window: Duration) -> Values {
     v.queue_depth = queue;
     v.active_users = users;
     let q = |s: &str| s.to_string();
-    v.queries.insert(MetricName::ErrorRate, q("Δhttp_requests_total{status=~\"5..\"} / Δhttp_requests_total"));
-    v.queries.insert(MetricName::P99, q("0.99 quantile of Δhttp_request_duration_seconds buckets"));
-    v.queries.insert(MetricName::Cpu, q("Δprocess_cpu_seconds_total / window, per server"));
-    v.queries.insert(MetricName::Memory, q("max process_resident_memory_bytes / memory_limit"));
-    v.queries.insert(MetricName::QueueDepth, q("max queue_depth"));
+    v.queries.insert(
+        MetricName::ErrorRate,
+        q("Δhttp_requests_total{status=~\"5..\"} / Δhttp_requests_total"),
+    );
+    v.queries.insert(
+        MetricName::P99,
+        q("0.99 quantile of Δhttp_request_duration_seconds buckets"),
+    );
+    v.queries.insert(
+        MetricName::Cpu,
+        q("Δprocess_cpu_seconds_total / window, per server"),
+    );
+    v.queries.insert(
+        MetricName::Memory,
+        q("max process_resident_memory_bytes / memory_limit"),
+    );
+    v.queries
+        .insert(MetricName::QueueDepth, q("max queue_depth"));
     v
 }
 
@@ -176,7 +207,11 @@ pub fn quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
                 return Some(lower.0);
             }
             let within = count - lower.1;
-            let fraction = if within > 0.0 { (rank - lower.1) / within } else { 1.0 };
+            let fraction = if within > 0.0 {
+                (rank - lower.1) / within
+            } else {
+                1.0
+            };
             return Some(lower.0 + (bound - lower.0) * fraction);
         }
         lower = (bound, count);
@@ -223,10 +258,23 @@ mod tests {
         };
         let after: Readings = [("u".to_string(), parse(TEXT).unwrap())].into();
         let before: Readings = [("u".to_string(), high.clone())].into();
-        assert_eq!(values(&before, &after, Duration::from_secs(1)).requests, Some(100.0));
+        assert_eq!(
+            values(&before, &after, Duration::from_secs(1)).requests,
+            Some(100.0)
+        );
         high.requests = Some(0.0);
-        let empty: Readings = [("u".to_string(), Reading { requests: Some(0.0), ..Reading::default() })].into();
-        assert_eq!(values(&empty, &empty, Duration::from_secs(1)).error_rate, None);
+        let empty: Readings = [(
+            "u".to_string(),
+            Reading {
+                requests: Some(0.0),
+                ..Reading::default()
+            },
+        )]
+        .into();
+        assert_eq!(
+            values(&empty, &empty, Duration::from_secs(1)).error_rate,
+            None
+        );
     }
 
     #[test]
@@ -235,6 +283,9 @@ mod tests {
         assert!((quantile(0.5, &b).unwrap() - 0.1).abs() < 1e-9);
         assert!((quantile(0.99, &b).unwrap() - 0.198).abs() < 1e-9);
         assert_eq!(quantile(0.99, &[(0.1, 0.0), (f64::INFINITY, 0.0)]), None);
-        assert_eq!(quantile(0.99, &[(0.1, 0.0), (f64::INFINITY, 5.0)]), Some(0.1));
+        assert_eq!(
+            quantile(0.99, &[(0.1, 0.0), (f64::INFINITY, 5.0)]),
+            Some(0.1)
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::analysis;
 use crate::catalog::Catalog;
 use crate::cli::{Format, StatusArgs};
 use crate::config::Config;
@@ -14,7 +15,6 @@ use crate::engine::history::{History, State};
 use crate::engine::journal;
 use crate::engine::plan::{self, Request};
 use crate::error::{ExitCode, Result};
-use crate::analysis;
 use crate::report::status::{self, CheckItem, HealthNow, ServerNow, StatusView};
 use crate::runtime::block_on;
 
@@ -56,7 +56,10 @@ fn watch(
     loop {
         let view = gather(config, env, catalog, args.window)?;
         // Home, clear, then the dashboard: one redraw per refresh.
-        print!("\x1b[H\x1b[2J{}\n(refreshing; Ctrl-C stops)\n", status::human(&view));
+        print!(
+            "\x1b[H\x1b[2J{}\n(refreshing; Ctrl-C stops)\n",
+            status::human(&view)
+        );
         let _ = std::io::Write::flush(&mut std::io::stdout());
         if crate::runtime::sleep_unless_interrupted(Duration::from_secs(2), 1) {
             return Ok(ExitCode::Success);
@@ -179,7 +182,10 @@ fn gather(
                 _ => window,
             };
             let open = analysis::Window::open(env, metrics, groups);
-            if !matches!(metrics.source, crate::config::MetricsSource::Prometheus { .. }) {
+            if !matches!(
+                metrics.source,
+                crate::config::MetricsSource::Prometheus { .. }
+            ) {
                 std::thread::sleep(window);
             }
             let evaluation = open.close();
@@ -215,7 +221,11 @@ fn checklist(
         )
         .collect();
     out.push(if probes.is_empty() {
-        item("health passing", Verdict::Off, "no health check configured".into())
+        item(
+            "health passing",
+            Verdict::Off,
+            "no health check configured".into(),
+        )
     } else {
         let healthy = probes
             .iter()
@@ -255,8 +265,14 @@ fn checklist(
             None => item(label, Verdict::Off, "no metrics configured".into()),
         }
     };
-    out.push(measured(crate::config::MetricName::ErrorRate, "error rate normal"));
-    out.push(measured(crate::config::MetricName::P99, "response times acceptable"));
+    out.push(measured(
+        crate::config::MetricName::ErrorRate,
+        "error rate normal",
+    ));
+    out.push(measured(
+        crate::config::MetricName::P99,
+        "response times acceptable",
+    ));
     let serving = view.serving.release.clone().unwrap_or_default();
     let deploy = entries.iter().find(|e| {
         e.kind == crate::engine::journal::Kind::Deploy
@@ -267,7 +283,11 @@ fn checklist(
         .map(|d| d.phases.iter().filter(|p| p.phase == "smoke").collect())
         .unwrap_or_default();
     out.push(match (&env.smoke, smoke.is_empty()) {
-        (None, _) => item("smoke tests (key flows)", Verdict::Off, "no smoke hook configured".into()),
+        (None, _) => item(
+            "smoke tests (key flows)",
+            Verdict::Off,
+            "no smoke hook configured".into(),
+        ),
         (Some(_), true) => item(
             "smoke tests (key flows)",
             Verdict::Inconclusive,
@@ -287,14 +307,25 @@ fn checklist(
         }
     });
     out.push(match &view.analysis {
-        None => item("metrics green", Verdict::Off, "no metrics configured".into()),
+        None => item(
+            "metrics green",
+            Verdict::Off,
+            "no metrics configured".into(),
+        ),
         Some(a) => {
-            let judged: Vec<_> = a.measurements.iter().filter(|m| m.verdict != Verdict::Off).collect();
+            let judged: Vec<_> = a
+                .measurements
+                .iter()
+                .filter(|m| m.verdict != Verdict::Off)
+                .collect();
             let passed = judged.iter().filter(|m| m.verdict == Verdict::Pass).count();
             item(
                 "metrics green",
                 a.verdict,
-                format!("{passed} of {} measurement(s) within their thresholds", judged.len()),
+                format!(
+                    "{passed} of {} measurement(s) within their thresholds",
+                    judged.len()
+                ),
             )
         }
     });

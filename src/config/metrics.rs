@@ -200,9 +200,10 @@ pub(super) fn metrics(
             scrape: Some(url.clone()),
             ..MetricsTable::default()
         },
-        other => other.clone().try_into().map_err(|e: toml::de::Error| {
-            err(format!("{key}: {}", e.message().trim()))
-        })?,
+        other => other
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| err(format!("{key}: {}", e.message().trim())))?,
     };
     let check_url = |url: &str, k: &str| -> Result<(), ConfigError> {
         let sample = url
@@ -234,7 +235,10 @@ pub(super) fn metrics(
         let url = fill(url, "prometheus")?;
         check_url(&url, "prometheus")?;
         for name in table.queries.keys() {
-            if !MetricName::ALL.iter().any(|m| m.key() == name) && name != "requests" && name != "active_users" {
+            if !MetricName::ALL.iter().any(|m| m.key() == name)
+                && name != "requests"
+                && name != "active_users"
+            {
                 return Err(err(format!(
                     "{key}.queries.{name}: not a metric runner measures; use error_rate, p99, cpu, memory, queue_depth, requests or active_users"
                 )));
@@ -270,7 +274,11 @@ pub(super) fn metrics(
         metrics.min_requests = n;
     }
     for (value, k, slot) in [
-        (table.failure_limit, "failure_limit", &mut metrics.failure_limit),
+        (
+            table.failure_limit,
+            "failure_limit",
+            &mut metrics.failure_limit,
+        ),
         (table.error_limit, "error_limit", &mut metrics.error_limit),
     ] {
         match value {
@@ -294,7 +302,8 @@ pub(super) fn metrics(
         (MetricName::QueueDepth, &table.queue_depth),
     ] {
         if let Some(v) = value {
-            let parsed = threshold(name, v).map_err(|why| err(format!("{key}.{}: {why}", name.key())))?;
+            let parsed =
+                threshold(name, v).map_err(|why| err(format!("{key}.{}: {why}", name.key())))?;
             metrics.thresholds.insert(name, parsed);
         }
     }
@@ -339,7 +348,9 @@ fn threshold(name: MetricName, v: &toml::Value) -> Result<Option<f64>, String> {
 /// `512MiB`, `2GB`, `1048576`: bytes.
 fn bytes(text: &str) -> Option<u64> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let n: f64 = number.parse().ok()?;
     let scale: f64 = match unit.trim() {
@@ -375,9 +386,16 @@ mod tests {
         let s = |t: &str| toml::Value::String(t.into());
         assert_eq!(threshold(MetricName::ErrorRate, &s("1%")), Ok(Some(0.01)));
         assert_eq!(threshold(MetricName::P99, &s("500ms")), Ok(Some(0.5)));
-        assert_eq!(threshold(MetricName::QueueDepth, &toml::Value::Integer(1000)), Ok(Some(1000.0)));
+        assert_eq!(
+            threshold(MetricName::QueueDepth, &toml::Value::Integer(1000)),
+            Ok(Some(1000.0))
+        );
         assert_eq!(threshold(MetricName::Cpu, &s("off")), Ok(None));
-        assert!(threshold(MetricName::ErrorRate, &s("0.01")).unwrap_err().contains("\"1%\""));
+        assert!(
+            threshold(MetricName::ErrorRate, &s("0.01"))
+                .unwrap_err()
+                .contains("\"1%\"")
+        );
         assert_eq!(bytes("512MiB"), Some(512 * 1024 * 1024));
         assert_eq!(bytes("2GB"), Some(2_000_000_000));
         assert_eq!(bytes("lots"), None);

@@ -573,16 +573,18 @@ fn notify(reader: &Reader<'_>, t: &super::file::NotifyTable) -> Result<super::No
         );
         let format = match &w.format {
             None => super::WebhookFormat::Json,
-            Some(f) => match reader.text(f, "notify.webhooks.format")?.0.as_str() {
-                "json" => super::WebhookFormat::Json,
-                "slack" => super::WebhookFormat::Slack,
-                other => {
-                    return Err(reader.error_at(
+            Some(f) => {
+                match reader.text(f, "notify.webhooks.format")?.0.as_str() {
+                    "json" => super::WebhookFormat::Json,
+                    "slack" => super::WebhookFormat::Slack,
+                    other => {
+                        return Err(reader.error_at(
                         f.span().start,
                         format!("notify.webhooks.format: `{other}` is not a format; use json or slack"),
                     ));
+                    }
                 }
-            },
+            }
         };
         webhooks.push(super::Webhook { url, shown, format });
     }
@@ -600,7 +602,10 @@ fn notify(reader: &Reader<'_>, t: &super::file::NotifyTable) -> Result<super::No
             if !super::NOTIFY_EVENTS.contains(&name.as_str()) {
                 return Err(reader.error_at(
                     e.span().start,
-                    format!("notify.events: `{name}` is not an event; use {}", super::NOTIFY_EVENTS.join(", ")),
+                    format!(
+                        "notify.events: `{name}` is not an event; use {}",
+                        super::NOTIFY_EVENTS.join(", ")
+                    ),
                 ));
             }
             events.push(name);

@@ -92,7 +92,11 @@ pub async fn observe(
             for (i, server) in servers.iter().enumerate() {
                 let url = super::checks::server_url(&h.url, server);
                 let version = &groups[0].release;
-                let p = super::health::probe(&url, Some(version), h.interval.max(Duration::from_secs(1)));
+                let p = super::health::probe(
+                    &url,
+                    Some(version),
+                    h.interval.max(Duration::from_secs(1)),
+                );
                 probes += 1;
                 if p == super::health::Probe::Pass {
                     failures[i] = 0;
@@ -120,7 +124,10 @@ pub async fn observe(
             let limit = analysis.add(m, evaluation);
             if let Some(verdict) = limit {
                 let why = match verdict {
-                    Verdict::Fail => format!("the analysis failed during {label}: {}", failures_of(&analysis)),
+                    Verdict::Fail => format!(
+                        "the analysis failed during {label}: {}",
+                        failures_of(&analysis)
+                    ),
                     _ => format!("the metrics could not be read during {label}: {summary}"),
                 };
                 run.event(conn, "metric_breach", &why).await;
@@ -135,7 +142,10 @@ pub async fn observe(
             break;
         }
         let left = span.saturating_sub(started.elapsed());
-        if crate::runtime::sleep_unless_interrupted(tick.min(left).max(Duration::from_millis(10)), 1) {
+        if crate::runtime::sleep_unless_interrupted(
+            tick.min(left).max(Duration::from_millis(10)),
+            1,
+        ) {
             return Err(Failure::interrupted(format!("interrupted during {label}")));
         }
     }
@@ -145,7 +155,9 @@ pub async fn observe(
         "no health check configured".to_string()
     };
     match &metrics {
-        None => Ok(Observed::Passed(format!("{health_note}; no metrics configured"))),
+        None => Ok(Observed::Passed(format!(
+            "{health_note}; no metrics configured"
+        ))),
         Some(m) => match analysis.verdict(m) {
             Verdict::Pass => Ok(Observed::Passed(format!(
                 "{health_note}; metrics {}",

@@ -421,7 +421,10 @@ pub(crate) async fn watch_release(
                 .filter(|(_, m)| m.release.as_deref() == Some(&release) && m.want.takes_traffic())
                 .map(|(n, _)| n.clone())
                 .collect();
-            let servers = names.iter().filter_map(|n| routed.server(n).cloned()).collect();
+            let servers = names
+                .iter()
+                .filter_map(|n| routed.server(n).cloned())
+                .collect();
             (servers, names)
         }
         // One endpoint: its health URL as it is.

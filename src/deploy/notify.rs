@@ -60,7 +60,8 @@ impl Notifier {
         for webhook in &self.config.webhooks {
             self.sent += 1;
             let (webhook, body) = (webhook.clone(), payload(webhook.format, e));
-            let (timeout, retries, done) = (self.config.timeout, self.config.retries, self.done.clone());
+            let (timeout, retries, done) =
+                (self.config.timeout, self.config.retries, self.done.clone());
             let event = e.event.clone();
             std::thread::spawn(move || {
                 let result = deliver(&webhook, &body, timeout, retries);
@@ -195,7 +196,11 @@ pub fn github_summary(e: &Event, result: &str, phases: &[crate::engine::journal:
     }
     md.push('\n');
     use std::io::Write;
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+    {
         let _ = f.write_all(md.as_bytes());
     }
 }

@@ -240,7 +240,8 @@ async fn continue_canary(
                     lock_wait: Duration::ZERO,
                     watch: None,
                 };
-                return revert::after_failure(run, conn, &mut strategy, catalog, &options, failure).await;
+                return revert::after_failure(run, conn, &mut strategy, catalog, &options, failure)
+                    .await;
             }
             let previous = crate::engine::previous_history(
                 run.config,

@@ -321,7 +321,11 @@ impl<'a> Run<'a> {
         }
         let t = Instant::now();
         if let Some((delivered, detail)) = self.notifier.settle() {
-            let status = if delivered { Status::Ok } else { Status::Failed };
+            let status = if delivered {
+                Status::Ok
+            } else {
+                Status::Failed
+            };
             self.phase(Phase::Notify, status, t, detail);
         }
         if self.entry.kind.is_release() {

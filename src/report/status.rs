@@ -4,11 +4,11 @@
 use serde::Serialize;
 use serde_json::json;
 
+use crate::analysis::{Evaluation, Verdict};
 use crate::db::lock::Holder;
 use crate::deploy::health::Probe;
 use crate::deploy::record::Serving;
 use crate::engine::history::{HistoryRow, State};
-use crate::analysis::{Evaluation, Verdict};
 use crate::engine::journal::Entry;
 
 /// Everything `runner status` shows, gathered by the command.
@@ -458,7 +458,11 @@ mod tests {
     fn evaluation() -> Evaluation {
         use crate::analysis::Measurement;
         use crate::config::MetricName;
-        let m = |metric: MetricName, value: Option<f64>, threshold: Option<f64>, verdict: Verdict, why: &str| Measurement {
+        let m = |metric: MetricName,
+                 value: Option<f64>,
+                 threshold: Option<f64>,
+                 verdict: Verdict,
+                 why: &str| Measurement {
             metric,
             role: "release".into(),
             release: "1.5.0".into(),
@@ -474,11 +478,35 @@ mod tests {
             window_ms: 2000,
             verdict: Verdict::Fail,
             measurements: vec![
-                m(MetricName::ErrorRate, Some(0.0012), Some(0.01), Verdict::Pass, ""),
-                m(MetricName::P99, Some(0.74), Some(0.5), Verdict::Fail, "740 ms > 500 ms threshold"),
+                m(
+                    MetricName::ErrorRate,
+                    Some(0.0012),
+                    Some(0.01),
+                    Verdict::Pass,
+                    "",
+                ),
+                m(
+                    MetricName::P99,
+                    Some(0.74),
+                    Some(0.5),
+                    Verdict::Fail,
+                    "740 ms > 500 ms threshold",
+                ),
                 m(MetricName::Cpu, Some(0.031), Some(0.8), Verdict::Pass, ""),
-                m(MetricName::Memory, None, Some(0.85), Verdict::Off, "no memory_limit to measure against"),
-                m(MetricName::QueueDepth, None, Some(1000.0), Verdict::Inconclusive, "no data"),
+                m(
+                    MetricName::Memory,
+                    None,
+                    Some(0.85),
+                    Verdict::Off,
+                    "no memory_limit to measure against",
+                ),
+                m(
+                    MetricName::QueueDepth,
+                    None,
+                    Some(1000.0),
+                    Verdict::Inconclusive,
+                    "no data",
+                ),
             ],
             shown: [("active users (release)".to_string(), 12.0)].into(),
         }

@@ -19,17 +19,28 @@ fn two_slots(strategy: &str, extra: &str) -> Fleet {
     )
 }
 
-const SCRAPE: &str = "[environments.production.metrics]\nscrape = \"http://{address}/metrics\"\nwindow = \"3s\"\n";
+const SCRAPE: &str =
+    "[environments.production.metrics]\nscrape = \"http://{address}/metrics\"\nwindow = \"3s\"\n";
 
 fn deploy(f: &Fleet, version: &str, behavior: &str, more: &[&str]) -> crate::harness::cli::Output {
-    let mut args = vec!["deploy", "--env", "production", "--version", version, "--with-migrations"];
+    let mut args = vec![
+        "deploy",
+        "--env",
+        "production",
+        "--version",
+        version,
+        "--with-migrations",
+    ];
     args.extend_from_slice(more);
     f.runner(&args).env("DEMO_BEHAVIOR", behavior).run()
 }
 
 #[test]
 fn a_canary_with_a_5_percent_error_rate_is_aborted_at_its_first_step_naming_the_metric() {
-    let f = two_slots("canary", &format!("[environments.production.rollout]\npause = \"3s\"\n{SCRAPE}"));
+    let f = two_slots(
+        "canary",
+        &format!("[environments.production.rollout]\npause = \"3s\"\n{SCRAPE}"),
+    );
     deploy(&f, "1.0.0", "", &[]).expect_code(0);
     let load = f.load(4);
     load.take(0, 100);
@@ -49,7 +60,12 @@ fn a_canary_with_a_5_percent_error_rate_is_aborted_at_its_first_step_naming_the_
     // Only the canary's own 500s, at 5 % of its 5 %.
     let failed = failures(&all);
     assert!(failed.iter().all(|f| f.contains("HTTP 500")), "{failed:?}");
-    assert!((failed.len() as f64) < all.len() as f64 * 0.01, "{} of {}", failed.len(), all.len());
+    assert!(
+        (failed.len() as f64) < all.len() as f64 * 0.01,
+        "{} of {}",
+        failed.len(),
+        all.len()
+    );
     eprintln!("canary with 5 % errors: deploy to 100 % on 1.0.0 again in {took:?}");
     // The record names every measurement.
     f.run(&["history", "--env", "production", "--deploy", "last"])
@@ -61,7 +77,10 @@ fn a_canary_with_a_5_percent_error_rate_is_aborted_at_its_first_step_naming_the_
 
 #[test]
 fn a_healthy_canary_is_promoted_on_prometheus_data() {
-    let f = two_slots("canary", "[environments.production.rollout]\nsteps = [10, 100]\npause = \"4s\"\n");
+    let f = two_slots(
+        "canary",
+        "[environments.production.rollout]\nsteps = [10, 100]\npause = \"4s\"\n",
+    );
     let prometheus = Prometheus::start(&f.addresses());
     f.append_config(&format!(
         "[environments.production.metrics]\nprometheus = \"{}\"\nwindow = \"4s\"\n",
@@ -71,7 +90,9 @@ fn a_healthy_canary_is_promoted_on_prometheus_data() {
     let load = f.load(4);
     load.take(0, 200);
     let out = deploy(&f, "1.1.0", "", &[]).expect_code(0);
-    let out = out.stdout_has("canary 10% to 1.1.0").stdout_has("canary 100% to 1.1.0");
+    let out = out
+        .stdout_has("canary 10% to 1.1.0")
+        .stdout_has("canary 100% to 1.1.0");
     assert!(out.stdout.contains("within their thresholds"), "{out}");
     let all = load.stop();
     assert!(failures(&all).is_empty(), "{:?}", failures(&all));
@@ -83,7 +104,10 @@ fn a_healthy_canary_is_promoted_on_prometheus_data() {
 
 #[test]
 fn no_data_is_inconclusive_and_the_canary_waits_for_a_person() {
-    let f = two_slots("canary", &format!("[environments.production.rollout]\npause = \"2s\"\n{SCRAPE}"));
+    let f = two_slots(
+        "canary",
+        &format!("[environments.production.rollout]\npause = \"2s\"\n{SCRAPE}"),
+    );
     deploy(&f, "1.0.0", "", &[]).expect_code(0);
     // No traffic at all: nothing to judge the canary by.
     let out = deploy(&f, "1.1.0", "", &[]).expect_code(0);
@@ -137,7 +161,9 @@ fn status_exits_1_on_a_breach_and_shows_the_dashboard() {
     deploy(&f, "2.0.0", "2.0.0=errors:50", &[]).expect_code(0);
     let load = f.load(2);
     load.take(0, 50);
-    let out = f.run(&["status", "--env", "production", "--format", "json"]).expect_code(1);
+    let out = f
+        .run(&["status", "--env", "production", "--format", "json"])
+        .expect_code(1);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(json["alarming"], true);
     let error_rate = json["analysis"]["measurements"]
@@ -148,7 +174,10 @@ fn status_exits_1_on_a_breach_and_shows_the_dashboard() {
         .unwrap()
         .clone();
     assert_eq!(error_rate["verdict"], "fail", "{error_rate}");
-    assert!((error_rate["value"].as_f64().unwrap() - 0.5).abs() < 0.05, "{error_rate}");
+    assert!(
+        (error_rate["value"].as_f64().unwrap() - 0.5).abs() < 0.05,
+        "{error_rate}"
+    );
     f.run(&["status", "--env", "production"])
         .expect_code(1)
         .stdout_has("✗ error rate");
@@ -176,9 +205,12 @@ fn receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
             }
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
-            seen.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&body).into_owned());
             let mut stream = stream;
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
     (port, bodies)
@@ -194,10 +226,19 @@ fn webhooks_hear_of_the_deploy_and_a_dead_one_fails_nothing() {
     ));
     let out = deploy(&f, "1.0.0", "", &[]).expect_code(0);
     let out = out.stdout_has("notify").stdout_has("2 of 4 delivered");
-    assert!(!out.stdout.contains("s3cret") && !out.stderr.contains("s3cret"), "{out}");
+    assert!(
+        !out.stdout.contains("s3cret") && !out.stderr.contains("s3cret"),
+        "{out}"
+    );
     let bodies = bodies.lock().unwrap().clone();
-    let events: Vec<serde_json::Value> = bodies.iter().map(|b| serde_json::from_str(b).unwrap()).collect();
-    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let events: Vec<serde_json::Value> = bodies
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["deploy_started", "deploy_succeeded"], "{bodies:?}");
     assert_eq!(events[1]["environment"], "production");
     assert_eq!(events[1]["version"], "1.0.0");

@@ -79,7 +79,12 @@ impl Strategy for BlueGreen {
         // Only a release runner knows of is kept warm; an idle server stays out.
         let warm: Vec<String> = old
             .iter()
-            .filter(|s| self.slots.routed.member(s).is_some_and(|m| m.release.is_some()))
+            .filter(|s| {
+                self.slots
+                    .routed
+                    .member(s)
+                    .is_some_and(|m| m.release.is_some())
+            })
             .cloned()
             .collect();
         if warm.is_empty() {

@@ -77,15 +77,32 @@ impl Canary {
         let t = checks::enter(run, conn, Phase::Pause).await?;
         match measure::observe(run, conn, groups, &servers, span, label).await {
             Ok(Observed::Passed(detail)) => {
-                run.phase(Phase::Pause, Status::Ok, t, format!("{label} held {}: {detail}", humantime::format_duration(span)));
+                run.phase(
+                    Phase::Pause,
+                    Status::Ok,
+                    t,
+                    format!(
+                        "{label} held {}: {detail}",
+                        humantime::format_duration(span)
+                    ),
+                );
                 Ok(true)
             }
             Ok(Observed::Inconclusive(detail)) => {
-                run.phase(Phase::Pause, Status::Inconclusive, t, format!("{label}: {detail}; waiting for `runner promote` or `runner abort`"));
+                run.phase(
+                    Phase::Pause,
+                    Status::Inconclusive,
+                    t,
+                    format!("{label}: {detail}; waiting for `runner promote` or `runner abort`"),
+                );
                 Ok(false)
             }
             Err(f) => {
-                let status = if f.interrupted { Status::Interrupted } else { Status::Failed };
+                let status = if f.interrupted {
+                    Status::Interrupted
+                } else {
+                    Status::Failed
+                };
                 run.phase(Phase::Pause, status, t, f.why.clone());
                 Err(f)
             }
@@ -137,7 +154,11 @@ impl Strategy for Canary {
         if self.done_up_to > 0 && self.done_up_to < 100 && run.env.metrics.is_some() {
             // Promoted by a person: the canary is judged once more before it grows.
             let label = format!("canary {}% (promote)", self.done_up_to);
-            let window = run.env.metrics.as_ref().map_or(Duration::ZERO, |m| m.window);
+            let window = run
+                .env
+                .metrics
+                .as_ref()
+                .map_or(Duration::ZERO, |m| m.window);
             self.observe(run, conn, to, window, &label).await?;
         }
         for percent in steps {

@@ -3,6 +3,6 @@
 pub mod cli;
 pub mod fleet;
 pub mod postgres;
-pub mod prometheus;
 pub mod project;
+pub mod prometheus;
 pub mod shop;

@@ -24,8 +24,14 @@ impl Prometheus {
         );
         std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
         let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -42,7 +48,10 @@ impl Prometheus {
                 .is_some_and(|body| body.contains("\"scrapeUrl\""))
         };
         while !scraping() {
-            assert!(started.elapsed() < Duration::from_secs(30), "prometheus did not start scraping");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "prometheus did not start scraping"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         Prometheus {
