@@ -49,10 +49,12 @@ fn signal(child: &Child, signal: i32) {
 }
 
 fn status_json(shop: &Shop) -> serde_json::Value {
-    let out = shop
-        .run(&["status", "--env", "staging", "--format", "json"])
-        .expect_code(0);
-    serde_json::from_str(&out.stdout).unwrap()
+    let out = shop.run(&["status", "--env", "staging", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    // Exit 1 exactly when a health check fails (or a metric breaches).
+    let expected = if json["alarming"] == true { 1 } else { 0 };
+    out.expect_code(expected);
+    json
 }
 
 #[test]
@@ -86,7 +88,8 @@ fn sigkill_during_health_checks_is_in_doubt_and_rollback_restores_the_last_good_
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let status = shop.run(&["status", "--env", "staging"]).expect_code(0);
+    // The release in doubt hangs in its health checks: status says so, and exits 1.
+    let status = shop.run(&["status", "--env", "staging"]).expect_code(1);
     let id = shop.history("staging")[0]["id"]
         .as_str()
         .unwrap()
@@ -179,7 +182,7 @@ fn a_second_signal_stops_waiting_and_leaves_the_record_in_doubt() {
     let history = shop.history("staging");
     assert_eq!(history[0]["result"], "in_doubt");
     shop.run(&["status", "--env", "staging"])
-        .expect_code(0)
+        .expect_code(1)
         .stdout_has("IN DOUBT: 2.0.0 may be serving");
 }
 
