@@ -150,6 +150,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbError {
     pub code: Option<String>,
+    /// MySQL's error number (1205: lock wait timeout...), beside its SQLSTATE in `code`.
+    pub number: Option<u32>,
     pub message: String,
     /// The connection itself is gone (server restart, network): nothing more can be read or
     /// recorded on it, and whatever was not committed was rolled back by the server.
@@ -161,14 +163,20 @@ impl DbError {
         match e {
             sqlx::Error::Database(db) => {
                 let code = db.code().map(|c| c.into_owned());
+                let number = db
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .map(|m| u32::from(m.number()));
                 DbError {
-                    connection_lost: code.as_deref().is_some_and(is_connection_sqlstate),
+                    connection_lost: code.as_deref().is_some_and(is_connection_sqlstate)
+                        || number.is_some_and(is_connection_number),
                     code,
+                    number,
                     message: db.message().to_string(),
                 }
             }
             other => DbError {
                 code: None,
+                number: None,
                 message: other.to_string(),
                 connection_lost: matches!(
                     other,
@@ -186,6 +194,7 @@ impl DbError {
     pub fn other(message: impl Into<String>) -> Self {
         DbError {
             code: None,
+            number: None,
             message: message.into(),
             connection_lost: false,
         }
@@ -199,10 +208,28 @@ fn is_connection_sqlstate(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
+/// MySQL and MariaDB error numbers that mean the session is gone: the server shut down (1053),
+/// the connection was killed (1927) or lost (2006, 2013).
+fn is_connection_number(number: u32) -> bool {
+    matches!(number, 1053 | 1927 | 2006 | 2013)
+}
+
 impl std::error::Error for DbError {}
 
 impl std::fmt::Display for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.code, self.number) {
+            (Some(code), Some(n)) => {
+                write!(f, "{} (MySQL error {n}, SQLSTATE {code})", self.message)
+            }
+            (None, Some(n)) => write!(f, "{} (MySQL error {n})", self.message),
+            _ => self.fmt_code(f),
+        }
+    }
+}
+
+impl DbError {
+    fn fmt_code(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.code {
             // PostgreSQL's SQLSTATEs have five characters; SQLite's result codes are numbers.
             Some(code) if code.len() == 5 => write!(f, "{} (SQLSTATE {code})", self.message),

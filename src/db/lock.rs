@@ -137,11 +137,22 @@ pub async fn acquire(
     loop {
         let taken = match &target {
             Target::File(file) => file.try_lock().is_ok(),
-            Target::Session { try_sql, .. } => conn
-                .fetch_one_text(try_sql, Vec::new())
-                .await
-                .map_err(|e| db_error("take the migration lock", e))?
-                .is_some_and(|t| matches!(t.as_str(), "true" | "t" | "1")),
+            Target::Session { try_sql, .. } => {
+                let answer = conn
+                    .fetch_one_text(try_sql, Vec::new())
+                    .await
+                    .map_err(|e| db_error("take the migration lock", e))?;
+                if answer.as_deref() == Some("error") {
+                    // MySQL's GET_LOCK answers NULL on an error: never read as "not taken".
+                    return Err(db_error(
+                        "take the migration lock",
+                        DbError::other(
+                            "the server answered NULL to GET_LOCK (an error: out of memory, or the session killed)",
+                        ),
+                    ));
+                }
+                answer.is_some_and(|t| matches!(t.as_str(), "true" | "t" | "1"))
+            }
         };
         if taken {
             return Ok(match target {

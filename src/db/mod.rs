@@ -8,6 +8,7 @@
 
 pub mod backoff;
 pub mod lock;
+mod mysql;
 mod postgres;
 pub mod snapshot;
 mod sqlite;
@@ -15,6 +16,7 @@ mod sqlite;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
@@ -27,6 +29,7 @@ use crate::error::{Error, Result};
 pub enum Conn {
     Postgres(PgConnection),
     Sqlite(SqliteConnection),
+    Mysql(MySqlConnection),
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection, whatever the dialect: the same
@@ -37,6 +40,7 @@ macro_rules! on_conn {
         match $conn {
             $crate::db::Conn::Postgres($c) => $body,
             $crate::db::Conn::Sqlite($c) => $body,
+            $crate::db::Conn::Mysql($c) => $body,
         }
     };
 }
@@ -69,6 +73,26 @@ pub trait Backend: Sync {
     fn now_sql(&self) -> &'static str;
     /// The SQL type of a column of runner's tables (`engine::schema` defines them).
     fn column_type(&self, column: ColumnType) -> &'static str;
+    /// A text column that is a key (MySQL cannot index LONGTEXT).
+    fn key_text_type(&self) -> &'static str {
+        self.column_type(ColumnType::Text)
+    }
+    /// The type to `CAST(... AS ...)` to for text.
+    fn cast_text(&self) -> &'static str {
+        "TEXT"
+    }
+    /// What follows `INSERT ... VALUES (...)` to update the row with the same `key` instead.
+    fn on_conflict(&self, key: &str) -> String {
+        format!("ON CONFLICT ({key}) DO UPDATE SET")
+    }
+    /// The value `column` would have had in the row the INSERT proposed.
+    fn excluded(&self, column: &str) -> String {
+        format!("excluded.{column}")
+    }
+    /// A column name as SQL: quoted where the database reserves the word.
+    fn ident(&self, name: &str) -> String {
+        name.to_string()
+    }
     /// Triggers that keep the audit log `events` append-only.
     fn append_only_sql(&self, events: &str) -> String;
     /// Column names of table `$1`.
@@ -230,8 +254,7 @@ pub fn backend(dialect: Dialect) -> &'static dyn Backend {
     match dialect {
         Dialect::Postgres => &postgres::Postgres,
         Dialect::Sqlite => &sqlite::Sqlite,
-        // MySQL connections are refused by `Conn::open` until its backend lands.
-        Dialect::Mysql => &postgres::Postgres,
+        Dialect::Mysql => &mysql::Mysql,
     }
 }
 
@@ -269,9 +292,16 @@ impl Conn {
                 }
                 Ok(Conn::Sqlite(options.connect().await.map_err(fail)?))
             }
-            Dialect::Mysql => Err(Error::Usage(
-                "MySQL is not supported by runner migrate yet; PostgreSQL and SQLite are".into(),
-            )),
+            Dialect::Mysql => {
+                let options = MySqlConnectOptions::from_str(url.expose()).map_err(fail)?;
+                let mut conn = options.connect().await.map_err(fail)?;
+                // Timestamps in runner's tables are UTC, whatever the server's zone.
+                sqlx::raw_sql("SET time_zone = '+00:00'")
+                    .execute(&mut conn)
+                    .await
+                    .map_err(fail)?;
+                Ok(Conn::Mysql(conn))
+            }
         }
     }
 
@@ -293,6 +323,7 @@ impl Conn {
         match self {
             Conn::Postgres(_) => Dialect::Postgres,
             Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Mysql(_) => Dialect::Mysql,
         }
     }
 
@@ -355,8 +386,9 @@ impl Conn {
         values: Vec<Value>,
     ) -> Result<Vec<Vec<Option<String>>>, DbError> {
         use sqlx::Row;
+        let (sql, values) = self.placeholders(sql, values);
         on_conn!(self, c => {
-            let mut q = sqlx::query(AssertSqlSafe(sql.to_string()));
+            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
             for v in values {
                 q = match v {
                     Value::Int(i) => q.bind(i),
@@ -428,6 +460,7 @@ impl Conn {
 
     /// Runs one parameterized statement (`$1`, `$2`, ... in both dialects).
     pub async fn exec(&mut self, sql: String, values: Vec<Value>) -> Result<u64, DbError> {
+        let (sql, values) = self.placeholders(&sql, values);
         on_conn!(self, c => {
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for v in values {
@@ -441,9 +474,62 @@ impl Conn {
         .map_err(|e| DbError::from_sqlx(&e))
     }
 
+    /// `sql` with runner's `$n` placeholders as this database takes them, for a statement whose
+    /// parameters appear once each, in order.
+    pub fn native(&self, sql: &str) -> String {
+        self.placeholders(sql, Vec::new()).0
+    }
+
+    /// runner writes `$1`, `$2`, ...; MySQL takes `?` in order: rewritten, the values
+    /// repeated and reordered to match.
+    fn placeholders(&self, sql: &str, values: Vec<Value>) -> (String, Vec<Value>) {
+        if self.dialect() != Dialect::Mysql {
+            return (sql.to_string(), values);
+        }
+        let (sql, order) = question_marks(sql);
+        let values = order
+            .into_iter()
+            .filter_map(|i| values.get(i).cloned())
+            .collect();
+        (sql, values)
+    }
+
     pub async fn close(self) {
         let _ = on_conn!(self, c => c.close().await);
     }
+}
+
+/// `$n` placeholders outside quotes turned into `?`, with the 0-based value index of each.
+fn question_marks(sql: &str) -> (String, Vec<usize>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut order = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if matches!(c, '\'' | '"' | '`') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut n = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    n.push(*d);
+                    chars.next();
+                }
+                order.push(n.parse::<usize>().unwrap_or(1).saturating_sub(1));
+                out.push('?');
+            }
+            None => out.push(c),
+        }
+    }
+    (out, order)
 }
 
 /// A value bound to a statement parameter.
@@ -480,5 +566,21 @@ impl From<String> for Value {
 impl From<Option<String>> for Value {
     fn from(v: Option<String>) -> Self {
         Value::Text(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::question_marks;
+
+    #[test]
+    fn dollar_placeholders_become_question_marks_in_order() {
+        assert_eq!(
+            question_marks("UPDATE t SET a = $2, b = '$1' WHERE id = $1 AND x = $2"),
+            (
+                "UPDATE t SET a = ?, b = '$1' WHERE id = ? AND x = ?".to_string(),
+                vec![1, 0, 1]
+            )
+        );
     }
 }

@@ -244,7 +244,11 @@ impl History {
     pub async fn table_exists(&self, conn: &mut Conn, table: &str) -> Result<bool, DbError> {
         let count = conn
             .fetch_one_text(
-                &format!("SELECT CAST(({}) AS TEXT)", self.backend.table_exists_sql()),
+                &format!(
+                    "SELECT CAST(({}) AS {})",
+                    self.backend.table_exists_sql(),
+                    self.backend.cast_text()
+                ),
                 vec![table.into()],
             )
             .await?;
@@ -268,7 +272,7 @@ impl History {
         let sql = format!(
             "SELECT version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
                     applied_sql, rollback_sql, {}, {}, {}, error_sqlstate, error_message, {},
-                    {}, {}, duration_ms, deploy_id, environment, release, applied_by,
+                    {}, {}, duration_ms, deploy_id, environment, {release}, applied_by,
                     {}, {}, {}, {}, {}
              FROM {} ORDER BY version",
             int("statements_total"),
@@ -282,7 +286,8 @@ impl History {
             later("rollback_total", "NULL"),
             later("rollback_in_flight", "NULL"),
             later("rollback_target", "NULL"),
-            self.migrations
+            self.migrations,
+            release = self.backend.ident("release"),
         );
         on_conn!(conn, c => {
             let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(c).await.map_err(|e| DbError::from_sqlx(&e))?;
@@ -333,23 +338,40 @@ impl History {
         state: State,
         attempts: i64,
     ) -> Result<(), DbError> {
+        let b = self.backend;
+        let x = |c: &str| b.excluded(c);
         let sql = format!(
             "INSERT INTO {m} (version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
                  applied_sql, rollback_sql, statements_total, statements_done, attempts, started_at,
-                 deploy_id, environment, release, applied_by)
+                 deploy_id, environment, {release}, applied_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $15, {now}, $11, $12, $13, $14)
-             ON CONFLICT (version) DO UPDATE SET name = excluded.name, state = excluded.state,
-                 mode = excluded.mode, sha256 = excluded.sha256,
-                 normalized_sha256 = excluded.normalized_sha256,
-                 refinery_checksum = excluded.refinery_checksum, applied_sql = excluded.applied_sql,
-                 rollback_sql = excluded.rollback_sql, statements_total = excluded.statements_total,
+             {conflict} name = {}, state = {},
+                 mode = {}, sha256 = {},
+                 normalized_sha256 = {},
+                 refinery_checksum = {}, applied_sql = {},
+                 rollback_sql = {}, statements_total = {},
                  statements_done = 0, error_statement = NULL, error_sqlstate = NULL,
                  error_message = NULL, attempts = {m}.attempts + $15, started_at = {now},
                  finished_at = NULL, duration_ms = NULL, in_flight = NULL, rollback_done = 0,
                  rollback_total = NULL, rollback_in_flight = NULL, rollback_target = NULL,
-                 deploy_id = excluded.deploy_id,
-                 environment = excluded.environment, release = excluded.release,
-                 applied_by = excluded.applied_by",
+                 deploy_id = {},
+                 environment = {}, {release} = {},
+                 applied_by = {}",
+            x("name"),
+            x("state"),
+            x("mode"),
+            x("sha256"),
+            x("normalized_sha256"),
+            x("refinery_checksum"),
+            x("applied_sql"),
+            x("rollback_sql"),
+            x("statements_total"),
+            x("deploy_id"),
+            x("environment"),
+            x("release"),
+            x("applied_by"),
+            conflict = b.on_conflict("version"),
+            release = b.ident("release"),
             m = self.migrations,
             now = self.now(),
         );

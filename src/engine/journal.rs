@@ -355,6 +355,7 @@ pub async fn entries(
         history.deploys
     );
     let env = environment.to_string();
+    let sql = conn.native(&sql);
     on_conn!(conn, c => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(env).fetch_all(c).await.map_err(|e| DbError::from_sqlx(&e))?;
         rows.iter().map(|r| -> Result<Entry, sqlx::Error> {

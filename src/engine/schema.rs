@@ -50,7 +50,11 @@ impl Column {
 
     /// `name type [PRIMARY KEY] [NOT NULL] [DEFAULT ...]` in the backend's dialect.
     pub fn sql(&self, backend: &dyn Backend) -> String {
-        let mut out = format!("{} {}", self.name, backend.column_type(self.ty));
+        let ty = match self.ty {
+            ColumnType::Text if self.key => backend.key_text_type(),
+            ty => backend.column_type(ty),
+        };
+        let mut out = format!("{} {ty}", backend.ident(self.name));
         if self.key && !matches!(self.ty, ColumnType::Serial) {
             out.push_str(" PRIMARY KEY");
         }

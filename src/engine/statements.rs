@@ -40,7 +40,11 @@ pub fn script(file: &SqlFile, dialect: Dialect) -> Result<Script, String> {
     if let Some(error) = parsed.errors.first() {
         return Err(format!("line {}: {}", error.line, error.message));
     }
-    let mode = if file.directives.no_transaction || parsed.needs_statement_mode() {
+    // MySQL commits each DDL statement by itself: a file is never one transaction there.
+    let mode = if dialect == Dialect::Mysql
+        || file.directives.no_transaction
+        || parsed.needs_statement_mode()
+    {
         Mode::Statement
     } else {
         Mode::Transaction
@@ -79,7 +83,21 @@ pub fn outside_transaction(statement: &str, dialect: Dialect) -> Option<Effect> 
                 .to_ascii_uppercase();
             matches!(first.as_str(), "VACUUM" | "PRAGMA").then_some(Effect::Repeatable)
         }
-        Dialect::Mysql => Some(Effect::Unknown),
+        // DDL commits by itself: it runs outside runner's transaction, marked in flight.
+        // Data changes run in a transaction with their progress row, atomically.
+        Dialect::Mysql => {
+            let first = statement
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            match first.as_str() {
+                "INSERT" | "UPDATE" | "DELETE" | "REPLACE" => None,
+                // No lasting effect: running it again is harmless.
+                "SELECT" | "DO" | "SET" => Some(Effect::Repeatable),
+                _ => Some(Effect::Unknown),
+            }
+        }
     }
 }
 

@@ -125,7 +125,7 @@ impl Scratch {
                 let conn = Conn::open(&url, "runner verify").await?;
                 Ok(Scratch { conn, server: None, _dir: Some(dir), dialect, origin: None })
             }
-            (Dialect::Postgres, Some(server)) if server.dialect() == Dialect::Postgres => {
+            (Dialect::Postgres | Dialect::Mysql, Some(server)) if server.dialect() == dialect => {
                 let mut admin = Conn::open(server, "runner verify").await?;
                 // Named after the database it was made from, so a person (or a test) can tell
                 // whose it is.
@@ -160,7 +160,9 @@ impl Scratch {
             (Dialect::Postgres, _) => Err(Error::Usage(
                 "verifying PostgreSQL migrations needs a server for the scratch database: pass --database-url postgres://... (any database on it; runner creates and drops its own) or --env ENV".into(),
             )),
-            (Dialect::Mysql, _) => Err(Error::Usage("runner verify does not support MySQL yet".into())),
+            (Dialect::Mysql, _) => Err(Error::Usage(
+                "verifying MySQL migrations needs a server for the scratch database: pass --database-url mysql://... (a user allowed to CREATE and DROP DATABASE; runner creates and drops its own) or --env ENV".into(),
+            )),
         }
     }
 
@@ -176,9 +178,12 @@ impl Scratch {
     pub async fn remove(self) {
         self.conn.close().await;
         if let Some((mut admin, name)) = self.server {
-            let _ = admin
-                .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
+            let drop = match self.dialect {
+                // Sessions still on it (a killed statement's) are ended with it.
+                Dialect::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                _ => format!("DROP DATABASE IF EXISTS {name}"),
+            };
+            let _ = admin.execute(&drop).await;
             admin.close().await;
         }
     }

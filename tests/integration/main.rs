@@ -16,6 +16,7 @@ mod fault_suite;
 mod harness;
 mod migrate_postgres;
 mod migrate_sqlite;
+mod mysql;
 mod new_migration;
 mod passwords;
 mod postgres_cluster;

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod fleet;
+pub mod mariadb;
 pub mod postgres;
 pub mod project;
 pub mod prometheus;

@@ -1,0 +1,264 @@
+//! runner on a real MariaDB (the distribution's 10.11, started by the harness on a unix
+//! socket): migrate statement by statement (DDL commits by itself there), concurrency, a
+//! SIGKILL mid-file, the named lock, verify and rollback.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use sqlx::mysql::MySqlConnection;
+
+use crate::harness::mariadb::{self, TestDatabase};
+use crate::harness::project::Project;
+
+fn project_on(db: &TestDatabase, extra: &str) -> Project {
+    Project::new("mysql", &[("ci", &db.url, extra)])
+}
+
+async fn history(conn: &mut MySqlConnection) -> Vec<(i64, String, String, i32)> {
+    sqlx::query_as(
+        "SELECT version, name, state, statements_done FROM runner_migrations ORDER BY version",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+async fn tables(conn: &mut MySqlConnection) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name NOT LIKE 'runner_%' ORDER BY table_name",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn migrate_applies_statement_by_statement_and_records_history() {
+    let db = mariadb::fresh_database().await;
+    let p = project_on(&db, "");
+    p.migration(
+        "V1__customers",
+        "CREATE TABLE customers (id BIGINT PRIMARY KEY, email VARCHAR(200) NOT NULL);\nCREATE INDEX customers_email ON customers (email);",
+        Some("DROP TABLE customers;"),
+    )
+    .migration(
+        "V2__seed",
+        "INSERT INTO customers (id, email) VALUES (1, 'a@example.com');",
+        Some("DELETE FROM customers WHERE id = 1;"),
+    );
+    p.run(&["plan", "--env", "ci"])
+        .expect_code(0)
+        .stdout_has("V1 customers  statement  2 statements")
+        .stdout_has("named lock runner:<database>");
+    p.run(&["migrate", "--env", "ci"])
+        .expect_code(0)
+        .stdout_has("applied V2 seed");
+    let mut conn = db.connect().await;
+    let rows = history(&mut conn).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].2.as_str(), rows[0].3), ("applied", 2), "{rows:?}");
+    p.run(&["status", "--env", "ci"])
+        .expect_code(0)
+        .stdout_has("2 applied, 0 pending");
+    p.run(&["history", "--env", "ci"])
+        .expect_code(0)
+        .stdout_has("migrate");
+    // A failure at statement 2 of 3 leaves statement 1 committed: failed_partial, exactly.
+    p.migration(
+        "V3__half",
+        "CREATE TABLE h1 (id INT);\nALTER TABLE nope ADD COLUMN x INT;\nCREATE TABLE h2 (id INT);",
+        Some("DROP TABLE h2;\nDROP TABLE h1;"),
+    );
+    p.run(&["migrate", "--env", "ci"])
+        .expect_code(3)
+        .stderr_has("V3 half failed at statement 2 of 3")
+        .stderr_has("MySQL error 1146");
+    let rows = history(&mut conn).await;
+    assert_eq!(
+        (rows[2].2.as_str(), rows[2].3),
+        ("failed_partial", 1),
+        "{rows:?}"
+    );
+    assert!(tables(&mut conn).await.contains(&"h1".to_string()));
+    // Fixed, and resumed from statement 2: statement 1 is not run again.
+    p.migration(
+        "V3__half",
+        "CREATE TABLE h1 (id INT);\nCREATE TABLE nope (id INT);\nCREATE TABLE h2 (id INT);",
+        Some("DROP TABLE h2;\nDROP TABLE nope;\nDROP TABLE h1;"),
+    );
+    p.run(&["migrate", "--env", "ci", "--resume", "3"])
+        .expect_code(0);
+    let rows = history(&mut conn).await;
+    assert_eq!((rows[2].2.as_str(), rows[2].3), ("applied", 3), "{rows:?}");
+}
+
+#[tokio::test]
+async fn eight_runners_at_once_apply_each_of_fifty_migrations_exactly_once() {
+    let db = mariadb::fresh_database().await;
+    let p = project_on(&db, "");
+    for i in 1..=50 {
+        p.migration(
+            &format!("V{i}__t{i}"),
+            &format!("CREATE TABLE t{i} (id INT);\nINSERT INTO t{i} VALUES ({i});"),
+            Some(&format!("DROP TABLE t{i};")),
+        );
+    }
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            p.command(&["migrate", "--env", "ci", "--lock-wait", "120s"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut conn = db.connect().await;
+    let rows = history(&mut conn).await;
+    assert_eq!(rows.len(), 50);
+    assert!(rows.iter().all(|r| r.2 == "applied"));
+    let applied: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM runner_events WHERE kind = 'migration_applied'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(applied, 50);
+    // Each INSERT ran once.
+    for i in [1, 25, 50] {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM t{i}")))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
+
+#[tokio::test]
+async fn sigkill_mid_file_frees_the_lock_and_leaves_failed_partial_to_resume() {
+    let db = mariadb::fresh_database().await;
+    let p = project_on(&db, "");
+    p.migration(
+        "V1__steps",
+        "CREATE TABLE s1 (id INT);\nSELECT SLEEP(3);\nCREATE TABLE s2 (id INT);",
+        Some("DROP TABLE s2;\nDROP TABLE s1;"),
+    );
+    let mut child = p
+        .command(&["migrate", "--env", "ci"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut conn = db.connect().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let done: Option<i32> =
+            sqlx::query_scalar("SELECT statements_done FROM runner_migrations WHERE version = 1")
+                .fetch_optional(&mut conn)
+                .await
+                .unwrap_or(None);
+        if done == Some(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the migration never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The lock went with the killed connection: the next run takes it at once.
+    let out = p
+        .run(&["migrate", "--env", "ci", "--lock-wait", "30s"])
+        .expect_code(2);
+    out.stderr_has("now failed_partial (interrupted after 1 of 3 statements)")
+        .stderr_has("--resume 1");
+    p.run(&["migrate", "--env", "ci", "--resume", "1"])
+        .expect_code(0);
+    let rows = history(&mut conn).await;
+    assert_eq!((rows[0].2.as_str(), rows[0].3), ("applied", 3), "{rows:?}");
+    assert_eq!(tables(&mut conn).await, ["s1", "s2"]);
+}
+
+#[tokio::test]
+async fn a_held_lock_times_out_naming_the_holder_and_can_be_forced() {
+    let db = mariadb::fresh_database().await;
+    let p = project_on(&db, "");
+    p.migration("V1__a", "CREATE TABLE a (id INT);", Some("DROP TABLE a;"));
+    let mut holder = db.connect().await;
+    let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(CONCAT('runner:', DATABASE()), 0)")
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    assert_eq!(got, Some(1));
+    p.run(&["migrate", "--env", "ci", "--lock-wait", "1s"])
+        .expect_code(6)
+        .stderr_has("could not take the migration lock within 1s: it is held by pid")
+        .stderr_has("root");
+    p.run(&["lock", "status", "--env", "ci"])
+        .expect_code(0)
+        .stdout_has("held by pid");
+    p.run(&["lock", "release", "--env", "ci", "--force"])
+        .expect_code(0)
+        .stdout_has("released the migration lock of ci");
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+}
+
+#[tokio::test]
+async fn verify_catches_a_column_left_behind_and_a_changed_type_and_rollback_undoes_the_newest() {
+    let db = mariadb::fresh_database().await;
+    let p = project_on(&db, "");
+    p.migration(
+        "V1__orders",
+        "CREATE TABLE orders (id BIGINT PRIMARY KEY, total INT NOT NULL);",
+        Some("DROP TABLE orders;"),
+    )
+    .migration(
+        "V2__note",
+        "ALTER TABLE orders ADD COLUMN note VARCHAR(100);",
+        // Forgets the column.
+        Some("SELECT 1;"),
+    )
+    .migration(
+        "V3__total",
+        "ALTER TABLE orders MODIFY total BIGINT NOT NULL;",
+        // Puts back the wrong type.
+        Some("ALTER TABLE orders MODIFY total SMALLINT NOT NULL;"),
+    )
+    .migration(
+        "V4__region",
+        "ALTER TABLE orders ADD COLUMN region VARCHAR(20) NOT NULL DEFAULT 'eu';",
+        Some("ALTER TABLE orders DROP COLUMN region;"),
+    );
+    let out = p.run(&["verify", "--database-url", &db.url]).expect_code(1);
+    let out = out
+        .stdout_has("MISMATCH  V2 note")
+        .stdout_has("column orders.note: before (absent), after varchar(100) null")
+        .stdout_has("MISMATCH  V3 total")
+        .stdout_has("column orders.total: before int(11) not null, after smallint(6) not null");
+    assert!(out.stdout.contains("ok        V4 region"), "{out}");
+    // No scratch database is left behind.
+    let mut conn = db.connect().await;
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'runner_verify%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    p.run(&["rollback", "--env", "ci", "--steps", "1"])
+        .expect_code(0)
+        .stdout_has("rolled back V4 region");
+    let cols: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'orders' ORDER BY ordinal_position",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(cols, ["id", "total", "note"]);
+}
