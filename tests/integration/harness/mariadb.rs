@@ -80,6 +80,8 @@ fn find(name: &str) -> PathBuf {
     )
 }
 
+// The server outlives this function (its watchdog ends it with the test process).
+#[allow(clippy::zombie_processes)]
 fn start() -> Server {
     let install = find("mariadb-install-db");
     let daemon = find("mariadbd");
