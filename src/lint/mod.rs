@@ -349,6 +349,7 @@ fn run_rules(label: &str, parsed: &ParsedFile, rules: &[Rule], ctx: &mut Context
             ctx.transaction += 1; // in statement mode each statement commits on its own
         }
         ctx.in_transaction = file_transaction || ctx.explicit_transaction;
+        ctx.online_alter = false;
         for op in &statement.ops {
             for rule in rules {
                 let Check::Statement(check) = rule.def().check else {
@@ -376,6 +377,9 @@ fn run_rules(label: &str, parsed: &ParsedFile, rules: &[Rule], ctx: &mut Context
 
 /// Updates what the migrations so far built, after an operation ran.
 fn remember(ctx: &mut Context, op: &Op) {
+    if let Op::AlterAlgorithm { online, .. } = op {
+        ctx.online_alter = *online;
+    }
     {
         ctx.schema.apply(op, true);
         match op {

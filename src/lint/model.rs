@@ -166,6 +166,20 @@ pub enum Op {
         from: Vec<String>,
     },
     Transaction(TransactionKind),
+    /// A MySQL `ALTER TABLE`'s `ALGORITHM` and `LOCK` clauses (given before its other
+    /// operations): `online` when they ask for INSTANT, or INPLACE with LOCK=NONE, so the
+    /// server refuses the change rather than copy the table or block writes.
+    AlterAlgorithm {
+        table: String,
+        online: bool,
+    },
+    /// A MySQL `ALTER TABLE` operation that copies the table (rebuilds it with writes
+    /// blocked) unless an online algorithm is asked for.
+    TableCopy {
+        table: String,
+        /// What copies it: `drops the primary key`, `adds column x AFTER y`...
+        what: String,
+    },
 }
 
 /// A statement of a migration file, where it starts, and what it does.

@@ -191,10 +191,16 @@ fn lower(statement: &ast::Statement) -> Vec<Op> {
         }
         S::AlterTable(at) => {
             let table = last_name(&at.name);
-            at.operations
-                .iter()
-                .flat_map(|op| alter_table_op(&table, op))
-                .collect()
+            // Only said when it is online: an ALTER is not, by default.
+            let mut ops = Vec::new();
+            if online_alter(&at.operations) {
+                ops.push(Op::AlterAlgorithm {
+                    table: table.clone(),
+                    online: true,
+                });
+            }
+            ops.extend(at.operations.iter().flat_map(|op| alter_table_op(&table, op)));
+            ops
         }
         S::CreateIndex(ci) => vec![Op::CreateIndex {
             table: last_name(&ci.table_name),
@@ -258,12 +264,44 @@ fn lower(statement: &ast::Statement) -> Vec<Op> {
     }
 }
 
+/// `ALGORITHM=INSTANT`, or `ALGORITHM=INPLACE` with `LOCK=NONE`: MySQL then refuses a change
+/// it cannot make without copying the table or blocking writes.
+fn online_alter(ops: &[AlterTableOperation]) -> bool {
+    use sqlparser::ast::{AlterTableAlgorithm, AlterTableLock};
+    let algorithm = ops.iter().find_map(|o| match o {
+        AlterTableOperation::Algorithm { algorithm, .. } => Some(algorithm),
+        _ => None,
+    });
+    let lock = ops.iter().find_map(|o| match o {
+        AlterTableOperation::Lock { lock, .. } => Some(lock),
+        _ => None,
+    });
+    matches!(algorithm, Some(AlterTableAlgorithm::Instant))
+        || (matches!(algorithm, Some(AlterTableAlgorithm::Inplace))
+            && matches!(lock, Some(AlterTableLock::None)))
+}
+
 fn alter_table_op(table: &str, op: &AlterTableOperation) -> Vec<Op> {
     let table = table.to_string();
     match op {
-        AlterTableOperation::AddColumn { column_def, .. } => {
-            vec![Op::AddColumn(new_column(table, column_def))]
+        AlterTableOperation::AddColumn {
+            column_def,
+            column_position,
+            ..
+        } => {
+            let mut ops = vec![Op::AddColumn(new_column(table.clone(), column_def))];
+            if let Some(position) = column_position {
+                ops.push(Op::TableCopy {
+                    table,
+                    what: format!("adds column {} {position} (not at the end)", column_def.name.value),
+                });
+            }
+            ops
         }
+        AlterTableOperation::DropPrimaryKey { .. } => vec![Op::TableCopy {
+            table,
+            what: "drops the primary key".into(),
+        }],
         AlterTableOperation::DropColumn { column_names, .. } => column_names
             .iter()
             .map(|c| Op::DropColumn {

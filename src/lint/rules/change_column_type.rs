@@ -66,7 +66,7 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
 }
 
 /// Whether two spellings name the same SQL type (`int` and `integer`, `int8` and `bigint`).
-fn same_type(a: &str, b: &str) -> bool {
+pub(super) fn same_type(a: &str, b: &str) -> bool {
     canonical(a) == canonical(b)
 }
 

@@ -38,6 +38,8 @@ pub struct Context {
     pub explicit_transaction: bool,
     /// Whether runner wraps the whole file in one transaction.
     pub file_transaction: bool,
+    /// The current MySQL ALTER TABLE asks for an online algorithm (`Op::AlterAlgorithm`).
+    pub online_alter: bool,
     /// The file is `-- runner:phase contract`: it runs only once the previous release is
     /// stopped, so removing what only that release used breaks nothing.
     pub contract: bool,
@@ -89,6 +91,7 @@ pub struct RuleDef {
 
 pub const ALL_DIALECTS: &[Dialect] = &[Dialect::Postgres, Dialect::Sqlite, Dialect::Mysql];
 pub const POSTGRES: &[Dialect] = &[Dialect::Postgres];
+pub const MYSQL: &[Dialect] = &[Dialect::Mysql];
 pub const SQLITE: &[Dialect] = &[Dialect::Sqlite];
 
 macro_rules! registry {
@@ -136,6 +139,8 @@ registry! {
     UnbatchedBackfill => unbatched_backfill,
     ConcurrentlyInTransaction => concurrently_in_transaction,
     TransactionControl => transaction_control,
+    // Locking (MySQL).
+    MysqlTableCopy => mysql_table_copy,
     // SQLite.
     SqliteUnsupportedAlter => sqlite_unsupported_alter,
     // Process and files.
