@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark: runner migrate against psql applying the same migrations, each file in its own
-# transaction, on the same throwaway PostgreSQL cluster in one run. Prints both wall times
-# (median of N runs, each on a fresh database) and the ratio.
+# Benchmark: runner migrate against the database's own client applying the same migrations, in
+# one run: psql on a throwaway PostgreSQL cluster (each file in its own transaction), then the
+# mariadb client on a throwaway MariaDB (statement by statement, as MySQL commits DDL). Prints
+# the wall times (median of N runs, each on a fresh database) and the ratios.
 #
 #   scripts/bench-migrate.sh [MIGRATIONS] [RUNS]      (defaults: 500 migrations, 3 runs)
 set -euo pipefail
@@ -49,4 +50,41 @@ echo "migrations: $count small files (CREATE TABLE + INSERT), each in its own tr
 echo "psql runs:   ${psql_times[*]}"
 echo "runner runs: ${runner_times[*]}"
 awk -v p="$p" -v m="$m" 'BEGIN { printf "psql %.3f s, runner %.3f s, ratio runner/psql %.2f (goal <= 1.30)\n", p, m, m / p }'
-rm -rf "$work"
+
+# MariaDB: the same files (MySQL spelling), the mariadb client in one session against runner.
+mdb=$(mktemp -d)
+user=(); [ "$(id -u)" -eq 0 ] && user=(--user=root)
+mariadb-install-db --no-defaults --datadir="$mdb/data" "${user[@]}" --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
+/usr/sbin/mariadbd --no-defaults --datadir="$mdb/data" --socket="$mdb/sock" --pid-file="$mdb/pid" --log-error="$mdb/err" \
+    "${user[@]}" --skip-networking --skip-log-bin --innodb-buffer-pool-size=64M >/dev/null 2>&1 &
+trap 'kill "$(cat "$mdb/pid" 2>/dev/null)" 2>/dev/null; rm -rf "$mdb" "$work"' EXIT
+for _ in $(seq 100); do [ -S "$mdb/sock" ] && break; sleep 0.1; done
+mysql="mariadb --no-defaults -S $mdb/sock -u root"
+rm -rf "$work/migrations" && mkdir -p "$work/migrations"
+for i in $(seq 1 "$count"); do
+    v=$(printf '%04d' "$i")
+    printf 'CREATE TABLE t%s (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL);\nINSERT INTO t%s VALUES (1, %s);\n' "$i" "$i" "'row $i'" \
+        > "$work/migrations/V${v}__table_$i.sql"
+    printf 'DROP TABLE t%s;\n' "$i" > "$work/migrations/V${v}__table_$i.down.sql"
+done
+for f in $(ls "$work"/migrations/V*.sql | grep -v '\.down\.sql$'); do printf 'source %s\n' "$f"; done > "$work/mariadb-script.sql"
+client_times=() runner_times=()
+for r in $(seq 1 "$runs"); do
+    $mysql -e "CREATE DATABASE client_$r; CREATE DATABASE runner_$r"
+    client_times+=("$(elapsed $mysql "client_$r" -e "source $work/mariadb-script.sql")")
+    cat > "$work/runner.toml" <<TOML
+[migrations]
+dialect = "mysql"
+[environments.bench]
+database_url = "mysql://root@localhost/runner_$r?socket=$mdb/sock"
+TOML
+    runner_times+=("$(cd "$work" && elapsed "$runner" migrate --env bench)")
+    applied=$($mysql -N -e "SELECT count(*) FROM runner_$r.runner_migrations WHERE state = 'applied'")
+    [ "$applied" = "$count" ] || { echo "runner applied $applied of $count on MariaDB" >&2; exit 1; }
+done
+c=$(printf '%s\n' "${client_times[@]}" | median)
+m=$(printf '%s\n' "${runner_times[@]}" | median)
+echo "MariaDB $($mysql -N -e 'SELECT VERSION()'): the same $count files, statement by statement; median of $runs runs"
+echo "mariadb client runs: ${client_times[*]}"
+echo "runner runs:         ${runner_times[*]}"
+awk -v p="$c" -v m="$m" 'BEGIN { printf "mariadb %.3f s, runner %.3f s, ratio runner/mariadb %.2f\n", p, m, m / p }'
