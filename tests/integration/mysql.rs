@@ -280,9 +280,7 @@ async fn the_mysql_shop_corpus_applies_verifies_and_rolls_back() {
     }
     assert_eq!(count, 20);
     p.run(&["check"]).expect_code(0);
-    let verified = p
-        .run(&["verify", "--database-url", &db.url])
-        .expect_code(0);
+    let verified = p.run(&["verify", "--database-url", &db.url]).expect_code(0);
     verified.stdout_has("10 verified: 10 ok, 0 mismatch");
     p.run(&["migrate", "--env", "ci"])
         .expect_code(0)
@@ -290,7 +288,15 @@ async fn the_mysql_shop_corpus_applies_verifies_and_rolls_back() {
     let mut conn = db.connect().await;
     assert_eq!(
         tables(&mut conn).await,
-        ["customers", "order_audit", "order_items", "order_totals", "orders", "products", "shipping_addresses"]
+        [
+            "customers",
+            "order_audit",
+            "order_items",
+            "order_totals",
+            "orders",
+            "products",
+            "shipping_addresses"
+        ]
     );
     // The trigger and the function work.
     sqlx::raw_sql("INSERT INTO orders (customer_id) VALUES (1); UPDATE orders SET status = 'paid' WHERE id = 1")
@@ -307,7 +313,10 @@ async fn the_mysql_shop_corpus_applies_verifies_and_rolls_back() {
         .await
         .unwrap();
     assert_eq!(orders, 1);
-    sqlx::raw_sql("DELETE FROM orders").execute(&mut conn).await.unwrap();
+    sqlx::raw_sql("DELETE FROM orders")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     p.run(&["rollback", "--env", "ci", "--to", "0"])
         .expect_code(0)
         .stdout_has("rolled back V0001 customers");
@@ -319,9 +328,16 @@ async fn deploy_with_migrations_on_mariadb() {
     let db = mariadb::fresh_database().await;
     let p = project_on(&db, "deploy = [\"true\"]\nrollback = [\"true\"]");
     p.migration("V1__a", "CREATE TABLE a (id INT);", Some("DROP TABLE a;"));
-    p.run(&["deploy", "--env", "ci", "--version", "1.0.0", "--with-migrations"])
-        .expect_code(0)
-        .stdout_has("deployed 1.0.0 to ci");
+    p.run(&[
+        "deploy",
+        "--env",
+        "ci",
+        "--version",
+        "1.0.0",
+        "--with-migrations",
+    ])
+    .expect_code(0)
+    .stdout_has("deployed 1.0.0 to ci");
     p.run(&["status", "--env", "ci"])
         .expect_code(0)
         .stdout_has("version:     1.0.0")

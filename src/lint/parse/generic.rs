@@ -56,7 +56,11 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
             Err(_) if dialect == Dialect::Mysql && is_mysql_routine(text) => {
                 return Ok(vec![statement(Vec::new())]);
             }
-            Err(e) => return Err(error(e.to_string().trim_start_matches("sql parser error: "))),
+            Err(e) => {
+                return Err(error(
+                    e.to_string().trim_start_matches("sql parser error: "),
+                ));
+            }
         };
         Ok(parsed.iter().map(|s| statement(lower(s))).collect())
     })
@@ -199,7 +203,11 @@ fn lower(statement: &ast::Statement) -> Vec<Op> {
                     online: true,
                 });
             }
-            ops.extend(at.operations.iter().flat_map(|op| alter_table_op(&table, op)));
+            ops.extend(
+                at.operations
+                    .iter()
+                    .flat_map(|op| alter_table_op(&table, op)),
+            );
             ops
         }
         S::CreateIndex(ci) => vec![Op::CreateIndex {
@@ -293,7 +301,10 @@ fn alter_table_op(table: &str, op: &AlterTableOperation) -> Vec<Op> {
             if let Some(position) = column_position {
                 ops.push(Op::TableCopy {
                     table,
-                    what: format!("adds column {} {position} (not at the end)", column_def.name.value),
+                    what: format!(
+                        "adds column {} {position} (not at the end)",
+                        column_def.name.value
+                    ),
                 });
             }
             ops
@@ -529,7 +540,10 @@ mod tests {
         ] {
             assert!(parse(sql, Dialect::Mysql).errors.is_empty(), "{sql}");
         }
-        assert_eq!(parse("CREATE TABLE t (id int", Dialect::Mysql).errors.len(), 1);
+        assert_eq!(
+            parse("CREATE TABLE t (id int", Dialect::Mysql).errors.len(),
+            1
+        );
         // SQLite has no PREPARE.
         assert_eq!(
             parse("PREPARE stmt FROM @sql;", Dialect::Sqlite)
