@@ -236,6 +236,26 @@ Example:
     )]
     Lock(LockCommand),
 
+    /// Feature flags with a lifecycle, written in the OpenFeature flagd format: development,
+    /// on in each environment of the pipeline in turn, the last one ramped 5 -> 50 -> 100 %,
+    /// removed.
+    #[command(
+        subcommand,
+        after_help = "\
+Example:
+  $ runner flag new new-checkout
+  $ runner flag promote new-checkout --env staging
+  $ runner flag promote new-checkout --env production --approve          # 5 %
+  $ runner flag promote new-checkout --env production --auto --approve   # 50 %, 100 %, each step judged by the metrics
+  $ runner flag list
+  $ runner flag remove new-checkout
+
+Each environment's flags are in [flags] dir (default flags/<env>.flagd.json), which any
+OpenFeature SDK with the flagd provider in file mode reads. Every change is recorded in the
+environment's audit log with who and why."
+    )]
+    Flag(FlagCommand),
+
     /// Print a lint rule's documentation, or list the rules.
     #[command(after_help = "\
 Example:
@@ -686,6 +706,80 @@ pub struct HistoryArgs {
 
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlagCommand {
+    /// A new flag, off in every environment (development).
+    New(FlagNewArgs),
+    /// The next stage in an environment: fully on (an environment before the last), or the
+    /// next step of the ramp (the last one). --auto walks the rest of the ramp.
+    Promote(FlagPromoteArgs),
+    /// An exact percentage in an environment (0 or 100 before the last one).
+    Set(FlagSetArgs),
+    /// Back one stage in an environment, at once.
+    Rollback(FlagChangeArgs),
+    /// Every flag, its stage and its percentage per environment.
+    #[command(alias = "status")]
+    List(FlagListArgs),
+    /// Removes a flag that is at 100 % everywhere; refused while the code still reads it.
+    Remove(FlagRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FlagNewArgs {
+    pub key: String,
+    /// Why, for the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FlagChangeArgs {
+    pub key: String,
+    #[arg(long)]
+    pub env: String,
+    /// Why, for the audit log.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Approve the change in an environment with requires_approval, without a prompt.
+    #[arg(long)]
+    pub approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FlagPromoteArgs {
+    #[command(flatten)]
+    pub change: FlagChangeArgs,
+    /// The last environment: walk the rest of the ramp, holding each step for [flags] pause
+    /// while the metrics are judged; a breach puts the previous step back.
+    #[arg(long)]
+    pub auto: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FlagSetArgs {
+    #[command(flatten)]
+    pub change: FlagChangeArgs,
+    #[arg(long, value_name = "N")]
+    pub percent: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct FlagListArgs {
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct FlagRemoveArgs {
+    pub key: String,
+    /// Remove it although the code still reads it (the listed places then get the code's
+    /// default value).
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

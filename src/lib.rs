@@ -17,6 +17,7 @@ pub(crate) mod db;
 pub(crate) mod deploy;
 pub(crate) mod engine;
 pub mod error;
+pub mod flags;
 pub mod lint;
 pub(crate) mod report;
 pub(crate) mod runtime;

@@ -81,6 +81,11 @@ pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
         }
     }
 
+    // Flag debt, for a project's whole check (not for files given as arguments).
+    if let (Some(config), true) = (config, args.paths.is_empty()) {
+        report.findings.extend(flag_findings(config));
+    }
+
     match args.format {
         CheckFormat::Human => print!("{}", findings::human(&report)),
         CheckFormat::Json => print!("{}", findings::json(&report)),
@@ -94,6 +99,53 @@ pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
     } else {
         ExitCode::Success
     })
+}
+
+/// Flags at 100 % everywhere for too long, and flags the code reads that no file defines.
+fn flag_findings(config: &Config) -> Vec<crate::lint::Finding> {
+    use crate::lint::{Finding, Rule};
+    let last = config.pipeline.value.last().cloned().unwrap_or_default();
+    let file = config.flags.dir.join(format!("{last}.flagd.json"));
+    let shown = |p: &std::path::Path| {
+        p.strip_prefix(&config.root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    let mut out: Vec<Finding> = super::flag::stale(config)
+        .into_iter()
+        .map(|(key, age)| Finding {
+            rule: Rule::StaleFlag,
+            severity: Rule::StaleFlag.severity(),
+            file: shown(&file),
+            line: 1,
+            column: 1,
+            message: format!(
+                "flag {key} has been at 100 % everywhere for {} days",
+                age.as_secs() / 86_400
+            ),
+            help: format!("remove its reads from the code, then `runner flag remove {key}`"),
+            statement: None,
+        })
+        .collect();
+    out.extend(
+        super::flag::unknown_in_code(config)
+            .into_iter()
+            .map(|r| Finding {
+                rule: Rule::UnknownFlag,
+                severity: Rule::UnknownFlag.severity(),
+                file: shown(&r.path),
+                line: r.line,
+                column: 1,
+                message: format!("the code reads flag {}, which no flag file defines", r.key),
+                help: format!(
+                    "create it (`runner flag new {}`), fix the key, or remove the read",
+                    r.key
+                ),
+                statement: None,
+            }),
+    );
+    out
 }
 
 /// One target per folder: files given as arguments (what CI and pre-commit hooks pass) are

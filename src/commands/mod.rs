@@ -5,6 +5,7 @@ mod check;
 mod config;
 mod deploy;
 mod explain;
+pub(crate) mod flag;
 mod history;
 mod lock;
 mod migrate;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             lock::run(&for_env(env)?, &command)
         }
+        Command::Flag(command) => flag::run(&plain()?, &command),
         Command::New(args) => new::run(&plain()?, &args),
         Command::Catalog(args) => catalog::run(&plain()?, &args),
         Command::Config(args) => {

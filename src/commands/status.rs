@@ -87,6 +87,7 @@ fn gather(
         analysis: None,
         analysis_source: None,
         checklist: Vec::new(),
+        flag_debt: Vec::new(),
         servers: Vec::new(),
         router_note: None,
         contract_debt: Vec::new(),
@@ -194,6 +195,18 @@ fn gather(
         }
     }
     view.checklist = checklist(env, &view, &entries);
+    view.flag_debt = super::flag::stale(config)
+        .into_iter()
+        .map(|(key, age)| {
+            format!(
+                "{key} has been at 100 % everywhere for {} days: remove its reads, then `runner flag remove {key}`",
+                age.as_secs() / 86_400
+            )
+        })
+        .chain(super::flag::unknown_in_code(config).into_iter().map(|r| {
+            format!("the code reads flag {}, which no flag file defines ({r})", r.key)
+        }))
+        .collect();
     Ok(view)
 }
 

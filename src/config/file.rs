@@ -24,6 +24,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub notify: NotifyTable,
     #[serde(default)]
+    pub flags: FlagsTable,
+    #[serde(default)]
     pub environments: BTreeMap<String, Spanned<EnvironmentTable>>,
 }
 
@@ -67,6 +69,18 @@ pub struct NotifyTable {
     pub timeout: Option<Text>,
     pub retries: Option<Spanned<u32>>,
     pub events: Option<Spanned<Vec<Text>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagsTable {
+    pub dir: Option<Text>,
+    pub steps: Option<Spanned<Vec<Spanned<u32>>>>,
+    pub pause: Option<Text>,
+    pub stale_after: Option<Text>,
+    pub search: Option<Spanned<Vec<Text>>>,
+    pub pattern: Option<Text>,
+    pub push: Option<Spanned<Vec<Text>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -81,7 +81,33 @@ pub struct Config {
     pub watch: Option<Duration>,
     /// `[notify]`: who hears of deploys.
     pub notify: Notify,
+    /// `[flags]`: feature flags and their lifecycle.
+    pub flags: Flags,
 }
+
+/// `[flags]`: where the flagd files go and how flags move through the pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Flags {
+    /// One flagd file per environment: `<dir>/<env>.flagd.json`.
+    pub dir: PathBuf,
+    /// The percentages of the last environment's ramp, the last one 100.
+    pub steps: Vec<u32>,
+    /// How long `runner flag promote --auto` holds each step.
+    #[serde(with = "humantime_serde")]
+    pub pause: Duration,
+    /// A flag at 100 % everywhere for longer than this is debt: remove it.
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
+    /// Where the code that reads flags lives (searched for references).
+    pub search: Vec<PathBuf>,
+    /// How a flag read looks in the code: a regex whose first group is the flag key.
+    pub pattern: String,
+    /// Run after a flag file is written (`{env}`, `{file}`), to publish it.
+    pub push: Option<Vec<String>>,
+}
+
+/// OpenFeature SDKs' flag reads: `getBooleanValue("key", ...)`, `get_boolean_details('key')`...
+pub const DEFAULT_FLAG_PATTERN: &str = r#"(?i)get_?(?:boolean|string|number|integer|float|object)_?(?:value|details)\(\s*["']([A-Za-z0-9_.:-]+)["']"#;
 
 /// `[notify]`: webhooks told of deploys; never blocking or failing one.
 #[derive(Debug, Clone, Default, Serialize)]

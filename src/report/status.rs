@@ -33,6 +33,9 @@ pub struct StatusView {
     pub analysis_source: Option<String>,
     /// The post-deploy checklist, each item with its evidence.
     pub checklist: Vec<CheckItem>,
+    /// Feature flags that are debt: at 100 % everywhere too long, or read by the code but
+    /// defined nowhere.
+    pub flag_debt: Vec<String>,
     /// The servers of a routed environment: recorded, and as the router has them now.
     pub servers: Vec<ServerNow>,
     /// The router could not be read, or differs from runner's record.
@@ -204,6 +207,7 @@ pub fn json(view: &StatusView) -> serde_json::Value {
         "analysis": view.analysis,
         "analysis_source": view.analysis_source,
         "checklist": view.checklist,
+        "flag_debt": view.flag_debt,
         "alarming": view.alarming(),
         "paused": s.paused,
         "servers": view.servers.iter().map(|v| {
@@ -377,6 +381,9 @@ pub fn human(view: &StatusView) -> String {
         }
     } else if let Some(source) = &view.analysis_source {
         out.push_str(&format!("  dashboard:   {source}\n"));
+    }
+    for debt in &view.flag_debt {
+        out.push_str(&format!("  flag debt:   {debt}\n"));
     }
     if !view.checklist.is_empty() {
         out.push_str("  post-deploy checklist:\n");
@@ -553,6 +560,7 @@ mod tests {
             servers: Vec::new(),
             router_note: None,
             contract_debt: Vec::new(),
+            flag_debt: Vec::new(),
         }
     }
 

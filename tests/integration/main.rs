@@ -13,6 +13,7 @@ mod deploy;
 mod deploy_record;
 mod example_project;
 mod fault_suite;
+mod flags;
 mod harness;
 mod migrate_postgres;
 mod migrate_sqlite;

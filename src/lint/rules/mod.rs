@@ -154,6 +154,9 @@ registry! {
     ParseError => parse_error,
     InvalidSuppression => invalid_suppression,
     UnusedSuppression => unused_suppression,
+    // Feature flags (runner flag).
+    StaleFlag => stale_flag,
+    UnknownFlag => unknown_flag,
     // Rollback verification (runner verify, runner check --verify).
     RollbackMismatch => rollback_mismatch,
     LossyMigration => lossy_migration,

@@ -88,6 +88,11 @@ impl Shop {
         self.dir.path()
     }
 
+    /// The port of environment `index`'s app.
+    pub fn port(&self, index: usize) -> u16 {
+        self.ports[index]
+    }
+
     pub fn runner(&self, args: &[&str]) -> Runner {
         Runner::new(self.path())
             .args(args)

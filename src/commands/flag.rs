@@ -1,0 +1,505 @@
+//! `runner flag new|promote|set|rollback|list|remove`: feature flags through the pipeline, in
+//! the OpenFeature flagd format, every change approved where the environment requires it and
+//! recorded in its audit log.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::cli::{FlagChangeArgs, FlagCommand, Format};
+use crate::config::{Config, Environment};
+use crate::deploy::approval;
+use crate::engine::history::History;
+use crate::error::{Error, ExitCode, Result};
+use crate::flags::flagd::Flag;
+use crate::flags::{Move, Rollout, Store, references, validate_key};
+use crate::report::table::Table;
+use crate::runtime::block_on;
+
+pub fn run(config: &Config, command: &FlagCommand) -> Result<ExitCode> {
+    if config.pipeline.value.is_empty() {
+        return Err(Error::Usage(
+            "flags move through [deploy] pipeline, which is empty".into(),
+        ));
+    }
+    let store = Store { config };
+    match command {
+        FlagCommand::New(a) => new(&store, &a.key, a.reason.as_deref()),
+        FlagCommand::Promote(a) if a.auto => auto(&store, &a.change),
+        FlagCommand::Promote(a) => {
+            change(&store, &a.change, Move::Promote).map(|_| ExitCode::Success)
+        }
+        FlagCommand::Set(a) => {
+            change(&store, &a.change, Move::To(a.percent)).map(|_| ExitCode::Success)
+        }
+        FlagCommand::Rollback(a) => change(&store, a, Move::Back).map(|_| ExitCode::Success),
+        FlagCommand::List(a) => list(&store, a.format),
+        FlagCommand::Remove(a) => remove(&store, &a.key, a.force, a.reason.as_deref()),
+    }
+}
+
+fn usage(e: String) -> Error {
+    Error::Usage(e)
+}
+
+/// Appends to `env`'s audit log (runner_events in its database). A change that cannot be
+/// recorded is not made.
+fn audit(config: &Config, env: &Environment, kind: &str, detail: &str) -> Result<()> {
+    block_on(async {
+        let mut conn = crate::engine::open(env, "flag").await?;
+        let history = History::new(&config.history_prefix, conn.dialect());
+        history
+            .ensure(&mut conn)
+            .await
+            .map_err(|e| crate::engine::db("create the history tables", e))?;
+        let info = crate::runtime::run_info(&env.name, None);
+        let result = history
+            .event(&mut conn, &info, None, kind, detail)
+            .await
+            .map_err(|e| crate::engine::db("record the flag change in the audit log", e));
+        conn.close().await;
+        result
+    })
+}
+
+/// `[flags] push`, after a file changed.
+fn push(config: &Config, env: &str, path: &std::path::Path) -> Result<()> {
+    let Some(argv) = &config.flags.push else {
+        return Ok(());
+    };
+    let args: Vec<String> = argv
+        .iter()
+        .map(|a| {
+            a.replace("{env}", env)
+                .replace("{file}", &path.display().to_string())
+        })
+        .collect();
+    let program = if args[0].contains('/') && std::path::Path::new(&args[0]).is_relative() {
+        config.root.join(&args[0])
+    } else {
+        std::path::PathBuf::from(&args[0])
+    };
+    let status = std::process::Command::new(&program)
+        .args(&args[1..])
+        .current_dir(&config.root)
+        .status()
+        .map_err(|e| {
+            Error::Usage(format!(
+                "[flags] push: cannot run {}: {e}",
+                program.display()
+            ))
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "[flags] push failed ({status}) for {env}: the file {} is written, but not published; run the push again",
+            path.display()
+        )))
+    }
+}
+
+fn with_reason(detail: String, reason: Option<&str>) -> String {
+    match reason {
+        Some(r) => format!("{detail} (why: {r})"),
+        None => detail,
+    }
+}
+
+fn new(store: &Store<'_>, key: &str, reason: Option<&str>) -> Result<ExitCode> {
+    validate_key(key).map_err(usage)?;
+    let config = store.config;
+    if store.rollouts().map_err(usage)?.contains_key(key) {
+        return Err(Error::Usage(format!(
+            "flag {key} exists already: `runner flag list` shows it"
+        )));
+    }
+    for name in &config.pipeline.value {
+        let env = config.environment(name)?;
+        audit(
+            config,
+            env,
+            "flag_created",
+            &with_reason(format!("{key}: off (development)"), reason),
+        )?;
+        let mut flags = store.read(name).map_err(usage)?;
+        let mut flag = Flag::new(key, 0);
+        flag.metadata
+            .insert("createdAt".into(), crate::runtime::timestamp_now());
+        flags.insert(key.to_string(), flag);
+        let path = store.write(name, &flags).map_err(usage)?;
+        push(config, name, &path)?;
+    }
+    println!(
+        "created flag {key}: off in {} (development); next: `runner flag promote {key} --env {}`",
+        config.pipeline.value.join(", "),
+        config.pipeline.value[0]
+    );
+    Ok(ExitCode::Success)
+}
+
+/// Moves `key` in one environment; returns (from, to).
+fn change(store: &Store<'_>, a: &FlagChangeArgs, m: Move) -> Result<(u32, u32)> {
+    let config = store.config;
+    let rollouts = store.rollouts().map_err(usage)?;
+    let Some((rollout, _)) = rollouts.get(&a.key) else {
+        return Err(Error::Usage(format!(
+            "there is no flag {}: create it with `runner flag new {}`",
+            a.key, a.key
+        )));
+    };
+    let env = config.environment(&a.env)?;
+    let to = rollout
+        .next(&a.env, m, &config.flags.steps)
+        .map_err(|why| Error::Usage(format!("flag {} in {}: {why}", a.key, a.env)))?;
+    let from = rollout.percent(&a.env);
+    // Going up needs the environment's approval; going back is always allowed.
+    if to > from {
+        approval::approve(env, a.approve, &format!("turn flag {} up in", a.key))?;
+    }
+    set(
+        store,
+        env,
+        &a.key,
+        from,
+        to,
+        a.reason.as_deref(),
+        kind_of(m),
+    )?;
+    let after = store.rollouts().map_err(usage)?;
+    let stage = after
+        .get(&a.key)
+        .map(|(r, _)| r.stage())
+        .unwrap_or_default();
+    println!(
+        "flag {} in {}: {from} % -> {to} % (now {stage})",
+        a.key, a.env
+    );
+    Ok((from, to))
+}
+
+fn kind_of(m: Move) -> &'static str {
+    match m {
+        Move::Promote => "flag_promoted",
+        Move::Back => "flag_rolled_back",
+        Move::To(_) => "flag_set",
+    }
+}
+
+/// Writes the new percentage (audited first, then written, then pushed).
+fn set(
+    store: &Store<'_>,
+    env: &Environment,
+    key: &str,
+    from: u32,
+    to: u32,
+    reason: Option<&str>,
+    kind: &str,
+) -> Result<()> {
+    let config = store.config;
+    let by = approval::approver(&crate::runtime::actor());
+    audit(
+        config,
+        env,
+        kind,
+        &with_reason(format!("{key}: {from} % -> {to} % by {by}"), reason),
+    )?;
+    let mut flags = store.read(&env.name).map_err(usage)?;
+    let flag = flags
+        .entry(key.to_string())
+        .or_insert_with(|| Flag::new(key, 0));
+    flag.percent = to;
+    if to == 100 {
+        flag.metadata
+            .entry("fullSince".into())
+            .or_insert_with(crate::runtime::timestamp_now);
+    } else {
+        flag.metadata.remove("fullSince");
+    }
+    let path = store.write(&env.name, &flags).map_err(usage)?;
+    push(config, &env.name, &path)
+}
+
+/// The rest of the ramp in the last environment, each step held for [flags] pause and judged
+/// by the metrics; a breach puts the previous step back (exit 4).
+fn auto(store: &Store<'_>, a: &FlagChangeArgs) -> Result<ExitCode> {
+    let config = store.config;
+    let last = config.pipeline.value.last().cloned().unwrap_or_default();
+    if a.env != last {
+        return Err(Error::Usage(format!(
+            "--auto ramps the last environment of the pipeline ({last}); in {} a flag is off or on: `runner flag promote {} --env {}`",
+            a.env, a.key, a.env
+        )));
+    }
+    let env = config.environment(&a.env)?;
+    approval::approve(env, a.approve, &format!("ramp flag {} in", a.key))?;
+    crate::runtime::watch_interrupts()?;
+    loop {
+        let approved = FlagChangeArgs {
+            approve: true,
+            ..clone_args(a)
+        };
+        let (from, to) = change(store, &approved, Move::Promote)?;
+        if to == 100 {
+            return Ok(ExitCode::Success);
+        }
+        match judge(config, env, config.flags.pause)? {
+            Judged::Pass(detail) => println!(
+                "  {to} % held {}: {detail}",
+                humantime::format_duration(config.flags.pause)
+            ),
+            Judged::Inconclusive(detail) => {
+                println!(
+                    "  {to} % held {}: inconclusive ({detail}); the ramp stops here: promote again when there is traffic to judge",
+                    humantime::format_duration(config.flags.pause)
+                );
+                return Ok(ExitCode::Success);
+            }
+            Judged::Breach(why) => {
+                set(store, env, &a.key, to, from, Some(&why), "flag_rolled_back")?;
+                let mut notifier = crate::deploy::notify::Notifier::new(&config.notify);
+                notifier.send(&crate::deploy::notify::Event {
+                    event: "metric_breach".into(),
+                    environment: env.name.clone(),
+                    kind: "flag".into(),
+                    version: a.key.clone(),
+                    previous_version: None,
+                    deploy_id: String::new(),
+                    actor: crate::runtime::actor(),
+                    strategy: None,
+                    detail: why.clone(),
+                });
+                let delivered = notifier
+                    .settle()
+                    .map(|(_, d)| format!("; notified: {d}"))
+                    .unwrap_or_default();
+                return Err(Error::DeployRolledBack {
+                    message: format!(
+                        "flag {} in {}: {why}; set back to {from} %{delivered}",
+                        a.key, env.name
+                    ),
+                });
+            }
+        }
+    }
+}
+
+fn clone_args(a: &FlagChangeArgs) -> FlagChangeArgs {
+    FlagChangeArgs {
+        key: a.key.clone(),
+        env: a.env.clone(),
+        reason: a.reason.clone(),
+        approve: a.approve,
+    }
+}
+
+enum Judged {
+    Pass(String),
+    Inconclusive(String),
+    Breach(String),
+}
+
+/// The environment's release measured over `span` (health is the app's business here: a flag
+/// changes no server).
+fn judge(config: &Config, env: &Environment, span: Duration) -> Result<Judged> {
+    let Some(metrics) = &env.metrics else {
+        if crate::runtime::sleep_unless_interrupted(span, 1) {
+            return Err(Error::Interrupted {
+                message: "the ramp was stopped; the flag stays where it is".into(),
+            });
+        }
+        return Ok(Judged::Inconclusive(format!(
+            "{} has no metrics configured",
+            env.name
+        )));
+    };
+    let groups = block_on(async {
+        let mut conn = crate::engine::open(env, "flag").await?;
+        let history = History::new(&config.history_prefix, conn.dialect());
+        let entries = crate::engine::journal::entries(&mut conn, &history, &env.name)
+            .await
+            .unwrap_or_default();
+        conn.close().await;
+        let serving = crate::deploy::record::serving(
+            &entries,
+            crate::deploy::record::Liveness::LockFree,
+            SystemTime::now(),
+        );
+        let fleet = crate::deploy::fleet::Fleet::recorded(&entries);
+        Ok::<_, Error>(crate::deploy::analysis_groups(
+            env,
+            &serving,
+            fleet.as_ref(),
+        ))
+    })?;
+    if groups.is_empty() {
+        return Ok(Judged::Inconclusive(
+            "nothing is deployed to measure".into(),
+        ));
+    }
+    let mut analysis = crate::analysis::Analysis::default();
+    let started = std::time::Instant::now();
+    while started.elapsed() < span {
+        let window = crate::analysis::Window::open(env, metrics, groups.clone());
+        let wait = metrics
+            .window
+            .min(span.saturating_sub(started.elapsed()))
+            .max(Duration::from_secs(1));
+        if crate::runtime::sleep_unless_interrupted(wait, 1) {
+            return Err(Error::Interrupted {
+                message: "the ramp was stopped; the flag stays where it is".into(),
+            });
+        }
+        let evaluation = window.close();
+        if let Some(crate::analysis::Verdict::Fail | crate::analysis::Verdict::Error) =
+            analysis.add(metrics, evaluation.clone())
+        {
+            return Ok(Judged::Breach(evaluation.summary()));
+        }
+    }
+    Ok(match analysis.verdict(metrics) {
+        crate::analysis::Verdict::Pass => {
+            Judged::Pass(analysis.last().map(|e| e.summary()).unwrap_or_default())
+        }
+        _ => Judged::Inconclusive(analysis.last().map(|e| e.summary()).unwrap_or_default()),
+    })
+}
+
+/// How long a flag has been at 100 % everywhere, if it is.
+fn full_for(by_env: &BTreeMap<String, Flag>, rollout: &Rollout) -> Option<Duration> {
+    if rollout.percents.iter().any(|(_, p)| *p < 100) {
+        return None;
+    }
+    by_env
+        .values()
+        .filter_map(|f| f.metadata.get("fullSince"))
+        .filter_map(|t| humantime::parse_rfc3339_weak(t).ok())
+        .max()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+}
+
+/// Flags at 100 % everywhere longer than [flags] stale_after: (key, how long).
+pub fn stale(config: &Config) -> Vec<(String, Duration)> {
+    let store = Store { config };
+    store
+        .rollouts()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, (r, by_env))| full_for(by_env, r).map(|d| (k.clone(), d)))
+        .filter(|(_, d)| *d >= config.flags.stale_after)
+        .collect()
+}
+
+/// Flags the code reads that no flag file knows.
+pub fn unknown_in_code(config: &Config) -> Vec<references::Reference> {
+    let store = Store { config };
+    let known = store.rollouts().unwrap_or_default();
+    references::all(
+        &config.flags.search,
+        &config.flags.dir,
+        &config.flags.pattern,
+    )
+    .unwrap_or_default()
+    .into_iter()
+    .filter(|r| !known.contains_key(&r.key))
+    .collect()
+}
+
+fn list(store: &Store<'_>, format: Format) -> Result<ExitCode> {
+    let config = store.config;
+    let rollouts = store.rollouts().map_err(usage)?;
+    let stale: BTreeMap<String, Duration> = stale(config).into_iter().collect();
+    let unknown = unknown_in_code(config);
+    if format == Format::Json {
+        let flags: Vec<serde_json::Value> = rollouts
+            .iter()
+            .map(|(k, (r, by_env))| {
+                serde_json::json!({
+                    "key": k,
+                    "stage": r.stage(),
+                    "percent": r.percents.iter().map(|(e, p)| (e.clone(), *p)).collect::<BTreeMap<_, _>>(),
+                    "full_for_seconds": full_for(by_env, r).map(|d| d.as_secs()),
+                    "stale": stale.contains_key(k),
+                })
+            })
+            .collect();
+        let unknown: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"flags": flags, "unknown_in_code": unknown})
+            )
+            .unwrap_or_default()
+        );
+        return Ok(ExitCode::Success);
+    }
+    if rollouts.is_empty() {
+        println!(
+            "no flags yet: `runner flag new KEY` creates one ({} has none)",
+            config.flags.dir.display()
+        );
+    } else {
+        let mut t = Table::new(["FLAG", "STAGE", "PERCENT", "AT 100 % FOR"]);
+        for (k, (r, by_env)) in &rollouts {
+            let percents: Vec<String> =
+                r.percents.iter().map(|(e, p)| format!("{e} {p}")).collect();
+            let age = full_for(by_env, r).map_or("-".to_string(), |d| {
+                let days = d.as_secs() / 86_400;
+                let text = if days > 0 {
+                    format!("{days} d")
+                } else {
+                    format!("{} h", d.as_secs() / 3600)
+                };
+                if stale.contains_key(k) {
+                    format!("{text} (stale: remove it)")
+                } else {
+                    text
+                }
+            });
+            t.row([k.clone(), r.stage(), percents.join(", "), age]);
+        }
+        print!("{}", t.render());
+    }
+    for r in &unknown {
+        println!("unknown flag {} read by the code at {r}", r.key);
+    }
+    Ok(ExitCode::Success)
+}
+
+fn remove(store: &Store<'_>, key: &str, force: bool, reason: Option<&str>) -> Result<ExitCode> {
+    let config = store.config;
+    let rollouts = store.rollouts().map_err(usage)?;
+    let Some((rollout, _)) = rollouts.get(key) else {
+        return Err(Error::Usage(format!("there is no flag {key}")));
+    };
+    if let Some((env, p)) = rollout.percents.iter().find(|(_, p)| *p < 100) {
+        return Err(Error::Usage(format!(
+            "flag {key} is at {p} % in {env}: a flag is removed only once it is at 100 % everywhere (removing it now would turn the feature off there)"
+        )));
+    }
+    let refs = references::of_key(&config.flags.search, &config.flags.dir, key);
+    if !refs.is_empty() && !force {
+        let list: Vec<String> = refs.iter().map(|r| format!("  {r}")).collect();
+        return Err(Error::Usage(format!(
+            "flag {key} is still read by the code; remove these reads first (the feature stays on), then remove the flag:\n{}\n(or --force: those places would then get the code's default value)",
+            list.join("\n")
+        )));
+    }
+    for name in &config.pipeline.value {
+        let env = config.environment(name)?;
+        audit(
+            config,
+            env,
+            "flag_removed",
+            &with_reason(format!("{key}: removed at 100 %"), reason),
+        )?;
+        let mut flags = store.read(name).map_err(usage)?;
+        flags.remove(key);
+        let path = store.write(name, &flags).map_err(usage)?;
+        push(config, name, &path)?;
+    }
+    println!(
+        "removed flag {key} from {}",
+        config.pipeline.value.join(", ")
+    );
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,254 @@
+//! The OpenFeature flagd flag-definition format, as runner writes it: one file per environment,
+//! `{"$schema": ..., "flags": {KEY: {"state", "variants", "defaultVariant", "targeting",
+//! "metadata"}}}`. A flag is boolean (`on`/`off`); a percentage rollout is flagd's `fractional`
+//! targeting, bucketed on the flag key and the evaluation's targeting key. Any application
+//! using an OpenFeature SDK with the flagd provider in file mode reads these files unchanged.
+//!
+//! `evaluate` mirrors flagd's fractional rule (murmur3 of flag key + targeting key) for runner's
+//! own measurements and the demo app; real applications use an OpenFeature SDK.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+pub const SCHEMA: &str = "https://flagd.dev/schema/v0/flags.json";
+
+/// One flag in one environment, as runner manages it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    pub key: String,
+    /// The share of targeting keys that get `on`, 0..=100.
+    pub percent: u32,
+    /// runner's bookkeeping, kept in the flag's metadata: when it was created, when it
+    /// reached 100 % here, and the stage it was at before the last change (for `rollback`).
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Flag {
+    pub fn new(key: &str, percent: u32) -> Flag {
+        Flag {
+            key: key.to_string(),
+            percent,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// The flag as flagd reads it.
+    pub fn to_json(&self) -> Value {
+        let mut flag = json!({
+            "state": "ENABLED",
+            "variants": {"on": true, "off": false},
+            "defaultVariant": match self.percent { 100 => "on", _ => "off" },
+        });
+        if self.percent > 0 && self.percent < 100 {
+            flag["targeting"] = json!({
+                "fractional": [["on", self.percent], ["off", 100 - self.percent]]
+            });
+        }
+        let mut metadata: serde_json::Map<String, Value> = self
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        metadata.insert("percent".into(), json!(self.percent));
+        flag["metadata"] = Value::Object(metadata);
+        flag
+    }
+
+    /// A flag read back from a flagd file (runner's own, or one a person edited within the
+    /// same shape). `None` with why when it is not a shape runner manages.
+    pub fn from_json(key: &str, value: &Value) -> Result<Flag, String> {
+        let disabled = value["state"] == "DISABLED";
+        let default_on = value["defaultVariant"] == "on";
+        let percent = match value.get("targeting") {
+            None => u32::from(default_on && !disabled) * 100,
+            Some(t) if t.as_object().is_some_and(|o| o.is_empty()) => {
+                u32::from(default_on && !disabled) * 100
+            }
+            Some(t) => {
+                let parts = t["fractional"].as_array().ok_or_else(|| {
+                    format!("flag {key}: its targeting is not a fractional rollout runner manages")
+                })?;
+                let weight = |name: &str| {
+                    parts
+                        .iter()
+                        .filter_map(|p| p.as_array())
+                        .find(|p| p.first().and_then(Value::as_str) == Some(name))
+                        .and_then(|p| p.get(1))
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0)
+                };
+                let (on, off) = (weight("on"), weight("off"));
+                if on + off == 0 {
+                    return Err(format!("flag {key}: its fractional weights add up to 0"));
+                }
+                if disabled {
+                    0
+                } else {
+                    ((on * 100) as f64 / (on + off) as f64).round() as u32
+                }
+            }
+        };
+        let metadata = value["metadata"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| k.as_str() != "percent")
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Flag {
+            key: key.to_string(),
+            percent,
+            metadata,
+        })
+    }
+}
+
+/// A whole file: the flags by key.
+pub fn to_file(flags: &BTreeMap<String, Flag>) -> String {
+    let map: serde_json::Map<String, Value> = flags
+        .iter()
+        .map(|(k, f)| (k.clone(), f.to_json()))
+        .collect();
+    let doc = json!({ "$schema": SCHEMA, "flags": map });
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+/// Reads a file's flags; a file that does not exist has none.
+pub fn from_file(text: &str) -> Result<BTreeMap<String, Flag>, String> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not flagd JSON: {e}"))?;
+    let Some(flags) = doc["flags"].as_object() else {
+        return Err("not a flagd flag file: it has no \"flags\" object".into());
+    };
+    flags
+        .iter()
+        .map(|(k, v)| Flag::from_json(k, v).map(|f| (k.clone(), f)))
+        .collect()
+}
+
+/// The variant flagd serves `targeting_key` for `flag` of a file: `Some(true)` on, `Some(false)`
+/// off, `None` when the file has no such enabled flag.
+pub fn evaluate(file: &Value, flag: &str, targeting_key: &str) -> Option<bool> {
+    let f = &file["flags"][flag];
+    if f.is_null() || f["state"] == "DISABLED" {
+        return None;
+    }
+    let variant = match f["targeting"]["fractional"].as_array() {
+        Some(parts) => fractional(flag, targeting_key, parts)?,
+        None => f["defaultVariant"].as_str()?.to_string(),
+    };
+    f["variants"][variant.as_str()].as_bool()
+}
+
+/// flagd's `fractional`: murmur3 (32-bit, seed 0) of flag key + targeting key, its absolute
+/// value as a share of `i32::MAX`, placed on the weights' cumulative ranges.
+fn fractional(flag: &str, key: &str, parts: &[Value]) -> Option<String> {
+    let buckets: Vec<(&str, f64)> = parts
+        .iter()
+        .filter_map(|p| p.as_array())
+        .filter_map(|p| {
+            Some((
+                p.first()?.as_str()?,
+                p.get(1).and_then(Value::as_f64).unwrap_or(1.0),
+            ))
+        })
+        .collect();
+    let total: f64 = buckets.iter().map(|b| b.1).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let hash = murmur3_32(format!("{flag}{key}").as_bytes(), 0) as i32;
+    let bucket = (f64::from(hash).abs() / f64::from(i32::MAX)) * 100.0;
+    let mut end = 0.0;
+    for (variant, weight) in &buckets {
+        end += weight * 100.0 / total;
+        if bucket < end {
+            return Some(variant.to_string());
+        }
+    }
+    buckets.last().map(|b| b.0.to_string())
+}
+
+/// MurmurHash3, x86 32-bit.
+pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
+    const C1: u32 = 0xcc9e_2d51;
+    const C2: u32 = 0x1b87_3593;
+    let mut h = seed;
+    let mut chunks = data.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        h ^= k;
+        h = h.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        let mut k = 0u32;
+        for (i, b) in tail.iter().enumerate() {
+            k ^= u32::from(*b) << (8 * i);
+        }
+        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        h ^= k;
+    }
+    h ^= data.len() as u32;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^= h >> 16;
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur3_matches_the_reference_vectors() {
+        assert_eq!(murmur3_32(b"", 0), 0);
+        assert_eq!(murmur3_32(b"", 1), 0x514e_28b7);
+        assert_eq!(murmur3_32(b"hello", 0), 0x248b_fa47);
+        assert_eq!(murmur3_32(b"Hello, world!", 1234), 0xfaf6_cdb3);
+        assert_eq!(
+            murmur3_32(b"The quick brown fox jumps over the lazy dog", 0),
+            0x2e4f_f723
+        );
+    }
+
+    #[test]
+    fn a_rollout_serves_its_share_of_a_thousand_keys() {
+        for percent in [5, 50] {
+            let file: Value = serde_json::from_str(&to_file(
+                &[(
+                    "new-checkout".to_string(),
+                    Flag::new("new-checkout", percent),
+                )]
+                .into(),
+            ))
+            .unwrap();
+            let on = (0..1000)
+                .filter(|i| evaluate(&file, "new-checkout", &format!("user-{i}")) == Some(true))
+                .count();
+            let share = on as f64 / 10.0;
+            assert!(
+                (share - f64::from(percent)).abs() <= 3.0,
+                "{share}% at {percent}%"
+            );
+        }
+    }
+
+    #[test]
+    fn files_round_trip_with_their_stage() {
+        let mut f = Flag::new("a", 25);
+        f.metadata
+            .insert("created".into(), "2026-11-30T10:00:00Z".into());
+        let text = to_file(&[("a".to_string(), f.clone())].into());
+        assert_eq!(from_file(&text).unwrap()["a"], f);
+        for p in [0, 100] {
+            let text = to_file(&[("a".to_string(), Flag::new("a", p))].into());
+            assert_eq!(from_file(&text).unwrap()["a"].percent, p);
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! `runner flag`: the lifecycle through the pipeline in the OpenFeature flagd format, approval,
+//! the audit log, the share of targeting keys the demo app serves, a ramp stopped by a metric
+//! breach, and removal only once nothing reads the flag.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::cli::Output;
+use crate::harness::project::Project;
+use crate::harness::shop::{free_port, sqlite_shop};
+
+fn project() -> Project {
+    Project::new(
+        "sqlite",
+        &[
+            ("staging", "sqlite://db/staging.db", ""),
+            (
+                "production",
+                "sqlite://db/production.db",
+                "requires_approval = true",
+            ),
+        ],
+    )
+}
+
+fn flag_file(p: &std::path::Path, env: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(p.join("flags").join(format!("{env}.flagd.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn percent(p: &std::path::Path, env: &str, key: &str) -> Option<u64> {
+    flag_file(p, env)["flags"][key]["metadata"]["percent"].as_u64()
+}
+
+/// What the flagd schema (https://flagd.dev/schema/v0/flags.json and targeting.json) requires
+/// of the shapes runner writes: a flags map of boolean flags with an ENABLED/DISABLED state,
+/// boolean variants, a string default variant, a `fractional` targeting of [variant, weight]
+/// pairs (non-negative integer weights) naming existing variants, and metadata of strings,
+/// numbers and booleans.
+fn assert_flagd_valid(doc: &serde_json::Value) {
+    assert_eq!(doc["$schema"], "https://flagd.dev/schema/v0/flags.json");
+    let flags = doc["flags"].as_object().expect("a flags object");
+    for (key, f) in flags {
+        assert!(!key.is_empty());
+        let obj = f.as_object().unwrap();
+        for k in obj.keys() {
+            assert!(
+                [
+                    "state",
+                    "variants",
+                    "defaultVariant",
+                    "targeting",
+                    "metadata"
+                ]
+                .contains(&k.as_str()),
+                "{key}: {k}"
+            );
+        }
+        assert!(
+            ["ENABLED", "DISABLED"].contains(&f["state"].as_str().unwrap()),
+            "{f}"
+        );
+        let variants = f["variants"].as_object().unwrap();
+        assert!(
+            !variants.is_empty() && variants.values().all(|v| v.is_boolean()),
+            "{f}"
+        );
+        let default = f["defaultVariant"].as_str().unwrap();
+        assert!(variants.contains_key(default), "{f}");
+        if let Some(t) = f.get("targeting") {
+            let parts = t["fractional"].as_array().unwrap();
+            assert_eq!(t.as_object().unwrap().len(), 1);
+            for part in parts {
+                let pair = part.as_array().unwrap();
+                assert_eq!(pair.len(), 2);
+                assert!(variants.contains_key(pair[0].as_str().unwrap()), "{f}");
+                assert!(pair[1].as_u64().is_some(), "{f}");
+            }
+        }
+        for v in f["metadata"].as_object().unwrap().values() {
+            assert!(v.is_string() || v.is_number() || v.is_boolean(), "{f}");
+        }
+    }
+}
+
+fn events(p: &Project, env: &str) -> Vec<String> {
+    let out = Command::new("sqlite3")
+        .arg(p.path().join("db").join(format!("{env}.db")))
+        .arg("SELECT kind || ' | ' || detail || ' | ' || actor FROM runner_events WHERE kind LIKE 'flag_%' ORDER BY id")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn the_lifecycle_goes_in_order_with_approval_and_an_audit_trail() {
+    let p = project();
+    std::fs::create_dir_all(p.path().join("src")).unwrap();
+    std::fs::write(
+        p.path().join("src/checkout.ts"),
+        "if (await client.getBooleanValue(\"new-checkout\", false)) {\n  render(new Checkout());\n}\nconst dark = client.getBooleanValue('dark-mode', false);\n",
+    )
+    .unwrap();
+    p.run(&["flag", "new", "new-checkout", "--reason", "PAY-12"])
+        .expect_code(0)
+        .stdout_has("off in staging, production (development)");
+    assert_eq!(percent(p.path(), "production", "new-checkout"), Some(0));
+    p.run(&["flag", "new", "new-checkout"])
+        .expect_code(2)
+        .stderr_has("exists already");
+    // No production before staging.
+    p.run(&[
+        "flag",
+        "promote",
+        "new-checkout",
+        "--env",
+        "production",
+        "--approve",
+    ])
+    .expect_code(2)
+    .stderr_has("staging has it at 0 %: turn it fully on there first");
+    p.run(&["flag", "promote", "new-checkout", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("0 % -> 100 % (now on in staging)");
+    // Production needs its approval; no 50 % before 5 %.
+    p.run(&["flag", "promote", "new-checkout", "--env", "production"])
+        .expect_code(2)
+        .stderr_has("production requires approval");
+    p.run(&[
+        "flag",
+        "set",
+        "new-checkout",
+        "--env",
+        "production",
+        "--percent",
+        "50",
+        "--approve",
+    ])
+    .expect_code(2)
+    .stderr_has("take 5 % first");
+    p.run(&[
+        "flag",
+        "promote",
+        "new-checkout",
+        "--env",
+        "production",
+        "--approve",
+        "--reason",
+        "canary",
+    ])
+    .expect_code(0)
+    .stdout_has("0 % -> 5 % (now production 5 %)");
+    p.run(&[
+        "flag",
+        "promote",
+        "new-checkout",
+        "--env",
+        "production",
+        "--approve",
+    ])
+    .expect_code(0)
+    .stdout_has("5 % -> 50 %");
+    // Staging cannot turn it off while production serves it.
+    p.run(&["flag", "rollback", "new-checkout", "--env", "staging"])
+        .expect_code(2)
+        .stderr_has("production still serves it at 50 %");
+    p.run(&["flag", "rollback", "new-checkout", "--env", "production"])
+        .expect_code(0)
+        .stdout_has("50 % -> 5 %");
+    for env in ["staging", "production"] {
+        assert_flagd_valid(&flag_file(p.path(), env));
+    }
+    let list = p.run(&["flag", "list"]).expect_code(0);
+    list.stdout_has("new-checkout")
+        .stdout_has("production 5 %")
+        .stdout_has("unknown flag dark-mode read by the code at");
+    // Removal: only at 100 % everywhere, and only once no code reads it.
+    p.run(&["flag", "remove", "new-checkout"])
+        .expect_code(2)
+        .stderr_has("at 5 % in production");
+    for _ in 0..2 {
+        p.run(&[
+            "flag",
+            "promote",
+            "new-checkout",
+            "--env",
+            "production",
+            "--approve",
+        ])
+        .expect_code(0);
+    }
+    assert_eq!(percent(p.path(), "production", "new-checkout"), Some(100));
+    assert!(
+        flag_file(p.path(), "production")["flags"]["new-checkout"]["metadata"]["fullSince"]
+            .is_string()
+    );
+    p.run(&["flag", "remove", "new-checkout"])
+        .expect_code(2)
+        .stderr_has("still read by the code")
+        .stderr_has("src/checkout.ts:1:");
+    std::fs::write(
+        p.path().join("src/checkout.ts"),
+        "render(new Checkout());\n",
+    )
+    .unwrap();
+    p.run(&["flag", "remove", "new-checkout", "--reason", "shipped"])
+        .expect_code(0);
+    assert!(
+        flag_file(p.path(), "production")["flags"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    let audit = events(&p, "production");
+    let kinds: Vec<&str> = audit
+        .iter()
+        .map(|e| e.split(" | ").next().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "flag_created",
+            "flag_promoted",
+            "flag_promoted",
+            "flag_rolled_back",
+            "flag_promoted",
+            "flag_promoted",
+            "flag_removed"
+        ],
+        "{audit:#?}"
+    );
+    assert!(
+        audit[1].contains("new-checkout: 0 % -> 5 % by") && audit[1].contains("(why: canary)"),
+        "{audit:#?}"
+    );
+    assert!(audit.last().unwrap().contains("(why: shipped)"));
+}
+
+/// The share of 1,000 targeting keys the demo app serves the new checkout to.
+fn measured_share(port: u16) -> f64 {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let mut new = 0;
+    for i in 0..1000 {
+        let r = agent
+            .get(&format!("http://127.0.0.1:{port}/"))
+            .header("X-User", &format!("customer-{i}"))
+            .call()
+            .unwrap();
+        if r.headers().get("X-Checkout").and_then(|v| v.to_str().ok()) == Some("new") {
+            new += 1;
+        }
+    }
+    new as f64 / 10.0
+}
+
+#[test]
+fn the_demo_app_serves_each_step_to_its_share_of_a_thousand_keys() {
+    let p = project();
+    p.run(&["flag", "new", "new-checkout"]).expect_code(0);
+    p.run(&["flag", "promote", "new-checkout", "--env", "staging"])
+        .expect_code(0);
+    let port = free_port();
+    let mut app = Command::new(env!("CARGO_BIN_EXE_runner-demo-app"))
+        .env("VERSION", "1.0.0")
+        .env("PORT", port.to_string())
+        .env("FLAGS_FILE", p.path().join("flags/production.flagd.json"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while ureq::get(&format!("http://127.0.0.1:{port}/health"))
+        .call()
+        .is_err()
+    {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for step in [5.0, 50.0, 100.0] {
+        p.run(&[
+            "flag",
+            "promote",
+            "new-checkout",
+            "--env",
+            "production",
+            "--approve",
+        ])
+        .expect_code(0);
+        let share = measured_share(port);
+        assert!(
+            (share - step).abs() <= 3.0,
+            "{share} % served the new checkout at {step} %"
+        );
+    }
+    app.kill().unwrap();
+    app.wait().unwrap();
+}
+
+#[test]
+fn an_automatic_ramp_is_stopped_by_a_metric_breach() {
+    let shop = sqlite_shop(false);
+    let port = shop.port(1);
+    // production is the last table of the shop's runner.toml.
+    let toml = shop.path().join("runner.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str(&format!(
+        "metrics = \"http://127.0.0.1:{port}/metrics\"\n\n[flags]\npause = \"3s\"\n"
+    ));
+    std::fs::write(&toml, text).unwrap();
+    shop.run(&[
+        "deploy",
+        "--env",
+        "staging",
+        "--version",
+        "1.0.0",
+        "--with-migrations",
+    ])
+    .expect_code(0);
+    // The release answers a fifth of its requests with 500 (its health checks pass).
+    shop.runner(&[
+        "deploy",
+        "--env",
+        "production",
+        "--version",
+        "1.0.0",
+        "--with-migrations",
+        "--approve",
+    ])
+    .env("DEMO_BEHAVIOR", "1.0.0=errors:20")
+    .run()
+    .expect_code(0);
+    shop.run(&["flag", "new", "new-checkout"]).expect_code(0);
+    shop.run(&["flag", "promote", "new-checkout", "--env", "staging"])
+        .expect_code(0);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = ureq::get(&format!("http://127.0.0.1:{port}/")).call();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let out: Output = shop
+        .run(&[
+            "flag",
+            "promote",
+            "new-checkout",
+            "--env",
+            "production",
+            "--auto",
+            "--approve",
+        ])
+        .expect_code(4);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    traffic.join().unwrap();
+    out.stdout_has("0 % -> 5 %")
+        .stderr_has("error rate of 1.0.0 (release)")
+        .stderr_has("set back to 0 %");
+    assert_eq!(percent(shop.path(), "production", "new-checkout"), Some(0));
+}
+
+#[test]
+fn check_and_status_show_stale_and_unknown_flags() {
+    let p = project();
+    p.migration(
+        "V1__a",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE a;"),
+    );
+    std::fs::create_dir_all(p.path().join("app")).unwrap();
+    std::fs::write(
+        p.path().join("app/main.py"),
+        "if client.get_boolean_value(\"dark-mode\", False):\n    pass\n",
+    )
+    .unwrap();
+    p.run(&["flag", "new", "old-search"]).expect_code(0);
+    p.run(&["flag", "promote", "old-search", "--env", "staging"])
+        .expect_code(0);
+    for _ in 0..3 {
+        p.run(&[
+            "flag",
+            "promote",
+            "old-search",
+            "--env",
+            "production",
+            "--approve",
+        ])
+        .expect_code(0);
+    }
+    // It reached 100 % 45 days ago.
+    for env in ["staging", "production"] {
+        let path = p.path().join("flags").join(format!("{env}.flagd.json"));
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let then = humantime::format_rfc3339_seconds(
+            std::time::SystemTime::now() - Duration::from_secs(45 * 86_400),
+        );
+        doc["flags"]["old-search"]["metadata"]["fullSince"] =
+            serde_json::Value::String(then.to_string());
+        std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    }
+    let check = p.run(&["check"]).expect_code(0);
+    check
+        .stdout_has("warning[stale-flag] flag old-search has been at 100 % everywhere for 45 days")
+        .stdout_has("app/main.py:1:1: warning[unknown-flag] the code reads flag dark-mode, which no flag file defines");
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    p.run(&["status", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("flag debt:   old-search has been at 100 % everywhere for 45 days");
+    p.run(&["flag", "list"])
+        .expect_code(0)
+        .stdout_has("45 d (stale: remove it)");
+}
