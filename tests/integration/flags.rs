@@ -23,6 +23,11 @@ fn project() -> Project {
     )
 }
 
+/// A command line's words.
+fn words(line: &str) -> Vec<&str> {
+    line.split(' ').collect()
+}
+
 fn flag_file(p: &std::path::Path, env: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(p.join("flags").join(format!("{env}.flagd.json"))).unwrap();
     serde_json::from_str(&text).unwrap()
@@ -112,14 +117,9 @@ fn the_lifecycle_goes_in_order_with_approval_and_an_audit_trail() {
         .expect_code(2)
         .stderr_has("exists already");
     // No production before staging.
-    p.run(&[
-        "flag",
-        "promote",
-        "new-checkout",
-        "--env",
-        "production",
-        "--approve",
-    ])
+    p.run(&words(
+        "flag promote new-checkout --env production --approve",
+    ))
     .expect_code(2)
     .stderr_has("staging has it at 0 %: turn it fully on there first");
     p.run(&["flag", "promote", "new-checkout", "--env", "staging"])
@@ -129,38 +129,19 @@ fn the_lifecycle_goes_in_order_with_approval_and_an_audit_trail() {
     p.run(&["flag", "promote", "new-checkout", "--env", "production"])
         .expect_code(2)
         .stderr_has("production requires approval");
-    p.run(&[
-        "flag",
-        "set",
-        "new-checkout",
-        "--env",
-        "production",
-        "--percent",
-        "50",
-        "--approve",
-    ])
+    p.run(&words(
+        "flag set new-checkout --env production --percent 50 --approve",
+    ))
     .expect_code(2)
     .stderr_has("take 5 % first");
-    p.run(&[
-        "flag",
-        "promote",
-        "new-checkout",
-        "--env",
-        "production",
-        "--approve",
-        "--reason",
-        "canary",
-    ])
+    p.run(&words(
+        "flag promote new-checkout --env production --approve --reason canary",
+    ))
     .expect_code(0)
     .stdout_has("0 % -> 5 % (now production 5 %)");
-    p.run(&[
-        "flag",
-        "promote",
-        "new-checkout",
-        "--env",
-        "production",
-        "--approve",
-    ])
+    p.run(&words(
+        "flag promote new-checkout --env production --approve",
+    ))
     .expect_code(0)
     .stdout_has("5 % -> 50 %");
     // Staging cannot turn it off while production serves it.
@@ -182,14 +163,9 @@ fn the_lifecycle_goes_in_order_with_approval_and_an_audit_trail() {
         .expect_code(2)
         .stderr_has("at 5 % in production");
     for _ in 0..2 {
-        p.run(&[
-            "flag",
-            "promote",
-            "new-checkout",
-            "--env",
-            "production",
-            "--approve",
-        ])
+        p.run(&words(
+            "flag promote new-checkout --env production --approve",
+        ))
         .expect_code(0);
     }
     assert_eq!(percent(p.path(), "production", "new-checkout"), Some(100));
@@ -283,14 +259,9 @@ fn the_demo_app_serves_each_step_to_its_share_of_a_thousand_keys() {
         std::thread::sleep(Duration::from_millis(20));
     }
     for step in [5.0, 50.0, 100.0] {
-        p.run(&[
-            "flag",
-            "promote",
-            "new-checkout",
-            "--env",
-            "production",
-            "--approve",
-        ])
+        p.run(&words(
+            "flag promote new-checkout --env production --approve",
+        ))
         .expect_code(0);
         let share = measured_share(port);
         assert!(
@@ -313,14 +284,9 @@ fn an_automatic_ramp_is_stopped_by_a_metric_breach() {
         "metrics = \"http://127.0.0.1:{port}/metrics\"\n\n[flags]\npause = \"3s\"\n"
     ));
     std::fs::write(&toml, text).unwrap();
-    shop.run(&[
-        "deploy",
-        "--env",
-        "staging",
-        "--version",
-        "1.0.0",
-        "--with-migrations",
-    ])
+    shop.run(&words(
+        "deploy --env staging --version 1.0.0 --with-migrations",
+    ))
     .expect_code(0);
     // The release answers a fifth of its requests with 500 (its health checks pass).
     shop.runner(&[
@@ -385,15 +351,8 @@ fn check_and_status_show_stale_and_unknown_flags() {
     p.run(&["flag", "promote", "old-search", "--env", "staging"])
         .expect_code(0);
     for _ in 0..3 {
-        p.run(&[
-            "flag",
-            "promote",
-            "old-search",
-            "--env",
-            "production",
-            "--approve",
-        ])
-        .expect_code(0);
+        p.run(&words("flag promote old-search --env production --approve"))
+            .expect_code(0);
     }
     // It reached 100 % 45 days ago.
     for env in ["staging", "production"] {

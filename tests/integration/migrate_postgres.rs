@@ -463,19 +463,7 @@ async fn sigkill_in_statement_mode_is_classified_by_the_next_run() {
         .spawn()
         .unwrap();
     let mut conn = db.connect().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let done: Option<i32> =
-            sqlx::query_scalar("SELECT statements_done FROM runner_migrations WHERE version = 1")
-                .fetch_optional(&mut conn)
-                .await
-                .unwrap_or(None);
-        if done == Some(1) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the migration never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::harness::wait_for_statements_done::<sqlx::Postgres>(&mut conn, 1, 1).await;
     child.kill().unwrap();
     child.wait().unwrap();
     let out = p

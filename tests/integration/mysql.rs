@@ -3,7 +3,6 @@
 //! SIGKILL mid-file, the named lock, verify and rollback.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use sqlx::mysql::MySqlConnection;
 
@@ -158,19 +157,7 @@ async fn sigkill_mid_file_frees_the_lock_and_leaves_failed_partial_to_resume() {
         .spawn()
         .unwrap();
     let mut conn = db.connect().await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let done: Option<i32> =
-            sqlx::query_scalar("SELECT statements_done FROM runner_migrations WHERE version = 1")
-                .fetch_optional(&mut conn)
-                .await
-                .unwrap_or(None);
-        if done == Some(1) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the migration never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::harness::wait_for_statements_done::<sqlx::MySql>(&mut conn, 1, 1).await;
     child.kill().unwrap();
     child.wait().unwrap();
     // The lock went with the killed connection: the next run takes it at once.

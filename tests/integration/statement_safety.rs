@@ -67,19 +67,7 @@ async fn a_runner_killed_mid_statement_never_has_that_statement_applied_twice() 
     let mut conn = db.connect().await;
     let mut child = spawn(&p, &["migrate", "--env", "ci"]);
     // Kill it while an INSERT runs, after at least one committed.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let done: Option<i32> =
-            sqlx::query_scalar("SELECT statements_done FROM runner_migrations WHERE version = 1")
-                .fetch_optional(&mut conn)
-                .await
-                .unwrap_or(None);
-        if done.is_some_and(|d| d >= 2) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the migration never got going");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    crate::harness::wait_for_statements_done::<sqlx::Postgres>(&mut conn, 1, 2).await;
     wait_for_query(&mut conn, "INSERT INTO big").await;
     child.kill().unwrap();
     child.wait().unwrap();

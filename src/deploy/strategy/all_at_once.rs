@@ -2,7 +2,7 @@
 //! smoke hook check it, and the rollback hook puts the previous release back. Every request
 //! during the switch goes to whatever the hook left running.
 
-use super::{Failure, Retired, Shifted, Step, Strategy};
+use super::{Failure, Retired, Step, Strategy};
 use crate::db::Conn;
 use crate::deploy::checks;
 use crate::deploy::run::{Phase, Run, Status};
@@ -21,16 +21,6 @@ impl Strategy for AllAtOnce {
             Some(argv) => checks::hook(run, conn, &argv, Phase::Smoke, to, from).await,
             None => Ok(()),
         }
-    }
-
-    async fn shift(
-        &mut self,
-        _run: &mut Run<'_>,
-        _conn: &mut Conn,
-        _to: &str,
-    ) -> Result<Shifted, Failure> {
-        // The deploy hook already moved every request.
-        Ok(Shifted::Done)
     }
 
     async fn retire(&mut self, _run: &mut Run<'_>, _conn: &mut Conn) -> Result<Retired, Failure> {

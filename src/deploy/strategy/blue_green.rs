@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use super::slots::Slots;
+use super::slots::{Slots, slot_steps};
 use super::{Failure, Retired, Shifted, Step, Strategy};
 use crate::config::Environment;
 use crate::db::Conn;
 use crate::deploy::fleet::Routed;
-use crate::deploy::run::{Phase, Run};
+use crate::deploy::run::Run;
 
 pub struct BlueGreen {
     pub slots: Slots,
@@ -27,22 +27,7 @@ impl BlueGreen {
 }
 
 impl Strategy for BlueGreen {
-    async fn prepare(&mut self, run: &mut Run<'_>, conn: &mut Conn) -> Step {
-        let serving = run.entry.previous_version.clone().unwrap_or_default();
-        self.slots.make_room(run, conn, &serving).await
-    }
-
-    async fn release(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {
-        let target = self.slots.target(from);
-        self.slots.deploy_slot(run, conn, &target, to, from).await
-    }
-
-    async fn check(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {
-        let target = self.slots.target(from);
-        self.slots
-            .check_slot(run, conn, &target, to, from, Phase::Health)
-            .await
-    }
+    slot_steps!();
 
     async fn shift(
         &mut self,

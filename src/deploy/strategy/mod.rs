@@ -87,13 +87,16 @@ pub trait Strategy {
     async fn release(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step;
     /// Checks `to` before it takes all traffic.
     async fn check(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step;
-    /// Moves traffic to `to`.
+    /// Moves traffic to `to`. By default there is nothing to move: `release` already put `to`
+    /// in front of every request (in place, or server by server).
     async fn shift(
         &mut self,
-        run: &mut Run<'_>,
-        conn: &mut Conn,
-        to: &str,
-    ) -> Result<Shifted, Failure>;
+        _run: &mut Run<'_>,
+        _conn: &mut Conn,
+        _to: &str,
+    ) -> Result<Shifted, Failure> {
+        Ok(Shifted::Done)
+    }
     /// Takes the previous release out, once `to` serves all traffic.
     async fn retire(&mut self, run: &mut Run<'_>, conn: &mut Conn) -> Result<Retired, Failure>;
     /// Puts `to` back in place of `from`, and checks it serves.

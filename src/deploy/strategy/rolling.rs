@@ -3,7 +3,7 @@
 //! then put back. A failure stops the rollout, and the servers already updated are put back on
 //! the previous release the same way.
 
-use super::{Failure, Retired, Shifted, Step, Strategy};
+use super::{Failure, Retired, Step, Strategy};
 use crate::config::{Batch, Environment};
 use crate::db::Conn;
 use crate::deploy::checks;
@@ -98,15 +98,6 @@ impl Strategy for Rolling {
     ) -> Step {
         // Each server was checked before it went back into traffic.
         Ok(())
-    }
-
-    async fn shift(
-        &mut self,
-        _run: &mut Run<'_>,
-        _conn: &mut Conn,
-        _to: &str,
-    ) -> Result<Shifted, Failure> {
-        Ok(Shifted::Done)
     }
 
     async fn retire(&mut self, _run: &mut Run<'_>, _conn: &mut Conn) -> Result<Retired, Failure> {

@@ -302,3 +302,45 @@ impl Slots {
         Ok(())
     }
 }
+
+/// The steps the two slot strategies (blue-green and canary) take the same way before traffic
+/// moves: make room in the idle slot, put the release there, check it server by server. Used
+/// inside their `impl Strategy`.
+macro_rules! slot_steps {
+    () => {
+        async fn prepare(
+            &mut self,
+            run: &mut $crate::deploy::run::Run<'_>,
+            conn: &mut $crate::db::Conn,
+        ) -> $crate::deploy::strategy::Step {
+            let serving = run.entry.previous_version.clone().unwrap_or_default();
+            self.slots.make_room(run, conn, &serving).await
+        }
+
+        async fn release(
+            &mut self,
+            run: &mut $crate::deploy::run::Run<'_>,
+            conn: &mut $crate::db::Conn,
+            to: &str,
+            from: &str,
+        ) -> $crate::deploy::strategy::Step {
+            let target = self.slots.target(from);
+            self.slots.deploy_slot(run, conn, &target, to, from).await
+        }
+
+        async fn check(
+            &mut self,
+            run: &mut $crate::deploy::run::Run<'_>,
+            conn: &mut $crate::db::Conn,
+            to: &str,
+            from: &str,
+        ) -> $crate::deploy::strategy::Step {
+            let target = self.slots.target(from);
+            let health = $crate::deploy::run::Phase::Health;
+            self.slots
+                .check_slot(run, conn, &target, to, from, health)
+                .await
+        }
+    };
+}
+pub(super) use slot_steps;
