@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::cli::Output;
+use crate::harness::flagd;
 use crate::harness::project::Project;
 use crate::harness::shop::{free_port, sqlite_shop};
 
@@ -28,64 +29,17 @@ fn words(line: &str) -> Vec<&str> {
     line.split(' ').collect()
 }
 
+fn flag_path(p: &std::path::Path, env: &str) -> std::path::PathBuf {
+    p.join("flags").join(format!("{env}.flagd.json"))
+}
+
 fn flag_file(p: &std::path::Path, env: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(p.join("flags").join(format!("{env}.flagd.json"))).unwrap();
+    let text = std::fs::read_to_string(flag_path(p, env)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
 fn percent(p: &std::path::Path, env: &str, key: &str) -> Option<u64> {
     flag_file(p, env)["flags"][key]["metadata"]["percent"].as_u64()
-}
-
-/// What the flagd schema (https://flagd.dev/schema/v0/flags.json and targeting.json) requires
-/// of the shapes runner writes: a flags map of boolean flags with an ENABLED/DISABLED state,
-/// boolean variants, a string default variant, a `fractional` targeting of [variant, weight]
-/// pairs (non-negative integer weights) naming existing variants, and metadata of strings,
-/// numbers and booleans.
-fn assert_flagd_valid(doc: &serde_json::Value) {
-    assert_eq!(doc["$schema"], "https://flagd.dev/schema/v0/flags.json");
-    let flags = doc["flags"].as_object().expect("a flags object");
-    for (key, f) in flags {
-        assert!(!key.is_empty());
-        let obj = f.as_object().unwrap();
-        for k in obj.keys() {
-            assert!(
-                [
-                    "state",
-                    "variants",
-                    "defaultVariant",
-                    "targeting",
-                    "metadata"
-                ]
-                .contains(&k.as_str()),
-                "{key}: {k}"
-            );
-        }
-        assert!(
-            ["ENABLED", "DISABLED"].contains(&f["state"].as_str().unwrap()),
-            "{f}"
-        );
-        let variants = f["variants"].as_object().unwrap();
-        assert!(
-            !variants.is_empty() && variants.values().all(|v| v.is_boolean()),
-            "{f}"
-        );
-        let default = f["defaultVariant"].as_str().unwrap();
-        assert!(variants.contains_key(default), "{f}");
-        if let Some(t) = f.get("targeting") {
-            let parts = t["fractional"].as_array().unwrap();
-            assert_eq!(t.as_object().unwrap().len(), 1);
-            for part in parts {
-                let pair = part.as_array().unwrap();
-                assert_eq!(pair.len(), 2);
-                assert!(variants.contains_key(pair[0].as_str().unwrap()), "{f}");
-                assert!(pair[1].as_u64().is_some(), "{f}");
-            }
-        }
-        for v in f["metadata"].as_object().unwrap().values() {
-            assert!(v.is_string() || v.is_number() || v.is_boolean(), "{f}");
-        }
-    }
 }
 
 fn events(p: &Project, env: &str) -> Vec<String> {
@@ -151,9 +105,10 @@ fn the_lifecycle_goes_in_order_with_approval_and_an_audit_trail() {
     p.run(&["flag", "rollback", "new-checkout", "--env", "production"])
         .expect_code(0)
         .stdout_has("50 % -> 5 %");
-    for env in ["staging", "production"] {
-        assert_flagd_valid(&flag_file(p.path(), env));
-    }
+    flagd::assert_valid(&[
+        flag_path(p.path(), "staging"),
+        flag_path(p.path(), "production"),
+    ]);
     let list = p.run(&["flag", "list"]).expect_code(0);
     list.stdout_has("new-checkout")
         .stdout_has("production 5 %")
@@ -216,23 +171,26 @@ fn the_lifecycle_goes_in_order_with_approval_and_an_audit_trail() {
 }
 
 /// The share of 1,000 targeting keys the demo app serves the new checkout to.
-fn measured_share(port: u16) -> f64 {
+/// The checkout the demo app served each of customer-0 .. customer-999: a string of 1 (new)
+/// and 0 (old).
+fn served(port: u16) -> String {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
         .build()
         .into();
-    let mut new = 0;
-    for i in 0..1000 {
-        let r = agent
-            .get(&format!("http://127.0.0.1:{port}/"))
-            .header("X-User", &format!("customer-{i}"))
-            .call()
-            .unwrap();
-        if r.headers().get("X-Checkout").and_then(|v| v.to_str().ok()) == Some("new") {
-            new += 1;
-        }
-    }
-    new as f64 / 10.0
+    (0..1000)
+        .map(|i| {
+            let r = agent
+                .get(&format!("http://127.0.0.1:{port}/"))
+                .header("X-User", &format!("customer-{i}"))
+                .call()
+                .unwrap();
+            match r.headers().get("X-Checkout").and_then(|v| v.to_str().ok()) {
+                Some("new") => '1',
+                _ => '0',
+            }
+        })
+        .collect()
 }
 
 #[test]
@@ -263,10 +221,25 @@ fn the_demo_app_serves_each_step_to_its_share_of_a_thousand_keys() {
             "flag promote new-checkout --env production --approve",
         ))
         .expect_code(0);
-        let share = measured_share(port);
+        let served = served(port);
+        let share = served.matches('1').count() as f64 / 10.0;
         assert!(
             (share - step).abs() <= 3.0,
             "{share} % served the new checkout at {step} %"
+        );
+        // The same customers as an application with the OpenFeature flagd provider would
+        // choose, reading the file runner wrote.
+        let file = flag_path(p.path(), "production");
+        flagd::assert_valid(std::slice::from_ref(&file));
+        let reference = flagd::evaluate(&file, "new-checkout", "customer-", 1000);
+        let differ = served
+            .chars()
+            .zip(reference.chars())
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(
+            differ, 0,
+            "{differ} of 1000 customers differ from flagd-core at {step} %"
         );
     }
     app.kill().unwrap();
@@ -377,4 +350,23 @@ fn check_and_status_show_stale_and_unknown_flags() {
     p.run(&["flag", "list"])
         .expect_code(0)
         .stdout_has("45 d (stale: remove it)");
+}
+
+/// The reference validation is not vacuous: what the flagd schema forbids is refused.
+#[test]
+fn the_flagd_reference_refuses_what_the_schema_forbids() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.flagd.json");
+    std::fs::write(
+        &bad,
+        r#"{"flags": {"a": {"state": "ON", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+            "targeting": {"fractional": [["on", 5], ["off", "95"]]}}}}"#,
+    )
+    .unwrap();
+    let refused = std::panic::catch_unwind(|| flagd::assert_valid(std::slice::from_ref(&bad)));
+    let why = *refused
+        .expect_err("the schema allows no state ON")
+        .downcast::<String>()
+        .unwrap();
+    assert!(why.contains("/flags/a/state"), "{why}");
 }

@@ -1,6 +1,7 @@
 //! What the integration tests share: a throwaway PostgreSQL cluster and a runner process helper.
 
 pub mod cli;
+pub mod flagd;
 pub mod fleet;
 pub mod mariadb;
 pub mod postgres;
