@@ -200,14 +200,22 @@ fn the_demo_app_serves_each_step_to_its_share_of_a_thousand_keys() {
     p.run(&["flag", "promote", "new-checkout", "--env", "staging"])
         .expect_code(0);
     let port = free_port();
-    let mut app = Command::new(env!("CARGO_BIN_EXE_runner-demo-app"))
+    /// Stops the app however the test ends.
+    struct App(std::process::Child);
+    impl Drop for App {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _app = App(Command::new(env!("CARGO_BIN_EXE_runner-demo-app"))
         .env("VERSION", "1.0.0")
         .env("PORT", port.to_string())
         .env("FLAGS_FILE", p.path().join("flags/production.flagd.json"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
     let started = Instant::now();
     while ureq::get(&format!("http://127.0.0.1:{port}/health"))
         .call()
@@ -242,8 +250,6 @@ fn the_demo_app_serves_each_step_to_its_share_of_a_thousand_keys() {
             "{differ} of 1000 customers differ from flagd-core at {step} %"
         );
     }
-    app.kill().unwrap();
-    app.wait().unwrap();
 }
 
 #[test]

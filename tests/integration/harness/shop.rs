@@ -130,9 +130,11 @@ impl Shop {
 impl Drop for Shop {
     fn drop(&mut self) {
         let state = self.path().join("state");
-        // The apps, and the HAProxy of the example project's production (state/haproxy/).
-        let haproxy = std::fs::read_dir(state.join("haproxy"))
+        // The apps, and the HAProxy of the example project's production (scripts/haproxy.sh
+        // keeps it in .runner/haproxy/, where runner.toml's router.socket points).
+        let haproxy = [state.join("haproxy"), self.path().join(".runner/haproxy")]
             .into_iter()
+            .flat_map(std::fs::read_dir)
             .flatten()
             .flatten();
         for entry in std::fs::read_dir(&state)
