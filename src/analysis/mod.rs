@@ -200,6 +200,7 @@ impl Window {
             .rollout
             .router
             .as_ref()
+            .filter(|r| r.kind == crate::config::RouterKind::Haproxy)
             .map(|r| (r.socket.clone(), r.backend.clone()));
         let mut w = Window {
             metrics: metrics.clone(),

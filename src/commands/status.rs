@@ -363,7 +363,7 @@ fn servers(
     probe_now: &dyn Fn(&str) -> HealthNow,
 ) {
     let seen = env.rollout.router.as_ref().map(|r| {
-        let mut router = crate::deploy::router::open(r);
+        let mut router = crate::deploy::router::open(r, &env.rollout.servers);
         router.read().map_err(|e| e.to_string())
     });
     let seen = match seen {

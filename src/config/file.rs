@@ -125,8 +125,16 @@ pub struct ServerTable {
 #[serde(deny_unknown_fields)]
 pub struct RouterTable {
     pub kind: Text,
-    pub socket: Text,
-    pub backend: Text,
+    /// HAProxy: the runtime API's socket and the backend.
+    pub socket: Option<Text>,
+    pub backend: Option<Text>,
+    /// nginx: the upstream file runner writes, the upstream's name, how to test and reload
+    /// the configuration, and nginx's pid file.
+    pub file: Option<Text>,
+    pub upstream: Option<Text>,
+    pub test: Option<Spanned<Vec<Text>>>,
+    pub reload: Option<Spanned<Vec<Text>>>,
+    pub pid: Option<Text>,
     pub start: Option<Spanned<Vec<Text>>>,
 }
 

@@ -33,7 +33,7 @@ use serde::Serialize;
 pub use database_url::{DatabaseUrl, Dialect, redact_text};
 pub use metrics::{MetricName, Metrics, MetricsSource, Unit};
 pub use resolve::Overrides;
-pub use rollout::{Batch, Pause, Rollout, Router, RouterKind, Server, StrategyKind};
+pub use rollout::{Batch, NginxControl, Pause, Rollout, Router, RouterKind, Server, StrategyKind};
 
 pub const FILE_NAME: &str = "runner.toml";
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::ConfigError;
-use super::file::{BatchValue, EnvironmentTable, RolloutTable, ServerTable};
+use super::file::{BatchValue, EnvironmentTable, RolloutTable, RouterTable, ServerTable, Text};
 use super::resolve::Reader;
+use toml::Spanned;
 
 /// The strategies runner.toml can name (`strategy` of an environment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -77,20 +78,40 @@ pub struct Server {
 pub enum RouterKind {
     /// HAProxy's runtime API on its unix socket.
     Haproxy,
+    /// An `upstream` block runner writes, tested (`nginx -t`) and gracefully reloaded.
+    Nginx,
 }
 
 /// The router in front of an environment's servers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Router {
     pub kind: RouterKind,
-    /// The runtime API's unix socket.
+    /// HAProxy: the runtime API's unix socket. nginx: the upstream file runner writes (the
+    /// nginx configuration includes it inside its `http` block).
     pub socket: PathBuf,
-    /// The backend that holds the servers.
+    /// The HAProxy backend, or the nginx upstream, that holds the servers.
     pub backend: String,
+    /// nginx only: how its configuration is tested and reloaded, and its pid file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nginx: Option<NginxControl>,
     /// Run when the router does not answer: for a router the project runs itself (the
     /// example's HAProxy). A production router is not started by runner.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<Vec<String>>,
+}
+
+/// How runner tests and reloads an nginx configuration, and finds its master process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NginxControl {
+    /// Default `["nginx", "-t"]`.
+    pub test: Vec<String>,
+    /// Default `["nginx", "-s", "reload"]`.
+    pub reload: Vec<String>,
+    /// Default `/run/nginx.pid`.
+    pub pid: PathBuf,
+    /// Where `test` and `reload` run: the folder of runner.toml.
+    #[serde(skip)]
+    pub dir: PathBuf,
 }
 
 /// How long a canary step is held before the next one.
@@ -189,6 +210,117 @@ impl Rollout {
     }
 }
 
+/// Reads `router = { kind = ..., ... }`: each kind's own settings, and none of the other's.
+fn router(
+    reader: &Reader<'_>,
+    r: &RouterTable,
+    key: &str,
+    root: &Path,
+) -> Result<Router, ConfigError> {
+    let (kind, _) = reader.text(&r.kind, &format!("{key}.kind"))?;
+    let kind = match kind.as_str() {
+        "haproxy" => RouterKind::Haproxy,
+        "nginx" => RouterKind::Nginx,
+        _ => {
+            return Err(reader.error_at(
+                r.kind.span().start,
+                format!("{key}.kind: `{kind}` is not a router runner drives; use \"haproxy\" or \"nginx\""),
+            ));
+        }
+    };
+    // Where each setting was given, and which ones each kind needs and takes.
+    let given: [(&str, Option<usize>); 7] = [
+        ("socket", r.socket.as_ref().map(|t| t.span().start)),
+        ("backend", r.backend.as_ref().map(|t| t.span().start)),
+        ("file", r.file.as_ref().map(|t| t.span().start)),
+        ("upstream", r.upstream.as_ref().map(|t| t.span().start)),
+        ("test", r.test.as_ref().map(|t| t.span().start)),
+        ("reload", r.reload.as_ref().map(|t| t.span().start)),
+        ("pid", r.pid.as_ref().map(|t| t.span().start)),
+    ];
+    let (needs, takes): ([(&str, Option<&Text>); 2], &[&str]) = match kind {
+        RouterKind::Haproxy => (
+            [
+                ("socket", r.socket.as_ref()),
+                ("backend", r.backend.as_ref()),
+            ],
+            &["socket", "backend"],
+        ),
+        RouterKind::Nginx => (
+            [("file", r.file.as_ref()), ("upstream", r.upstream.as_ref())],
+            &["file", "upstream", "test", "reload", "pid"],
+        ),
+    };
+    let example = match kind {
+        RouterKind::Haproxy => {
+            "router = { kind = \"haproxy\", socket = \"/run/haproxy/admin.sock\", backend = \"app\" }"
+        }
+        RouterKind::Nginx => {
+            "router = { kind = \"nginx\", file = \"/etc/nginx/conf.d/app-upstream.conf\", upstream = \"app\" }"
+        }
+    };
+    if let Some((k, Some(at))) = given
+        .iter()
+        .find(|(k, at)| at.is_some() && !takes.contains(k))
+    {
+        return Err(reader.error_at(
+            *at,
+            format!(
+                "{key}.{k} is not a setting of the {} router; e.g. {example}",
+                kind_name(kind)
+            ),
+        ));
+    }
+    let mut values = Vec::new();
+    for (k, v) in needs {
+        let Some(v) = v else {
+            return Err(reader.error_at(
+                r.kind.span().start,
+                format!(
+                    "{key}.{k} is missing: the {} router needs it; e.g. {example}",
+                    kind_name(kind)
+                ),
+            ));
+        };
+        values.push(reader.text(v, &format!("{key}.{k}"))?.0);
+    }
+    let argv = |v: &Option<Spanned<Vec<Text>>>, k: &str, default: &[&str]| match v {
+        Some(v) => reader.argv(v, &format!("{key}.{k}")),
+        None => Ok(default.iter().map(|s| s.to_string()).collect()),
+    };
+    let nginx = match kind {
+        RouterKind::Haproxy => None,
+        RouterKind::Nginx => Some(NginxControl {
+            test: argv(&r.test, "test", &["nginx", "-t"])?,
+            reload: argv(&r.reload, "reload", &["nginx", "-s", "reload"])?,
+            pid: match &r.pid {
+                Some(p) => root.join(reader.text(p, &format!("{key}.pid"))?.0),
+                None => PathBuf::from("/run/nginx.pid"),
+            },
+            dir: root.to_path_buf(),
+        }),
+    };
+    let start = r
+        .start
+        .as_ref()
+        .map(|v| reader.argv(v, &format!("{key}.start")))
+        .transpose()?;
+    Ok(Router {
+        kind,
+        socket: root.join(&values[0]),
+        backend: values[1].clone(),
+        nginx,
+        start,
+    })
+}
+
+fn kind_name(kind: RouterKind) -> &'static str {
+    match kind {
+        RouterKind::Haproxy => "haproxy",
+        RouterKind::Nginx => "nginx",
+    }
+}
+
 /// Reads `strategy`, `servers`, `router` and `[rollout]` of one environment.
 pub(super) fn rollout(
     reader: &Reader<'_>,
@@ -219,29 +351,7 @@ pub(super) fn rollout(
         check_servers(reader, &out, list.span().start, &key("servers"))?;
     }
     if let Some(r) = &t.router {
-        let (kind, _) = reader.text(&r.kind, &key("router.kind"))?;
-        if kind != "haproxy" {
-            return Err(reader.error_at(
-                r.kind.span().start,
-                format!(
-                    "{}: `{kind}` is not a router runner drives; use \"haproxy\"",
-                    key("router.kind")
-                ),
-            ));
-        }
-        let (socket, _) = reader.text(&r.socket, &key("router.socket"))?;
-        let (backend, _) = reader.text(&r.backend, &key("router.backend"))?;
-        let start = r
-            .start
-            .as_ref()
-            .map(|v| reader.argv(v, &key("router.start")))
-            .transpose()?;
-        out.router = Some(Router {
-            kind: RouterKind::Haproxy,
-            socket: root.join(socket),
-            backend,
-            start,
-        });
+        out.router = Some(router(reader, r, &key("router"), root)?);
     }
     let strategy = out.strategy;
     if strategy.routed() {

@@ -113,7 +113,7 @@ impl Routed {
                 env.strategy().name()
             )));
         };
-        let mut router = router::open(config);
+        let mut router = router::open(config, &env.rollout.servers);
         let seen = match (router.read(), &config.start) {
             (Ok(seen), _) => seen,
             (Err(_), Some(start)) => {
@@ -212,6 +212,10 @@ impl Routed {
         for (name, want) in &wants {
             if let Some(m) = self.fleet.servers.get_mut(name) {
                 m.want = *want;
+                // A server kept warm that takes traffic again (a switch back) serves now.
+                if want.takes_traffic() {
+                    m.kept_until = None;
+                }
             }
         }
         self.save(run, conn).await?;
@@ -401,28 +405,7 @@ pub fn keep_expired(m: &Member, now: SystemTime) -> bool {
 
 /// Runs `router.start` (from runner.toml's folder) to its end.
 fn start_router(argv: &[String], root: &std::path::Path) -> std::result::Result<(), String> {
-    let program = std::path::Path::new(&argv[0]);
-    let program = if argv[0].contains('/') && program.is_relative() {
-        root.join(program)
-    } else {
-        program.to_path_buf()
-    };
-    let out = std::process::Command::new(&program)
-        .args(&argv[1..])
-        .current_dir(root)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} failed ({}): {}",
-            program.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    router::run(argv, root).map(drop)
 }
 
 /// The router read, given a few seconds to come up.

@@ -52,7 +52,14 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
             if let Some(r) = &rollout.router {
                 t.row([
                     key("router"),
-                    format!("haproxy {} backend {}", r.socket.display(), r.backend),
+                    match r.kind {
+                        crate::config::RouterKind::Haproxy => {
+                            format!("haproxy {} backend {}", r.socket.display(), r.backend)
+                        }
+                        crate::config::RouterKind::Nginx => {
+                            format!("nginx {} upstream {}", r.socket.display(), r.backend)
+                        }
+                    },
                     String::new(),
                 ]);
             }

@@ -291,3 +291,49 @@ fn strategies_their_servers_router_and_options_are_checked_by_name() {
         "steps [5, 25, 100], pause manual, drain_timeout 30s"
     );
 }
+
+#[test]
+fn each_router_kind_takes_its_own_settings() {
+    let with_router = |router: &str| {
+        format!(
+            "{STAGING}strategy = \"blue-green\"\nservers = [{{ name = \"blue\", address = \"127.0.0.1:8081\", slot = \"blue\" }}, {{ name = \"green\", address = \"127.0.0.1:8082\", slot = \"green\" }}]\nrouter = {router}\n"
+        )
+    };
+    let cases = [
+        (
+            "{ kind = \"traefik\", socket = \"s\", backend = \"app\" }",
+            "router.kind: `traefik` is not a router runner drives; use \"haproxy\" or \"nginx\"",
+        ),
+        (
+            "{ kind = \"nginx\", socket = \"s\", backend = \"app\" }",
+            "router.socket is not a setting of the nginx router; e.g. router = { kind = \"nginx\", file =",
+        ),
+        (
+            "{ kind = \"nginx\", file = \"upstream.conf\" }",
+            "router.upstream is missing: the nginx router needs it",
+        ),
+        (
+            "{ kind = \"haproxy\", socket = \"s\", backend = \"app\", reload = [\"nginx\", \"-s\", \"reload\"] }",
+            "router.reload is not a setting of the haproxy router",
+        ),
+        (
+            "{ kind = \"haproxy\", socket = \"s\" }",
+            "router.backend is missing: the haproxy router needs it",
+        ),
+    ];
+    for (router, message) in cases {
+        config_with(&with_router(router), &[])
+            .expect_code(2)
+            .stderr_has(message);
+    }
+    let ok = config_with(
+        &with_router("{ kind = \"nginx\", file = \"conf/upstream.conf\", upstream = \"app\" }"),
+        &[],
+    )
+    .expect_code(0);
+    let row = table_row(&ok.stdout, "staging.router");
+    assert!(
+        row[1].starts_with("nginx ") && row[1].ends_with("conf/upstream.conf upstream app"),
+        "{row:?}"
+    );
+}

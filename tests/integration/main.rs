@@ -19,6 +19,7 @@ mod migrate_postgres;
 mod migrate_sqlite;
 mod mysql;
 mod new_migration;
+mod nginx_router;
 mod passwords;
 mod postgres_cluster;
 mod recover;

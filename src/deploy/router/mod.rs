@@ -3,16 +3,19 @@
 //! was told. HAProxy's runtime API is the first router (`haproxy`).
 
 mod haproxy;
+mod nginx;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Router as RouterConfig, RouterKind};
+use crate::config::{Router as RouterConfig, RouterKind, Server};
 
 pub use haproxy::Haproxy;
+pub use nginx::Nginx;
 
 /// Whether a server takes traffic, as the router's administrator sets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,12 +103,57 @@ pub trait Router {
     fn read(&mut self) -> Result<BTreeMap<String, Seen>, RouterError>;
     /// Sets one server's weight and state.
     fn set(&mut self, server: &str, want: Want) -> Result<(), RouterError>;
+    /// Sets several at once (a router that reloads its configuration does it once).
+    fn set_all(&mut self, wants: &[(&str, Want)]) -> Result<(), RouterError> {
+        for (server, want) in wants {
+            self.set(server, *want)?;
+        }
+        Ok(())
+    }
 }
 
-/// The router of an environment.
-pub fn open(config: &RouterConfig) -> Box<dyn Router + Send> {
-    match config.kind {
-        RouterKind::Haproxy => Box::new(Haproxy::new(&config.socket, &config.backend)),
+/// The router of an environment, in front of `servers`.
+pub fn open(config: &RouterConfig, servers: &[Server]) -> Box<dyn Router + Send> {
+    match (config.kind, &config.nginx) {
+        (RouterKind::Nginx, Some(control)) => Box::new(Nginx::new(
+            &config.socket,
+            &config.backend,
+            control.clone(),
+            servers,
+        )),
+        _ => Box::new(Haproxy::new(&config.socket, &config.backend)),
+    }
+}
+
+/// Runs a router's command (`router.start`, nginx's test and reload) in `root`: its output,
+/// or why it failed.
+pub fn run(argv: &[String], root: &Path) -> Result<String, String> {
+    let program = Path::new(&argv[0]);
+    let program = if argv[0].contains('/') && program.is_relative() {
+        root.join(program)
+    } else {
+        program.to_path_buf()
+    };
+    let out = std::process::Command::new(&program)
+        .args(&argv[1..])
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{} failed ({}): {}",
+            argv.join(" "),
+            out.status,
+            text.trim()
+        ))
     }
 }
 
@@ -148,10 +196,19 @@ pub fn apply(
         }
     }
     let (taking, others): (Vec<_>, Vec<_>) = wants.iter().partition(|(_, w)| w.takes_traffic());
-    for (server, want) in &taking {
-        if before[server].want() != *want {
-            router.set(server, *want)?;
-        }
+    fn changed<'a>(
+        group: &[&'a (String, Want)],
+        before: &BTreeMap<String, Seen>,
+    ) -> Vec<(&'a str, Want)> {
+        group
+            .iter()
+            .filter(|(server, want)| before[server].want() != *want)
+            .map(|(server, want)| (server.as_str(), *want))
+            .collect()
+    }
+    let first = changed(&taking, &before);
+    if !first.is_empty() {
+        router.set_all(&first)?;
     }
     if !others.is_empty() && !taking.is_empty() {
         wait_up(
@@ -159,10 +216,9 @@ pub fn apply(
             &taking.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(),
         )?;
     }
-    for (server, want) in &others {
-        if before[server].want() != *want {
-            router.set(server, *want)?;
-        }
+    let then = changed(&others, &before);
+    if !then.is_empty() {
+        router.set_all(&then)?;
     }
     let after = router.read()?;
     let mut changes = Vec::new();

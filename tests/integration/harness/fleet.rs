@@ -1,7 +1,8 @@
 //! A routed shop: a real HAProxy (started here, its runtime API on a unix socket in a temp
-//! folder, its frontend on a free loopback port) in front of demo app servers that runner
-//! deploys through the example project's hooks, one per server; and a load generator that
-//! sends requests through the frontend and counts what answered.
+//! folder, its frontend on a free loopback port), or a real nginx (its upstream file and pid
+//! in the temp folder), in front of demo app servers that runner deploys through the example
+//! project's hooks, one per server; and a load generator that sends requests through the
+//! frontend and counts what answered.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,12 +23,30 @@ pub struct Server {
     pub slot: Option<String>,
 }
 
-/// A project whose `production` environment is routed through HAProxy.
+/// The router in front of the servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proxy {
+    Haproxy,
+    Nginx,
+}
+
+/// A project whose `production` environment is routed through HAProxy or nginx.
 pub struct Fleet {
     dir: tempfile::TempDir,
     pub frontend: u16,
     pub servers: Vec<Server>,
+    proxy: Proxy,
+    /// The router's process (nginx: its master).
     haproxy: Option<Child>,
+}
+
+pub fn nginx_binary() -> PathBuf {
+    for candidate in ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"] {
+        if Path::new(candidate).exists() {
+            return PathBuf::from(candidate);
+        }
+    }
+    PathBuf::from("nginx")
 }
 
 pub fn haproxy_binary() -> PathBuf {
@@ -48,6 +67,20 @@ impl Fleet {
     /// configuration (weight 256), the others at weight 0. `extra`: more lines for the
     /// environment (its `[rollout]` table comes last).
     pub fn new(strategy: &str, servers: &[(&str, Option<&str>)], extra: &str) -> Fleet {
+        Fleet::through(Proxy::Haproxy, strategy, servers, extra)
+    }
+
+    /// The same, through a real nginx that runner drives by rewriting its upstream file.
+    pub fn nginx(strategy: &str, servers: &[(&str, Option<&str>)], extra: &str) -> Fleet {
+        Fleet::through(Proxy::Nginx, strategy, servers, extra)
+    }
+
+    fn through(
+        proxy: Proxy,
+        strategy: &str,
+        servers: &[(&str, Option<&str>)],
+        extra: &str,
+    ) -> Fleet {
         let dir = tempfile::tempdir().unwrap();
         let frontend = free_port();
         let servers: Vec<Server> = servers
@@ -59,6 +92,7 @@ impl Fleet {
             })
             .collect();
         std::fs::create_dir_all(dir.path().join("haproxy")).unwrap();
+        std::fs::create_dir_all(dir.path().join("nginx/tmp")).unwrap();
         std::fs::create_dir_all(dir.path().join("db")).unwrap();
         let scripts = repo_root().join("scripts");
         let deploy = scripts.join("deploy.sh").display().to_string();
@@ -81,13 +115,33 @@ impl Fleet {
             "[migrations]\ndialect = \"sqlite\"\n[deploy]\npipeline = [\"production\"]\n\n\
              [environments.production]\ndatabase_url = \"{db}\"\nstrategy = \"{strategy}\"\n\
              servers = [{}]\n\
-             router = {{ kind = \"haproxy\", socket = \"haproxy/admin.sock\", backend = \"app\" }}\n\
+             router = {router}\n\
              deploy = [\"sh\", \"-c\", \"{guard}\", \"{state}\", \"{{server}}\", \"{{version}}\", \"{deploy}\", \"{{env}}-{{server}}\", \"{{port}}\", \"{db}\"]\n\
              stop = [\"{deploy}\", \"{{env}}-{{server}}\", \"\", \"{{port}}\", \"\"]\n\
              health = {{ url = \"http://{{address}}/health\", timeout = \"5s\", interval = \"100ms\" }}\n{extra}\n",
             list.join(", "),
             guard = DEPLOY_GUARD,
             state = dir.path().join("state").display(),
+            router = match proxy {
+                Proxy::Haproxy => {
+                    "{ kind = \"haproxy\", socket = \"haproxy/admin.sock\", backend = \"app\" }"
+                        .to_string()
+                }
+                Proxy::Nginx => {
+                    let nginx = |action: &str| {
+                        format!(
+                            "[\"{}\", \"-p\", \"{p}\", \"-e\", \"{p}/error.log\", \"-c\", \"{p}/nginx.conf\", {action}]",
+                            nginx_binary().display(),
+                            p = dir.path().join("nginx").display()
+                        )
+                    };
+                    format!(
+                        "{{ kind = \"nginx\", file = \"nginx/upstream.conf\", upstream = \"app\", pid = \"nginx/nginx.pid\", test = {}, reload = {} }}",
+                        nginx("\"-t\", \"-q\""),
+                        nginx("\"-s\", \"reload\"")
+                    )
+                }
+            },
         );
         std::fs::write(dir.path().join("runner.toml"), toml).unwrap();
         std::fs::create_dir(dir.path().join("migrations")).unwrap();
@@ -105,11 +159,106 @@ impl Fleet {
             dir,
             frontend,
             servers,
+            proxy,
             haproxy: None,
         };
-        fleet.write_haproxy_config();
-        fleet.start_haproxy(None);
+        match proxy {
+            Proxy::Haproxy => {
+                fleet.write_haproxy_config();
+                fleet.start_haproxy(None);
+            }
+            Proxy::Nginx => fleet.start_nginx(),
+        }
         fleet
+    }
+
+    /// The first slot's servers start with the traffic (weight 256), the others `down`.
+    fn start_nginx(&mut self) {
+        let dir = self.path().join("nginx");
+        let first_slot = self.servers.first().and_then(|s| s.slot.clone());
+        let lines: Vec<String> = self
+            .servers
+            .iter()
+            .map(|s| {
+                let state = if s.slot.is_none() || s.slot == first_slot {
+                    "weight=256"
+                } else {
+                    "down"
+                };
+                format!("    server 127.0.0.1:{} {state};", s.port)
+            })
+            .collect();
+        std::fs::write(
+            dir.join("upstream.conf"),
+            format!("upstream app {{\n{}\n}}\n", lines.join("\n")),
+        )
+        .unwrap();
+        let temp = |name: &str| format!("    {name}_temp_path {}/tmp/{name};\n", dir.display());
+        let config = format!(
+            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 512; }}\n\
+             http {{\n    access_log off;\n    keepalive_timeout 0;\n{}{}{}{}{}\
+             \x20   include {d}/upstream.conf;\n\
+             \x20   server {{\n        listen 127.0.0.1:{};\n\
+             \x20       location / {{\n            proxy_pass http://app;\n\
+             \x20           proxy_next_upstream error timeout;\n        }}\n    }}\n}}\n",
+            temp("client_body"),
+            temp("proxy"),
+            temp("fastcgi"),
+            temp("uwsgi"),
+            temp("scgi"),
+            self.frontend,
+            d = dir.display(),
+        );
+        // keepalive_timeout 0: a reload closes idle client keep-alive connections, and a client
+        // that sends on one at that instant gets a reset, which the load generator (unlike
+        // browsers and most HTTP clients, which resend an idempotent request) would count as a
+        // failed request. The README says so.
+        std::fs::write(dir.join("nginx.conf"), config).unwrap();
+        let child = Command::new(nginx_binary())
+            .arg("-p")
+            .arg(&dir)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx starts (scripts/setup installs it)");
+        self.haproxy = Some(child);
+        let started = Instant::now();
+        while !dir.join("nginx.pid").exists()
+            || std::net::TcpStream::connect(("127.0.0.1", self.frontend)).is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nginx did not start: {}",
+                std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the router (nginx's master asked to quit, so its workers go with it).
+    pub fn stop_router(&mut self) {
+        if let Some(mut child) = self.haproxy.take() {
+            if self.proxy == Proxy::Nginx {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(child.id().to_string())
+                    .status();
+            } else {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
+
+    /// The upstream file runner writes, as nginx reads it.
+    pub fn upstream(&self) -> String {
+        std::fs::read_to_string(self.path().join("nginx/upstream.conf")).unwrap()
     }
 
     pub fn path(&self) -> &Path {
@@ -220,6 +369,26 @@ impl Fleet {
     }
 
     pub fn weight(&self, server: &str) -> u32 {
+        if self.proxy == Proxy::Nginx {
+            // `server ADDRESS weight=N;` or `down` (no traffic).
+            let port = self.servers.iter().find(|s| s.name == server).unwrap().port;
+            let text = self.upstream();
+            let line = text
+                .lines()
+                .find(|l| l.contains(&format!("127.0.0.1:{port} ")))
+                .unwrap();
+            let directive = line.split('#').next().unwrap();
+            return directive
+                .split_whitespace()
+                .find_map(|w| {
+                    w.trim_end_matches(';')
+                        .strip_prefix("weight=")?
+                        .parse()
+                        .ok()
+                })
+                .filter(|_| !directive.contains(" down"))
+                .unwrap_or(0);
+        }
         self.weights()
             .into_iter()
             .find(|w| w.0 == server)
@@ -293,10 +462,7 @@ impl Drop for Fleet {
                 }
             }
         }
-        if let Some(mut child) = self.haproxy.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.stop_router();
     }
 }
 
