@@ -42,6 +42,7 @@ pub struct LintTable {
     #[serde(default)]
     pub disable: Vec<Text>,
     pub postgres_version: Option<Spanned<u32>>,
+    pub mysql_version: Option<Text>,
     pub search_path: Option<Spanned<Vec<Text>>>,
 }
 

@@ -51,6 +51,8 @@ pub struct Config {
     /// `[lint] postgres_version`: the server version migrations run on (some locks depend on
     /// it); `None`: the linter's default.
     pub postgres_version: Option<u32>,
+    /// `[lint] mysql_version`, validated by the linter (`lint::MysqlVersion`).
+    pub mysql_version: Option<Positioned>,
     /// `[lint] search_path`: the schema unqualified names live in (its first entry).
     pub default_schema: Option<String>,
     pub pipeline: Setting<Vec<String>>,

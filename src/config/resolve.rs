@@ -225,6 +225,18 @@ pub(super) fn resolve(
         });
     }
 
+    let mysql_version = match &parsed.lint.mysql_version {
+        Some(v) => {
+            let (value, _) = reader.text(v, "lint.mysql_version")?;
+            let (line, column) = reader.line_col(v.span().start);
+            Some(Positioned {
+                value,
+                line,
+                column,
+            })
+        }
+        None => None,
+    };
     let postgres_version = match &parsed.lint.postgres_version {
         Some(v) if !(9..=30).contains(v.get_ref()) => {
             return Err(reader.error_at(
@@ -308,6 +320,7 @@ pub(super) fn resolve(
         dialect,
         lint_disable,
         postgres_version,
+        mysql_version,
         default_schema,
         pipeline,
         environments,

@@ -34,6 +34,85 @@ pub struct Options {
     pub postgres_version: u32,
     /// The schema unqualified names live in (PostgreSQL).
     pub default_schema: String,
+    /// The MySQL or MariaDB server the migrations will run on: which ALTERs are instant
+    /// depends on it.
+    pub mysql_version: MysqlVersion,
+}
+
+/// A MySQL or MariaDB server version (`[lint] mysql_version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MysqlVersion {
+    pub mariadb: bool,
+    pub version: (u32, u32, u32),
+}
+
+impl Default for MysqlVersion {
+    /// MySQL 8.4 (the long-term release), which adds columns instantly anywhere, as MariaDB
+    /// 10.4 and later do.
+    fn default() -> Self {
+        MysqlVersion {
+            mariadb: false,
+            version: (8, 4, 0),
+        }
+    }
+}
+
+impl std::fmt::Display for MysqlVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (a, b, c) = self.version;
+        let name = if self.mariadb { "MariaDB" } else { "MySQL" };
+        write!(f, "{name} {a}.{b}.{c}")
+    }
+}
+
+impl MysqlVersion {
+    /// `8.0.28`, `mysql 8.0.28`, `mariadb 10.3`, `10.11.6-MariaDB` (what `SELECT VERSION()`
+    /// says). MariaDB's numbers (10.x, 11.x) are MariaDB without saying so.
+    pub fn parse(text: &str) -> Option<MysqlVersion> {
+        let lower = text.trim().to_ascii_lowercase();
+        let said_mariadb = lower.contains("mariadb");
+        let said_mysql = lower.starts_with("mysql");
+        let digits = lower
+            .trim_start_matches("mariadb")
+            .trim_start_matches("mysql")
+            .trim_start_matches([' ', '-']);
+        let number: String = digits
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let mut parts = number.split('.').filter(|p| !p.is_empty());
+        let major: u32 = parts.next()?.parse().ok()?;
+        let minor: u32 = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+        let patch: u32 = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+        let mariadb = said_mariadb || (!said_mysql && (10..=12).contains(&major));
+        let known = if mariadb {
+            (5..=12).contains(&major)
+        } else {
+            (5..=9).contains(&major)
+        };
+        known.then_some(MysqlVersion {
+            mariadb,
+            version: (major, minor, patch),
+        })
+    }
+
+    /// Adds a column instantly at any position (MySQL 8.0.29, MariaDB 10.4).
+    pub fn instant_add_anywhere(self) -> bool {
+        if self.mariadb {
+            self.version >= (10, 4, 0)
+        } else {
+            self.version >= (8, 0, 29)
+        }
+    }
+
+    /// Adds a column instantly at the end (MySQL 8.0.12, MariaDB 10.3).
+    pub fn instant_add_at_end(self) -> bool {
+        if self.mariadb {
+            self.version >= (10, 3, 0)
+        } else {
+            self.version >= (8, 0, 12)
+        }
+    }
 }
 
 /// PostgreSQL's version when runner.toml does not say (`[lint] postgres_version`).
@@ -75,6 +154,19 @@ impl Options {
                 .default_schema
                 .clone()
                 .unwrap_or_else(|| "public".into()),
+            mysql_version: match &config.mysql_version {
+                None => MysqlVersion::default(),
+                Some(v) => MysqlVersion::parse(&v.value).ok_or_else(|| {
+                    config.error_at(
+                        v.line,
+                        v.column,
+                        format!(
+                            "lint.mysql_version: `{}` is not a MySQL or MariaDB version; write e.g. \"8.0.28\" or \"mariadb 10.11\" (what SELECT VERSION() says)",
+                            v.value
+                        ),
+                    )
+                })?,
+            },
             ..Options::new(dialect)
         })
     }
@@ -86,6 +178,7 @@ impl Options {
             scope: None,
             postgres_version: DEFAULT_POSTGRES_VERSION,
             default_schema: "public".into(),
+            mysql_version: MysqlVersion::default(),
         }
     }
 }
@@ -284,6 +377,17 @@ pub fn lint_text(
     dialect: Dialect,
     directives: &Directives,
 ) -> Vec<Finding> {
+    lint_text_with(label, sql, &Options::new(dialect), directives)
+}
+
+/// `lint_text` with settings (`[lint]`).
+pub fn lint_text_with(
+    label: &str,
+    sql: &str,
+    options: &Options,
+    directives: &Directives,
+) -> Vec<Finding> {
+    let dialect = options.dialect;
     let parsed = parse::parse(sql, dialect);
     let file = File {
         label,
@@ -292,9 +396,8 @@ pub fn lint_text(
         directives,
         role: FileRole::Forward,
     };
-    let options = Options::new(dialect);
     let mut schema = schema::Schema::new((dialect == Dialect::Postgres).then_some("public"));
-    lint_parsed(&file, &options, &mut schema)
+    lint_parsed(&file, options, &mut schema)
 }
 
 /// Runs the rules over a parsed file (replaying it into `schema` as it goes), adds its parse
@@ -315,6 +418,7 @@ fn lint_parsed(file: &File<'_>, options: &Options, schema: &mut schema::Schema) 
         schema: std::mem::take(schema),
         rebuilt: schema::rebuilt_tables(parsed.statements.iter().flat_map(|s| &s.ops)),
         postgres_version: options.postgres_version,
+        mysql_version: options.mysql_version,
         contract: file.directives.phase == Some(crate::catalog::Phase::Contract),
         ..Context::default()
     };

@@ -177,8 +177,16 @@ pub enum Op {
     /// blocked) unless an online algorithm is asked for.
     TableCopy {
         table: String,
-        /// What copies it: `drops the primary key`, `adds column x AFTER y`...
+        /// What copies it: `drops the primary key`, `adds AUTO_INCREMENT column id`...
         what: String,
+    },
+    /// A MySQL `ADD COLUMN`: instant on recent servers, a rebuild of the table on older
+    /// ones (or anywhere but at the end, on some).
+    MysqlAddColumn {
+        table: String,
+        column: String,
+        /// `AFTER x` or `FIRST`; `None` at the end.
+        position: Option<String>,
     },
 }
 

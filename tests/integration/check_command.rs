@@ -136,6 +136,45 @@ fn lint_disable_in_runner_toml_turns_rules_off_and_rejects_unknown_ids() {
 }
 
 #[test]
+fn lint_mysql_version_decides_which_column_additions_are_instant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("V1__t.sql"), "CREATE TABLE t (id INT);\n").unwrap();
+    std::fs::write(dir.join("V1__t.down.sql"), "DROP TABLE t;\n").unwrap();
+    std::fs::write(
+        dir.join("V2__note.sql"),
+        "ALTER TABLE t ADD COLUMN note TEXT FIRST;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("V2__note.down.sql"),
+        "ALTER TABLE t DROP COLUMN note;\n",
+    )
+    .unwrap();
+    let toml = |version: &str| {
+        format!("[migrations]\ndialect = \"mysql\"\n[lint]\nmysql_version = \"{version}\"\n")
+    };
+    std::fs::write(tmp.path().join("runner.toml"), toml("mariadb 10.11")).unwrap();
+    Runner::new(tmp.path()).args(["check"]).run().expect_code(0);
+    std::fs::write(tmp.path().join("runner.toml"), toml("8.0.28")).unwrap();
+    Runner::new(tmp.path())
+        .args(["check"])
+        .run()
+        .expect_code(1)
+        .stdout_has("mysql-table-copy")
+        .stdout_has("adds column note FIRST (MySQL 8.0.28 adds a column instantly only at the end");
+    std::fs::write(tmp.path().join("runner.toml"), toml("eight")).unwrap();
+    Runner::new(tmp.path())
+        .args(["check"])
+        .run()
+        .expect_code(2)
+        .stderr_has(
+            "runner.toml:4:17: lint.mysql_version: `eight` is not a MySQL or MariaDB version",
+        );
+}
+
+#[test]
 fn suppressions_silence_one_statement_and_need_a_reason() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -298,14 +298,33 @@ fn alter_table_op(table: &str, op: &AlterTableOperation) -> Vec<Op> {
             ..
         } => {
             let mut ops = vec![Op::AddColumn(new_column(table.clone(), column_def))];
-            if let Some(position) = column_position {
-                ops.push(Op::TableCopy {
+            let column = column_def.name.value.clone();
+            // What no server adds in place with writes going on: an AUTO_INCREMENT column (its
+            // values are assigned by a copy), a STORED generated column (computed by a copy).
+            let copies = column_def.options.iter().find_map(|o| match &o.option {
+                ColumnOption::DialectSpecific(tokens)
+                    if tokens
+                        .iter()
+                        .any(|t| t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")) =>
+                {
+                    Some("AUTO_INCREMENT")
+                }
+                ColumnOption::Generated {
+                    generation_expr_mode: Some(GeneratedExpressionMode::Stored),
+                    ..
+                } => Some("STORED generated"),
+                _ => None,
+            });
+            match copies {
+                Some(kind) => ops.push(Op::TableCopy {
                     table,
-                    what: format!(
-                        "adds column {} {position} (not at the end)",
-                        column_def.name.value
-                    ),
-                });
+                    what: format!("adds {kind} column {column}"),
+                }),
+                None => ops.push(Op::MysqlAddColumn {
+                    table,
+                    column,
+                    position: column_position.as_ref().map(ToString::to_string),
+                }),
             }
             ops
         }

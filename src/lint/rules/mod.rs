@@ -24,6 +24,8 @@ pub struct Context {
     pub rebuilt: HashSet<String>,
     /// The PostgreSQL version the migrations run on (`[lint] postgres_version`).
     pub postgres_version: u32,
+    /// The MySQL or MariaDB server the migrations run on (`[lint] mysql_version`).
+    pub mysql_version: crate::lint::MysqlVersion,
     /// Indexes created earlier in this file.
     pub created_indexes: HashSet<String>,
     /// Constraints added NOT VALID earlier in the file, keyed by (table, name), with the

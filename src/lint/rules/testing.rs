@@ -22,6 +22,14 @@ pub fn findings_with(
         .collect()
 }
 
+/// `rule`'s findings on `sql` with settings (`[lint]`).
+pub fn findings_opts(rule: &RuleDef, options: &crate::lint::Options, sql: &str) -> Vec<Finding> {
+    crate::lint::lint_text_with("test.sql", sql, options, &Directives::default())
+        .into_iter()
+        .filter(|f| f.rule.id() == rule.id)
+        .collect()
+}
+
 /// Asserts that `rule` fires exactly once on `sql`, and returns the message.
 #[track_caller]
 pub fn fires(rule: &RuleDef, dialect: Dialect, sql: &str) -> String {
