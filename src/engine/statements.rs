@@ -15,8 +15,8 @@ pub struct Script {
     pub statements: Vec<String>,
 }
 
-/// Splits a file: PostgreSQL with its own parser, SQLite with runner's splitter (which knows
-/// trigger bodies). Statement mode when the file says `-- runner:no-transaction` or holds a
+/// Splits a file: PostgreSQL with its own parser, SQLite and MySQL with runner's splitter
+/// (which knows trigger bodies, and MySQL's `DELIMITER` lines). Statement mode when the file says `-- runner:no-transaction` or holds a
 /// statement PostgreSQL refuses inside a transaction (CREATE/DROP INDEX CONCURRENTLY, REINDEX
 /// CONCURRENTLY). A file the parser rejects is an error: the database would reject it too.
 pub fn script(file: &SqlFile, dialect: Dialect) -> Result<Script, String> {
@@ -31,7 +31,11 @@ pub fn script(file: &SqlFile, dialect: Dialect) -> Result<Script, String> {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect(),
-        _ => split::split(sql)
+        Dialect::Mysql => split::split_mysql(sql)
+            .into_iter()
+            .map(|c| c.text.to_string())
+            .collect(),
+        Dialect::Sqlite => split::split(sql)
             .into_iter()
             .map(|c| c.text.to_string())
             .collect(),

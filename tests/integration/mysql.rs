@@ -253,7 +253,8 @@ async fn verify_catches_a_column_left_behind_and_a_changed_type_and_rollback_und
 }
 
 /// A shop written for MySQL (foreign keys, a view, a trigger, a function, dynamic SQL with
-/// `PREPARE ... FROM @sql`, `ALGORITHM = INSTANT`), applied from empty, verified, and rolled
+/// `PREPARE ... FROM @sql`, `ALGORITHM = INSTANT`, a procedure and a trigger with several
+/// statements written between `DELIMITER $$` lines), applied from empty, verified, and rolled
 /// all the way back.
 #[tokio::test]
 async fn the_mysql_shop_corpus_applies_verifies_and_rolls_back() {
@@ -265,13 +266,14 @@ async fn the_mysql_shop_corpus_applies_verifies_and_rolls_back() {
         std::fs::copy(entry.path(), p.migrations().join(entry.file_name())).unwrap();
         count += 1;
     }
-    assert_eq!(count, 20);
+    assert_eq!(count, 22);
     p.run(&["check"]).expect_code(0);
     let verified = p.run(&["verify", "--database-url", &db.url]).expect_code(0);
-    verified.stdout_has("10 verified: 10 ok, 0 mismatch");
+    verified.stdout_has("11 verified: 11 ok, 0 mismatch");
     p.run(&["migrate", "--env", "ci"])
         .expect_code(0)
-        .stdout_has("applied V0010 shipping_addresses");
+        .stdout_has("applied V0010 shipping_addresses")
+        .stdout_has("applied V0011 order_procedures");
     let mut conn = db.connect().await;
     assert_eq!(
         tables(&mut conn).await,
@@ -300,6 +302,24 @@ async fn the_mysql_shop_corpus_applies_verifies_and_rolls_back() {
         .await
         .unwrap();
     assert_eq!(orders, 1);
+    // The DELIMITER file's procedure and trigger, each whole.
+    let refused = sqlx::raw_sql("UPDATE orders SET status = 'lost' WHERE id = 1")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("unknown order status"),
+        "{refused}"
+    );
+    sqlx::raw_sql("INSERT INTO orders (customer_id) VALUES (1)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let cancelled: i32 = sqlx::query_scalar("CALL cancel_unpaid_orders(1)")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(cancelled, 1);
     sqlx::raw_sql("DELETE FROM orders")
         .execute(&mut conn)
         .await

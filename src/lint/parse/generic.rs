@@ -25,7 +25,11 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
         _ => Box::new(SQLiteDialect {}),
     };
     let lines = LineIndex::new(sql);
-    parse_in_chunks(split(sql), |text, offset| {
+    let chunks = match dialect {
+        Dialect::Mysql => crate::lint::split::split_mysql(sql),
+        _ => split(sql),
+    };
+    parse_in_chunks(chunks, |text, offset| {
         let (line, column) = lines.line_col(offset);
         let statement = |ops| Statement {
             offset,
@@ -62,7 +66,10 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
                 ));
             }
         };
-        Ok(parsed.iter().map(|s| statement(lower(s))).collect())
+        Ok(parsed
+            .iter()
+            .map(|s| statement(lower(s, dialect)))
+            .collect())
     })
 }
 
@@ -154,7 +161,7 @@ fn is_sqlite_pragma(text: &str) -> bool {
     name_ok && value_ok
 }
 
-fn lower(statement: &ast::Statement) -> Vec<Op> {
+fn lower(statement: &ast::Statement, dialect: Dialect) -> Vec<Op> {
     use ast::Statement as S;
     match statement {
         S::CreateTable(ct) => vec![Op::CreateTable {
@@ -206,7 +213,7 @@ fn lower(statement: &ast::Statement) -> Vec<Op> {
             ops.extend(
                 at.operations
                     .iter()
-                    .flat_map(|op| alter_table_op(&table, op)),
+                    .flat_map(|op| alter_table_op(&table, op, dialect)),
             );
             ops
         }
@@ -289,7 +296,7 @@ fn online_alter(ops: &[AlterTableOperation]) -> bool {
             && matches!(lock, Some(AlterTableLock::None)))
 }
 
-fn alter_table_op(table: &str, op: &AlterTableOperation) -> Vec<Op> {
+fn alter_table_op(table: &str, op: &AlterTableOperation, dialect: Dialect) -> Vec<Op> {
     let table = table.to_string();
     match op {
         AlterTableOperation::AddColumn {
@@ -298,6 +305,9 @@ fn alter_table_op(table: &str, op: &AlterTableOperation) -> Vec<Op> {
             ..
         } => {
             let mut ops = vec![Op::AddColumn(new_column(table.clone(), column_def))];
+            if dialect != Dialect::Mysql {
+                return ops;
+            }
             let column = column_def.name.value.clone();
             // What no server adds in place with writes going on: an AUTO_INCREMENT column (its
             // values are assigned by a copy), a STORED generated column (computed by a copy).
