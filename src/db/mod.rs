@@ -446,8 +446,13 @@ impl Conn {
             self.set_limits(limits, false).await?;
             self.execute(backend.begin_sql()).await
         } else {
-            self.execute(backend.begin_sql()).await?;
-            self.set_limits(limits, true).await
+            // One round trip: the transaction opens and takes its limits.
+            let sql = format!(
+                "{}; {}",
+                backend.begin_sql(),
+                backend.limits_sql(limits, true)
+            );
+            self.execute(&sql).await
         }
     }
 

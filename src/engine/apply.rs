@@ -159,10 +159,6 @@ async fn transaction_attempt(
     let (history, run, step, row) = (job.history, job.run, job.step, job.row);
     let total = step.script.statements.len();
     conn.begin(job.limits).await.map_err(|e| (0, e))?;
-    history
-        .start(conn, row, run, State::Applying, attempts)
-        .await
-        .map_err(|e| (0, e))?;
     for (index, statement) in step.script.statements.iter().enumerate() {
         if crate::runtime::interrupted() {
             return Err((index + 1, interrupted_error()));
@@ -171,8 +167,10 @@ async fn transaction_attempt(
         progress.statement_done(step, index + 1, total);
     }
     let took = ms(started.elapsed());
+    // The row is written once, finished: inside this transaction nobody could see it
+    // `applying`, and a crash takes it with everything else.
     history
-        .finish(conn, row.version, State::Applied, total as i64, took)
+        .applied_in_transaction(conn, row, run, attempts, total as i64, took)
         .await
         .map_err(|e| (total, e))?;
     history

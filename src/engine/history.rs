@@ -338,21 +338,62 @@ impl History {
         state: State,
         attempts: i64,
     ) -> Result<(), DbError> {
+        self.upsert(conn, row, run, state, attempts, None).await
+    }
+
+    /// The row of a migration that ran whole inside the transaction this writes in: written
+    /// once, finished (`done` statements, `duration_ms`), where `start` + `finish` would take
+    /// two round trips. Nobody outside the transaction could have seen it `applying`.
+    pub async fn applied_in_transaction(
+        &self,
+        conn: &mut Conn,
+        row: &NewRow<'_>,
+        run: &RunInfo,
+        attempts: i64,
+        done: i64,
+        duration_ms: i64,
+    ) -> Result<(), DbError> {
+        self.upsert(
+            conn,
+            row,
+            run,
+            State::Applied,
+            attempts,
+            Some((done, duration_ms)),
+        )
+        .await
+    }
+
+    async fn upsert(
+        &self,
+        conn: &mut Conn,
+        row: &NewRow<'_>,
+        run: &RunInfo,
+        state: State,
+        attempts: i64,
+        finished: Option<(i64, i64)>,
+    ) -> Result<(), DbError> {
         let b = self.backend;
+        // statements_done, finished_at, duration_ms.
+        let now = self.now();
+        let (done, finished_at, duration) = match finished {
+            Some(_) => ("$16", now, "$17"),
+            None => ("0", "NULL", "NULL"),
+        };
         let x = |c: &str| b.excluded(c);
         let sql = format!(
             "INSERT INTO {m} (version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
                  applied_sql, rollback_sql, statements_total, statements_done, attempts, started_at,
                  deploy_id, environment, {release}, applied_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $15, {now}, $11, $12, $13, $14)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {done}, $15, {now}, $11, $12, $13, $14)
              {conflict} name = {}, state = {},
                  mode = {}, sha256 = {},
                  normalized_sha256 = {},
                  refinery_checksum = {}, applied_sql = {},
                  rollback_sql = {}, statements_total = {},
-                 statements_done = 0, error_statement = NULL, error_sqlstate = NULL,
+                 statements_done = {done}, error_statement = NULL, error_sqlstate = NULL,
                  error_message = NULL, attempts = {m}.attempts + $15, started_at = {now},
-                 finished_at = NULL, duration_ms = NULL, in_flight = NULL, rollback_done = 0,
+                 finished_at = {finished_at}, duration_ms = {duration}, in_flight = NULL, rollback_done = 0,
                  rollback_total = NULL, rollback_in_flight = NULL, rollback_target = NULL,
                  deploy_id = {},
                  environment = {}, {release} = {},
@@ -373,9 +414,8 @@ impl History {
             conflict = b.on_conflict("version"),
             release = b.ident("release"),
             m = self.migrations,
-            now = self.now(),
         );
-        let values = vec![
+        let mut values = vec![
             row.version.into(),
             row.name.into(),
             state.name().into(),
@@ -392,6 +432,10 @@ impl History {
             run.actor.clone().into(),
             attempts.into(),
         ];
+        if let Some((done, duration_ms)) = finished {
+            values.push(done.into());
+            values.push(duration_ms.into());
+        }
         conn.exec(sql, values).await.map(drop)
     }
 
