@@ -35,8 +35,9 @@ if [ -z "$app" ]; then
     cargo build --quiet --manifest-path "$root/Cargo.toml" --bin runner-demo-app
     app=$root/target/debug/runner-demo-app
 fi
-# Its feature flags: the environment's flagd file (`runner flag`), read on each request.
-flags=${RUNNER_FLAGS_FILE:-$root/flags/${env%%-*}.flagd.json}
+# Its feature flags: the environment's flagd file (`runner flag`, in the project runner runs
+# this hook in), read on each request.
+flags=${RUNNER_FLAGS_FILE:-$PWD/flags/${env%%-*}.flagd.json}
 FLAGS_FILE=$flags VERSION=$version PORT=$port DATABASE_URL=$database nohup "$app" >>"$dir/app-$env.log" 2>&1 </dev/null &
 echo $! > "$pidfile"
 echo "started demo app $version for $env on 127.0.0.1:$port (pid $!)"

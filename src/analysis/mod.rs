@@ -70,6 +70,19 @@ pub struct Group {
     /// The servers measured (empty: the environment's single endpoint).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<String>,
+    /// Only the requests served one variant of a feature flag (a flag's ramp, when the app
+    /// labels its request metrics by variant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<Variant>,
+}
+
+/// The requests a flag gave one variant: series labelled `feature_flag_key` = `flag` and
+/// `feature_flag_result_variant` (or `feature_flag_variant`) = `variant`, the OpenTelemetry
+/// semantic conventions' attributes as Prometheus labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variant {
+    pub flag: String,
+    pub variant: String,
 }
 
 /// One metric of one group in one window.
@@ -180,6 +193,49 @@ pub struct Window {
     before: Result<Vec<Snapshot>, String>,
 }
 
+/// A flag's two variants as the groups to judge, the new one (`on`) as a canary against
+/// `off` in the same window on the same servers, when the app labels its request metrics by
+/// variant (scraped directly); `None` otherwise: the ramp is judged overall.
+pub fn by_variant(
+    env: &Environment,
+    metrics: &Metrics,
+    overall: &[Group],
+    flag: &str,
+) -> Option<Vec<Group>> {
+    let MetricsSource::Scrape { url } = &metrics.source else {
+        return None;
+    };
+    let mut servers: Vec<String> = overall.iter().flat_map(|g| g.servers.clone()).collect();
+    servers.sort();
+    servers.dedup();
+    let variant = |v: &str| Variant {
+        flag: flag.to_string(),
+        variant: v.to_string(),
+    };
+    let group = |role: &str, v: &str| Group {
+        role: role.into(),
+        release: format!("{flag}={v}"),
+        servers: servers.clone(),
+        variant: Some(variant(v)),
+    };
+    let addresses = env
+        .rollout
+        .servers
+        .iter()
+        .map(|s| (s.name.clone(), s.address.clone()))
+        .collect();
+    let canary = group("canary", "on");
+    let readings = scrape::read(
+        &scrape::targets(url, &canary, &addresses),
+        canary.variant.as_ref(),
+    )
+    .ok()?;
+    readings
+        .values()
+        .any(|r| r.labelled)
+        .then(|| vec![canary, group("stable", "off")])
+}
+
 /// What a source read at the start of a window.
 enum Snapshot {
     Scrape(scrape::Readings),
@@ -217,9 +273,11 @@ impl Window {
 
     fn snapshot(&self, group: &Group) -> Result<Snapshot, String> {
         match &self.metrics.source {
-            MetricsSource::Scrape { url } => {
-                scrape::read(&scrape::targets(url, group, &self.addresses)).map(Snapshot::Scrape)
-            }
+            MetricsSource::Scrape { url } => scrape::read(
+                &scrape::targets(url, group, &self.addresses),
+                group.variant.as_ref(),
+            )
+            .map(Snapshot::Scrape),
             MetricsSource::Haproxy => {
                 let (socket, backend) = self
                     .router_socket
@@ -317,8 +375,14 @@ impl Window {
     ) -> Result<Values, String> {
         match (&self.metrics.source, before) {
             (MetricsSource::Scrape { url }, Some(Snapshot::Scrape(before))) => {
-                let after = scrape::read(&scrape::targets(url, group, &self.addresses))?;
-                Ok(scrape::values(before, &after, window))
+                let targets = scrape::targets(url, group, &self.addresses);
+                let after = scrape::read(&targets, group.variant.as_ref())?;
+                Ok(scrape::values(
+                    before,
+                    &after,
+                    window,
+                    group.variant.as_ref(),
+                ))
             }
             (MetricsSource::Haproxy, Some(Snapshot::Haproxy(before))) => {
                 let (socket, backend) = self

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use prometheus_parse::{Scrape, Value};
 
-use super::{Group, Values};
+use super::{Group, Values, Variant};
 use crate::config::MetricName;
 
 /// One server's reading.
@@ -25,6 +25,8 @@ pub struct Reading {
     memory_bytes: Option<f64>,
     queue_depth: Option<f64>,
     active_users: Option<f64>,
+    /// Series labelled with the flag of the variant asked for were found.
+    pub labelled: bool,
 }
 
 /// Readings by URL.
@@ -51,8 +53,9 @@ pub fn targets(url: &str, group: &Group, addresses: &BTreeMap<String, String>) -
         .collect()
 }
 
-/// Scrapes every target; any that cannot be read makes the whole reading an error.
-pub fn read(urls: &[String]) -> Result<Readings, String> {
+/// Scrapes every target; any that cannot be read makes the whole reading an error. With
+/// `variant`, only the requests of that variant count.
+pub fn read(urls: &[String], variant: Option<&Variant>) -> Result<Readings, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
         .build()
@@ -68,19 +71,33 @@ pub fn read(urls: &[String]) -> Result<Readings, String> {
                 .map_err(|e| format!("{url}: {e}"))?;
             Ok((
                 url.clone(),
-                parse(&text).map_err(|e| format!("{url}: {e}"))?,
+                parse(&text, variant).map_err(|e| format!("{url}: {e}"))?,
             ))
         })
         .collect()
 }
 
-/// One server's text, summed over every series of each metric.
-pub fn parse(text: &str) -> Result<Reading, String> {
+/// One server's text, summed over every series of each metric (with `variant`, over the
+/// request series of that variant only).
+pub fn parse(text: &str, variant: Option<&Variant>) -> Result<Reading, String> {
     let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
         .map_err(|e| format!("not Prometheus text: {e}"))?;
     let mut r = Reading::default();
     let add = |slot: &mut Option<f64>, x: f64| *slot = Some(slot.unwrap_or(0.0) + x);
     for s in &scrape.samples {
+        if let Some(v) = variant {
+            if s.labels.get("feature_flag_key") != Some(v.flag.as_str()) {
+                continue;
+            }
+            r.labelled = true;
+            let served = s
+                .labels
+                .get("feature_flag_result_variant")
+                .or_else(|| s.labels.get("feature_flag_variant"));
+            if served != Some(v.variant.as_str()) {
+                continue;
+            }
+        }
         let single = match &s.value {
             Value::Counter(x) | Value::Gauge(x) | Value::Untyped(x) => Some(*x),
             _ => None,
@@ -130,8 +147,13 @@ fn delta(before: f64, after: f64) -> f64 {
     }
 }
 
-/// What a group's servers did between two readings.
-pub fn values(before: &Readings, after: &Readings, window: Duration) -> Values {
+/// What a group's servers did between two readings (with `variant`: its requests only).
+pub fn values(
+    before: &Readings,
+    after: &Readings,
+    window: Duration,
+    variant: Option<&Variant>,
+) -> Values {
     let mut v = Values::default();
     let (mut requests, mut errors) = (None::<f64>, 0.0);
     let mut buckets: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
@@ -188,6 +210,28 @@ pub fn values(before: &Readings, after: &Readings, window: Duration) -> Values {
     );
     v.queries
         .insert(MetricName::QueueDepth, q("max queue_depth"));
+    if let Some(variant) = variant {
+        let only = format!(
+            "{{feature_flag_key=\"{}\", feature_flag_result_variant=\"{}\"}}",
+            variant.flag, variant.variant
+        );
+        for m in [MetricName::ErrorRate, MetricName::P99] {
+            if let Some(q) = v.queries.get_mut(&m) {
+                q.push_str(&format!(" of the series {only}"));
+            }
+        }
+        // The same processes serve every variant.
+        for m in [MetricName::Cpu, MetricName::Memory, MetricName::QueueDepth] {
+            v.unmeasured
+                .insert(m, "the same processes serve every variant".into());
+        }
+        if v.p99.is_none() {
+            v.unmeasured.insert(
+                MetricName::P99,
+                "the app does not label its latency histogram by variant".into(),
+            );
+        }
+    }
     v
 }
 
@@ -238,10 +282,38 @@ mod tests {
         queue_depth 7\n";
 
     #[test]
+    fn a_variant_counts_only_its_own_requests() {
+        let text = "# TYPE http_requests_total counter\n\
+            http_requests_total{feature_flag_key=\"new-checkout\",feature_flag_result_variant=\"on\",status=\"500\"} 3\n\
+            http_requests_total{feature_flag_key=\"new-checkout\",feature_flag_result_variant=\"on\",status=\"200\"} 7\n\
+            http_requests_total{feature_flag_key=\"new-checkout\",feature_flag_result_variant=\"off\",status=\"200\"} 90\n\
+            http_requests_total{status=\"200\"} 1000\n\
+            # TYPE process_cpu_seconds_total counter\n\
+            process_cpu_seconds_total 2.5\n";
+        let on = Variant {
+            flag: "new-checkout".into(),
+            variant: "on".into(),
+        };
+        let reading = parse(text, Some(&on)).unwrap();
+        assert!(reading.labelled);
+        let before: Readings = [("u".to_string(), Reading::default())].into();
+        let after: Readings = [("u".to_string(), reading)].into();
+        let v = values(&before, &after, Duration::from_secs(10), Some(&on));
+        assert_eq!((v.requests, v.error_rate), (Some(10.0), Some(0.3)));
+        assert!(v.unmeasured.contains_key(&MetricName::Cpu));
+        assert!(v.unmeasured.contains_key(&MetricName::P99));
+        let other = Variant {
+            flag: "dark-mode".into(),
+            variant: "on".into(),
+        };
+        assert!(!parse(text, Some(&other)).unwrap().labelled);
+    }
+
+    #[test]
     fn deltas_over_a_window_give_rates_and_quantiles() {
         let before: Readings = [("u".to_string(), Reading::default())].into();
-        let after: Readings = [("u".to_string(), parse(TEXT).unwrap())].into();
-        let v = values(&before, &after, Duration::from_secs(10));
+        let after: Readings = [("u".to_string(), parse(TEXT, None).unwrap())].into();
+        let v = values(&before, &after, Duration::from_secs(10), None);
         assert_eq!(v.requests, Some(100.0));
         assert_eq!(v.error_rate, Some(0.05));
         assert!((v.p99.unwrap() - 0.5).abs() < 1e-9, "{:?}", v.p99);
@@ -256,10 +328,10 @@ mod tests {
             errors: 10.0,
             ..Reading::default()
         };
-        let after: Readings = [("u".to_string(), parse(TEXT).unwrap())].into();
+        let after: Readings = [("u".to_string(), parse(TEXT, None).unwrap())].into();
         let before: Readings = [("u".to_string(), high.clone())].into();
         assert_eq!(
-            values(&before, &after, Duration::from_secs(1)).requests,
+            values(&before, &after, Duration::from_secs(1), None).requests,
             Some(100.0)
         );
         high.requests = Some(0.0);
@@ -272,7 +344,7 @@ mod tests {
         )]
         .into();
         assert_eq!(
-            values(&empty, &empty, Duration::from_secs(1)).error_rate,
+            values(&empty, &empty, Duration::from_secs(1), None).error_rate,
             None
         );
     }

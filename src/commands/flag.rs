@@ -242,7 +242,7 @@ fn auto(store: &Store<'_>, a: &FlagChangeArgs) -> Result<ExitCode> {
         if to == 100 {
             return Ok(ExitCode::Success);
         }
-        match judge(config, env, config.flags.pause)? {
+        match judge(config, env, &a.key, config.flags.pause)? {
             Judged::Pass(detail) => println!(
                 "  {to} % held {}: {detail}",
                 humantime::format_duration(config.flags.pause)
@@ -298,9 +298,10 @@ enum Judged {
     Breach(String),
 }
 
-/// The environment's release measured over `span` (health is the app's business here: a flag
-/// changes no server).
-fn judge(config: &Config, env: &Environment, span: Duration) -> Result<Judged> {
+/// The environment measured over `span`: the flag's `on` variant against `off` when the app
+/// labels its request metrics by variant, the release overall otherwise (health is the app's
+/// business here: a flag changes no server).
+fn judge(config: &Config, env: &Environment, key: &str, span: Duration) -> Result<Judged> {
     let Some(metrics) = &env.metrics else {
         if crate::runtime::sleep_unless_interrupted(span, 1) {
             return Err(Error::Interrupted {
@@ -336,6 +337,7 @@ fn judge(config: &Config, env: &Environment, span: Duration) -> Result<Judged> {
             "nothing is deployed to measure".into(),
         ));
     }
+    let groups = crate::analysis::by_variant(env, metrics, &groups, key).unwrap_or(groups);
     let mut analysis = crate::analysis::Analysis::default();
     let started = std::time::Instant::now();
     while started.elapsed() < span {

@@ -51,6 +51,7 @@ pub fn group(role: &str, release: &str, servers: Vec<String>) -> Group {
         role: role.into(),
         release: release.into(),
         servers,
+        variant: None,
     }
 }
 
