@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::harness::fleet::{Fleet, failures, share};
+use crate::harness::fleet::{Fleet, assert_none_failed, failures, share};
 use crate::harness::prometheus::Prometheus;
 use crate::harness::shop::free_port;
 
@@ -95,7 +95,7 @@ fn a_healthy_canary_is_promoted_on_prometheus_data() {
         .stdout_has("canary 100% to 1.1.0");
     assert!(out.stdout.contains("within their thresholds"), "{out}");
     let all = load.stop();
-    assert!(failures(&all).is_empty(), "{:?}", failures(&all));
+    assert_none_failed(&all);
     f.run(&["history", "--env", "production", "--show", "last"])
         .expect_code(0)
         .stdout_has("[prometheus http://127.0.0.1:")

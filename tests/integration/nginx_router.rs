@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::harness::fleet::{Fleet, failures, share};
+use crate::harness::fleet::{Fleet, assert_none_failed, failures, share};
 
 fn two_slots(strategy: &str, extra: &str) -> Fleet {
     Fleet::nginx(
@@ -61,13 +61,7 @@ fn nginx_blue_green_switches_and_rolls_back_with_no_failed_request() {
     assert_eq!(share(&samples, "1.0.0"), 100.0, "{:?}", failures(&samples));
     let all = load.stop();
     assert!(all.len() > 800, "{} requests", all.len());
-    assert!(
-        failures(&all).is_empty(),
-        "{} of {} failed: {:?}",
-        failures(&all).len(),
-        all.len(),
-        &failures(&all)[..failures(&all).len().min(5)]
-    );
+    assert_none_failed(&all);
     assert!(took.as_secs_f64() < 5.0, "rollback took {took:?}");
     f.run(&["status", "--env", "production"])
         .expect_code(0)
@@ -107,13 +101,7 @@ fn nginx_canary_split_matches_each_step_and_abort_gives_all_back() {
         .stdout_has("back to 1.0.0");
     measure(0.0);
     let all = load.stop();
-    assert!(
-        failures(&all).is_empty(),
-        "{} of {} failed: {:?}",
-        failures(&all).len(),
-        all.len(),
-        &failures(&all)[..failures(&all).len().min(5)]
-    );
+    assert_none_failed(&all);
 }
 
 #[test]

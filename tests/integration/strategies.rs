@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::harness::fleet::{Fleet, failures, share};
+use crate::harness::fleet::{Fleet, assert_none_failed, failures, share};
 
 fn two_slots(strategy: &str, extra: &str) -> Fleet {
     Fleet::new(
@@ -62,12 +62,7 @@ fn blue_green_switches_and_rolls_back_with_no_failed_request() {
     assert_eq!(share(&samples, "1.0.0"), 100.0, "{:?}", failures(&samples));
     let all = load.stop();
     assert!(all.len() > 1000, "{} requests", all.len());
-    assert!(
-        failures(&all).is_empty(),
-        "{} failed: {:?}",
-        failures(&all).len(),
-        &failures(&all)[..failures(&all).len().min(5)]
-    );
+    assert_none_failed(&all);
     assert!(took.as_secs_f64() < 5.0, "rollback took {took:?}");
     assert_eq!((f.weight("green"), f.weight("blue")), (256, 0));
     // Every decision is in the record: the weights before and after, the drain, the health.
@@ -141,13 +136,7 @@ fn rolling_over_four_servers_has_no_failed_request_and_stops_on_a_bad_release() 
     let after = load.take(from, 200);
     assert_eq!(share(&after, "1.1.0"), 100.0, "{:?}", failures(&after));
     let all = load.stop();
-    assert!(
-        failures(&all).is_empty(),
-        "{} of {} failed: {:?}",
-        failures(&all).len(),
-        all.len(),
-        &failures(&all)[..failures(&all).len().min(5)]
-    );
+    assert_none_failed(&all);
     for s in ["app1", "app2", "app3", "app4"] {
         assert_eq!(f.weight(s), 64, "{:?}", f.weights());
     }
@@ -226,11 +215,7 @@ fn a_canary_split_matches_each_step_and_promotion_runs_the_held_contract_migrati
         .stdout_has("1 applied");
     measure(100.0);
     let all = load.stop();
-    assert!(
-        failures(&all).is_empty(),
-        "{:?}",
-        &failures(&all)[..failures(&all).len().min(5)]
-    );
+    assert_none_failed(&all);
     let history = f
         .run(&["history", "--env", "production", "--format", "json"])
         .expect_code(0);
@@ -296,7 +281,7 @@ fn a_canary_that_fails_in_traffic_or_is_aborted_gives_all_traffic_back_to_stable
     let after = load.take(from, 300);
     assert_eq!(share(&after, "1.0.0"), 100.0, "{:?}", failures(&after));
     let all = load.stop();
-    assert!(failures(&all).is_empty(), "{:?}", failures(&all));
+    assert_none_failed(&all);
     assert!(took.as_secs_f64() < 5.0, "abort took {took:?}");
     f.run(&["status", "--env", "production"])
         .expect_code(0)

@@ -564,3 +564,16 @@ pub fn failures(samples: &[Sample]) -> Vec<String> {
         .filter_map(|s| s.answer.clone().err())
         .collect()
 }
+
+/// Every request answered: none failed (the first few failures shown otherwise).
+#[track_caller]
+pub fn assert_none_failed(samples: &[Sample]) {
+    let failed = failures(samples);
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failed.len(),
+        samples.len(),
+        &failed[..failed.len().min(5)]
+    );
+}
