@@ -41,7 +41,9 @@ pub fn script(file: &SqlFile, dialect: Dialect) -> Result<Script, String> {
             .collect(),
     };
     let parsed = parse::parse(sql, dialect);
-    if let Some(error) = parsed.errors.first() {
+    // Only what the database would reject too stops a file; a MySQL statement sqlparser
+    // cannot read is MySQL's to judge.
+    if let Some(error) = parsed.errors.iter().find(|e| e.certain) {
         return Err(format!("line {}: {}", error.line, error.message));
     }
     // MySQL commits each DDL statement by itself: a file is never one transaction there.

@@ -207,6 +207,10 @@ pub struct ParseError {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// The database would reject it too: PostgreSQL's own grammar said so, or the text is
+    /// not SQL at all (a NUL byte). False where only runner's MySQL parser (sqlparser, not
+    /// MySQL's grammar) cannot read it: MySQL may well accept it.
+    pub certain: bool,
 }
 
 /// A parsed file: its statements in order, and the pieces that could not be parsed.

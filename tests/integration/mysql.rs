@@ -330,6 +330,31 @@ async fn the_mysql_shop_corpus_applies_verifies_and_rolls_back() {
     assert!(tables(&mut conn).await.is_empty());
 }
 
+/// sqlparser is not MySQL's grammar: a statement MySQL accepts that it cannot read is a
+/// warning in check, and migrate sends it to MySQL.
+#[tokio::test]
+async fn a_statement_only_runners_parser_cannot_read_is_mysqls_to_judge() {
+    let db = mariadb::fresh_database().await;
+    let p = project_on(&db, "");
+    p.migration(
+        "V1__ids",
+        "CREATE TABLE ids (identifier VARCHAR(100) NOT NULL);\nALTER TABLE ids MODIFY COLUMN identifier VARCHAR(255) BINARY;",
+        Some("DROP TABLE ids;"),
+    );
+    p.run(&["check"])
+        .expect_code(0)
+        .stdout_has("warning[parse-error] runner's MySQL parser cannot read this statement, so it was not linted");
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    let mut conn = db.connect().await;
+    let collation: String = sqlx::query_scalar(
+        "SELECT CAST(collation_name AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'ids'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(collation.ends_with("_bin"), "{collation}");
+}
+
 #[tokio::test]
 async fn deploy_with_migrations_on_mariadb() {
     let db = mariadb::fresh_database().await;

@@ -44,14 +44,15 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
             // Dynamic SQL: what it runs is only known at run time.
             return Ok(vec![statement(Vec::new())]);
         }
-        let error = |message: &str| ParseError {
+        let error = |message: &str, certain: bool| ParseError {
             offset,
             line,
             column,
             message: clip(message),
+            certain,
         };
         if text.contains('\0') {
-            return Err(error("the statement contains a NUL byte"));
+            return Err(error("the statement contains a NUL byte", true));
         }
         let parsed = match Parser::parse_sql(parser.as_ref(), text) {
             Ok(parsed) => parsed,
@@ -63,6 +64,7 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
             Err(e) => {
                 return Err(error(
                     e.to_string().trim_start_matches("sql parser error: "),
+                    dialect != Dialect::Mysql,
                 ));
             }
         };

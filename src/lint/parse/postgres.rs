@@ -99,6 +99,7 @@ fn parse_statements(
             line,
             column,
             message: clip(&message),
+            certain: true,
         }
     })?;
     Ok(result
@@ -490,16 +491,37 @@ fn object_name(node: &protobuf::Node) -> String {
     }
 }
 
+/// `varchar(40)`, `numeric(12,2)`, `int4[]`: the name without `pg_catalog`, its integer
+/// modifiers (lengths, precision and scale) and its array bounds.
 fn type_name(t: Option<&protobuf::TypeName>) -> String {
     t.map(|t| {
-        t.names
+        let mut name = t
+            .names
             .iter()
             .filter_map(|n| match n.node.as_ref() {
                 Some(NodeEnum::String(s)) if s.sval != "pg_catalog" => Some(s.sval.clone()),
                 _ => None,
             })
             .collect::<Vec<_>>()
-            .join(".")
+            .join(".");
+        let modifiers: Vec<String> = t
+            .typmods
+            .iter()
+            .filter_map(|m| match m.node.as_ref() {
+                Some(NodeEnum::AConst(c)) => match &c.val {
+                    Some(protobuf::a_const::Val::Ival(i)) => Some(i.ival.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        if !modifiers.is_empty() {
+            name.push_str(&format!("({})", modifiers.join(",")));
+        }
+        for _ in &t.array_bounds {
+            name.push_str("[]");
+        }
+        name
     })
     .unwrap_or_default()
 }
@@ -576,7 +598,9 @@ mod tests {
             &got[0],
             Op::AddConstraint { table, kind: ConstraintKind::ForeignKey, not_valid: true, using_index: false, .. } if table == "public.users"
         ));
-        assert!(matches!(&got[2], Op::ChangeColumnType { new_type, .. } if new_type == "varchar"));
+        assert!(
+            matches!(&got[2], Op::ChangeColumnType { new_type, .. } if new_type == "varchar(100)")
+        );
     }
 
     #[test]

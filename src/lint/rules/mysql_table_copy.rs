@@ -76,7 +76,8 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
         } => {
             let existing = ctx.schema.table(table).and_then(|t| t.column(column));
             if existing.is_some_and(|e| {
-                super::change_column_type::same_type(&e.ty, new_type)
+                (super::change_column_type::same_type(&e.ty, new_type)
+                    || varchar_in_place(&e.ty, new_type))
                     && not_null.is_none_or(|n| n == e.not_null)
             }) {
                 return None;
@@ -92,6 +93,22 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
         format!("{what} on {table}: MySQL copies or rebuilds the whole table for it"),
         "add `, ALGORITHM = INPLACE, LOCK = NONE` (or `ALGORITHM = INSTANT`) so the server refuses rather than copies; for a change that needs a copy, use an online schema change tool or expand/contract",
     )
+}
+
+/// A longer VARCHAR whose length prefix keeps its size: MySQL extends it in place, without a
+/// copy. Counted in utf8mb4 (4 bytes a character: up to 63 characters take one length byte).
+fn varchar_in_place(old: &str, new: &str) -> bool {
+    let length = |ty: &str| -> Option<u64> {
+        let ty = ty.to_ascii_lowercase().replace(' ', "");
+        let rest = ty
+            .strip_prefix("varchar(")
+            .or_else(|| ty.strip_prefix("charactervarying("))?;
+        rest.trim_end_matches(')').parse().ok()
+    };
+    match (length(old), length(new)) {
+        (Some(n), Some(m)) => m >= n && ((n * 4 <= 255) == (m * 4 <= 255)),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -120,6 +137,18 @@ mod tests {
         // MySQL 8.4 (the default) adds a column instantly anywhere; so does a virtual one.
         quiet(&RULE, Mysql, "ALTER TABLE orders ADD COLUMN note TEXT AFTER id;");
         quiet(&RULE, Mysql, "ALTER TABLE orders ADD COLUMN t INT AS (a + 1) VIRTUAL;");
+    }
+
+    #[test]
+    fn a_longer_varchar_with_the_same_length_prefix_is_in_place() {
+        use crate::lint::rules::testing::{findings_after, quiet_after};
+        let before = "CREATE TABLE sessions (token VARCHAR(32), note VARCHAR(100));";
+        quiet_after(&RULE, Mysql, before, "ALTER TABLE sessions MODIFY COLUMN token varchar(39) NULL;");
+        quiet_after(&RULE, Mysql, before, "ALTER TABLE sessions MODIFY COLUMN note varchar(200) NULL;");
+        // Crossing 63 characters (255 bytes in utf8mb4) adds a length byte: a copy.
+        assert_eq!(findings_after(&RULE, Mysql, before, "ALTER TABLE sessions MODIFY COLUMN token varchar(64) NULL;").len(), 1);
+        // Nullability restated differently: a rebuild.
+        assert_eq!(findings_after(&RULE, Mysql, before, "ALTER TABLE sessions MODIFY COLUMN token varchar(39) NOT NULL;").len(), 1);
     }
 
     /// Which column additions are instant depends on `[lint] mysql_version`.

@@ -17,6 +17,10 @@ Reports each statement the dialect's parser cannot read, with its line and the p
 message. PostgreSQL uses the server's own grammar (libpg_query), so a parse error there is a
 statement PostgreSQL rejects. For SQLite and MySQL, statements the databases accept but the
 parser lacks (such as SQLite's `PRAGMA foreign_keys = ON`) are recognized, not reported.
+MySQL's grammar is not available to runner (its parser is sqlparser's): a MySQL statement it
+cannot read otherwise (a column attribute such as `VARCHAR(255) BINARY`) is a warning, not
+linted, and `runner migrate` sends it to MySQL, which decides; `runner verify` runs it on a
+scratch database first.
 
 The other statements of the file are still linted.
 
@@ -48,6 +52,23 @@ mod tests {
         let msg = fires(&RULE, Postgres, "CREATE TABLE a (id int);\nALTER TABLE orders ADD COLUMN;\n");
         assert!(msg.contains("syntax error"), "{msg}");
         fires(&RULE, Sqlite, "CREATE TABLE (;");
+    }
+
+    #[test]
+    fn a_mysql_statement_sqlparser_cannot_read_is_only_a_warning() {
+        use crate::lint::finding::Severity;
+        use crate::lint::rules::testing::findings;
+        let found = findings(
+            &RULE,
+            Mysql,
+            "ALTER TABLE t MODIFY COLUMN identifier VARCHAR(255) BINARY;",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(found[0].message.contains("was not linted"), "{found:?}");
+        // A NUL byte is not SQL in any dialect.
+        let nul = findings(&RULE, Mysql, "SELECT \0;");
+        assert_eq!(nul[0].severity, Severity::Error);
     }
 
     #[test]
