@@ -108,6 +108,7 @@ fn with_reason(detail: String, reason: Option<&str>) -> String {
 fn new(store: &Store<'_>, key: &str, reason: Option<&str>) -> Result<ExitCode> {
     validate_key(key).map_err(usage)?;
     let config = store.config;
+    store.refuse_foreign(key).map_err(usage)?;
     if store.rollouts().map_err(usage)?.contains_key(key) {
         return Err(Error::Usage(format!(
             "flag {key} exists already: `runner flag list` shows it"
@@ -140,6 +141,9 @@ fn new(store: &Store<'_>, key: &str, reason: Option<&str>) -> Result<ExitCode> {
 /// Moves `key` in one environment; returns (from, to).
 fn change(store: &Store<'_>, a: &FlagChangeArgs, m: Move) -> Result<(u32, u32)> {
     let config = store.config;
+    // A key defined by hand in any environment's file is left alone everywhere: writing
+    // runner's flag there would replace that definition.
+    store.refuse_foreign(&a.key).map_err(usage)?;
     let rollouts = store.rollouts().map_err(usage)?;
     let Some((rollout, _)) = rollouts.get(&a.key) else {
         return Err(Error::Usage(format!(
@@ -395,6 +399,7 @@ pub fn stale(config: &Config) -> Vec<(String, Duration)> {
 pub fn unknown_in_code(config: &Config) -> Vec<references::Reference> {
     let store = Store { config };
     let known = store.rollouts().unwrap_or_default();
+    let foreign = store.foreign().unwrap_or_default();
     references::all(
         &config.flags.search,
         &config.flags.dir,
@@ -402,7 +407,7 @@ pub fn unknown_in_code(config: &Config) -> Vec<references::Reference> {
     )
     .unwrap_or_default()
     .into_iter()
-    .filter(|r| !known.contains_key(&r.key))
+    .filter(|r| !known.contains_key(&r.key) && !foreign.contains_key(&r.key))
     .collect()
 }
 
@@ -425,11 +430,19 @@ fn list(store: &Store<'_>, format: Format) -> Result<ExitCode> {
             })
             .collect();
         let unknown: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+        let not_managed: Vec<serde_json::Value> = store
+            .foreign()
+            .map_err(usage)?
+            .into_iter()
+            .map(|(k, (path, why))| serde_json::json!({"key": k, "file": path, "why": why}))
+            .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"flags": flags, "unknown_in_code": unknown})
-            )
+            serde_json::to_string_pretty(&serde_json::json!({
+                "flags": flags,
+                "not_managed": not_managed,
+                "unknown_in_code": unknown
+            }))
             .unwrap_or_default()
         );
         return Ok(ExitCode::Success);
@@ -461,6 +474,12 @@ fn list(store: &Store<'_>, format: Format) -> Result<ExitCode> {
         }
         print!("{}", t.render());
     }
+    for (key, (path, why)) in store.foreign().map_err(usage)? {
+        println!(
+            "flag {key} in {} is not managed by runner ({why})",
+            path.display()
+        );
+    }
     for r in &unknown {
         println!("unknown flag {} read by the code at {r}", r.key);
     }
@@ -469,6 +488,7 @@ fn list(store: &Store<'_>, format: Format) -> Result<ExitCode> {
 
 fn remove(store: &Store<'_>, key: &str, force: bool, reason: Option<&str>) -> Result<ExitCode> {
     let config = store.config;
+    store.refuse_foreign(key).map_err(usage)?;
     let rollouts = store.rollouts().map_err(usage)?;
     let Some((rollout, _)) = rollouts.get(key) else {
         return Err(Error::Usage(format!("there is no flag {key}")));

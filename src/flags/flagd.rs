@@ -106,26 +106,70 @@ impl Flag {
     }
 }
 
-/// A whole file: the flags by key.
+/// A whole file of runner's flags.
 pub fn to_file(flags: &BTreeMap<String, Flag>) -> String {
-    let map: serde_json::Map<String, Value> = flags
-        .iter()
-        .map(|(k, f)| (k.clone(), f.to_json()))
-        .collect();
-    let doc = json!({ "$schema": SCHEMA, "flags": map });
-    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+    merge(None, flags).unwrap_or_default()
 }
 
-/// Reads a file's flags; a file that does not exist has none.
-pub fn from_file(text: &str) -> Result<BTreeMap<String, Flag>, String> {
-    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not flagd JSON: {e}"))?;
-    let Some(flags) = doc["flags"].as_object() else {
-        return Err("not a flagd flag file: it has no \"flags\" object".into());
+/// `existing` (a flag file, maybe written or edited by others) with runner's flags set to
+/// `flags`: the flags runner manages that are not in `flags` are removed, everything else is
+/// kept as it was (flags with their own targeting, `$evaluators`, `metadata`).
+pub fn merge(existing: Option<&str>, flags: &BTreeMap<String, Flag>) -> Result<String, String> {
+    let mut doc = match existing {
+        Some(text) => document(text)?,
+        None => json!({ "$schema": SCHEMA, "flags": {} }),
     };
-    flags
+    if let Some(object) = doc.as_object_mut() {
+        object
+            .entry("$schema")
+            .or_insert_with(|| Value::String(SCHEMA.to_string()));
+    }
+    let map = doc["flags"]
+        .as_object_mut()
+        .ok_or("not a flagd flag file: it has no \"flags\" object")?;
+    let stale: Vec<String> = map
         .iter()
-        .map(|(k, v)| Flag::from_json(k, v).map(|f| (k.clone(), f)))
-        .collect()
+        .filter(|(k, v)| !flags.contains_key(*k) && Flag::from_json(k, v).is_ok())
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in stale {
+        map.remove(&key);
+    }
+    for (key, flag) in flags {
+        map.insert(key.clone(), flag.to_json());
+    }
+    Ok(serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n")
+}
+
+fn document(text: &str) -> Result<Value, String> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not flagd JSON: {e}"))?;
+    if !doc["flags"].is_object() {
+        return Err("not a flagd flag file: it has no \"flags\" object".into());
+    }
+    Ok(doc)
+}
+
+/// The flags of a file runner manages (boolean on/off with at most a fractional rollout).
+pub fn from_file(text: &str) -> Result<BTreeMap<String, Flag>, String> {
+    let doc = document(text)?;
+    Ok(doc["flags"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Flag::from_json(k, v).ok().map(|f| (k.clone(), f)))
+        .collect())
+}
+
+/// The flags of a file runner does not manage (their own variants or targeting), with why:
+/// runner leaves them as they are.
+pub fn foreign(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let doc = document(text)?;
+    Ok(doc["flags"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Flag::from_json(k, v).err().map(|why| (k.clone(), why)))
+        .collect())
 }
 
 /// The variant flagd serves `targeting_key` for `flag` of a file: `Some(true)` on, `Some(false)`
@@ -213,6 +257,31 @@ mod tests {
                 "{share}% at {percent}%"
             );
         }
+    }
+
+    #[test]
+    fn a_file_others_wrote_keeps_what_runner_does_not_manage() {
+        let theirs = r#"{"$evaluators": {"emails": {"in": ["@x.com", {"var": "email"}]}},
+            "metadata": {"owner": "team"},
+            "flags": {
+              "color": {"state": "ENABLED", "variants": {"red": "red", "blue": "blue"}, "defaultVariant": "red",
+                        "targeting": {"if": [{"$ref": "emails"}, "blue", null]}},
+              "old": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"}}}"#;
+        assert_eq!(
+            from_file(theirs).unwrap().keys().collect::<Vec<_>>(),
+            ["old"]
+        );
+        assert!(foreign(theirs).unwrap()["color"].contains("not a fractional rollout"));
+        // runner sets its flags: `old` removed, `new` added; the rest is as it was.
+        let flags: BTreeMap<String, Flag> = [("new".to_string(), Flag::new("new", 5))].into();
+        let out: Value = serde_json::from_str(&merge(Some(theirs), &flags).unwrap()).unwrap();
+        assert!(out["flags"]["old"].is_null());
+        assert_eq!(out["flags"]["new"]["metadata"]["percent"], 5);
+        assert_eq!(out["flags"]["color"]["variants"]["blue"], "blue");
+        assert_eq!(out["$evaluators"]["emails"]["in"][0], "@x.com");
+        assert_eq!(out["metadata"]["owner"], "team");
+        assert_eq!(out["$schema"], SCHEMA);
+        assert!(merge(Some("{"), &flags).is_err());
     }
 
     #[test]

@@ -161,11 +161,50 @@ impl Store<'_> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
+        // What the file holds besides runner's flags is kept.
+        let existing = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let text = flagd::merge(existing.as_deref(), flags)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, flagd::to_file(flags))
+        std::fs::write(&tmp, text)
             .and_then(|_| std::fs::rename(&tmp, &path))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(path)
+    }
+
+    /// The flags of the environments' files that runner does not manage (their own variants or
+    /// targeting): key -> (file, why).
+    pub fn foreign(&self) -> Result<BTreeMap<String, (PathBuf, String)>, String> {
+        let mut out = BTreeMap::new();
+        for env in &self.config.pipeline.value {
+            let path = self.path(env);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            };
+            for (key, why) in
+                flagd::foreign(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            {
+                out.entry(key).or_insert((path.clone(), why));
+            }
+        }
+        Ok(out)
+    }
+
+    /// An error for a command on `key` when it is a flag runner does not manage.
+    pub fn refuse_foreign(&self, key: &str) -> Result<(), String> {
+        match self.foreign()?.get(key) {
+            Some((path, why)) => Err(format!(
+                "flag {key} in {} is not one runner manages ({why}); runner leaves it as it is: change it there, or give runner's flag another key",
+                path.display()
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Every flag known in any environment, with its rollout over the pipeline.

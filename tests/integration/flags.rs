@@ -385,3 +385,69 @@ fn the_flagd_reference_refuses_what_the_schema_forbids() {
         .unwrap();
     assert!(why.contains("/flags/a/state"), "{why}");
 }
+
+/// A flag file others wrote or edited: runner manages its own flags in it and keeps the rest
+/// (a flag with its own targeting, `$evaluators`, `metadata`) exactly, and refuses to touch a
+/// flag it does not manage.
+#[test]
+fn flags_runner_does_not_manage_are_kept_and_left_alone() {
+    let p = project();
+    std::fs::create_dir_all(p.path().join("flags")).unwrap();
+    let theirs = r#"{
+  "$evaluators": {"staff": {"ends_with": [{"var": "email"}, "@example.com"]}},
+  "metadata": {"owner": "web-team"},
+  "flags": {
+    "banner-color": {
+      "state": "ENABLED",
+      "variants": {"red": "red", "blue": "blue"},
+      "defaultVariant": "red",
+      "targeting": {"if": [{"$ref": "staff"}, "blue", null]}
+    }
+  }
+}
+"#;
+    std::fs::write(flag_path(p.path(), "production"), theirs).unwrap();
+    std::fs::create_dir_all(p.path().join("src")).unwrap();
+    std::fs::write(
+        p.path().join("src/app.js"),
+        "client.getStringValue(\"banner-color\", \"red\");\nclient.getBooleanValue(\"new-checkout\", false);\nclient.getBooleanValue(\"dark-mode\", false);\n",
+    )
+    .unwrap();
+    p.run(&["flag", "new", "new-checkout"]).expect_code(0);
+    p.run(&["flag", "promote", "new-checkout", "--env", "staging"])
+        .expect_code(0);
+    p.run(&words(
+        "flag promote new-checkout --env production --approve",
+    ))
+    .expect_code(0);
+    let doc = flag_file(p.path(), "production");
+    let before: serde_json::Value = serde_json::from_str(theirs).unwrap();
+    assert_eq!(doc["$evaluators"], before["$evaluators"]);
+    assert_eq!(doc["metadata"], before["metadata"]);
+    assert_eq!(
+        doc["flags"]["banner-color"],
+        before["flags"]["banner-color"]
+    );
+    assert_eq!(doc["flags"]["new-checkout"]["metadata"]["percent"], 5);
+    flagd::assert_valid(&[flag_path(p.path(), "production")]);
+    let list = p.run(&["flag", "list"]).expect_code(0);
+    let list = list.stdout_has("flag banner-color in");
+    assert!(list.stdout.contains("is not managed by runner"), "{list}");
+    // Known, though not runner's: only the flag no file defines is unknown.
+    assert!(!list.stdout.contains("unknown flag banner-color"), "{list}");
+    assert!(list.stdout.contains("unknown flag dark-mode"), "{list}");
+    for args in [
+        "flag promote banner-color --env staging",
+        "flag new banner-color",
+        "flag remove banner-color",
+    ] {
+        p.run(&words(args))
+            .expect_code(2)
+            .stderr_has("flag banner-color in")
+            .stderr_has("is not one runner manages");
+    }
+    assert_eq!(
+        flag_file(p.path(), "production")["flags"]["banner-color"],
+        before["flags"]["banner-color"]
+    );
+}
