@@ -440,3 +440,70 @@ fn rollback_use_file_never_means_the_application() {
         .expect_code(0)
         .stdout_has("rolled back V0001 orders");
 }
+
+/// `runner recover` on a terminal (a pseudo-terminal from util-linux `script`), answered as a
+/// person would: the offers are numbered, Enter does nothing, a number runs that action.
+#[test]
+fn on_a_terminal_recover_offers_numbered_actions_and_runs_the_one_chosen() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = sqlite_project(&dir);
+    p.migration("V0001__orders", ORDERS, Some("DROP TABLE orders;\n"))
+        .migration(
+            "V0002__region",
+            PARTIAL,
+            Some("ALTER TABLE orders DROP COLUMN region;\n"),
+        );
+    p.run(&["migrate", "--env", "staging"]).expect_code(3);
+    let on_terminal = |answer: &str| -> (i32, String) {
+        use std::io::Write;
+        let command = format!("{} recover --env staging", env!("CARGO_BIN_EXE_runner"));
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(p.path())
+            .env_remove("RUNNER_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("script runs (util-linux)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).replace('\r', ""),
+        )
+    };
+    // Enter: the offers are shown and nothing is done.
+    let (code, menu) = on_terminal("\n");
+    assert_eq!(code, 0, "{menu}");
+    assert!(menu.contains("choose an action by number"), "{menu}");
+    let rollback = menu
+        .lines()
+        .find_map(|l| {
+            let (n, rest) = l.trim().split_once(") ")?;
+            rest.contains("--rollback 2").then(|| n.to_string())
+        })
+        .unwrap_or_else(|| panic!("no rollback offer in\n{menu}"));
+    // Not a number on the list: refused, nothing done.
+    let (code, refused) = on_terminal("9\n");
+    assert_eq!(code, 2, "{refused}");
+    assert!(
+        refused.contains("`9` is not one of the actions; nothing was done"),
+        "{refused}"
+    );
+    p.run(&["status", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("1 applied");
+    // Its number: the statements V0002 committed are undone.
+    let (code, done) = on_terminal(&format!("{rollback}\n"));
+    assert_eq!(code, 0, "{done}");
+    assert!(
+        done.contains("rolled back: V0002 region is rolled_back"),
+        "{done}"
+    );
+}
