@@ -59,10 +59,10 @@ const ORDERS: &str = "CREATE TABLE orders (id INTEGER PRIMARY KEY);\n";
 const PARTIAL: &str = "-- runner:no-transaction\nALTER TABLE orders ADD COLUMN region TEXT;\nINSERT INTO regions VALUES (1);\nSELECT 1;\n";
 const PARTIAL_FIXED: &str = "-- runner:no-transaction\nALTER TABLE orders ADD COLUMN region TEXT;\nCREATE TABLE regions (id INTEGER);\nSELECT 1;\n";
 
-#[test]
-fn a_partial_migration_is_explained_and_the_printed_resume_finishes_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = sqlite_project(&dir);
+/// A staging on SQLite where V0002 stopped at its second statement, the first committed
+/// (`failed_partial`), with the failed migrate's output.
+fn partially_applied(dir: &tempfile::TempDir) -> (Project, Output) {
+    let p = sqlite_project(dir);
     p.migration("V0001__orders", ORDERS, Some("DROP TABLE orders;\n"))
         .migration(
             "V0002__region",
@@ -70,6 +70,13 @@ fn a_partial_migration_is_explained_and_the_printed_resume_finishes_it() {
             Some("ALTER TABLE orders DROP COLUMN region;\n"),
         );
     let failed = p.run(&["migrate", "--env", "staging"]).expect_code(3);
+    (p, failed)
+}
+
+#[test]
+fn a_partial_migration_is_explained_and_the_printed_resume_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, failed) = partially_applied(&dir);
     assert_eq!(
         hint(&failed),
         "runner recover --env staging --resume 2",
@@ -96,14 +103,7 @@ fn a_partial_migration_is_explained_and_the_printed_resume_finishes_it() {
 #[test]
 fn rolling_back_what_a_partial_migration_committed_then_migrating_again() {
     let dir = tempfile::tempdir().unwrap();
-    let p = sqlite_project(&dir);
-    p.migration("V0001__orders", ORDERS, Some("DROP TABLE orders;\n"))
-        .migration(
-            "V0002__region",
-            PARTIAL,
-            Some("ALTER TABLE orders DROP COLUMN region;\n"),
-        );
-    p.run(&["migrate", "--env", "staging"]).expect_code(3);
+    let (p, _) = partially_applied(&dir);
     let out = p
         .run(&["recover", "--env", "staging", "--rollback", "V0002"])
         .expect_code(0)
@@ -202,14 +202,7 @@ fn a_failure_only_in_production_is_retried_without_touching_the_file() {
 #[test]
 fn marking_by_hand_needs_a_reason_and_is_audited() {
     let dir = tempfile::tempdir().unwrap();
-    let p = sqlite_project(&dir);
-    p.migration("V0001__orders", ORDERS, Some("DROP TABLE orders;\n"))
-        .migration(
-            "V0002__region",
-            PARTIAL,
-            Some("ALTER TABLE orders DROP COLUMN region;\n"),
-        );
-    p.run(&["migrate", "--env", "staging"]).expect_code(3);
+    let (p, _) = partially_applied(&dir);
     p.run(&["recover", "--env", "staging", "--mark", "2", "applied"])
         .expect_code(2)
         .stderr_has("--reason");
@@ -446,14 +439,7 @@ fn rollback_use_file_never_means_the_application() {
 #[test]
 fn on_a_terminal_recover_offers_numbered_actions_and_runs_the_one_chosen() {
     let dir = tempfile::tempdir().unwrap();
-    let p = sqlite_project(&dir);
-    p.migration("V0001__orders", ORDERS, Some("DROP TABLE orders;\n"))
-        .migration(
-            "V0002__region",
-            PARTIAL,
-            Some("ALTER TABLE orders DROP COLUMN region;\n"),
-        );
-    p.run(&["migrate", "--env", "staging"]).expect_code(3);
+    let (p, _) = partially_applied(&dir);
     let on_terminal = |answer: &str| -> (i32, String) {
         use std::io::Write;
         let command = format!("{} recover --env staging", env!("CARGO_BIN_EXE_runner"));
