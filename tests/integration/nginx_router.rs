@@ -2,7 +2,7 @@
 //! which runner drives by rewriting the upstream file it includes, testing the configuration
 //! and reloading it gracefully, with a load generator sending requests through nginx.
 
-use crate::harness::fleet::{Fleet, assert_none_failed, share, switch_and_back};
+use crate::harness::fleet::{Fleet, assert_none_failed, switch_and_back};
 
 fn two_slots(strategy: &str, extra: &str) -> Fleet {
     Fleet::nginx(
@@ -65,16 +65,7 @@ fn nginx_canary_split_matches_each_step_and_abort_gives_all_back() {
     f.run(&["deploy", "--env", "production", "--version", "1.1.0"])
         .expect_code(0)
         .stdout_has("canary 5% to 1.1.0");
-    let measure = |target: f64| {
-        let from = load.count();
-        let samples = load.take(from, 600);
-        let got = share(&samples, "1.1.0");
-        assert!(
-            (got - target).abs() <= 3.0,
-            "canary share {got:.1}% at step {target}% over {} requests",
-            samples.len()
-        );
-    };
+    let measure = |target: f64| load.assert_share("1.1.0", target);
     measure(5.0);
     f.run(&["promote", "--env", "production"])
         .expect_code(0)

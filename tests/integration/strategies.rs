@@ -163,17 +163,7 @@ fn a_canary_split_matches_each_step_and_promotion_runs_the_held_contract_migrati
         .stdout_has("contract debt")
         .stdout_has("V2 drop_email");
 
-    let measure = |target: f64| {
-        let from = load.count();
-        let samples = load.take(from, 600);
-        let got = share(&samples, "1.1.0");
-        assert!(
-            (got - target).abs() <= 3.0,
-            "canary share {got:.1}% at step {target}% over {} requests",
-            samples.len()
-        );
-        assert!(failures(&samples).is_empty(), "{:?}", failures(&samples));
-    };
+    let measure = |target: f64| load.assert_share("1.1.0", target);
     measure(5.0);
     // A deploy while a canary waits is refused.
     f.run(&["deploy", "--env", "production", "--version", "1.2.0"])

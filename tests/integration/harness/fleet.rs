@@ -480,6 +480,21 @@ pub struct Load {
 }
 
 impl Load {
+    /// The next 600 requests: `release` answers `target` % of them, within 3 points, and none
+    /// fails.
+    #[track_caller]
+    pub fn assert_share(&self, release: &str, target: f64) {
+        let from = self.count();
+        let samples = self.take(from, 600);
+        let got = share(&samples, release);
+        assert!(
+            (got - target).abs() <= 3.0,
+            "{release} answered {got:.1}% at a step of {target}% over {} requests",
+            samples.len()
+        );
+        assert_none_failed(&samples);
+    }
+
     fn start(port: u16, clients: usize) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(Vec::new()));
