@@ -12,22 +12,10 @@ fn two_slots(strategy: &str, extra: &str) -> Fleet {
     )
 }
 
-fn first_deploy(f: &Fleet) {
-    f.run(&[
-        "deploy",
-        "--env",
-        "production",
-        "--version",
-        "1.0.0",
-        "--with-migrations",
-    ])
-    .expect_code(0);
-}
-
 #[test]
 fn nginx_blue_green_switches_and_rolls_back_with_no_failed_request() {
     let f = two_slots("blue-green", "");
-    first_deploy(&f);
+    f.deploy_first();
     assert_eq!((f.weight("green"), f.weight("blue")), (256, 0));
     // runner's file, with its intent beside each server, while 1.1.0 serves.
     let upstream_after_switch = || {
@@ -59,7 +47,7 @@ fn nginx_canary_split_matches_each_step_and_abort_gives_all_back() {
         "canary",
         "[environments.production.rollout]\nsteps = [5, 25, 100]\npause = \"manual\"\n",
     );
-    first_deploy(&f);
+    f.deploy_first();
     let load = f.load(4);
     load.take(0, 50);
     f.run(&["deploy", "--env", "production", "--version", "1.1.0"])
@@ -82,7 +70,7 @@ fn nginx_canary_split_matches_each_step_and_abort_gives_all_back() {
 #[test]
 fn nginx_not_running_or_refusing_the_change_is_said_and_nothing_is_left_half_written() {
     let mut f = two_slots("blue-green", "");
-    first_deploy(&f);
+    f.deploy_first();
     let before = f.upstream();
     // A configuration nginx refuses: the file is put back as it was, every time (the
     // rollback cannot move traffic either: exit 5, and 1.0.0 still serves all of it).

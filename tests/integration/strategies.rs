@@ -17,16 +17,7 @@ fn two_slots(strategy: &str, extra: &str) -> Fleet {
 #[test]
 fn blue_green_switches_and_rolls_back_with_no_failed_request() {
     let f = two_slots("blue-green", "");
-    f.run(&[
-        "deploy",
-        "--env",
-        "production",
-        "--version",
-        "1.0.0",
-        "--with-migrations",
-    ])
-    .expect_code(0)
-    .stdout_has("switch to 1.0.0 on slot green");
+    f.deploy_first().stdout_has("switch to 1.0.0 on slot green");
     assert_eq!((f.weight("green"), f.weight("blue")), (256, 0));
     let (deployed, back, took) = switch_and_back(&f, "1.1.0", "1.0.0", &|| {});
     let _ = deployed
@@ -62,16 +53,7 @@ fn rolling_over_four_servers_has_no_failed_request_and_stops_on_a_bad_release() 
         ],
         "",
     );
-    f.run(&[
-        "deploy",
-        "--env",
-        "production",
-        "--version",
-        "1.0.0",
-        "--with-migrations",
-    ])
-    .expect_code(0)
-    .stdout_has("batch 4/4 back in with 1.0.0");
+    f.deploy_first().stdout_has("batch 4/4 back in with 1.0.0");
     let load = f.load(4);
     load.take(0, 100);
     let out = f
@@ -126,15 +108,7 @@ fn manual_canary() -> Fleet {
 #[test]
 fn a_canary_split_matches_each_step_and_promotion_runs_the_held_contract_migrations() {
     let f = manual_canary();
-    f.run(&[
-        "deploy",
-        "--env",
-        "production",
-        "--version",
-        "1.0.0",
-        "--with-migrations",
-    ])
-    .expect_code(0);
+    f.deploy_first();
     // The first deploy has no stable release to share with: no steps.
     f.migration(
         "V2__drop_email",
@@ -195,15 +169,7 @@ fn a_canary_that_fails_in_traffic_or_is_aborted_gives_all_traffic_back_to_stable
         "canary",
         "[environments.production.rollout]\nsteps = [10, 100]\npause = \"4s\"\n",
     );
-    f.run(&[
-        "deploy",
-        "--env",
-        "production",
-        "--version",
-        "1.0.0",
-        "--with-migrations",
-    ])
-    .expect_code(0);
+    f.deploy_first();
     let load = f.load(2);
     load.take(0, 50);
     // 1.1.0 passes its checks, then turns unhealthy while it holds 10 %.
@@ -223,16 +189,7 @@ fn a_canary_that_fails_in_traffic_or_is_aborted_gives_all_traffic_back_to_stable
 
     // A manual abort.
     let f = manual_canary();
-    f.run(&[
-        "deploy",
-        "--env",
-        "production",
-        "--version",
-        "1.0.0",
-        "--with-migrations",
-    ])
-    .expect_code(0)
-    .stderr_has("takes all traffic at once");
+    f.deploy_first().stderr_has("takes all traffic at once");
     f.run(&["deploy", "--env", "production", "--version", "1.1.0"])
         .expect_code(0);
     let load = f.load(2);
@@ -258,15 +215,7 @@ fn a_canary_that_fails_in_traffic_or_is_aborted_gives_all_traffic_back_to_stable
 #[test]
 fn after_an_haproxy_reload_runner_re_applies_its_record() {
     let mut f = two_slots("blue-green", "");
-    f.run(&[
-        "deploy",
-        "--env",
-        "production",
-        "--version",
-        "1.0.0",
-        "--with-migrations",
-    ])
-    .expect_code(0);
+    f.deploy_first();
     f.run(&["deploy", "--env", "production", "--version", "1.1.0"])
         .expect_code(0);
     // 1.1.0 serves from blue; green keeps 1.0.0 warm out of traffic.

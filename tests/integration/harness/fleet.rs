@@ -443,6 +443,19 @@ impl Fleet {
         self
     }
 
+    /// The first release, 1.0.0, with the migrations: it takes all traffic at once.
+    pub fn deploy_first(&self) -> Output {
+        self.run(&[
+            "deploy",
+            "--env",
+            "production",
+            "--version",
+            "1.0.0",
+            "--with-migrations",
+        ])
+        .expect_code(0)
+    }
+
     /// Sends requests through the frontend from `clients` threads until stopped.
     pub fn load(&self, clients: usize) -> Load {
         Load::start(self.frontend, clients)
