@@ -20,6 +20,7 @@ import time
 
 runner, demo_app, repo = sys.argv[1:4]
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def free_port():
@@ -60,7 +61,7 @@ class Load:
 
 
 class Project:
-    def __init__(self, strategy, servers, rollout=""):
+    def __init__(self, strategy, servers, rollout="", router="haproxy"):
         self.dir = tempfile.mkdtemp()
         self.frontend = free_port()
         self.servers = [(name, free_port(), slot) for name, slot in servers]
@@ -91,8 +92,36 @@ backend app
     balance roundrobin
     option httpchk GET /health
 """ + "\n".join(lines) + "\n")
-        self.haproxy = subprocess.Popen([HAPROXY, "-db", "-f", os.path.join(self.dir, "haproxy", "haproxy.cfg")],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.router = router
+        if router == "nginx":
+            # The same two slots behind nginx: runner rewrites upstream.conf and reloads.
+            d = os.path.join(self.dir, "nginx")
+            os.makedirs(os.path.join(d, "tmp"))
+            with open(os.path.join(d, "upstream.conf"), "w") as f:
+                f.write("upstream app {\n" + "".join(
+                    f"    server 127.0.0.1:{port} {'weight=256' if slot is None or slot == first_slot else 'down'};\n"
+                    for _, port, slot in self.servers) + "}\n")
+            temps = "".join(f"    {t}_temp_path {d}/tmp/{t};\n" for t in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"])
+            with open(os.path.join(d, "nginx.conf"), "w") as f:
+                f.write(f"""worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+{temps}    include {d}/upstream.conf;
+    server {{
+        listen 127.0.0.1:{self.frontend};
+        location / {{ proxy_pass http://app; proxy_next_upstream error timeout; }}
+    }}
+}}
+""")
+            self.nginx_cmd = [NGINX, "-p", d, "-e", f"{d}/error.log", "-c", f"{d}/nginx.conf"]
+            self.haproxy = subprocess.Popen(self.nginx_cmd + ["-g", "daemon off;"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            self.haproxy = subprocess.Popen([HAPROXY, "-db", "-f", os.path.join(self.dir, "haproxy", "haproxy.cfg")],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.3)
         env = f'[migrations]\ndialect = "sqlite"\n[deploy]\npipeline = ["production"]\n[environments.production]\ndatabase_url = "{db}"\n'
         if strategy == "all-at-once":
@@ -105,13 +134,20 @@ backend app
                 f'{{ name = "{n}", address = "127.0.0.1:{p}"' + (f', slot = "{s}"' if s else "") + " }"
                 for n, p, s in self.servers)
             env += (f'strategy = "{strategy}"\nservers = [{listed}]\n'
-                    f'router = {{ kind = "haproxy", socket = "haproxy/admin.sock", backend = "app" }}\n'
+                    + (self.nginx_router() if router == "nginx" else
+                       'router = { kind = "haproxy", socket = "haproxy/admin.sock", backend = "app" }\n')
+                    +
                     f'deploy = ["{deploy}", "{{env}}-{{server}}", "{{version}}", "{{port}}", "{db}"]\n'
                     f'stop = ["{deploy}", "{{env}}-{{server}}", "", "{{port}}", ""]\n'
                     f'health = {{ url = "http://{{address}}/health", timeout = "10s", interval = "100ms" }}\n'
                     + (f"[environments.production.rollout]\n{rollout}\n" if rollout and not rollout.startswith("\n") else rollout))
         with open(os.path.join(self.dir, "runner.toml"), "w") as f:
             f.write(env)
+
+    def nginx_router(self):
+        argv = lambda *a: "[" + ", ".join(f'"{x}"' for x in self.nginx_cmd + list(a)) + "]"
+        return (f'router = {{ kind = "nginx", file = "nginx/upstream.conf", upstream = "app", pid = "nginx/nginx.pid", '
+                f'test = {argv("-t", "-q")}, reload = {argv("-s", "reload")} }}\n')
 
     def run(self, *args, behavior="", expect=0):
         env = dict(os.environ, RUNNER_DEMO_APP=demo_app, RUNNER_DEMO_STATE=os.path.join(self.dir, "state"),
@@ -125,7 +161,10 @@ backend app
         for f in os.listdir(state) if os.path.isdir(state) else []:
             if f.endswith(".pid"):
                 subprocess.run(["kill", open(os.path.join(state, f)).read().strip()], stderr=subprocess.DEVNULL)
-        self.haproxy.kill()
+        if self.router == "nginx":
+            self.haproxy.terminate()
+        else:
+            self.haproxy.kill()
         self.haproxy.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -136,8 +175,8 @@ def time_to(samples, since, release):
     return (max(late) - since) if late else 0.0
 
 
-def measure(name, strategy, servers, rollout, back):
-    p = Project(strategy, servers, rollout)
+def measure(name, strategy, servers, rollout, back, router="haproxy"):
+    p = Project(strategy, servers, rollout, router)
     try:
         p.run("deploy", "--env", "production", "--version", "1.0.0", "--with-migrations")
         load = Load(p.frontend)
@@ -188,6 +227,8 @@ measure("blue-green", "blue-green", two, "", ["rollback", "--env", "production"]
 measure("canary (abort)", "canary", two, 'pause = "manual"', ["abort", "--env", "production"])
 measure("canary 5-25-100", "canary", two, 'pause = "1s"', ["rollback", "--env", "production"])
 measure("rolling (4 servers)", "rolling", [(f"app{i}", None) for i in range(1, 5)], "", ["rollback", "--env", "production"])
+measure("blue-green, nginx", "blue-green", two, "", ["rollback", "--env", "production"], router="nginx")
+measure("canary (abort), nginx", "canary", two, 'pause = "manual"', ["abort", "--env", "production"], router="nginx")
 
 print()
 print(f"{'breach (the release fails in traffic)':<36} {'requests':>8} {'5xx':>7} {'breach to 100 % (s)':>22}")
