@@ -225,21 +225,22 @@ async fn continue_canary(
     if let Chosen::Canary(c) = &mut strategy {
         c.resume(&canary, percent, full).map_err(Error::Usage)?;
     }
+    // What a revert after a failure is told of this run: the canary, already approved.
+    let options = DeployOptions {
+        version: canary.clone(),
+        with_migrations: false,
+        allow_pending: false,
+        approve: true,
+        rollback_migrations: false,
+        lock_wait: Duration::ZERO,
+        watch: None,
+    };
     match strategy.shift(run, conn, &canary).await {
         Ok(Shifted::Paused(p)) => super::pause(run, conn, p).await.map(drop),
         Ok(Shifted::Done) => {
             if let Some(span) = run.config.watch
                 && let Err(failure) = super::watch_release(run, conn, &mut strategy, span).await
             {
-                let options = DeployOptions {
-                    version: canary,
-                    with_migrations: false,
-                    allow_pending: false,
-                    approve: true,
-                    rollback_migrations: false,
-                    lock_wait: Duration::ZERO,
-                    watch: None,
-                };
                 return revert::after_failure(run, conn, &mut strategy, catalog, &options, failure)
                     .await;
             }
@@ -254,15 +255,6 @@ async fn continue_canary(
                 .map(drop)
         }
         Err(failure) => {
-            let options = DeployOptions {
-                version: canary,
-                with_migrations: false,
-                allow_pending: false,
-                approve: true,
-                rollback_migrations: false,
-                lock_wait: Duration::ZERO,
-                watch: None,
-            };
             revert::after_failure(run, conn, &mut strategy, catalog, &options, failure).await
         }
     }

@@ -220,12 +220,27 @@ impl Slots {
         from: &str,
         phase: Phase,
     ) -> Step {
+        self.check_servers(run, conn, slot, to, Some(from), phase)
+            .await
+    }
+
+    /// Each server of `slot` checked directly: health, then, when `smoke_from` is given, the
+    /// smoke hook (told the release `to` replaces).
+    async fn check_servers(
+        &mut self,
+        run: &mut Run<'_>,
+        conn: &mut Conn,
+        slot: &str,
+        to: &str,
+        smoke_from: Option<&str>,
+        phase: Phase,
+    ) -> Step {
         for name in self.servers(slot) {
             let Some(server) = self.routed.server(&name).cloned() else {
                 continue;
             };
             checks::server_health(run, conn, &server, to, phase).await?;
-            if let Some(argv) = run.env.smoke.clone() {
+            if let (Some(from), Some(argv)) = (smoke_from, run.env.smoke.clone()) {
                 checks::server_hook(run, conn, &argv, Phase::Smoke, &server, to, from).await?;
             }
         }
@@ -293,13 +308,7 @@ impl Slots {
         to: &str,
         phase: Phase,
     ) -> Step {
-        for name in self.servers(slot) {
-            let Some(server) = self.routed.server(&name).cloned() else {
-                continue;
-            };
-            checks::server_health(run, conn, &server, to, phase).await?;
-        }
-        Ok(())
+        self.check_servers(run, conn, slot, to, None, phase).await
     }
 }
 
