@@ -323,6 +323,16 @@ pub struct CheckArgs {
     /// With --verify on PostgreSQL: the server to create the scratch database on.
     #[arg(long, value_name = "URL", requires = "verify")]
     pub database_url: Option<String>,
+
+    /// With --verify: create the scratch database on this environment's server (its
+    /// database_url); runner creates and drops its own database there.
+    #[arg(
+        long,
+        value_name = "ENV",
+        requires = "verify",
+        conflicts_with = "database_url"
+    )]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

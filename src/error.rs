@@ -85,7 +85,7 @@ pub enum Error {
 
     /// The deploy gate (`runner check`) found errors in the migrations to apply.
     #[error(
-        "the deploy to {environment} stopped at the gate: {errors} lint error(s) in the migrations to apply (listed above); nothing was changed"
+        "{environment}: the lint gate stopped {errors} error(s) in the migrations to apply (listed above); nothing was changed. Fix them, or suppress one with `-- runner:allow <rule> <reason>` before its statement"
     )]
     GateFailed { environment: String, errors: usize },
 

@@ -18,6 +18,7 @@ pub(crate) mod deploy;
 pub(crate) mod engine;
 pub mod error;
 pub mod flags;
+pub(crate) mod hints;
 pub mod lint;
 pub(crate) mod report;
 pub(crate) mod runtime;

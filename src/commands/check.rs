@@ -205,7 +205,14 @@ fn verify_findings(
 ) -> Result<Vec<crate::lint::Finding>> {
     use crate::engine::verify::{Outcome, Quiet};
     let server = match (args.database_url.as_deref(), config) {
-        (Some(raw), Some(config)) => super::verify::server_url(config, Some(raw), None)?,
+        (_, Some(config)) => {
+            super::verify::server_url(config, args.database_url.as_deref(), args.env.as_deref())?
+        }
+        (None, None) if args.env.is_some() => {
+            return Err(Error::Usage(
+                "--env needs a runner.toml that defines the environment: none was found (pass --config, or --database-url instead)".into(),
+            ));
+        }
         (Some(raw), None) => {
             let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
             Some(

@@ -145,7 +145,7 @@ impl Recovery<'_> {
             &rows,
             conn.dialect(),
             &Request::default(),
-            &self.env.name,
+            crate::hints::At::of(self.env),
             None,
         );
         let info = run_info(&self.env.name, None);
@@ -170,7 +170,15 @@ impl Recovery<'_> {
         let entries = journal::entries(conn, &history, &self.env.name)
             .await
             .map_err(|e| db("read the deploy journal", e))?;
-        for note in record::close_dead_runs(conn, &history, &entries, "runner recover").await {
+        for note in record::close_dead_runs(
+            conn,
+            &history,
+            &entries,
+            crate::hints::At::of(self.env),
+            "runner recover",
+        )
+        .await
+        {
             eprintln!("note: {note}");
         }
         let serving = record::serving(&entries, Liveness::Ours, SystemTime::now());
@@ -181,6 +189,7 @@ impl Recovery<'_> {
 
     fn print(&self, problems: &[Problem], doubt: Option<(String, Option<String>)>, pending: usize) {
         let view = RecoverView {
+            protected: self.env.requires_approval,
             environment: &self.env.name,
             database: self.env.database_url.value.redacted(),
             problems,
@@ -268,7 +277,7 @@ impl Recovery<'_> {
         let history = History::new(&self.config.history_prefix, conn.dialect());
         let info = run_info(&self.env.name, None);
         let rows = engine::read_rows(conn, &history).await?;
-        let what = action.command(&self.env.name);
+        let what = action.command(crate::hints::At::of(self.env));
         let record = CommandRecord::begin(
             conn,
             &history,
@@ -315,6 +324,7 @@ impl Recovery<'_> {
         let (problems, pending) = self.problems(conn).await?;
         let doubt = self.doubt(conn).await?;
         let view = RecoverView {
+            protected: self.env.requires_approval,
             environment: &self.env.name,
             database: self.env.database_url.value.redacted(),
             problems: &problems,

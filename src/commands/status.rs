@@ -74,6 +74,7 @@ fn gather(
     window: Duration,
 ) -> Result<StatusView> {
     let mut view = StatusView {
+        protected: env.requires_approval,
         environment: env.name.clone(),
         database: env.database_url.value.redacted(),
         serving: Default::default(),
@@ -114,7 +115,7 @@ fn gather(
                 &rows,
                 conn.dialect(),
                 &Request::default(),
-                &env.name,
+                crate::hints::At::of(env),
                 None,
             );
             // A migration that did not finish is not pending: it is shown on its own line.

@@ -17,6 +17,7 @@ use crate::engine;
 use crate::engine::history::{History, State};
 use crate::engine::journal::{Entry, Kind, RunResult};
 use crate::error::{Error, Result};
+use crate::hints::{self, At};
 
 #[derive(Debug, Clone)]
 pub struct AppRollbackOptions {
@@ -114,8 +115,12 @@ async fn locked(
     }
     if let Some(paused) = &serving.paused {
         return Err(Error::Usage(format!(
-            "a canary of {} is paused at {}% in {}: `runner abort --env {}` gives all traffic back to {}; roll back after that",
-            paused.release, paused.percent, env.name, env.name, last_good
+            "a canary of {} is paused at {}% in {}: `{}` gives all traffic back to {}; roll back after that",
+            paused.release,
+            paused.percent,
+            env.name,
+            hints::abort(At::of(env)),
+            last_good
         )));
     }
     let routed = if env.strategy().routed() {
@@ -167,8 +172,11 @@ async fn locked(
         )
         .await;
         let message = format!(
-            "rolling {} back to {target} failed: {}\n  next: {next}; `runner status --env {}` shows what is recorded, and `runner rollback --env {} --version {target}` tries again",
-            env.name, failure.why, env.name, env.name
+            "rolling {} back to {target} failed: {}\n  next: {next}; `{}` shows what is recorded, and `{}` tries again",
+            env.name,
+            failure.why,
+            hints::status(&env.name),
+            hints::rollback_to(At::of(env), &target)
         );
         return Err(if failure.interrupted {
             Error::Interrupted { message }
@@ -223,8 +231,9 @@ async fn locked(
     if let Some(f) = migrations_failure {
         return Err(Error::RollbackFailed {
             message: format!(
-                "{} is back on {target}, but rolling back the migrations of the undone deploys failed: {f}\n  next: `runner recover --env {}` says what each migration left and how to go on",
-                env.name, env.name
+                "{} is back on {target}, but rolling back the migrations of the undone deploys failed: {f}\n  next: `{}` says what each migration left and how to go on",
+                env.name,
+                hints::recover(&env.name)
             ),
         });
     }

@@ -33,6 +33,7 @@ use crate::engine;
 use crate::engine::journal::{Kind, RunResult};
 use crate::engine::plan::{Previous, Request};
 use crate::error::{Error, Result};
+use crate::hints::{self, At};
 use record::Lease;
 use run::{Phase, Reporter, Run, Status};
 use strategy::{Chosen, Strategy};
@@ -100,9 +101,10 @@ pub fn deploy(
         let outcome = crate::runtime::block_on(deploy_env(config, catalog, env, options, out))?;
         if outcome == Outcome::Paused && i + 1 < environments.len() {
             out.note(&format!(
-                "{} waits: {} goes on once the canary in {name} is promoted to 100% (`runner promote --env {name}`)",
+                "{} waits: {} goes on once the canary in {name} is promoted to 100% (`{}`)",
                 environments[i + 1..].join(", "),
-                options.version
+                options.version,
+                hints::promote(At::of(env))
             ));
             break;
         }
@@ -265,8 +267,13 @@ async fn locked(
         return Err(Error::Refused {
             environment: env.name.clone(),
             problems: vec![format!(
-                "a canary of {} is paused at {}% in {} (deploy {}): finish it first with `runner promote --env {}`, or give the traffic back with `runner abort --env {}`",
-                paused.release, paused.percent, env.name, paused.deploy_id, env.name, env.name
+                "a canary of {} is paused at {}% in {} (deploy {}): finish it first with `{}`, or give the traffic back with `{}`",
+                paused.release,
+                paused.percent,
+                env.name,
+                paused.deploy_id,
+                hints::promote(At::of(env)),
+                hints::abort(At::of(env))
             )],
         });
     }
@@ -501,8 +508,9 @@ pub(crate) async fn finish_rollout(
                 run,
                 &labels,
                 &format!(
-                    "the previous release still runs: {}; `runner promote --env {}` stops it and runs them",
-                    retired.detail, env.name
+                    "the previous release still runs: {}; `{}` stops it and runs them",
+                    retired.detail,
+                    hints::promote(At::of(env))
                 ),
             );
         }
@@ -536,12 +544,12 @@ pub(crate) async fn pause(run: &mut Run<'_>, conn: &mut Conn, percent: u32) -> R
     run.finish(conn, RunResult::Paused, None, "deploy_paused")
         .await;
     run.out.note(&format!(
-        "{} serves {percent}% of {} and {} the rest. `runner promote --env {}` takes the next step; `runner abort --env {}` gives all traffic back to {}",
+        "{} serves {percent}% of {} and {} the rest. `{}` takes the next step; `{}` gives all traffic back to {}",
         run.entry.version,
         env.name,
         run.entry.previous_version.as_deref().unwrap_or("the stable release"),
-        env.name,
-        env.name,
+        hints::promote(At::of(env)),
+        hints::abort(At::of(env)),
         run.entry.previous_version.as_deref().unwrap_or("the stable release"),
     ));
     Ok(Outcome::Paused)

@@ -5,6 +5,7 @@
 //! Abort gives a paused canary's traffic back to the stable release, drains and stops it.
 //! Both work behind the migration lock and are recorded like deploys.
 
+use crate::hints::{self, At};
 use std::time::{Duration, Instant};
 
 use super::fleet::Routed;
@@ -72,8 +73,9 @@ pub fn abort(
         async |run, conn, entries, serving| {
             let Some(p) = &serving.paused else {
                 return Err(Error::Usage(format!(
-                    "no canary is paused in {}: nothing to abort. A deploy still running stops at Ctrl-C, which puts the previous release back; `runner rollback --env {}` puts back an earlier release",
-                    run.env.name, run.env.name
+                    "no canary is paused in {}: nothing to abort. A deploy still running stops at Ctrl-C, which puts the previous release back; `{}` puts back an earlier release",
+                    run.env.name,
+                    hints::rollback(At::of(&run.env))
                 )));
             };
             let (id, percent) = (p.deploy_id.clone(), p.percent);
@@ -106,8 +108,11 @@ pub fn abort(
                 }
                 Err(f) => {
                     let message = format!(
-                        "aborting canary {canary} in {} failed: {}\n  next: `runner status --env {}` shows what is recorded; `runner rollback --env {} --version {stable}` tries again",
-                        run.env.name, f.why, run.env.name, run.env.name
+                        "aborting canary {canary} in {} failed: {}\n  next: `{}` shows what is recorded; `{}` tries again",
+                        run.env.name,
+                        f.why,
+                        hints::status(&run.env.name),
+                        hints::rollback_to(At::of(&run.env), &stable)
                     );
                     run.finish(
                         conn,

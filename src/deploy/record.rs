@@ -199,33 +199,38 @@ pub fn serving(entries: &[Entry], liveness: Liveness, now: SystemTime) -> Servin
             RunResult::RolledBack | RunResult::Failed | RunResult::Interrupted => {}
         }
     }
-    out.rollback_target = match (&out.doubt, &out.release) {
-        (Some(_), release) => release.clone(),
-        (None, Some(current)) => release_before(entries, current),
-        (None, None) => None,
+    let stack = release_stack(entries);
+    out.rollback_target = match &out.doubt {
+        // In doubt, the last release known good is where a rollback goes.
+        Some(_) => stack.last().cloned(),
+        None => stack.len().checked_sub(2).map(|i| stack[i].clone()),
     };
     out
 }
 
-/// The release deployed before `current`: each release is placed by its newest successful
-/// deploy, and the newest one placed before `current` is the one before it. Rolling back
-/// twice therefore walks back through the deploys and never returns to a release rolled back
-/// from, and a release that never deployed successfully is never a target.
-fn release_before(entries: &[Entry], current: &str) -> Option<String> {
-    let deployed = |e: &&Entry| e.kind == Kind::Deploy && e.result == RunResult::Succeeded;
-    let position = |release: &str| {
-        entries
-            .iter()
-            .position(|e| deployed(&e) && e.version == release)
-    };
-    let from = position(current).unwrap_or(0);
-    entries
-        .iter()
-        .enumerate()
-        .skip(from + 1)
-        .filter(|(_, e)| deployed(e) && e.version != current)
-        .find(|(i, e)| position(&e.version) == Some(*i))
-        .map(|(_, e)| e.version.clone())
+/// The release stack of an environment, oldest at the bottom, from its journal (newest
+/// first): a deploy that succeeds pushes its release (unless it already serves), a rollback to
+/// a release pops back down to it (or pushes it, when it had been popped off before). A
+/// deploy that failed, was aborted, interrupted or rolled back is never on it, so `runner
+/// rollback` without `--version` goes to the release the serving one replaced, and a second
+/// rollback walks further back.
+pub fn release_stack(entries: &[Entry]) -> Vec<String> {
+    let mut stack: Vec<String> = Vec::new();
+    let done = |e: &&Entry| e.kind.is_release() && e.result == RunResult::Succeeded;
+    for e in entries.iter().rev().filter(done) {
+        match e.kind {
+            Kind::Rollback => match stack.iter().rposition(|r| *r == e.version) {
+                Some(at) => stack.truncate(at + 1),
+                None => stack.push(e.version.clone()),
+            },
+            _ => {
+                if stack.last() != Some(&e.version) {
+                    stack.push(e.version.clone());
+                }
+            }
+        }
+    }
+    stack
 }
 
 /// Whether `release` ever deployed successfully (or was rolled back to successfully).
@@ -241,17 +246,29 @@ pub async fn close_dead_runs(
     conn: &mut Conn,
     history: &History,
     entries: &[Entry],
+    at: crate::hints::At<'_>,
     command: &str,
 ) -> Vec<String> {
     let mut notes = Vec::new();
     for e in entries.iter().filter(|e| e.result == RunResult::Running) {
         let phase = e.phase.clone().unwrap_or_else(|| "starting".into());
-        let (result, what) = if touched_app(Some(&phase)) {
+        let (result, what) = if !e.kind.is_release() {
+            // A migrate, a migrations rollback or a recover never touches the app: what it left
+            // is about migrations, and `runner recover` explains it.
+            (
+                RunResult::Interrupted,
+                format!(
+                    "the app was not touched; `{}` shows what the migrations were left in",
+                    crate::hints::recover(&e.environment)
+                ),
+            )
+        } else if touched_app(Some(&phase)) {
             (
                 RunResult::InDoubt,
                 format!(
-                    "{} may be serving: check the app, then `runner rollback --env {}` puts back the last release that succeeded, or deploy again",
-                    e.version, e.environment
+                    "{} may be serving: check the app, then `{}` puts back the last release that succeeded, or deploy again",
+                    e.version,
+                    crate::hints::rollback(at)
                 ),
             )
         } else {
@@ -419,6 +436,21 @@ mod tests {
         journal.insert(0, rolled_back_to("1.2.2"));
         let s = serving(&journal, Liveness::LockFree, now());
         assert_eq!(s.rollback_target, None);
+    }
+
+    #[test]
+    fn a_deploy_after_a_rollback_replaces_the_release_rolled_back_to() {
+        // 1.0.0, 1.1.0, rollback to 1.0.0, 1.4.0: 1.4.0 replaced 1.0.0, not 1.1.0.
+        let journal = vec![
+            deployed("1.4.0"),
+            rolled_back_to("1.0.0"),
+            deployed("1.1.0"),
+            deployed("1.0.0"),
+        ];
+        let s = serving(&journal, Liveness::LockFree, now());
+        assert_eq!(s.release.as_deref(), Some("1.4.0"));
+        assert_eq!(s.rollback_target.as_deref(), Some("1.0.0"));
+        assert_eq!(release_stack(&journal), ["1.0.0", "1.4.0"]);
     }
 
     #[test]

@@ -113,9 +113,9 @@ pub(super) async fn after_failure<T>(
         .await;
         return Err(Error::Interrupted {
             message: format!(
-                "deploying {from} to {} stopped: {why}; {problems}. What serves is in doubt: {status}, and `runner rollback --env {}` puts back {}",
+                "deploying {from} to {} stopped: {why}; {problems}. What serves is in doubt: {status}, and `{}` puts back {}",
                 env.name,
-                env.name,
+                crate::hints::rollback(crate::hints::At::of(env)),
                 previous
                     .as_deref()
                     .unwrap_or("the last release that succeeded")
@@ -131,9 +131,9 @@ pub(super) async fn after_failure<T>(
     .await;
     Err(Error::RollbackFailed {
         message: format!(
-            "deploying {from} to {} failed: {why}; and putting the previous version back failed: {problems}\n  next: check the app by hand; {status}, and `runner rollback --env {}` tries again to put back {}",
+            "deploying {from} to {} failed: {why}; and putting the previous version back failed: {problems}\n  next: check the app by hand; {status}, and `{}` tries again to put back {}",
             env.name,
-            env.name,
+            crate::hints::rollback(crate::hints::At::of(env)),
             previous
                 .as_deref()
                 .unwrap_or("the last release that succeeded")

@@ -180,7 +180,15 @@ impl<'a> Run<'a> {
         let entries = journal::entries(conn, &self.history, &self.env.name)
             .await
             .map_err(|e| crate::engine::db("read the deploy journal", e))?;
-        for note in super::record::close_dead_runs(conn, &self.history, &entries, command).await {
+        for note in super::record::close_dead_runs(
+            conn,
+            &self.history,
+            &entries,
+            crate::hints::At::of(self.env),
+            command,
+        )
+        .await
+        {
             self.out.note(&note);
         }
         let serving = super::record::serving(

@@ -57,7 +57,14 @@ pub async fn gate<'a>(
         }
         None => Vec::new(),
     };
-    let plan = plan::plan(catalog, &rows, dialect, request, &env.name, previous);
+    let plan = plan::plan(
+        catalog,
+        &rows,
+        dialect,
+        request,
+        crate::hints::At::of(env),
+        previous,
+    );
     let files: HashSet<String> = plan
         .steps
         .iter()

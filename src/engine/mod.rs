@@ -23,6 +23,7 @@ use crate::config::{Config, Environment};
 use crate::db::Limits;
 use crate::db::{Conn, DbError, lock};
 use crate::error::{Error, Result};
+use crate::hints::{self, At};
 use apply::{Progress, Stopped};
 use history::{History, HistoryRow, Mode, NewRow, RunInfo, State};
 use plan::{Plan, Previous, Request, Step};
@@ -48,6 +49,8 @@ pub trait Reporter: Progress + lock::LockWatcher {
     fn applied(&mut self, step: &Step<'_>, took: Duration);
     fn baselined(&mut self, label: &str);
     fn finished(&mut self, applied: usize, took: Duration);
+    /// The lint gate's findings on the files to apply, when it refuses them.
+    fn findings(&mut self, report: &crate::lint::Report);
 }
 
 /// The database of an environment, opened for this command.
@@ -172,6 +175,26 @@ pub async fn migrate(
                 .ensure(conn)
                 .await
                 .map_err(|e| db("create the history tables", e))?;
+            if options.baseline.is_none() {
+                // The one lint gate (check, plan, migrate and deploy): nothing is applied while
+                // a file to apply has an error; a suppression with its reason is the way through.
+                let gate = gate::gate(
+                    Some(&mut *conn),
+                    config,
+                    env,
+                    catalog,
+                    &options.request,
+                    previous.as_ref(),
+                )
+                .await?;
+                if gate.lint.errors() > 0 {
+                    reporter.findings(&gate.lint);
+                    return Err(Error::GateFailed {
+                        environment: env.name.clone(),
+                        errors: gate.lint.errors(),
+                    });
+                }
+            }
             let what = options
                 .request
                 .target
@@ -240,7 +263,7 @@ pub async fn migrate_locked(
         &rows,
         conn.dialect(),
         &options.request,
-        &env.name,
+        crate::hints::At::of(env),
         previous,
     );
     record_interrupted(conn, &history, run, &plan.classified).await?;
@@ -279,11 +302,11 @@ pub async fn migrate_locked(
         if crate::runtime::interrupted() {
             return Err(Error::Interrupted {
                 message: format!(
-                    "stopped before {}: {} of {} migration(s) applied by this run; `runner migrate --env {}` applies the rest",
+                    "stopped before {}: {} of {} migration(s) applied by this run; `{}` applies the rest",
                     step.label(),
                     applied.len(),
                     plan.steps.len(),
-                    env.name
+                    hints::migrate(At::of(env))
                 ),
             });
         }
@@ -297,18 +320,17 @@ pub async fn migrate_locked(
                 let done = stopped.failure.statements_done;
                 let message = if stopped.state == State::FailedPartial {
                     format!(
-                        "{} stopped after statement {done} of {} (failed_partial, recorded); `runner migrate --env {} --resume {}` continues from statement {}",
+                        "{} stopped after statement {done} of {} (failed_partial, recorded); `{}` continues from statement {}",
                         step.label(),
                         step.script.statements.len(),
-                        env.name,
-                        step.migration.version,
+                        hints::resume(At::of(env), i64::from(step.migration.version)),
                         done + 1
                     )
                 } else {
                     format!(
-                        "{} was stopped before anything of it committed; `runner migrate --env {}` applies it",
+                        "{} was stopped before anything of it committed; `{}` applies it",
                         step.label(),
-                        env.name
+                        hints::migrate(At::of(env))
                     )
                 };
                 return Err(Error::Interrupted { message });
@@ -323,8 +345,8 @@ pub async fn migrate_locked(
                     ),
                     error: stopped.failure.error,
                     next: format!(
-                        "this is not a failed migration: each commit carries its own history record, so nothing is lost or counted twice. Once the database answers, `runner migrate --env {}` reads what committed and says how to continue",
-                        env.name
+                        "this is not a failed migration: each commit carries its own history record, so nothing is lost or counted twice. Once the database answers, `{}` reads what committed and says how to continue",
+                        hints::migrate(At::of(env))
                     ),
                 });
             }
@@ -458,7 +480,8 @@ fn failure_message(
     if let Some(leftover) = &stopped.leftover {
         out.push_str(&format!("\n  left behind: {leftover}"));
     }
-    let v = step.migration.version;
+    let v = i64::from(step.migration.version);
+    let at = At::of(environment);
     let fix = match ran_before {
         Some(before) => format!(
             "fix the cause in {env}'s data or schema (the file must stay as {before} ran it; to change it, add a new migration)"
@@ -467,20 +490,24 @@ fn failure_message(
     };
     let next = match stopped.state {
         State::FailedPartial => format!(
-            "{fix}, then `runner recover --env {env} --resume {v}` continues from statement {} (`runner recover --env {env}` shows the other ways out)",
-            f.statements_done + 1
+            "{fix}, then `{}` continues from statement {} (`{}` shows the other ways out)",
+            hints::resume(at, v),
+            f.statements_done + 1,
+            hints::recover(env)
         ),
         _ if crate::db::backend(dialect).is_lock_timeout(&f.error) => {
             format!(
-                "another session held a lock on the table through every retry (on PostgreSQL, pg_locks and pg_stat_activity show which); run `runner migrate --env {env}` again once it is gone, or raise lock_retries"
+                "another session held a lock on the table through every retry (on PostgreSQL, pg_locks and pg_stat_activity show which); run `{}` again once it is gone, or raise lock_retries",
+                hints::migrate(at)
             )
         }
         _ if ran_before.is_some() => {
-            format!("{fix}, then `runner recover --env {env} --retry {v}` runs it again")
+            format!("{fix}, then `{}` runs it again", hints::retry(at, v))
         }
         _ => format!(
-            "fix {} or the cause, then `runner recover --env {env} --retry {v}` runs it again",
-            step.migration.forward.file_name
+            "fix {} or the cause, then `{}` runs it again",
+            step.migration.forward.file_name,
+            hints::retry(at, v)
         ),
     };
     out.push_str(&format!("\n  next: {next}"));

@@ -21,6 +21,7 @@ use crate::catalog::{Catalog, Migration};
 use crate::config::{Config, Environment};
 use crate::db::{Conn, IndexState, Limits, index_state};
 use crate::error::{Error, Result};
+use crate::hints::{self, At};
 use crate::runtime::RunInfo;
 
 /// What a person (or a script) can ask `runner recover` to do.
@@ -65,38 +66,26 @@ impl Action {
         }
     }
 
-    /// The command that asks for this action.
-    pub fn command(&self, env: &str) -> String {
-        let base = format!("runner recover --env {env}");
+    /// The command that asks for this action (with `--approve` where the environment needs it).
+    pub fn command(&self, at: At<'_>) -> String {
         match self {
-            Action::Retry { version } => format!("{base} --retry {version}"),
-            Action::Resume { version } => format!("{base} --resume {version}"),
+            Action::Retry { version } => hints::retry(at, *version),
+            Action::Resume { version } => hints::resume(at, *version),
             Action::Rollback {
                 version,
                 use_file: false,
-            } => format!("{base} --rollback {version}"),
+            } => hints::recover_rollback(at, *version),
             Action::Rollback {
                 version,
                 use_file: true,
-            } => format!("{base} --rollback {version} --use-file"),
+            } => hints::recover_rollback_file(at, *version),
             Action::Mark {
                 version,
                 state,
                 reason,
-            } => format!(
-                "{base} --mark {version} {} --reason \"{reason}\"",
-                match state {
-                    Marked::Applied => "applied",
-                    Marked::RolledBack => "rolled-back",
-                }
-            ),
-            Action::DropInvalidIndex { version } => {
-                format!("{base} --drop-invalid-index {version}")
-            }
-            Action::Statement { version, ran } => format!(
-                "{base} --statement {version} {}",
-                if *ran { "done" } else { "not-done" }
-            ),
+            } => hints::mark(at, *version, *state, reason),
+            Action::DropInvalidIndex { version } => hints::drop_invalid_index(at, *version),
+            Action::Statement { version, ran } => hints::statement_outcome(at, *version, *ran),
         }
     }
 }
@@ -156,7 +145,7 @@ pub async fn diagnose(
         );
         let v = row.version;
         let offer = |action: Action, what: &str| Offer {
-            command: action.command(&env.name),
+            command: action.command(At::of(env)),
             action,
             what: what.to_string(),
         };
@@ -376,8 +365,10 @@ pub async fn act(
     };
     let wrong_state = |wanted: &str| {
         Err(Error::Usage(format!(
-            "{label} is {} in {}, not {wanted}: `runner recover --env {}` lists what can be done",
-            row.state, env.name, env.name
+            "{label} is {} in {}, not {wanted}: `{}` lists what can be done",
+            row.state,
+            env.name,
+            hints::recover(&env.name)
         )))
     };
     let version = crate::catalog::Version::try_from(v).unwrap_or(0);

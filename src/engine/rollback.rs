@@ -192,8 +192,8 @@ pub async fn rollback_locked(
                         during: format!("the rollback of {}", u.label),
                         error,
                         next: format!(
-                            "each rollback statement commits with its progress, so the history says exactly what ran; once the database answers, `runner recover --env {}` says where it stopped and how to continue",
-                            env.name
+                            "each rollback statement commits with its progress, so the history says exactly what ran; once the database answers, `{}` says where it stopped and how to continue",
+                            crate::hints::recover(&env.name)
                         ),
                     });
                 }
@@ -229,13 +229,14 @@ pub async fn rollback_locked(
                     u.label,
                     u.label,
                     match options.target {
-                        Target::Only(v) => format!(
-                            "runner recover --env {} --rollback {v} --use-file",
-                            env.name
+                        Target::Only(v) => crate::hints::recover_rollback_file(
+                            crate::hints::At::of(env),
+                            i64::from(v)
                         ),
-                        _ => format!(
-                            "runner rollback --env {} --to {target} --use-file",
-                            env.name
+                        _ => crate::hints::rollback_migrations_to(
+                            crate::hints::At::of(env),
+                            i64::from(target),
+                            true
                         ),
                     },
                     committed + 1,
@@ -274,8 +275,11 @@ fn choose(
     for row in rows.iter().filter(|r| Some(r.version) != only) {
         let problem = match row.state {
             State::Applying | State::FailedPartial => format!(
-                "V{} {} is {}: it did not finish applying; `runner recover --env {env}` says what committed and how to continue or undo it",
-                row.version, row.name, row.state
+                "V{} {} is {}: it did not finish applying; `{}` says what committed and how to continue or undo it",
+                row.version,
+                row.name,
+                row.state,
+                crate::hints::recover(env)
             ),
             _ => continue,
         };

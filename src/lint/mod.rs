@@ -331,6 +331,21 @@ fn lint_migration(
             statement: None,
         });
     }
+    if forward.statements.is_empty() && forward.errors.is_empty() {
+        findings.push(Finding {
+            rule: Rule::EmptyMigration,
+            severity: Rule::EmptyMigration.severity(),
+            file: forward_label.clone(),
+            line: 1,
+            column: 1,
+            message: format!(
+                "{} holds no statement (only comments): applied, it would be recorded as done while changing nothing",
+                m.label()
+            ),
+            help: "write the migration's SQL, or delete the file (and its .down.sql) until you do".into(),
+            statement: None,
+        });
+    }
     let file = File {
         label: &forward_label,
         sql: &m.forward.sql,

@@ -161,7 +161,10 @@ mod tests {
             &[],
             Dialect::Postgres,
             &Request::default(),
-            "production",
+            crate::hints::At {
+                env: "production",
+                protected: false,
+            },
             None,
         );
         let mut lint =

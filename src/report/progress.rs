@@ -127,6 +127,16 @@ impl LockWatcher for MigrateOutput {
 }
 
 impl Reporter for MigrateOutput {
+    fn findings(&mut self, report: &crate::lint::Report) {
+        match self.style {
+            Style::Json => {
+                self.json(json!({"event": "gate_findings", "findings": report.findings}))
+            }
+            // The same lines `runner check` prints, on stdout as there.
+            Style::Human => print!("{}", crate::report::findings::human(report)),
+        }
+    }
+
     fn warning(&mut self, message: &str) {
         match self.style {
             Style::Json => self.json(json!({"event": "warning", "message": message})),

@@ -8,6 +8,8 @@ use crate::engine::recover::Problem;
 /// What `runner recover` explains.
 pub struct RecoverView<'a> {
     pub environment: &'a str,
+    /// Changes need `--approve` (the commands it prints carry it).
+    pub protected: bool,
     pub database: String,
     pub problems: &'a [Problem],
     /// The deploy record in doubt, in words, with the release to put back.
@@ -19,6 +21,10 @@ pub struct RecoverView<'a> {
 /// The one command to run next, in backticks so a person or a script can copy it.
 pub fn next(view: &RecoverView<'_>) -> String {
     let env = view.environment;
+    let at = crate::hints::At {
+        env,
+        protected: view.protected,
+    };
     if let Some(problem) = view.problems.first()
         && let Some(offer) = problem.offers.first()
     {
@@ -29,12 +35,14 @@ pub fn next(view: &RecoverView<'_>) -> String {
     }
     if let Some((_, Some(release))) = &view.doubt {
         return format!(
-            "next: `runner rollback --env {env}` puts back {release}, the last release that succeeded"
+            "next: `{}` puts back {release}, the last release that succeeded",
+            crate::hints::rollback(at)
         );
     }
     if view.pending > 0 {
         return format!(
-            "next: `runner migrate --env {env}` applies the {} pending migration(s)",
+            "next: `{}` applies the {} pending migration(s)",
+            crate::hints::migrate(at),
             view.pending
         );
     }
@@ -85,7 +93,10 @@ mod tests {
     #[test]
     fn recover_human() {
         let offer = |action: Action, what: &str| Offer {
-            command: action.command("staging"),
+            command: action.command(crate::hints::At {
+                env: "staging",
+                protected: false,
+            }),
             action,
             what: what.into(),
         };
@@ -113,6 +124,7 @@ mod tests {
             ],
         }];
         let view = RecoverView {
+            protected: false,
             environment: "staging",
             database: "sqlite://.runner/staging.db".into(),
             problems: &problems,

@@ -10,11 +10,15 @@ use crate::deploy::health::Probe;
 use crate::deploy::record::Serving;
 use crate::engine::history::{HistoryRow, State};
 use crate::engine::journal::Entry;
+use crate::hints;
 
 /// Everything `runner status` shows, gathered by the command.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusView {
     pub environment: String,
+    /// Changes need `--approve` (the commands it prints carry it).
+    #[serde(skip)]
+    pub protected: bool,
     /// The database URL, password redacted.
     pub database: String,
     pub serving: Serving,
@@ -226,13 +230,17 @@ pub fn human(view: &StatusView) -> String {
     let mut out = format!("{} ({})\n", view.environment, view.database);
     let s = &view.serving;
     let previous = s.rollback_target.as_deref().unwrap_or("none");
+    let at = hints::At {
+        env: &view.environment,
+        protected: view.protected,
+    };
     match (&s.doubt, &s.release) {
         (Some(doubt), last) => {
             out.push_str(&format!("  version:     IN DOUBT: {doubt}\n"));
             out.push_str(&format!(
-                "               last release that succeeded: {}; `runner rollback --env {}` puts it back\n",
+                "               last release that succeeded: {}; `{}` puts it back\n",
                 last.as_deref().unwrap_or("none"),
-                view.environment
+                hints::rollback(at)
             ));
         }
         (None, Some(v)) => {
@@ -289,8 +297,13 @@ pub fn human(view: &StatusView) -> String {
     }
     if let Some(p) = &s.paused {
         out.push_str(&format!(
-            "  canary:      {} PAUSED at {}% (deploy {} by {}); `runner promote --env {e}` goes on, `runner abort --env {e}` gives the traffic back\n",
-            p.release, p.percent, p.deploy_id, p.actor, e = view.environment
+            "  canary:      {} PAUSED at {}% (deploy {} by {}); `{}` goes on, `{}` gives the traffic back\n",
+            p.release,
+            p.percent,
+            p.deploy_id,
+            p.actor,
+            hints::promote(at),
+            hints::abort(at)
         ));
     }
     if !view.servers.is_empty() {
@@ -304,9 +317,9 @@ pub fn human(view: &StatusView) -> String {
     }
     if !view.contract_debt.is_empty() {
         out.push_str(&format!(
-            "  contract debt: {} wait for the previous release to stop; `runner promote --env {}` stops it and runs them\n",
+            "  contract debt: {} wait for the previous release to stop; `{}` stops it and runs them\n",
             view.contract_debt.join(", "),
-            view.environment
+            hints::promote(at)
         ));
     }
     match &view.health {
@@ -521,6 +534,7 @@ mod tests {
 
     fn view() -> StatusView {
         StatusView {
+            protected: false,
             environment: "production".into(),
             database: "postgres://app:***@db:5432/shop".into(),
             serving: Serving {

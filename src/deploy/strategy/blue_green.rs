@@ -86,8 +86,8 @@ impl Strategy for BlueGreen {
         Ok(Retired {
             stopped: false,
             detail: format!(
-                "slot {old_slot} drained and kept running out of traffic until {until} (keep_previous): `runner rollback --env {}` switches back at once",
-                run.env.name
+                "slot {old_slot} drained and kept running out of traffic until {until} (keep_previous): `{}` switches back at once",
+                crate::hints::rollback(crate::hints::At::of(run.env))
             ),
         })
     }

@@ -12,6 +12,7 @@ use super::history::{HistoryRow, Mode, State};
 use super::statements::{Script, changed_prefix, script};
 use crate::catalog::{Catalog, Migration, Version};
 use crate::config::Dialect;
+use crate::hints::{self, At};
 
 /// What the run was asked for.
 #[derive(Debug, Clone, Default)]
@@ -88,9 +89,10 @@ pub fn plan<'a>(
     rows: &[HistoryRow],
     dialect: Dialect,
     request: &Request,
-    environment: &str,
+    at: At<'_>,
     previous: Option<&Previous>,
 ) -> Plan<'a> {
+    let environment = at.env;
     let mut plan = Plan::default();
     let by_version: BTreeMap<i64, &Migration> = catalog
         .migrations
@@ -132,18 +134,18 @@ pub fn plan<'a>(
                     reason,
                 });
                 if state == State::FailedPartial || row.in_flight.is_some() {
-                    partial(&mut plan, &mut resumable, request, row, file, dialect, &label, environment);
+                    partial(&mut plan, &mut resumable, request, row, file, dialect, &label, at);
                 }
             }
             State::FailedClean | State::RolledBack => {}
-            State::FailedPartial => partial(&mut plan, &mut resumable, request, row, file, dialect, &label, environment),
+            State::FailedPartial => partial(&mut plan, &mut resumable, request, row, file, dialect, &label, at),
             State::RollingBack | State::RollbackFailed => plan.problems.push(format!(
-                "{label} is {} in {environment}: a rollback did not finish ({} of {} rollback statements committed{}); finish it with `runner recover --env {environment} --rollback {}` (add --use-file to run a corrected .down.sql) before anything else runs",
+                "{label} is {} in {environment}: a rollback did not finish ({} of {} rollback statements committed{}); finish it with `{}` (add --use-file to run a corrected .down.sql) before anything else runs",
                 row.state,
                 row.rollback_done,
                 row.rollback_total.map_or("?".to_string(), |t| t.to_string()),
                 row.error_message.as_deref().map(|m| format!("; it failed with: {m}")).unwrap_or_default(),
-                row.version
+                hints::recover_rollback(at, row.version)
             )),
         }
     }
@@ -220,13 +222,14 @@ fn partial(
     file: Option<&Migration>,
     dialect: Dialect,
     label: &str,
-    environment: &str,
+    at: At<'_>,
 ) {
+    let environment = at.env;
     if let Some(statement) = row.in_flight {
         plan.problems.push(format!(
-            "{label}: statement {statement} was running outside a transaction when the run stopped in {environment}, and whether it took effect cannot be read from the catalog; check the database, then say which: `runner recover --env {environment} --statement {} done` or `runner recover --env {environment} --statement {} not-done`",
-            row.version,
-            row.version
+            "{label}: statement {statement} was running outside a transaction when the run stopped in {environment}, and whether it took effect cannot be read from the catalog; check the database, then say which: `{}` or `{}`",
+            hints::statement_outcome(at, row.version, true),
+            hints::statement_outcome(at, row.version, false)
         ));
         return;
     }
@@ -245,14 +248,15 @@ fn partial(
         return;
     }
     plan.problems.push(format!(
-        "{label} stopped in {environment} after {} of {} statements (failed_partial{}): fix what failed, then `runner recover --env {environment} --resume {}` continues it (`runner recover --env {environment}` shows the other ways out)",
+        "{label} stopped in {environment} after {} of {} statements (failed_partial{}): fix what failed, then `{}` continues it (`{}` shows the other ways out)",
         row.statements_done,
         row.statements_total,
         row.error_message
             .as_deref()
             .map(|m| format!(": {m}"))
             .unwrap_or_default(),
-        row.version
+        hints::resume(at, row.version),
+        hints::recover(environment)
     ));
 }
 

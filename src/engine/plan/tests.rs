@@ -1,6 +1,7 @@
 use std::collections::HashSet;
 
 use super::*;
+use crate::hints::At;
 
 struct Folder {
     dir: tempfile::TempDir,
@@ -63,7 +64,10 @@ fn production_after(c: &Catalog, rows: Vec<HistoryRow>) -> Plan<'_> {
         &[],
         Dialect::Postgres,
         &Request::default(),
-        "production",
+        At {
+            env: "production",
+            protected: true,
+        },
         Some(&previous),
     )
 }
@@ -84,7 +88,11 @@ const THREE: [(&str, &str); 3] = [
 ];
 
 fn run<'a>(catalog: &'a Catalog, rows: &[HistoryRow], request: &Request) -> Plan<'a> {
-    plan(catalog, rows, Dialect::Postgres, request, "staging", None)
+    let at = At {
+        env: "staging",
+        protected: false,
+    };
+    plan(catalog, rows, Dialect::Postgres, request, at, None)
 }
 
 #[test]

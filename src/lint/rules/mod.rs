@@ -151,6 +151,7 @@ registry! {
     DuplicateVersion => duplicate_version,
     InvalidMigrationName => invalid_migration_name,
     InvalidFile => invalid_file,
+    EmptyMigration => empty_migration,
     InvalidDirective => invalid_directive,
     NotAMigration => not_a_migration,
     ParseError => parse_error,
