@@ -531,6 +531,10 @@ pub struct AbortArgs {
     #[command(flatten)]
     pub env: EnvArgs,
 
+    /// Approve the abort on an environment with requires_approval without a prompt.
+    #[arg(long)]
+    pub approve: bool,
+
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
     pub lock_wait: std::time::Duration,
 
@@ -790,6 +794,9 @@ pub struct FlagRemoveArgs {
     pub force: bool,
     #[arg(long)]
     pub reason: Option<String>,
+    /// Approve removing it from environments with requires_approval, without a prompt.
+    #[arg(long)]
+    pub approve: bool,
 }
 
 #[derive(Debug, Subcommand)]

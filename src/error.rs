@@ -32,6 +32,12 @@ pub enum ExitCode {
     ConnectionLost = 7,
     /// SIGINT or SIGTERM stopped the run; what it did is recorded.
     Interrupted = 8,
+    /// Not done and not failed: a canary paused at a step waits for `runner promote` or
+    /// `runner abort`, a flag ramp waits for a verdict. `runner wait` waits for the outcome.
+    Waiting = 9,
+    /// A pipeline deploy changed earlier environments, then a later one refused or failed
+    /// before it was touched: the message names which environments got the release.
+    PartlyDeployed = 10,
 }
 
 impl From<ExitCode> for std::process::ExitCode {
@@ -78,6 +84,10 @@ pub enum Error {
     /// A migration failed; its state is recorded in the history.
     #[error("{message}")]
     MigrationFailed { message: String },
+
+    /// A later environment of a pipeline deploy failed after earlier ones changed.
+    #[error("{message}")]
+    PartlyDeployed { message: String },
 
     /// A rollback failed; its state is recorded and a person must act.
     #[error("{message}")]
@@ -132,6 +142,7 @@ impl Error {
             Error::DeployRolledBack { .. } => ExitCode::DeployRolledBack,
             Error::LockTimeout { .. } => ExitCode::LockTimeout,
             Error::ConnectionLost { .. } => ExitCode::ConnectionLost,
+            Error::PartlyDeployed { .. } => ExitCode::PartlyDeployed,
         }
     }
 

@@ -39,9 +39,45 @@ pub fn actor() -> String {
         .unwrap_or_else(|| {
             let user = std::env::var("USER")
                 .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "unknown".into());
+                .ok()
+                .filter(|u| !u.is_empty())
+                .or_else(login_name)
+                .unwrap_or_else(|| format!("uid{}", current_uid()));
             format!("{user}@{}", hostname())
         })
+}
+
+fn current_uid() -> u32 {
+    // SAFETY: getuid(2) cannot fail and has no side effect.
+    unsafe { libc::getuid() }
+}
+
+/// The OS login name of the user running runner (from the password database), for sessions
+/// (CI, cron, containers) whose environment sets neither USER nor LOGNAME.
+fn login_name() -> Option<String> {
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r(3) writes only into `entry` and `buf`, both ours and large enough
+    // (it reports ERANGE otherwise); `found` points to `entry` or is null.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            current_uid(),
+            &mut entry,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name is a NUL-terminated string inside `buf`, alive here.
+    let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+    name.to_str()
+        .ok()
+        .filter(|n| !n.is_empty())
+        .map(String::from)
 }
 
 /// Who and what this run is, for the history: a fresh deploy id and the actor.

@@ -32,6 +32,10 @@ pub fn run(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         ProgressFormat::Human => Style::Human,
         ProgressFormat::Json => Style::Json,
     });
-    deploy::deploy(config, &catalog, &environments, &options, &mut out)?;
-    Ok(ExitCode::Success)
+    Ok(
+        match deploy::deploy(config, &catalog, &environments, &options, &mut out)? {
+            deploy::Outcome::Paused => ExitCode::Waiting,
+            deploy::Outcome::Deployed => ExitCode::Success,
+        },
+    )
 }

@@ -33,7 +33,7 @@ pub fn run(config: &Config, command: &FlagCommand) -> Result<ExitCode> {
         }
         FlagCommand::Rollback(a) => change(&store, a, Move::Back).map(|_| ExitCode::Success),
         FlagCommand::List(a) => list(&store, a.format),
-        FlagCommand::Remove(a) => remove(&store, &a.key, a.force, a.reason.as_deref()),
+        FlagCommand::Remove(a) => remove(&store, a),
     }
 }
 
@@ -252,11 +252,19 @@ fn auto(store: &Store<'_>, a: &FlagChangeArgs) -> Result<ExitCode> {
                 humantime::format_duration(config.flags.pause)
             ),
             Judged::Inconclusive(detail) => {
+                let approve = if env.requires_approval {
+                    " --approve"
+                } else {
+                    ""
+                };
                 println!(
-                    "  {to} % held {}: inconclusive ({detail}); the ramp stops here: promote again when there is traffic to judge",
-                    humantime::format_duration(config.flags.pause)
+                    "  {to} % held {}: inconclusive ({detail}); the ramp waits here: `runner flag promote {} --env {} --auto{approve}` goes on when there is traffic to judge",
+                    humantime::format_duration(config.flags.pause),
+                    a.key,
+                    env.name
                 );
-                return Ok(ExitCode::Success);
+                // Waiting is not success: CI tells a finished ramp from one that stopped.
+                return Ok(ExitCode::Waiting);
             }
             Judged::Breach(why) => {
                 set(store, env, &a.key, to, from, Some(&why), "flag_rolled_back")?;
@@ -486,7 +494,8 @@ fn list(store: &Store<'_>, format: Format) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-fn remove(store: &Store<'_>, key: &str, force: bool, reason: Option<&str>) -> Result<ExitCode> {
+fn remove(store: &Store<'_>, a: &crate::cli::FlagRemoveArgs) -> Result<ExitCode> {
+    let (key, force, reason) = (a.key.as_str(), a.force, a.reason.as_deref());
     let config = store.config;
     store.refuse_foreign(key).map_err(usage)?;
     let rollouts = store.rollouts().map_err(usage)?;
@@ -505,6 +514,15 @@ fn remove(store: &Store<'_>, key: &str, force: bool, reason: Option<&str>) -> Re
             "flag {key} is still read by the code; remove these reads first (the feature stays on), then remove the flag:\n{}\n(or --force: those places would then get the code's default value)",
             list.join("\n")
         )));
+    }
+    // Removing a flag changes every environment: each protected one needs its approval
+    // before any file is written.
+    for name in &config.pipeline.value {
+        approval::approve(
+            config.environment(name)?,
+            a.approve,
+            &format!("remove flag {key} from"),
+        )?;
     }
     for name in &config.pipeline.value {
         let env = config.environment(name)?;

@@ -26,12 +26,23 @@ pub fn promote(config: &Config, args: &PromoteArgs) -> Result<ExitCode> {
         approved_by,
         lock_wait: args.lock_wait,
     };
-    promote::promote(config, &catalog, env, &options, &mut output(args.format))?;
-    Ok(ExitCode::Success)
+    Ok(
+        match promote::promote(config, &catalog, env, &options, &mut output(args.format))? {
+            crate::deploy::Outcome::Paused => ExitCode::Waiting,
+            crate::deploy::Outcome::Deployed => ExitCode::Success,
+        },
+    )
 }
 
 pub fn abort(config: &Config, args: &AbortArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
-    promote::abort(config, env, args.lock_wait, &mut output(args.format))?;
+    let approved_by = require(env, args.approve, "abort the canary in")?;
+    promote::abort(
+        config,
+        env,
+        args.lock_wait,
+        approved_by,
+        &mut output(args.format),
+    )?;
     Ok(ExitCode::Success)
 }

@@ -17,6 +17,7 @@ pub mod measure;
 pub mod notify;
 pub use measure::analysis_groups;
 mod pipeline;
+mod preflight;
 pub mod promote;
 pub mod record;
 mod revert;
@@ -79,13 +80,15 @@ pub enum Outcome {
 }
 
 /// Deploys to each environment in turn, stopping at the first failure (or paused canary).
+/// Everything that can refuse any of them is checked first (`preflight`): a refusal changes
+/// nothing anywhere. Returns `Outcome::Paused` when a canary waits for `runner promote`.
 pub fn deploy(
     config: &Config,
     catalog: &Catalog,
     environments: &[String],
     options: &DeployOptions,
     out: &mut dyn Reporter,
-) -> Result<()> {
+) -> Result<Outcome> {
     validate_version(&options.version)?;
     for name in environments {
         let env = config.environment(name)?;
@@ -95,21 +98,94 @@ pub fn deploy(
             )));
         }
     }
+    crate::runtime::block_on(preflight::check(config, catalog, environments, options))?;
     crate::runtime::watch_interrupts()?;
     for (i, name) in environments.iter().enumerate() {
         let env = config.environment(name)?;
-        let outcome = crate::runtime::block_on(deploy_env(config, catalog, env, options, out))?;
-        if outcome == Outcome::Paused && i + 1 < environments.len() {
-            out.note(&format!(
-                "{} waits: {} goes on once the canary in {name} is promoted to 100% (`{}`)",
-                environments[i + 1..].join(", "),
-                options.version,
-                hints::promote(At::of(env))
-            ));
-            break;
+        let outcome = crate::runtime::block_on(deploy_env(config, catalog, env, options, out));
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) if i > 0 => {
+                return Err(partly_changed(
+                    e,
+                    &environments[..i],
+                    &environments[i..],
+                    &options.version,
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        if outcome == Outcome::Paused {
+            if i + 1 < environments.len() {
+                out.note(&format!(
+                    "{} waits: {} goes on once the canary in {name} is promoted to 100% (`{}`)",
+                    environments[i + 1..].join(", "),
+                    options.version,
+                    hints::promote(At::of(env))
+                ));
+            }
+            return Ok(Outcome::Paused);
         }
     }
-    Ok(())
+    Ok(Outcome::Deployed)
+}
+
+/// Why a deploy without `--with-migrations` is refused while migrations are pending, and the
+/// two commands that go on (the approval flag included where the environment needs it).
+pub(crate) fn pending_refusal(
+    env: &Environment,
+    labels: &[String],
+    options: &DeployOptions,
+) -> String {
+    let approve = if env.requires_approval {
+        " --approve"
+    } else {
+        ""
+    };
+    format!(
+        "{} migration(s) are pending in {} ({}), and release {} may need them. Deploy with them: `runner deploy --env {} --version {} --with-migrations{approve}`; or, when this release does not need them, deploy without them: `runner deploy --env {} --version {} --allow-pending{approve}` (recorded in the journal)",
+        labels.len(),
+        env.name,
+        labels.join(", "),
+        options.version,
+        env.name,
+        options.version,
+        env.name,
+        options.version
+    )
+}
+
+/// A later environment failed after earlier ones were deployed: the error says which changed,
+/// and a refusal there no longer claims (exit 2) that nothing changed.
+fn partly_changed(e: Error, changed: &[String], rest: &[String], version: &str) -> Error {
+    let note = format!(
+        "this run deployed {version} to {} before {} failed; {} did not get it",
+        changed.join(", "),
+        rest[0],
+        rest.join(", ")
+    );
+    match e {
+        Error::Refused { .. } | Error::Usage(_) | Error::Config(_) | Error::Database { .. } => {
+            Error::PartlyDeployed {
+                message: format!("{e}\n  {note}"),
+            }
+        }
+        Error::DeployRolledBack { message } => Error::DeployRolledBack {
+            message: format!("{message}\n  {note}"),
+        },
+        Error::MigrationFailed { message } => Error::MigrationFailed {
+            message: format!("{message}\n  {note}"),
+        },
+        Error::RollbackFailed { message } => Error::RollbackFailed {
+            message: format!("{message}\n  {note}"),
+        },
+        Error::Interrupted { message } => Error::Interrupted {
+            message: format!("{message}\n  {note}"),
+        },
+        other => Error::PartlyDeployed {
+            message: format!("{other}\n  {note}"),
+        },
+    }
 }
 
 async fn deploy_env(
@@ -197,16 +273,7 @@ async fn gate_then_lock(
             );
             return Err(Error::Refused {
                 environment: env.name.clone(),
-                problems: vec![format!(
-                    "{n} migration(s) are pending in {} ({}), and release {} may need them. Deploy with them: `runner deploy --env {} --version {} --with-migrations`; or, when this release does not need them, deploy without them: `runner deploy --env {} --version {} --allow-pending` (recorded in the journal)",
-                    env.name,
-                    labels.join(", "),
-                    options.version,
-                    env.name,
-                    options.version,
-                    env.name,
-                    options.version
-                )],
+                problems: vec![pending_refusal(env, &labels, options)],
             });
         }
     };

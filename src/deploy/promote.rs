@@ -35,7 +35,7 @@ pub fn promote(
     env: &Environment,
     options: &PromoteOptions,
     out: &mut dyn Reporter,
-) -> Result<()> {
+) -> Result<super::Outcome> {
     crate::runtime::watch_interrupts()?;
     crate::runtime::block_on(locked(
         config,
@@ -50,7 +50,9 @@ pub fn promote(
             }
             None => {
                 run.entry.approved_by = options.approved_by.clone();
-                retire_kept(run, conn, catalog, entries, serving).await
+                retire_kept(run, conn, catalog, entries, serving)
+                    .await
+                    .map(|()| super::Outcome::Deployed)
             }
         },
     ))
@@ -61,6 +63,7 @@ pub fn abort(
     config: &Config,
     env: &Environment,
     lock_wait: Duration,
+    approved_by: Option<String>,
     out: &mut dyn Reporter,
 ) -> Result<()> {
     crate::runtime::watch_interrupts()?;
@@ -71,6 +74,7 @@ pub fn abort(
         "runner abort",
         out,
         async |run, conn, entries, serving| {
+            run.entry.approved_by = approved_by;
             let Some(p) = &serving.paused else {
                 return Err(Error::Usage(format!(
                     "no canary is paused in {}: nothing to abort. A deploy still running stops at Ctrl-C, which puts the previous release back; `{}` puts back an earlier release",
@@ -129,14 +133,14 @@ pub fn abort(
 }
 
 /// Opens the environment, takes the lock, reads the journal and the router, then `work`.
-async fn locked(
+async fn locked<T>(
     config: &Config,
     env: &Environment,
     lock_wait: Duration,
     command: &str,
     out: &mut dyn Reporter,
-    work: impl AsyncFnOnce(&mut Run<'_>, &mut Conn, &[Entry], &Serving) -> Result<()>,
-) -> Result<()> {
+    work: impl AsyncFnOnce(&mut Run<'_>, &mut Conn, &[Entry], &Serving) -> Result<T>,
+) -> Result<T> {
     if !env.strategy().routed() {
         return Err(Error::Usage(format!(
             "{command}: {} uses strategy {}, which has no steps to promote or abort (blue-green, canary and rolling do)",
@@ -206,7 +210,7 @@ async fn continue_canary(
     id: &str,
     percent: u32,
     options: &PromoteOptions,
-) -> Result<()> {
+) -> Result<super::Outcome> {
     let full = options.full;
     let mut strategy = take_over(run, conn, entries, id).await?;
     let _lease = Lease::start(run.env, &run.config.history_prefix, id, run.config.lease);
@@ -241,13 +245,14 @@ async fn continue_canary(
         watch: None,
     };
     match strategy.shift(run, conn, &canary).await {
-        Ok(Shifted::Paused(p)) => super::pause(run, conn, p).await.map(drop),
+        Ok(Shifted::Paused(p)) => super::pause(run, conn, p).await,
         Ok(Shifted::Done) => {
             if let Some(span) = run.config.watch
                 && let Err(failure) = super::watch_release(run, conn, &mut strategy, span).await
             {
                 return revert::after_failure(run, conn, &mut strategy, catalog, &options, failure)
-                    .await;
+                    .await
+                    .map(|()| super::Outcome::Deployed);
             }
             let previous = crate::engine::previous_history(
                 run.config,
@@ -257,11 +262,11 @@ async fn continue_canary(
             .await?;
             super::finish_rollout(run, conn, &mut strategy, catalog, previous.as_ref())
                 .await
-                .map(drop)
+                .map(|_| super::Outcome::Deployed)
         }
-        Err(failure) => {
-            revert::after_failure(run, conn, &mut strategy, catalog, &options, failure).await
-        }
+        Err(failure) => revert::after_failure(run, conn, &mut strategy, catalog, &options, failure)
+            .await
+            .map(|()| super::Outcome::Deployed),
     }
 }
 

@@ -109,8 +109,8 @@ fn no_data_is_inconclusive_and_the_canary_waits_for_a_person() {
         &format!("[environments.production.rollout]\npause = \"2s\"\n{SCRAPE}"),
     );
     deploy(&f, "1.0.0", "", &[]).expect_code(0);
-    // No traffic at all: nothing to judge the canary by.
-    let out = deploy(&f, "1.1.0", "", &[]).expect_code(0);
+    // No traffic at all: nothing to judge the canary by. Waiting is not success: exit 9.
+    let out = deploy(&f, "1.1.0", "", &[]).expect_code(9);
     out.stdout_has("inconclusive")
         .stdout_has("fewer than 20 requests in the window");
     f.run(&["status", "--env", "production"])

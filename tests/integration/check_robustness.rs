@@ -46,14 +46,15 @@ fn a_nul_byte_is_a_parse_error_with_its_position() {
 }
 
 #[test]
-fn a_file_of_only_comments_is_clean() {
+fn a_file_of_only_comments_is_an_empty_migration_not_a_no_op() {
     check_file(
         "postgres",
         "V1__notes.sql",
         b"-- nothing yet\n/* still\n nothing */\n",
     )
-    .expect_code(0)
-    .stdout_has("ok: 2 files checked, no problems");
+    .expect_code(1)
+    .stdout_has("error[empty-migration]")
+    .stdout_has("holds no statement");
 }
 
 #[test]

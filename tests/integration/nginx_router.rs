@@ -50,13 +50,14 @@ fn nginx_canary_split_matches_each_step_and_abort_gives_all_back() {
     f.deploy_first();
     let load = f.load(4);
     load.take(0, 50);
+    // Paused: not done and not failed (exit 9).
     f.run(&["deploy", "--env", "production", "--version", "1.1.0"])
-        .expect_code(0)
+        .expect_code(9)
         .stdout_has("canary 5% to 1.1.0");
     let measure = |target: f64| load.assert_share("1.1.0", target);
     measure(5.0);
     f.run(&["promote", "--env", "production"])
-        .expect_code(0)
+        .expect_code(9)
         .stdout_has("canary 25% to 1.1.0");
     measure(25.0);
     f.run(&["abort", "--env", "production"])

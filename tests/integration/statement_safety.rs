@@ -360,7 +360,8 @@ async fn sigint_stops_migrate_at_a_statement_boundary_and_the_printed_command_co
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(8), "{stderr}");
-    let printed = "`runner migrate --env ci --resume 1`";
+    // The same command every other refusal of this state prints.
+    let printed = "`runner recover --env ci --resume 1`";
     assert!(
         stderr.contains(&format!("V1 steps stopped after statement 2 of 3 (failed_partial, recorded); {printed} continues from statement 3")),
         "{stderr}"

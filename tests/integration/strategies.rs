@@ -126,7 +126,7 @@ fn a_canary_split_matches_each_step_and_promotion_runs_the_held_contract_migrati
             "1.1.0",
             "--with-migrations",
         ])
-        .expect_code(0);
+        .expect_code(9);
     let out = out
         .stdout_has("canary 5% to 1.1.0")
         .stdout_has("1 held back from V2 drop_email");
@@ -144,7 +144,7 @@ fn a_canary_split_matches_each_step_and_promotion_runs_the_held_contract_migrati
         .expect_code(2)
         .stderr_has("a canary of 1.1.0 is paused at 5%");
     f.run(&["promote", "--env", "production"])
-        .expect_code(0)
+        .expect_code(9)
         .stdout_has("canary 25% to 1.1.0");
     measure(25.0);
     let done = f.run(&["promote", "--env", "production"]).expect_code(0);
@@ -191,7 +191,7 @@ fn a_canary_that_fails_in_traffic_or_is_aborted_gives_all_traffic_back_to_stable
     let f = manual_canary();
     f.deploy_first().stderr_has("takes all traffic at once");
     f.run(&["deploy", "--env", "production", "--version", "1.1.0"])
-        .expect_code(0);
+        .expect_code(9);
     let load = f.load(2);
     let t = Instant::now();
     f.run(&["abort", "--env", "production"])

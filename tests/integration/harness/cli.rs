@@ -87,6 +87,23 @@ impl Runner {
         self
     }
 
+    /// Starts runner without waiting, for runs signalled mid-way (output discarded).
+    pub fn spawn(self) -> std::process::Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
+        command.current_dir(&self.cwd).args(&self.args);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("RUNNER_") {
+                command.env_remove(key);
+            }
+        }
+        command.envs(self.envs.iter().map(|(k, v)| (k, v)));
+        command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the runner binary starts")
+    }
+
     pub fn run(self) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
         command.current_dir(&self.cwd).args(&self.args);
