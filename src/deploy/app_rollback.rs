@@ -83,6 +83,16 @@ async fn locked(
             env.name
         )));
     };
+    if let Some(paused) = &serving.paused {
+        return Err(Error::Usage(format!(
+            "a canary of {} is paused at {}% in {}: `{}` gives all traffic back to {}; roll back after that",
+            paused.release,
+            paused.percent,
+            env.name,
+            hints::abort(At::of(env)),
+            last_good
+        )));
+    }
     // What serves now, as far as anyone knows: the release in doubt, or the last good one.
     let current = serving
         .doubt
@@ -112,16 +122,6 @@ async fn locked(
     };
     if let Some(doubt) = &serving.doubt {
         run.out.note(&format!("{doubt}; putting {target} back"));
-    }
-    if let Some(paused) = &serving.paused {
-        return Err(Error::Usage(format!(
-            "a canary of {} is paused at {}% in {}: `{}` gives all traffic back to {}; roll back after that",
-            paused.release,
-            paused.percent,
-            env.name,
-            hints::abort(At::of(env)),
-            last_good
-        )));
     }
     let routed = if env.strategy().routed() {
         let (routed, note) = super::fleet::Routed::reconcile(env, &entries, &run.config.root)?;

@@ -137,7 +137,12 @@ fn the_lifecycle_goes_in_order_with_approval_and_an_audit_trail() {
         "render(new Checkout());\n",
     )
     .unwrap();
+    // Removing changes production too: approval, as for every other change there.
     p.run(&["flag", "remove", "new-checkout", "--reason", "shipped"])
+        .expect_code(2)
+        .stderr_has("production requires approval");
+    assert_eq!(percent(p.path(), "production", "new-checkout"), Some(100));
+    p.run(&words("flag remove new-checkout --reason shipped --approve"))
         .expect_code(0);
     assert!(
         flag_file(p.path(), "production")["flags"]

@@ -23,6 +23,7 @@ mod nginx_router;
 mod passwords;
 mod postgres_cluster;
 mod recover;
+mod release_stack;
 mod statement_safety;
 mod strategies;
 mod verify_rollback;
