@@ -79,7 +79,7 @@ pub fn abort(
                 return Err(Error::Usage(format!(
                     "no canary is paused in {}: nothing to abort. A deploy still running stops at Ctrl-C, which puts the previous release back; `{}` puts back an earlier release",
                     run.env.name,
-                    hints::rollback(At::of(&run.env))
+                    hints::rollback(At::of(run.env))
                 )));
             };
             let (id, percent) = (p.deploy_id.clone(), p.percent);
@@ -116,7 +116,7 @@ pub fn abort(
                         run.env.name,
                         f.why,
                         hints::status(&run.env.name),
-                        hints::rollback_to(At::of(&run.env), &stable)
+                        hints::rollback_to(At::of(run.env), &stable)
                     );
                     run.finish(
                         conn,

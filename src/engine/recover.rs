@@ -255,7 +255,27 @@ pub async fn diagnose(
                         done + 1
                     ),
                 ));
-                rollback_offers(&mut offers, row, file, &offer);
+                match super::rollback::committed_undo(row, dialect) {
+                    Ok(sql) => offers.push(offer(
+                        Action::Rollback {
+                            version: v,
+                            use_file: false,
+                        },
+                        &format!(
+                            "undo exactly the {done} statement(s) that committed: {}",
+                            sql.split_whitespace().collect::<Vec<_>>().join(" ")
+                        ),
+                    )),
+                    Err(u) => {
+                        explanation.push(format!(
+                            "statement {} ({}) has no inverse runner can derive: {}; to undo statements 1 to {done}, put exactly their undo in the .down.sql, then `{}`",
+                            u.statement,
+                            u.text,
+                            u.why,
+                            hints::recover_rollback_file(At::of(env), v)
+                        ));
+                    }
+                }
                 offers.push(offer(
                     Action::Mark {
                         version: v,

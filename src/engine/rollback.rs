@@ -153,7 +153,14 @@ pub async fn rollback_locked(
         .await
         .map_err(|e| db("create the history tables", e))?;
     let rows = super::read_settled(conn, &history, &mut |w| reporter.note(w)).await?;
-    let (undo, target) = choose(&rows, conn.dialect(), catalog, options, &env.name, reporter)?;
+    let (undo, target) = choose(
+        &rows,
+        conn.dialect(),
+        catalog,
+        options,
+        crate::hints::At::of(env),
+        reporter,
+    )?;
     let versions: Vec<i64> = undo.iter().map(|u| u.row.version).collect();
     let record = async {
         history.clear_rollback_target(conn).await?;
@@ -235,7 +242,7 @@ pub async fn rollback_locked(
                         ),
                         _ => crate::hints::rollback_migrations_to(
                             crate::hints::At::of(env),
-                            i64::from(target),
+                            target,
                             true
                         ),
                     },
@@ -257,6 +264,34 @@ pub async fn rollback_locked(
     Ok(done)
 }
 
+/// The inverse of the statements a partially applied migration committed, as one script.
+pub(crate) fn committed_undo(
+    row: &HistoryRow,
+    dialect: crate::config::Dialect,
+) -> std::result::Result<String, crate::lint::undo::Underivable> {
+    let done = usize::try_from(row.statements_done).unwrap_or(0);
+    let statements = super::statements::stored_script(
+        &row.applied_sql,
+        crate::catalog::directives::FileRole::Forward,
+        dialect,
+    )
+    .map(|s| s.statements)
+    .unwrap_or_default();
+    let committed: Vec<String> = statements.into_iter().take(done).collect();
+    let inverse = crate::lint::undo::undo(&committed, dialect)?;
+    Ok(inverse
+        .iter()
+        .map(|s| format!("{s};\n"))
+        .collect::<String>())
+}
+
+fn indent(sql: &str) -> String {
+    sql.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The migrations to undo, newest first, and the version the run goes down to (it stays
 /// applied); or every reason to refuse.
 fn choose(
@@ -264,9 +299,10 @@ fn choose(
     dialect: crate::config::Dialect,
     catalog: &Catalog,
     options: &RollbackOptions,
-    env: &str,
+    at: crate::hints::At<'_>,
     reporter: &mut dyn RollbackReporter,
 ) -> Result<(Vec<Undo>, i64)> {
+    let env = at.env;
     let mut problems = Vec::new();
     let only = match options.target {
         Target::Only(v) => Some(i64::from(v)),
@@ -365,6 +401,31 @@ fn choose(
                     Some(down.sql.clone())
                 }
                 None => None,
+            }
+        } else if row.state == State::FailedPartial {
+            // Only statements 1..k committed: undo exactly those, not the whole rollback file
+            // (which would also undo what never ran, and fail on it).
+            match committed_undo(row, dialect) {
+                Ok(sql) => {
+                    reporter.note(&format!(
+                        "{label}: statements 1 to {} committed; runner undoes exactly those with:\n{}",
+                        row.statements_done,
+                        indent(&sql)
+                    ));
+                    Some(sql)
+                }
+                Err(u) => {
+                    problems.push(format!(
+                        "{label}: statement {} of the {} that committed has no inverse runner can derive ({}): {}. Write a .down.sql that undoes statements 1 to {} only, then `{}` runs it",
+                        u.statement,
+                        row.statements_done,
+                        u.why,
+                        u.text,
+                        row.statements_done,
+                        crate::hints::recover_rollback_file(at, row.version)
+                    ));
+                    continue;
+                }
             }
         } else {
             row.rollback_sql.clone()

@@ -3,7 +3,7 @@
 //! effect. The catalog does: this reads it and records what the database shows, so the next
 //! run neither repeats a statement that completed nor skips one that did not.
 
-use super::history::{History, HistoryRow, Mark};
+use super::history::{History, HistoryRow, Mark, State};
 use super::statements::{Effect, outside_transaction, stored_script};
 use crate::catalog::directives::FileRole;
 use crate::config::Dialect;
@@ -29,16 +29,23 @@ pub async fn settle(
     let mut settled = Vec::new();
     for row in rows {
         if let Some(k) = row.in_flight {
-            let s = inspect(conn, row.version, false, &row.applied_sql, k).await?;
+            let mut s = inspect(conn, row.version, false, &row.applied_sql, k).await?;
             if let Some(took) = s.took_effect {
                 history
                     .mark(conn, row.version, Mark::Done(if took { k } else { k - 1 }))
                     .await?;
+                // The last statement completed: the migration is applied, not partial.
+                if took && k == row.statements_total {
+                    history.set_state(conn, row.version, State::Applied).await?;
+                    s.detail.push_str(&format!(
+                        "; all {k} statement(s) committed: recorded applied"
+                    ));
+                }
             }
             settled.push(s);
         }
         if let (Some(k), Some(sql)) = (row.rollback_in_flight, &row.rollback_sql) {
-            let s = inspect(conn, row.version, true, sql, k).await?;
+            let mut s = inspect(conn, row.version, true, sql, k).await?;
             if let Some(took) = s.took_effect {
                 history
                     .mark(
@@ -47,6 +54,14 @@ pub async fn settle(
                         Mark::RollbackDone(if took { k } else { k - 1 }),
                     )
                     .await?;
+                if took && row.rollback_total == Some(k) {
+                    history
+                        .set_state(conn, row.version, State::RolledBack)
+                        .await?;
+                    s.detail.push_str(&format!(
+                        "; all {k} rollback statement(s) committed: recorded rolled_back"
+                    ));
+                }
             }
             settled.push(s);
         }

@@ -9,6 +9,7 @@ pub mod rules;
 pub mod schema;
 pub mod split;
 pub mod suppress;
+pub mod undo;
 
 use std::collections::HashSet;
 

@@ -78,6 +78,13 @@ pub struct NewColumn {
 /// qualified, bare otherwise (the schema model resolves them with the search path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
+    /// An object other than a table or an index (PostgreSQL): what undoing it drops.
+    CreateObject {
+        kind: ObjectKind,
+        /// Qualified when written so; a function's or procedure's with its argument types,
+        /// `name(int, text)`, as DROP FUNCTION needs.
+        name: String,
+    },
     CreateTable {
         table: String,
         columns: Vec<ColumnSpec>,
@@ -188,6 +195,33 @@ pub enum Op {
         /// `AFTER x` or `FIRST`; `None` at the end.
         position: Option<String>,
     },
+}
+
+/// The kinds of `Op::CreateObject`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    View,
+    MaterializedView,
+    Sequence,
+    Type,
+    Function,
+    Procedure,
+    Schema,
+}
+
+impl ObjectKind {
+    /// The words of its DROP statement.
+    pub fn sql(self) -> &'static str {
+        match self {
+            ObjectKind::View => "VIEW",
+            ObjectKind::MaterializedView => "MATERIALIZED VIEW",
+            ObjectKind::Sequence => "SEQUENCE",
+            ObjectKind::Type => "TYPE",
+            ObjectKind::Function => "FUNCTION",
+            ObjectKind::Procedure => "PROCEDURE",
+            ObjectKind::Schema => "SCHEMA",
+        }
+    }
 }
 
 /// A statement of a migration file, where it starts, and what it does.

@@ -142,8 +142,10 @@ fn the_lifecycle_goes_in_order_with_approval_and_an_audit_trail() {
         .expect_code(2)
         .stderr_has("production requires approval");
     assert_eq!(percent(p.path(), "production", "new-checkout"), Some(100));
-    p.run(&words("flag remove new-checkout --reason shipped --approve"))
-        .expect_code(0);
+    p.run(&words(
+        "flag remove new-checkout --reason shipped --approve",
+    ))
+    .expect_code(0);
     assert!(
         flag_file(p.path(), "production")["flags"]
             .as_object()

@@ -493,3 +493,105 @@ fn on_a_terminal_recover_offers_numbered_actions_and_runs_the_one_chosen() {
         "{done}"
     );
 }
+
+/// A statement-mode file of three statements whose second failed: `--rollback` undoes exactly
+/// the one that committed (shown first), where running the whole .down.sql would also drop
+/// the table statement 3 never created, and fail.
+#[tokio::test]
+async fn on_postgres_rollback_of_a_partial_migration_undoes_exactly_what_committed() {
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db).await;
+    p.migration(
+        "V1__base",
+        "CREATE TABLE base (id int);",
+        Some("DROP TABLE base;"),
+    );
+    p.migration(
+        "V2__three",
+        "-- runner:no-transaction\nCREATE TABLE a3 (id int);\nINSERT INTO missing VALUES (1);\nCREATE TABLE b3 (id int);",
+        Some("DROP TABLE b3;\nDROP TABLE a3;"),
+    );
+    p.run(&["migrate", "--env", "ci"]).expect_code(3);
+    let shown = p.run(&["recover", "--env", "ci"]).expect_code(0);
+    shown.stdout_has("undo exactly the 1 statement(s) that committed: DROP TABLE \"a3\";");
+    p.run(&["recover", "--env", "ci", "--rollback", "2"])
+        .expect_code(0)
+        .stderr_has("runner undoes exactly those with:");
+    let mut conn = db.connect().await;
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) FROM pg_tables WHERE tablename IN ('a3', 'b3')"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) FROM runner_migrations WHERE version = 2 AND state = 'rolled_back'"
+        )
+        .await,
+        1
+    );
+
+    // A committed statement with no inverse is named, with the way out; no rollback offered.
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db).await;
+    p.migration(
+        "V1__base",
+        "CREATE TABLE base (id int);",
+        Some("DROP TABLE base;"),
+    );
+    p.migration(
+        "V2__data",
+        "-- runner:no-transaction\nUPDATE base SET id = 1;\nINSERT INTO missing VALUES (1);",
+        Some("UPDATE base SET id = NULL;"),
+    );
+    p.run(&["migrate", "--env", "ci"]).expect_code(3);
+    let shown = p.run(&["recover", "--env", "ci"]).expect_code(0);
+    let shown = shown
+        .stdout_has("statement 1 (UPDATE base SET id = 1) has no inverse runner can derive")
+        .stdout_has("`runner recover --env ci --rollback 2 --use-file`");
+    assert!(!shown.stdout.contains("--rollback 2`"), "{shown}");
+    p.run(&["recover", "--env", "ci", "--rollback", "2"])
+        .expect_code(2)
+        .stderr_has("has no inverse runner can derive");
+}
+
+/// A CREATE INDEX CONCURRENTLY found complete after its run died is the last statement done:
+/// the migration is recorded applied, not failed_partial "after 1 of 1 statements".
+#[tokio::test]
+async fn on_postgres_a_concurrent_index_found_complete_after_a_kill_is_recorded_applied() {
+    let db = postgres::fresh_database().await;
+    let p = pg_project(&db).await;
+    p.migration("V1__t", "CREATE TABLE t (a int);", Some("DROP TABLE t;"));
+    p.migration(
+        "V2__idx",
+        "CREATE INDEX CONCURRENTLY t_a ON t (a);",
+        Some("DROP INDEX CONCURRENTLY t_a;"),
+    );
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    let mut conn = db.connect().await;
+    // The state a kill leaves after the index completed and before its progress was written.
+    sqlx::raw_sql("UPDATE runner_migrations SET state = 'applying', statements_done = 0, in_flight = 1 WHERE version = 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let out = p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    let out = out
+        .stderr_has("counts as done")
+        .stderr_has("recorded applied");
+    assert!(!out.all().contains("failed_partial"), "{out}");
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) FROM runner_migrations WHERE version = 2 AND state = 'applied'"
+        )
+        .await,
+        1
+    );
+    p.run(&["recover", "--env", "ci"])
+        .expect_code(0)
+        .stdout_has("nothing left to recover");
+}

@@ -208,7 +208,10 @@ fn wait_for_health_phase(f: &Fleet) {
         if s["running"]["phase"] == "health" {
             return;
         }
-        assert!(Instant::now() < deadline, "the deploy never reached health: {s}");
+        assert!(
+            Instant::now() < deadline,
+            "the deploy never reached health: {s}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -217,7 +220,11 @@ fn wait_for_health_phase(f: &Fleet) {
 fn compare(f: &Fleet, model: &Model, history: &str) {
     let s = status(f);
     let top = model.top().cloned();
-    assert_eq!(s["current_version"].as_str(), top.as_deref(), "{history}\n{s}");
+    assert_eq!(
+        s["current_version"].as_str(),
+        top.as_deref(),
+        "{history}\n{s}"
+    );
     assert_eq!(
         s["previous_version"].as_str(),
         model.target().map(String::as_str),

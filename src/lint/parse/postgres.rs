@@ -8,8 +8,8 @@ use pg_query::protobuf::{self, AlterTableType, ConstrType, ObjectType, Transacti
 
 use super::{clip, first_token, parse_in_chunks};
 use crate::lint::model::{
-    ColumnSpec, ConstraintKind, DefaultKind, Generated, LineIndex, NewColumn, Op, ParseError,
-    ParsedFile, Statement, TransactionKind,
+    ColumnSpec, ConstraintKind, DefaultKind, Generated, LineIndex, NewColumn, ObjectKind, Op,
+    ParseError, ParsedFile, Statement, TransactionKind,
 };
 use crate::lint::split::{Chunk, split};
 
@@ -150,10 +150,47 @@ fn lower(node: &NodeEnum) -> Vec<Op> {
                 })
                 .collect(),
         }],
-        NodeEnum::CreateTableAsStmt(s) => vec![Op::CreateTable {
-            table: s.into.as_ref().map(|i| relname(&i.rel)).unwrap_or_default(),
-            columns: Vec::new(),
-        }],
+        NodeEnum::CreateTableAsStmt(s) => {
+            let table = s.into.as_ref().map(|i| relname(&i.rel)).unwrap_or_default();
+            let mut ops = vec![Op::CreateTable {
+                table: table.clone(),
+                columns: Vec::new(),
+            }];
+            if ObjectType::try_from(s.objtype) == Ok(ObjectType::ObjectMatview) {
+                ops.push(created(ObjectKind::MaterializedView, table));
+            }
+            ops
+        }
+        NodeEnum::ViewStmt(s) => vec![created(ObjectKind::View, relname(&s.view))],
+        NodeEnum::CreateSeqStmt(s) => vec![created(ObjectKind::Sequence, relname(&s.sequence))],
+        NodeEnum::CreateEnumStmt(s) => vec![created(ObjectKind::Type, dotted(&s.type_name))],
+        NodeEnum::CompositeTypeStmt(s) => vec![created(ObjectKind::Type, relname(&s.typevar))],
+        NodeEnum::CreateSchemaStmt(s) => vec![created(ObjectKind::Schema, s.schemaname.clone())],
+        NodeEnum::CreateFunctionStmt(s) => {
+            use protobuf::FunctionParameterMode as M;
+            let arguments: Vec<String> = s
+                .parameters
+                .iter()
+                .filter_map(|p| match p.node.as_ref() {
+                    Some(NodeEnum::FunctionParameter(p))
+                        if !matches!(
+                            M::try_from(p.mode),
+                            Ok(M::FuncParamOut | M::FuncParamTable)
+                        ) =>
+                    {
+                        Some(type_name(p.arg_type.as_ref()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let kind = if s.is_procedure {
+                ObjectKind::Procedure
+            } else {
+                ObjectKind::Function
+            };
+            let name = format!("{}({})", dotted(&s.funcname), arguments.join(", "));
+            vec![created(kind, name)]
+        }
         NodeEnum::InsertStmt(s) => {
             let from = match s.select_stmt.as_ref().and_then(|n| n.node.as_ref()) {
                 Some(NodeEnum::SelectStmt(select)) => select
@@ -464,6 +501,15 @@ fn default_kind(expr: &NodeEnum) -> DefaultKind {
 }
 
 /// A relation as written: `schema.name` when qualified, else the bare name.
+fn created(kind: ObjectKind, name: String) -> Op {
+    Op::CreateObject { kind, name }
+}
+
+/// A name given as a list of strings (`schema`, `name`), joined with dots.
+fn dotted(parts: &[protobuf::Node]) -> String {
+    parts.iter().map(object_name).collect::<Vec<_>>().join(".")
+}
+
 fn relname(relation: &Option<protobuf::RangeVar>) -> String {
     relation.as_ref().map(qualified).unwrap_or_default()
 }
