@@ -197,9 +197,18 @@ pub(super) fn resolve(
     let mut environments = BTreeMap::new();
     let mut unresolved = BTreeMap::new();
     let mut secret_vars = Vec::new();
+    // --database-url / RUNNER_DATABASE_URL replace the URL of --env: its runner.toml value,
+    // and the variable it names, are then not needed (CI sets one secret per environment).
+    let url_override = overrides
+        .database_url
+        .clone()
+        .or_else(|| overrides.var("RUNNER_DATABASE_URL").map(|(u, _)| u));
     for (name, table) in &parsed.environments {
         secret_vars.extend(variables_in(table.get_ref().database_url.get_ref()));
-        match environment(&reader, name, table, root) {
+        let replaced = url_override
+            .as_deref()
+            .filter(|_| overrides.env.as_deref() == Some(name.as_str()));
+        match environment(&reader, name, table, root, replaced) {
             Ok(env) => {
                 environments.insert(name.clone(), env);
             }
@@ -334,6 +343,7 @@ fn environment(
     name: &str,
     table: &Spanned<EnvironmentTable>,
     root: &Path,
+    url_override: Option<&str>,
 ) -> Result<Environment, ConfigError> {
     let key = |k: &str| format!("environments.{name}.{k}");
     if name.is_empty()
@@ -347,13 +357,31 @@ fn environment(
         ));
     }
     let t = table.get_ref();
-    let (raw_url, url_line) = reader.text(&t.database_url, &key("database_url"))?;
-    let database_url = DatabaseUrl::parse(&raw_url, root).map_err(|why| {
-        reader.error_at(
-            t.database_url.span().start,
-            format!("{}: {why}", key("database_url")),
-        )
-    })?;
+    let (database_url, url_line) = match url_override {
+        // Replaced once the environments are read (apply_database_url_override), with its
+        // source; here it only stands in for a value that may not be readable.
+        Some(raw) => (
+            DatabaseUrl::parse(raw, root).map_err(|why| {
+                ConfigError::new(
+                    None,
+                    format!(
+                        "the database URL given by --database-url or RUNNER_DATABASE_URL {why}"
+                    ),
+                )
+            })?,
+            reader.line_col(t.database_url.span().start).0,
+        ),
+        None => {
+            let (raw_url, url_line) = reader.text(&t.database_url, &key("database_url"))?;
+            let url = DatabaseUrl::parse(&raw_url, root).map_err(|why| {
+                reader.error_at(
+                    t.database_url.span().start,
+                    format!("{}: {why}", key("database_url")),
+                )
+            })?;
+            (url, url_line)
+        }
+    };
     let lock_timeout = match &t.lock_timeout {
         Some(v) => reader
             .duration(v, &key("lock_timeout"))?

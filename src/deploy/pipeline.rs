@@ -21,7 +21,11 @@ pub(super) async fn require_deployed_before(
     version: &str,
     prefix: &str,
 ) -> Result<()> {
-    let prev_env = config.environment(previous)?;
+    let prev_env = config.environment(previous).map_err(|e| {
+        Error::Usage(format!(
+            "a release reaches the next environment only after {previous}, so runner reads {previous}'s database to prove it got {version}, and cannot: {e}. Set it for this command too (a read: nothing is changed in {previous})"
+        ))
+    })?;
     let mut entries = Vec::new();
     if Conn::exists(&prev_env.database_url.value) {
         let mut conn = engine::open(prev_env, "check-previous").await?;

@@ -146,9 +146,13 @@ pub fn serving(entries: &[Entry], liveness: Liveness, now: SystemTime) -> Servin
     for e in entries.iter().filter(|e| e.kind.is_release()) {
         match e.result {
             RunResult::Running => {
+                // A run whose lease ran out stopped confirming it is alive (hung, or its
+                // machine lost with the database session still open): in doubt at once, even
+                // while the lock stays held.
+                let expired = lease_expired(e, now);
                 let dead = match liveness {
                     Liveness::LockFree | Liveness::Ours => true,
-                    Liveness::LockHeld => false,
+                    Liveness::LockHeld => expired,
                 };
                 if !dead && out.running.is_none() && out.doubt.is_none() {
                     out.running = Some(Running {
@@ -157,7 +161,7 @@ pub fn serving(entries: &[Entry], liveness: Liveness, now: SystemTime) -> Servin
                         kind: e.kind,
                         phase: e.phase.clone().unwrap_or_else(|| "starting".into()),
                         actor: e.actor.clone(),
-                        stale: lease_expired(e, now),
+                        stale: expired,
                     });
                 } else if dead && touched_app(e.phase.as_deref()) && out.doubt.is_none() {
                     out.doubt = Some(Doubt {
@@ -166,7 +170,11 @@ pub fn serving(entries: &[Entry], liveness: Liveness, now: SystemTime) -> Servin
                         kind: e.kind,
                         phase: e.phase.clone().unwrap_or_default(),
                         result: e.result,
-                        why: "killed, or its machine lost".into(),
+                        why: if expired && liveness == Liveness::LockHeld {
+                            "its lease ran out: the runner stopped renewing it (hung, or its machine lost)".into()
+                        } else {
+                            "killed, or its machine lost".into()
+                        },
                     });
                 }
             }
@@ -522,6 +530,23 @@ mod tests {
         assert!(s.doubt.is_none());
         assert_eq!(s.release.as_deref(), Some("1.5.0"));
         assert_eq!(s.rollback_target.as_deref(), Some("1.4.0"));
+    }
+
+    #[test]
+    fn a_running_deploy_whose_lease_ran_out_is_in_doubt_at_once() {
+        let mut e = entry("2.0.0", Kind::Deploy, RunResult::Running, Some("health"));
+        e.lease_ms = Some(1_000);
+        e.heartbeat_at = Some(
+            humantime::format_rfc3339_millis(SystemTime::now() - Duration::from_secs(5))
+                .to_string(),
+        );
+        let journal = vec![e, deployed("1.0.0")];
+        // The lock is still held (a lost machine's session stays open): in doubt all the same.
+        let s = serving(&journal, Liveness::LockHeld, now());
+        assert!(s.running.is_none());
+        let doubt = s.doubt.expect("in doubt");
+        assert!(doubt.why.contains("lease ran out"), "{}", doubt.why);
+        assert_eq!(s.rollback_target.as_deref(), Some("1.0.0"));
     }
 
     #[test]

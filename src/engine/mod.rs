@@ -77,7 +77,11 @@ pub async fn previous_history(
         return Ok(None);
     };
     let name = &pipeline[index - 1];
-    let previous = config.environment(name)?;
+    let previous = config.environment(name).map_err(|e| {
+        Error::Usage(format!(
+            "{env} gets only what {name} got first, so runner reads {name}'s database to prove it, and cannot: {e}. Set it for this command too (a read: nothing is changed in {name})"
+        ))
+    })?;
     if !Conn::exists(&previous.database_url.value) {
         return Ok(Some(Previous {
             environment: name.clone(),

@@ -337,3 +337,56 @@ fn each_router_kind_takes_its_own_settings() {
         "{row:?}"
     );
 }
+
+/// Secrets per environment: `--database-url` and RUNNER_DATABASE_URL replace the URL of an
+/// environment whose database_url names a variable this session does not have, and a
+/// production command that must read staging's database says so when it cannot.
+#[test]
+fn a_database_url_given_on_the_command_line_replaces_an_unset_variable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = "[migrations]\ndialect = \"sqlite\"\n[deploy]\npipeline = [\"staging\", \"production\"]\n\n[environments.staging]\ndatabase_url = \"${STAGING_DATABASE_URL}\"\n\n[environments.production]\ndatabase_url = \"${PRODUCTION_DATABASE_URL}\"\n";
+    std::fs::write(tmp.path().join("runner.toml"), toml).unwrap();
+    std::fs::create_dir(tmp.path().join("migrations")).unwrap();
+    std::fs::write(
+        tmp.path().join("migrations/V1__a.sql"),
+        "-- runner:irreversible test\nCREATE TABLE a (id INTEGER);\n",
+    )
+    .unwrap();
+    let staging = format!("sqlite://{}/staging.db", tmp.path().display());
+    Runner::new(tmp.path())
+        .args(["migrate", "--env", "staging", "--database-url", &staging])
+        .run()
+        .expect_code(0)
+        .stdout_has("applied V1 a");
+    Runner::new(tmp.path())
+        .args(["status", "--env", "staging"])
+        .env("RUNNER_DATABASE_URL", &staging)
+        .run()
+        .expect_code(0);
+    // Production reads staging's history first: without staging's URL it says why it needs it.
+    let production = format!("sqlite://{}/production.db", tmp.path().display());
+    Runner::new(tmp.path())
+        .args([
+            "migrate",
+            "--env",
+            "production",
+            "--database-url",
+            &production,
+        ])
+        .run()
+        .expect_code(2)
+        .stderr_has("runner reads staging's database to prove it")
+        .stderr_has("STAGING_DATABASE_URL is not set");
+    Runner::new(tmp.path())
+        .args([
+            "migrate",
+            "--env",
+            "production",
+            "--database-url",
+            &production,
+        ])
+        .env("STAGING_DATABASE_URL", &staging)
+        .run()
+        .expect_code(0)
+        .stdout_has("applied V1 a");
+}

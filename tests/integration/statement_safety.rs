@@ -375,3 +375,35 @@ async fn sigint_stops_migrate_at_a_statement_boundary_and_the_printed_command_co
     p.run(&args).expect_code(0);
     assert_eq!(scalar_i64(&mut conn, "SELECT count(*) FROM s").await, 1);
 }
+
+/// A SIGKILLed `runner migrate` never touched the app: the next command says its journal row
+/// was interrupted and points at `runner recover`, never at an application rollback.
+#[tokio::test]
+async fn a_killed_migrate_is_not_a_deploy_and_points_at_recover() {
+    let db = postgres::fresh_database().await;
+    let p = project_on(&db);
+    p.migration(
+        "V1__steps",
+        "-- runner:no-transaction\nCREATE TABLE s (n int);\nSELECT pg_sleep(30);\nINSERT INTO s VALUES (1);",
+        Some("DROP TABLE s;"),
+    );
+    let mut child = p
+        .command(&["migrate", "--env", "ci"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut conn = db.connect().await;
+    wait_for_query(&mut conn, "pg_sleep").await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = p.run(&["recover", "--env", "ci"]);
+    let text = out.all();
+    assert!(
+        text.contains("recorded as interrupted: the app was not touched"),
+        "{text}"
+    );
+    assert!(text.contains("`runner recover --env ci`"), "{text}");
+    assert!(!text.contains("runner rollback"), "{text}");
+    assert!(!text.contains("may be serving"), "{text}");
+}
