@@ -695,9 +695,10 @@ pub struct StatusArgs {
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration)]
     pub window: std::time::Duration,
 
-    /// Refresh the dashboard in place until Ctrl-C (a terminal).
-    #[arg(long)]
-    pub watch: bool,
+    /// Refresh the dashboard in place (a terminal): for DURATION (as `deploy --watch` takes
+    /// one: 90s, 10m), or until Ctrl-C when no duration is given.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, value_parser = duration)]
+    pub watch: Option<Option<std::time::Duration>>,
 
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -114,15 +114,22 @@ impl Migration {
         }
     }
 
-    /// `V0003`: the version as the file name writes it.
+    /// `V3`: one spelling of a migration everywhere runner names one (history rows, hints,
+    /// `--resume 3`, JSON), whatever padding its file name has; the file name is shown where
+    /// the file is meant.
     pub fn version_label(&self) -> String {
-        format!("V{:0width$}", self.version, width = self.version_digits)
+        label(i64::from(self.version))
     }
 
     /// `V0003 add_email`, as migrations are shown to people.
     pub fn label(&self) -> String {
         format!("{} {}", self.version_label(), self.name)
     }
+}
+
+/// `V3`: how runner names migration version 3 (see `Migration::version_label`).
+pub fn label(version: i64) -> String {
+    format!("V{version}")
 }
 
 /// The migrations folder as found, problems included.

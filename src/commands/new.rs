@@ -34,7 +34,11 @@ pub fn run(config: &Config, args: &NewArgs) -> Result<ExitCode> {
     }
     let (version, digits) = catalog.next_version();
     let stem = format!("V{version:0digits$}__{}", args.name);
-    let label = format!("V{version:0digits$} {}", args.name);
+    let label = format!(
+        "{} {}",
+        crate::catalog::label(i64::from(version)),
+        args.name
+    );
 
     let forward = dir.join(format!("{stem}.sql"));
     let mut header = format!(

@@ -21,8 +21,8 @@ use crate::runtime::block_on;
 pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
     let catalog = Catalog::load(&config.migrations_dir.value)?;
-    if args.watch {
-        return watch(config, env, &catalog, args);
+    if let Some(until) = args.watch {
+        return watch(config, env, &catalog, args, until);
     }
     let view = gather(config, env, &catalog, args.window)?;
     match args.format {
@@ -45,6 +45,7 @@ fn watch(
     env: &crate::config::Environment,
     catalog: &Catalog,
     args: &StatusArgs,
+    until: Option<Duration>,
 ) -> Result<ExitCode> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || args.format == Format::Json {
@@ -53,6 +54,7 @@ fn watch(
         ));
     }
     crate::runtime::watch_interrupts()?;
+    let started = std::time::Instant::now();
     loop {
         let view = gather(config, env, catalog, args.window)?;
         // Home, clear, then the dashboard: one redraw per refresh.
@@ -61,7 +63,9 @@ fn watch(
             status::human(&view)
         );
         let _ = std::io::Write::flush(&mut std::io::stdout());
-        if crate::runtime::sleep_unless_interrupted(Duration::from_secs(2), 1) {
+        if crate::runtime::sleep_unless_interrupted(Duration::from_secs(2), 1)
+            || until.is_some_and(|u| started.elapsed() >= u)
+        {
             return Ok(ExitCode::Success);
         }
     }

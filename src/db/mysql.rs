@@ -24,7 +24,7 @@ impl Backend for Mysql {
             holder_sql: format!(
                 "SELECT CAST(p.id AS CHAR), CONCAT(p.user, ' (', COALESCE(p.db, ''), ')'), p.host,
                         CONCAT(p.command, COALESCE(CONCAT(': ', p.state), '')), p.info,
-                        CAST(DATE_SUB(UTC_TIMESTAMP(), INTERVAL p.time SECOND) AS CHAR)
+                        DATE_FORMAT(DATE_SUB(UTC_TIMESTAMP(), INTERVAL p.time SECOND), '%Y-%m-%dT%H:%i:%s.000Z')
                  FROM information_schema.processlist p
                  WHERE p.id = IS_USED_LOCK({LOCK_NAME}) AND p.id <> CONNECTION_ID()"
             ),
@@ -103,7 +103,11 @@ impl Backend for Mysql {
     }
 
     fn as_text(&self, column: &str) -> String {
-        format!("DATE_FORMAT({column}, '%Y-%m-%dT%H:%i:%s.%fZ') AS {column}")
+        // ISO 8601 in UTC with milliseconds (the session's time zone is UTC), as every
+        // backend reads its times back.
+        format!(
+            "CONCAT(DATE_FORMAT({column}, '%Y-%m-%dT%H:%i:%s.'), LPAD(FLOOR(MICROSECOND({column}) / 1000), 3, '0'), 'Z') AS {column}"
+        )
     }
 
     fn as_bigint(&self, column: &str) -> String {

@@ -21,7 +21,7 @@ impl Backend for Postgres {
             release_sql: format!("SELECT pg_advisory_unlock({LOCK_KEY})"),
             holder_sql: format!(
                 "SELECT a.pid::text, coalesce(a.application_name, ''), a.client_addr::text,
-                        a.state, a.query, a.backend_start::text
+                        a.state, a.query, to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
                    AND l.classid = {} AND l.objid = {} AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -96,7 +96,10 @@ impl Backend for Postgres {
     }
 
     fn as_text(&self, column: &str) -> String {
-        format!("{column}::text AS {column}")
+        // ISO 8601 in UTC with milliseconds, as every backend reads its times back.
+        format!(
+            "to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS {column}"
+        )
     }
 
     fn as_bigint(&self, column: &str) -> String {

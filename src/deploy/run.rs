@@ -340,7 +340,14 @@ impl<'a> Run<'a> {
             let e = self.event_of("", "");
             super::notify::github_summary(&e, result.name(), &self.entry.phases);
         }
-        self.entry.duration_ms = Some(self.started.elapsed().as_millis() as i64);
+        // From the row's start: a canary paused, then promoted or aborted by a later command,
+        // counts its pause too.
+        let since_start =
+            humantime::parse_rfc3339_weak(self.entry.started_at.trim_end_matches('Z'))
+                .ok()
+                .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+                .unwrap_or_default();
+        self.entry.duration_ms = Some(since_start.max(self.started.elapsed()).as_millis() as i64);
         let _ = journal::finish(conn, &self.history, &self.entry).await;
         let detail = self.entry.error.clone().unwrap_or_else(|| {
             format!(

@@ -203,7 +203,7 @@ mod tests {
         Verified {
             version,
             name: name.into(),
-            label: format!("V{version:04} {name}"),
+            label: format!("V{version} {name}"),
             outcome,
             lossy: Vec::new(),
         }

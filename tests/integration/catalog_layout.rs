@@ -17,7 +17,7 @@ fn a_valid_folder_lists_pairing_directives_and_checksums() {
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].starts_with("VERSION  NAME"), "{out}");
     assert!(
-        lines[1].contains("V0001") && lines[1].contains("paired"),
+        lines[1].contains("V1") && lines[1].contains("paired"),
         "{out}"
     );
     assert!(

@@ -272,8 +272,8 @@ async fn the_mysql_shop_corpus_applies_verifies_and_rolls_back() {
     verified.stdout_has("11 verified: 11 ok, 0 mismatch");
     p.run(&["migrate", "--env", "ci"])
         .expect_code(0)
-        .stdout_has("applied V0010 shipping_addresses")
-        .stdout_has("applied V0011 order_procedures");
+        .stdout_has("applied V10 shipping_addresses")
+        .stdout_has("applied V11 order_procedures");
     let mut conn = db.connect().await;
     assert_eq!(
         tables(&mut conn).await,
@@ -326,7 +326,7 @@ async fn the_mysql_shop_corpus_applies_verifies_and_rolls_back() {
         .unwrap();
     p.run(&["rollback", "--env", "ci", "--to", "0"])
         .expect_code(0)
-        .stdout_has("rolled back V0001 customers");
+        .stdout_has("rolled back V1 customers");
     assert!(tables(&mut conn).await.is_empty());
 }
 

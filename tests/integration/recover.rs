@@ -59,7 +59,7 @@ const ORDERS: &str = "CREATE TABLE orders (id INTEGER PRIMARY KEY);\n";
 const PARTIAL: &str = "-- runner:no-transaction\nALTER TABLE orders ADD COLUMN region TEXT;\nINSERT INTO regions VALUES (1);\nSELECT 1;\n";
 const PARTIAL_FIXED: &str = "-- runner:no-transaction\nALTER TABLE orders ADD COLUMN region TEXT;\nCREATE TABLE regions (id INTEGER);\nSELECT 1;\n";
 
-/// A staging on SQLite where V0002 stopped at its second statement, the first committed
+/// A staging on SQLite where V2 stopped at its second statement, the first committed
 /// (`failed_partial`), with the failed migrate's output.
 fn partially_applied(dir: &tempfile::TempDir) -> (Project, Output) {
     let p = sqlite_project(dir);
@@ -84,7 +84,7 @@ fn a_partial_migration_is_explained_and_the_printed_resume_finishes_it() {
     );
     p.run(&["recover", "--env", "staging"])
         .expect_code(0)
-        .stdout_has("V0002 region: failed_partial")
+        .stdout_has("V2 region: failed_partial")
         .stdout_has("it stopped at statement 2 of 3: no such table: regions (SQLite error 1)")
         .stdout_has("committed: statements 1 to 1: 1. ALTER TABLE orders ADD COLUMN region TEXT")
         .stdout_has("`runner recover --env staging --rollback 2`")
@@ -93,7 +93,7 @@ fn a_partial_migration_is_explained_and_the_printed_resume_finishes_it() {
         );
     p.migration("V0002__region", PARTIAL_FIXED, None);
     let done = run_printed(&p, &hint(&failed)).expect_code(0);
-    done.stdout_has("resumed: V0002 region is applied")
+    done.stdout_has("resumed: V2 region is applied")
         .stdout_has("nothing left to recover in staging");
     p.run(&["status", "--env", "staging"])
         .expect_code(0)
@@ -105,9 +105,9 @@ fn rolling_back_what_a_partial_migration_committed_then_migrating_again() {
     let dir = tempfile::tempdir().unwrap();
     let (p, _) = partially_applied(&dir);
     let out = p
-        .run(&["recover", "--env", "staging", "--rollback", "V0002"])
+        .run(&["recover", "--env", "staging", "--rollback", "V2"])
         .expect_code(0)
-        .stdout_has("rolled back: V0002 region is rolled_back");
+        .stdout_has("rolled back: V2 region is rolled_back");
     assert_eq!(hint(&out), "runner migrate --env staging", "{out}");
     p.migration("V0002__region", PARTIAL_FIXED, None);
     run_printed(&p, &hint(&out)).expect_code(0);
@@ -130,7 +130,7 @@ fn a_failed_clean_migration_is_retried_by_the_printed_command() {
     assert_eq!(hint(&failed), "runner recover --env staging --retry 2");
     p.run(&["recover", "--env", "staging"])
         .expect_code(0)
-        .stdout_has("V0002 bad: failed_clean")
+        .stdout_has("V2 bad: failed_clean")
         .stdout_has("nothing of it is committed");
     p.migration("V0002__bad", "CREATE TABLE audit (id INTEGER);\n", None);
     run_printed(&p, &hint(&failed))
@@ -221,7 +221,7 @@ fn marking_by_hand_needs_a_reason_and_is_audited() {
         .env("RUNNER_APPLIED_BY", "carol")
         .run()
         .expect_code(0)
-        .stdout_has("marked: V0002 region is applied by hand");
+        .stdout_has("marked: V2 region is applied by hand");
     p.run(&["migrate", "--env", "staging"])
         .expect_code(0)
         .stdout_has("nothing to apply");
@@ -431,7 +431,7 @@ fn rollback_use_file_never_means_the_application() {
     assert!(!out.all().contains("rollback from"), "{out}");
     run_printed(&p, "runner rollback --env staging --steps 1 --use-file")
         .expect_code(0)
-        .stdout_has("rolled back V0001 orders");
+        .stdout_has("rolled back V1 orders");
 }
 
 /// `runner recover` on a terminal (a pseudo-terminal from util-linux `script`), answered as a
@@ -485,11 +485,11 @@ fn on_a_terminal_recover_offers_numbered_actions_and_runs_the_one_chosen() {
     p.run(&["status", "--env", "staging"])
         .expect_code(0)
         .stdout_has("1 applied");
-    // Its number: the statements V0002 committed are undone.
+    // Its number: the statements V2 committed are undone.
     let (code, done) = on_terminal(&format!("{rollback}\n"));
     assert_eq!(code, 0, "{done}");
     assert!(
-        done.contains("rolled back: V0002 region is rolled_back"),
+        done.contains("rolled back: V2 region is rolled_back"),
         "{done}"
     );
 }
