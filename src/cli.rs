@@ -127,6 +127,21 @@ Example:
   aborted by ci at 25%: 1.3.0 serves all of production again")]
     Abort(AbortArgs),
 
+    /// Wait for the rollout in progress in an environment (a paused canary, a deploy running)
+    /// to end, and exit with its outcome: for CI jobs that deploy, then wait for a person or
+    /// the analysis to promote or abort.
+    #[command(after_help = "\
+Example:
+  $ runner deploy --env production --version 1.4.0 --approve   # exit 9: a canary waits at 5%
+  $ runner wait --env production --timeout 2h
+  production: canary 1.4.0 paused at 5% (deploy 19a2...); waiting up to 2h
+  production: 1.4.0 serves all traffic (succeeded)
+
+Exit 0 when the rollout succeeded (or nothing was in progress), 4 when it was aborted or rolled
+back, 5 when putting the previous release back failed, 8 when its run died or was interrupted,
+9 when the timeout ran out with the rollout still waiting. Reads only; takes no lock.")]
+    Wait(WaitArgs),
+
     /// The post-deploy dashboard of an environment: versions, last deploy, servers, health,
     /// metrics against their thresholds, the post-deploy checklist, database, migrations, lock.
     #[command(after_help = "\
@@ -683,6 +698,16 @@ pub struct DeployArgs {
 
     #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
     pub format: ProgressFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// How long to wait before giving up (exit 9, the rollout left as it is).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = duration)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ mod rollback;
 mod since;
 mod status;
 mod verify;
+mod wait;
 
 use crate::cli::{Cli, Command, EnvArgs, GlobalOptions};
 use crate::config::{Config, Overrides};
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Promote(args) => promote::promote(&for_env(&args.env)?, &args),
         Command::Abort(args) => promote::abort(&for_env(&args.env)?, &args),
         Command::Status(args) => status::run(&for_env(&args.env)?, &args),
+        Command::Wait(args) => wait::run(&for_env(&args.env)?, &args),
         Command::History(args) => history::run(&for_env(&args.env)?, &args),
         Command::Verify(args) => verify::run(&plain()?, &args),
         Command::Rollback(args) => rollback::run(&for_env(&args.env)?, &args),

@@ -328,3 +328,51 @@ fn a_rollback_after_a_deploy_that_followed_a_rollback_returns_to_the_release_it_
     }
     assert_eq!(model.top().map(String::as_str), Some("1.0.0"));
 }
+
+/// Waiting is not success: a deploy that leaves a canary paused exits 9, and `runner wait`
+/// waits for its outcome (0 once promoted, 4 once aborted, 9 when its timeout runs out).
+#[test]
+fn a_paused_canary_exits_9_and_runner_wait_returns_its_outcome() {
+    let f = Fleet::new(
+        "canary",
+        &[("blue", Some("blue")), ("green", Some("green"))],
+        "[environments.production.rollout]\nsteps = [50, 100]\npause = \"manual\"\n",
+    );
+    f.deploy_first();
+    let prod = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--env", "production"]);
+        f.run(&all)
+    };
+    prod(&["deploy", "--version", "1.1.0"]).expect_code(9);
+    prod(&["wait", "--timeout", "1s"])
+        .expect_code(9)
+        .stdout_has("canary 1.1.0 paused at 50%")
+        .stdout_has("still waiting after 1s");
+    let waiter = std::thread::spawn({
+        let runner = f.runner(&["wait", "--env", "production", "--timeout", "60s"]);
+        move || runner.run()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    prod(&["promote"]).expect_code(0);
+    waiter
+        .join()
+        .unwrap()
+        .expect_code(0)
+        .stdout_has("1.1.0 serves all traffic (succeeded)");
+    prod(&["deploy", "--version", "1.2.0"]).expect_code(9);
+    let waiter = std::thread::spawn({
+        let runner = f.runner(&["wait", "--env", "production", "--timeout", "60s"]);
+        move || runner.run()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    prod(&["abort"]).expect_code(0);
+    waiter
+        .join()
+        .unwrap()
+        .expect_code(4)
+        .stdout_has("1.2.0 did not go on (rolled_back): 1.1.0 serves");
+    prod(&["wait"])
+        .expect_code(0)
+        .stdout_has("nothing in progress; 1.1.0 serves");
+}
