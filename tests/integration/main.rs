@@ -24,6 +24,7 @@ mod passwords;
 mod postgres_cluster;
 mod recover;
 mod release_stack;
+mod seams;
 mod statement_safety;
 mod strategies;
 mod verify_rollback;

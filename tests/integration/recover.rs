@@ -545,13 +545,13 @@ async fn on_postgres_rollback_of_a_partial_migration_undoes_exactly_what_committ
     );
     p.migration(
         "V2__data",
-        "-- runner:no-transaction\nUPDATE base SET id = 1;\nINSERT INTO missing VALUES (1);",
+        "-- runner:no-transaction\nUPDATE base SET id = 1 WHERE id IS NULL;\nINSERT INTO missing VALUES (1);",
         Some("UPDATE base SET id = NULL;"),
     );
     p.run(&["migrate", "--env", "ci"]).expect_code(3);
     let shown = p.run(&["recover", "--env", "ci"]).expect_code(0);
     let shown = shown
-        .stdout_has("statement 1 (UPDATE base SET id = 1) has no inverse runner can derive")
+        .stdout_has("statement 1 (UPDATE base SET id = 1 WHERE id IS NULL) has no inverse runner can derive")
         .stdout_has("`runner recover --env ci --rollback 2 --use-file`");
     assert!(!shown.stdout.contains("--rollback 2`"), "{shown}");
     p.run(&["recover", "--env", "ci", "--rollback", "2"])

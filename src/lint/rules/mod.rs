@@ -17,8 +17,8 @@ mod testing;
 #[derive(Debug, Default)]
 pub struct Context {
     pub dialect: Option<Dialect>,
-    /// What the migrations before this statement built, with the tables created by a
-    /// migration not yet applied marked new: changing them locks nobody and breaks no release.
+    /// What the migrations before this statement built, with the tables created earlier in
+    /// the same file marked new: changing them locks nobody and breaks no release.
     pub schema: Schema,
     /// Tables this file rebuilds as SQLite documents (copy, drop, rename): no rows are lost.
     pub rebuilt: HashSet<String>,
