@@ -124,7 +124,10 @@ fn flag_findings(config: &Config) -> Vec<crate::lint::Finding> {
                 "flag {key} has been at 100 % everywhere for {} days",
                 age.as_secs() / 86_400
             ),
-            help: format!("remove its reads from the code, then `runner flag remove {key}`"),
+            help: format!(
+                "remove its reads from the code, then `{}`",
+                super::flag::remove_command(config, &key)
+            ),
             statement: None,
         })
         .collect();

@@ -37,6 +37,26 @@ pub fn run(config: &Config, command: &FlagCommand) -> Result<ExitCode> {
     }
 }
 
+/// The environments whose changes need `--approve`.
+pub(crate) fn protected_environments(config: &Config) -> Vec<&str> {
+    config
+        .environments
+        .values()
+        .filter(|e| e.requires_approval)
+        .map(|e| e.name.as_str())
+        .collect()
+}
+
+/// `runner flag remove KEY`, with `--approve` when an environment it changes is protected.
+pub(crate) fn remove_command(config: &Config, key: &str) -> String {
+    let approve = if protected_environments(config).is_empty() {
+        ""
+    } else {
+        " --approve"
+    };
+    format!("runner flag remove {key}{approve}")
+}
+
 fn usage(e: String) -> Error {
     Error::Usage(e)
 }
@@ -152,8 +172,9 @@ fn change(store: &Store<'_>, a: &FlagChangeArgs, m: Move) -> Result<(u32, u32)> 
         )));
     };
     let env = config.environment(&a.env)?;
+    let protected = protected_environments(config);
     let to = rollout
-        .next(&a.env, m, &config.flags.steps)
+        .next(&a.key, &a.env, m, &config.flags.steps, &protected)
         .map_err(|why| Error::Usage(format!("flag {} in {}: {why}", a.key, a.env)))?;
     let from = rollout.percent(&a.env);
     // Going up needs the environment's approval; going back is always allowed.

@@ -54,9 +54,17 @@ pub fn run(config: &Config, args: &MigrateArgs) -> Result<ExitCode> {
     ))?;
     if let Some((version, label)) = applied.held.first() {
         output.warning(&format!(
-            "{label} is a contract migration: it removes what the previous release may still use, so it and the {} after it wait. They run in the next `runner deploy --env {e} --with-migrations` once the previous release is stopped (or `{}`); when no earlier release runs any more, `{}` applies them now (V{version} first)",
+            "{label} is a contract migration: it removes what the previous release may still use, so it and the {} after it wait. They run in the next deploy of {e} with --with-migrations once the previous release is stopped{}; when no earlier release runs any more, `{}` applies them now (V{version} first)",
             applied.held.len() - 1,
-            crate::hints::promote(crate::hints::At::of(env)),
+            // Only a routed strategy keeps a previous release running for promote to stop.
+            if env.strategy().routed() {
+                format!(
+                    " (or `{}`)",
+                    crate::hints::promote(crate::hints::At::of(env))
+                )
+            } else {
+                String::new()
+            },
             crate::hints::migrate_contract(crate::hints::At::of(env)),
             e = env.name
         ));

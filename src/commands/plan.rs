@@ -52,6 +52,7 @@ pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
     })?;
     let dialect = env.database_url.value.dialect();
     let view = PlanView {
+        protected: env.requires_approval,
         environment: &env.name,
         database: env.database_url.value.redacted(),
         lock: crate::db::backend(dialect).lock_description(&Limits::of(env)),

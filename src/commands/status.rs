@@ -204,12 +204,16 @@ fn gather(
         .into_iter()
         .map(|(key, age)| {
             format!(
-                "{key} has been at 100 % everywhere for {} days: remove its reads, then `runner flag remove {key}`",
-                age.as_secs() / 86_400
+                "{key} has been at 100 % everywhere for {} days: remove its reads, then `{}`",
+                age.as_secs() / 86_400,
+                super::flag::remove_command(config, &key)
             )
         })
         .chain(super::flag::unknown_in_code(config).into_iter().map(|r| {
-            format!("the code reads flag {}, which no flag file defines ({r})", r.key)
+            format!(
+                "the code reads flag {}, which no flag file defines ({r})",
+                r.key
+            )
         }))
         .collect();
     Ok(view)

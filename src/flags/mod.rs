@@ -68,7 +68,23 @@ impl Rollout {
     /// The percentage `env` goes to for `m`, or why the lifecycle refuses it. The last
     /// environment ramps through `steps`; the others are off or fully on, each only after the
     /// ones before it are fully on, and back only once the ones after it are off.
-    pub fn next(&self, env: &str, m: Move, steps: &[u32]) -> Result<u32, String> {
+    /// `protected`: the environments whose changes need `--approve` (the commands it prints
+    /// carry it).
+    pub fn next(
+        &self,
+        key: &str,
+        env: &str,
+        m: Move,
+        steps: &[u32],
+        protected: &[&str],
+    ) -> Result<u32, String> {
+        let approve = |e: &str| {
+            if protected.contains(&e) {
+                " --approve"
+            } else {
+                ""
+            }
+        };
         let i = self.index(env).ok_or_else(|| {
             format!(
                 "{env} is not in [deploy] pipeline ({})",
@@ -87,7 +103,7 @@ impl Rollout {
             }
             (Move::Promote, false) => 100,
             (Move::Promote, true) => *steps.iter().find(|s| **s > current).ok_or_else(|| {
-                format!("already at 100 % in {env}: `runner flag remove` when the code no longer reads it")
+                format!("already at 100 % in {env}: remove it with runner flag remove once the code no longer reads it")
             })?,
             (Move::Back, false) => 0,
             (Move::Back, true) => steps.iter().rev().copied().find(|s| *s < current).unwrap_or(0),
@@ -115,14 +131,16 @@ impl Rollout {
             && let Some((before, p)) = self.percents[..i].iter().find(|(_, p)| *p < 100)
         {
             return Err(format!(
-                "{before} has it at {p} %: turn it fully on there first (`runner flag promote KEY --env {before}`)"
+                "{before} has it at {p} %: turn it fully on there first (`runner flag promote {key} --env {before}{}`)",
+                approve(before)
             ));
         }
         if target < 100
             && let Some((after, p)) = self.percents[i + 1..].iter().find(|(_, p)| *p > 0)
         {
             return Err(format!(
-                "{after} still serves it at {p} %: roll it back there first (`runner flag rollback KEY --env {after}`)"
+                "{after} still serves it at {p} %: roll it back there first (`runner flag rollback {key} --env {after}{}`)",
+                approve(after)
             ));
         }
         if target == current {
@@ -267,42 +285,45 @@ mod tests {
         let r = rollout(&[("staging", 0), ("production", 0)]);
         assert_eq!(r.stage(), "development");
         assert!(
-            r.next("production", Move::Promote, &STEPS)
+            r.next("k", "production", Move::Promote, &STEPS, &[])
                 .unwrap_err()
                 .contains("staging has it at 0 %")
         );
-        assert_eq!(r.next("staging", Move::Promote, &STEPS), Ok(100));
+        assert_eq!(r.next("k", "staging", Move::Promote, &STEPS, &[]), Ok(100));
         let r = rollout(&[("staging", 100), ("production", 0)]);
         assert_eq!(r.stage(), "on in staging");
-        assert_eq!(r.next("production", Move::Promote, &STEPS), Ok(5));
+        assert_eq!(r.next("k", "production", Move::Promote, &STEPS, &[]), Ok(5));
         let r = rollout(&[("staging", 100), ("production", 5)]);
         assert_eq!(r.stage(), "production 5 %");
-        assert_eq!(r.next("production", Move::Promote, &STEPS), Ok(50));
-        assert_eq!(r.next("production", Move::Back, &STEPS), Ok(0));
+        assert_eq!(
+            r.next("k", "production", Move::Promote, &STEPS, &[]),
+            Ok(50)
+        );
+        assert_eq!(r.next("k", "production", Move::Back, &STEPS, &[]), Ok(0));
         assert!(
-            r.next("staging", Move::Back, &STEPS)
+            r.next("k", "staging", Move::Back, &STEPS, &[])
                 .unwrap_err()
                 .contains("production still serves it at 5 %")
         );
         assert!(
-            r.next("staging", Move::To(30), &STEPS)
+            r.next("k", "staging", Move::To(30), &STEPS, &[])
                 .unwrap_err()
                 .contains("not the last environment")
         );
         let r = rollout(&[("staging", 100), ("production", 100)]);
         assert_eq!(r.stage(), "100 % everywhere");
         assert!(
-            r.next("production", Move::Promote, &STEPS)
+            r.next("k", "production", Move::Promote, &STEPS, &[])
                 .unwrap_err()
                 .contains("already at 100 %")
         );
-        assert_eq!(r.next("production", Move::Back, &STEPS), Ok(50));
+        assert_eq!(r.next("k", "production", Move::Back, &STEPS, &[]), Ok(50));
         let r = rollout(&[("staging", 100), ("production", 0)]);
         assert!(
-            r.next("production", Move::To(50), &STEPS)
+            r.next("k", "production", Move::To(50), &STEPS, &[])
                 .unwrap_err()
                 .contains("take 5 % first")
         );
-        assert_eq!(r.next("production", Move::To(3), &STEPS), Ok(3));
+        assert_eq!(r.next("k", "production", Move::To(3), &STEPS, &[]), Ok(3));
     }
 }

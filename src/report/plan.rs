@@ -10,6 +10,8 @@ use crate::lint::{Finding, Report};
 /// What `runner plan` shows.
 pub struct PlanView<'a> {
     pub environment: &'a str,
+    /// Changes need `--approve` (the commands it prints carry it).
+    pub protected: bool,
     /// The database URL, password redacted.
     pub database: String,
     /// How the lock is taken and migrations run under it.
@@ -107,8 +109,12 @@ pub fn human(view: &PlanView<'_>) -> String {
     if !plan.held.is_empty() {
         let labels: Vec<&str> = plan.held.iter().map(|(_, l)| l.as_str()).collect();
         out.push_str(&format!(
-            "held back: {} (a contract migration and what follows: it runs once the previous release is stopped, in `runner deploy` or with `runner migrate --contract`)\n",
-            labels.join(", ")
+            "held back: {} (a contract migration and what follows: it runs once the previous release is stopped, in the next deploy, or with `{}`)\n",
+            labels.join(", "),
+            crate::hints::migrate_contract(crate::hints::At {
+                env: view.environment,
+                protected: view.protected,
+            })
         ));
     }
     for c in &plan.classified {
@@ -176,6 +182,7 @@ mod tests {
             );
         }
         let view = PlanView {
+            protected: false,
             environment: "production",
             database: "postgres://app:***@db:5432/shop".into(),
             lock: "PostgreSQL advisory lock 1".into(),

@@ -284,7 +284,7 @@ fn compare_applied(
         .header("applied", "on disk")
         .to_string();
     plan.problems.push(format!(
-        "{label} was edited after it was applied in {environment}; an applied migration never changes. Revert the edit and put the change in a new migration (`runner new`).\n{}",
+        "{label} was edited after it was applied in {environment}; an applied migration never changes. Revert the edit and put the change in a new migration (`runner new NAME` writes one).\n{}",
         diff.trim_end()
     ));
 }

@@ -104,7 +104,22 @@ impl Runner {
             .expect("the runner binary starts")
     }
 
+    pub fn envs(mut self, envs: &[(String, String)]) -> Self {
+        self.envs.extend(envs.iter().cloned());
+        self
+    }
+
+    /// Runs runner, then every command its output prints for a person, each in a copy of
+    /// the situation (`printed`): a printed command that does not work fails the test.
     pub fn run(self) -> Output {
+        let (cwd, envs, args) = (self.cwd.clone(), self.envs.clone(), self.args.clone());
+        let out = self.run_unhooked();
+        super::printed::try_each(&cwd, &envs, &args, &out);
+        out
+    }
+
+    /// Runs runner and only that.
+    pub fn run_unhooked(self) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
         command.current_dir(&self.cwd).args(&self.args);
         for (key, _) in std::env::vars() {

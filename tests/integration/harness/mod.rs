@@ -5,6 +5,7 @@ pub mod flagd;
 pub mod fleet;
 pub mod mariadb;
 pub mod postgres;
+pub mod printed;
 pub mod project;
 pub mod prometheus;
 pub mod shop;
