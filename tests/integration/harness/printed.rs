@@ -66,9 +66,7 @@ fn copyable(toml: &str) -> Option<Vec<String>> {
     let mut rest = toml;
     while let Some(at) = rest.find("sqlite://") {
         let after = &rest[at + "sqlite://".len()..];
-        let end = after
-            .find(|c: char| c == '"' || c == '?' || c == '\n')
-            .unwrap_or(after.len());
+        let end = after.find(['"', '?', '\n']).unwrap_or(after.len());
         paths.push(after[..end].to_string());
         rest = &after[end..];
     }
