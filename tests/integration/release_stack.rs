@@ -65,6 +65,8 @@ enum Op {
     Rollback,
     RollbackTo(String),
     Kill(String),
+    /// A feature flag created and turned up in production: it never changes what serves.
+    Flag(String),
 }
 
 /// A small deterministic generator (xorshift64*), so a failing seed replays exactly.
@@ -110,6 +112,7 @@ fn choose(model: &Model, rng: &mut Seeded, fresh: &mut u32) -> Op {
         }
         15 => Op::Abort,
         16 => Op::Kill(release()),
+        17 => Op::Flag(format!("flag-{}", release().replace('.', "-"))),
         _ => Op::Deploy(release()),
     }
 }
@@ -192,6 +195,11 @@ fn step(f: &Fleet, model: &mut Model, op: &Op) {
             child.kill().unwrap();
             child.wait().unwrap();
             model.doubt = Some(v.clone());
+        }
+        Op::Flag(key) => {
+            f.run(&["flag", "new", key]).expect_code(0);
+            f.run(&["flag", "promote", key, "--env", "production"])
+                .expect_code(0);
         }
     }
 }
@@ -366,12 +374,29 @@ fn a_paused_canary_exits_9_and_runner_wait_returns_its_outcome() {
         move || runner.run()
     });
     std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1000));
     prod(&["abort"]).expect_code(0);
     waiter
         .join()
         .unwrap()
         .expect_code(4)
         .stdout_has("1.2.0 did not go on (rolled_back): 1.1.0 serves");
+    // The journal's duration of the aborted canary covers its pause (over 1.5 s here), and its
+    // times are ISO 8601 UTC.
+    let history = prod(&["history", "--format", "json"]).expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let aborted = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["version"] == "1.2.0")
+        .unwrap();
+    assert!(
+        aborted["duration_ms"].as_i64().unwrap() >= 1500,
+        "{aborted}"
+    );
+    let started = aborted["started_at"].as_str().unwrap();
+    assert!(started.ends_with('Z') && started.contains('T'), "{started}");
     prod(&["wait"])
         .expect_code(0)
         .stdout_has("nothing in progress; 1.1.0 serves");

@@ -406,4 +406,15 @@ async fn a_killed_migrate_is_not_a_deploy_and_points_at_recover() {
     assert!(text.contains("`runner recover --env ci`"), "{text}");
     assert!(!text.contains("runner rollback"), "{text}");
     assert!(!text.contains("may be serving"), "{text}");
+    // Times read back from PostgreSQL are ISO 8601 UTC, as on SQLite.
+    let history = p.run(&["history", "--env", "ci", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let started = json[0]["started_at"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        started.len() == 24 && started.ends_with('Z') && started.as_bytes()[10] == b'T',
+        "{started}"
+    );
 }
