@@ -56,3 +56,22 @@ awk -v st="$st" -v sm="$sm" -v rt="$rt" -v rm="$rm" 'BEGIN {
 printf 'findings: runner %s, squawk %s\n' \
     "$("$runner" check --dialect postgres --format json "$corpus" | grep -c '"rule"' || true)" \
     "$("$squawk" --reporter gcc $forward 2>/dev/null | grep -c ': error\|: warning' || true)"
+
+# A catalog that grows with its files (every file creates a table, statements pick among all
+# tables so far), as real projects' do: a file's cost must not grow with the catalog.
+echo
+printf '%-22s %10s %10s %8s\n' "growing catalog" "runner (s)" "squawk (s)" "ratio"
+declare -A growing_time
+for n in 1000 3000 10000; do
+    g="$work/growing-$n"
+    [ -d "$g" ] || python3 scripts/bench/make_corpus.py "$g" "$n" --growing
+    gforward=$(find "$g" -name 'V*.sql' ! -name '*.down.sql' | sort)
+    read -r grt _ < <(measure "$runner" check --dialect postgres "$g")
+    # shellcheck disable=SC2086
+    read -r gst _ < <(measure "$squawk" $gforward)
+    growing_time[$n]=$grt
+    awk -v n="$n" -v r="$grt" -v s="$gst" 'BEGIN { printf "%-22s %10.2f %10.2f %8.2f\n", n " files", r, s, r / s }'
+done
+awk -v a="${growing_time[3000]}" -v b="${growing_time[10000]}" 'BEGIN {
+    printf "runner 10,000 / 3,000 files: %.2fx the time (linear: 3.33x; goal at most 3.9x)\n", b / a
+}'

@@ -365,7 +365,9 @@ fn lint_migration(
             directives: &down.directives,
             role: FileRole::Rollback,
         };
-        findings.extend(lint_parsed(&file, options, &mut schema.clone()));
+        schema.begin_trial();
+        findings.extend(lint_parsed(&file, options, schema));
+        schema.end_trial();
     }
     findings
 }

@@ -1,7 +1,7 @@
 //! What the migrations before a statement built: tables (by schema) with their columns in
 //! order, type and nullability, and the NOT NULL checks PostgreSQL can use. The linter replays
 //! each migration's operations into it, so a rule knows what exists: a column already NOT
-//! NULL, a CHANGE COLUMN that only renames, a table created by a migration not yet applied.
+//! NULL, a CHANGE COLUMN that only renames, a table created earlier in the same file.
 //!
 //! Names are resolved with their schema: an unqualified name is in the first schema of the
 //! search path (`public` unless `[lint] search_path` says otherwise); SQLite and MySQL names
@@ -16,14 +16,25 @@ pub struct Schema {
     /// The schema unqualified names live in; `None` for dialects without schemas.
     default_schema: Option<String>,
     tables: HashMap<String, Table>,
+    /// Tables created by the file being read (keys): nothing uses them yet. Kept apart from
+    /// the tables so that moving on to the next file costs what that file created, not what
+    /// the whole catalog holds.
+    new_tables: HashSet<String>,
+    /// While a rollback file is read against the schema its migration built: every table as
+    /// it was before its first change, to put back afterwards (`begin_trial`, `end_trial`).
+    /// A rollback file costs what it touches, not a copy of the catalog.
+    trial: Option<Trial>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Trial {
+    saved: HashMap<String, Option<Table>>,
+    new_tables: HashSet<String>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Table {
     pub columns: Vec<ColumnSpec>,
-    /// Created by a migration that has not run anywhere yet (this file, or an earlier file of
-    /// the set being checked): nothing uses it, so changing it locks and breaks nobody.
-    pub new: bool,
     /// Whether the columns are known (a table created by a migration runner read); a table
     /// it never saw created may have any columns.
     pub known: bool,
@@ -44,7 +55,7 @@ impl Schema {
     pub fn new(default_schema: Option<&str>) -> Schema {
         Schema {
             default_schema: default_schema.map(str::to_string),
-            tables: HashMap::new(),
+            ..Schema::default()
         }
     }
 
@@ -62,19 +73,60 @@ impl Schema {
 
     fn table_mut(&mut self, name: &str) -> Option<&mut Table> {
         let key = self.resolve(name);
+        self.save(&key);
         self.tables.get_mut(&key)
     }
 
-    /// Whether `name` was created by a migration not yet applied anywhere.
-    pub fn is_new(&self, name: &str) -> bool {
-        self.table(name).is_some_and(|t| t.new)
+    /// During a trial, remembers `key` as it was before its first change.
+    fn save(&mut self, key: &str) {
+        if let Some(trial) = &mut self.trial
+            && !trial.saved.contains_key(key)
+        {
+            trial.saved.insert(key.to_string(), self.tables.get(key).cloned());
+        }
     }
 
-    /// Forgets which tables are new: the file that made them is applied from here on.
+    fn insert(&mut self, key: String, table: Table) {
+        self.save(&key);
+        self.tables.insert(key, table);
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Table> {
+        self.save(key);
+        self.tables.remove(key)
+    }
+
+    /// Whether `name` was created by the file being read.
+    pub fn is_new(&self, name: &str) -> bool {
+        self.new_tables.contains(&self.resolve(name))
+    }
+
+    /// Forgets which tables are new: the file that made them may be applied from here on.
     pub fn settle(&mut self) {
-        for t in self.tables.values_mut() {
-            t.new = false;
+        self.new_tables.clear();
+    }
+
+    /// Starts reading a file whose changes are to be undone afterwards (a rollback file, read
+    /// against the schema its migration built).
+    pub fn begin_trial(&mut self) {
+        self.trial = Some(Trial {
+            saved: HashMap::new(),
+            new_tables: self.new_tables.clone(),
+        });
+    }
+
+    /// Puts back every table the trial changed, as it was at `begin_trial`.
+    pub fn end_trial(&mut self) {
+        let Some(trial) = self.trial.take() else {
+            return;
+        };
+        for (key, before) in trial.saved {
+            match before {
+                Some(table) => self.tables.insert(key, table),
+                None => self.tables.remove(&key),
+            };
         }
+        self.new_tables = trial.new_tables;
     }
 
     /// Replays one operation. `new`: the migration it belongs to has not run anywhere yet.
@@ -82,11 +134,15 @@ impl Schema {
         match op {
             Op::CreateTable { table, columns } => {
                 let key = self.resolve(table);
-                self.tables.insert(
+                if new {
+                    self.new_tables.insert(key.clone());
+                } else {
+                    self.new_tables.remove(&key);
+                }
+                self.insert(
                     key,
                     Table {
                         columns: columns.clone(),
-                        new,
                         known: true,
                         ..Table::default()
                     },
@@ -120,19 +176,23 @@ impl Schema {
             }
             Op::RenameTable { from, to } => {
                 let from_key = self.resolve(from);
-                if let Some(t) = self.tables.remove(&from_key) {
+                if let Some(t) = self.remove(&from_key) {
                     // A renamed table stays in its schema.
                     let to = match from_key.rsplit_once('.') {
                         Some((schema, _)) if !to.contains('.') => format!("{schema}.{to}"),
                         _ => self.resolve(to),
                     };
-                    self.tables.insert(to, t);
+                    if self.new_tables.remove(&from_key) {
+                        self.new_tables.insert(to.clone());
+                    }
+                    self.insert(to, t);
                 }
             }
             Op::DropTable { tables } => {
                 for table in tables {
                     let key = self.resolve(table);
-                    self.tables.remove(&key);
+                    self.new_tables.remove(&key);
+                    self.remove(&key);
                 }
             }
             Op::ChangeColumnType {
@@ -221,6 +281,40 @@ mod tests {
                 schema.apply(op, false);
             }
         }
+    }
+
+    #[test]
+    fn a_trial_puts_back_every_table_it_changed() {
+        let mut schema = Schema::new(Some("public"));
+        replay(
+            &mut schema,
+            "CREATE TABLE a (id int NOT NULL, x text); CREATE TABLE b (id int);",
+            Dialect::Postgres,
+        );
+        schema.settle();
+        for s in parse("CREATE TABLE fresh (id int);", Dialect::Postgres).statements {
+            schema.apply(&s.ops[0], true);
+        }
+        let before = format!("{:?}", {
+            let mut t: Vec<_> = schema.tables.iter().collect();
+            t.sort_by_key(|(k, _)| (*k).clone());
+            t
+        });
+        schema.begin_trial();
+        replay(
+            &mut schema,
+            "DROP TABLE b; ALTER TABLE a DROP COLUMN x; ALTER TABLE a RENAME TO c; DROP TABLE fresh; CREATE TABLE d (id int);",
+            Dialect::Postgres,
+        );
+        assert!(schema.table("b").is_none() && schema.table("c").is_some());
+        schema.end_trial();
+        let after = format!("{:?}", {
+            let mut t: Vec<_> = schema.tables.iter().collect();
+            t.sort_by_key(|(k, _)| (*k).clone());
+            t
+        });
+        assert_eq!(before, after);
+        assert!(schema.is_new("fresh") && !schema.is_new("a"));
     }
 
     #[test]
