@@ -100,6 +100,7 @@ pub struct EnvironmentTable {
     pub lock_timeout: Option<Text>,
     pub statement_timeout: Option<Text>,
     pub lock_retries: Option<Spanned<u32>>,
+    pub gap_wait: Option<Text>,
     pub deploy: Option<Spanned<Vec<Text>>>,
     pub rollback: Option<Spanned<Vec<Text>>>,
     pub smoke: Option<Spanned<Vec<Text>>>,

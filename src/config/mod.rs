@@ -215,6 +215,10 @@ pub struct Environment {
     pub statement_timeout: Option<Duration>,
     /// How many times a statement (or transactional file) that hit lock_timeout is retried.
     pub lock_retries: u32,
+    /// How long a statement waits for sessions holding a conflicting lock to end before it
+    /// is tried anyway (`engine::gap`): waiting, it queues nobody behind it.
+    #[serde(with = "humantime_serde")]
+    pub gap_wait: Duration,
     pub deploy: Option<Vec<String>>,
     pub rollback: Option<Vec<String>>,
     pub smoke: Option<Vec<String>>,
@@ -233,8 +237,11 @@ impl Environment {
     }
 }
 
-pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
-pub const DEFAULT_LOCK_RETRIES: u32 = 5;
+/// Short, so a statement that must wait for a table lock never holds live queries behind it
+/// for long; runner waits for a gap first (`DEFAULT_GAP_WAIT`), and retries.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_millis(100);
+pub const DEFAULT_LOCK_RETRIES: u32 = 10;
+pub const DEFAULT_GAP_WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {

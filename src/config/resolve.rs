@@ -9,8 +9,8 @@ use toml::Spanned;
 use super::file::{EnvironmentTable, FileConfig, HealthTable, Text};
 use super::interpolate::{InterpolationError, interpolate};
 use super::{
-    Config, ConfigError, DEFAULT_HISTORY_PREFIX, DEFAULT_LOCK_RETRIES, DEFAULT_LOCK_TIMEOUT,
-    DatabaseUrl, Dialect, Environment, Health, Positioned, Setting, Source,
+    Config, ConfigError, DEFAULT_GAP_WAIT, DEFAULT_HISTORY_PREFIX, DEFAULT_LOCK_RETRIES,
+    DEFAULT_LOCK_TIMEOUT, DatabaseUrl, Dialect, Environment, Health, Positioned, Setting, Source,
 };
 
 /// What the command line and the process environment say. Flags are filled by the CLI;
@@ -382,6 +382,12 @@ fn environment(
             (url, url_line)
         }
     };
+    let gap_wait = match &t.gap_wait {
+        Some(v) => reader
+            .duration(v, &key("gap_wait"))?
+            .unwrap_or(Duration::ZERO),
+        None => DEFAULT_GAP_WAIT,
+    };
     let lock_timeout = match &t.lock_timeout {
         Some(v) => reader
             .duration(v, &key("lock_timeout"))?
@@ -425,6 +431,7 @@ fn environment(
         requires_approval: t.requires_approval,
         lock_timeout,
         statement_timeout,
+        gap_wait,
         lock_retries: t
             .lock_retries
             .as_ref()
@@ -520,6 +527,7 @@ fn apply_database_url_override(
                     database_url: setting,
                     requires_approval: false,
                     lock_timeout: DEFAULT_LOCK_TIMEOUT,
+                    gap_wait: DEFAULT_GAP_WAIT,
                     statement_timeout: None,
                     lock_retries: DEFAULT_LOCK_RETRIES,
                     deploy: None,

@@ -223,6 +223,9 @@ pub struct Limits {
     pub retries: u32,
     /// First delay between retries; it doubles, with jitter, up to 30 s.
     pub retry_delay: Duration,
+    /// How long a statement waits for a gap (no session holding a conflicting lock for longer
+    /// than `lock_timeout`) before it is tried anyway (`engine::gap`).
+    pub gap_wait: Duration,
 }
 
 impl Default for Limits {
@@ -233,6 +236,7 @@ impl Default for Limits {
             statement_timeout: None,
             retries: 0,
             retry_delay: Duration::from_millis(200),
+            gap_wait: Duration::ZERO,
         }
     }
 }
@@ -245,6 +249,7 @@ impl Limits {
             statement_timeout: env.statement_timeout,
             retries: env.lock_retries,
             retry_delay: Duration::from_millis(200),
+            gap_wait: env.gap_wait,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::gap::{self, Holder};
 use super::history::{Failure, History, Mark, Mode, NewRow, RunInfo, State};
 use super::plan::Step;
 use super::statements::{Effect, outside_transaction};
@@ -14,6 +15,23 @@ use crate::db::{Conn, DbError, IndexState, Limits, index_state};
 pub trait Progress {
     fn statement_done(&mut self, step: &Step<'_>, done: usize, total: usize);
     fn retrying(&mut self, step: &Step<'_>, attempt: u32, delay: Duration, error: &DbError);
+    /// A session holds a lock the migration would queue behind: it waits for a gap.
+    fn waiting_for_gap(&mut self, _step: &Step<'_>, _holder: &Holder, _waited: Duration) {}
+}
+
+/// What a statement waits for before it runs.
+pub enum Wait<'a> {
+    /// A lock timeout, retried after `delay`.
+    Retry {
+        attempt: u32,
+        delay: Duration,
+        error: &'a DbError,
+    },
+    /// A session holding a conflicting lock, waited out.
+    Gap {
+        holder: &'a Holder,
+        waited: Duration,
+    },
 }
 
 /// A migration that stopped, with everything the caller must report.
@@ -98,9 +116,21 @@ async fn transaction_mode(
     let started = Instant::now();
     let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
     let mut attempt: u32 = 0;
+    let targets = gap::targets(
+        step.script.statements.iter().map(String::as_str),
+        conn.dialect(),
+    );
+    let until = Instant::now() + limits.gap_wait;
     loop {
         attempt += 1;
-        let result = transaction_attempt(conn, job, progress, i64::from(attempt), started).await;
+        let gap = gap::wait_for_gap(conn, &targets, limits, until, &mut |holder, waited| {
+            progress.waiting_for_gap(step, holder, waited)
+        })
+        .await;
+        let result = match gap {
+            Ok(_) => transaction_attempt(conn, job, progress, i64::from(attempt), started).await,
+            Err(error) => Err((1, error)),
+        };
         let (statement, error) = match result {
             Ok(()) => return Ok(()),
             Err(failure) => failure,
@@ -262,7 +292,14 @@ async fn statement_mode(
             index,
             statement,
             limits,
-            &mut |attempt, delay, error| progress.retrying(step, attempt, delay, error),
+            &mut |wait| match wait {
+                Wait::Retry {
+                    attempt,
+                    delay,
+                    error,
+                } => progress.retrying(step, attempt, delay, error),
+                Wait::Gap { holder, waited } => progress.waiting_for_gap(step, holder, waited),
+            },
         )
         .await;
         if let Err(failed) = result {
@@ -337,13 +374,26 @@ pub(super) async fn run_statement(
     index: usize,
     statement: &str,
     limits: &Limits,
-    retrying: &mut dyn FnMut(u32, Duration, &DbError),
+    waiting: &mut dyn FnMut(Wait<'_>),
 ) -> Result<(), StatementFailed> {
     let dialect = conn.dialect();
     let mut effect = outside_transaction(statement, dialect);
     let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
     let mut attempt = 0;
+    let targets = gap::targets([statement], dialect);
+    let until = Instant::now() + limits.gap_wait;
     loop {
+        if let Err(error) =
+            gap::wait_for_gap(conn, &targets, limits, until, &mut |holder, waited| {
+                waiting(Wait::Gap { holder, waited })
+            })
+            .await
+        {
+            return Err(StatementFailed {
+                error,
+                leftover: None,
+            });
+        }
         let result = match &effect {
             None => in_own_transaction(conn, history, counter, index, statement, limits).await,
             Some(effect) => outside(conn, history, counter, index, statement, effect, limits).await,
@@ -356,7 +406,11 @@ pub(super) async fn run_statement(
         if conn.backend().is_lock_timeout(&error) && attempt < limits.retries {
             attempt += 1;
             let delay = backoff.next_delay();
-            retrying(attempt, delay, &error);
+            waiting(Wait::Retry {
+                attempt,
+                delay,
+                error: &error,
+            });
             tokio::time::sleep(delay).await;
             continue;
         }
@@ -419,6 +473,17 @@ async fn outside(
             .await?;
     }
     counter.in_flight(conn, history, index as i64 + 1).await?;
+    // A CONCURRENTLY build or drop waits for older transactions without blocking anyone's
+    // reads or writes: the short lock_timeout that protects live traffic would only make it
+    // fail; it keeps the old default at least.
+    let patient = Limits {
+        lock_timeout: limits.lock_timeout.max(Duration::from_secs(5)),
+        ..*limits
+    };
+    let limits = match effect {
+        Effect::CreatesIndex(_) | Effect::DropsIndexes(_) => &patient,
+        _ => limits,
+    };
     conn.set_limits(limits, false).await?;
     conn.execute(statement).await?;
     counter.done(conn, history, index as i64 + 1).await

@@ -4,6 +4,7 @@
 //! connection per run (DESIGN §3).
 
 pub mod apply;
+pub mod gap;
 pub mod gate;
 pub mod history;
 pub mod journal;

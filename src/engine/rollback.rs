@@ -555,7 +555,17 @@ async fn statement_mode(
             i,
             statement,
             limits,
-            &mut |attempt, delay, error| reporter.retrying(&u.label, attempt, delay, error),
+            &mut |wait| match wait {
+                super::apply::Wait::Retry {
+                    attempt,
+                    delay,
+                    error,
+                } => reporter.retrying(&u.label, attempt, delay, error),
+                super::apply::Wait::Gap { holder, .. } => reporter.note(&format!(
+                    "the rollback of {} waits for a gap: {holder}",
+                    u.label
+                )),
+            },
         )
         .await
         .map_err(|failed| (i + 1, i, failed.error))?;

@@ -82,7 +82,9 @@ impl Schema {
         if let Some(trial) = &mut self.trial
             && !trial.saved.contains_key(key)
         {
-            trial.saved.insert(key.to_string(), self.tables.get(key).cloned());
+            trial
+                .saved
+                .insert(key.to_string(), self.tables.get(key).cloned());
         }
     }
 

@@ -24,6 +24,7 @@ pub struct MigrateOutput {
     style: Style,
     bar: Option<ProgressBar>,
     last_wait_note: Option<Duration>,
+    last_gap_note: Option<Duration>,
     /// Put before each result line: a deploy nests migrations under its phase.
     indent: &'static str,
 }
@@ -34,6 +35,7 @@ impl MigrateOutput {
             style,
             bar: None,
             last_wait_note: None,
+            last_gap_note: None,
             indent: "",
         }
     }
@@ -44,6 +46,7 @@ impl MigrateOutput {
             style,
             bar: None,
             last_wait_note: None,
+            last_gap_note: None,
             indent: "    ",
         }
     }
@@ -83,6 +86,41 @@ impl Progress for MigrateOutput {
         if self.style == Style::Json && step.script.statements.len() > 1 {
             let (version, name) = label_json(step);
             self.json(json!({"event": "statement_done", "version": version, "name": name, "done": done, "total": total}));
+        }
+    }
+
+    fn waiting_for_gap(
+        &mut self,
+        step: &Step<'_>,
+        holder: &crate::engine::gap::Holder,
+        waited: Duration,
+    ) {
+        // Once a second, not at every poll.
+        let due = self
+            .last_gap_note
+            .is_none_or(|last| waited < last || waited >= last + Duration::from_secs(1));
+        if !due {
+            return;
+        }
+        self.last_gap_note = Some(waited);
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "{} waits for a gap: pid {}",
+                step.label(),
+                holder.pid
+            ));
+        }
+        match self.style {
+            Style::Json => {
+                let (version, name) = label_json(step);
+                self.json(json!({"event": "waiting_for_gap", "version": version, "name": name,
+                    "waited_ms": waited.as_millis() as u64, "holder": holder.to_string()}));
+            }
+            Style::Human => self.note(&format!(
+                "{} waits for a gap ({:.0} s so far), not queueing live queries behind it: {holder}",
+                step.label(),
+                waited.as_secs_f64()
+            )),
         }
     }
 

@@ -312,7 +312,12 @@ async fn a_failed_concurrent_index_is_reported_and_rebuilt_on_resume() {
 #[tokio::test]
 async fn lock_timeouts_retry_without_holding_readers_up() {
     let db = postgres::fresh_database().await;
-    let p = project_on(&db, "lock_timeout = \"200ms\"\nlock_retries = 20").await;
+    // Without the wait for a gap: each attempt queues, for lock_timeout at most.
+    let p = project_on(
+        &db,
+        "lock_timeout = \"200ms\"\nlock_retries = 20\ngap_wait = \"0s\"",
+    )
+    .await;
     p.migration(
         "V1__hot",
         "CREATE TABLE hot (id int); INSERT INTO hot VALUES (1);",
@@ -374,10 +379,75 @@ async fn lock_timeouts_retry_without_holding_readers_up() {
     assert!(attempts > 1, "attempts {attempts}");
 }
 
+/// With the defaults, a migration that needs a lock a long transaction holds waits for a gap
+/// instead of queueing: it says whom it waits for, readers never queue behind it, and it
+/// applies once the holder ends, with no lock timeout at all.
+#[tokio::test]
+async fn with_the_defaults_a_migration_waits_for_a_gap_and_names_the_holder() {
+    let db = postgres::fresh_database().await;
+    let p = project_on(&db, "").await;
+    p.migration(
+        "V1__hot",
+        "CREATE TABLE hot3 (id int); INSERT INTO hot3 VALUES (1);",
+        Some("DROP TABLE hot3;"),
+    );
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    p.migration(
+        "V2__add_column",
+        "ALTER TABLE hot3 ADD COLUMN note text;",
+        Some("ALTER TABLE hot3 DROP COLUMN note;"),
+    );
+    let mut blocker = db.connect().await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE hot3 IN ACCESS SHARE MODE;")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    // Older than lock_timeout: a long transaction, not a quick query.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let migrate = p
+        .command(&["migrate", "--env", "ci"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = db.connect().await;
+    let until = Instant::now() + Duration::from_millis(1500);
+    let mut worst = Duration::ZERO;
+    while Instant::now() < until {
+        let t = Instant::now();
+        let _: i64 = sqlx::query_scalar("SELECT count(*) FROM hot3")
+            .fetch_one(&mut reader)
+            .await
+            .unwrap();
+        worst = worst.max(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    let out = migrate.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("V2 add_column waits for a gap"), "{stderr}");
+    assert!(
+        stderr.contains("holds AccessShareLock on public.hot3"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hit a lock timeout"), "{stderr}");
+    // Not a timing goal (that is scripts/bench-lock-impact.sh): a reader that queued behind
+    // the ALTER would have waited the whole 1.5 s.
+    assert!(
+        worst < Duration::from_millis(1000),
+        "a reader waited {worst:?}"
+    );
+}
+
 #[tokio::test]
 async fn retries_run_out_cleanly_with_exit_3() {
     let db = postgres::fresh_database().await;
-    let p = project_on(&db, "lock_timeout = \"100ms\"\nlock_retries = 2").await;
+    let p = project_on(
+        &db,
+        "lock_timeout = \"100ms\"\nlock_retries = 2\ngap_wait = \"0s\"",
+    )
+    .await;
     p.migration(
         "V1__hot",
         "CREATE TABLE hot2 (id int);",
