@@ -11,6 +11,7 @@
 pub mod haproxy;
 mod promql;
 mod scrape;
+pub mod sequential;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -176,6 +177,9 @@ pub struct Values {
     pub memory_ratio: Option<f64>,
     pub queue_depth: Option<f64>,
     pub active_users: Option<f64>,
+    /// The latency histogram over the window: (upper bound in seconds, requests within it),
+    /// cumulative; for the share of requests slower than the p99 threshold.
+    pub buckets: Vec<(f64, f64)>,
     /// How each metric was computed (its query), by metric.
     pub queries: BTreeMap<MetricName, String>,
     /// Metrics this source does not measure, with why.
@@ -293,6 +297,40 @@ impl Window {
 
     pub fn elapsed(&self) -> Duration {
         self.opened.elapsed()
+    }
+
+    /// Looks at the window before its end: a failing evaluation when the evidence is already
+    /// decisive (`sequential`), `None` otherwise (it never passes early). Only sources whose
+    /// counts can be read at any moment (a direct scrape, HAProxy's counters) are looked at.
+    pub fn peek(&self) -> Option<Evaluation> {
+        if matches!(self.metrics.source, MetricsSource::Prometheus { .. }) {
+            return None;
+        }
+        let window = self.opened.elapsed();
+        let snapshots = self.before.as_ref().ok()?;
+        let source = self.source_name();
+        let mut measurements = Vec::new();
+        for (i, group) in self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.role != "stable")
+        {
+            let Ok(v) = self.read(group, snapshots.get(i), window) else {
+                continue;
+            };
+            measurements.extend(early_failures(&self.metrics, group, &v, &source, window));
+        }
+        if measurements.is_empty() {
+            return None;
+        }
+        Some(Evaluation {
+            at: crate::runtime::timestamp_now(),
+            window_ms: window.as_millis() as u64,
+            verdict: Verdict::Fail,
+            measurements,
+            shown: BTreeMap::new(),
+        })
     }
 
     /// Ends the window: reads each group again and judges it.
@@ -459,6 +497,67 @@ fn haproxy_values(
         v.unmeasured.insert(m, "HAProxy does not measure it".into());
     }
     v
+}
+
+/// The error rate and p99 of a group that are decisively over their thresholds already.
+fn early_failures(
+    metrics: &Metrics,
+    group: &Group,
+    v: &Values,
+    source: &str,
+    window: Duration,
+) -> Vec<Measurement> {
+    let Some(n) = v.requests else {
+        return Vec::new();
+    };
+    let min = metrics.min_requests as f64;
+    let mut out = Vec::new();
+    let mut fail = |metric: MetricName, value: Option<f64>, bad: f64, limit: f64, what: &str| {
+        if !sequential::decisively_over(bad, n, limit, min) {
+            return;
+        }
+        let lower = sequential::wilson_lower(bad, n, sequential::Z);
+        let unit = metric.unit();
+        let threshold = metrics.threshold(metric).unwrap_or(limit);
+        let shown = value.map_or("?".to_string(), |x| unit.show(x));
+        out.push(Measurement {
+            metric,
+            role: group.role.clone(),
+            release: group.release.clone(),
+            source: source.to_string(),
+            query: v.queries.get(&metric).cloned().unwrap_or_default(),
+            value,
+            threshold: metrics.threshold(metric),
+            verdict: Verdict::Fail,
+            why: format!(
+                "{shown} > {} threshold, decided before the window's end: {bad:.0} of {n:.0} requests {what} in the first {:.1} s, and even the cautious lower bound of that share, {:.2} %, is over {:.2} % (Wilson, z = {})",
+                unit.show(threshold),
+                window.as_secs_f64(),
+                lower * 100.0,
+                limit * 100.0,
+                sequential::Z
+            ),
+        });
+    };
+    if let (Some(t), Some(rate)) = (metrics.threshold(MetricName::ErrorRate), v.error_rate) {
+        fail(
+            MetricName::ErrorRate,
+            Some(rate),
+            (rate * n).round(),
+            t,
+            "failed",
+        );
+    }
+    if let Some(t) = metrics.threshold(MetricName::P99)
+        && let Some(slow) = sequential::slower_than(&v.buckets, n, t)
+    {
+        let what = format!(
+            "took longer than the p99 threshold {}",
+            MetricName::P99.unit().show(t)
+        );
+        fail(MetricName::P99, v.p99, slow, 0.01, &what);
+    }
+    out
 }
 
 /// Judges one group's values against the thresholds, and a canary against the stable release.

@@ -186,7 +186,8 @@ pub fn values(
     }
     v.requests = requests;
     v.error_rate = requests.filter(|r| *r > 0.0).map(|r| errors / r);
-    v.p99 = quantile(0.99, &buckets.into_values().collect::<Vec<_>>());
+    v.buckets = buckets.into_values().collect::<Vec<_>>();
+    v.p99 = quantile(0.99, &v.buckets);
     v.cpu = cpu;
     v.memory_bytes = memory;
     v.queue_depth = queue;

@@ -84,6 +84,7 @@ pub async fn observe(
         .map(|m| Window::open(run.env, m, groups.clone()));
     let mut failures = vec![0u32; servers.len()];
     let mut probes = 0u64;
+    let mut last_peek = Instant::now();
     let tick = health
         .as_ref()
         .map_or(Duration::from_millis(250), |h| h.interval);
@@ -114,6 +115,25 @@ pub async fn observe(
             }
         }
         let done = started.elapsed() >= span;
+        // Between the ends of windows, a look once a second: decisive evidence fails the window
+        // early (`analysis::sequential`); a pass needs the whole window.
+        if let Some(w) = &window
+            && !done
+            && w.elapsed() >= Duration::from_secs(1)
+            && last_peek.elapsed() >= Duration::from_secs(1)
+        {
+            last_peek = Instant::now();
+            if let Some(evaluation) = w.peek() {
+                let why = format!(
+                    "the analysis failed during {label}, before the window's end: {}",
+                    evaluation.failures().join("; ")
+                );
+                run.entry.analysis.push(evaluation);
+                run.event(conn, "metric_breach", &why).await;
+                run.notify("metric_breach", &why);
+                return Err(Failure::new(why));
+            }
+        }
         // An evaluation at the end of each window, and at the end of the span.
         if let (Some(m), Some(w)) = (&metrics, &window)
             && (w.elapsed() >= m.window || (done && w.elapsed() >= Duration::from_secs(1)))

@@ -75,6 +75,36 @@ fn a_canary_with_a_5_percent_error_rate_is_aborted_at_its_first_step_naming_the_
         .stdout_has("fail");
 }
 
+/// Verdicts as fast as the evidence: with a 30 s window, a canary failing 5 % of its requests
+/// is failed as soon as the evidence is decisive, not at the window's end (the record says
+/// how long it had been measured).
+#[test]
+fn a_failing_canary_is_judged_before_its_window_ends() {
+    let f = two_slots(
+        "canary",
+        "[environments.production.rollout]\npause = \"30s\"\n[environments.production.metrics]\nscrape = \"http://{address}/metrics\"\nwindow = \"30s\"\n",
+    );
+    deploy(&f, "1.0.0", "", &[]).expect_code(0);
+    let load = f.load(4);
+    load.take(0, 100);
+    deploy(&f, "1.1.0", "1.1.0=errors:5", &[])
+        .expect_code(4)
+        .stderr_has("error rate of 1.1.0 (canary): ")
+        .stderr_has("decided before the window's end")
+        .stdout_has("back to 1.0.0 on slot");
+    load.stop();
+    let history = f
+        .run(&["history", "--env", "production", "--format", "json"])
+        .expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let window_ms = json[0]["analysis"][0]["window_ms"].as_u64().unwrap();
+    eprintln!("a canary failing 5 % was judged after {window_ms} ms of a 30 s window");
+    assert!(
+        window_ms < 30_000,
+        "judged after {window_ms} ms of a 30 s window"
+    );
+}
+
 #[test]
 fn a_healthy_canary_is_promoted_on_prometheus_data() {
     let f = two_slots(
