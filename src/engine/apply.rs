@@ -259,16 +259,33 @@ async fn statement_mode(
         leftover,
         interrupted: false,
     };
+    let dialect = conn.dialect();
+    let effects: Vec<Option<Effect>> = step
+        .script
+        .statements
+        .iter()
+        .map(|s| outside_transaction(s, dialect))
+        .collect();
+    // The first statement's in-flight mark goes with the row's start (or the resumed count).
+    let first = step.resume_from;
+    let announce_first = effects.get(first).is_some_and(Option::is_some);
+    let in_flight = announce_first.then_some(first as i64 + 1);
     history
-        .start(conn, row, run, State::Applying, 1)
+        .start_in_flight(conn, row, run, State::Applying, 1, in_flight)
         .await
-        .map_err(|e| stop(step.resume_from, e, None))?;
-    if step.resume_from > 0 {
+        .map_err(|e| stop(first, e, None))?;
+    if first > 0 {
+        let mark = match in_flight {
+            Some(next) => Mark::DoneThenInFlight(first as i64, next),
+            None => Mark::Done(first as i64),
+        };
         history
-            .mark(conn, row.version, Mark::Done(step.resume_from as i64))
+            .mark(conn, row.version, mark)
             .await
-            .map_err(|e| stop(step.resume_from, e, None))?;
+            .map_err(|e| stop(first, e, None))?;
     }
+    let mut announced = announce_first;
+    let mut finished = false;
     for index in step.resume_from..total {
         if crate::runtime::interrupted() {
             // A clean stop between two statements: recorded like a failure there, so that
@@ -285,6 +302,12 @@ async fn statement_mode(
         }
         let statement = &step.script.statements[index];
         let target = Counter::Forward(row.version);
+        let last = index + 1 == total;
+        let marks = Marks {
+            announced,
+            defer_done: effects[index].is_some(),
+            finish: (last && effects[index].is_none()).then_some(Finish { run, step, started }),
+        };
         let result = run_statement(
             conn,
             history,
@@ -292,6 +315,7 @@ async fn statement_mode(
             index,
             statement,
             limits,
+            marks,
             &mut |wait| match wait {
                 Wait::Retry {
                     attempt,
@@ -312,9 +336,38 @@ async fn statement_mode(
             }
             return Err(stopped);
         }
+        finished = marks.finish.is_some();
+        // The done mark an outside statement left to us, merged with the next write: with the
+        // next one's in-flight mark; into the next statement's own transaction (which records
+        // it done too) or the row's end, when the catalog can tell after a crash whether it
+        // took effect; alone otherwise.
+        announced = false;
+        if let Some(effect) = &effects[index] {
+            let done = index as i64 + 1;
+            let next_outside = effects.get(index + 1).is_some_and(Option::is_some);
+            let settleable = !matches!(effect, Effect::Unknown);
+            let mark = if next_outside {
+                announced = true;
+                Some(Mark::DoneThenInFlight(done, done + 1))
+            } else if settleable {
+                None
+            } else {
+                Some(Mark::Done(done))
+            };
+            if let Some(mark) = mark {
+                history
+                    .mark(conn, row.version, mark)
+                    .await
+                    .map_err(|e| stop(index + 1, e, None))?;
+            }
+        }
         progress.statement_done(step, index + 1, total);
     }
     let _ = conn.reset_limits().await;
+    if finished {
+        // The last statement's transaction wrote the row's end and its event.
+        return Ok(());
+    }
     let took = ms(started.elapsed());
     history
         .finish(conn, row.version, State::Applied, total as i64, took)
@@ -365,8 +418,33 @@ pub(super) struct StatementFailed {
 /// cannot run inside runner's transaction, so it runs outside one.
 const INVALID_TRANSACTION_TERMINATION: &str = "2D000";
 
+/// How a statement's progress writes merge with its neighbours' (each merge saves a commit;
+/// none loses what a crash must find: see `statement_mode`).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Marks<'a> {
+    /// Its in-flight mark is already written (with the row's start, or with the previous
+    /// statement's done mark).
+    pub announced: bool,
+    /// Run outside a transaction, it leaves its done mark to the next write (the caller's),
+    /// and returns; its effect can be read back from the catalog, so a crash before that write
+    /// is settled like one during the statement.
+    pub defer_done: bool,
+    /// The last statement: its own transaction also finishes the row (applied) and writes the
+    /// audit event.
+    pub finish: Option<Finish<'a>>,
+}
+
+/// The row's end, written in the last statement's transaction.
+#[derive(Clone, Copy)]
+pub(super) struct Finish<'a> {
+    pub run: &'a RunInfo,
+    pub step: &'a Step<'a>,
+    pub started: Instant,
+}
+
 /// Runs statement `index` (0-based) of a statement-mode script and records it done, with
 /// lock-timeout retries.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn run_statement(
     conn: &mut Conn,
     history: &History,
@@ -374,6 +452,7 @@ pub(super) async fn run_statement(
     index: usize,
     statement: &str,
     limits: &Limits,
+    marks: Marks<'_>,
     waiting: &mut dyn FnMut(Wait<'_>),
 ) -> Result<(), StatementFailed> {
     let dialect = conn.dialect();
@@ -394,9 +473,15 @@ pub(super) async fn run_statement(
                 leftover: None,
             });
         }
+        let at = At {
+            history,
+            counter,
+            index,
+            marks,
+        };
         let result = match &effect {
-            None => in_own_transaction(conn, history, counter, index, statement, limits).await,
-            Some(effect) => outside(conn, history, counter, index, statement, effect, limits).await,
+            None => in_own_transaction(conn, &at, statement, limits).await,
+            Some(effect) => outside(conn, &at, statement, effect, limits).await,
         };
         let Err(error) = result else { return Ok(()) };
         if effect.is_none() && error.code.as_deref() == Some(INVALID_TRANSACTION_TERMINATION) {
@@ -429,19 +514,44 @@ pub(super) async fn run_statement(
     }
 }
 
-/// The statement and its progress row in one transaction.
-async fn in_own_transaction(
-    conn: &mut Conn,
-    history: &History,
+/// Where a statement's progress is written.
+struct At<'a> {
+    history: &'a History,
     counter: Counter,
     index: usize,
+    marks: Marks<'a>,
+}
+
+/// The statement and its progress row in one transaction (for the last statement, the row's
+/// end and its audit event too).
+async fn in_own_transaction(
+    conn: &mut Conn,
+    at: &At<'_>,
     statement: &str,
     limits: &Limits,
 ) -> Result<(), DbError> {
+    let (history, counter, done) = (at.history, at.counter, at.index as i64 + 1);
     conn.begin(limits).await?;
     let result = async {
         conn.execute(statement).await?;
-        counter.done(conn, history, index as i64 + 1).await?;
+        match (at.marks.finish, counter) {
+            (Some(f), Counter::Forward(version)) => {
+                let took = ms(f.started.elapsed());
+                history
+                    .finish(conn, version, State::Applied, done, took)
+                    .await?;
+                history
+                    .event(
+                        conn,
+                        f.run,
+                        Some(version),
+                        "migration_applied",
+                        &applied_detail(f.step, took),
+                    )
+                    .await?;
+            }
+            _ => counter.done(conn, history, done).await?,
+        }
         conn.commit().await
     }
     .await;
@@ -454,16 +564,16 @@ async fn in_own_transaction(
     Ok(())
 }
 
-/// A statement that refuses a transaction: marked in flight, run, marked done.
+/// A statement that refuses a transaction: marked in flight, run, marked done (each mark
+/// merged with a neighbour's write when `at.marks` says so).
 async fn outside(
     conn: &mut Conn,
-    history: &History,
-    counter: Counter,
-    index: usize,
+    at: &At<'_>,
     statement: &str,
     effect: &Effect,
     limits: &Limits,
 ) -> Result<(), DbError> {
+    let (history, counter, index) = (at.history, at.counter, at.index);
     if let Effect::CreatesIndex(name) = effect
         && index_state(conn, name).await? == IndexState::Invalid
     {
@@ -472,7 +582,9 @@ async fn outside(
         conn.execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
             .await?;
     }
-    counter.in_flight(conn, history, index as i64 + 1).await?;
+    if !at.marks.announced {
+        counter.in_flight(conn, history, index as i64 + 1).await?;
+    }
     // A CONCURRENTLY build or drop waits for older transactions without blocking anyone's
     // reads or writes: the short lock_timeout that protects live traffic would only make it
     // fail; it keeps the old default at least.
@@ -486,5 +598,8 @@ async fn outside(
     };
     conn.set_limits(limits, false).await?;
     conn.execute(statement).await?;
+    if at.marks.defer_done {
+        return Ok(());
+    }
     counter.done(conn, history, index as i64 + 1).await
 }

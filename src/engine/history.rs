@@ -118,6 +118,9 @@ pub enum Mark {
     /// Statement n starts outside a transaction: if the run stops before it is `Done`, the
     /// catalog must tell whether it took effect.
     InFlight(i64),
+    /// Statements 1..=n are committed and statement m (n + 1) starts outside a transaction:
+    /// the two marks in one write.
+    DoneThenInFlight(i64, i64),
     /// Statements 1..=n of the rollback are committed.
     RollbackDone(i64),
     /// Rollback statement n starts outside a transaction.
@@ -338,7 +341,23 @@ impl History {
         state: State,
         attempts: i64,
     ) -> Result<(), DbError> {
-        self.upsert(conn, row, run, state, attempts, None).await
+        self.upsert(conn, row, run, state, attempts, None, None)
+            .await
+    }
+
+    /// `start`, with the first statement already marked in flight (`Mark::InFlight`): one
+    /// write where two would commit twice.
+    pub async fn start_in_flight(
+        &self,
+        conn: &mut Conn,
+        row: &NewRow<'_>,
+        run: &RunInfo,
+        state: State,
+        attempts: i64,
+        in_flight: Option<i64>,
+    ) -> Result<(), DbError> {
+        self.upsert(conn, row, run, state, attempts, None, in_flight)
+            .await
     }
 
     /// The row of a migration that ran whole inside the transaction this writes in: written
@@ -360,6 +379,7 @@ impl History {
             State::Applied,
             attempts,
             Some((done, duration_ms)),
+            None,
         )
         .await
     }
@@ -372,8 +392,11 @@ impl History {
         state: State,
         attempts: i64,
         finished: Option<(i64, i64)>,
+        in_flight: Option<i64>,
     ) -> Result<(), DbError> {
         let b = self.backend;
+        // A literal: a small integer runner computed, never input.
+        let in_flight = in_flight.map_or("NULL".to_string(), |n| n.to_string());
         // statements_done, finished_at, duration_ms.
         let now = self.now();
         let (done, finished_at, duration) = match finished {
@@ -384,8 +407,8 @@ impl History {
         let sql = format!(
             "INSERT INTO {m} (version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
                  applied_sql, rollback_sql, statements_total, statements_done, attempts, started_at,
-                 deploy_id, environment, {release}, applied_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {done}, $15, {now}, $11, $12, $13, $14)
+                 deploy_id, environment, {release}, applied_by, in_flight)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {done}, $15, {now}, $11, $12, $13, $14, {in_flight})
              {conflict} name = {}, state = {},
                  mode = {}, sha256 = {},
                  normalized_sha256 = {},
@@ -393,7 +416,7 @@ impl History {
                  rollback_sql = {}, statements_total = {},
                  statements_done = {done}, error_statement = NULL, error_sqlstate = NULL,
                  error_message = NULL, attempts = {m}.attempts + $15, started_at = {now},
-                 finished_at = {finished_at}, duration_ms = {duration}, in_flight = NULL, rollback_done = 0,
+                 finished_at = {finished_at}, duration_ms = {duration}, in_flight = {in_flight}, rollback_done = 0,
                  rollback_total = NULL, rollback_in_flight = NULL, rollback_target = NULL,
                  deploy_id = {},
                  environment = {}, {release} = {},
@@ -460,6 +483,17 @@ impl History {
     /// Records how far a migration (or its rollback) got: see `Mark`.
     pub async fn mark(&self, conn: &mut Conn, version: i64, mark: Mark) -> Result<(), DbError> {
         let (set, n) = match mark {
+            Mark::DoneThenInFlight(n, next) => {
+                let values = vec![n.into(), next.into()];
+                return self
+                    .update(
+                        conn,
+                        version,
+                        "statements_done = $1, in_flight = $2",
+                        values,
+                    )
+                    .await;
+            }
             Mark::Done(n) => ("statements_done = $1, in_flight = NULL", n),
             Mark::InFlight(n) => ("in_flight = $1", n),
             Mark::RollbackDone(n) => ("rollback_done = $1, rollback_in_flight = NULL", n),
@@ -516,7 +550,7 @@ impl History {
         duration_ms: i64,
     ) -> Result<(), DbError> {
         let set = format!(
-            "state = $1, statements_done = $2, finished_at = {}, duration_ms = $3",
+            "state = $1, statements_done = $2, finished_at = {}, duration_ms = $3, in_flight = NULL",
             self.now()
         );
         let values = vec![state.name().into(), done.into(), duration_ms.into()];

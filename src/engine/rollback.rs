@@ -555,6 +555,7 @@ async fn statement_mode(
             i,
             statement,
             limits,
+            super::apply::Marks::default(),
             &mut |wait| match wait {
                 super::apply::Wait::Retry {
                     attempt,

@@ -4,7 +4,7 @@
 //! run neither repeats a statement that completed nor skips one that did not.
 
 use super::history::{History, HistoryRow, Mark, State};
-use super::statements::{Effect, outside_transaction, stored_script};
+use super::statements::{Effect, Expect, Part, outside_transaction, stored_script};
 use crate::catalog::directives::FileRole;
 use crate::config::Dialect;
 use crate::db::{Conn, DbError, IndexState, index_state};
@@ -132,6 +132,28 @@ async fn inspect(
                 )
             }
         }
+        Some(Effect::Schema(expected)) => {
+            let mut holds = Vec::new();
+            for e in &expected {
+                holds.push(expectation_holds(conn, e).await? == e.present);
+            }
+            if holds.iter().all(|h| *h) {
+                (
+                    Some(true),
+                    "the catalog shows what it does: it completed, and counts as done".to_string(),
+                )
+            } else if holds.iter().all(|h| !*h) {
+                (
+                    Some(false),
+                    "the catalog shows none of what it does: it did not take effect".to_string(),
+                )
+            } else {
+                (
+                    None,
+                    "the catalog shows part of what it does: a person must check".to_string(),
+                )
+            }
+        }
         Some(Effect::Repeatable) => (
             Some(false),
             "running it again is harmless, so it runs again".to_string(),
@@ -149,6 +171,32 @@ async fn inspect(
         took_effect,
         detail: format!("{what}; {outcome}"),
     })
+}
+
+/// Whether the table, column or index of `e` exists now (MySQL's information_schema, in the
+/// current database).
+async fn expectation_holds(conn: &mut Conn, e: &Expect) -> Result<bool, DbError> {
+    let (table, part) = (e.table.trim_matches('`').to_string(), &e.part);
+    let (sql, values) = match part {
+        None => (
+            "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = $1",
+            vec![table.into()],
+        ),
+        Some(Part::Column(c)) => (
+            "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = $1 AND column_name = $2",
+            vec![table.into(), c.trim_matches('`').to_string().into()],
+        ),
+        Some(Part::Index(i)) => (
+            "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = $1 AND index_name = $2",
+            vec![table.into(), i.trim_matches('`').to_string().into()],
+        ),
+    };
+    let rows = conn.fetch_text(sql, values).await?;
+    let count = rows
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .unwrap_or_default();
+    Ok(count != "0" && !count.is_empty())
 }
 
 fn nth_statement(sql: &str, k: i64, dialect: Dialect) -> String {

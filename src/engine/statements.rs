@@ -6,6 +6,7 @@ use crate::catalog::checksum::normalize;
 use crate::catalog::directives::{self, FileRole};
 use crate::catalog::{Checksums, SqlFile};
 use crate::config::Dialect;
+use crate::lint::model::Op;
 use crate::lint::{parse, split};
 
 /// The statements of one file, in order, ready to send.
@@ -69,9 +70,86 @@ pub enum Effect {
     DropsIndexes(Vec<String>),
     /// Running it again is harmless: `REINDEX CONCURRENTLY`, `VACUUM`, `ALTER SYSTEM`, a pragma.
     Repeatable,
+    /// MySQL DDL (each statement commits by itself, atomically): done when the catalog shows
+    /// every one of these (a table created, a column added, an index dropped...).
+    Schema(Vec<Expect>),
     /// Its effect cannot be read back (a procedure that commits, `CREATE DATABASE`): a person
     /// must say whether it ran.
     Unknown,
+}
+
+/// What the catalog shows once a DDL statement took effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    pub table: String,
+    /// A column or an index of `table`; `None` for the table itself.
+    pub part: Option<Part>,
+    /// Whether it exists afterwards.
+    pub present: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Column(String),
+    Index(String),
+}
+
+/// What a MySQL DDL statement leaves in the catalog, when every one of its operations says;
+/// `None` for one whose effect cannot be read back (a view, a procedure, a type change).
+fn mysql_expectations(statement: &str) -> Option<Vec<Expect>> {
+    let parsed = parse::parse(statement, Dialect::Mysql);
+    if !parsed.errors.is_empty() {
+        return None;
+    }
+    let ops: Vec<&Op> = parsed.statements.iter().flat_map(|s| &s.ops).collect();
+    let table = |t: &str, present: bool| Expect {
+        table: t.to_string(),
+        part: None,
+        present,
+    };
+    let column = |t: &str, c: &str, present: bool| Expect {
+        table: t.to_string(),
+        part: Some(Part::Column(c.to_string())),
+        present,
+    };
+    let mut out = Vec::new();
+    for op in &ops {
+        match op {
+            Op::CreateTable { table: t, .. } => out.push(table(t, true)),
+            Op::DropTable { tables } => out.extend(tables.iter().map(|t| table(t, false))),
+            Op::AddColumn(c) => out.push(column(&c.table, &c.column, true)),
+            Op::MysqlAddColumn {
+                table: t,
+                column: c,
+                ..
+            } => out.push(column(t, c, true)),
+            Op::DropColumn {
+                table: t,
+                column: c,
+            } => out.push(column(t, c, false)),
+            Op::RenameColumn { table: t, from, to } => {
+                out.push(column(t, from, false));
+                out.push(column(t, to, true));
+            }
+            Op::RenameTable { from, to } => {
+                out.push(table(from, false));
+                out.push(table(to, true));
+            }
+            Op::CreateIndex {
+                table: t,
+                name: Some(name),
+                ..
+            } => out.push(Expect {
+                table: t.clone(),
+                part: Some(Part::Index(name.clone())),
+                present: true,
+            }),
+            // They come with the operations above and change nothing of their own.
+            Op::AlterAlgorithm { .. } | Op::TableCopy { .. } => {}
+            _ => return None,
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// `None` when `statement` can run inside a transaction (and so commit together with its
@@ -101,7 +179,7 @@ pub fn outside_transaction(statement: &str, dialect: Dialect) -> Option<Effect> 
                 "INSERT" | "UPDATE" | "DELETE" | "REPLACE" => None,
                 // No lasting effect: running it again is harmless.
                 "SELECT" | "DO" | "SET" => Some(Effect::Repeatable),
-                _ => Some(Effect::Unknown),
+                _ => Some(mysql_expectations(statement).map_or(Effect::Unknown, Effect::Schema)),
             }
         }
     }
