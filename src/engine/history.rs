@@ -110,6 +110,15 @@ impl Mode {
     }
 }
 
+/// How `upsert` writes a row: its state and attempts, `finished` (statements done and
+/// duration) for a row written once at its end, and the statement already in flight.
+struct Upsert {
+    state: State,
+    attempts: i64,
+    finished: Option<(i64, i64)>,
+    in_flight: Option<i64>,
+}
+
 /// How far a statement-mode migration or rollback got, recorded as it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mark {
@@ -341,8 +350,13 @@ impl History {
         state: State,
         attempts: i64,
     ) -> Result<(), DbError> {
-        self.upsert(conn, row, run, state, attempts, None, None)
-            .await
+        let how = Upsert {
+            state,
+            attempts,
+            finished: None,
+            in_flight: None,
+        };
+        self.upsert(conn, row, run, how).await
     }
 
     /// `start`, with the first statement already marked in flight (`Mark::InFlight`): one
@@ -356,8 +370,13 @@ impl History {
         attempts: i64,
         in_flight: Option<i64>,
     ) -> Result<(), DbError> {
-        self.upsert(conn, row, run, state, attempts, None, in_flight)
-            .await
+        let how = Upsert {
+            state,
+            attempts,
+            finished: None,
+            in_flight,
+        };
+        self.upsert(conn, row, run, how).await
     }
 
     /// The row of a migration that ran whole inside the transaction this writes in: written
@@ -372,16 +391,13 @@ impl History {
         done: i64,
         duration_ms: i64,
     ) -> Result<(), DbError> {
-        self.upsert(
-            conn,
-            row,
-            run,
-            State::Applied,
+        let how = Upsert {
+            state: State::Applied,
             attempts,
-            Some((done, duration_ms)),
-            None,
-        )
-        .await
+            finished: Some((done, duration_ms)),
+            in_flight: None,
+        };
+        self.upsert(conn, row, run, how).await
     }
 
     async fn upsert(
@@ -389,11 +405,14 @@ impl History {
         conn: &mut Conn,
         row: &NewRow<'_>,
         run: &RunInfo,
-        state: State,
-        attempts: i64,
-        finished: Option<(i64, i64)>,
-        in_flight: Option<i64>,
+        how: Upsert,
     ) -> Result<(), DbError> {
+        let Upsert {
+            state,
+            attempts,
+            finished,
+            in_flight,
+        } = how;
         let b = self.backend;
         // A literal: a small integer runner computed, never input.
         let in_flight = in_flight.map_or("NULL".to_string(), |n| n.to_string());
