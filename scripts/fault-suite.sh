@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The fault suite: N random faults (default 120) at random points of migrate, rollback, recover
-# and deploy, on a real PostgreSQL and real SQLite files: SIGKILL, SIGINT, and the server ending
-# runner's session mid-run (57P01, what a restart does). After each one only runner commands,
+# and deploy, on a real PostgreSQL, real SQLite files and a real MariaDB: SIGKILL, SIGINT, and
+# the server ending runner's session mid-run (PostgreSQL's 57P01, MariaDB's KILL CONNECTION: what
+# a restart does to its clients). After each one only runner commands,
 # taken from what runner prints, bring the environment back; the rows are then checked (nothing
 # applied twice, nothing lost). Prints "recovered N/N, manual 0, lost 0" and the longest time
 # until the migration lock was free again. Not part of the default test run (a fast subset is).
 #
-#   scripts/fault-suite.sh [N]           RUNNER_FAULT_SEED=... replays a run
+#   scripts/fault-suite.sh [N]           RUNNER_FAULT_SEED=... replays a run;
+#                                        RUNNER_FAULT_ONLY=mariadb|postgres|sqlite|deploy one kind
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup >/dev/null

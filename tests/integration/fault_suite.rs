@@ -1,7 +1,7 @@
 //! The fault suite: SIGKILL and SIGINT at random points of `migrate` (transactional and
-//! statement-mode files with long statements, on PostgreSQL and SQLite), of `rollback`, of
-//! `recover` and of `deploy`, and the server ending runner's session mid-run (what a
-//! PostgreSQL restart does to a client: 57P01). After each fault only runner commands, chosen
+//! statement-mode files with long statements, on PostgreSQL, SQLite and MariaDB), of
+//! `rollback`, of `recover` and of `deploy`, and the server ending runner's session mid-run
+//! (what a restart does to a client: PostgreSQL's 57P01, MariaDB's KILL CONNECTION). After each fault only runner commands, chosen
 //! from what runner prints, bring the environment to the intended state, which is then checked
 //! row by row: nothing applied twice, nothing lost.
 //!
@@ -11,9 +11,11 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use sqlx::mysql::MySqlConnection;
 use sqlx::postgres::PgConnection;
 
 use crate::harness::cli::Output;
+use crate::harness::mariadb;
 use crate::harness::postgres::{self, TestDatabase};
 use crate::harness::project::Project;
 
@@ -64,6 +66,31 @@ const PG_EXPECTED: &[(&str, i64)] = &[
     ("v3b", 150_000),
     ("v3c", 150_000),
     ("v3d", 150_000),
+];
+
+/// The same migrations for MariaDB, where every file runs statement by statement (DDL commits
+/// by itself); rows come from MariaDB's sequence engine.
+const MYSQL_MIGRATIONS: &[(&str, &str, &str)] = &[
+    (
+        "V1__tables",
+        "CREATE TABLE big (tag VARCHAR(10) NOT NULL, n INT NOT NULL);",
+        "DROP TABLE big;",
+    ),
+    (
+        "V2__bulk",
+        "INSERT INTO big SELECT 'v2', seq FROM seq_1_to_200000;\nINSERT INTO big SELECT 'v2b', seq FROM seq_1_to_100000;",
+        "DELETE FROM big WHERE tag IN ('v2', 'v2b');",
+    ),
+    (
+        "V3__batches",
+        "INSERT INTO big SELECT 'v3a', seq FROM seq_1_to_150000;\nINSERT INTO big SELECT 'v3b', seq FROM seq_1_to_150000;\nCREATE INDEX big_tag ON big (tag);\nINSERT INTO big SELECT 'v3c', seq FROM seq_1_to_150000;\nINSERT INTO big SELECT 'v3d', seq FROM seq_1_to_150000;",
+        "DELETE FROM big WHERE tag LIKE 'v3%';\nDROP INDEX big_tag ON big;",
+    ),
+    (
+        "V4__note",
+        "ALTER TABLE big ADD COLUMN note TEXT;\nUPDATE big SET note = 'x' WHERE tag = 'v2';",
+        "ALTER TABLE big DROP COLUMN note;",
+    ),
 ];
 
 fn sqlite_generate(tag: &str, n: u32) -> String {
@@ -293,6 +320,90 @@ async fn pg_trial(rng: &mut Rng, tally: &mut Tally, clean_run: Duration) {
     );
 }
 
+async fn mysql_counts(conn: &mut MySqlConnection) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT tag, COUNT(*) FROM big GROUP BY tag ORDER BY tag")
+        .fetch_all(conn)
+        .await
+        .unwrap_or_default()
+}
+
+/// Ends runner's sessions on `db` from the server's side, as a restart does to its clients.
+async fn mysql_end_sessions(db: &mariadb::TestDatabase) {
+    let mut conn = db.connect().await;
+    let ids: Vec<(i64,)> = sqlx::query_as(
+        "SELECT CAST(id AS SIGNED) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_default();
+    for (id,) in ids {
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}")))
+            .execute(&mut conn)
+            .await;
+    }
+}
+
+async fn mysql_trial(rng: &mut Rng, tally: &mut Tally, clean_run: Duration) {
+    let db = mariadb::fresh_database().await;
+    let p = Project::new("mysql", &[("ci", &db.url, "")]);
+    for (stem, up, down) in MYSQL_MIGRATIONS {
+        p.migration(stem, up, Some(down));
+    }
+    let rollback = rng.below(4) == 0;
+    if rollback {
+        p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    }
+    let goal: Vec<&str> = if rollback {
+        vec!["rollback", "--env", "ci", "--to", "1"]
+    } else {
+        vec!["migrate", "--env", "ci"]
+    };
+    let fault = match rng.below(3) {
+        0 => Fault::Kill,
+        1 => Fault::Interrupt,
+        _ => Fault::ServerEnds,
+    };
+    let delay = Duration::from_millis(rng.below(clean_run.as_millis() as u64 + 1));
+    let mut child: Child = p
+        .command(&goal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(delay).await;
+    if child.try_wait().unwrap().is_none() {
+        match fault {
+            Fault::Kill => child.kill().unwrap(),
+            // SAFETY: kill(2) on our own child's pid.
+            Fault::Interrupt => unsafe {
+                libc::kill(child.id() as i32, libc::SIGINT);
+            },
+            Fault::ServerEnds => mysql_end_sessions(&db).await,
+        }
+    }
+    let _ = child.wait();
+    // Half the time the first recovery step is itself killed part-way.
+    if rng.below(2) == 0 {
+        let out = p.run(&goal);
+        if out.code != 0
+            && let Some(next) = printed_command(&out)
+        {
+            let next: Vec<&str> = next.iter().map(String::as_str).collect();
+            let delay = Duration::from_millis(rng.below(clean_run.as_millis() as u64 / 2 + 1));
+            faulted(&p, &next, &Fault::Kill, delay, None).await;
+        }
+    }
+    let steps = recover_to(&|a| p.run(a), &goal);
+    let mut conn = db.connect().await;
+    judge(
+        tally,
+        format!("mariadb {} {} after {delay:?}", goal[0], fault_name(&fault)),
+        steps,
+        mysql_counts(&mut conn).await,
+        expected(rollback),
+    );
+}
+
 fn fault_name(f: &Fault) -> &'static str {
     match f {
         Fault::Kill => "SIGKILL",
@@ -472,17 +583,37 @@ async fn fault_suite_every_fault_is_recovered_with_runner_alone() {
         p.run(&["migrate", "--env", "ci"]).expect_code(0);
         t.elapsed()
     };
+    let mysql_clean = {
+        let db = mariadb::fresh_database().await;
+        let p = Project::new("mysql", &[("ci", &db.url, "")]);
+        for (stem, up, down) in MYSQL_MIGRATIONS {
+            p.migration(stem, up, Some(down));
+        }
+        let t = Instant::now();
+        p.run(&["migrate", "--env", "ci"]).expect_code(0);
+        t.elapsed()
+    };
+    // RUNNER_FAULT_ONLY=mariadb (or postgres, sqlite, deploy) runs one kind only.
+    let only = std::env::var("RUNNER_FAULT_ONLY").unwrap_or_default();
+    let kinds: Vec<usize> = match only.as_str() {
+        "postgres" => vec![0],
+        "sqlite" => vec![1],
+        "deploy" => vec![2],
+        "mariadb" | "mysql" => vec![3],
+        _ => vec![0, 1, 3, 0, 1, 2],
+    };
     let mut tally = Tally::default();
     let started = Instant::now();
     for i in 0..trials() {
-        match i % 5 {
-            0 | 1 => pg_trial(&mut rng, &mut tally, clean).await,
-            2 | 3 => sqlite_trial(&mut rng, &mut tally, sqlite_clean).await,
-            _ => deploy_trial(&mut rng, &mut tally),
+        match kinds[i % kinds.len()] {
+            0 => pg_trial(&mut rng, &mut tally, clean).await,
+            1 => sqlite_trial(&mut rng, &mut tally, sqlite_clean).await,
+            2 => deploy_trial(&mut rng, &mut tally),
+            _ => mysql_trial(&mut rng, &mut tally, mysql_clean).await,
         }
     }
     println!(
-        "fault suite (seed {seed}): recovered {}/{}, manual {}, lost {}; longest time to lock-free {} ms; clean runs: postgres {} ms, sqlite {} ms; {:.0} s",
+        "fault suite (seed {seed}): recovered {}/{}, manual {}, lost {}; longest time to lock-free {} ms; clean runs: postgres {} ms, sqlite {} ms, mariadb {} ms; {:.0} s",
         tally.recovered,
         tally.trials,
         tally.manual.len(),
@@ -490,6 +621,7 @@ async fn fault_suite_every_fault_is_recovered_with_runner_alone() {
         tally.longest_lock_free.as_millis(),
         clean.as_millis(),
         sqlite_clean.as_millis(),
+        mysql_clean.as_millis(),
         started.elapsed().as_secs_f64()
     );
     assert!(
