@@ -26,10 +26,28 @@ pub use crate::error::DbError;
 use crate::config::{DatabaseUrl, Dialect};
 use crate::error::{Error, Result};
 
-pub enum Conn {
+/// One database connection of a run (not a pool: the lock, the migrations and the history
+/// share its fate), and the session limits last set on it.
+pub struct Conn {
+    pub(crate) driver: Driver,
+    /// The SQL of the session-level limits in force (`set_limits`), so setting the same ones
+    /// again costs no round trip.
+    session_limits: Option<String>,
+}
+
+pub enum Driver {
     Postgres(PgConnection),
     Sqlite(SqliteConnection),
     Mysql(MySqlConnection),
+}
+
+impl From<Driver> for Conn {
+    fn from(driver: Driver) -> Conn {
+        Conn {
+            driver,
+            session_limits: None,
+        }
+    }
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection, whatever the dialect: the same
@@ -37,10 +55,10 @@ pub enum Conn {
 #[macro_export]
 macro_rules! on_conn {
     ($conn:expr, $c:ident => $body:expr) => {
-        match $conn {
-            $crate::db::Conn::Postgres($c) => $body,
-            $crate::db::Conn::Sqlite($c) => $body,
-            $crate::db::Conn::Mysql($c) => $body,
+        match &mut $conn.driver {
+            $crate::db::Driver::Postgres($c) => $body,
+            $crate::db::Driver::Sqlite($c) => $body,
+            $crate::db::Driver::Mysql($c) => $body,
         }
     };
 }
@@ -282,7 +300,7 @@ impl Conn {
                 let _ = sqlx::raw_sql("SET client_connection_check_interval = 1000")
                     .execute(&mut conn)
                     .await;
-                Ok(Conn::Postgres(conn))
+                Ok(Driver::Postgres(conn).into())
             }
             Dialect::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url.expose())
@@ -295,7 +313,7 @@ impl Conn {
                 {
                     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
                 }
-                Ok(Conn::Sqlite(options.connect().await.map_err(fail)?))
+                Ok(Driver::Sqlite(options.connect().await.map_err(fail)?).into())
             }
             Dialect::Mysql => {
                 let options = MySqlConnectOptions::from_str(url.expose()).map_err(fail)?;
@@ -305,7 +323,7 @@ impl Conn {
                     .execute(&mut conn)
                     .await
                     .map_err(fail)?;
-                Ok(Conn::Mysql(conn))
+                Ok(Driver::Mysql(conn).into())
             }
         }
     }
@@ -325,10 +343,10 @@ impl Conn {
     }
 
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Conn::Postgres(_) => Dialect::Postgres,
-            Conn::Sqlite(_) => Dialect::Sqlite,
-            Conn::Mysql(_) => Dialect::Mysql,
+        match &self.driver {
+            Driver::Postgres(_) => Dialect::Postgres,
+            Driver::Sqlite(_) => Dialect::Sqlite,
+            Driver::Mysql(_) => Dialect::Mysql,
         }
     }
 
@@ -429,11 +447,21 @@ impl Conn {
         in_transaction: bool,
     ) -> Result<(), DbError> {
         let sql = self.backend().limits_sql(limits, in_transaction);
-        self.execute(&sql).await
+        if in_transaction {
+            return self.execute(&sql).await;
+        }
+        if self.session_limits.as_deref() == Some(sql.as_str()) {
+            return Ok(());
+        }
+        self.session_limits = None;
+        self.execute(&sql).await?;
+        self.session_limits = Some(sql);
+        Ok(())
     }
 
     /// Puts the limits back to the session's defaults.
     pub async fn reset_limits(&mut self) -> Result<(), DbError> {
+        self.session_limits = None;
         match self.backend().reset_limits_sql() {
             Some(sql) => self.execute(sql).await,
             None => Ok(()),
@@ -505,7 +533,11 @@ impl Conn {
     }
 
     pub async fn close(self) {
-        let _ = on_conn!(self, c => c.close().await);
+        let _ = match self.driver {
+            Driver::Postgres(c) => c.close().await,
+            Driver::Sqlite(c) => c.close().await,
+            Driver::Mysql(c) => c.close().await,
+        };
     }
 }
 

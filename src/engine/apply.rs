@@ -363,7 +363,6 @@ async fn statement_mode(
         }
         progress.statement_done(step, index + 1, total);
     }
-    let _ = conn.reset_limits().await;
     if finished {
         // The last statement's transaction wrote the row's end and its event.
         return Ok(());

@@ -250,6 +250,22 @@ pub async fn migrate_locked(
     prefix: &str,
     reporter: &mut dyn Reporter,
 ) -> Result<Applied> {
+    let result = migrate_steps(conn, env, catalog, options, previous, prefix, reporter).await;
+    // Statements set the session's limits once for the whole run (`Conn::set_limits`); what
+    // runs after the migrations gets the session's own back.
+    let _ = conn.reset_limits().await;
+    result
+}
+
+async fn migrate_steps(
+    conn: &mut Conn,
+    env: &Environment,
+    catalog: &Catalog,
+    options: &MigrateOptions,
+    previous: Option<&Previous>,
+    prefix: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<Applied> {
     let history = History::new(prefix, conn.dialect());
     history
         .ensure(conn)
