@@ -489,6 +489,27 @@ impl Conn {
         }
     }
 
+    /// `begin`, then `first` (SQL text, no parameters), in one round trip where the database
+    /// takes several statements in one query (not SQLite, whose transaction guards run apart).
+    pub async fn begin_with(&mut self, limits: &Limits, first: &str) -> Result<(), DbError> {
+        let backend = self.backend();
+        if backend.foreign_keys().is_some() {
+            self.begin(limits).await?;
+            return self.execute(first).await;
+        }
+        let sql = if backend.limits_before_begin() {
+            self.set_limits(limits, false).await?;
+            format!("{};\n{first}", backend.begin_sql())
+        } else {
+            format!(
+                "{}; {};\n{first}",
+                backend.begin_sql(),
+                backend.limits_sql(limits, true)
+            )
+        };
+        self.execute(&sql).await
+    }
+
     /// Runs SQL text as is (one or more statements, no parameters).
     pub async fn execute(&mut self, sql: &str) -> Result<(), DbError> {
         let sql = AssertSqlSafe(sql.to_string());

@@ -188,29 +188,27 @@ async fn transaction_attempt(
 ) -> Result<(), (usize, DbError)> {
     let (history, run, step, row) = (job.history, job.run, job.step, job.row);
     let total = step.script.statements.len();
-    conn.begin(job.limits).await.map_err(|e| (0, e))?;
     for (index, statement) in step.script.statements.iter().enumerate() {
         if crate::runtime::interrupted() {
             return Err((index + 1, interrupted_error()));
         }
-        conn.execute(statement).await.map_err(|e| (index + 1, e))?;
+        // The transaction opens with its first statement: one round trip for both.
+        let ran = match index {
+            0 => conn.begin_with(job.limits, statement).await,
+            _ => conn.execute(statement).await,
+        };
+        ran.map_err(|e| (index + 1, e))?;
         progress.statement_done(step, index + 1, total);
+    }
+    if step.script.statements.is_empty() {
+        conn.begin(job.limits).await.map_err(|e| (0, e))?;
     }
     let took = ms(started.elapsed());
     // The row is written once, finished: inside this transaction nobody could see it
     // `applying`, and a crash takes it with everything else.
+    let detail = applied_detail(step, took);
     history
-        .applied_in_transaction(conn, row, run, attempts, total as i64, took)
-        .await
-        .map_err(|e| (total, e))?;
-    history
-        .event(
-            conn,
-            run,
-            Some(row.version),
-            "migration_applied",
-            &applied_detail(step, took),
-        )
+        .applied_in_transaction(conn, row, run, attempts, total as i64, took, &detail)
         .await
         .map_err(|e| (total, e))?;
     conn.commit().await.map_err(|e| (total, e))
@@ -530,9 +528,9 @@ async fn in_own_transaction(
     limits: &Limits,
 ) -> Result<(), DbError> {
     let (history, counter, done) = (at.history, at.counter, at.index as i64 + 1);
-    conn.begin(limits).await?;
     let result = async {
-        conn.execute(statement).await?;
+        // The transaction opens with the statement: one round trip for both.
+        conn.begin_with(limits, statement).await?;
         match (at.marks.finish, counter) {
             (Some(f), Counter::Forward(version)) => {
                 let took = ms(f.started.elapsed());

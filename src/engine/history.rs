@@ -112,11 +112,14 @@ impl Mode {
 
 /// How `upsert` writes a row: its state and attempts, `finished` (statements done and
 /// duration) for a row written once at its end, and the statement already in flight.
-struct Upsert {
+struct Upsert<'a> {
     state: State,
     attempts: i64,
     finished: Option<(i64, i64)>,
     in_flight: Option<i64>,
+    /// An audit event (kind, detail) written by the same statement, where the database can
+    /// (PostgreSQL: a data-modifying CTE); `None`, or elsewhere, by the caller.
+    event: Option<(&'a str, &'a str)>,
 }
 
 /// How far a statement-mode migration or rollback got, recorded as it goes.
@@ -355,6 +358,7 @@ impl History {
             attempts,
             finished: None,
             in_flight: None,
+            event: None,
         };
         self.upsert(conn, row, run, how).await
     }
@@ -375,6 +379,7 @@ impl History {
             attempts,
             finished: None,
             in_flight,
+            event: None,
         };
         self.upsert(conn, row, run, how).await
     }
@@ -382,6 +387,9 @@ impl History {
     /// The row of a migration that ran whole inside the transaction this writes in: written
     /// once, finished (`done` statements, `duration_ms`), where `start` + `finish` would take
     /// two round trips. Nobody outside the transaction could have seen it `applying`.
+    /// With its `migration_applied` audit event: one statement on PostgreSQL (a CTE), two
+    /// elsewhere, in the caller's transaction either way.
+    #[allow(clippy::too_many_arguments)]
     pub async fn applied_in_transaction(
         &self,
         conn: &mut Conn,
@@ -390,14 +398,22 @@ impl History {
         attempts: i64,
         done: i64,
         duration_ms: i64,
+        detail: &str,
     ) -> Result<(), DbError> {
+        let together = conn.dialect() == crate::config::Dialect::Postgres;
         let how = Upsert {
             state: State::Applied,
             attempts,
             finished: Some((done, duration_ms)),
             in_flight: None,
+            event: together.then_some(("migration_applied", detail)),
         };
-        self.upsert(conn, row, run, how).await
+        self.upsert(conn, row, run, how).await?;
+        if !together {
+            self.event(conn, run, Some(row.version), "migration_applied", detail)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn upsert(
@@ -405,13 +421,14 @@ impl History {
         conn: &mut Conn,
         row: &NewRow<'_>,
         run: &RunInfo,
-        how: Upsert,
+        how: Upsert<'_>,
     ) -> Result<(), DbError> {
         let Upsert {
             state,
             attempts,
             finished,
             in_flight,
+            event,
         } = how;
         let b = self.backend;
         // A literal: a small integer runner computed, never input.
@@ -478,6 +495,30 @@ impl History {
             values.push(done.into());
             values.push(duration_ms.into());
         }
+        let sql = match event {
+            None => sql,
+            Some((kind, detail)) => {
+                let n = values.len();
+                values.extend([
+                    run.environment.clone().into(),
+                    run.deploy_id.clone().into(),
+                    kind.into(),
+                    detail.into(),
+                    run.actor.clone().into(),
+                ]);
+                format!(
+                    "WITH written AS ({sql} RETURNING version)
+                     INSERT INTO {} (environment, deploy_id, version, kind, detail, actor)
+                     SELECT ${}, ${}, written.version, ${}, ${}, ${} FROM written",
+                    self.events,
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5
+                )
+            }
+        };
         conn.exec(sql, values).await.map(drop)
     }
 

@@ -194,7 +194,7 @@ async fn sigkill_in_a_transaction_frees_the_lock_and_the_next_run_applies_it() {
     loop {
         // The row is written inside the migration's transaction: watch the server instead.
         let running: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'runner migrate%' AND query LIKE 'SELECT pg_sleep%'",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'runner migrate%' AND query LIKE '%SELECT pg_sleep%'",
         )
         .fetch_one(&mut conn)
         .await
