@@ -268,10 +268,21 @@ async fn statement_mode(
     let first = step.resume_from;
     let announce_first = effects.get(first).is_some_and(Option::is_some);
     let in_flight = announce_first.then_some(first as i64 + 1);
-    history
-        .start_in_flight(conn, row, run, State::Applying, 1, in_flight)
-        .await
-        .map_err(|e| stop(first, e, None))?;
+    // MySQL, from the first statement, DDL first: the row's start goes in the same query as
+    // that statement (it commits before the DDL does, so a crash in between is settled from
+    // the catalog as ever); elsewhere, its own write.
+    let mut prefix = match (dialect, in_flight) {
+        (crate::config::Dialect::Mysql, Some(n)) if first == 0 => {
+            Some(history.start_in_flight_sql(row, run, n))
+        }
+        _ => None,
+    };
+    if prefix.is_none() {
+        history
+            .start_in_flight(conn, row, run, State::Applying, 1, in_flight)
+            .await
+            .map_err(|e| stop(first, e, None))?;
+    }
     if first > 0 {
         let mark = match in_flight {
             Some(next) => Mark::DoneThenInFlight(first as i64, next),
@@ -302,6 +313,8 @@ async fn statement_mode(
         let target = Counter::Forward(row.version);
         let last = index + 1 == total;
         let marks = Marks {
+            effect: Some(effects[index].clone()),
+            prefix: prefix.take(),
             announced,
             defer_done: effects[index].is_some(),
             finish: (last && effects[index].is_none()).then_some(Finish { run, step, started }),
@@ -334,7 +347,7 @@ async fn statement_mode(
             }
             return Err(stopped);
         }
-        finished = marks.finish.is_some();
+        finished = last && effects[index].is_none();
         // The done mark an outside statement left to us, merged with the next write: with the
         // next one's in-flight mark; into the next statement's own transaction (which records
         // it done too) or the row's end, when the catalog can tell after a crash whether it
@@ -417,8 +430,11 @@ const INVALID_TRANSACTION_TERMINATION: &str = "2D000";
 
 /// How a statement's progress writes merge with its neighbours' (each merge saves a commit;
 /// none loses what a crash must find: see `statement_mode`).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub(super) struct Marks<'a> {
+    /// Whether it runs outside a transaction, and how its effect is read back, when the caller
+    /// already knows (`outside_transaction`); worked out here otherwise.
+    pub effect: Option<Option<Effect>>,
     /// Its in-flight mark is already written (with the row's start, or with the previous
     /// statement's done mark).
     pub announced: bool,
@@ -429,6 +445,9 @@ pub(super) struct Marks<'a> {
     /// The last statement: its own transaction also finishes the row (applied) and writes the
     /// audit event.
     pub finish: Option<Finish<'a>>,
+    /// SQL sent in the same query just before the statement (MySQL: the row's start, which
+    /// the statement's own commit must follow).
+    pub prefix: Option<String>,
 }
 
 /// The row's end, written in the last statement's transaction.
@@ -453,7 +472,10 @@ pub(super) async fn run_statement(
     waiting: &mut dyn FnMut(Wait<'_>),
 ) -> Result<(), StatementFailed> {
     let dialect = conn.dialect();
-    let mut effect = outside_transaction(statement, dialect);
+    let mut effect = marks
+        .effect
+        .clone()
+        .unwrap_or_else(|| outside_transaction(statement, dialect));
     let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
     let mut attempt = 0;
     let targets = gap::targets([statement], dialect);
@@ -474,7 +496,7 @@ pub(super) async fn run_statement(
             history,
             counter,
             index,
-            marks,
+            marks: marks.clone(),
         };
         let result = match &effect {
             None => in_own_transaction(conn, &at, statement, limits).await,
@@ -529,6 +551,20 @@ async fn in_own_transaction(
 ) -> Result<(), DbError> {
     let (history, counter, done) = (at.history, at.counter, at.index as i64 + 1);
     let result = async {
+        if let (Some(f), Counter::Forward(version), crate::config::Dialect::Mysql) =
+            (at.marks.finish, counter, conn.dialect())
+        {
+            // The transaction, the statement, the row's end, its event and the COMMIT in one
+            // query: MySQL stops at the first error, and nothing of it is then committed.
+            conn.set_limits(limits, false).await?;
+            let took = ms(f.started.elapsed());
+            let detail = applied_detail(f.step, took);
+            let finish = history.finish_applied_sql(f.run, version, done, took, &detail);
+            let begin = conn.backend().begin_sql();
+            return conn
+                .execute(&format!("{begin};\n{statement}\n;\n{finish};\nCOMMIT"))
+                .await;
+        }
         // The transaction opens with the statement: one round trip for both.
         conn.begin_with(limits, statement).await?;
         match (at.marks.finish, counter) {
@@ -594,7 +630,11 @@ async fn outside(
         _ => limits,
     };
     conn.set_limits(limits, false).await?;
-    conn.execute(statement).await?;
+    match &at.marks.prefix {
+        // The row's start (an idempotent upsert) in the same query, each attempt.
+        Some(prefix) => conn.execute(&format!("{prefix};\n{statement}")).await?,
+        None => conn.execute(statement).await?,
+    }
     if at.marks.defer_done {
         return Ok(());
     }

@@ -94,6 +94,10 @@ pub fn targets<'a>(
     dialect: Dialect,
 ) -> Vec<(String, Mode)> {
     let mut out: Vec<(String, Mode)> = Vec::new();
+    // Only PostgreSQL's locks are read (`wait_for_gap`): elsewhere, nothing to parse for.
+    if dialect != Dialect::Postgres {
+        return out;
+    }
     let mut created: Vec<String> = Vec::new();
     let mut add = |table: &str, mode: Mode, created: &[String]| {
         if table.is_empty() || created.iter().any(|c| c == table) {

@@ -423,6 +423,30 @@ impl History {
         run: &RunInfo,
         how: Upsert<'_>,
     ) -> Result<(), DbError> {
+        let (sql, values) = self.upsert_query(row, run, how);
+        conn.exec(sql, values).await.map(drop)
+    }
+
+    /// MySQL: `start_in_flight` as SQL text with literals, to send in one query with the
+    /// migration's first statement (`crate::db::mysql_inline`).
+    pub fn start_in_flight_sql(&self, row: &NewRow<'_>, run: &RunInfo, in_flight: i64) -> String {
+        let how = Upsert {
+            state: State::Applying,
+            attempts: 1,
+            finished: None,
+            in_flight: Some(in_flight),
+            event: None,
+        };
+        let (sql, values) = self.upsert_query(row, run, how);
+        crate::db::mysql_inline(&sql, &values)
+    }
+
+    fn upsert_query(
+        &self,
+        row: &NewRow<'_>,
+        run: &RunInfo,
+        how: Upsert<'_>,
+    ) -> (String, Vec<Value>) {
         let Upsert {
             state,
             attempts,
@@ -519,7 +543,7 @@ impl History {
                 )
             }
         };
-        conn.exec(sql, values).await.map(drop)
+        (sql, values)
     }
 
     /// `UPDATE <migrations> SET <assignments> WHERE version = <version>`, the assignments'
@@ -615,6 +639,35 @@ impl History {
         );
         let values = vec![state.name().into(), done.into(), duration_ms.into()];
         self.update(conn, version, &set, values).await
+    }
+
+    /// MySQL: the row's end and its `migration_applied` event as SQL text with literals,
+    /// sent with the COMMIT in one query (prepared statements cannot share a query there).
+    /// Strings go in as hex literals, exact in every `sql_mode`.
+    pub fn finish_applied_sql(
+        &self,
+        run: &RunInfo,
+        version: i64,
+        done: i64,
+        duration_ms: i64,
+        detail: &str,
+    ) -> String {
+        let text = |t: &str| {
+            let hex: String = t.bytes().map(|b| format!("{b:02X}")).collect();
+            format!("_utf8mb4 X'{hex}'")
+        };
+        format!(
+            "UPDATE {m} SET state = '{applied}', statements_done = {done}, finished_at = {now}, duration_ms = {duration_ms}, in_flight = NULL WHERE version = {version};
+             INSERT INTO {e} (environment, deploy_id, version, kind, detail, actor) VALUES ({}, {}, {version}, 'migration_applied', {}, {})",
+            text(&run.environment),
+            text(&run.deploy_id),
+            text(detail),
+            text(&run.actor),
+            m = self.migrations,
+            e = self.events,
+            applied = State::Applied.name(),
+            now = self.now(),
+        )
     }
 
     /// Marks a row failed, with the statement (1-based) that failed and the database's error.
