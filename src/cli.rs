@@ -26,7 +26,9 @@ RUNNER_DIALECT, RUNNER_DATABASE_URL), which beats runner.toml, which beats the d
 
 Exit codes: 0 ok, 1 check found errors, 2 usage/config/input error, 3 a migration failed,
 4 health checks failed and the deploy was rolled back, 5 a rollback failed, 6 lock timeout,
-7 the database could not be reached or the connection was lost, 8 interrupted (SIGINT/SIGTERM).
+7 the database could not be reached or the connection was lost, 8 interrupted (SIGINT/SIGTERM),
+9 waiting (a canary paused, a flag ramp inconclusive: `runner wait`), 10 a pipeline deploy changed
+earlier environments before a later one failed.
 
 Examples:
   runner deploy --with-migrations --version 1.0.0 --approve   the whole pipeline
@@ -310,6 +312,37 @@ Example:
 
 Database passwords are always shown as ***.")]
     Config(ConfigArgs),
+
+    /// Print a shell completion script, generated from runner's own command line.
+    #[command(after_help = "\
+Example:
+  $ runner completions bash > ~/.local/share/bash-completion/completions/runner
+  $ runner completions zsh > ~/.zfunc/_runner        # with fpath+=~/.zfunc in .zshrc
+  $ runner completions fish > ~/.config/fish/completions/runner.fish")]
+    Completions(CompletionsArgs),
+
+    /// Print runner's man page (roff), generated from its command line.
+    #[command(after_help = "\
+Example:
+  $ runner man > runner.1 && man ./runner.1
+  $ runner man | sudo tee /usr/local/share/man/man1/runner.1 >/dev/null")]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ mod plan;
 mod promote;
 mod recover;
 mod rollback;
+mod shell;
 mod since;
 mod status;
 mod verify;
@@ -61,6 +62,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Flag(command) => flag::run(&plain()?, &command),
         Command::New(args) => new::run(&plain()?, &args),
         Command::Catalog(args) => catalog::run(&plain()?, &args),
+        Command::Completions(args) => shell::completions(args.shell),
+        Command::Man => shell::man(),
         Command::Config(args) => {
             let config = load_config(global, args.env.clone(), args.database_url.clone())?;
             config::run(&config, &args)

@@ -69,3 +69,39 @@ fn explain_lists_every_rule_and_prints_each_documentation() {
         .expect_code(2)
         .stderr_has("no rule `drop-col` (did you mean drop-column?)");
 }
+
+/// Completions and the man page come from the command line itself: every subcommand is in
+/// them, and bash accepts the script.
+#[test]
+fn completions_and_the_man_page_are_generated_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bash = Runner::new(dir.path())
+        .args(["completions", "bash"])
+        .run()
+        .expect_code(0);
+    for sub in ["deploy", "rollback", "recover", "wait", "flag"] {
+        assert!(bash.stdout.contains(sub), "bash completions lack {sub}");
+    }
+    let script = dir.path().join("runner.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(syntax.success(), "bash -n rejects the completion script");
+    for shell in ["zsh", "fish"] {
+        let out = Runner::new(dir.path())
+            .args(["completions", shell])
+            .run()
+            .expect_code(0);
+        assert!(out.stdout.contains("deploy"), "{shell}: {out}");
+    }
+    Runner::new(dir.path())
+        .args(["completions", "tcsh"])
+        .run()
+        .expect_code(2);
+    let man = Runner::new(dir.path()).args(["man"]).run().expect_code(0);
+    assert!(man.stdout.contains(".TH runner 1"), "{man}");
+    assert!(man.stdout.contains("deploy"), "{man}");
+}
