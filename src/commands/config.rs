@@ -25,12 +25,21 @@ pub fn run(config: &Config, args: &ConfigArgs) -> Result<ExitCode> {
         }
         Format::Table => {
             print!("{}", crate::report::config::human(config, &environments));
-            if args.env.is_none() {
-                for (name, error) in &config.unresolved {
-                    println!("{name}: not usable here: {error}");
-                }
-            }
         }
     }
-    Ok(ExitCode::Success)
+    // An environment runner cannot use here is an error to fix, not a note: non-zero, so a
+    // CI step that checks the configuration fails.
+    let unusable: Vec<_> = config
+        .unresolved
+        .iter()
+        .filter(|(n, _)| args.env.is_none() || args.env.as_ref() == Some(*n))
+        .collect();
+    for (name, error) in &unusable {
+        eprintln!("error: environment {name} is not usable here: {error}");
+    }
+    Ok(if unusable.is_empty() {
+        ExitCode::Success
+    } else {
+        ExitCode::Usage
+    })
 }

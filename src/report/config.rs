@@ -4,6 +4,10 @@ use super::table::Table;
 use crate::config::{Config, Environment};
 
 pub fn human(config: &Config, environments: &[&Environment]) -> String {
+    let text = config
+        .file
+        .as_ref()
+        .and_then(|f| std::fs::read_to_string(f).ok());
     let mut t = Table::new(["SETTING", "VALUE", "FROM"]);
     let file = config
         .file
@@ -27,6 +31,7 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
     ]);
     for env in environments {
         let key = |k: &str| format!("{}.{k}", env.name);
+        let from = |k: &str| origin(text.as_deref(), &env.name, k);
         t.row([
             key("database_url"),
             env.database_url.value.redacted(),
@@ -35,9 +40,13 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
         t.row([
             key("requires_approval"),
             env.requires_approval.to_string(),
-            String::new(),
+            from("requires_approval"),
         ]);
-        t.row([key("strategy"), env.strategy().name().into(), String::new()]);
+        t.row([
+            key("strategy"),
+            env.strategy().name().into(),
+            from("strategy"),
+        ]);
         let rollout = &env.rollout;
         if rollout.strategy.routed() {
             let servers: Vec<String> = rollout
@@ -48,7 +57,7 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
                     None => format!("{} {}", s.name, s.address),
                 })
                 .collect();
-            t.row([key("servers"), servers.join(", "), String::new()]);
+            t.row([key("servers"), servers.join(", "), from("servers")]);
             if let Some(r) = &rollout.router {
                 t.row([
                     key("router"),
@@ -60,7 +69,7 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
                             format!("nginx {} upstream {}", r.socket.display(), r.backend)
                         }
                     },
-                    String::new(),
+                    from("router"),
                 ]);
             }
             let d = |d: std::time::Duration| humantime::format_duration(d).to_string();
@@ -85,13 +94,18 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
             t.row([
                 key("rollout"),
                 format!("{options}, drain_timeout {}", d(rollout.drain_timeout)),
-                String::new(),
+                from("rollout"),
             ]);
         }
         t.row([
             key("lock_timeout"),
             humantime::format_duration(env.lock_timeout).to_string(),
-            String::new(),
+            from("lock_timeout"),
+        ]);
+        t.row([
+            key("gap_wait"),
+            humantime::format_duration(env.gap_wait).to_string(),
+            from("gap_wait"),
         ]);
         for (name, hook) in [
             ("deploy", &env.deploy),
@@ -100,12 +114,60 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
             ("stop", &env.stop),
         ] {
             if let Some(argv) = hook {
-                t.row([key(name), argv.join(" "), String::new()]);
+                t.row([key(name), argv.join(" "), from(name)]);
             }
         }
         if let Some(h) = &env.health {
-            t.row([key("health.url"), h.url.clone(), String::new()]);
+            t.row([key("health.url"), h.url.clone(), from("health")]);
         }
     }
     t.render()
+}
+
+/// Where an environment's setting comes from: its line in runner.toml (the key in the
+/// environment's table, or its own `[environments.NAME.KEY]` table), else runner's default.
+fn origin(text: Option<&str>, env: &str, key: &str) -> String {
+    let Some(text) = text else {
+        return "default".into();
+    };
+    let table = format!("environments.{env}");
+    let own = format!("{table}.{key}");
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            current = header.trim().to_string();
+            if current == own {
+                return format!("runner.toml line {}", i + 1);
+            }
+            continue;
+        }
+        let Some((name, _)) = line.split_once('=') else {
+            continue;
+        };
+        if current == table && name.trim() == key {
+            return format!("runner.toml line {}", i + 1);
+        }
+    }
+    "default".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin;
+
+    #[test]
+    fn a_setting_is_traced_to_its_line_or_the_default() {
+        let text = "[environments.prod]\ndatabase_url = \"x\"\nrequires_approval = true\n[environments.prod.rollout]\nsteps = [5]\n";
+        assert_eq!(
+            origin(Some(text), "prod", "requires_approval"),
+            "runner.toml line 3"
+        );
+        assert_eq!(origin(Some(text), "prod", "rollout"), "runner.toml line 4");
+        assert_eq!(origin(Some(text), "prod", "lock_timeout"), "default");
+        assert_eq!(
+            origin(Some(text), "staging", "requires_approval"),
+            "default"
+        );
+    }
 }

@@ -45,11 +45,11 @@ fn a_missing_environment_variable_names_it_and_its_line() {
         .run()
         .expect_code(2)
         .stderr_has("runner.toml:5:16: environments.staging.database_url: environment variable STAGING_DATABASE_URL is not set");
-    // Shown, not fatal, when no command needs that environment.
+    // `runner config` shows the rest, and exits non-zero: this configuration cannot be used here.
     config_with(toml, &[])
-        .expect_code(0)
-        .stdout_has("staging: not usable here: ")
-        .stdout_has("STAGING_DATABASE_URL is not set");
+        .expect_code(2)
+        .stderr_has("environment staging is not usable here: ")
+        .stderr_has("STAGING_DATABASE_URL is not set");
 }
 
 /// A staging CI job has staging's secrets, not production's: only the environments a command
