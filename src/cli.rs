@@ -280,6 +280,20 @@ Example:
   $ runner explain add-column-rewrite")]
     Explain(ExplainArgs),
 
+    /// Start a project: write a commented runner.toml for the project in this folder.
+    #[command(after_help = "\
+Example:
+  $ cd my-app && DATABASE_URL=postgres://localhost/app runner init
+  found migrations/ (12 migrations in runner's layout); dialect postgres (from DATABASE_URL)
+  wrote runner.toml: staging, then production (protected); their database URLs are
+  ${STAGING_DATABASE_URL} and ${PRODUCTION_DATABASE_URL}
+  next: `runner check`
+
+It finds the migrations folder (migrations/, db/migrations/, sql/migrations/,
+database/migrations/; created when there is none), reads the dialect from --dialect, else
+DATABASE_URL's scheme, else takes PostgreSQL, and never overwrites a runner.toml.")]
+    Init(InitArgs),
+
     /// Create the next migration and its rollback script.
     #[command(after_help = "\
 Example:
@@ -894,6 +908,13 @@ pub struct LockReleaseArgs {
 pub struct ExplainArgs {
     /// A rule id, e.g. drop-column. Without it, every rule is listed.
     pub rule: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The SQL dialect. Default: DATABASE_URL's scheme when it is set, else postgres.
+    #[arg(long, value_enum)]
+    pub dialect: Option<DialectArg>,
 }
 
 #[derive(Debug, Args)]

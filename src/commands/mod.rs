@@ -7,6 +7,7 @@ mod deploy;
 mod explain;
 pub(crate) mod flag;
 mod history;
+mod init;
 mod lock;
 mod migrate;
 mod new;
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Catalog(args) => catalog::run(&plain()?, &args),
         Command::Completions(args) => shell::completions(args.shell),
         Command::Man => shell::man(),
+        Command::Init(args) => init::run(&args),
         Command::Config(args) => {
             let config = load_config(global, args.env.clone(), args.database_url.clone())?;
             config::run(&config, &args)

@@ -110,3 +110,53 @@ fn a_missing_migrations_folder_is_created() {
     new(p.path(), &["first"]).expect_code(0);
     assert_eq!(listing(p.path()).len(), 2);
 }
+
+/// `runner init` in a project folder: its migrations folder found, the dialect read from
+/// DATABASE_URL, a commented runner.toml that `check` and `config` then use; never overwritten.
+#[test]
+fn init_writes_a_runner_toml_that_check_and_config_use_and_never_overwrites_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("db/migrations")).unwrap();
+    std::fs::write(
+        dir.path().join("db/migrations/V1__users.sql"),
+        "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("db/migrations/V1__users.down.sql"),
+        "DROP TABLE users;\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Runner::new(dir.path())
+            .args(args)
+            .env("DATABASE_URL", "postgresql://app@localhost/app")
+            .run()
+    };
+    run(&["init"])
+        .expect_code(0)
+        .stdout_has("found db/migrations/ (1 migration(s)")
+        .stdout_has("dialect postgres (from DATABASE_URL)");
+    let toml = std::fs::read_to_string(dir.path().join("runner.toml")).unwrap();
+    assert!(toml.contains("dir = \"db/migrations\""), "{toml}");
+    assert!(toml.contains("requires_approval = true"), "{toml}");
+    run(&["init"])
+        .expect_code(2)
+        .stderr_has("runner init never overwrites it");
+    run(&["check"]).expect_code(0).stdout_has("2 files checked");
+    Runner::new(dir.path())
+        .args(["config"])
+        .env("STAGING_DATABASE_URL", "postgres://app@localhost/staging")
+        .env(
+            "PRODUCTION_DATABASE_URL",
+            "postgres://app@localhost/production",
+        )
+        .run()
+        .expect_code(0)
+        .stdout_has("production.requires_approval  true")
+        .stdout_has("runner.toml line");
+    // Without the variables, config says what cannot be used, and fails.
+    run(&["config"])
+        .expect_code(2)
+        .stderr_has("STAGING_DATABASE_URL is not set");
+}
