@@ -564,8 +564,17 @@ impl Conn {
 
 /// `$n` placeholders outside quotes turned into `?`, with the 0-based value index of each.
 fn question_marks(sql: &str) -> (String, Vec<usize>) {
-    let mut out = String::with_capacity(sql.len());
     let mut order = Vec::new();
+    let out = replace_placeholders(sql, |i| {
+        order.push(i);
+        "?".to_string()
+    });
+    (out, order)
+}
+
+/// `sql` with each `$n` outside quotes replaced by `with(n - 1)`.
+fn replace_placeholders(sql: &str, mut with: impl FnMut(usize) -> String) -> String {
+    let mut out = String::with_capacity(sql.len());
     let mut quote: Option<char> = None;
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
@@ -586,54 +595,26 @@ fn question_marks(sql: &str) -> (String, Vec<usize>) {
                     n.push(*d);
                     chars.next();
                 }
-                order.push(n.parse::<usize>().unwrap_or(1).saturating_sub(1));
-                out.push('?');
+                out.push_str(&with(n.parse::<usize>().unwrap_or(1).saturating_sub(1)));
             }
             None => out.push(c),
         }
     }
-    (out, order)
+    out
 }
 
 /// `sql` with its `$n` placeholders (outside quotes) replaced by MySQL literals of `values`:
 /// numbers as they are, text as hex literals (exact in every `sql_mode`), NULL. For the few
 /// writes runner sends in one query with others, where prepared statements cannot go.
 pub fn mysql_inline(sql: &str, values: &[Value]) -> String {
-    let literal = |i: usize| match values.get(i) {
+    replace_placeholders(sql, |i| match values.get(i) {
         Some(Value::Int(Some(n))) => n.to_string(),
         Some(Value::Text(Some(t))) => {
             let hex: String = t.bytes().map(|b| format!("{b:02X}")).collect();
             format!("_utf8mb4 X'{hex}'")
         }
         _ => "NULL".to_string(),
-    };
-    let mut out = String::with_capacity(sql.len() * 2);
-    let mut quote: Option<char> = None;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        match quote {
-            Some(q) => {
-                out.push(c);
-                if c == q {
-                    quote = None;
-                }
-            }
-            None if matches!(c, '\'' | '"' | '`') => {
-                quote = Some(c);
-                out.push(c);
-            }
-            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
-                let mut n = String::new();
-                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                    n.push(*d);
-                    chars.next();
-                }
-                out.push_str(&literal(n.parse::<usize>().unwrap_or(1).saturating_sub(1)));
-            }
-            None => out.push(c),
-        }
-    }
-    out
+    })
 }
 
 /// A value bound to a statement parameter.

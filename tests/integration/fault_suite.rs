@@ -137,17 +137,7 @@ fn printed_command(out: &Output) -> Option<Vec<String>> {
     let start = line.find("`runner ")?;
     let rest = &line[start + 1..];
     let command = &rest[..rest.find('`')?];
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quoted = false;
-    for c in command.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            ' ' if !quoted => words.push(std::mem::take(&mut word)),
-            c => word.push(c),
-        }
-    }
-    words.push(word);
+    let words = crate::harness::printed::words(command);
     Some(
         words
             .into_iter()

@@ -23,21 +23,7 @@ fn hint(out: &Output) -> String {
 
 /// Runs a printed command as a shell would split it (double quotes group words).
 fn run_printed(p: &Project, command: &str) -> Output {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quoted = false;
-    for c in command.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            ' ' if !quoted => {
-                if !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-            }
-            c => word.push(c),
-        }
-    }
-    words.push(word);
+    let words = crate::harness::printed::words(command);
     assert_eq!(words[0], "runner", "{command}");
     let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
     p.run(&args)

@@ -87,8 +87,8 @@ impl Runner {
         self
     }
 
-    /// Starts runner without waiting, for runs signalled mid-way (output discarded).
-    pub fn spawn(self) -> std::process::Child {
+    /// The runner command, isolated from the caller's RUNNER_* variables.
+    fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
         command.current_dir(&self.cwd).args(&self.args);
         for (key, _) in std::env::vars() {
@@ -98,6 +98,11 @@ impl Runner {
         }
         command.envs(self.envs.iter().map(|(k, v)| (k, v)));
         command
+    }
+
+    /// Starts runner without waiting, for runs signalled mid-way (output discarded).
+    pub fn spawn(self) -> std::process::Child {
+        self.command()
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -120,15 +125,7 @@ impl Runner {
 
     /// Runs runner and only that.
     pub fn run_unhooked(self) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
-        command.current_dir(&self.cwd).args(&self.args);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("RUNNER_") {
-                command.env_remove(key);
-            }
-        }
-        command.envs(self.envs.iter().map(|(k, v)| (k, v)));
-        let out = command.output().expect("the runner binary starts");
+        let out = self.command().output().expect("the runner binary starts");
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -35,7 +35,8 @@ pub fn commands(text: &str) -> Vec<Vec<String>> {
     found
 }
 
-fn words(command: &str) -> Vec<String> {
+/// A command's words as a shell splits them (double quotes group words).
+pub fn words(command: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut quoted = false;
