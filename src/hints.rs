@@ -118,6 +118,33 @@ pub fn rollback_to(at: At<'_>, release: &str) -> String {
     at.change("rollback", &format!(" --version {release}"))
 }
 
+/// Deploys `release` to the environment with its pending migrations.
+pub fn deploy_with_migrations(at: At<'_>, release: &str) -> String {
+    at.change("deploy", &format!(" --version {release} --with-migrations"))
+}
+
+/// Deploys `release` without the pending migrations it does not need (recorded).
+pub fn deploy_allow_pending(at: At<'_>, release: &str) -> String {
+    at.change("deploy", &format!(" --version {release} --allow-pending"))
+}
+
+/// Turns flag `key` up one stage in the environment (`auto`: the rest of the ramp, judged).
+pub fn flag_promote(at: At<'_>, key: &str, auto: bool) -> String {
+    let auto = if auto { " --auto" } else { "" };
+    at.change(&format!("flag promote {key}"), auto)
+}
+
+/// Turns flag `key` back one stage in the environment.
+pub fn flag_rollback(at: At<'_>, key: &str) -> String {
+    at.change(&format!("flag rollback {key}"), "")
+}
+
+/// Removes flag `key` from every environment; `protected`: one of them needs approval.
+pub fn flag_remove(key: &str, protected: bool) -> String {
+    let approve = if protected { " --approve" } else { "" };
+    format!("runner flag remove {key}{approve}")
+}
+
 /// What is recorded for the environment: read only.
 pub fn status(env: &str) -> String {
     format!("runner status --env {env}")

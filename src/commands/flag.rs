@@ -49,12 +49,7 @@ pub(crate) fn protected_environments(config: &Config) -> Vec<&str> {
 
 /// `runner flag remove KEY`, with `--approve` when an environment it changes is protected.
 pub(crate) fn remove_command(config: &Config, key: &str) -> String {
-    let approve = if protected_environments(config).is_empty() {
-        ""
-    } else {
-        " --approve"
-    };
-    format!("runner flag remove {key}{approve}")
+    crate::hints::flag_remove(key, !protected_environments(config).is_empty())
 }
 
 fn usage(e: String) -> Error {
@@ -273,16 +268,10 @@ fn auto(store: &Store<'_>, a: &FlagChangeArgs) -> Result<ExitCode> {
                 humantime::format_duration(config.flags.pause)
             ),
             Judged::Inconclusive(detail) => {
-                let approve = if env.requires_approval {
-                    " --approve"
-                } else {
-                    ""
-                };
                 println!(
-                    "  {to} % held {}: inconclusive ({detail}); the ramp waits here: `runner flag promote {} --env {} --auto{approve}` goes on when there is traffic to judge",
+                    "  {to} % held {}: inconclusive ({detail}); the ramp waits here: `{}` goes on when there is traffic to judge",
                     humantime::format_duration(config.flags.pause),
-                    a.key,
-                    env.name
+                    crate::hints::flag_promote(crate::hints::At::of(env), &a.key, true)
                 );
                 // Waiting is not success: CI tells a finished ramp from one that stopped.
                 return Ok(ExitCode::Waiting);

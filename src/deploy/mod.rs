@@ -137,21 +137,14 @@ pub(crate) fn pending_refusal(
     labels: &[String],
     options: &DeployOptions,
 ) -> String {
-    let approve = if env.requires_approval {
-        " --approve"
-    } else {
-        ""
-    };
     format!(
-        "{} migration(s) are pending in {} ({}), and release {} may need them. Deploy with them: `runner deploy --env {} --version {} --with-migrations{approve}`; or, when this release does not need them, deploy without them: `runner deploy --env {} --version {} --allow-pending{approve}` (recorded in the journal)",
+        "{} migration(s) are pending in {} ({}), and release {} may need them. Deploy with them: `{}`; or, when this release does not need them, deploy without them: `{}` (recorded in the journal)",
         labels.len(),
         env.name,
         labels.join(", "),
         options.version,
-        env.name,
-        options.version,
-        env.name,
-        options.version
+        hints::deploy_with_migrations(At::of(env), &options.version),
+        hints::deploy_allow_pending(At::of(env), &options.version)
     )
 }
 

@@ -78,13 +78,12 @@ impl Rollout {
         steps: &[u32],
         protected: &[&str],
     ) -> Result<u32, String> {
-        let approve = |e: &str| {
-            if protected.contains(&e) {
-                " --approve"
-            } else {
-                ""
+        fn at<'e>(e: &'e str, protected: &[&str]) -> crate::hints::At<'e> {
+            crate::hints::At {
+                env: e,
+                protected: protected.contains(&e),
             }
-        };
+        }
         let i = self.index(env).ok_or_else(|| {
             format!(
                 "{env} is not in [deploy] pipeline ({})",
@@ -131,16 +130,16 @@ impl Rollout {
             && let Some((before, p)) = self.percents[..i].iter().find(|(_, p)| *p < 100)
         {
             return Err(format!(
-                "{before} has it at {p} %: turn it fully on there first (`runner flag promote {key} --env {before}{}`)",
-                approve(before)
+                "{before} has it at {p} %: turn it fully on there first (`{}`)",
+                crate::hints::flag_promote(at(before, protected), key, false)
             ));
         }
         if target < 100
             && let Some((after, p)) = self.percents[i + 1..].iter().find(|(_, p)| *p > 0)
         {
             return Err(format!(
-                "{after} still serves it at {p} %: roll it back there first (`runner flag rollback {key} --env {after}{}`)",
-                approve(after)
+                "{after} still serves it at {p} %: roll it back there first (`{}`)",
+                crate::hints::flag_rollback(at(after, protected), key)
             ));
         }
         if target == current {
