@@ -471,43 +471,45 @@ impl Conn {
     /// Opens a migration's transaction with the limits scoped to it (and, on SQLite, foreign
     /// keys off until `commit` or `rollback`).
     pub async fn begin(&mut self, limits: &Limits) -> Result<(), DbError> {
-        let backend = self.backend();
-        if let Some(guard) = backend.foreign_keys() {
-            self.execute(guard.off).await?;
-        }
-        if backend.limits_before_begin() {
-            self.set_limits(limits, false).await?;
-            self.execute(backend.begin_sql()).await
-        } else {
-            // One round trip: the transaction opens and takes its limits.
-            let sql = format!(
-                "{}; {}",
-                backend.begin_sql(),
-                backend.limits_sql(limits, true)
-            );
-            self.execute(&sql).await
-        }
+        self.open_transaction(limits, None).await
     }
 
     /// `begin`, then `first` (SQL text, no parameters), in one round trip where the database
     /// takes several statements in one query (not SQLite, whose transaction guards run apart).
     pub async fn begin_with(&mut self, limits: &Limits, first: &str) -> Result<(), DbError> {
+        self.open_transaction(limits, Some(first)).await
+    }
+
+    async fn open_transaction(
+        &mut self,
+        limits: &Limits,
+        first: Option<&str>,
+    ) -> Result<(), DbError> {
         let backend = self.backend();
-        if backend.foreign_keys().is_some() {
-            self.begin(limits).await?;
-            return self.execute(first).await;
+        if let Some(guard) = backend.foreign_keys() {
+            self.execute(guard.off).await?;
         }
-        let sql = if backend.limits_before_begin() {
+        let begin = if backend.limits_before_begin() {
             self.set_limits(limits, false).await?;
-            format!("{};\n{first}", backend.begin_sql())
+            backend.begin_sql().to_string()
         } else {
+            // One round trip: the transaction opens and takes its limits.
             format!(
-                "{}; {};\n{first}",
+                "{}; {}",
                 backend.begin_sql(),
                 backend.limits_sql(limits, true)
             )
         };
-        self.execute(&sql).await
+        match first {
+            Some(first) if backend.foreign_keys().is_none() => {
+                self.execute(&format!("{begin};\n{first}")).await
+            }
+            Some(first) => {
+                self.execute(&begin).await?;
+                self.execute(first).await
+            }
+            None => self.execute(&begin).await,
+        }
     }
 
     /// Runs SQL text as is (one or more statements, no parameters).
