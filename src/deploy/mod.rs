@@ -130,6 +130,19 @@ pub fn deploy(
     Ok(Outcome::Deployed)
 }
 
+/// Why a deploy is refused while a canary waits in `env`, with the two ways on.
+pub(crate) fn paused_refusal(paused: &record::Paused, env: &Environment) -> String {
+    format!(
+        "a canary of {} is paused at {}% in {} (deploy {}): finish it first with `{}`, or give the traffic back with `{}`",
+        paused.release,
+        paused.percent,
+        env.name,
+        paused.deploy_id,
+        hints::promote(At::of(env)),
+        hints::abort(At::of(env))
+    )
+}
+
 /// Why a deploy without `--with-migrations` is refused while migrations are pending, and the
 /// two commands that go on (the approval flag included where the environment needs it).
 pub(crate) fn pending_refusal(
@@ -326,15 +339,7 @@ async fn locked(
     if let Some(paused) = &serving.paused {
         return Err(Error::Refused {
             environment: env.name.clone(),
-            problems: vec![format!(
-                "a canary of {} is paused at {}% in {} (deploy {}): finish it first with `{}`, or give the traffic back with `{}`",
-                paused.release,
-                paused.percent,
-                env.name,
-                paused.deploy_id,
-                hints::promote(At::of(env)),
-                hints::abort(At::of(env))
-            )],
+            problems: vec![paused_refusal(paused, env)],
         });
     }
     if let Some(doubt) = &serving.doubt {

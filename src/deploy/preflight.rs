@@ -17,7 +17,7 @@ use crate::engine::journal;
 use crate::engine::plan::Request;
 use crate::engine::{self, gate};
 use crate::error::{Error, Result};
-use crate::hints::{self, At};
+use crate::hints;
 
 /// Checks every environment of `environments` (in pipeline order) and refuses with all the
 /// reasons found, each naming its environment, before the first one is touched.
@@ -136,17 +136,8 @@ async fn record_problems(
         None => Liveness::LockFree,
     };
     let serving = record::serving(&entries, liveness, SystemTime::now());
-    let at = At::of(env);
     if let Some(p) = &serving.paused {
-        problems.push(format!(
-            "a canary of {} is paused at {}% in {} (deploy {}): finish it first with `{}`, or give the traffic back with `{}`",
-            p.release,
-            p.percent,
-            env.name,
-            p.deploy_id,
-            hints::promote(at),
-            hints::abort(at)
-        ));
+        problems.push(super::paused_refusal(p, env));
     }
     // In the first environment a run in progress is waited for, as the lock is (exit 6 when it
     // does not end in time); in a later one it would refuse after the earlier ones changed.
