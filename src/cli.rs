@@ -221,6 +221,26 @@ refuse to pass an irreversible migration. An environment with requires_approval 
 --approve, or typing its name at the prompt. Exit 5 when a rollback fails.")]
     Rollback(RollbackArgs),
 
+    /// Take over another tool's history table (sqlx, Diesel, golang-migrate, dbmate, goose,
+    /// Flyway, refinery, Prisma): each applied row mapped to its file, with proof.
+    #[command(after_help = "\
+Example:
+  $ runner adopt --env staging
+  adopt staging: _sqlx_migrations (sqlx) holds 12 applied migration(s)
+    V20240101000000 users        <- _sqlx_migrations version 20240101000000 (users), checksum proven
+    ...
+  adopted 12 migration(s) from sqlx into runner's history (12 checksums proven); runner applies only what is pending
+
+`runner migrate` stops before applying anything while a database holds another tool's history
+that runner's does not: this command maps each row the tool applied to its file in the
+migrations folder, checks the tool's own checksum where it keeps one (sqlx: SHA-384 of the
+file; Flyway: its CRC32; refinery: its u64; Prisma: SHA-256), and refuses a dirty, failed or
+rolled-back row, a row with no file and a checksum that differs, naming the file, the row and
+the way out. Then it records the rows in runner's history as adopted (from which tool, when,
+by whom), in one transaction, audited. The tool's table is left as it was: the tool can take
+over again. --dry-run shows the mapping and changes nothing. Production needs --approve.")]
+    Adopt(AdoptArgs),
+
     /// Failed-migration recovery: explain what failed migrations left behind and act on it.
     #[command(after_help = "\
 Example:
@@ -437,10 +457,10 @@ pub struct EnvArgs {
 }
 
 /// A migration version as runner prints it (`V0247`), or plain (`247`, `0247`).
-pub fn migration_version(text: &str) -> Result<i32, String> {
+pub fn migration_version(text: &str) -> Result<i64, String> {
     let digits = text.strip_prefix(['V', 'v']).unwrap_or(text);
     digits
-        .parse::<i32>()
+        .parse::<i64>()
         .ok()
         .filter(|v| *v >= 0 && !digits.starts_with('+'))
         .ok_or_else(|| {
@@ -460,21 +480,21 @@ pub struct MigrateArgs {
 
     /// Apply up to and including this version, no further.
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
-    pub target: Option<i32>,
+    pub target: Option<i64>,
 
     /// Admit this pending migration although a later one is already applied (repeatable).
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
-    pub allow_out_of_order: Vec<i32>,
+    pub allow_out_of_order: Vec<i64>,
 
     /// Record the database as already at VERSION without running anything (to adopt runner
     /// on a live database).
     #[arg(long, value_name = "VERSION", value_parser = migration_version, conflicts_with_all = ["target", "resume"])]
-    pub baseline: Option<i32>,
+    pub baseline: Option<i64>,
 
     /// Continue a statement-mode migration that stopped part-way (failed_partial) from its
     /// first statement not committed.
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
-    pub resume: Option<i32>,
+    pub resume: Option<i64>,
 
     /// Apply contract migrations (`-- runner:phase contract`) too. Without it, migrate stops
     /// before the first one: they remove what the previous release still uses, and run in
@@ -528,15 +548,15 @@ pub struct PlanArgs {
 
     /// Plan up to and including this version.
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
-    pub target: Option<i32>,
+    pub target: Option<i64>,
 
     /// As for migrate.
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
-    pub allow_out_of_order: Vec<i32>,
+    pub allow_out_of_order: Vec<i64>,
 
     /// As for migrate.
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
-    pub resume: Option<i32>,
+    pub resume: Option<i64>,
 
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -546,7 +566,7 @@ pub struct PlanArgs {
 pub struct VerifyArgs {
     /// Versions to verify. Default: every migration (see also --since).
     #[arg(value_name = "VERSION", value_parser = migration_version)]
-    pub versions: Vec<i32>,
+    pub versions: Vec<i64>,
 
     /// Verify only migrations added or changed since this git ref.
     #[arg(long, value_name = "GIT_REF")]
@@ -612,7 +632,7 @@ pub struct RollbackArgs {
     /// Migrations: roll back every applied migration newer than VERSION (VERSION stays
     /// applied; 0 rolls back everything).
     #[arg(long, value_name = "VERSION", value_parser = migration_version, conflicts_with_all = ["version", "force"])]
-    pub to: Option<i32>,
+    pub to: Option<i64>,
 
     /// Migrations: roll back the newest N applied migrations.
     #[arg(long, value_name = "N", conflicts_with_all = ["to", "version", "force"])]
@@ -652,6 +672,24 @@ pub struct RollbackArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AdoptArgs {
+    #[command(flatten)]
+    pub env: EnvArgs,
+
+    /// Show how each row maps to its file, and what stops the takeover, changing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Approve, in an environment with requires_approval, without a prompt.
+    #[arg(long)]
+    pub approve: bool,
+
+    /// How long to wait for the migration lock before giving up (exit 6).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub lock_wait: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("action").multiple(false).args(["retry", "resume", "rollback", "mark", "drop_invalid_index", "statement"])))]
 pub struct RecoverArgs {
     #[command(flatten)]
@@ -659,17 +697,17 @@ pub struct RecoverArgs {
 
     /// Run a failed_clean migration again (nothing of it was committed; the file may be edited).
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
-    pub retry: Option<i32>,
+    pub retry: Option<i64>,
 
     /// Continue a failed_partial migration at its first statement not committed (refused, with
     /// a diff, when a committed statement was edited since).
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
-    pub resume: Option<i32>,
+    pub resume: Option<i64>,
 
     /// Undo what a partial migration (or a stopped rollback) committed, with the rollback stored
     /// when it ran, or with --use-file the .down.sql on disk (shown as a diff first).
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
-    pub rollback: Option<i32>,
+    pub rollback: Option<i64>,
 
     /// With --rollback: run the .down.sql on disk instead of the stored rollback.
     #[arg(long, requires = "rollback")]
@@ -686,7 +724,7 @@ pub struct RecoverArgs {
 
     /// Drop the INVALID index a failed CREATE INDEX CONCURRENTLY of VERSION left.
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
-    pub drop_invalid_index: Option<i32>,
+    pub drop_invalid_index: Option<i64>,
 
     /// Say whether the statement in flight when a run of VERSION stopped took effect: `done`
     /// or `not-done` (for statements whose effect the catalog cannot show).

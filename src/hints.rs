@@ -59,6 +59,16 @@ pub fn migrate(at: At<'_>) -> String {
     at.change("migrate", "")
 }
 
+/// Takes another tool's history over (`runner adopt`).
+pub fn adopt(at: At<'_>) -> String {
+    at.change("adopt", "")
+}
+
+/// Shows how another tool's history maps onto the files, changing nothing.
+pub fn adopt_dry_run(at: At<'_>) -> String {
+    format!("runner adopt --env {} --dry-run", at.env)
+}
+
 /// Finishes a stopped rollback of one migration with the corrected `.down.sql` on disk.
 pub fn recover_rollback_file(at: At<'_>, version: i64) -> String {
     at.change("recover", &format!(" --rollback {version} --use-file"))

@@ -7,6 +7,7 @@
 
 pub mod checksum;
 pub mod directives;
+pub mod layout;
 pub mod names;
 mod problem;
 pub mod sql_text;
@@ -18,6 +19,7 @@ use serde::Serialize;
 
 pub use checksum::Checksums;
 pub use directives::{Directives, Phase};
+pub use layout::Layout;
 pub use problem::{Problem, ProblemKind, Severity};
 
 use directives::FileRole;
@@ -63,8 +65,9 @@ fn render_problems(dir: &Path, problems: &[Problem]) -> String {
     out
 }
 
-/// refinery's version type: an `i32` unless refinery's `int8-versions` feature is on.
-pub type Version = refinery_core::SchemaVersion;
+/// A migration's version. runner's own layout keeps to refinery's `i32`; the other layouts
+/// use timestamps (sqlx, Diesel, dbmate, goose, Prisma), so runner's versions are 64-bit.
+pub type Version = i64;
 
 /// One `.sql` file as read from disk.
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +79,10 @@ pub struct SqlFile {
     pub sql: String,
     pub checksums: Checksums,
     pub directives: Directives,
+    /// The line of the file `sql` starts on: 1, except for a direction of a one-file layout
+    /// (dbmate, goose), whose text starts after its marker.
+    #[serde(skip)]
+    pub first_line: usize,
 }
 
 /// A forward migration and, when it has one, its rollback.
@@ -88,8 +95,13 @@ pub struct Migration {
     pub version_digits: usize,
     pub forward: SqlFile,
     pub rollback: Option<SqlFile>,
-    /// refinery's SipHasher13 checksum of name, version and SQL.
+    /// refinery's SipHasher13 checksum of name, version and SQL (runner's layout; 0 in others).
     pub refinery_checksum: u64,
+    /// The layout the migration was read in.
+    pub layout: Layout,
+    /// What the folder's tool records for this migration in its history table: the version
+    /// as the tool writes it (`20240101000000`, Flyway's `1.1`), or Prisma's folder name.
+    pub tool_id: String,
 }
 
 /// Whether a migration can be undone.
@@ -118,12 +130,17 @@ impl Migration {
     /// `--resume 3`, JSON), whatever padding its file name has; the file name is shown where
     /// the file is meant.
     pub fn version_label(&self) -> String {
-        label(i64::from(self.version))
+        label(self.version)
     }
 
     /// `V0003 add_email`, as migrations are shown to people.
     pub fn label(&self) -> String {
         format!("{} {}", self.version_label(), self.name)
+    }
+
+    /// Where the rollback would be written when there is none: (what is missing, what to do).
+    pub fn rollback_place(&self) -> (String, String) {
+        self.layout.rollback_place(&self.forward.file_name)
     }
 }
 
@@ -136,98 +153,72 @@ pub fn label(version: i64) -> String {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub dir: PathBuf,
+    /// The layout its files are read in (detected, or `[migrations] layout`).
+    pub layout: Layout,
     /// Valid migrations in version order.
     pub migrations: Vec<Migration>,
     /// Every file runner will not use, and why; sorted by file name.
     pub problems: Vec<Problem>,
+    /// `[migrations] mirror`: the tool whose history runner also writes as it applies and
+    /// rolls back these migrations.
+    pub mirror: Option<Layout>,
 }
 
 /// The version width used when the folder has no migration yet.
 pub const DEFAULT_VERSION_DIGITS: usize = 4;
 
 impl Catalog {
-    /// Reads `dir`, collecting layout problems instead of stopping at the first. Fails only
-    /// when the folder itself cannot be read.
+    /// Reads `dir` in the layout its contents show, collecting problems instead of stopping
+    /// at the first. Fails only when the folder itself cannot be read.
     pub fn scan(dir: &Path) -> Result<Catalog> {
-        let entries = read_dir_sorted(dir)?;
-        let mut problems = Vec::new();
-        let mut forwards = Vec::new();
-        let mut rollbacks = BTreeMap::new();
+        Catalog::scan_as(dir, None)
+    }
 
-        for (file_name, path, is_dir) in entries {
-            if file_name.starts_with('.') {
-                continue; // .gitkeep and editor files; documented in the README.
-            }
-            if is_dir {
-                if file_name.ends_with(".sql") {
-                    problems.push(Problem::new(
-                        ProblemKind::Subfolder,
-                        format!("{file_name}/"),
-                        "is a folder named like a migration: runner reads only files. If it should be a migration, make it a file; otherwise rename the folder",
-                    ));
-                }
-                for nested in sql_files_below(&path)? {
-                    let shown = nested
-                        .strip_prefix(dir)
-                        .unwrap_or(&nested)
-                        .display()
-                        .to_string();
-                    problems.push(Problem::new(
-                        ProblemKind::Subfolder,
-                        shown,
-                        "migrations must sit directly in the migrations folder; subfolders are not read. Move it up, or out of the folder",
-                    ));
-                }
-                continue;
-            }
-            match names::classify(&file_name) {
-                FileName::Forward { stem } => forwards.push((file_name, path, stem)),
-                FileName::Rollback { stem } => {
-                    rollbacks.insert(stem, (file_name, path));
-                }
-                FileName::NotSql => problems.push(Problem::new(
-                    ProblemKind::NotSql,
-                    file_name,
-                    "ignored: not a .sql file",
-                )),
-                FileName::Invalid(why) => {
-                    problems.push(Problem::new(ProblemKind::InvalidName, file_name, why))
-                }
-            }
-        }
-
-        let discovered = refinery_discovery(dir)?;
-        let mut migrations = Vec::new();
-        for (file_name, path, stem) in forwards {
-            if !discovered.contains(&file_name) {
-                problems.push(Problem::new(
-                    ProblemKind::InvalidName,
-                    &file_name,
-                    "refinery does not recognize this name; rename it to V{version}__{name}.sql",
-                ));
-                continue;
-            }
-            let rollback = rollbacks.remove(&stem);
-            if let Some(m) = read_migration(&file_name, &path, &stem, rollback, &mut problems) {
-                migrations.push(m);
-            }
-        }
-        for (stem, (file_name, _)) in rollbacks {
-            problems.push(orphan_rollback(&file_name, &stem, &migrations));
-        }
+    /// Reads `dir` in `layout`, or in the layout its contents show when `None`.
+    pub fn scan_as(dir: &Path, layout: Option<Layout>) -> Result<Catalog> {
+        let entries: Vec<layout::Entry> = read_dir_sorted(dir)?
+            .into_iter()
+            .map(|(name, path, is_dir)| layout::Entry { name, path, is_dir })
+            .collect();
+        let (layout, mut problems) = match layout {
+            Some(layout) => (layout, Vec::new()),
+            None => layout::detect(&entries),
+        };
+        let flagged: HashSet<String> = problems.iter().map(|p| p.file.clone()).collect();
+        let entries: Vec<layout::Entry> = entries
+            .into_iter()
+            .filter(|e| !flagged.contains(&e.name))
+            .collect();
+        let mut migrations = if layout == Layout::Runner {
+            scan_runner(dir, &entries, &mut problems)?
+        } else {
+            layout::read(layout, &entries, &mut problems)
+                .into_iter()
+                .filter_map(|found| from_found(layout, found, &mut problems))
+                .collect()
+        };
         report_duplicates(&migrations, &mut problems);
         migrations.sort_by(|a, b| a.version.cmp(&b.version).then(a.name.cmp(&b.name)));
         problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
         Ok(Catalog {
             dir: dir.to_path_buf(),
+            layout,
             migrations,
             problems,
+            mirror: None,
         })
     }
 
-    /// Reads `dir` and requires it to be valid: no error-severity problem, at least one migration.
-    pub fn load(dir: &Path) -> Result<Catalog> {
-        let catalog = Catalog::scan(dir)?;
+    /// The configured migrations folder, in its configured layout and with its mirror.
+    pub fn of_config(config: &crate::config::Config) -> Result<Catalog> {
+        let mut catalog = Catalog::load_as(&config.migrations_dir.value, config.layout)?;
+        catalog.mirror = config.mirror;
+        Ok(catalog)
+    }
+
+    /// `load` in `layout` (`None`: detected).
+    pub fn load_as(dir: &Path, layout: Option<Layout>) -> Result<Catalog> {
+        let catalog = Catalog::scan_as(dir, layout)?;
         if catalog.has_errors() {
             return Err(CatalogError::Problems {
                 dir: dir.to_path_buf(),
@@ -243,6 +234,11 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// Reads `dir` and requires it to be valid: no error-severity problem, at least one migration.
+    pub fn load(dir: &Path) -> Result<Catalog> {
+        Catalog::load_as(dir, None)
+    }
+
     pub fn has_errors(&self) -> bool {
         self.problems.iter().any(Problem::is_error)
     }
@@ -255,6 +251,116 @@ impl Catalog {
             None => (1, DEFAULT_VERSION_DIGITS),
         }
     }
+}
+
+/// runner's own layout, read with refinery: `V{n}__{name}.sql` and its `.down.sql`.
+fn scan_runner(
+    dir: &Path,
+    entries: &[layout::Entry],
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<Migration>> {
+    let mut forwards = Vec::new();
+    let mut rollbacks = BTreeMap::new();
+    for entry in entries {
+        let (file_name, path) = (entry.name.clone(), entry.path.clone());
+        if file_name.starts_with('.') {
+            continue; // .gitkeep and editor files; documented in the README.
+        }
+        if entry.is_dir {
+            if file_name.ends_with(".sql") {
+                problems.push(Problem::new(
+                    ProblemKind::Subfolder,
+                    format!("{file_name}/"),
+                    "is a folder named like a migration: runner reads only files. If it should be a migration, make it a file; otherwise rename the folder",
+                ));
+            }
+            for nested in sql_files_below(&path)? {
+                let shown = nested
+                    .strip_prefix(dir)
+                    .unwrap_or(&nested)
+                    .display()
+                    .to_string();
+                problems.push(Problem::new(
+                    ProblemKind::Subfolder,
+                    shown,
+                    "migrations must sit directly in the migrations folder; subfolders are not read. Move it up, or out of the folder",
+                ));
+            }
+            continue;
+        }
+        match names::classify(&file_name) {
+            FileName::Forward { stem } => forwards.push((file_name, path, stem)),
+            FileName::Rollback { stem } => {
+                rollbacks.insert(stem, (file_name, path));
+            }
+            FileName::NotSql => problems.push(Problem::new(
+                ProblemKind::NotSql,
+                file_name,
+                "ignored: not a .sql file",
+            )),
+            FileName::Invalid(why) => {
+                problems.push(Problem::new(ProblemKind::InvalidName, file_name, why))
+            }
+        }
+    }
+
+    let discovered = refinery_discovery(dir)?;
+    let mut migrations = Vec::new();
+    for (file_name, path, stem) in forwards {
+        if !discovered.contains(&file_name) {
+            problems.push(Problem::new(
+                ProblemKind::InvalidName,
+                &file_name,
+                "refinery does not recognize this name; rename it to V{version}__{name}.sql",
+            ));
+            continue;
+        }
+        let rollback = rollbacks.remove(&stem);
+        if let Some(m) = read_migration(&file_name, &path, &stem, rollback, problems) {
+            migrations.push(m);
+        }
+    }
+    for (stem, (file_name, _)) in rollbacks {
+        problems.push(orphan_rollback(&file_name, &stem, &migrations));
+    }
+    Ok(migrations)
+}
+
+/// A migration of another tool's layout, its files checked as runner checks its own.
+fn from_found(layout: Layout, found: layout::Found, problems: &mut Vec<Problem>) -> Option<Migration> {
+    let part = |p: layout::Part, role: FileRole, problems: &mut Vec<Problem>| {
+        sql_file(&p.file_name, &p.path, p.text, p.first_line, role, problems)
+    };
+    let forward = part(found.forward, FileRole::Forward, problems);
+    let rollback = found
+        .rollback
+        .and_then(|r| part(r, FileRole::Rollback, problems));
+    let mut forward = forward?;
+    forward.directives.no_transaction |= found.no_transaction;
+    let mut rollback = rollback;
+    if let Some(r) = &mut rollback {
+        r.directives.no_transaction |= found.rollback_no_transaction;
+    }
+    if let (Some(_), Some(down)) = (&forward.directives.irreversible, &rollback) {
+        problems.push(Problem::new(
+            ProblemKind::IrreversibleWithRollback,
+            &forward.file_name,
+            format!(
+                "marked `runner:irreversible` but it has a rollback ({}): remove the directive or the rollback",
+                down.file_name
+            ),
+        ));
+    }
+    Some(Migration {
+        version: found.version,
+        name: found.name,
+        version_digits: found.digits,
+        forward,
+        rollback,
+        refinery_checksum: 0,
+        layout,
+        tool_id: found.tool_id,
+    })
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>> {
@@ -343,12 +449,14 @@ fn read_migration(
         ));
     }
     Some(Migration {
-        version: parsed.version(),
+        version: i64::from(parsed.version()),
         name: parsed.name().to_string(),
         version_digits: stem[1..].find("__").unwrap_or(DEFAULT_VERSION_DIGITS),
         refinery_checksum: parsed.checksum(),
         forward,
         rollback,
+        layout: Layout::Runner,
+        tool_id: parsed.version().to_string(),
     })
 }
 
@@ -358,48 +466,36 @@ fn read_sql_file(
     role: FileRole,
     problems: &mut Vec<Problem>,
 ) -> Option<SqlFile> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            problems.push(Problem::new(
-                ProblemKind::Unreadable,
-                file_name,
-                format!("cannot be read: {e}"),
-            ));
-            return None;
-        }
-    };
-    let sql = match String::from_utf8(bytes) {
-        Ok(sql) => sql,
-        Err(e) => {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-            problems.push(
-                Problem::new(
-                    ProblemKind::NotUtf8,
-                    file_name,
-                    format!(
-                        "is not UTF-8 (invalid byte at offset {}); save it as UTF-8",
-                        valid.len()
-                    ),
-                )
-                .at_line(line),
-            );
-            return None;
-        }
-    };
+    let sql = layout::read_text(file_name, path, problems)?;
+    sql_file(file_name, path, sql, 1, role, problems)
+}
+
+/// A file's text (or one direction of it) with its checksums and directives.
+fn sql_file(
+    file_name: &str,
+    path: &Path,
+    sql: String,
+    first_line: usize,
+    role: FileRole,
+    problems: &mut Vec<Problem>,
+) -> Option<SqlFile> {
     if sql.trim_start_matches('\u{feff}').trim().is_empty() {
-        problems.push(Problem::new(
+        let problem = Problem::new(
             ProblemKind::EmptyFile,
             file_name,
             "is empty; write the migration's SQL, or delete the file",
-        ));
+        );
+        problems.push(match first_line {
+            1 => problem,
+            line => problem.at_line(line),
+        });
         return None;
     }
     let (directives, errors) = directives::parse(&sql, role);
     for e in errors {
         problems.push(
-            Problem::new(ProblemKind::InvalidDirective, file_name, e.message).at_line(e.line),
+            Problem::new(ProblemKind::InvalidDirective, file_name, e.message)
+                .at_line(e.line + first_line - 1),
         );
     }
     Some(SqlFile {
@@ -408,6 +504,7 @@ fn read_sql_file(
         checksums: Checksums::of(&sql),
         directives,
         sql,
+        first_line,
     })
 }
 

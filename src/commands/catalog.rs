@@ -8,7 +8,7 @@ use crate::report;
 
 pub fn run(config: &Config, args: &CatalogArgs) -> Result<ExitCode> {
     let dir = &config.migrations_dir.value;
-    let catalog = Catalog::scan(dir)?;
+    let catalog = Catalog::scan_as(dir, config.layout)?;
     match args.format {
         Format::Table => print!("{}", report::catalog::human(&catalog)),
         Format::Json => println!(

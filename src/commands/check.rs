@@ -39,7 +39,11 @@ pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
 
     let mut report = Report::default();
     for target in targets {
-        let catalog = Catalog::scan(&target.dir)?;
+        // [migrations] layout is the configured folder's; another folder shows its own.
+        let layout = config
+            .filter(|c| c.migrations_dir.value == target.dir)
+            .and_then(|c| c.layout);
+        let catalog = Catalog::scan_as(&target.dir, layout)?;
         let mut scope = target.files;
         if let Some(reference) = &args.since {
             let changed = since::changed_since(&target.dir, reference)?;

@@ -9,7 +9,7 @@ use crate::report::deploy::DeployOutput;
 use crate::report::progress::Style;
 
 pub fn run(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
-    let catalog = Catalog::load(&config.migrations_dir.value)?;
+    let catalog = Catalog::of_config(config)?;
     let environments = match &args.env {
         Some(env) => vec![config.environment(env)?.name.clone()],
         None => {

@@ -2,7 +2,6 @@
 //! migrations folder found, the dialect read from DATABASE_URL, staging then a protected
 //! production, and the database URLs left to environment variables. It never overwrites.
 
-use std::path::Path;
 
 use crate::cli::InitArgs;
 use crate::config::Dialect;
@@ -27,16 +26,20 @@ pub fn run(args: &InitArgs) -> Result<ExitCode> {
     }
     let found = FOLDERS.iter().find(|f| root.join(f).is_dir());
     let dir = found.copied().unwrap_or("migrations");
-    let count = count_migrations(&root.join(dir));
+    let (layout, count) = match crate::catalog::Catalog::scan(&root.join(dir)) {
+        Ok(catalog) => (catalog.layout, catalog.migrations.len()),
+        Err(_) => (crate::catalog::Layout::Runner, 0),
+    };
     let (dialect, why) = dialect(args);
     if found.is_none() {
         std::fs::create_dir_all(root.join(dir)).map_err(|e| Error::io(root.join(dir), e))?;
     }
-    let text = template(dir, dialect, &why, count);
+    let text = template(dir, dialect, &why, count, layout);
     std::fs::write(&file, text).map_err(|e| Error::io(&file, e))?;
     match found {
         Some(dir) => println!(
-            "found {dir}/ ({count} migration(s) in runner's layout); dialect {} ({why})",
+            "found {dir}/ ({count} migration(s) in {}'s layout); dialect {} ({why})",
+            layout.name(),
             dialect.name()
         ),
         None => println!(
@@ -49,20 +52,6 @@ pub fn run(args: &InitArgs) -> Result<ExitCode> {
     );
     println!("next: `runner check`");
     Ok(ExitCode::Success)
-}
-
-fn count_migrations(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.starts_with('V') && name.ends_with(".sql") && !name.ends_with(".down.sql")
-                })
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 /// The dialect, and why: --dialect, DATABASE_URL's scheme, or PostgreSQL.
@@ -92,7 +81,17 @@ fn dialect(args: &InitArgs) -> (Dialect, String) {
     )
 }
 
-fn template(dir: &str, dialect: Dialect, why: &str, count: usize) -> String {
+fn template(
+    dir: &str,
+    dialect: Dialect,
+    why: &str,
+    count: usize,
+    layout: crate::catalog::Layout,
+) -> String {
+    let layout_line = match layout {
+        crate::catalog::Layout::Runner => "# layout = \"runner\"             # detected from the files; runner, sqlx, golang-migrate, diesel, dbmate, goose, flyway, prisma".to_string(),
+        other => format!("layout = \"{}\"                 # detected from the files: read in place, nothing renamed", other.name()),
+    };
     format!(
         r#"# runner.toml, written by `runner init`. `runner config` shows every setting and where it
 # comes from; `runner COMMAND --help` explains each command.
@@ -100,6 +99,7 @@ fn template(dir: &str, dialect: Dialect, why: &str, count: usize) -> String {
 [migrations]
 dir = "{dir}"                  # {count} migration(s) found when this file was written
 dialect = "{dialect}"              # {why}
+{layout_line}
 
 [deploy]
 # A release reaches production only after it succeeded in staging, with the same migrations.

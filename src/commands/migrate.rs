@@ -14,7 +14,7 @@ use crate::runtime::{block_on, run_info};
 
 pub fn run(config: &Config, args: &MigrateArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
-    let catalog = Catalog::load(&config.migrations_dir.value)?;
+    let catalog = Catalog::of_config(config)?;
     let approved_by = crate::deploy::approval::require(env, args.approve, "migrate")?;
     let options = MigrateOptions {
         request: Request {

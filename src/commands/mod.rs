@@ -1,5 +1,6 @@
 //! One module per subcommand: each turns parsed arguments into work and output.
 
+mod adopt;
 mod catalog;
 mod check;
 mod config;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(args) => verify::run(&plain()?, &args),
         Command::Rollback(args) => rollback::run(&for_env(&args.env)?, &args),
         Command::Recover(args) => recover::run(&for_env(&args.env)?, &args),
+        Command::Adopt(args) => adopt::run(&for_env(&args.env)?, &args),
         Command::Lock(command) => {
             let env = match &command {
                 crate::cli::LockCommand::Status(a) => &a.env,

@@ -25,18 +25,21 @@ pub fn run(config: &Config, args: &NewArgs) -> Result<ExitCode> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         println!("created {}/", shown(dir));
     }
-    let catalog = Catalog::scan(dir)?;
+    let catalog = Catalog::scan_as(dir, config.layout)?;
     if catalog.has_errors() {
         return Err(Error::Catalog(crate::catalog::CatalogError::Problems {
             dir: dir.clone(),
             problems: catalog.problems,
         }));
     }
+    if catalog.layout != crate::catalog::Layout::Runner {
+        return new_in_layout(&catalog, args);
+    }
     let (version, digits) = catalog.next_version();
     let stem = format!("V{version:0digits$}__{}", args.name);
     let label = format!(
         "{} {}",
-        crate::catalog::label(i64::from(version)),
+        crate::catalog::label(version),
         args.name
     );
 
@@ -58,6 +61,48 @@ pub fn run(config: &Config, args: &NewArgs) -> Result<ExitCode> {
             let _ = std::fs::remove_file(&forward);
             return Err(e);
         }
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `runner new` in another tool's layout: the next file(s) in that layout and numbering.
+fn new_in_layout(catalog: &Catalog, args: &NewArgs) -> Result<ExitCode> {
+    let last = catalog.migrations.iter().max_by_key(|m| m.version);
+    let reversible = catalog
+        .migrations
+        .iter()
+        .any(|m| m.forward.file_name.ends_with(".up.sql"))
+        || catalog.migrations.is_empty();
+    let mut header = format!(
+        "-- {}: keep it backward compatible: the release now serving traffic still runs against this schema.\n",
+        args.name
+    );
+    if let Some(reason) = &args.irreversible {
+        header.push_str(&format!("-- runner:irreversible {}\n", reason.trim()));
+    }
+    header.push('\n');
+    let files = crate::catalog::layout::next_files(
+        catalog.layout,
+        last,
+        &args.name,
+        &header,
+        args.irreversible.is_some(),
+        reversible,
+    );
+    let mut written: Vec<std::path::PathBuf> = Vec::new();
+    for (relative, contents) in files {
+        let path = catalog.dir.join(&relative);
+        if let Some(parent) = path.parent().filter(|p| !p.exists()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        if let Err(e) = create_new(&path, &contents) {
+            // Leave no forward file without its rollback behind.
+            for w in &written {
+                let _ = std::fs::remove_file(w);
+            }
+            return Err(e);
+        }
+        written.push(path);
     }
     Ok(ExitCode::Success)
 }

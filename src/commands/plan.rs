@@ -13,7 +13,7 @@ use crate::runtime::block_on;
 
 pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
-    let catalog = Catalog::load(&config.migrations_dir.value)?;
+    let catalog = Catalog::of_config(config)?;
     let request = Request {
         target: args.target,
         allow_out_of_order: version_set(&args.allow_out_of_order),

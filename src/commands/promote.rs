@@ -19,7 +19,7 @@ fn output(format: ProgressFormat) -> DeployOutput {
 
 pub fn promote(config: &Config, args: &PromoteArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
-    let catalog = Catalog::load(&config.migrations_dir.value)?;
+    let catalog = Catalog::of_config(config)?;
     let approved_by = require(env, args.approve, "promote in")?;
     let options = PromoteOptions {
         full: args.full,

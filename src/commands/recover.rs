@@ -22,7 +22,7 @@ use crate::runtime::{block_on, run_info};
 
 pub fn run(config: &Config, args: &RecoverArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
-    let catalog = Catalog::load(&config.migrations_dir.value)?;
+    let catalog = Catalog::of_config(config)?;
     let action = action_of(args)?;
     let approved_by = match &action {
         Some(_) => approval::require(env, args.approve, "recover")?,
@@ -158,7 +158,7 @@ impl Recovery<'_> {
             .filter(|s| {
                 !problems
                     .iter()
-                    .any(|p| p.version == i64::from(s.migration.version))
+                    .any(|p| p.version == s.migration.version)
             })
             .count();
         Ok((problems, pending))

@@ -16,7 +16,7 @@ use crate::runtime::{block_on, run_info};
 
 pub fn run(config: &Config, args: &RollbackArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
-    let catalog = Catalog::load(&config.migrations_dir.value)?;
+    let catalog = Catalog::of_config(config)?;
     let target = match (args.to, args.steps) {
         (Some(v), _) => Target::To(v),
         (None, Some(n)) => Target::Steps(n),

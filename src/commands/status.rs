@@ -20,7 +20,7 @@ use crate::runtime::block_on;
 
 pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
     let env = config.environment(&args.env.env)?;
-    let catalog = Catalog::load(&config.migrations_dir.value)?;
+    let catalog = Catalog::of_config(config)?;
     if let Some(until) = args.watch {
         return watch(config, env, &catalog, args, until);
     }
@@ -130,7 +130,7 @@ fn gather(
                     !view
                         .unfinished
                         .iter()
-                        .any(|r| r.version == i64::from(s.migration.version))
+                        .any(|r| r.version == s.migration.version)
                 })
                 .count();
             view.lock_holder = lock::holder(&mut conn, &env.database_url.value)
@@ -154,7 +154,7 @@ fn gather(
                         catalog
                             .migrations
                             .iter()
-                            .find(|m| i64::from(m.version) == v)
+                            .find(|m| m.version == v)
                             .map_or(format!("V{v}"), |m| m.label())
                     })
                     .collect();

@@ -14,7 +14,7 @@ use super::since;
 use crate::runtime::block_on;
 
 pub fn run(config: &Config, args: &VerifyArgs) -> Result<ExitCode> {
-    let catalog = Catalog::load(&config.migrations_dir.value)?;
+    let catalog = Catalog::of_config(config)?;
     let server = server_url(config, args.database_url.as_deref(), args.env.as_deref())?;
     let dialect = scratch_dialect(config, server.as_ref())?;
     let mut scope: Option<HashSet<Version>> =

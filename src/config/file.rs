@@ -34,6 +34,8 @@ pub struct FileConfig {
 pub struct MigrationsTable {
     pub dir: Option<Text>,
     pub dialect: Option<Text>,
+    pub layout: Option<Text>,
+    pub mirror: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]

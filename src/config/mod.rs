@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use crate::catalog::Layout;
 pub use database_url::{DatabaseUrl, Dialect, redact_text};
 pub use metrics::{MetricName, Metrics, MetricsSource, Unit};
 pub use resolve::Overrides;
@@ -46,6 +47,11 @@ pub struct Config {
     pub root: PathBuf,
     pub migrations_dir: Setting<PathBuf>,
     pub dialect: Setting<Dialect>,
+    /// `[migrations] layout`: the folder's layout; `None`: detected from its files.
+    pub layout: Option<Layout>,
+    /// `[migrations] mirror`: the tool whose history table runner also writes, so a team can
+    /// go back to that tool during a trial.
+    pub mirror: Option<Layout>,
     /// `[lint] disable`, validated by the linter (`lint::disabled_rules`), which owns the ids.
     pub lint_disable: Vec<Positioned>,
     /// `[lint] postgres_version`: the server version migrations run on (some locks depend on

@@ -9,6 +9,7 @@ use toml::Spanned;
 use super::file::{EnvironmentTable, FileConfig, HealthTable, Text};
 use super::interpolate::{InterpolationError, interpolate};
 use super::{
+    Layout,
     Config, ConfigError, DEFAULT_GAP_WAIT, DEFAULT_HISTORY_PREFIX, DEFAULT_LOCK_RETRIES,
     DEFAULT_LOCK_TIMEOUT, DatabaseUrl, Dialect, Environment, Health, Positioned, Setting, Source,
 };
@@ -221,6 +222,20 @@ pub(super) fn resolve(
     apply_database_url_override(&mut environments, &unresolved, overrides, &cwd)?;
 
     let dialect = dialect(&reader, &parsed, &environments)?;
+    let layout = layout_setting(&reader, &parsed.migrations.layout, "migrations.layout")?;
+    let mirror = layout_setting(&reader, &parsed.migrations.mirror, "migrations.mirror")?;
+    if let (Some(m), Some(t)) = (&parsed.migrations.mirror, mirror)
+        && !crate::engine::adopt::Tool::mirrors(t)
+    {
+        return Err(reader.error_at(
+            m.span().start,
+            format!(
+                "migrations.mirror: runner does not write {}'s history; it mirrors {}",
+                t.name(),
+                crate::engine::adopt::Tool::MIRRORED
+            ),
+        ));
+    }
     let names: Vec<&String> = parsed.environments.keys().collect();
     let pipeline = pipeline(&reader, &parsed, &names)?;
     let mut lint_disable = Vec::new();
@@ -327,6 +342,8 @@ pub(super) fn resolve(
         root: root.to_path_buf(),
         migrations_dir,
         dialect,
+        layout,
+        mirror,
         lint_disable,
         postgres_version,
         mysql_version,
@@ -542,6 +559,25 @@ fn apply_database_url_override(
         }
     }
     Ok(())
+}
+
+/// `[migrations] layout` or `mirror`: a layout name.
+fn layout_setting(
+    reader: &Reader<'_>,
+    value: &Option<super::file::Text>,
+    key: &str,
+) -> Result<Option<Layout>, ConfigError> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let (text, _) = reader.text(v, key)?;
+    match Layout::parse(&text) {
+        Some(layout) => Ok(Some(layout)),
+        None => Err(reader.error_at(
+            v.span().start,
+            format!("{key}: `{text}` is not a layout; use one of {}", Layout::NAMES),
+        )),
+    }
 }
 
 fn dialect(

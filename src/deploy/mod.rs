@@ -564,7 +564,7 @@ pub(crate) async fn finish_rollout(
                     let label = catalog
                         .migrations
                         .iter()
-                        .find(|m| i64::from(m.version) == *v)
+                        .find(|m| m.version == *v)
                         .map_or(format!("V{v}"), |m| m.label());
                     (*v, label)
                 })

@@ -153,7 +153,7 @@ async fn rollback_migrations_of(
         .entry
         .migrations
         .iter()
-        .filter_map(|v| i32::try_from(*v).ok())
+        .copied()
         .collect();
     let results = verify::on_scratch(
         conn.dialect(),

@@ -66,7 +66,7 @@ pub async fn apply(
 ) -> Result<Duration, Stopped> {
     let m = step.migration;
     let row = NewRow {
-        version: i64::from(m.version),
+        version: m.version,
         name: &m.name,
         mode: step.script.mode,
         sha256: &m.forward.checksums.sha256,

@@ -23,7 +23,7 @@ impl Gate<'_> {
         self.plan
             .steps
             .iter()
-            .map(|s| i64::from(s.migration.version))
+            .map(|s| s.migration.version)
             .collect()
     }
 
@@ -34,7 +34,7 @@ impl Gate<'_> {
             .steps
             .iter()
             .take_while(|s| s.migration.directives().phase != Some(crate::catalog::Phase::Contract))
-            .map(|s| i64::from(s.migration.version))
+            .map(|s| s.migration.version)
             .collect()
     }
 }

@@ -90,6 +90,8 @@ pub enum Mode {
     Statement,
     /// Recorded by `--baseline` without running.
     Baseline,
+    /// Taken over from another tool's history by `runner adopt`, without running.
+    Adopted,
 }
 
 impl Mode {
@@ -98,6 +100,7 @@ impl Mode {
             Mode::Transaction => "transaction",
             Mode::Statement => "statement",
             Mode::Baseline => "baseline",
+            Mode::Adopted => "adopted",
         }
     }
 
@@ -105,6 +108,7 @@ impl Mode {
         match s {
             "statement" => Mode::Statement,
             "baseline" => Mode::Baseline,
+            "adopted" => Mode::Adopted,
             _ => Mode::Transaction,
         }
     }
@@ -414,6 +418,27 @@ impl History {
                 .await?;
         }
         Ok(())
+    }
+
+    /// A row taken over from another tool's history (`runner adopt`), applied without
+    /// running, with its `migration_adopted` event; in the caller's transaction.
+    pub async fn adopted(
+        &self,
+        conn: &mut Conn,
+        row: &NewRow<'_>,
+        run: &RunInfo,
+        detail: &str,
+    ) -> Result<(), DbError> {
+        let how = Upsert {
+            state: State::Applied,
+            attempts: 0,
+            finished: Some((0, 0)),
+            in_flight: None,
+            event: None,
+        };
+        self.upsert(conn, row, run, how).await?;
+        self.event(conn, run, Some(row.version), "migration_adopted", detail)
+            .await
     }
 
     async fn upsert(

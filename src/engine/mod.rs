@@ -3,6 +3,7 @@
 //! refinery is the catalog only; runner is the one executor, on one dedicated sqlx
 //! connection per run (DESIGN §3).
 
+pub mod adopt;
 pub mod apply;
 pub mod gap;
 pub mod gate;
@@ -273,6 +274,17 @@ async fn migrate_steps(
         .map_err(|e| db("create the history tables", e))?;
     let rows = read_settled(conn, &history, &mut |w| reporter.warning(w)).await?;
     let run = &options.run;
+    // Another tool's history that runner's does not hold: applying now could run a
+    // migration twice.
+    if let Some(problem) = adopt::untaken(conn, catalog, &rows, At::of(env))
+        .await
+        .map_err(|e| db("read other tools' history tables", e))?
+    {
+        return Err(Error::Refused {
+            environment: env.name.clone(),
+            problems: vec![problem],
+        });
+    }
 
     if let Some(version) = options.baseline {
         baseline(conn, &history, run, catalog, &rows, version, reporter).await?;
@@ -334,7 +346,8 @@ async fn migrate_steps(
         reporter.started(step);
         match apply::apply(conn, &history, run, step, &options.limits, reporter).await {
             Ok(took) => {
-                applied.push(i64::from(step.migration.version));
+                applied.push(step.migration.version);
+                rollback::mirror(conn, catalog, step.migration.version, true, took).await?;
                 reporter.applied(step, took);
             }
             Err(stopped) if stopped.interrupted => {
@@ -344,7 +357,7 @@ async fn migrate_steps(
                         "{} stopped after statement {done} of {} (failed_partial, recorded); `{}` continues from statement {}",
                         step.label(),
                         step.script.statements.len(),
-                        hints::resume(At::of(env), i64::from(step.migration.version)),
+                        hints::resume(At::of(env), step.migration.version),
                         done + 1
                     )
                 } else {
@@ -376,7 +389,7 @@ async fn migrate_steps(
                 // stay as it is (production gets exactly what staging got).
                 let ran_before = previous.filter(|p| {
                     p.rows.iter().any(|r| {
-                        r.version == i64::from(step.migration.version)
+                        r.version == step.migration.version
                             && r.state == State::Applied
                             && r.sha256 == step.migration.forward.checksums.sha256
                     })
@@ -393,7 +406,7 @@ async fn migrate_steps(
                     .event(
                         conn,
                         run,
-                        Some(i64::from(step.migration.version)),
+                        Some(step.migration.version),
                         "migration_failed",
                         &message,
                     )
@@ -501,7 +514,7 @@ fn failure_message(
     if let Some(leftover) = &stopped.leftover {
         out.push_str(&format!("\n  left behind: {leftover}"));
     }
-    let v = i64::from(step.migration.version);
+    let v = step.migration.version;
     let at = At::of(environment);
     let fix = match ran_before {
         Some(before) => format!(
@@ -559,7 +572,7 @@ async fn baseline(
     let mut count = 0;
     for m in catalog.migrations.iter().filter(|m| m.version <= version) {
         let row = NewRow {
-            version: i64::from(m.version),
+            version: m.version,
             name: &m.name,
             mode: Mode::Baseline,
             sha256: &m.forward.checksums.sha256,
@@ -582,7 +595,7 @@ async fn baseline(
     }
     let detail = format!("recorded as at V{version} without running anything ({count} migrations)");
     history
-        .event(conn, run, Some(i64::from(version)), "baseline", &detail)
+        .event(conn, run, Some(version), "baseline", &detail)
         .await
         .map_err(|e| db("record the baseline", e))?;
     Ok(count)

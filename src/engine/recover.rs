@@ -138,7 +138,7 @@ pub async fn diagnose(
         let file = catalog
             .migrations
             .iter()
-            .find(|m| i64::from(m.version) == row.version);
+            .find(|m| m.version == row.version);
         let label = file.map_or_else(
             || format!("V{} {}", row.version, row.name),
             Migration::label,
@@ -375,7 +375,7 @@ pub async fn act(
         .catalog
         .migrations
         .iter()
-        .find(|m| i64::from(m.version) == v)
+        .find(|m| m.version == v)
         .map_or_else(|| format!("V{v}"), Migration::label);
     let Some(row) = rows.iter().find(|r| r.version == v) else {
         return Err(Error::Usage(format!(
@@ -482,7 +482,7 @@ pub async fn act(
                 .catalog
                 .migrations
                 .iter()
-                .find(|m| i64::from(m.version) == v);
+                .find(|m| m.version == v);
             let (new_state, total) = match state {
                 Marked::Applied => (
                     State::Applied,

@@ -191,6 +191,7 @@ pub async fn rollback_locked(
         match run_rollback(conn, &history, &options.run, u, &options.limits, reporter).await {
             Ok(()) => {
                 done += 1;
+                mirror(conn, catalog, u.row.version, false, started.elapsed()).await?;
                 reporter.rolled_back(&u.label, started.elapsed());
             }
             Err((statement, committed, total, error)) => {
@@ -227,9 +228,10 @@ pub async fn rollback_locked(
                 let down = catalog
                     .migrations
                     .iter()
-                    .find(|m| i64::from(m.version) == u.row.version)
-                    .map_or("rollback script".to_string(), |m| {
-                        m.forward.file_name.replace(".sql", ".down.sql")
+                    .find(|m| m.version == u.row.version)
+                    .map_or("rollback script".to_string(), |m| match &m.rollback {
+                        Some(down) => down.file_name.clone(),
+                        None => m.forward.file_name.replace(".sql", ".down.sql"),
                     });
                 let message = format!(
                     "the rollback of {} failed at statement {statement}: {error}\n  state: {} is rollback_failed; {state}; {done} migration(s) before it were rolled back\n  next: fix the cause (or correct {down}, keeping its first {committed} statement(s)), then `{}` continues from statement {}",
@@ -384,7 +386,7 @@ fn choose(
         let file = catalog
             .migrations
             .iter()
-            .find(|m| i64::from(m.version) == row.version);
+            .find(|m| m.version == row.version);
         let label = file.map_or_else(|| format!("V{} {}", row.version, row.name), |m| m.label());
         let sql = if options.use_file {
             match file.and_then(|m| m.rollback.as_ref()) {
@@ -472,6 +474,26 @@ fn choose(
         });
     }
     Ok((undo, target_version))
+}
+
+/// `[migrations] mirror`: the tool's row for a migration runner applied or rolled back.
+pub(crate) async fn mirror(
+    conn: &mut Conn,
+    catalog: &Catalog,
+    version: i64,
+    applied: bool,
+    took: Duration,
+) -> Result<()> {
+    let (Some(layout), Some(m)) = (
+        catalog.mirror,
+        catalog.migrations.iter().find(|m| m.version == version),
+    ) else {
+        return Ok(());
+    };
+    let ms = i64::try_from(took.as_millis()).unwrap_or(i64::MAX);
+    super::adopt::mirror(conn, layout, catalog, m, applied, ms)
+        .await
+        .map_err(|e| super::db(&format!("write {}'s history row of {} ([migrations] mirror)", layout.name(), m.label()), e))
 }
 
 /// Runs one rollback script. A transactional rollback goes from applied to rolled_back in one

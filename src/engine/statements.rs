@@ -275,6 +275,7 @@ pub fn stored_script(sql: &str, role: FileRole, dialect: Dialect) -> Result<Scri
         checksums: Checksums::of(sql),
         directives,
         sql: sql.to_string(),
+        first_line: 1,
     };
     script(&file, dialect)
 }

@@ -315,7 +315,7 @@ fn lint_migration(
     let forward_label = label(&m.forward.file_name);
     let mut findings = Vec::new();
     if m.rollback_status() == RollbackStatus::Missing {
-        let down = m.forward.file_name.replace(".sql", ".down.sql");
+        let (missing, fix) = m.rollback_place();
         findings.push(Finding {
             rule: Rule::MissingRollback,
             severity: Rule::MissingRollback.severity(),
@@ -323,11 +323,11 @@ fn lint_migration(
             line: 1,
             column: 1,
             message: format!(
-                "{} has no rollback: {down} does not exist and the file is not marked irreversible",
+                "{} has no rollback: {missing} and the file is not marked irreversible",
                 m.label()
             ),
             help: format!(
-                "write {down}, or add `-- runner:irreversible <reason>` at the top of the file"
+                "{fix}, or add `-- runner:irreversible <reason>` at the top of the migration"
             ),
             statement: None,
         });
@@ -354,7 +354,7 @@ fn lint_migration(
         directives: &m.forward.directives,
         role: FileRole::Forward,
     };
-    findings.extend(lint_parsed(&file, options, schema));
+    findings.extend(shifted(lint_parsed(&file, options, schema), m.forward.first_line));
     if let (Some(down), Some(parsed)) = (&m.rollback, rollback) {
         // A rollback runs against the schema its migration built; its own lint is about
         // parse errors and transaction control, which need no schema.
@@ -366,8 +366,17 @@ fn lint_migration(
             role: FileRole::Rollback,
         };
         schema.begin_trial();
-        findings.extend(lint_parsed(&file, options, schema));
+        findings.extend(shifted(lint_parsed(&file, options, schema), down.first_line));
         schema.end_trial();
+    }
+    findings
+}
+
+/// Findings on a text that starts at `first_line` of its file (one direction of a dbmate or
+/// goose file), with the lines of the file.
+fn shifted(mut findings: Vec<Finding>, first_line: usize) -> Vec<Finding> {
+    for f in &mut findings {
+        f.line += first_line.saturating_sub(1);
     }
     findings
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::table::Table;
-use crate::catalog::{Catalog, Migration, RollbackStatus};
+use crate::catalog::{Catalog, Layout, Migration, RollbackStatus};
 
 pub fn human(catalog: &Catalog) -> String {
     if catalog.migrations.is_empty() {
@@ -17,7 +17,7 @@ pub fn human(catalog: &Catalog) -> String {
         "ROLLBACK",
         "SHA256",
         "NORMALIZED",
-        "REFINERY",
+        if catalog.layout == Layout::Runner { "REFINERY" } else { "FILE" },
     ]);
     for m in &catalog.migrations {
         table.row([
@@ -32,7 +32,11 @@ pub fn human(catalog: &Catalog) -> String {
             },
             m.forward.checksums.sha256[..12].to_string(),
             m.forward.checksums.normalized_sha256[..12].to_string(),
-            format!("{:016x}", m.refinery_checksum),
+            if catalog.layout == Layout::Runner {
+                format!("{:016x}", m.refinery_checksum)
+            } else {
+                m.forward.file_name.clone()
+            },
         ]);
     }
     let mut out = table.render();
@@ -44,6 +48,13 @@ pub fn human(catalog: &Catalog) -> String {
             .count()
     };
     let total = catalog.migrations.len();
+    if catalog.layout != Layout::Runner {
+        out.push_str(&format!(
+            "\nread in place in {}'s layout ({})",
+            catalog.layout.name(),
+            catalog.layout.pattern()
+        ));
+    }
     out.push_str(&format!(
         "\n{total} migration{}: {} paired, {} irreversible, {} missing a rollback\n",
         if total == 1 { "" } else { "s" },
@@ -71,6 +82,7 @@ pub fn json(catalog: &Catalog) -> serde_json::Value {
                 "version": m.version,
                 "name": m.name,
                 "file": m.forward.file_name,
+                "tool_id": m.tool_id,
                 "mode": mode(m),
                 "phase": m.directives().phase,
                 "rollback": m.rollback_status(),
@@ -86,6 +98,7 @@ pub fn json(catalog: &Catalog) -> serde_json::Value {
         .collect();
     json!({
         "dir": catalog.dir.display().to_string(),
+        "layout": catalog.layout,
         "migrations": migrations,
         "problems": catalog.problems,
     })

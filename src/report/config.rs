@@ -25,6 +25,18 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
         config.dialect.source.to_string(),
     ]);
     t.row([
+        "layout".into(),
+        config.layout.map_or("detected from the files".into(), |l| l.name().to_string()),
+        origin_in(text.as_deref(), "migrations", "layout"),
+    ]);
+    if let Some(mirror) = config.mirror {
+        t.row([
+            "mirror".into(),
+            mirror.name().to_string(),
+            origin_in(text.as_deref(), "migrations", "mirror"),
+        ]);
+    }
+    t.row([
         "pipeline".into(),
         config.pipeline.value.join(" -> "),
         config.pipeline.source.to_string(),
@@ -127,10 +139,14 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
 /// Where an environment's setting comes from: its line in runner.toml (the key in the
 /// environment's table, or its own `[environments.NAME.KEY]` table), else runner's default.
 fn origin(text: Option<&str>, env: &str, key: &str) -> String {
+    origin_in(text, &format!("environments.{env}"), key)
+}
+
+/// The line of runner.toml that sets `key` in `[table]` (or `[table.key]`), else "default".
+fn origin_in(text: Option<&str>, table: &str, key: &str) -> String {
     let Some(text) = text else {
         return "default".into();
     };
-    let table = format!("environments.{env}");
     let own = format!("{table}.{key}");
     let mut current = String::new();
     for (i, line) in text.lines().enumerate() {

@@ -2,6 +2,7 @@
 //! progress bars) and programs (JSON). Commands gather the data; these turn it into text.
 //! Each printer is snapshot-tested on fixed data.
 
+pub mod adopt;
 pub mod catalog;
 pub mod config;
 pub mod deploy;

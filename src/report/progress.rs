@@ -72,7 +72,7 @@ impl MigrateOutput {
     }
 }
 
-fn label_json(step: &Step<'_>) -> (i32, String) {
+fn label_json(step: &Step<'_>) -> (i64, String) {
     (step.migration.version, step.migration.name.clone())
 }
 

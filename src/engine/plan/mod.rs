@@ -97,7 +97,7 @@ pub fn plan<'a>(
     let by_version: BTreeMap<i64, &Migration> = catalog
         .migrations
         .iter()
-        .map(|m| (i64::from(m.version), m))
+        .map(|m| (m.version, m))
         .collect();
     let mut done: HashSet<i64> = HashSet::new();
     let mut resumable: BTreeMap<i64, usize> = BTreeMap::new();
@@ -166,7 +166,7 @@ pub fn plan<'a>(
     }
 
     for m in &catalog.migrations {
-        let v = i64::from(m.version);
+        let v = m.version;
         if done.contains(&v) || request.target.is_some_and(|t| m.version > t) {
             continue;
         }
@@ -204,7 +204,7 @@ pub fn plan<'a>(
             .steps
             .split_off(first)
             .iter()
-            .map(|s| (i64::from(s.migration.version), s.label()))
+            .map(|s| (s.migration.version, s.label()))
             .collect();
     }
     if let Some(previous) = previous {
@@ -298,7 +298,7 @@ fn require_previous(plan: &mut Plan<'_>, previous: &Previous, environment: &str)
         .collect();
     for step in &plan.steps {
         let m = step.migration;
-        match applied.get(&i64::from(m.version)) {
+        match applied.get(&m.version) {
             None => plan.problems.push(format!(
                 "{} has not been applied to {} (the environment before {environment} in the pipeline): run `runner migrate --env {}` first",
                 m.label(),

@@ -23,7 +23,7 @@ impl Folder {
 
 fn applied(m: &Migration) -> HistoryRow {
     HistoryRow {
-        version: i64::from(m.version),
+        version: m.version,
         name: m.name.clone(),
         state: State::Applied,
         mode: Mode::Transaction,
@@ -101,7 +101,7 @@ fn a_fresh_database_gets_everything_in_order_with_its_mode() {
     let c = f.catalog();
     let p = run(&c, &[], &Request::default());
     assert!(p.problems.is_empty(), "{:?}", p.problems);
-    let got: Vec<(i32, Mode)> = p
+    let got: Vec<(i64, Mode)> = p
         .steps
         .iter()
         .map(|s| (s.migration.version, s.script.mode))
@@ -298,12 +298,12 @@ fn contract_migrations_and_those_after_them_are_held_unless_allowed() {
         ("V3__b.sql", "CREATE TABLE b (id int);"),
     ]);
     let c = f.catalog();
-    let hold = |allowed: &[i32]| Request {
+    let hold = |allowed: &[i64]| Request {
         contract: Contract::Hold(allowed.iter().copied().collect()),
         ..Request::default()
     };
     let p = run(&c, &[], &hold(&[]));
-    let steps: Vec<i32> = p.steps.iter().map(|s| s.migration.version).collect();
+    let steps: Vec<i64> = p.steps.iter().map(|s| s.migration.version).collect();
     assert_eq!(steps, [1]);
     assert_eq!(p.held.iter().map(|h| h.0).collect::<Vec<_>>(), [2, 3]);
     // The serving release's own contract migration may run once its predecessor is gone.

@@ -1,0 +1,859 @@
+//! Another tool's history table, read, proven against the files and taken over
+//! (`runner adopt --env E`), and written alongside runner's own during a trial
+//! (`[migrations] mirror`).
+//!
+//! | tool | table | applied | checksum runner proves |
+//! |---|---|---|---|
+//! | sqlx | `_sqlx_migrations` | `success` rows; a `false` row is failed | SHA-384 of the file |
+//! | Diesel | `__diesel_schema_migrations` | every row | (none kept) |
+//! | golang-migrate | `schema_migrations` (`version`, `dirty`) | every file up to its one version; dirty refused | (none kept) |
+//! | dbmate | `schema_migrations` (`version`) | every row | (none kept) |
+//! | goose | `goose_db_version` | the latest row of each version, when `is_applied` | (none kept) |
+//! | Flyway | `flyway_schema_history` | `success` versioned rows (and up to a baseline), less undone ones | its CRC32 of the file's lines |
+//! | refinery | `refinery_schema_history` | every row | its SipHasher13 u64 |
+//! | Prisma | `_prisma_migrations` | finished, not rolled back; failed or rolled back refused | SHA-256 of migration.sql |
+//!
+//! Table definitions are the tools' own: sqlx-core's `migrate.rs`, diesel_migrations'
+//! `setup_migration_table`, golang-migrate's database drivers, dbmate's drivers, goose's
+//! dialect queries, Flyway's `createMetaDataTable.sql`, refinery-core's `ASSERT_MIGRATIONS_TABLE`
+//! and Prisma's migration-engine `_prisma_migrations` definition.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256, Sha384};
+
+use crate::catalog::{Catalog, Layout, Migration};
+use crate::config::Dialect;
+use crate::db::{Conn, DbError, Value};
+use crate::engine::history::{History, HistoryRow, Mode, NewRow, RunInfo};
+use crate::hints::{self, At};
+
+/// A tool whose history table runner reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Sqlx,
+    Diesel,
+    GolangMigrate,
+    Dbmate,
+    Goose,
+    Flyway,
+    Refinery,
+    Prisma,
+}
+
+impl Tool {
+    /// In the order runner looks for them (golang-migrate before dbmate: they share a name).
+    pub const ALL: [Tool; 8] = [
+        Tool::Sqlx,
+        Tool::Diesel,
+        Tool::GolangMigrate,
+        Tool::Dbmate,
+        Tool::Goose,
+        Tool::Flyway,
+        Tool::Refinery,
+        Tool::Prisma,
+    ];
+
+    /// The tools `[migrations] mirror` can name.
+    pub const MIRRORED: &str = "sqlx, diesel, golang-migrate, dbmate and goose";
+
+    pub fn mirrors(layout: Layout) -> bool {
+        Tool::of_layout(layout).is_some_and(|t| t.mirror_table().is_some())
+    }
+
+    pub fn of_layout(layout: Layout) -> Option<Tool> {
+        Some(match layout {
+            Layout::Sqlx => Tool::Sqlx,
+            Layout::Diesel => Tool::Diesel,
+            Layout::GolangMigrate => Tool::GolangMigrate,
+            Layout::Dbmate => Tool::Dbmate,
+            Layout::Goose => Tool::Goose,
+            Layout::Flyway => Tool::Flyway,
+            Layout::Prisma => Tool::Prisma,
+            Layout::Runner => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Sqlx => "sqlx",
+            Tool::Diesel => "Diesel",
+            Tool::GolangMigrate => "golang-migrate",
+            Tool::Dbmate => "dbmate",
+            Tool::Goose => "goose",
+            Tool::Flyway => "Flyway",
+            Tool::Refinery => "refinery",
+            Tool::Prisma => "Prisma",
+        }
+    }
+
+    pub fn table(self) -> &'static str {
+        match self {
+            Tool::Sqlx => "_sqlx_migrations",
+            Tool::Diesel => "__diesel_schema_migrations",
+            Tool::GolangMigrate | Tool::Dbmate => "schema_migrations",
+            Tool::Goose => "goose_db_version",
+            Tool::Flyway => "flyway_schema_history",
+            Tool::Refinery => "refinery_schema_history",
+            Tool::Prisma => "_prisma_migrations",
+        }
+    }
+
+    fn mirror_table(self) -> Option<&'static str> {
+        matches!(
+            self,
+            Tool::Sqlx | Tool::Diesel | Tool::GolangMigrate | Tool::Dbmate | Tool::Goose
+        )
+        .then(|| self.table())
+    }
+}
+
+/// How a tool's row names its migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Key {
+    /// A version number (sqlx, goose, refinery).
+    Number(i64),
+    /// The version as the tool writes it (Diesel, dbmate) or Prisma's folder name.
+    Text(String),
+    /// Flyway's version parts, trailing zeros trimmed.
+    Dotted(Vec<u64>),
+    /// Every migration up to and including this one (golang-migrate's single row, Flyway's
+    /// baseline).
+    UpTo(Box<Key>),
+}
+
+/// A checksum the tool kept for a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sum {
+    Sha384(String),
+    Crc32(i32),
+    Refinery(String),
+    Sha256(String),
+}
+
+/// One applied migration of the tool's history, or one row it refuses.
+#[derive(Debug, Clone)]
+struct ToolRow {
+    key: Key,
+    /// How the row is named to people: `version 20240101000000`.
+    shown: String,
+    sum: Option<Sum>,
+    /// Why this row cannot be taken over (dirty, failed, rolled back), with the way out.
+    refused: Option<String>,
+}
+
+/// The history tables of other tools in a database.
+pub async fn present(conn: &mut Conn) -> Result<Vec<Tool>, DbError> {
+    let backend = conn.backend();
+    let mut found = Vec::new();
+    for tool in Tool::ALL {
+        if tool == Tool::Dbmate && found.contains(&Tool::GolangMigrate) {
+            continue;
+        }
+        let count = conn
+            .fetch_one_text(
+                &format!(
+                    "SELECT CAST(({}) AS {})",
+                    backend.table_exists_sql(),
+                    backend.cast_text()
+                ),
+                vec![tool.table().into()],
+            )
+            .await?;
+        if !count.is_some_and(|c| c != "0") {
+            continue;
+        }
+        if tool == Tool::GolangMigrate {
+            let columns = conn
+                .fetch_text(backend.columns_sql(), vec![tool.table().into()])
+                .await?;
+            let dirty = columns
+                .iter()
+                .any(|r| r.first().cloned().flatten().as_deref() == Some("dirty"));
+            found.push(if dirty { Tool::GolangMigrate } else { Tool::Dbmate });
+            continue;
+        }
+        found.push(tool);
+    }
+    Ok(found)
+}
+
+fn text(dialect: Dialect, expr: &str) -> String {
+    match dialect {
+        Dialect::Mysql => format!("CAST({expr} AS CHAR)"),
+        _ => format!("CAST({expr} AS TEXT)"),
+    }
+}
+
+fn hex(dialect: Dialect, expr: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!("encode({expr}, 'hex')"),
+        _ => format!("LOWER(HEX({expr}))"),
+    }
+}
+
+fn truthy(value: Option<&str>) -> bool {
+    matches!(value, Some("true" | "t" | "1" | "TRUE"))
+}
+
+/// The rows of `tool`'s table, as applied migrations (or refusals).
+async fn read(conn: &mut Conn, tool: Tool) -> Result<Vec<ToolRow>, DbError> {
+    let d = conn.dialect();
+    let table = tool.table();
+    let row = |key: Key, shown: String| ToolRow {
+        key,
+        shown,
+        sum: None,
+        refused: None,
+    };
+    let mut out = Vec::new();
+    match tool {
+        Tool::Sqlx => {
+            let sql = format!(
+                "SELECT {}, description, {}, {} FROM {table} ORDER BY version",
+                text(d, "version"),
+                text(d, "success"),
+                hex(d, "checksum")
+            );
+            for r in conn.fetch_text(&sql, Vec::new()).await? {
+                let version = r[0].clone().unwrap_or_default();
+                let Ok(number) = version.parse::<i64>() else {
+                    continue;
+                };
+                let mut t = row(Key::Number(number), format!("version {version} ({})", r[1].clone().unwrap_or_default()));
+                t.sum = r[3].clone().map(Sum::Sha384);
+                if !truthy(r[2].as_deref()) {
+                    t.refused = Some(format!(
+                        "sqlx recorded {} as failed (success = false): it stopped part-way outside a transaction. Undo or finish what it left by hand, delete its row from {table}, then run adopt again",
+                        t.shown
+                    ));
+                }
+                out.push(t);
+            }
+        }
+        Tool::Diesel => {
+            let sql = format!("SELECT {} FROM {table} ORDER BY version", text(d, "version"));
+            for r in conn.fetch_text(&sql, Vec::new()).await? {
+                let version = r[0].clone().unwrap_or_default();
+                out.push(row(Key::Text(version.clone()), format!("version {version}")));
+            }
+        }
+        Tool::GolangMigrate => {
+            let sql = format!("SELECT {}, {} FROM {table}", text(d, "version"), text(d, "dirty"));
+            for r in conn.fetch_text(&sql, Vec::new()).await? {
+                let version = r[0].clone().unwrap_or_default();
+                let Ok(number) = version.parse::<i64>() else {
+                    continue;
+                };
+                let mut t = row(
+                    Key::UpTo(Box::new(Key::Number(number))),
+                    format!("version {version}"),
+                );
+                if truthy(r[1].as_deref()) {
+                    t.refused = Some(format!(
+                        "golang-migrate marks {} dirty: it failed part-way. Make the database match a version by hand, record it with `migrate force VERSION`, then run adopt again",
+                        t.shown
+                    ));
+                }
+                out.push(t);
+            }
+        }
+        Tool::Dbmate => {
+            let sql = format!("SELECT {} FROM {table} ORDER BY version", text(d, "version"));
+            for r in conn.fetch_text(&sql, Vec::new()).await? {
+                let version = r[0].clone().unwrap_or_default();
+                out.push(row(Key::Text(version.clone()), format!("version {version}")));
+            }
+        }
+        Tool::Goose => {
+            let sql = format!(
+                "SELECT {}, {} FROM {table} ORDER BY id",
+                text(d, "version_id"),
+                text(d, "is_applied")
+            );
+            // The latest row of each version says where it stands; a version goose rolled
+            // back (`goose down`) is not applied, as goose itself reads it.
+            let mut latest: BTreeMap<i64, bool> = BTreeMap::new();
+            for r in conn.fetch_text(&sql, Vec::new()).await? {
+                if let Some(v) = r[0].as_deref().and_then(|v| v.parse::<i64>().ok()) {
+                    latest.insert(v, truthy(r[1].as_deref()));
+                }
+            }
+            for (version, applied) in latest {
+                if applied && version != 0 {
+                    out.push(row(Key::Number(version), format!("version {version}")));
+                }
+            }
+        }
+        Tool::Flyway => {
+            let sql = format!(
+                "SELECT version, type, script, {}, {} FROM {table} ORDER BY installed_rank",
+                text(d, "checksum"),
+                text(d, "success")
+            );
+            let mut by_version: BTreeMap<Vec<u64>, ToolRow> = BTreeMap::new();
+            for r in conn.fetch_text(&sql, Vec::new()).await? {
+                let kind = r[1].clone().unwrap_or_default();
+                let script = r[2].clone().unwrap_or_default();
+                let Some(version) = r[0].clone() else {
+                    if kind == "SQL" {
+                        out.push(ToolRow {
+                            key: Key::Text(script.clone()),
+                            shown: format!("repeatable {script}"),
+                            sum: None,
+                            refused: Some(format!(
+                                "Flyway applied the repeatable migration {script}; runner runs versioned migrations only. Give its SQL a version (V{{n}}__...) or keep running it with Flyway, drop its row from {table}, then run adopt again"
+                            )),
+                        });
+                    }
+                    continue;
+                };
+                let parts = dotted(&version);
+                let shown = format!("version {version} ({script})");
+                match kind.as_str() {
+                    "SCHEMA" | "DELETE" => {}
+                    "UNDO_SQL" if truthy(r[4].as_deref()) => {
+                        by_version.remove(&parts);
+                    }
+                    "BASELINE" => {
+                        by_version.insert(
+                            parts.clone(),
+                            row(Key::UpTo(Box::new(Key::Dotted(parts))), format!("baseline {version}")),
+                        );
+                    }
+                    "SQL" | "UNDO_SQL" => {
+                        let mut t = row(Key::Dotted(parts.clone()), shown);
+                        t.sum = r[3].as_deref().and_then(|c| c.parse::<i32>().ok()).map(Sum::Crc32);
+                        if !truthy(r[4].as_deref()) {
+                            t.refused = Some(format!(
+                                "Flyway recorded {} as failed: fix the database by hand, run `flyway repair` to remove the failed row, then run adopt again",
+                                t.shown
+                            ));
+                        }
+                        by_version.insert(parts, t);
+                    }
+                    other => {
+                        let mut t = row(Key::Dotted(parts.clone()), shown);
+                        t.refused = Some(format!(
+                            "Flyway applied {} as a {other} migration, which runner cannot run: keep running it with Flyway, or write it as SQL",
+                            t.shown
+                        ));
+                        by_version.insert(parts, t);
+                    }
+                }
+            }
+            out.extend(by_version.into_values());
+        }
+        Tool::Refinery => {
+            let sql = format!(
+                "SELECT {}, name, checksum FROM {table} ORDER BY version",
+                text(d, "version")
+            );
+            for r in conn.fetch_text(&sql, Vec::new()).await? {
+                let version = r[0].clone().unwrap_or_default();
+                let Ok(number) = version.parse::<i64>() else {
+                    continue;
+                };
+                let mut t = row(Key::Number(number), format!("version {version} ({})", r[1].clone().unwrap_or_default()));
+                t.sum = r[2].clone().map(Sum::Refinery);
+                out.push(t);
+            }
+        }
+        Tool::Prisma => {
+            let sql = format!(
+                "SELECT migration_name, checksum, {}, {} FROM {table} ORDER BY started_at",
+                text(d, "finished_at"),
+                text(d, "rolled_back_at")
+            );
+            let mut by_name: BTreeMap<String, ToolRow> = BTreeMap::new();
+            for r in conn.fetch_text(&sql, Vec::new()).await? {
+                let name = r[0].clone().unwrap_or_default();
+                let finished = r[2].is_some();
+                let rolled_back = r[3].is_some();
+                let mut t = row(Key::Text(name.clone()), format!("migration {name}"));
+                t.sum = r[1].clone().map(Sum::Sha256);
+                match (finished, rolled_back) {
+                    (true, false) => {}
+                    (_, true) => {
+                        if by_name.get(&name).is_some_and(|r| r.refused.is_none()) {
+                            continue;
+                        }
+                        t.refused = Some(format!(
+                            "Prisma recorded {name} as failed and rolled back: it is not applied, and runner will not guess what is left of it. Apply it with `npx prisma migrate deploy` (or delete its row once the database holds none of it), then run adopt again"
+                        ));
+                    }
+                    (false, false) => {
+                        t.refused = Some(format!(
+                            "Prisma recorded {name} as failed (no finished_at): fix the database by hand, mark it with `npx prisma migrate resolve --applied {name}` or `--rolled-back {name}`, then run adopt again"
+                        ));
+                    }
+                }
+                by_name.insert(name, t);
+            }
+            out.extend(by_name.into_values());
+        }
+    }
+    Ok(out)
+}
+
+fn dotted(version: &str) -> Vec<u64> {
+    let mut parts: Vec<u64> = version
+        .split(['.', '_'])
+        .map(|p| p.parse().unwrap_or(0))
+        .collect();
+    while parts.len() > 1 && parts.last() == Some(&0) {
+        parts.pop();
+    }
+    parts
+}
+
+fn matches(key: &Key, m: &Migration) -> bool {
+    match key {
+        Key::Number(n) => m.version == *n,
+        Key::Text(t) => m.tool_id == *t || t.parse::<i64>().is_ok_and(|n| n == m.version),
+        Key::Dotted(parts) => dotted(&m.tool_id) == *parts,
+        Key::UpTo(k) => matches(k, m),
+    }
+}
+
+/// Flyway's checksum: CRC-32 over the file's lines, each without its line break (and the
+/// first without a byte-order mark), as a signed 32-bit number.
+pub fn flyway_checksum(text: &str) -> i32 {
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    let mut digest = crc.digest();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Java's readLine ends a line at \n, \r or \r\n.
+    let mut rest = text;
+    while !rest.is_empty() {
+        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+        digest.update(&rest.as_bytes()[..end]);
+        let after = &rest[end..];
+        rest = if let Some(r) = after.strip_prefix("\r\n") {
+            r
+        } else if after.is_empty() {
+            after
+        } else {
+            &after[1..]
+        };
+    }
+    digest.finalize() as i32
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tool's checksum of `m`'s file, as the tool computes it.
+fn file_sum(kind: &Sum, m: &Migration) -> Sum {
+    let text = &m.forward.sql;
+    match kind {
+        Sum::Sha384(_) => Sum::Sha384(hex_of(&Sha384::digest(text.as_bytes()))),
+        Sum::Crc32(_) => Sum::Crc32(flyway_checksum(text)),
+        Sum::Refinery(_) => Sum::Refinery(m.refinery_checksum.to_string()),
+        Sum::Sha256(recorded) => {
+            let raw = hex_of(&Sha256::digest(text.as_bytes()));
+            // Prisma hashes the file as checked out; a checkout with other line endings is
+            // the same migration.
+            let lf = hex_of(&Sha256::digest(text.replace("\r\n", "\n").as_bytes()));
+            if lf == *recorded { Sum::Sha256(lf) } else { Sum::Sha256(raw) }
+        }
+    }
+}
+
+fn sum_text(sum: &Sum) -> String {
+    match sum {
+        Sum::Sha384(h) | Sum::Sha256(h) => h.chars().take(16).collect::<String>() + "...",
+        Sum::Crc32(c) => c.to_string(),
+        Sum::Refinery(r) => r.clone(),
+    }
+}
+
+/// A tool's history mapped onto the folder: what can be taken over, and what stops it.
+#[derive(Debug, Clone, Default)]
+pub struct Takeover {
+    /// Versions of the files the tool applied, with the row each came from.
+    pub applied: Vec<(i64, String)>,
+    /// Why the history cannot be taken over: the file, the row and the way out.
+    pub refusals: Vec<String>,
+    /// Files the tool applied whose checksum it kept and runner proved.
+    pub proven: usize,
+}
+
+/// Reads `tool`'s history and maps each applied row to its file in `catalog`.
+pub async fn map(conn: &mut Conn, tool: Tool, catalog: &Catalog) -> Result<Takeover, DbError> {
+    let rows = read(conn, tool).await?;
+    let dir = crate::catalog::shown(&catalog.dir);
+    let mut out = Takeover::default();
+    for row in rows {
+        if let Some(why) = &row.refused {
+            out.refusals.push(format!("{} {}: {why}", tool.table(), row.shown));
+            continue;
+        }
+        let found = catalog.migrations.iter().find(|m| matches(&row.key, m));
+        let Some(m) = found else {
+            out.refusals.push(format!(
+                "{} {}: {} applied it, but no file in {dir}/ is that migration. Restore the file (from version control) or point [migrations] dir at the folder {} runs, then run adopt again",
+                tool.table(),
+                row.shown,
+                tool.name(),
+                tool.name()
+            ));
+            continue;
+        };
+        if let Key::UpTo(_) = row.key {
+            for earlier in catalog.migrations.iter().filter(|e| e.version <= m.version) {
+                out.applied.push((earlier.version, format!("{} (up to {})", tool.table(), row.shown)));
+            }
+            continue;
+        }
+        if let Some(recorded) = &row.sum {
+            let actual = file_sum(recorded, m);
+            if actual != *recorded {
+                out.refusals.push(format!(
+                    "{}/{}: {} recorded checksum {} for {} when it applied it; the file's is now {}. The file changed after it was applied: restore it as applied (`git log -p -- {dir}/{}` shows when it changed), then run adopt again",
+                    dir,
+                    m.forward.file_name,
+                    tool.name(),
+                    sum_text(recorded),
+                    row.shown,
+                    sum_text(&actual),
+                    m.forward.file_name
+                ));
+                continue;
+            }
+            out.proven += 1;
+        }
+        out.applied.push((m.version, format!("{} {}", tool.table(), row.shown)));
+    }
+    out.applied.sort();
+    out.applied.dedup_by_key(|(v, _)| *v);
+    Ok(out)
+}
+
+/// What `runner adopt` found (and, unless a dry run, recorded).
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Per tool: its table, and the migrations taken over as (label, the row it came from).
+    pub tools: Vec<(Tool, Vec<(String, String)>)>,
+    /// Applied migrations runner's history already had.
+    pub already: usize,
+    pub proven: usize,
+    pub recorded: bool,
+}
+
+impl Outcome {
+    pub fn adopted(&self) -> usize {
+        self.tools.iter().map(|(_, rows)| rows.len()).sum()
+    }
+}
+
+/// Why `migrate` must not apply anything yet: another tool applied migrations that runner's
+/// history does not hold (they would run twice). `None` when there is nothing to take over.
+pub async fn untaken(
+    conn: &mut Conn,
+    catalog: &Catalog,
+    rows: &[HistoryRow],
+    at: At<'_>,
+) -> Result<Option<String>, DbError> {
+    for tool in present(conn).await? {
+        let takeover = map(conn, tool, catalog).await?;
+        let missing: Vec<String> = takeover
+            .applied
+            .iter()
+            .filter(|(v, _)| !rows.iter().any(|r| r.version == *v))
+            .map(|(v, _)| crate::catalog::label(*v))
+            .collect();
+        let refused = !takeover.refusals.is_empty() && rows.is_empty();
+        if missing.is_empty() && !refused {
+            continue;
+        }
+        let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
+        return Ok(Some(format!(
+            "this database holds {}'s history ({}): it applied {} migration(s) runner's history does not have{}. Applying now could run them twice: `{}` takes that history over with proof (`{}` shows the mapping first)",
+            tool.name(),
+            tool.table(),
+            missing.len(),
+            if shown.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({}{})",
+                    shown.join(", "),
+                    if missing.len() > shown.len() { ", ..." } else { "" }
+                )
+            },
+            hints::adopt(at),
+            hints::adopt_dry_run(at)
+        )));
+    }
+    Ok(None)
+}
+
+/// `runner adopt`: maps every other tool's history in the database onto the files and, unless
+/// `dry_run`, records what it applied in runner's history as adopted, in one transaction.
+pub async fn adopt(
+    conn: &mut Conn,
+    history: &History,
+    run: &RunInfo,
+    catalog: &Catalog,
+    limits: &crate::db::Limits,
+    dry_run: bool,
+) -> crate::error::Result<Outcome> {
+    use crate::engine::db;
+    let tools = present(conn)
+        .await
+        .map_err(|e| db("look for other tools' history tables", e))?;
+    if tools.is_empty() {
+        let names: Vec<&str> = Tool::ALL.iter().map(|t| t.table()).collect();
+        return Err(crate::error::Error::Usage(format!(
+            "{} holds no other tool's history table (looked for {}): there is nothing to adopt. If runner has never migrated it, `runner migrate` applies everything",
+            run.environment,
+            names.join(", ")
+        )));
+    }
+    let rows = if history.exists(conn).await.map_err(|e| db("read the history", e))? {
+        history.rows(conn).await.map_err(|e| db("read the history", e))?
+    } else {
+        Vec::new()
+    };
+    let mut outcome = Outcome::default();
+    let mut refusals = Vec::new();
+    let mut todo: Vec<(Tool, i64, String)> = Vec::new();
+    for tool in tools {
+        let takeover = map(conn, tool, catalog)
+            .await
+            .map_err(|e| db(&format!("read {}", tool.table()), e))?;
+        refusals.extend(takeover.refusals);
+        outcome.proven += takeover.proven;
+        for (version, from) in takeover.applied {
+            if rows.iter().any(|r| r.version == version) || todo.iter().any(|(_, v, _)| *v == version) {
+                outcome.already += 1;
+            } else {
+                todo.push((tool, version, from));
+            }
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(crate::error::Error::Refused {
+            environment: run.environment.clone(),
+            problems: refusals,
+        });
+    }
+    for (tool, version, from) in &todo {
+        let label = catalog
+            .migrations
+            .iter()
+            .find(|m| m.version == *version)
+            .map_or_else(|| crate::catalog::label(*version), |m| m.label());
+        match outcome.tools.iter_mut().find(|(t, _)| t == tool) {
+            Some((_, list)) => list.push((label, from.clone())),
+            None => outcome.tools.push((*tool, vec![(label, from.clone())])),
+        }
+    }
+    if dry_run || todo.is_empty() {
+        return Ok(outcome);
+    }
+    conn.begin(limits)
+        .await
+        .map_err(|e| db("open the adoption's transaction", e))?;
+    let written = record(conn, history, run, catalog, &todo).await;
+    match written {
+        Ok(()) => conn
+            .commit()
+            .await
+            .map_err(|e| db("commit the adoption", e))?,
+        Err(e) => {
+            conn.rollback().await;
+            return Err(db("record the adopted migrations", e));
+        }
+    }
+    outcome.recorded = true;
+    Ok(outcome)
+}
+
+async fn record(
+    conn: &mut Conn,
+    history: &History,
+    run: &RunInfo,
+    catalog: &Catalog,
+    todo: &[(Tool, i64, String)],
+) -> Result<(), DbError> {
+    for (tool, version, from) in todo {
+        let Some(m) = catalog.migrations.iter().find(|m| m.version == *version) else {
+            continue;
+        };
+        let row = NewRow {
+            version: m.version,
+            name: &m.name,
+            mode: Mode::Adopted,
+            sha256: &m.forward.checksums.sha256,
+            normalized_sha256: &m.forward.checksums.normalized_sha256,
+            refinery_checksum: m.refinery_checksum,
+            applied_sql: &m.forward.sql,
+            rollback_sql: m.rollback.as_ref().map(|r| r.sql.as_str()),
+            statements_total: 0,
+        };
+        let detail = format!("adopted from {} ({from}): applied by {} before runner took over", tool.name(), tool.name());
+        history.adopted(conn, &row, run, &detail).await?;
+    }
+    let mut tools: Vec<&str> = todo.iter().map(|(t, _, _)| t.table()).collect();
+    tools.dedup();
+    history
+        .event(
+            conn,
+            run,
+            None,
+            "history_adopted",
+            &format!("{} migration(s) taken over from {}", todo.len(), tools.join(", ")),
+        )
+        .await
+}
+
+/// Writes the tool's row for a migration runner applied (`applied`) or rolled back, so the
+/// tool sees the state runner left (`[migrations] mirror`).
+pub async fn mirror(
+    conn: &mut Conn,
+    layout: Layout,
+    catalog: &Catalog,
+    m: &Migration,
+    applied: bool,
+    duration_ms: i64,
+) -> Result<(), DbError> {
+    let Some(tool) = Tool::of_layout(layout).filter(|t| t.mirror_table().is_some()) else {
+        return Ok(());
+    };
+    let d = conn.dialect();
+    let table = tool.table();
+    conn.execute(&mirror_table_sql(tool, d)).await?;
+    match (tool, applied) {
+        (Tool::Sqlx, true) => {
+            let checksum = Sha384::digest(m.forward.sql.as_bytes());
+            let literal = match d {
+                Dialect::Postgres => format!("decode('{}', 'hex')", hex_of(&checksum)),
+                _ => format!("X'{}'", hex_of(&checksum)),
+            };
+            conn.exec(
+                format!("DELETE FROM {table} WHERE version = $1"),
+                vec![m.version.into()],
+            )
+            .await?;
+            conn.exec(
+                format!(
+                    "INSERT INTO {table} (version, description, success, checksum, execution_time) VALUES ($1, $2, {}, {literal}, $3)",
+                    if d == Dialect::Postgres { "TRUE" } else { "1" }
+                ),
+                vec![
+                    m.version.into(),
+                    m.name.replace('_', " ").into(),
+                    duration_ms.saturating_mul(1_000_000).into(),
+                ],
+            )
+            .await?;
+        }
+        (Tool::Sqlx | Tool::Diesel | Tool::Dbmate, false) => {
+            let value: Value = if tool == Tool::Sqlx { m.version.into() } else { m.tool_id.clone().into() };
+            conn.exec(format!("DELETE FROM {table} WHERE version = $1"), vec![value]).await?;
+        }
+        (Tool::Diesel | Tool::Dbmate, true) => {
+            conn.exec(format!("DELETE FROM {table} WHERE version = $1"), vec![m.tool_id.clone().into()]).await?;
+            conn.exec(format!("INSERT INTO {table} (version) VALUES ($1)"), vec![m.tool_id.clone().into()]).await?;
+        }
+        (Tool::Goose, _) => {
+            conn.exec(
+                format!("INSERT INTO {table} (version_id, is_applied) VALUES ($1, {})", match (d, applied) {
+                    (Dialect::Postgres, true) => "TRUE",
+                    (Dialect::Postgres, false) => "FALSE",
+                    (_, true) => "1",
+                    (_, false) => "0",
+                }),
+                vec![m.version.into()],
+            )
+            .await?;
+        }
+        (Tool::GolangMigrate, _) => {
+            // One row: the version the database is at. After a rollback, the version before.
+            conn.execute(&format!("DELETE FROM {table}")).await?;
+            // Rollbacks go newest first: the database is then at the file before this one.
+            let at = match applied {
+                true => Some(m.version),
+                false => catalog
+                    .migrations
+                    .iter()
+                    .filter(|e| e.version < m.version)
+                    .map(|e| e.version)
+                    .max(),
+            };
+            if let Some(v) = at {
+                conn.exec(
+                    format!("INSERT INTO {table} (version, dirty) VALUES ($1, {})", if d == Dialect::Postgres { "FALSE" } else { "0" }),
+                    vec![v.into()],
+                )
+                .await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The tool's own table definition, created when missing (a mirror may start on a database
+/// the tool never touched).
+fn mirror_table_sql(tool: Tool, d: Dialect) -> String {
+    let table = tool.table();
+    match (tool, d) {
+        (Tool::Sqlx, Dialect::Postgres) => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL, checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL)"
+        ),
+        (Tool::Sqlx, Dialect::Sqlite) => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)"
+        ),
+        (Tool::Sqlx, Dialect::Mysql) => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)"
+        ),
+        (Tool::Diesel, _) => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        ),
+        (Tool::Dbmate, _) => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (version VARCHAR(128) PRIMARY KEY)"
+        ),
+        (Tool::GolangMigrate, Dialect::Postgres) => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (version BIGINT NOT NULL PRIMARY KEY, dirty BOOLEAN NOT NULL)"
+        ),
+        (Tool::GolangMigrate, _) => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (version BIGINT NOT NULL PRIMARY KEY, dirty BOOLEAN NOT NULL)"
+        ),
+        (Tool::Goose, Dialect::Postgres) => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (id SERIAL PRIMARY KEY, version_id BIGINT NOT NULL, is_applied BOOLEAN NOT NULL, tstamp TIMESTAMP DEFAULT now())"
+        ),
+        (Tool::Goose, Dialect::Sqlite) => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY AUTOINCREMENT, version_id INTEGER NOT NULL, is_applied INTEGER NOT NULL, tstamp TIMESTAMP DEFAULT (datetime('now')))"
+        ),
+        (Tool::Goose, Dialect::Mysql) => format!(
+            "CREATE TABLE IF NOT EXISTS {table} (id SERIAL NOT NULL, version_id BIGINT NOT NULL, is_applied BOOLEAN NOT NULL, tstamp TIMESTAMP NULL DEFAULT now(), PRIMARY KEY (id))"
+        ),
+        _ => String::from("SELECT 1"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flyway_checksum_ignores_line_endings_and_bom() {
+        let lf = flyway_checksum("CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n");
+        let crlf = flyway_checksum("\u{feff}CREATE TABLE t (id int);\r\nINSERT INTO t VALUES (1);\r\n");
+        assert_eq!(lf, crlf);
+        // CRC-32 of the bytes without line breaks.
+        let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+        assert_eq!(lf, crc.checksum(b"CREATE TABLE t (id int);INSERT INTO t VALUES (1);") as i32);
+        assert_ne!(lf, flyway_checksum("CREATE TABLE t (id bigint);\n"));
+    }
+
+    #[test]
+    fn flyway_versions_compare_as_flyway_does() {
+        assert_eq!(dotted("1.1"), vec![1, 1]);
+        assert_eq!(dotted("1_1"), vec![1, 1]);
+        assert_eq!(dotted("2.0"), vec![2]);
+    }
+}
