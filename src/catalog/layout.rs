@@ -231,12 +231,30 @@ pub fn detect(entries: &[Entry]) -> (Layout, Vec<Problem>) {
         }
     }
     // golang-migrate and sqlx's reversible files have the same names: only [migrations]
-    // layout tells them apart, and detection calls them sqlx.
-    let biggest = by_layout
-        .iter()
-        .max_by_key(|(_, files)| files.len())
-        .map_or(Layout::Runner, |(l, _)| *l);
-    if by_layout.len() < 2 && (either.is_empty() || matches!(biggest, Layout::Runner | Layout::Flyway)) {
+    // layout tells them apart, and detection calls them sqlx. `V{n}__` files count for both
+    // runner and Flyway; a tie goes to runner's own layout.
+    let tally = |l: Layout| {
+        by_layout.get(&l).map_or(0, Vec::len)
+            + if matches!(l, Layout::Runner | Layout::Flyway) {
+                either.len()
+            } else {
+                0
+            }
+    };
+    let mut biggest = Layout::Runner;
+    for layout in Layout::ALL {
+        if tally(layout) > tally(biggest) {
+            biggest = layout;
+        }
+    }
+    let compatible = |l: Layout| {
+        l == biggest
+            // runner's reader names what is wrong with a U, R or dotted file itself.
+            || (biggest == Layout::Runner && l == Layout::Flyway)
+    };
+    if by_layout.keys().all(|l| compatible(*l))
+        && (either.is_empty() || matches!(biggest, Layout::Runner | Layout::Flyway))
+    {
         return (biggest, Vec::new());
     }
     let mut summary: Vec<String> = by_layout
@@ -247,7 +265,7 @@ pub fn detect(entries: &[Entry]) -> (Layout, Vec<Problem>) {
         summary.push(format!("{} V{{n}}__ file(s)", either.len()));
     }
     let mut problems = Vec::new();
-    for (layout, files) in by_layout.iter().filter(|(l, _)| **l != biggest) {
+    for (layout, files) in by_layout.iter().filter(|(l, _)| !compatible(**l)) {
         for file in files {
             problems.push(Problem::new(
                 ProblemKind::InvalidName,
@@ -326,7 +344,10 @@ fn flyway_name(name: &str) -> Option<FlywayName<'_>> {
 /// Reads the folder's entries in `layout` (every layout but runner's, which the catalog reads
 /// with refinery).
 pub fn read(layout: Layout, entries: &[Entry], problems: &mut Vec<Problem>) -> Vec<Found> {
-    let entries: Vec<&Entry> = entries.iter().filter(|e| !e.name.starts_with('.')).collect();
+    let entries: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| !e.name.starts_with('.'))
+        .collect();
     match layout {
         Layout::Runner => Vec::new(),
         Layout::Sqlx | Layout::GolangMigrate => read_paired_files(layout, &entries, problems),
@@ -396,7 +417,11 @@ fn whole(file_name: &str, path: &Path, problems: &mut Vec<Problem>) -> Option<Pa
 }
 
 /// sqlx and golang-migrate: `{v}_{desc}.sql`, `.up.sql`, `.down.sql`, all in the folder.
-fn read_paired_files(layout: Layout, entries: &[&Entry], problems: &mut Vec<Problem>) -> Vec<Found> {
+fn read_paired_files(
+    layout: Layout,
+    entries: &[&Entry],
+    problems: &mut Vec<Problem>,
+) -> Vec<Found> {
     let mut forwards: Vec<(&Entry, &str, &str, bool)> = Vec::new();
     let mut downs: BTreeMap<String, &Entry> = BTreeMap::new();
     for entry in entries {
@@ -434,7 +459,8 @@ fn read_paired_files(layout: Layout, entries: &[&Entry], problems: &mut Vec<Prob
             .remove(base)
             .and_then(|d| whole(&d.name, &d.path, problems));
         let name = base[version.len() + 1..].to_string();
-        let sqlx_marker = |p: &Part| layout == Layout::Sqlx && p.text.starts_with("-- no-transaction");
+        let sqlx_marker =
+            |p: &Part| layout == Layout::Sqlx && p.text.starts_with("-- no-transaction");
         found.push(Found {
             version: v,
             tool_id: version.to_string(),
@@ -484,7 +510,11 @@ fn subfolder(entry: &Entry, problems: &mut Vec<Problem>) {
 
 /// Diesel (`{v}_{name}/up.sql`) and Prisma (`{ts}_{name}/migration.sql`): one folder each.
 fn read_folders(layout: Layout, entries: &[&Entry], problems: &mut Vec<Problem>) -> Vec<Found> {
-    let forward_file = if layout == Layout::Diesel { "up.sql" } else { "migration.sql" };
+    let forward_file = if layout == Layout::Diesel {
+        "up.sql"
+    } else {
+        "migration.sql"
+    };
     let mut found = Vec::new();
     for entry in entries {
         if !entry.is_dir {
@@ -504,7 +534,11 @@ fn read_folders(layout: Layout, entries: &[&Entry], problems: &mut Vec<Problem>)
             problems.push(Problem::new(
                 ProblemKind::InvalidName,
                 format!("{folder}/"),
-                format!("has no {forward_file}: a {} migration is a folder {}", layout.name(), layout.pattern()),
+                format!(
+                    "has no {forward_file}: a {} migration is a folder {}",
+                    layout.name(),
+                    layout.pattern()
+                ),
             ));
             continue;
         }
@@ -520,7 +554,10 @@ fn read_folders(layout: Layout, entries: &[&Entry], problems: &mut Vec<Problem>)
             problems.push(Problem::new(
                 ProblemKind::InvalidName,
                 format!("{folder}/"),
-                format!("`{raw_version}` is not a version: expected {}", layout.pattern()),
+                format!(
+                    "`{raw_version}` is not a version: expected {}",
+                    layout.pattern()
+                ),
             ));
             continue;
         }
@@ -539,7 +576,11 @@ fn read_folders(layout: Layout, entries: &[&Entry], problems: &mut Vec<Problem>)
         found.push(Found {
             version,
             name: name.to_string(),
-            tool_id: if layout == Layout::Diesel { digits.clone() } else { folder.to_string() },
+            tool_id: if layout == Layout::Diesel {
+                digits.clone()
+            } else {
+                folder.to_string()
+            },
             digits: digits.len(),
             forward,
             rollback,
@@ -601,7 +642,9 @@ fn read_one_file(layout: Layout, entries: &[&Entry], problems: &mut Vec<Problem>
         let sections = match sections {
             Ok(s) => s,
             Err((line, why)) => {
-                problems.push(Problem::new(ProblemKind::InvalidDirective, &entry.name, why).at_line(line));
+                problems.push(
+                    Problem::new(ProblemKind::InvalidDirective, &entry.name, why).at_line(line),
+                );
                 continue;
             }
         };
@@ -666,7 +709,12 @@ fn dbmate_sections(text: &str) -> SectionResult {
                 "transaction:false" => down_no_transaction = true,
                 "transaction:true" => {}
                 other => {
-                    return Err((line_no, format!("dbmate option `{other}` is not one runner knows; it reads transaction:false")));
+                    return Err((
+                        line_no,
+                        format!(
+                            "dbmate option `{other}` is not one runner knows; it reads transaction:false"
+                        ),
+                    ));
                 }
             }
         }
@@ -674,13 +722,27 @@ fn dbmate_sections(text: &str) -> SectionResult {
             "up" if up.is_none() => up = Some(line_no),
             "down" if down.is_none() => down = Some(line_no),
             "up" | "down" => return Err((line_no, format!("`-- migrate:{which}` is given twice"))),
-            other => return Err((line_no, format!("unknown dbmate marker `-- migrate:{other}`; dbmate knows migrate:up and migrate:down"))),
+            other => {
+                return Err((
+                    line_no,
+                    format!(
+                        "unknown dbmate marker `-- migrate:{other}`; dbmate knows migrate:up and migrate:down"
+                    ),
+                ));
+            }
         }
     }
     let Some(up) = up else {
         return Err((1, "has no `-- migrate:up` line: dbmate runs nothing before it; add it above the migration's SQL".into()));
     };
-    sections(up, down, lines, no_transaction, down_no_transaction, "`-- migrate:down` comes before `-- migrate:up`: put the up section first")
+    sections(
+        up,
+        down,
+        lines,
+        no_transaction,
+        down_no_transaction,
+        "`-- migrate:down` comes before `-- migrate:up`: put the up section first",
+    )
 }
 
 /// goose: `-- +goose Up`, `-- +goose Down`, `-- +goose NO TRANSACTION`; the
@@ -710,22 +772,43 @@ fn goose_sections(text: &str) -> SectionResult {
             "statementbegin" => open_block = Some(line_no),
             "statementend" => {
                 if open_block.take().is_none() {
-                    return Err((line_no, "`-- +goose StatementEnd` without a StatementBegin before it".into()));
+                    return Err((
+                        line_no,
+                        "`-- +goose StatementEnd` without a StatementBegin before it".into(),
+                    ));
                 }
             }
             other if other.starts_with("envsub") => {
                 return Err((line_no, "goose's ENVSUB (environment variables in SQL) is not supported: write the values into the file".into()));
             }
-            _ => return Err((line_no, format!("unknown goose annotation `-- +goose {rest}`"))),
+            _ => {
+                return Err((
+                    line_no,
+                    format!("unknown goose annotation `-- +goose {rest}`"),
+                ));
+            }
         }
     }
     if let Some(line) = open_block {
-        return Err((line, "`-- +goose StatementBegin` is never closed with StatementEnd".into()));
+        return Err((
+            line,
+            "`-- +goose StatementBegin` is never closed with StatementEnd".into(),
+        ));
     }
     let Some(up) = up else {
-        return Err((1, "has no `-- +goose Up` line: add it above the migration's SQL".into()));
+        return Err((
+            1,
+            "has no `-- +goose Up` line: add it above the migration's SQL".into(),
+        ));
     };
-    sections(up, down, lines, no_transaction, no_transaction, "`-- +goose Down` comes before `-- +goose Up`: put the Up section first")
+    sections(
+        up,
+        down,
+        lines,
+        no_transaction,
+        no_transaction,
+        "`-- +goose Down` comes before `-- +goose Up`: put the Up section first",
+    )
 }
 
 /// The sections between the up marker, the down marker and the end (`lines` + 1).
@@ -801,11 +884,18 @@ fn read_flyway(entries: &[&Entry], problems: &mut Vec<Problem>) -> Vec<Found> {
             .remove(&trimmed_parts(&f.parts))
             .and_then(|u| whole(&u.name, &u.path, problems));
         let no_transaction = flyway_no_transaction(&forward.path);
-        let rollback_no_transaction = rollback.as_ref().is_some_and(|r| flyway_no_transaction(&r.path));
+        let rollback_no_transaction = rollback
+            .as_ref()
+            .is_some_and(|r| flyway_no_transaction(&r.path));
         found.push(Found {
             version,
             name: f.description.to_string(),
-            tool_id: f.parts.iter().map(u64::to_string).collect::<Vec<_>>().join("."),
+            tool_id: f
+                .parts
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join("."),
             digits: f.version.len(),
             forward,
             rollback,
@@ -817,7 +907,10 @@ fn read_flyway(entries: &[&Entry], problems: &mut Vec<Problem>) -> Vec<Found> {
         problems.push(Problem::new(
             ProblemKind::OrphanRollback,
             &entry.name,
-            format!("has no versioned migration V{}: restore it, or delete this undo", entry.name.get(1..).unwrap_or_default()),
+            format!(
+                "has no versioned migration V{}: restore it, or delete this undo",
+                entry.name.get(1..).unwrap_or_default()
+            ),
         ));
     }
     found
@@ -897,7 +990,11 @@ pub fn next_files(
         Layout::Sqlx | Layout::GolangMigrate => {
             let v = stamped(last);
             let reversible = reversible_files || layout == Layout::GolangMigrate;
-            let forward = if reversible { format!("{v}_{name}.up.sql") } else { format!("{v}_{name}.sql") };
+            let forward = if reversible {
+                format!("{v}_{name}.up.sql")
+            } else {
+                format!("{v}_{name}.sql")
+            };
             files.push((forward, header.to_string()));
             if !irreversible {
                 files.push((format!("{v}_{name}.down.sql"), down_note.to_string()));
@@ -911,9 +1008,15 @@ pub fn next_files(
             } else {
                 v
             };
-            files.push((format!("{folder_version}_{name}/up.sql"), header.to_string()));
+            files.push((
+                format!("{folder_version}_{name}/up.sql"),
+                header.to_string(),
+            ));
             if !irreversible {
-                files.push((format!("{folder_version}_{name}/down.sql"), down_note.to_string()));
+                files.push((
+                    format!("{folder_version}_{name}/down.sql"),
+                    down_note.to_string(),
+                ));
             }
         }
         Layout::Prisma => {
@@ -925,15 +1028,34 @@ pub fn next_files(
         }
         Layout::Dbmate => {
             let v = stamped(last);
-            files.push((format!("{v}_{name}.sql"), format!("-- migrate:up\n{header}\n-- migrate:down\n{}", if irreversible { "" } else { down_note })));
+            files.push((
+                format!("{v}_{name}.sql"),
+                format!(
+                    "-- migrate:up\n{header}\n-- migrate:down\n{}",
+                    if irreversible { "" } else { down_note }
+                ),
+            ));
         }
         Layout::Goose => {
             let v = stamped(last);
-            files.push((format!("{v}_{name}.sql"), format!("-- +goose Up\n{header}\n-- +goose Down\n{}", if irreversible { "" } else { down_note })));
+            files.push((
+                format!("{v}_{name}.sql"),
+                format!(
+                    "-- +goose Up\n{header}\n-- +goose Down\n{}",
+                    if irreversible { "" } else { down_note }
+                ),
+            ));
         }
         Layout::Flyway => {
             let next = match last {
-                Some(m) => m.tool_id.split('.').next().and_then(|p| p.parse::<u64>().ok()).unwrap_or(0) + 1,
+                Some(m) => {
+                    m.tool_id
+                        .split('.')
+                        .next()
+                        .and_then(|p| p.parse::<u64>().ok())
+                        .unwrap_or(0)
+                        + 1
+                }
                 None => 1,
             };
             files.push((format!("V{next}__{name}.sql"), header.to_string()));
@@ -956,7 +1078,10 @@ mod tests {
         assert_eq!(s.up, (2, 4));
         assert_eq!(s.down, Some((5, 6)));
         assert!(s.no_transaction);
-        assert_eq!(section_text(text, 2, 4), "CREATE INDEX CONCURRENTLY i ON t (a);\n\n");
+        assert_eq!(
+            section_text(text, 2, 4),
+            "CREATE INDEX CONCURRENTLY i ON t (a);\n\n"
+        );
         assert_eq!(section_text(text, 5, 6), "DROP INDEX i;\n");
         assert!(dbmate_sections("CREATE TABLE t (a int);").is_err());
     }
@@ -968,7 +1093,8 @@ mod tests {
         assert_eq!(s.up, (3, 6));
         assert_eq!(s.down, Some((7, 8)));
         assert!(s.no_transaction);
-        let err = goose_sections("-- +goose Up\n-- +goose StatementBegin\nSELECT 1;\n").unwrap_err();
+        let err =
+            goose_sections("-- +goose Up\n-- +goose StatementBegin\nSELECT 1;\n").unwrap_err();
         assert_eq!(err.0, 2);
     }
 
@@ -988,9 +1114,25 @@ mod tests {
 
     #[test]
     fn rollback_places_follow_the_layout() {
-        assert_eq!(Layout::Sqlx.rollback_place("1_a.up.sql").1, "write 1_a.down.sql");
-        assert_eq!(Layout::Diesel.rollback_place("2019-01-01-000000_a/up.sql").1, "write 2019-01-01-000000_a/down.sql");
-        assert_eq!(Layout::Flyway.rollback_place("V1.1__a.sql").1, "write U1.1__a.sql");
-        assert!(Layout::Dbmate.rollback_place("1_a.sql").0.contains("-- migrate:down"));
+        assert_eq!(
+            Layout::Sqlx.rollback_place("1_a.up.sql").1,
+            "write 1_a.down.sql"
+        );
+        assert_eq!(
+            Layout::Diesel
+                .rollback_place("2019-01-01-000000_a/up.sql")
+                .1,
+            "write 2019-01-01-000000_a/down.sql"
+        );
+        assert_eq!(
+            Layout::Flyway.rollback_place("V1.1__a.sql").1,
+            "write U1.1__a.sql"
+        );
+        assert!(
+            Layout::Dbmate
+                .rollback_place("1_a.sql")
+                .0
+                .contains("-- migrate:down")
+        );
     }
 }

@@ -327,7 +327,11 @@ fn scan_runner(
 }
 
 /// A migration of another tool's layout, its files checked as runner checks its own.
-fn from_found(layout: Layout, found: layout::Found, problems: &mut Vec<Problem>) -> Option<Migration> {
+fn from_found(
+    layout: Layout,
+    found: layout::Found,
+    problems: &mut Vec<Problem>,
+) -> Option<Migration> {
     let part = |p: layout::Part, role: FileRole, problems: &mut Vec<Problem>| {
         sql_file(&p.file_name, &p.path, p.text, p.first_line, role, problems)
     };

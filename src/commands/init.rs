@@ -2,7 +2,6 @@
 //! migrations folder found, the dialect read from DATABASE_URL, staging then a protected
 //! production, and the database URLs left to environment variables. It never overwrites.
 
-
 use crate::cli::InitArgs;
 use crate::config::Dialect;
 use crate::error::{Error, ExitCode, Result};

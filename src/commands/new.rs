@@ -37,11 +37,7 @@ pub fn run(config: &Config, args: &NewArgs) -> Result<ExitCode> {
     }
     let (version, digits) = catalog.next_version();
     let stem = format!("V{version:0digits$}__{}", args.name);
-    let label = format!(
-        "{} {}",
-        crate::catalog::label(version),
-        args.name
-    );
+    let label = format!("{} {}", crate::catalog::label(version), args.name);
 
     let forward = dir.join(format!("{stem}.sql"));
     let mut header = format!(

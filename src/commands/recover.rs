@@ -155,11 +155,7 @@ impl Recovery<'_> {
         let pending = plan
             .steps
             .iter()
-            .filter(|s| {
-                !problems
-                    .iter()
-                    .any(|p| p.version == s.migration.version)
-            })
+            .filter(|s| !problems.iter().any(|p| p.version == s.migration.version))
             .count();
         Ok((problems, pending))
     }

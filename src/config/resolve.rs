@@ -9,9 +9,9 @@ use toml::Spanned;
 use super::file::{EnvironmentTable, FileConfig, HealthTable, Text};
 use super::interpolate::{InterpolationError, interpolate};
 use super::{
-    Layout,
     Config, ConfigError, DEFAULT_GAP_WAIT, DEFAULT_HISTORY_PREFIX, DEFAULT_LOCK_RETRIES,
-    DEFAULT_LOCK_TIMEOUT, DatabaseUrl, Dialect, Environment, Health, Positioned, Setting, Source,
+    DEFAULT_LOCK_TIMEOUT, DatabaseUrl, Dialect, Environment, Health, Layout, Positioned, Setting,
+    Source,
 };
 
 /// What the command line and the process environment say. Flags are filled by the CLI;
@@ -575,7 +575,10 @@ fn layout_setting(
         Some(layout) => Ok(Some(layout)),
         None => Err(reader.error_at(
             v.span().start,
-            format!("{key}: `{text}` is not a layout; use one of {}", Layout::NAMES),
+            format!(
+                "{key}: `{text}` is not a layout; use one of {}",
+                Layout::NAMES
+            ),
         )),
     }
 }

@@ -149,12 +149,7 @@ async fn rollback_migrations_of(
     catalog: &Catalog,
 ) -> Result<usize> {
     use crate::engine::verify::{self, Outcome};
-    let versions: HashSet<crate::catalog::Version> = run
-        .entry
-        .migrations
-        .iter()
-        .copied()
-        .collect();
+    let versions: HashSet<crate::catalog::Version> = run.entry.migrations.iter().copied().collect();
     let results = verify::on_scratch(
         conn.dialect(),
         Some(&run.env.database_url.value),

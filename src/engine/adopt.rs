@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256, Sha384};
 use crate::catalog::{Catalog, Layout, Migration};
 use crate::config::Dialect;
 use crate::db::{Conn, DbError, Value};
-use crate::engine::history::{History, HistoryRow, Mode, NewRow, RunInfo};
+use crate::engine::history::{History, HistoryRow, Mode, NewRow, RunInfo, State};
 use crate::hints::{self, At};
 
 /// A tool whose history table runner reads.
@@ -170,7 +170,11 @@ pub async fn present(conn: &mut Conn) -> Result<Vec<Tool>, DbError> {
             let dirty = columns
                 .iter()
                 .any(|r| r.first().cloned().flatten().as_deref() == Some("dirty"));
-            found.push(if dirty { Tool::GolangMigrate } else { Tool::Dbmate });
+            found.push(if dirty {
+                Tool::GolangMigrate
+            } else {
+                Tool::Dbmate
+            });
             continue;
         }
         found.push(tool);
@@ -220,7 +224,10 @@ async fn read(conn: &mut Conn, tool: Tool) -> Result<Vec<ToolRow>, DbError> {
                 let Ok(number) = version.parse::<i64>() else {
                     continue;
                 };
-                let mut t = row(Key::Number(number), format!("version {version} ({})", r[1].clone().unwrap_or_default()));
+                let mut t = row(
+                    Key::Number(number),
+                    format!("version {version} ({})", r[1].clone().unwrap_or_default()),
+                );
                 t.sum = r[3].clone().map(Sum::Sha384);
                 if !truthy(r[2].as_deref()) {
                     t.refused = Some(format!(
@@ -232,14 +239,24 @@ async fn read(conn: &mut Conn, tool: Tool) -> Result<Vec<ToolRow>, DbError> {
             }
         }
         Tool::Diesel => {
-            let sql = format!("SELECT {} FROM {table} ORDER BY version", text(d, "version"));
+            let sql = format!(
+                "SELECT {} FROM {table} ORDER BY version",
+                text(d, "version")
+            );
             for r in conn.fetch_text(&sql, Vec::new()).await? {
                 let version = r[0].clone().unwrap_or_default();
-                out.push(row(Key::Text(version.clone()), format!("version {version}")));
+                out.push(row(
+                    Key::Text(version.clone()),
+                    format!("version {version}"),
+                ));
             }
         }
         Tool::GolangMigrate => {
-            let sql = format!("SELECT {}, {} FROM {table}", text(d, "version"), text(d, "dirty"));
+            let sql = format!(
+                "SELECT {}, {} FROM {table}",
+                text(d, "version"),
+                text(d, "dirty")
+            );
             for r in conn.fetch_text(&sql, Vec::new()).await? {
                 let version = r[0].clone().unwrap_or_default();
                 let Ok(number) = version.parse::<i64>() else {
@@ -259,10 +276,16 @@ async fn read(conn: &mut Conn, tool: Tool) -> Result<Vec<ToolRow>, DbError> {
             }
         }
         Tool::Dbmate => {
-            let sql = format!("SELECT {} FROM {table} ORDER BY version", text(d, "version"));
+            let sql = format!(
+                "SELECT {} FROM {table} ORDER BY version",
+                text(d, "version")
+            );
             for r in conn.fetch_text(&sql, Vec::new()).await? {
                 let version = r[0].clone().unwrap_or_default();
-                out.push(row(Key::Text(version.clone()), format!("version {version}")));
+                out.push(row(
+                    Key::Text(version.clone()),
+                    format!("version {version}"),
+                ));
             }
         }
         Tool::Goose => {
@@ -318,12 +341,18 @@ async fn read(conn: &mut Conn, tool: Tool) -> Result<Vec<ToolRow>, DbError> {
                     "BASELINE" => {
                         by_version.insert(
                             parts.clone(),
-                            row(Key::UpTo(Box::new(Key::Dotted(parts))), format!("baseline {version}")),
+                            row(
+                                Key::UpTo(Box::new(Key::Dotted(parts))),
+                                format!("baseline {version}"),
+                            ),
                         );
                     }
                     "SQL" | "UNDO_SQL" => {
                         let mut t = row(Key::Dotted(parts.clone()), shown);
-                        t.sum = r[3].as_deref().and_then(|c| c.parse::<i32>().ok()).map(Sum::Crc32);
+                        t.sum = r[3]
+                            .as_deref()
+                            .and_then(|c| c.parse::<i32>().ok())
+                            .map(Sum::Crc32);
                         if !truthy(r[4].as_deref()) {
                             t.refused = Some(format!(
                                 "Flyway recorded {} as failed: fix the database by hand, run `flyway repair` to remove the failed row, then run adopt again",
@@ -354,7 +383,10 @@ async fn read(conn: &mut Conn, tool: Tool) -> Result<Vec<ToolRow>, DbError> {
                 let Ok(number) = version.parse::<i64>() else {
                     continue;
                 };
-                let mut t = row(Key::Number(number), format!("version {version} ({})", r[1].clone().unwrap_or_default()));
+                let mut t = row(
+                    Key::Number(number),
+                    format!("version {version} ({})", r[1].clone().unwrap_or_default()),
+                );
                 t.sum = r[2].clone().map(Sum::Refinery);
                 out.push(t);
             }
@@ -455,7 +487,11 @@ fn file_sum(kind: &Sum, m: &Migration) -> Sum {
             // Prisma hashes the file as checked out; a checkout with other line endings is
             // the same migration.
             let lf = hex_of(&Sha256::digest(text.replace("\r\n", "\n").as_bytes()));
-            if lf == *recorded { Sum::Sha256(lf) } else { Sum::Sha256(raw) }
+            if lf == *recorded {
+                Sum::Sha256(lf)
+            } else {
+                Sum::Sha256(raw)
+            }
         }
     }
 }
@@ -486,7 +522,8 @@ pub async fn map(conn: &mut Conn, tool: Tool, catalog: &Catalog) -> Result<Takeo
     let mut out = Takeover::default();
     for row in rows {
         if let Some(why) = &row.refused {
-            out.refusals.push(format!("{} {}: {why}", tool.table(), row.shown));
+            out.refusals
+                .push(format!("{} {}: {why}", tool.table(), row.shown));
             continue;
         }
         let found = catalog.migrations.iter().find(|m| matches(&row.key, m));
@@ -502,7 +539,10 @@ pub async fn map(conn: &mut Conn, tool: Tool, catalog: &Catalog) -> Result<Takeo
         };
         if let Key::UpTo(_) = row.key {
             for earlier in catalog.migrations.iter().filter(|e| e.version <= m.version) {
-                out.applied.push((earlier.version, format!("{} (up to {})", tool.table(), row.shown)));
+                out.applied.push((
+                    earlier.version,
+                    format!("{} (up to {})", tool.table(), row.shown),
+                ));
             }
             continue;
         }
@@ -523,7 +563,8 @@ pub async fn map(conn: &mut Conn, tool: Tool, catalog: &Catalog) -> Result<Takeo
             }
             out.proven += 1;
         }
-        out.applied.push((m.version, format!("{} {}", tool.table(), row.shown)));
+        out.applied
+            .push((m.version, format!("{} {}", tool.table(), row.shown)));
     }
     out.applied.sort();
     out.applied.dedup_by_key(|(v, _)| *v);
@@ -560,7 +601,11 @@ pub async fn untaken(
         let missing: Vec<String> = takeover
             .applied
             .iter()
-            .filter(|(v, _)| !rows.iter().any(|r| r.version == *v))
+            .filter(|(v, _)| {
+                !rows
+                    .iter()
+                    .any(|r| r.version == *v && r.state == State::Applied)
+            })
             .map(|(v, _)| crate::catalog::label(*v))
             .collect();
         let refused = !takeover.refusals.is_empty() && rows.is_empty();
@@ -579,7 +624,11 @@ pub async fn untaken(
                 format!(
                     " ({}{})",
                     shown.join(", "),
-                    if missing.len() > shown.len() { ", ..." } else { "" }
+                    if missing.len() > shown.len() {
+                        ", ..."
+                    } else {
+                        ""
+                    }
                 )
             },
             hints::adopt(at),
@@ -611,8 +660,15 @@ pub async fn adopt(
             names.join(", ")
         )));
     }
-    let rows = if history.exists(conn).await.map_err(|e| db("read the history", e))? {
-        history.rows(conn).await.map_err(|e| db("read the history", e))?
+    let rows = if history
+        .exists(conn)
+        .await
+        .map_err(|e| db("read the history", e))?
+    {
+        history
+            .rows(conn)
+            .await
+            .map_err(|e| db("read the history", e))?
     } else {
         Vec::new()
     };
@@ -626,10 +682,20 @@ pub async fn adopt(
         refusals.extend(takeover.refusals);
         outcome.proven += takeover.proven;
         for (version, from) in takeover.applied {
-            if rows.iter().any(|r| r.version == version) || todo.iter().any(|(_, v, _)| *v == version) {
-                outcome.already += 1;
-            } else {
-                todo.push((tool, version, from));
+            let ours = rows.iter().find(|r| r.version == version);
+            match ours.map(|r| r.state) {
+                Some(State::Applied) => outcome.already += 1,
+                _ if todo.iter().any(|(_, v, _)| *v == version) => outcome.already += 1,
+                // Nothing of it is applied by runner's account: the tool's word stands.
+                None | Some(State::RolledBack | State::FailedClean) => {
+                    todo.push((tool, version, from))
+                }
+                Some(state) => refusals.push(format!(
+                    "{from}: {} applied {}, but runner's history has it {state}, left part-way by a runner run: `{}` settles it first, then run adopt again",
+                    tool.name(),
+                    crate::catalog::label(version),
+                    hints::recover(&run.environment)
+                )),
             }
         }
     }
@@ -693,7 +759,11 @@ async fn record(
             rollback_sql: m.rollback.as_ref().map(|r| r.sql.as_str()),
             statements_total: 0,
         };
-        let detail = format!("adopted from {} ({from}): applied by {} before runner took over", tool.name(), tool.name());
+        let detail = format!(
+            "adopted from {} ({from}): applied by {} before runner took over",
+            tool.name(),
+            tool.name()
+        );
         history.adopted(conn, &row, run, &detail).await?;
     }
     let mut tools: Vec<&str> = todo.iter().map(|(t, _, _)| t.table()).collect();
@@ -704,7 +774,11 @@ async fn record(
             run,
             None,
             "history_adopted",
-            &format!("{} migration(s) taken over from {}", todo.len(), tools.join(", ")),
+            &format!(
+                "{} migration(s) taken over from {}",
+                todo.len(),
+                tools.join(", ")
+            ),
         )
         .await
 }
@@ -751,21 +825,40 @@ pub async fn mirror(
             .await?;
         }
         (Tool::Sqlx | Tool::Diesel | Tool::Dbmate, false) => {
-            let value: Value = if tool == Tool::Sqlx { m.version.into() } else { m.tool_id.clone().into() };
-            conn.exec(format!("DELETE FROM {table} WHERE version = $1"), vec![value]).await?;
+            let value: Value = if tool == Tool::Sqlx {
+                m.version.into()
+            } else {
+                m.tool_id.clone().into()
+            };
+            conn.exec(
+                format!("DELETE FROM {table} WHERE version = $1"),
+                vec![value],
+            )
+            .await?;
         }
         (Tool::Diesel | Tool::Dbmate, true) => {
-            conn.exec(format!("DELETE FROM {table} WHERE version = $1"), vec![m.tool_id.clone().into()]).await?;
-            conn.exec(format!("INSERT INTO {table} (version) VALUES ($1)"), vec![m.tool_id.clone().into()]).await?;
+            conn.exec(
+                format!("DELETE FROM {table} WHERE version = $1"),
+                vec![m.tool_id.clone().into()],
+            )
+            .await?;
+            conn.exec(
+                format!("INSERT INTO {table} (version) VALUES ($1)"),
+                vec![m.tool_id.clone().into()],
+            )
+            .await?;
         }
         (Tool::Goose, _) => {
             conn.exec(
-                format!("INSERT INTO {table} (version_id, is_applied) VALUES ($1, {})", match (d, applied) {
-                    (Dialect::Postgres, true) => "TRUE",
-                    (Dialect::Postgres, false) => "FALSE",
-                    (_, true) => "1",
-                    (_, false) => "0",
-                }),
+                format!(
+                    "INSERT INTO {table} (version_id, is_applied) VALUES ($1, {})",
+                    match (d, applied) {
+                        (Dialect::Postgres, true) => "TRUE",
+                        (Dialect::Postgres, false) => "FALSE",
+                        (_, true) => "1",
+                        (_, false) => "0",
+                    }
+                ),
                 vec![m.version.into()],
             )
             .await?;
@@ -785,7 +878,10 @@ pub async fn mirror(
             };
             if let Some(v) = at {
                 conn.exec(
-                    format!("INSERT INTO {table} (version, dirty) VALUES ($1, {})", if d == Dialect::Postgres { "FALSE" } else { "0" }),
+                    format!(
+                        "INSERT INTO {table} (version, dirty) VALUES ($1, {})",
+                        if d == Dialect::Postgres { "FALSE" } else { "0" }
+                    ),
                     vec![v.into()],
                 )
                 .await?;
@@ -794,6 +890,58 @@ pub async fn mirror(
         _ => {}
     }
     Ok(())
+}
+
+/// `[migrations] mirror`: brings the tool's table to what runner's history says is applied
+/// (mirroring may start after runner applied some), so the tool would run nothing twice.
+/// Returns how many rows it wrote.
+pub async fn sync_mirror(
+    conn: &mut Conn,
+    catalog: &Catalog,
+    rows: &[HistoryRow],
+) -> Result<usize, DbError> {
+    let Some(layout) = catalog.mirror else {
+        return Ok(0);
+    };
+    let Some(tool) = Tool::of_layout(layout).filter(|t| t.mirror_table().is_some()) else {
+        return Ok(0);
+    };
+    let held: Vec<i64> = if present(conn).await?.contains(&tool) {
+        map(conn, tool, catalog)
+            .await?
+            .applied
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let applied = |m: &&Migration| {
+        rows.iter()
+            .any(|r| r.version == m.version && r.state == crate::engine::history::State::Applied)
+    };
+    let mut written = 0;
+    if tool == Tool::GolangMigrate {
+        let top = catalog
+            .migrations
+            .iter()
+            .filter(applied)
+            .max_by_key(|m| m.version);
+        if let Some(m) = top.filter(|m| held.iter().max() != Some(&m.version)) {
+            mirror(conn, layout, catalog, m, true, 0).await?;
+            written += 1;
+        }
+        return Ok(written);
+    }
+    for m in &catalog.migrations {
+        let runner_has = applied(&m);
+        let tool_has = held.contains(&m.version);
+        if runner_has != tool_has {
+            mirror(conn, layout, catalog, m, runner_has, 0).await?;
+            written += 1;
+        }
+    }
+    Ok(written)
 }
 
 /// The tool's own table definition, created when missing (a mirror may start on a database
@@ -813,9 +961,9 @@ fn mirror_table_sql(tool: Tool, d: Dialect) -> String {
         (Tool::Diesel, _) => format!(
             "CREATE TABLE IF NOT EXISTS {table} (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
         ),
-        (Tool::Dbmate, _) => format!(
-            "CREATE TABLE IF NOT EXISTS {table} (version VARCHAR(128) PRIMARY KEY)"
-        ),
+        (Tool::Dbmate, _) => {
+            format!("CREATE TABLE IF NOT EXISTS {table} (version VARCHAR(128) PRIMARY KEY)")
+        }
         (Tool::GolangMigrate, Dialect::Postgres) => format!(
             "CREATE TABLE IF NOT EXISTS {table} (version BIGINT NOT NULL PRIMARY KEY, dirty BOOLEAN NOT NULL)"
         ),
@@ -842,11 +990,15 @@ mod tests {
     #[test]
     fn flyway_checksum_ignores_line_endings_and_bom() {
         let lf = flyway_checksum("CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n");
-        let crlf = flyway_checksum("\u{feff}CREATE TABLE t (id int);\r\nINSERT INTO t VALUES (1);\r\n");
+        let crlf =
+            flyway_checksum("\u{feff}CREATE TABLE t (id int);\r\nINSERT INTO t VALUES (1);\r\n");
         assert_eq!(lf, crlf);
         // CRC-32 of the bytes without line breaks.
         let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-        assert_eq!(lf, crc.checksum(b"CREATE TABLE t (id int);INSERT INTO t VALUES (1);") as i32);
+        assert_eq!(
+            lf,
+            crc.checksum(b"CREATE TABLE t (id int);INSERT INTO t VALUES (1);") as i32
+        );
         assert_ne!(lf, flyway_checksum("CREATE TABLE t (id bigint);\n"));
     }
 

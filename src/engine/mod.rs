@@ -285,6 +285,20 @@ async fn migrate_steps(
             problems: vec![problem],
         });
     }
+    let synced = adopt::sync_mirror(conn, catalog, &rows)
+        .await
+        .map_err(|e| {
+            db(
+                "bring the mirrored history up to date ([migrations] mirror)",
+                e,
+            )
+        })?;
+    if synced > 0 {
+        reporter.warning(&format!(
+            "[migrations] mirror: wrote {synced} row(s) of {} so it holds what runner's history holds",
+            catalog.mirror.map_or("", |l| l.name())
+        ));
+    }
 
     if let Some(version) = options.baseline {
         baseline(conn, &history, run, catalog, &rows, version, reporter).await?;

@@ -135,10 +135,7 @@ pub async fn diagnose(
         ) {
             continue;
         }
-        let file = catalog
-            .migrations
-            .iter()
-            .find(|m| m.version == row.version);
+        let file = catalog.migrations.iter().find(|m| m.version == row.version);
         let label = file.map_or_else(
             || format!("V{} {}", row.version, row.name),
             Migration::label,
@@ -478,11 +475,7 @@ pub async fn act(
                     "--mark needs --reason TEXT: why the history may say so is recorded with who said it".into(),
                 ));
             }
-            let file = cx
-                .catalog
-                .migrations
-                .iter()
-                .find(|m| m.version == v);
+            let file = cx.catalog.migrations.iter().find(|m| m.version == v);
             let (new_state, total) = match state {
                 Marked::Applied => (
                     State::Applied,

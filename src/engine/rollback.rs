@@ -383,10 +383,7 @@ fn choose(
     };
     let mut undo = Vec::new();
     for row in chosen {
-        let file = catalog
-            .migrations
-            .iter()
-            .find(|m| m.version == row.version);
+        let file = catalog.migrations.iter().find(|m| m.version == row.version);
         let label = file.map_or_else(|| format!("V{} {}", row.version, row.name), |m| m.label());
         let sql = if options.use_file {
             match file.and_then(|m| m.rollback.as_ref()) {
@@ -493,7 +490,16 @@ pub(crate) async fn mirror(
     let ms = i64::try_from(took.as_millis()).unwrap_or(i64::MAX);
     super::adopt::mirror(conn, layout, catalog, m, applied, ms)
         .await
-        .map_err(|e| super::db(&format!("write {}'s history row of {} ([migrations] mirror)", layout.name(), m.label()), e))
+        .map_err(|e| {
+            super::db(
+                &format!(
+                    "write {}'s history row of {} ([migrations] mirror)",
+                    layout.name(),
+                    m.label()
+                ),
+                e,
+            )
+        })
 }
 
 /// Runs one rollback script. A transactional rollback goes from applied to rolled_back in one

@@ -327,6 +327,7 @@ mod tests {
                 no_transaction,
                 ..Directives::default()
             },
+            first_line: 1,
         }
     }
 

@@ -354,7 +354,10 @@ fn lint_migration(
         directives: &m.forward.directives,
         role: FileRole::Forward,
     };
-    findings.extend(shifted(lint_parsed(&file, options, schema), m.forward.first_line));
+    findings.extend(shifted(
+        lint_parsed(&file, options, schema),
+        m.forward.first_line,
+    ));
     if let (Some(down), Some(parsed)) = (&m.rollback, rollback) {
         // A rollback runs against the schema its migration built; its own lint is about
         // parse errors and transaction control, which need no schema.
@@ -366,7 +369,10 @@ fn lint_migration(
             role: FileRole::Rollback,
         };
         schema.begin_trial();
-        findings.extend(shifted(lint_parsed(&file, options, schema), down.first_line));
+        findings.extend(shifted(
+            lint_parsed(&file, options, schema),
+            down.first_line,
+        ));
         schema.end_trial();
     }
     findings

@@ -17,7 +17,11 @@ pub fn human(catalog: &Catalog) -> String {
         "ROLLBACK",
         "SHA256",
         "NORMALIZED",
-        if catalog.layout == Layout::Runner { "REFINERY" } else { "FILE" },
+        if catalog.layout == Layout::Runner {
+            "REFINERY"
+        } else {
+            "FILE"
+        },
     ]);
     for m in &catalog.migrations {
         table.row([

@@ -26,7 +26,9 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
     ]);
     t.row([
         "layout".into(),
-        config.layout.map_or("detected from the files".into(), |l| l.name().to_string()),
+        config
+            .layout
+            .map_or("detected from the files".into(), |l| l.name().to_string()),
         origin_in(text.as_deref(), "migrations", "layout"),
     ]);
     if let Some(mirror) = config.mirror {

@@ -199,7 +199,7 @@ mod tests {
     use crate::db::snapshot::Difference;
     use crate::engine::verify::Lossy;
 
-    fn verified(version: i32, name: &str, outcome: Outcome) -> Verified {
+    fn verified(version: i64, name: &str, outcome: Outcome) -> Verified {
         Verified {
             version,
             name: name.into(),

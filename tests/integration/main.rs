@@ -15,6 +15,7 @@ mod example_project;
 mod fault_suite;
 mod flags;
 mod harness;
+mod layouts;
 mod migrate_postgres;
 mod migrate_sqlite;
 mod mysql;

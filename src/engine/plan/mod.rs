@@ -94,11 +94,8 @@ pub fn plan<'a>(
 ) -> Plan<'a> {
     let environment = at.env;
     let mut plan = Plan::default();
-    let by_version: BTreeMap<i64, &Migration> = catalog
-        .migrations
-        .iter()
-        .map(|m| (m.version, m))
-        .collect();
+    let by_version: BTreeMap<i64, &Migration> =
+        catalog.migrations.iter().map(|m| (m.version, m)).collect();
     let mut done: HashSet<i64> = HashSet::new();
     let mut resumable: BTreeMap<i64, usize> = BTreeMap::new();
     let mut max_applied: Option<i64> = None;
