@@ -3,6 +3,7 @@
 // A failed unwrap is a failed test, with its message: what tests want.
 #![allow(clippy::unwrap_used)]
 
+mod adopt;
 mod analysis;
 mod catalog_layout;
 mod check_command;
