@@ -521,11 +521,15 @@ fn read_folders(layout: Layout, entries: &[&Entry], problems: &mut Vec<Problem>)
             if layout == Layout::Prisma && entry.name == "migration_lock.toml" {
                 continue;
             }
-            if entry.name.ends_with(".sql") {
-                problems.push(not_of_layout(layout, &entry.name));
-            } else {
-                problems.push(not_sql(&entry.name));
-            }
+            problems.push(Problem::new(
+                ProblemKind::NotSql,
+                &entry.name,
+                format!(
+                    "ignored: {} reads only migration folders ({}), and so does runner",
+                    layout.name(),
+                    layout.pattern()
+                ),
+            ));
             continue;
         }
         let folder = entry.name.as_str();

@@ -4,10 +4,12 @@ use crate::catalog::Catalog;
 use crate::cli::{Format, PlanArgs};
 use crate::config::Config;
 use crate::db::{Conn, Limits, lock};
-use crate::engine::gate;
+use crate::engine::history::History;
 use crate::engine::plan::{Contract, Request};
 use crate::engine::{self, version_set};
+use crate::engine::{adopt, gate};
 use crate::error::{Error, ExitCode, Result};
+use crate::hints::At;
 use crate::report::plan::{self, PlanView};
 use crate::runtime::block_on;
 
@@ -25,7 +27,7 @@ pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
             Contract::Hold(Default::default())
         },
     };
-    let (gate, holder) = block_on(async {
+    let (mut gate, holder, untaken) = block_on(async {
         let previous = engine::previous_history(config, &env.name, &config.history_prefix).await?;
         // A database that does not exist yet is planned from an empty history, not created.
         let mut conn = match Conn::exists(&env.database_url.value) {
@@ -45,11 +47,23 @@ pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
             Some(conn) => lock::holder(conn, &env.database_url.value).await?,
             None => None,
         };
+        // As `runner migrate` would: another tool's history runner's does not hold stops it.
+        let untaken = match conn.as_mut() {
+            Some(conn) => {
+                let history = History::new(&config.history_prefix, conn.dialect());
+                let rows = engine::read_rows(conn, &history).await?;
+                adopt::untaken(conn, &catalog, &rows, At::of(env))
+                    .await
+                    .map_err(|e| engine::db("read other tools' history tables", e))?
+            }
+            None => None,
+        };
         if let Some(conn) = conn {
             conn.close().await;
         }
-        Ok::<_, Error>((gate, holder))
+        Ok::<_, Error>((gate, holder, untaken))
     })?;
+    gate.plan.problems.extend(untaken);
     let dialect = env.database_url.value.dialect();
     let view = PlanView {
         protected: env.requires_approval,

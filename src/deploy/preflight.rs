@@ -92,6 +92,19 @@ async fn environment(
         }
     };
     problems.extend(record_problems(&mut conn, config, env, later).await);
+    let history = crate::engine::history::History::new(&config.history_prefix, conn.dialect());
+    let rows = engine::read_rows(&mut conn, &history)
+        .await
+        .unwrap_or_default();
+    match crate::engine::adopt::untaken(&mut conn, catalog, &rows, crate::hints::At::of(env)).await
+    {
+        Ok(Some(problem)) => problems.push(format!("{}: {problem}", env.name)),
+        Ok(None) => {}
+        Err(e) => problems.push(format!(
+            "{}: could not read other tools' history tables: {e}",
+            env.name
+        )),
+    }
     match gate::gate(
         Some(&mut conn),
         config,

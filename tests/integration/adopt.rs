@@ -496,3 +496,53 @@ async fn a_row_without_its_file_and_a_protected_environment_are_refused() {
         .expect_code(0);
     let _ = conn.close().await;
 }
+
+/// A pipeline deploy is refused before staging is touched when production holds another
+/// tool's history runner has not taken over; `plan` shows the same refusal.
+#[test]
+fn a_deploy_is_refused_before_staging_when_production_holds_another_tools_history() {
+    let p = Project::new(
+        "sqlite",
+        &[
+            ("staging", "sqlite://staging.db", "deploy = [\"true\"]"),
+            (
+                "production",
+                "sqlite://production.db",
+                "deploy = [\"true\"]\nrequires_approval = true",
+            ),
+        ],
+    );
+    write(
+        &p,
+        "20240101000000_users.up.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
+    );
+    write(&p, "20240101000000_users.down.sql", "DROP TABLE users;\n");
+    let url = format!("sqlite://{}/production.db", p.path().display());
+    let sqlx = sqlx_cli();
+    tool(&sqlx, p.path(), &["database", "create"], &url);
+    tool(&sqlx, p.path(), &["migrate", "run"], &url);
+    p.run(&[
+        "deploy",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+        "--approve",
+    ])
+    .expect_code(2)
+    .stderr_has("production: this database holds sqlx's history (_sqlx_migrations)");
+    assert!(!p.path().join("staging.db").exists(), "staging was touched");
+    p.run(&["plan", "--env", "production"])
+        .expect_code(2)
+        .stdout_has("`runner adopt --env production --approve`");
+    p.run(&["adopt", "--env", "production", "--approve"])
+        .expect_code(0);
+    p.run(&[
+        "deploy",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+        "--approve",
+    ])
+    .expect_code(0);
+}
