@@ -521,15 +521,21 @@ fn read_folders(layout: Layout, entries: &[&Entry], problems: &mut Vec<Problem>)
             if layout == Layout::Prisma && entry.name == "migration_lock.toml" {
                 continue;
             }
-            problems.push(Problem::new(
-                ProblemKind::NotSql,
-                &entry.name,
-                format!(
-                    "ignored: {} reads only migration folders ({}), and so does runner",
-                    layout.name(),
-                    layout.pattern()
-                ),
-            ));
+            // A file named like another tool's migration mixes layouts; anything else (data,
+            // notes) the tool ignores, and runner says so.
+            if numbered(&entry.name).is_some() || flyway_name(&entry.name).is_some() {
+                problems.push(not_of_layout(layout, &entry.name));
+            } else {
+                problems.push(Problem::new(
+                    ProblemKind::NotSql,
+                    &entry.name,
+                    format!(
+                        "ignored: {} reads only migration folders ({}), and so does runner",
+                        layout.name(),
+                        layout.pattern()
+                    ),
+                ));
+            }
             continue;
         }
         let folder = entry.name.as_str();

@@ -96,10 +96,11 @@ fn irreversible_creates_no_rollback_and_records_the_reason() {
 
 #[test]
 fn a_folder_with_problems_must_be_fixed_first() {
+    // A lone `U` file reads as a Flyway undo with no versioned migration.
     let p = project(&["U0001__undo.sql"]);
     new(p.path(), &["next"])
         .expect_code(2)
-        .stderr_has("U0001__undo.sql: a `U` prefix is not supported");
+        .stderr_has("U0001__undo.sql: has no versioned migration V0001__undo.sql");
     assert_eq!(listing(p.path()), ["U0001__undo.sql"]);
 }
 
