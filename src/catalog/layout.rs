@@ -182,7 +182,10 @@ fn vote(entry: &Entry) -> Option<Vote> {
         return flyway_name(sql).map(|_| Vote::One(Layout::Flyway));
     }
     if name.ends_with(".go") && numbered(name).is_some() {
-        return Some(Vote::One(Layout::Goose));
+        // goose's Go migrations register with goose; other numbered Go files (a project's
+        // own hooks beside golang-migrate files) say nothing about the layout.
+        let text = std::fs::read_to_string(&entry.path).unwrap_or_default();
+        return text.contains("goose").then_some(Vote::One(Layout::Goose));
     }
     if !name.ends_with(".sql") {
         return None;

@@ -37,6 +37,15 @@ impl Dialect {
             Dialect::Mysql => "mysql",
         }
     }
+
+    /// The product's name, as people write it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::Sqlite => "SQLite",
+            Dialect::Mysql => "MySQL",
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Eq)]

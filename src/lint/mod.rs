@@ -468,7 +468,8 @@ fn lint_parsed(file: &File<'_>, options: &Options, schema: &mut schema::Schema) 
             help: "fix the statement: the database would reject it too".into(),
             statement: Some(e.offset),
         },
-        // Only runner's MySQL parser failed: a warning, not a verdict on the SQL.
+        // Only runner's parser failed (MySQL; SQLite, whose own parser accepted the
+        // statement): a warning, not a verdict on the SQL.
         false => Finding {
             rule: Rule::ParseError,
             severity: Severity::Warning,
@@ -476,10 +477,14 @@ fn lint_parsed(file: &File<'_>, options: &Options, schema: &mut schema::Schema) 
             line: e.line,
             column: e.column,
             message: format!(
-                "runner's MySQL parser cannot read this statement, so it was not linted ({})",
+                "runner's {} parser cannot read this statement, so it was not linted ({})",
+                dialect.display_name(),
                 e.message
             ),
-            help: "MySQL decides whether it is valid when it runs; `runner verify` (or `check --verify`) runs it on a scratch database first".into(),
+            help: format!(
+                "{} decides whether it is valid when it runs; `runner verify` (or `check --verify`) runs it on a scratch database first",
+                dialect.display_name()
+            ),
             statement: Some(e.offset),
         },
     }));

@@ -62,10 +62,18 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
                 return Ok(vec![statement(Vec::new())]);
             }
             Err(e) => {
-                return Err(error(
-                    e.to_string().trim_start_matches("sql parser error: "),
-                    dialect != Dialect::Mysql,
-                ));
+                let message = e.to_string();
+                let message = message.trim_start_matches("sql parser error: ");
+                return Err(match dialect {
+                    Dialect::Mysql => error(message, false),
+                    // SQLite's grammar is looser than sqlparser's: SQLite itself says whether
+                    // this is a syntax error, or a statement runner cannot lint.
+                    Dialect::Sqlite => match super::sqlite_syntax::error(text) {
+                        Some(sqlite) => error(&format!("{sqlite} (SQLite's own parser)"), true),
+                        None => error(message, false),
+                    },
+                    Dialect::Postgres => error(message, true),
+                });
             }
         };
         Ok(parsed

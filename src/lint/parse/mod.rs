@@ -2,6 +2,7 @@
 
 mod generic;
 mod postgres;
+mod sqlite_syntax;
 
 use crate::catalog::sql_text::{Piece, pieces};
 use crate::config::Dialect;
