@@ -160,7 +160,7 @@ pub async fn present(conn: &mut Conn) -> Result<Vec<Tool>, DbError> {
                 vec![tool.table().into()],
             )
             .await?;
-        if !count.is_some_and(|c| c != "0") {
+        if count.is_none_or(|c| c == "0") {
             continue;
         }
         if tool == Tool::GolangMigrate {

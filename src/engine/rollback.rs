@@ -238,10 +238,8 @@ pub async fn rollback_locked(
                     u.label,
                     u.label,
                     match options.target {
-                        Target::Only(v) => crate::hints::recover_rollback_file(
-                            crate::hints::At::of(env),
-                            i64::from(v)
-                        ),
+                        Target::Only(v) =>
+                            crate::hints::recover_rollback_file(crate::hints::At::of(env), v),
                         _ => crate::hints::rollback_migrations_to(
                             crate::hints::At::of(env),
                             target,
@@ -307,7 +305,7 @@ fn choose(
     let env = at.env;
     let mut problems = Vec::new();
     let only = match options.target {
-        Target::Only(v) => Some(i64::from(v)),
+        Target::Only(v) => Some(v),
         _ => None,
     };
     for row in rows.iter().filter(|r| Some(r.version) != only) {
@@ -348,27 +346,20 @@ fn choose(
         Target::To(v) => {
             if !rows
                 .iter()
-                .any(|r| r.version == i64::from(v) && r.state == State::Applied)
+                .any(|r| r.version == v && r.state == State::Applied)
                 && v != 0
             {
                 problems.push(format!(
                     "--to {v}: V{v} is not an applied migration in {env}"
                 ));
             }
-            (
-                open.iter()
-                    .copied()
-                    .filter(|r| r.version > i64::from(v))
-                    .collect(),
-                i64::from(v),
-            )
+            (open.iter().copied().filter(|r| r.version > v).collect(), v)
         }
         Target::Steps(n) => (
             open.iter().copied().take(n).collect(),
             open.get(n).map_or(0, |r| r.version),
         ),
         Target::Only(v) => {
-            let v = i64::from(v);
             let row = rows.iter().find(|r| {
                 r.version == v
                     && (r.state.is_open_for_rollback() || r.state == State::FailedPartial)

@@ -60,11 +60,14 @@ fn a_file_of_only_comments_is_an_empty_migration_not_a_no_op() {
 #[test]
 fn nesting_deeper_than_the_parser_allows_is_a_parse_error() {
     let deep = format!("SELECT {}1{};", "(".repeat(50_000), ")".repeat(50_000));
-    for dialect in ["postgres", "sqlite"] {
-        check_file(dialect, "V1__deep.sql", deep.as_bytes())
-            .expect_code(1)
-            .stdout_has("error[parse-error]");
-    }
+    check_file("postgres", "V1__deep.sql", deep.as_bytes())
+        .expect_code(1)
+        .stdout_has("error[parse-error]");
+    // The SQLite runner runs (bundled, its parser stack grown as needed) accepts it: runner's
+    // own parser gives up without crashing, and says it did not lint the statement.
+    check_file("sqlite", "V1__deep.sql", deep.as_bytes())
+        .expect_code(0)
+        .stdout_has("warning[parse-error] runner's SQLite parser cannot read this statement");
 }
 
 #[test]

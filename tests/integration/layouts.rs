@@ -304,21 +304,22 @@ fn every_command_works_on_every_layout() {
 #[test]
 fn each_tools_no_transaction_marker_becomes_runners_no_transaction_mode() {
     let tmp = tempfile::tempdir().unwrap();
-    let index = "CREATE INDEX CONCURRENTLY users_email ON users (email);\n";
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    const INDEX: &str = "CREATE INDEX CONCURRENTLY users_email ON users (email);\n";
+    type Writer = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Writer)> = vec![
         (
             "sqlx",
             Box::new(|d: &Path| {
                 put(
                     &d.join("1_idx.up.sql"),
-                    &format!("-- no-transaction\n{index}"),
+                    &format!("-- no-transaction\n{INDEX}"),
                 )
             }),
         ),
         (
             "diesel",
             Box::new(|d: &Path| {
-                put(&d.join("2024-01-01-000001_idx/up.sql"), index);
+                put(&d.join("2024-01-01-000001_idx/up.sql"), INDEX);
                 put(
                     &d.join("2024-01-01-000001_idx/metadata.toml"),
                     "run_in_transaction = false\n",
@@ -330,7 +331,7 @@ fn each_tools_no_transaction_marker_becomes_runners_no_transaction_mode() {
             Box::new(|d: &Path| {
                 put(
                     &d.join("1_idx.sql"),
-                    &format!("-- migrate:up transaction:false\n{index}-- migrate:down\n"),
+                    &format!("-- migrate:up transaction:false\n{INDEX}-- migrate:down\n"),
                 )
             }),
         ),
@@ -339,14 +340,14 @@ fn each_tools_no_transaction_marker_becomes_runners_no_transaction_mode() {
             Box::new(|d: &Path| {
                 put(
                     &d.join("1_idx.sql"),
-                    &format!("-- +goose NO TRANSACTION\n-- +goose Up\n{index}"),
+                    &format!("-- +goose NO TRANSACTION\n-- +goose Up\n{INDEX}"),
                 )
             }),
         ),
         (
             "flyway",
             Box::new(|d: &Path| {
-                put(&d.join("V1.1__idx.sql"), index);
+                put(&d.join("V1.1__idx.sql"), INDEX);
                 put(
                     &d.join("V1.1__idx.sql.conf"),
                     "executeInTransaction=false\n",

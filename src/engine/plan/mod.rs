@@ -147,7 +147,7 @@ pub fn plan<'a>(
         }
     }
     if let Some(v) = request.resume
-        && !resumable.contains_key(&i64::from(v))
+        && !resumable.contains_key(&v)
         && !plan.problems.iter().any(|p| p.starts_with("--resume"))
     {
         plan.problems.push(format!(
@@ -155,7 +155,7 @@ pub fn plan<'a>(
         ));
     }
     if let Some(t) = request.target
-        && !by_version.contains_key(&i64::from(t))
+        && !by_version.contains_key(&t)
     {
         plan.problems.push(format!(
             "--target {t}: there is no migration with version {t}"
@@ -230,7 +230,7 @@ fn partial(
         ));
         return;
     }
-    if request.resume.map(i64::from) == Some(row.version) {
+    if request.resume == Some(row.version) {
         let done = usize::try_from(row.statements_done).unwrap_or(0);
         if let Some(m) = file
             && let Some(diff) = changed_prefix(&row.applied_sql, &m.forward.sql, done, dialect)
