@@ -546,3 +546,92 @@ fn a_deploy_is_refused_before_staging_when_production_holds_another_tools_histor
     ])
     .expect_code(0);
 }
+
+/// On MariaDB: sqlx's MySQL table (sqlx-mysql's migrate.rs, checksum BLOB) taken over with its
+/// SHA-384 proven, and mirrored back with the checksum sqlx would write; goose's MySQL table
+/// read with its booleans as MySQL stores them.
+#[tokio::test]
+async fn sqlx_and_goose_histories_on_mariadb() {
+    use sha2::{Digest, Sha384};
+    let db = crate::harness::mariadb::fresh_database().await;
+    let p = Project::new("mysql", &[("staging", &db.url, "")]);
+    let users = "CREATE TABLE users (id BIGINT PRIMARY KEY, email VARCHAR(200));\n";
+    write(&p, "20240101000000_users.up.sql", users);
+    write(&p, "20240101000000_users.down.sql", "DROP TABLE users;\n");
+    write(
+        &p,
+        "20240102000000_phone.up.sql",
+        "ALTER TABLE users ADD COLUMN phone VARCHAR(40);\n",
+    );
+    write(
+        &p,
+        "20240102000000_phone.down.sql",
+        "ALTER TABLE users DROP COLUMN phone;\n",
+    );
+    let hex: String = Sha384::digest(users.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut conn = db.connect().await;
+    for sql in [
+        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)".to_string(),
+        format!("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (20240101000000, 'users', TRUE, X'{hex}', 1)"),
+        users.to_string(),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    }
+    set_toml(&p, "mirror = \"sqlx\"");
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(2)
+        .stderr_has("holds sqlx's history (_sqlx_migrations)");
+    p.run(&["adopt", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("1 checksum(s) of the tool proven");
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("applied V20240102000000 phone");
+    let phone =
+        std::fs::read_to_string(p.migrations().join("20240102000000_phone.up.sql")).unwrap();
+    let expected: String = Sha384::digest(phone.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let (checksum, success): (String, bool) = sqlx::query_as(
+        "SELECT LOWER(HEX(checksum)), success FROM _sqlx_migrations WHERE version = 20240102000000",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!((checksum, success), (expected, true));
+
+    // goose's MySQL table (its dialect query): a version goose rolled back stays pending.
+    let db = crate::harness::mariadb::fresh_database().await;
+    let p = Project::new("mysql", &[("staging", &db.url, "")]);
+    write(
+        &p,
+        "00001_users.sql",
+        &format!("-- +goose Up\n{users}-- +goose Down\nDROP TABLE users;\n"),
+    );
+    write(
+        &p,
+        "00002_orders.sql",
+        "-- +goose Up\nCREATE TABLE orders (id BIGINT PRIMARY KEY);\n-- +goose Down\nDROP TABLE orders;\n",
+    );
+    let mut conn = db.connect().await;
+    for sql in [
+        "CREATE TABLE goose_db_version (id serial NOT NULL, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp NULL default now(), PRIMARY KEY(id))",
+        "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1), (1, 1), (2, 1), (2, 0)",
+        users,
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    p.run(&["adopt", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("adopted 1 migration(s)");
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("applied V2 orders");
+}

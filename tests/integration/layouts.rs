@@ -260,6 +260,10 @@ fn every_command_works_on_every_layout() {
             .stdout_has("orders");
         assert_eq!(tables(&project), "users", "{layout}");
         project.run(&["status", "--env", "dev"]).expect_code(0);
+        project
+            .run(&["recover", "--env", "dev"])
+            .expect_code(0)
+            .stdout_has("no run stopped part-way");
         // `new` writes the next file in the folder's own layout and numbering.
         project.run(&["new", "add_phone"]).expect_code(0);
         let doc: serde_json::Value = serde_json::from_str(
