@@ -238,7 +238,8 @@ async fn read(conn: &mut Conn, tool: Tool) -> Result<Vec<ToolRow>, DbError> {
                 out.push(t);
             }
         }
-        Tool::Diesel => {
+        // Diesel and dbmate keep the version as text, nothing else.
+        Tool::Diesel | Tool::Dbmate => {
             let sql = format!(
                 "SELECT {} FROM {table} ORDER BY version",
                 text(d, "version")
@@ -273,19 +274,6 @@ async fn read(conn: &mut Conn, tool: Tool) -> Result<Vec<ToolRow>, DbError> {
                     ));
                 }
                 out.push(t);
-            }
-        }
-        Tool::Dbmate => {
-            let sql = format!(
-                "SELECT {} FROM {table} ORDER BY version",
-                text(d, "version")
-            );
-            for r in conn.fetch_text(&sql, Vec::new()).await? {
-                let version = r[0].clone().unwrap_or_default();
-                out.push(row(
-                    Key::Text(version.clone()),
-                    format!("version {version}"),
-                ));
             }
         }
         Tool::Goose => {
@@ -748,17 +736,7 @@ async fn record(
         let Some(m) = catalog.migrations.iter().find(|m| m.version == *version) else {
             continue;
         };
-        let row = NewRow {
-            version: m.version,
-            name: &m.name,
-            mode: Mode::Adopted,
-            sha256: &m.forward.checksums.sha256,
-            normalized_sha256: &m.forward.checksums.normalized_sha256,
-            refinery_checksum: m.refinery_checksum,
-            applied_sql: &m.forward.sql,
-            rollback_sql: m.rollback.as_ref().map(|r| r.sql.as_str()),
-            statements_total: 0,
-        };
+        let row = NewRow::recorded(m, Mode::Adopted);
         let detail = format!(
             "adopted from {} ({from}): applied by {} before runner took over",
             tool.name(),

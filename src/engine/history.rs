@@ -195,6 +195,24 @@ pub struct NewRow<'a> {
     pub statements_total: i64,
 }
 
+impl<'a> NewRow<'a> {
+    /// The row of a migration recorded without running it (`--baseline`, `runner adopt`):
+    /// its file's checksums and text, no statements.
+    pub fn recorded(m: &'a crate::catalog::Migration, mode: Mode) -> NewRow<'a> {
+        NewRow {
+            version: m.version,
+            name: &m.name,
+            mode,
+            sha256: &m.forward.checksums.sha256,
+            normalized_sha256: &m.forward.checksums.normalized_sha256,
+            refinery_checksum: m.refinery_checksum,
+            applied_sql: &m.forward.sql,
+            rollback_sql: m.rollback.as_ref().map(|r| r.sql.as_str()),
+            statements_total: 0,
+        }
+    }
+}
+
 /// The history of one database, with its table names.
 pub struct History {
     pub migrations: String,

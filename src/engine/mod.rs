@@ -585,17 +585,7 @@ async fn baseline(
     }
     let mut count = 0;
     for m in catalog.migrations.iter().filter(|m| m.version <= version) {
-        let row = NewRow {
-            version: m.version,
-            name: &m.name,
-            mode: Mode::Baseline,
-            sha256: &m.forward.checksums.sha256,
-            normalized_sha256: &m.forward.checksums.normalized_sha256,
-            refinery_checksum: m.refinery_checksum,
-            applied_sql: &m.forward.sql,
-            rollback_sql: m.rollback.as_ref().map(|r| r.sql.as_str()),
-            statements_total: 0,
-        };
+        let row = NewRow::recorded(m, Mode::Baseline);
         history
             .start(conn, &row, run, State::Applied, 1)
             .await
