@@ -664,6 +664,11 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub approve: bool,
 
+    /// Show what the rollback would do (from which release to which, or which migrations,
+    /// newest first) and change nothing: no lock, no row. Exit 2 when it would be refused.
+    #[arg(long)]
+    pub dry_run: bool,
+
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
     pub lock_wait: std::time::Duration,
 
@@ -765,6 +770,12 @@ pub struct DeployArgs {
     /// Approve environments with requires_approval without a prompt (who approved is recorded).
     #[arg(long)]
     pub approve: bool,
+
+    /// Show, for each environment, what the deploy would do (the preflight's verdict, the
+    /// migrations, the strategy's steps, the approval needed) and change nothing: no lock is
+    /// taken, no row is written. Exit 0 when it would go ahead, 2 when it would be refused.
+    #[arg(long)]
+    pub dry_run: bool,
 
     /// When the deploy fails, also roll back the migrations it applied, if every one of them has
     /// a rollback that runner verify proves. Default: they stay (expand migrations are backward

@@ -28,6 +28,19 @@ pub fn run(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         lock_wait: args.lock_wait,
         watch: args.watch,
     };
+    if args.dry_run {
+        let previews = crate::runtime::block_on(deploy::preflight::preview(
+            config,
+            &catalog,
+            &environments,
+            &options,
+        ))?;
+        print!("{}", crate::report::dry_run::deploy(&options, &previews));
+        return Ok(match previews.iter().all(|p| p.problems.is_empty()) {
+            true => ExitCode::Success,
+            false => ExitCode::Usage,
+        });
+    }
     let mut out = DeployOutput::new(match args.format {
         ProgressFormat::Human => Style::Human,
         ProgressFormat::Json => Style::Json,

@@ -29,7 +29,10 @@ pub fn run(config: &Config, args: &RollbackArgs) -> Result<ExitCode> {
         }
         (None, None) => return app(config, env, &catalog, args),
     };
-    let approved_by = require(env, args.approve, "roll back migrations of")?;
+    let approved_by = match args.dry_run {
+        true => None,
+        false => require(env, args.approve, "roll back migrations of")?,
+    };
     let options = RollbackOptions {
         target,
         use_file: args.use_file,
@@ -38,6 +41,14 @@ pub fn run(config: &Config, args: &RollbackArgs) -> Result<ExitCode> {
         run: run_info(&env.name, None),
         approved_by,
     };
+    if args.dry_run {
+        let (undo, stop) = block_on(rollback::preview(config, env, &catalog, &options))?;
+        print!(
+            "{}",
+            crate::report::dry_run::migrations_rollback(env, &undo, stop, args.approve)
+        );
+        return Ok(ExitCode::Success);
+    }
     let mut output = RollbackOutput::new(match args.format {
         ProgressFormat::Human => Style::Human,
         ProgressFormat::Json => Style::Json,
@@ -60,6 +71,21 @@ fn app(
     catalog: &Catalog,
     args: &RollbackArgs,
 ) -> Result<ExitCode> {
+    if args.dry_run {
+        let options = AppRollbackOptions {
+            version: args.version.clone(),
+            force: args.force,
+            with_migrations: args.with_migrations,
+            lock_wait: args.lock_wait,
+            approved_by: None,
+        };
+        let plan = crate::deploy::app_rollback::preview(config, env, &options)?;
+        print!(
+            "{}",
+            crate::report::dry_run::app_rollback(env, plan.as_ref(), args)
+        );
+        return Ok(ExitCode::Success);
+    }
     let approved_by = require(env, args.approve, "roll back the application of")?;
     if args.force {
         confirm(

@@ -69,14 +69,52 @@ pub fn app_rollback(
     })
 }
 
-async fn locked(
-    run: &mut Run<'_>,
-    conn: &mut Conn,
-    catalog: &Catalog,
+/// `runner rollback --dry-run` of the application: (from, to, migrations it would undo with
+/// --with-migrations), read from the deploy journal without the lock, or `None` when the
+/// release asked for already serves; or why it would refuse.
+pub fn preview(
+    config: &Config,
+    env: &Environment,
     options: &AppRollbackOptions,
-) -> Result<()> {
-    let env = run.env;
-    let (entries, serving) = run.reconcile(conn, "runner rollback").await?;
+) -> Result<Option<(String, String, Vec<i64>)>> {
+    crate::runtime::block_on(async {
+        let mut conn = engine::open(env, "rollback --dry-run").await?;
+        let history = crate::engine::history::History::new(&config.history_prefix, conn.dialect());
+        let entries = crate::engine::journal::entries(&mut conn, &history, &env.name)
+            .await
+            .map_err(|e| crate::engine::db("read the deploy journal", e));
+        let holder = lock::holder(&mut conn, &env.database_url.value)
+            .await
+            .ok()
+            .flatten();
+        conn.close().await;
+        let entries = entries?;
+        let liveness = match holder {
+            Some(_) => record::Liveness::LockHeld,
+            None => record::Liveness::LockFree,
+        };
+        let serving = record::serving(&entries, liveness, std::time::SystemTime::now());
+        let Some((current, target)) =
+            choose_target(&entries, &serving, env, options.version.as_ref())?
+        else {
+            return Ok(None);
+        };
+        let undone = match options.with_migrations {
+            true => undone_migrations(&entries, &target),
+            false => Vec::new(),
+        };
+        Ok(Some((current, target, undone)))
+    })
+}
+
+/// From which release to which a rollback goes, or `None` when `version` already serves;
+/// refused when nothing succeeded yet, a canary is paused, or `version` never succeeded.
+fn choose_target(
+    entries: &[Entry],
+    serving: &record::Serving,
+    env: &Environment,
+    version: Option<&String>,
+) -> Result<Option<(String, String)>> {
     let Some(last_good) = serving.release.clone() else {
         return Err(Error::Usage(format!(
             "nothing has been deployed to {} successfully yet: there is nothing to roll back to",
@@ -98,15 +136,9 @@ async fn locked(
         .doubt
         .as_ref()
         .map_or(last_good.clone(), |d| d.release.clone());
-    let target = match &options.version {
-        Some(v) if *v == last_good && serving.doubt.is_none() => {
-            run.out.note(&format!(
-                "{v} is already serving {}; nothing to do",
-                env.name
-            ));
-            return Ok(());
-        }
-        Some(v) if record::ever_succeeded(&entries, v) => v.clone(),
+    let target = match version {
+        Some(v) if *v == last_good && serving.doubt.is_none() => return Ok(None),
+        Some(v) if record::ever_succeeded(entries, v) => v.clone(),
         Some(v) => {
             return Err(Error::Usage(format!(
                 "{v} never ran successfully in {}: roll back only to a version that did (`runner history --env {}` lists them)",
@@ -119,6 +151,26 @@ async fn locked(
                 env.name
             ))
         })?,
+    };
+    Ok(Some((current, target)))
+}
+
+async fn locked(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    catalog: &Catalog,
+    options: &AppRollbackOptions,
+) -> Result<()> {
+    let env = run.env;
+    let (entries, serving) = run.reconcile(conn, "runner rollback").await?;
+    let Some((current, target)) = choose_target(&entries, &serving, env, options.version.as_ref())?
+    else {
+        run.out.note(&format!(
+            "{} is already serving {}; nothing to do",
+            options.version.clone().unwrap_or_default(),
+            env.name
+        ));
+        return Ok(());
     };
     if let Some(doubt) = &serving.doubt {
         run.out.note(&format!("{doubt}; putting {target} back"));

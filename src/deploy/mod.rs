@@ -17,7 +17,7 @@ pub mod measure;
 pub mod notify;
 pub use measure::analysis_groups;
 mod pipeline;
-mod preflight;
+pub mod preflight;
 pub mod promote;
 pub mod record;
 mod revert;

@@ -27,11 +27,47 @@ pub async fn check(
     environments: &[String],
     options: &DeployOptions,
 ) -> Result<()> {
-    let mut problems = Vec::new();
+    let problems: Vec<String> = preview(config, catalog, environments, options)
+        .await?
+        .into_iter()
+        .flat_map(|p| p.problems)
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused {
+        environment: environments.join(" or "),
+        problems,
+    })
+}
+
+/// What a deploy would do in one environment (`runner deploy --dry-run`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Preview {
+    pub environment: String,
+    /// Why the deploy would be refused here; empty when it would go ahead.
+    pub problems: Vec<String>,
+    /// The migrations it would apply (with --with-migrations), or that hold it back.
+    pub migrations: Vec<String>,
+    /// The strategy's steps, in words.
+    pub steps: Vec<String>,
+    /// Whether it needs approval, and how it has it.
+    pub approval: String,
+}
+
+/// The preflight of every environment of `environments`, in pipeline order: what refuses the
+/// deploy there and what it would do. Only reads.
+pub async fn preview(
+    config: &Config,
+    catalog: &Catalog,
+    environments: &[String],
+    options: &DeployOptions,
+) -> Result<Vec<Preview>> {
+    let mut out = Vec::new();
     for (i, name) in environments.iter().enumerate() {
         let env = config.environment(name)?;
         let later = i > 0;
-        problems.extend(environment(config, catalog, env, options, later).await);
+        let (mut problems, migrations) = environment(config, catalog, env, options, later).await;
         // The release must have reached the environment before this one, unless this run
         // deploys that one first.
         if !later && let Some(prev) = pipeline::previous_environment(config, name) {
@@ -42,14 +78,85 @@ pub async fn check(
                 problems.push(refusal_text(e));
             }
         }
+        out.push(Preview {
+            environment: env.name.clone(),
+            problems,
+            migrations,
+            steps: steps(env, options, config.watch),
+            approval: match (env.requires_approval, options.approve) {
+                (false, _) => "not required".into(),
+                (true, true) => "required: given with --approve".into(),
+                (true, false) => {
+                    "required: pass --approve, or type the environment's name at the prompt".into()
+                }
+            },
+        });
     }
-    if problems.is_empty() {
-        return Ok(());
+    Ok(out)
+}
+
+/// What the strategy of `env` would do with the release, step by step.
+fn steps(
+    env: &Environment,
+    options: &DeployOptions,
+    watch: Option<std::time::Duration>,
+) -> Vec<String> {
+    use crate::config::StrategyKind;
+    let v = &options.version;
+    let rollout = &env.rollout;
+    let servers: Vec<&str> = rollout.servers.iter().map(|s| s.name.as_str()).collect();
+    let mut steps = Vec::new();
+    if options.with_migrations {
+        steps.push(
+            "take the migration lock, apply the pending migrations (contract ones wait)".into(),
+        );
     }
-    Err(Error::Refused {
-        environment: environments.join(" or "),
-        problems,
-    })
+    match env.strategy() {
+        StrategyKind::AllAtOnce => {
+            steps.push(format!("run the deploy hook for {v}"));
+            steps.push("health checks, then the smoke hook".into());
+        }
+        StrategyKind::BlueGreen => {
+            steps.push(format!(
+                "start {v} on the idle slot of {}, health-check it there",
+                servers.join(", ")
+            ));
+            steps.push(
+                "switch all traffic to it through the router; keep the previous slot warm".into(),
+            );
+        }
+        StrategyKind::Canary => {
+            steps.push(format!(
+                "start {v} on the idle slot of {}, health-check it there",
+                servers.join(", ")
+            ));
+            let pause = match rollout.pause {
+                crate::config::Pause::Manual => {
+                    "waiting for `runner promote` at each step".to_string()
+                }
+                crate::config::Pause::For(d) => format!(
+                    "analysing metrics for {} at each step",
+                    humantime::format_duration(d)
+                ),
+            };
+            let weights: Vec<String> = rollout.steps.iter().map(|p| format!("{p}%")).collect();
+            steps.push(format!("shift traffic {}, {pause}", weights.join(" -> ")));
+        }
+        StrategyKind::Rolling => {
+            steps.push(format!(
+                "replace {} in batches of {}: drain, deploy {v}, health-check, back in",
+                servers.join(", "),
+                rollout.batch.size(servers.len())
+            ));
+        }
+    }
+    if let Some(w) = options.watch.or(watch) {
+        steps.push(format!(
+            "watch the release for {}",
+            humantime::format_duration(w)
+        ));
+    }
+    steps
 }
 
 /// The text of a refusal, without the "nothing was applied" header.
@@ -69,8 +176,10 @@ async fn environment(
     env: &Environment,
     options: &DeployOptions,
     later: bool,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<String>) {
     let mut problems = Vec::new();
+    let pending =
+        |g: &gate::Gate<'_>| -> Vec<String> { g.plan.steps.iter().map(|s| s.label()).collect() };
     if env.requires_approval && !options.approve && !std::io::stdin().is_terminal() {
         problems.push(format!(
             "{} requires approval: pass --approve (who approved is recorded: RUNNER_APPROVED_BY or your login name); this session has no terminal to confirm in",
@@ -79,18 +188,21 @@ async fn environment(
     }
     if !Conn::exists(&env.database_url.value) {
         // A database not created yet: its first deploy creates it; the gate lints all files.
+        let mut migrations = Vec::new();
         if let Ok(g) = gate::gate(None, config, env, catalog, &Request::default(), None).await {
             problems.extend(gate_problems(&g, env, options));
+            migrations = pending(&g);
         }
-        return problems;
+        return (problems, migrations);
     }
     let mut conn = match engine::open(env, "preflight").await {
         Ok(conn) => conn,
         Err(e) => {
             problems.push(format!("{}: its database cannot be reached: {e}", env.name));
-            return problems;
+            return (problems, Vec::new());
         }
     };
+    let mut migrations = Vec::new();
     problems.extend(record_problems(&mut conn, config, env, later).await);
     let history = crate::engine::history::History::new(&config.history_prefix, conn.dialect());
     let rows = engine::read_rows(&mut conn, &history)
@@ -115,11 +227,14 @@ async fn environment(
     )
     .await
     {
-        Ok(g) => problems.extend(gate_problems(&g, env, options)),
+        Ok(g) => {
+            problems.extend(gate_problems(&g, env, options));
+            migrations = pending(&g);
+        }
         Err(e) => problems.push(e.to_string()),
     }
     conn.close().await;
-    problems
+    (problems, migrations)
 }
 
 /// A paused canary or a run in progress in the deploy record, and a held lock.

@@ -71,6 +71,30 @@ struct Undo {
     resume_from: usize,
 }
 
+/// `runner rollback --dry-run` of migrations: the ones a rollback would undo, newest first,
+/// and the version it stops at, read without the lock; or why it would refuse.
+pub async fn preview(
+    config: &Config,
+    env: &Environment,
+    catalog: &Catalog,
+    options: &RollbackOptions,
+) -> Result<(Vec<String>, i64)> {
+    let mut conn = open(env, "rollback --dry-run").await?;
+    let history = History::new(&config.history_prefix, conn.dialect());
+    let rows = super::read_rows(&mut conn, &history).await;
+    let dialect = conn.dialect();
+    conn.close().await;
+    let (undo, target) = choose(
+        &rows?,
+        dialect,
+        catalog,
+        options,
+        crate::hints::At::of(env),
+        &mut Silent,
+    )?;
+    Ok((undo.into_iter().map(|u| u.label).collect(), target))
+}
+
 pub async fn rollback(
     config: &Config,
     env: &Environment,

@@ -6,6 +6,7 @@ pub mod adopt;
 pub mod catalog;
 pub mod config;
 pub mod deploy;
+pub mod dry_run;
 pub mod findings;
 pub mod history;
 pub mod plan;

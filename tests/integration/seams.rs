@@ -156,3 +156,100 @@ async fn plan_migrate_and_check_apply_one_lint_gate() {
         .expect_code(1)
         .stdout_has("empty-migration");
 }
+
+/// `--dry-run` of deploy and rollback says, per environment, what would happen, and changes
+/// nothing: no database is created, no journal entry or history row is written.
+#[test]
+fn dry_runs_say_what_would_happen_and_change_nothing() {
+    let p = Project::new(
+        "sqlite",
+        &[
+            (
+                "staging",
+                "sqlite://staging.db",
+                "deploy = [\"true\"]\nrollback = [\"true\"]",
+            ),
+            (
+                "production",
+                "sqlite://production.db",
+                "deploy = [\"true\"]\nrollback = [\"true\"]\nrequires_approval = true",
+            ),
+        ],
+    );
+    p.migration(
+        "V1__users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY);",
+        Some("DROP TABLE users;"),
+    );
+    p.migration(
+        "V2__phone",
+        "ALTER TABLE users ADD COLUMN phone TEXT;",
+        Some("ALTER TABLE users DROP COLUMN phone;"),
+    );
+    let refused = p
+        .run(&[
+            "deploy",
+            "--with-migrations",
+            "--version",
+            "1.0.0",
+            "--dry-run",
+        ])
+        .expect_code(2);
+    refused
+        .stdout_has("staging: would go ahead")
+        .stdout_has("production: would be REFUSED")
+        .stdout_has("production requires approval: pass --approve")
+        .stdout_has("migrations to apply: V1 users, V2 phone")
+        .stdout_has("1. take the migration lock");
+    p.run(&[
+        "deploy",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+        "--dry-run",
+        "--approve",
+    ])
+    .expect_code(0)
+    .stdout_has("the deploy would go ahead in every environment");
+    assert!(
+        !p.path().join("staging.db").exists(),
+        "a dry run created staging's database"
+    );
+
+    p.run(&[
+        "deploy",
+        "--env",
+        "staging",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+    ])
+    .expect_code(0);
+    p.run(&["deploy", "--env", "staging", "--version", "1.1.0"])
+        .expect_code(0);
+    let journal = || {
+        p.run(&["history", "--env", "staging", "--format", "json"])
+            .expect_code(0)
+            .stdout
+    };
+    let before = journal();
+    p.run(&["rollback", "--env", "staging", "--dry-run"])
+        .expect_code(0)
+        .stdout_has(
+            "would put 1.0.0 back in place of 1.1.0 (with the rollback hook, health-checked)",
+        );
+    p.run(&["rollback", "--env", "staging", "--steps", "1", "--dry-run"])
+        .expect_code(0)
+        .stdout_has("V2 phone")
+        .stdout_has("and stop at V1");
+    p.run(&["rollback", "--env", "staging", "--to", "9", "--dry-run"])
+        .expect_code(2)
+        .stderr_has("V9");
+    assert_eq!(journal(), before);
+    p.run(&["status", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("1.1.0");
+    p.run(&["plan", "--env", "staging"])
+        .expect_code(0)
+        .stdout_has("nothing pending");
+}
