@@ -3,7 +3,7 @@
 # blue-green and a canary abort through a real nginx), and the time from `runner rollback`
 # (blue-green, canary after its rollout, rolling) or `runner abort` (a paused canary) to 100 %
 # of the traffic on the previous release. The peer is "restart in place": the same app
-# restarted by its deploy hook behind the same HAProxy. Needs haproxy and nginx (scripts/setup
+# restarted by its deploy hook behind the same HAProxy. Needs haproxy and nginx (scripts/setup-tests-tests
 # installs them). Goal: 0 errors for the routed strategies, and a blue-green switch back under
 # 1 s.
 #

@@ -11,6 +11,6 @@
 #                                        RUNNER_FAULT_ONLY=mariadb|postgres|sqlite|deploy one kind
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup >/dev/null
+scripts/setup-tests >/dev/null
 RUNNER_FAULT_TRIALS=${1:-120} cargo test --release --locked --test integration \
     fault_suite -- --nocapture 2>&1 | grep -E '^fault suite|panicked|manual|FAILED|test result'

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The example project's router: a throwaway HAProxy (the distribution's package, installed by
-# scripts/setup) with its frontend on 127.0.0.1:FRONTEND and its runtime API on a unix socket
+# scripts/setup-example) with its frontend on 127.0.0.1:FRONTEND and its runtime API on a unix socket
 # under .runner/haproxy/, in front of production's two demo app servers, blue on BLUE and green
 # on GREEN (127.0.0.1). runner starts it through `router.start` in runner.toml when the socket
 # does not answer.
@@ -21,7 +21,7 @@ start)
         exit 0
     fi
     if [ ! -x "$haproxy" ]; then
-        echo "haproxy is not installed: run scripts/setup" >&2
+        echo "haproxy is not installed: run scripts/setup-example (or scripts/setup-tests)" >&2
         exit 1
     fi
     cat > "$dir/haproxy.cfg" <<CFG

@@ -4,7 +4,7 @@
 bin=${RUNNER_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 [ -x "$bin/initdb" ] || bin=$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/x)")
 if [ ! -x "$bin/initdb" ]; then
-    echo "PostgreSQL server binaries not found: run scripts/setup as root" >&2
+    echo "PostgreSQL server binaries not found: run scripts/setup-tests as root" >&2
     exit 1
 fi
 export BIN=$bin

@@ -3,7 +3,7 @@
 //                                                 exit 1 naming each file and error
 //   node reference.js evaluate FILE FLAG PREFIX N the boolean each targeting key PREFIX0 ..
 //                                                 PREFIX(N-1) gets, as a string of 0 and 1
-// Installed by scripts/setup (npm ci in this folder).
+// Installed by scripts/setup-tests (npm ci in this folder).
 'use strict';
 const fs = require('fs');
 const { FlagdCore, MemoryStorage } = require('@openfeature/flagd-core');

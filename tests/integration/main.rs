@@ -8,6 +8,7 @@ mod analysis;
 mod catalog_layout;
 mod check_command;
 mod check_robustness;
+mod ci_action;
 mod cli_help;
 mod config_errors;
 mod deploy;

@@ -1,4 +1,4 @@
-//! The OpenFeature project's own flagd evaluator (flagd-core, installed by scripts/setup in
+//! The OpenFeature project's own flagd evaluator (flagd-core, installed by scripts/setup-tests in
 //! scripts/flagd-reference), as the reference for the files runner writes: its strict parse
 //! validates against the published flagd schemas (flags.json and targeting.json), and its
 //! evaluation is what an application with the flagd provider would get.
@@ -12,7 +12,7 @@ fn reference() -> Command {
     let dir = repo_root().join("scripts/flagd-reference");
     assert!(
         dir.join("node_modules/@openfeature/flagd-core").is_dir(),
-        "the flagd reference is not installed in {}: run scripts/setup",
+        "the flagd reference is not installed in {}: run scripts/setup-tests",
         dir.display()
     );
     let mut cmd = Command::new("node");
@@ -26,7 +26,7 @@ pub fn assert_valid(files: &[PathBuf]) {
         .arg("validate")
         .args(files)
         .output()
-        .expect("node runs (scripts/setup installs nodejs)");
+        .expect("node runs (scripts/setup-tests installs nodejs)");
     assert!(
         out.status.success(),
         "not valid against the flagd schema:\n{}",
@@ -42,7 +42,7 @@ pub fn evaluate(file: &Path, flag: &str, prefix: &str, n: usize) -> String {
         .arg(file)
         .args([flag, prefix, &n.to_string()])
         .output()
-        .expect("node runs (scripts/setup installs nodejs)");
+        .expect("node runs (scripts/setup-tests installs nodejs)");
     assert!(
         out.status.success(),
         "flagd-core could not evaluate {flag}:\n{}",

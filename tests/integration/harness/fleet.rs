@@ -226,7 +226,7 @@ impl Fleet {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("nginx starts (scripts/setup installs it)");
+            .expect("nginx starts (scripts/setup-tests installs it)");
         self.haproxy = Some(child);
         let started = Instant::now();
         while !dir.join("nginx.pid").exists()
@@ -314,7 +314,7 @@ impl Fleet {
         }
         let child = command
             .spawn()
-            .expect("haproxy starts (scripts/setup installs it)");
+            .expect("haproxy starts (scripts/setup-tests installs it)");
         let started = Instant::now();
         let pid = child.id();
         self.haproxy = Some(child);

@@ -75,7 +75,7 @@ fn find(name: &str) -> PathBuf {
     }
     panic!(
         "{name} was not found (/usr/sbin, /usr/bin). The MySQL tests need a real MariaDB: run \
-         `scripts/setup` as root (it installs the mariadb-server package without starting it), or \
+         `scripts/setup-tests` as root (it installs the mariadb-server package without starting it), or \
          install it yourself (Debian/Ubuntu: apt-get install mariadb-server)."
     )
 }

@@ -156,7 +156,7 @@ fn find_binaries() -> PathBuf {
             panic!(
                 "PostgreSQL server binaries (initdb, pg_ctl) were not found in $RUNNER_PG_BIN, \
                  /usr/lib/postgresql/*/bin or PATH. The tests need a real PostgreSQL: run \
-                 `scripts/setup` as root (it installs the postgresql package), or install it \
+                 `scripts/setup-tests` as root (it installs the postgresql package), or install it \
                  yourself (Debian/Ubuntu: apt-get install postgresql), or point RUNNER_PG_BIN at \
                  the folder holding initdb and pg_ctl."
             )
@@ -181,7 +181,7 @@ fn server_owner() -> Option<(u32, u32)> {
     Some(ids.unwrap_or_else(|| {
         panic!(
             "the tests run as root, and PostgreSQL refuses to run as root, but there is no \
-             `postgres` user: run `scripts/setup` (the postgresql package creates it)"
+             `postgres` user: run `scripts/setup-tests` (the postgresql package creates it)"
         )
     }))
 }

@@ -1,4 +1,4 @@
-//! A throwaway Prometheus server (the distribution's package, installed by scripts/setup) on a
+//! A throwaway Prometheus server (the distribution's package, installed by scripts/setup-tests) on a
 //! free loopback port, scraping the given targets every second, its data in a temp folder.
 
 use std::process::{Child, Command, Stdio};
@@ -36,7 +36,7 @@ impl Prometheus {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("prometheus starts (scripts/setup installs it)");
+            .expect("prometheus starts (scripts/setup-tests installs it)");
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         // Ready, and scraping: Prometheus applies its targets a few seconds after it starts.
