@@ -13,6 +13,7 @@ mod cli_help;
 mod config_errors;
 mod deploy;
 mod deploy_record;
+mod docs_book;
 mod example_project;
 mod fault_suite;
 mod flags;
