@@ -12,6 +12,7 @@ pub(crate) mod analysis;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod compat;
 pub mod config;
 pub(crate) mod db;
 pub(crate) mod deploy;

@@ -210,8 +210,56 @@ fn verify_findings(
     catalog: &Catalog,
     scope: Option<&HashSet<crate::catalog::Version>>,
 ) -> Result<Vec<crate::lint::Finding>> {
-    use crate::engine::verify::{Outcome, Quiet};
-    let server = match (args.database_url.as_deref(), config) {
+    use crate::engine::verify::Quiet;
+    let server = verify_server(config, args)?;
+    let results = super::verify::run_verify(dialect, server.as_ref(), catalog, scope, &mut Quiet)?;
+    let mut findings = rollback_findings(catalog, &results);
+    findings.extend(compat_findings(
+        config,
+        args,
+        dialect,
+        server.as_ref(),
+        catalog,
+        scope,
+    )?);
+    Ok(findings)
+}
+
+/// The serving release's queries (at `--since REF`, else as they are) prepared on the schema
+/// before and after each migration in scope.
+fn compat_findings(
+    config: Option<&Config>,
+    args: &CheckArgs,
+    dialect: Dialect,
+    server: Option<&crate::config::DatabaseUrl>,
+    catalog: &Catalog,
+    scope: Option<&HashSet<crate::catalog::Version>>,
+) -> Result<Vec<crate::lint::Finding>> {
+    use crate::compat::{Settings, Tree};
+    let root = match config {
+        Some(c) => c.root.clone(),
+        None => std::env::current_dir().map_err(|e| Error::io(".", e))?,
+    };
+    let settings = config.map_or_else(Settings::default, |c| c.compat.clone());
+    let tree = match &args.since {
+        Some(reference) => Tree::At(reference),
+        None => Tree::Working,
+    };
+    let queries = crate::compat::load(&root, &settings, dialect, tree)?;
+    if queries.is_empty() {
+        return Ok(Vec::new());
+    }
+    crate::runtime::block_on(crate::compat::check::on_scratch(
+        dialect, server, catalog, scope, &queries,
+    ))
+}
+
+/// The server `--verify` makes its scratch databases on.
+fn verify_server(
+    config: Option<&Config>,
+    args: &CheckArgs,
+) -> Result<Option<crate::config::DatabaseUrl>> {
+    Ok(match (args.database_url.as_deref(), config) {
         (_, Some(config)) => {
             super::verify::server_url(config, args.database_url.as_deref(), args.env.as_deref())?
         }
@@ -228,11 +276,18 @@ fn verify_findings(
             )
         }
         (None, _) => None,
-    };
-    let results = super::verify::run_verify(dialect, server.as_ref(), catalog, scope, &mut Quiet)?;
+    })
+}
+
+/// Rollbacks that do not undo their migration, and lossy migrations, as findings.
+fn rollback_findings(
+    catalog: &Catalog,
+    results: &[crate::engine::verify::Verified],
+) -> Vec<crate::lint::Finding> {
+    use crate::engine::verify::Outcome;
     let prefix = crate::report::shown(&catalog.dir);
     let mut findings = Vec::new();
-    for r in &results {
+    for r in results {
         let Some(m) = catalog.migrations.iter().find(|m| m.version == r.version) else {
             continue;
         };
@@ -295,5 +350,5 @@ fn verify_findings(
             });
         }
     }
-    Ok(findings)
+    findings
 }

@@ -21,7 +21,8 @@ pub fn changed_since(dir: &Path, reference: &str) -> Result<HashSet<String>> {
     Ok(diff
         .lines()
         .chain(untracked.lines())
-        .filter(|l| !l.contains('/'))
+        // Relative to the folder: `V1__a.sql`, or `2019-02-26-002946_x/up.sql` in a layout
+        // of one folder per migration.
         .map(String::from)
         .collect())
 }

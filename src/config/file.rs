@@ -26,6 +26,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub flags: FlagsTable,
     #[serde(default)]
+    pub compat: CompatTable,
+    #[serde(default)]
     pub environments: BTreeMap<String, Spanned<EnvironmentTable>>,
 }
 
@@ -36,6 +38,16 @@ pub struct MigrationsTable {
     pub dialect: Option<Text>,
     pub layout: Option<Text>,
     pub mirror: Option<Text>,
+}
+
+/// `[compat]`: where the serving release's queries are (`runner check --verify`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompatTable {
+    pub sqlx: Option<Text>,
+    #[serde(default)]
+    pub queries: Vec<Text>,
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -91,6 +91,8 @@ pub struct Config {
     pub notify: Notify,
     /// `[flags]`: feature flags and their lifecycle.
     pub flags: Flags,
+    /// `[compat]`: the serving release's queries, prepared by `runner check --verify`.
+    pub compat: crate::compat::Settings,
 }
 
 /// `[flags]`: where the flagd files go and how flags move through the pipeline.

@@ -329,11 +329,24 @@ pub(super) fn resolve(
     };
     let notify = notify(&reader, &parsed.notify)?;
     let flags = flags(&reader, &parsed.flags, root)?;
+    let mut compat = crate::compat::Settings {
+        disabled: parsed.compat.enabled == Some(false),
+        ..Default::default()
+    };
+    if let Some(dir) = &parsed.compat.sqlx {
+        compat.sqlx = Some(PathBuf::from(reader.text(dir, "compat.sqlx")?.0));
+    }
+    for q in &parsed.compat.queries {
+        compat
+            .queries
+            .push(PathBuf::from(reader.text(q, "compat.queries")?.0));
+    }
 
     Ok(Config {
         watch,
         notify,
         flags,
+        compat,
         history_prefix,
         rollback_migrations: parsed.deploy.rollback_migrations.unwrap_or(false),
         hook_timeout,

@@ -10,6 +10,7 @@ mod check_command;
 mod check_robustness;
 mod ci_action;
 mod cli_help;
+mod compat;
 mod config_errors;
 mod deploy;
 mod deploy_record;

@@ -163,6 +163,10 @@ registry! {
     // Rollback verification (runner verify, runner check --verify).
     RollbackMismatch => rollback_mismatch,
     LossyMigration => lossy_migration,
+    // The serving release's queries, prepared (runner check --verify).
+    QueryBreaks => query_breaks,
+    QueryShapeChanged => query_shape_changed,
+    SelectStarShape => select_star_shape,
 }
 
 impl Rule {

@@ -1,0 +1,200 @@
+//! The serving release's queries prepared against the migrated schema by `runner check
+//! --since REF --verify`, on a real PostgreSQL: after each pending migration, not only the last.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::postgres;
+use crate::harness::project::Project;
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.test"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write(p: &Project, path: &str, text: &str) {
+    let path = p.path().join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test]
+async fn the_migration_that_breaks_a_query_of_the_serving_release_is_named() {
+    let db = postgres::fresh_database().await;
+    let p = Project::new("postgres", &[("ci", &db.url, "")]);
+    write(
+        &p,
+        "runner.toml",
+        &format!(
+            "{}\n[compat]\nqueries = [\"queries\"]\n",
+            std::fs::read_to_string(p.path().join("runner.toml")).unwrap()
+        ),
+    );
+    p.migration(
+        "V1__users",
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());\nCREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint NOT NULL, total numeric NOT NULL);",
+        Some("DROP TABLE orders;\nDROP TABLE users;"),
+    );
+    write(
+        &p,
+        "queries/app.sql",
+        "-- the release's queries\nSELECT users.id, email FROM users JOIN orders ON orders.user_id = users.id WHERE created_at > $1;\n\nSELECT * FROM users WHERE id = $1;\n\nSELECT total FROM orders WHERE id = $1;\n",
+    );
+    // sqlx's offline data of the same release.
+    write(
+        &p,
+        ".sqlx/query-0a.json",
+        r#"{"db_name":"PostgreSQL","query":"SELECT email FROM users WHERE id = $1","describe":{"columns":[{"ordinal":0,"name":"email","type_info":"Text"}],"parameters":{"Left":["Int8"]},"nullable":[false]},"hash":"0a"}"#,
+    );
+    git(p.path(), &["init", "-q"]);
+    git(p.path(), &["add", "-A"]);
+    git(p.path(), &["commit", "-q", "-m", "the serving release"]);
+    // The change: an expand step that makes created_at ambiguous, then a rename that would
+    // hide it, a type change, and a nullable email.
+    p.migration("V2__orders_created_at", "ALTER TABLE orders ADD COLUMN created_at timestamptz;\nALTER TABLE users ADD COLUMN nickname text;", Some("ALTER TABLE users DROP COLUMN nickname;\nALTER TABLE orders DROP COLUMN created_at;"));
+    p.migration("V3__rename", "-- runner:allow-file rename-column the new release reads placed_at\nALTER TABLE orders RENAME COLUMN created_at TO placed_at;", Some("ALTER TABLE orders RENAME COLUMN placed_at TO created_at;"));
+    p.migration("V4__total_text", "-- runner:allow-file change-column-type checked by hand\nALTER TABLE orders ALTER COLUMN total TYPE text;", Some("ALTER TABLE orders ALTER COLUMN total TYPE numeric USING total::numeric;"));
+    p.migration(
+        "V5__email_nullable",
+        "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;",
+        Some("ALTER TABLE users ALTER COLUMN email SET NOT NULL;"),
+    );
+    // The new release's query files changed too; the serving one's are read at the ref.
+    write(&p, "queries/app.sql", "SELECT 1;\n");
+    let out = p
+        .run(&[
+            "check",
+            "--since",
+            "HEAD",
+            "--verify",
+            "--database-url",
+            &db.url,
+            "--format",
+            "json",
+        ])
+        .expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let findings: Vec<(String, String, String)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["rule"].as_str().unwrap().starts_with("query-") || f["rule"] == "select-star-shape"
+        })
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().into(),
+                f["file"].as_str().unwrap().into(),
+                f["message"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let find = |rule: &str, file: &str, needle: &str| {
+        assert!(
+            findings
+                .iter()
+                .any(|(r, f, m)| r == rule && f.ends_with(file) && m.contains(needle)),
+            "no {rule} on {file} with `{needle}` in {findings:#?}"
+        );
+    };
+    find(
+        "query-breaks",
+        "V2__orders_created_at.sql",
+        "queries/app.sql:2",
+    );
+    find(
+        "query-breaks",
+        "V2__orders_created_at.sql",
+        "column reference \"created_at\" is ambiguous",
+    );
+    find(
+        "select-star-shape",
+        "V2__orders_created_at.sql",
+        "cached plan must not change result type",
+    );
+    find(
+        "query-shape-changed",
+        "V4__total_text.sql",
+        "`total` changed type from NUMERIC to TEXT",
+    );
+    find(
+        "query-shape-changed",
+        "V5__email_nullable.sql",
+        "`email` may now be NULL",
+    );
+    find(
+        "query-shape-changed",
+        "V5__email_nullable.sql",
+        ".sqlx/query-0a.json",
+    );
+    // Each query is reported once, on the migration that first broke it.
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|(_, _, m)| m.contains("queries/app.sql:2"))
+            .count(),
+        1,
+        "{findings:#?}"
+    );
+    // A reason in the migration suppresses it, as for lint rules.
+    write(
+        &p,
+        "migrations/V2__orders_created_at.sql",
+        "-- runner:allow-file query-breaks the serving release is stopped first\n-- runner:allow-file select-star-shape same\nALTER TABLE orders ADD COLUMN created_at timestamptz;\nALTER TABLE users ADD COLUMN nickname text;",
+    );
+    let out = p
+        .run(&[
+            "check",
+            "--since",
+            "HEAD",
+            "--verify",
+            "--database-url",
+            &db.url,
+        ])
+        .expect_code(1);
+    assert!(
+        !out.stdout
+            .contains("V2__orders_created_at.sql:1:1: error[query-breaks]"),
+        "{out}"
+    );
+    out.stdout_has("error[query-shape-changed]");
+}
+
+/// On SQLite (no server: the scratch database is a file), with the queries found by default in
+/// `.sqlx` beside runner.toml: a renamed table breaks the serving release's query.
+#[test]
+fn on_sqlite_a_renamed_table_breaks_the_serving_release() {
+    let p = Project::new("sqlite", &[("dev", "sqlite://dev.db", "")]);
+    p.migration(
+        "V1__users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);",
+        Some("DROP TABLE users;"),
+    );
+    write(
+        &p,
+        ".sqlx/query-1.json",
+        r#"{"db_name":"SQLite","query":"SELECT email FROM users WHERE id = ?","describe":{"columns":[{"ordinal":0,"name":"email","type_info":"Text"}],"parameters":{"Right":1},"nullable":[false]},"hash":"1"}"#,
+    );
+    git(p.path(), &["init", "-q"]);
+    git(p.path(), &["add", "-A"]);
+    git(p.path(), &["commit", "-q", "-m", "serving"]);
+    p.run(&["check", "--since", "HEAD", "--verify"])
+        .expect_code(0);
+    p.migration(
+        "V2__accounts",
+        "-- runner:allow-file rename-table the new release reads accounts\nALTER TABLE users RENAME TO accounts;",
+        Some("ALTER TABLE accounts RENAME TO users;"),
+    );
+    p.run(&["check", "--since", "HEAD", "--verify"])
+        .expect_code(1)
+        .stdout_has("V2__accounts.sql:1:1: error[query-breaks] after V2 accounts, the serving release's query .sqlx/query-1.json (`SELECT email FROM users WHERE id = ?`) no longer prepares: no such table: users");
+}
