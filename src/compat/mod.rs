@@ -14,6 +14,7 @@
 //! "cached plan must not change result type") are findings on the migration that caused them.
 
 pub mod check;
+pub mod release;
 pub mod shape;
 pub mod sources;
 

@@ -9,7 +9,7 @@ use super::sources::Query;
 use crate::db::{Conn, DbError, Driver};
 
 /// One result column.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Column {
     pub name: String,
     pub type_name: String,

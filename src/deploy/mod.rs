@@ -100,8 +100,37 @@ pub fn deploy(
     }
     crate::runtime::block_on(preflight::check(config, catalog, environments, options))?;
     crate::runtime::watch_interrupts()?;
+    // The release's queries, recorded with each environment it reaches, so the next deploy
+    // can prepare them against a migrated schema before that environment is touched.
+    let queries = crate::compat::load(
+        &config.root,
+        &config.compat,
+        config.dialect.value,
+        crate::compat::Tree::Working,
+    )?;
     for (i, name) in environments.iter().enumerate() {
         let env = config.environment(name)?;
+        if i > 0 && options.with_migrations {
+            let migrated = config.environment(&environments[i - 1])?;
+            let problems =
+                crate::runtime::block_on(crate::compat::release::gate(config, migrated, env));
+            let problems = match problems {
+                Ok(p) => p,
+                Err(e) => vec![e.to_string()],
+            };
+            if !problems.is_empty() {
+                let refused = Error::Refused {
+                    environment: name.clone(),
+                    problems,
+                };
+                return Err(partly_changed(
+                    refused,
+                    &environments[..i],
+                    &environments[i..],
+                    &options.version,
+                ));
+            }
+        }
         let outcome = crate::runtime::block_on(deploy_env(config, catalog, env, options, out));
         let outcome = match outcome {
             Ok(outcome) => outcome,
@@ -115,6 +144,20 @@ pub fn deploy(
             }
             Err(e) => return Err(e),
         };
+        if !queries.is_empty() {
+            let recorded = crate::runtime::block_on(crate::compat::release::record(
+                config,
+                env,
+                &options.version,
+                &queries,
+            ));
+            if let Err(e) = recorded {
+                out.note(&format!(
+                    "the queries of {} were not recorded in {name} (the next deploy cannot check them there): {e}",
+                    options.version
+                ));
+            }
+        }
         if outcome == Outcome::Paused {
             if i + 1 < environments.len() {
                 out.note(&format!(

@@ -463,3 +463,57 @@ pub async fn resume(conn: &mut Conn, history: &History, id: &str) -> Result<bool
         .await
         .map(|n| n > 0)
 }
+
+/// Records the query set (JSON) of `release` on its latest successful deploy in `environment`.
+pub async fn record_queries(
+    conn: &mut Conn,
+    history: &History,
+    environment: &str,
+    release: &str,
+    queries: &str,
+) -> Result<(), DbError> {
+    let id = conn
+        .fetch_one_text(
+            &format!(
+                "SELECT id FROM {} WHERE environment = $1 AND version = $2 AND kind = 'deploy' AND result IN ('succeeded', 'paused') ORDER BY started_at DESC, id DESC LIMIT 1",
+                history.deploys
+            ),
+            vec![environment.into(), release.into()],
+        )
+        .await?;
+    let Some(id) = id else {
+        return Ok(());
+    };
+    conn.exec(
+        format!("UPDATE {} SET queries = $1 WHERE id = $2", history.deploys),
+        vec![queries.into(), id.into()],
+    )
+    .await
+    .map(drop)
+}
+
+/// The query set (JSON) recorded for `release`'s latest deploy in `environment`, if any.
+pub async fn queries_of(
+    conn: &mut Conn,
+    history: &History,
+    environment: &str,
+    release: &str,
+) -> Result<Option<String>, DbError> {
+    if !history.table_exists(conn, &history.deploys.clone()).await?
+        || !history
+            .columns(conn, &history.deploys.clone())
+            .await?
+            .iter()
+            .any(|c| c == "queries")
+    {
+        return Ok(None);
+    }
+    conn.fetch_one_text(
+        &format!(
+            "SELECT queries FROM {} WHERE environment = $1 AND version = $2 AND kind = 'deploy' AND queries IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT 1",
+            history.deploys
+        ),
+        vec![environment.into(), release.into()],
+    )
+    .await
+}

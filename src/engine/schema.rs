@@ -147,6 +147,9 @@ pub const DEPLOYS: &[Column] = &[
     col("desired", Text),
     col("held", Text),
     col("analysis", Text),
+    // The release's queries and the result shapes it saw (JSON): `runner deploy` checks them
+    // against the next environment's migrated schema before that environment serves them.
+    col("queries", Text),
 ];
 
 /// The tables with their column lists.

@@ -198,3 +198,61 @@ fn on_sqlite_a_renamed_table_breaks_the_serving_release() {
         .expect_code(1)
         .stdout_has("V2__accounts.sql:1:1: error[query-breaks] after V2 accounts, the serving release's query .sqlx/query-1.json (`SELECT email FROM users WHERE id = ?`) no longer prepares: no such table: users");
 }
+
+/// In a pipeline deploy: the queries of the release serving production are recorded when it is
+/// deployed, and prepared on staging's migrated schema before production is touched.
+#[test]
+fn a_deploy_stops_before_production_when_staging_breaks_the_release_production_serves() {
+    let p = Project::new(
+        "sqlite",
+        &[
+            ("staging", "sqlite://staging.db", "deploy = [\"true\"]"),
+            (
+                "production",
+                "sqlite://production.db",
+                "deploy = [\"true\"]\nrequires_approval = true",
+            ),
+        ],
+    );
+    p.migration(
+        "V1__users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);",
+        Some("DROP TABLE users;"),
+    );
+    let query = |column: &str| {
+        format!(
+            r#"{{"db_name":"SQLite","query":"SELECT {column} FROM users WHERE id = ?","describe":{{"columns":[],"parameters":{{"Right":1}},"nullable":[]}},"hash":"1"}}"#
+        )
+    };
+    write(&p, ".sqlx/query-1.json", &query("email"));
+    p.run(&[
+        "deploy",
+        "--with-migrations",
+        "--version",
+        "1.0.0",
+        "--approve",
+    ])
+    .expect_code(0);
+    // Release 1.1.0 reads the renamed column; production still serves 1.0.0, which reads email.
+    p.migration(
+        "V2__rename_email",
+        "-- runner:allow-file rename-column 1.1.0 reads address\nALTER TABLE users RENAME COLUMN email TO address;",
+        Some("ALTER TABLE users RENAME COLUMN address TO email;"),
+    );
+    write(&p, ".sqlx/query-1.json", &query("address"));
+    let out = p
+        .run(&[
+            "deploy",
+            "--with-migrations",
+            "--version",
+            "1.1.0",
+            "--approve",
+        ])
+        .expect_code(10);
+    out.stderr_has("production serves 1.0.0, whose query .sqlx/query-1.json (`SELECT email FROM users WHERE id = ?`) breaks on staging's migrated schema: no longer prepares: no such column: email")
+        .stderr_has("this run deployed 1.1.0 to staging before production failed");
+    // Production was not touched: its migration is still pending.
+    p.run(&["plan", "--env", "production"])
+        .expect_code(0)
+        .stdout_has("V2 rename_email");
+}
