@@ -64,13 +64,15 @@ pub async fn describe(conn: &mut Conn, query: &Query) -> Result<Shape, DbError> 
     let map = |e: sqlx::Error| DbError::from_sqlx(&e);
     match &mut conn.driver {
         Driver::Postgres(c) => {
-            let types: Option<Vec<sqlx::postgres::PgTypeInfo>> = query
+            // The parameter types the source gives, up to the first runner cannot name (a
+            // custom type): PostgreSQL infers the rest, as it would for the release.
+            let types: Vec<sqlx::postgres::PgTypeInfo> = query
                 .params
                 .iter()
-                .map(|p| pg_type(p).map(sqlx::postgres::PgTypeInfo::with_name))
+                .map_while(|p| pg_type(p).map(sqlx::postgres::PgTypeInfo::with_name))
                 .collect();
             let statement = c
-                .prepare_with(sql.into_sql_str(), types.as_deref().unwrap_or(&[]))
+                .prepare_with(sql.into_sql_str(), &types)
                 .await
                 .map_err(map)?;
             let mut columns = Vec::new();

@@ -105,10 +105,19 @@ pub fn load(
                 .and_then(|d| d.parameters)
                 .and_then(|p| p.get("Left").cloned())
                 .and_then(|l| l.as_array().cloned())
+                // Positional: a custom type (an object in sqlx's data) keeps its name, for the
+                // database to infer.
                 .map(|types| {
                     types
                         .iter()
-                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .map(|t| match t {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other
+                                .pointer("/Custom/name")
+                                .and_then(|n| n.as_str())
+                                .unwrap_or_default()
+                                .to_string(),
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
