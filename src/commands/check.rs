@@ -245,7 +245,22 @@ fn compat_findings(
         Some(reference) => Tree::At(reference),
         None => Tree::Working,
     };
-    let queries = crate::compat::load(&root, &settings, dialect, tree)?;
+    let mut queries = crate::compat::load(&root, &settings, dialect, tree)?;
+    // What the database of the environment serving the release has seen.
+    let statistics = settings.statistics.clone().or_else(|| args.env.clone());
+    if let (Some(name), Some(config)) = (statistics, config)
+        && !settings.disabled
+    {
+        let env = config.environment(&name)?;
+        queries.extend(crate::runtime::block_on(async {
+            let mut conn = crate::engine::open(env, "check").await?;
+            let seen = crate::compat::sources::from_statistics(&mut conn).await;
+            conn.close().await;
+            seen.map_err(|e| {
+                crate::engine::db(&format!("read the statement statistics of {name}"), e)
+            })
+        })?);
+    }
     if queries.is_empty() {
         return Ok(Vec::new());
     }

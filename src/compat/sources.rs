@@ -55,6 +55,9 @@ pub struct Settings {
     pub queries: Vec<PathBuf>,
     /// Turns the check off (`enabled = false`).
     pub disabled: bool,
+    /// The environment whose database statistics (`pg_stat_statements`, MySQL's digests)
+    /// add the statements it has seen; default: `check --env`'s.
+    pub statistics: Option<String>,
 }
 
 /// Which version of the files: the working tree, or a git ref.
@@ -137,6 +140,71 @@ pub fn load(
     }
     out.sort_by(|a, b| (&a.source, a.line).cmp(&(&b.source, b.line)));
     Ok(out)
+}
+
+/// The statements the database itself has seen (`pg_stat_statements`; MySQL's statement
+/// digests), normalized to parameters: the queries of whatever release serves it, dynamic SQL
+/// included. Empty when the extension or table is not there.
+pub async fn from_statistics(
+    conn: &mut crate::db::Conn,
+) -> std::result::Result<Vec<Query>, crate::db::DbError> {
+    let (present, sql) = match conn.dialect() {
+        Dialect::Postgres => (
+            "SELECT CAST(count(*) AS TEXT) FROM pg_catalog.pg_extension WHERE extname = 'pg_stat_statements'",
+            "SELECT query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) AND toplevel ORDER BY calls DESC LIMIT 5000",
+        ),
+        Dialect::Mysql => (
+            "SELECT CAST(count(*) AS CHAR) FROM information_schema.tables WHERE table_schema = 'performance_schema' AND table_name = 'events_statements_summary_by_digest'",
+            "SELECT CAST(DIGEST_TEXT AS CHAR) FROM performance_schema.events_statements_summary_by_digest WHERE SCHEMA_NAME = DATABASE() AND DIGEST_TEXT IS NOT NULL ORDER BY COUNT_STAR DESC LIMIT 5000",
+        ),
+        Dialect::Sqlite => return Ok(Vec::new()),
+    };
+    if conn
+        .fetch_one_text(present, Vec::new())
+        .await?
+        .as_deref()
+        .unwrap_or("0")
+        == "0"
+    {
+        return Ok(Vec::new());
+    }
+    let source = match conn.dialect() {
+        Dialect::Postgres => "pg_stat_statements",
+        _ => "performance_schema.events_statements_summary_by_digest",
+    };
+    let rows = match conn.fetch_text(sql, Vec::new()).await {
+        Ok(rows) => rows,
+        // Installed but not loaded (shared_preload_libraries), or no privilege: nothing seen.
+        Err(_) => return Ok(Vec::new()),
+    };
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .filter(|q| is_application_query(q))
+        .enumerate()
+        .map(|(i, sql)| Query {
+            source: source.to_string(),
+            line: i + 1,
+            sql,
+            params: Vec::new(),
+        })
+        .collect())
+}
+
+/// A statement of the application: data access, not runner's own, the catalog's, a
+/// transaction's control or a truncated digest.
+fn is_application_query(sql: &str) -> bool {
+    let lower = sql.trim_start().to_ascii_lowercase();
+    let verb_ok = ["select", "insert", "update", "delete", "with"]
+        .iter()
+        .any(|v| lower.starts_with(v));
+    verb_ok
+        && !lower.contains("runner_")
+        && !lower.contains("pg_catalog")
+        && !lower.contains("pg_stat_statements")
+        && !lower.contains("information_schema")
+        && !lower.contains("performance_schema")
+        && !lower.ends_with("...")
 }
 
 /// `.sqlx` beside runner.toml (`root`), else beside the nearest Cargo.toml above it.

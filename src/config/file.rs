@@ -48,6 +48,7 @@ pub struct CompatTable {
     #[serde(default)]
     pub queries: Vec<Text>,
     pub enabled: Option<bool>,
+    pub statistics: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -341,6 +341,16 @@ pub(super) fn resolve(
             .queries
             .push(PathBuf::from(reader.text(q, "compat.queries")?.0));
     }
+    if let Some(env) = &parsed.compat.statistics {
+        let (name, _) = reader.text(env, "compat.statistics")?;
+        if !parsed.environments.contains_key(&name) {
+            return Err(reader.error_at(
+                env.span().start,
+                format!("compat.statistics: `{name}` is not an environment of this runner.toml"),
+            ));
+        }
+        compat.statistics = Some(name);
+    }
 
     Ok(Config {
         watch,

@@ -256,3 +256,49 @@ fn a_deploy_stops_before_production_when_staging_breaks_the_release_production_s
         .expect_code(0)
         .stdout_has("V2 rename_email");
 }
+
+/// The statements the production database has seen (pg_stat_statements) are queries of the
+/// release it serves, dynamic SQL included: `check --env` prepares them too.
+#[tokio::test]
+async fn statements_the_database_has_seen_are_checked_too() {
+    use sqlx::Connection;
+    let db = postgres::fresh_database().await;
+    let p = Project::new("postgres", &[("prod", &db.url, "")]);
+    p.migration(
+        "V1__users",
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);",
+        Some("DROP TABLE users;"),
+    );
+    p.run(&["migrate", "--env", "prod"]).expect_code(0);
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // The serving release at work, with a query built at run time.
+    let table = "users";
+    for id in 0..3_i64 {
+        let _: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT email FROM {table} WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await.unwrap();
+    git(p.path(), &["init", "-q"]);
+    git(p.path(), &["add", "-A"]);
+    git(p.path(), &["commit", "-q", "-m", "serving"]);
+    p.run(&["check", "--since", "HEAD", "--verify", "--env", "prod"])
+        .expect_code(0);
+    p.migration(
+        "V2__drop_email",
+        "-- runner:allow-file drop-column the new release no longer reads it\nALTER TABLE users DROP COLUMN email;",
+        Some("ALTER TABLE users ADD COLUMN email text;"),
+    );
+    p.run(&["check", "--since", "HEAD", "--verify", "--env", "prod"])
+        .expect_code(1)
+        .stdout_has("error[query-breaks] after V2 drop_email, the serving release's query pg_stat_statements")
+        .stdout_has("SELECT email FROM users WHERE id = $1");
+}

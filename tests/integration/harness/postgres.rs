@@ -110,9 +110,18 @@ fn start_cluster() -> Cluster {
     let mut last_error = String::new();
     for _ in 0..5 {
         let port = free_port();
+        // pg_stat_statements (in the postgresql package) feeds the query check's tests.
+        let statements = bin
+            .parent()
+            .is_some_and(|p| p.join("lib/pg_stat_statements.so").is_file());
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-            base.display()
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200{}",
+            base.display(),
+            if statements {
+                " -c shared_preload_libraries=pg_stat_statements"
+            } else {
+                ""
+            }
         );
         let started = try_run_as(owner, &base, bin.join("pg_ctl"), |c| {
             c.arg("-D")
