@@ -241,6 +241,21 @@ by whom), in one transaction, audited. The tool's table is left as it was: the t
 over again. --dry-run shows the mapping and changes nothing. Production needs --approve.")]
     Adopt(AdoptArgs),
 
+    /// Every environment of the pipeline live in a browser: what serves, the rollout in flight,
+    /// its metrics as charts, migrations, flags and the journal.
+    #[command(after_help = "\
+Example:
+  $ runner dashboard
+  runner dashboard on http://127.0.0.1:9187/ (read-only); Ctrl-C stops it
+
+One page, a JSON API (/api/status, /api/history?env=E) and a live stream (/events, server-sent
+events) from the data `runner status` and `runner history` read; the page updates without a
+reload and works offline (its assets are in the binary). Read-only by default: with
+--allow-actions, promote, abort and rollback can be run from the page, each with the token of
+RUNNER_DASHBOARD_TOKEN (compared in constant time) and an approver's name, recorded as the CLI
+records them and under the same rules. Listening on anything but loopback requires the token.")]
+    Dashboard(DashboardArgs),
+
     /// Failed-migration recovery: explain what failed migrations left behind and act on it.
     #[command(after_help = "\
 Example:
@@ -674,6 +689,17 @@ pub struct RollbackArgs {
 
     #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
     pub format: ProgressFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Where to listen; anything but loopback requires RUNNER_DASHBOARD_TOKEN.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9187")]
+    pub listen: String,
+
+    /// Allow promote, abort and rollback from the page (each with the token and an approver).
+    #[arg(long)]
+    pub allow_actions: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod adopt;
 mod catalog;
 mod check;
 mod config;
+mod dashboard;
 mod deploy;
 mod explain;
 pub(crate) mod flag;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rollback(args) => rollback::run(&for_env(&args.env)?, &args),
         Command::Recover(args) => recover::run(&for_env(&args.env)?, &args),
         Command::Adopt(args) => adopt::run(&for_env(&args.env)?, &args),
+        Command::Dashboard(args) => dashboard::run(&plain()?, &args),
         Command::Lock(command) => {
             let env = match &command {
                 crate::cli::LockCommand::Status(a) => &a.env,

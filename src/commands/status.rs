@@ -39,6 +39,17 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
     })
 }
 
+/// `runner status --format json` of one environment, for the web dashboard.
+pub(crate) fn json_of(
+    config: &Config,
+    env: &crate::config::Environment,
+) -> Result<serde_json::Value> {
+    let catalog = Catalog::of_config(config)?;
+    // One second of live metrics: the page shows the recorded evaluations as charts.
+    let view = gather(config, env, &catalog, Duration::from_secs(1))?;
+    Ok(status::json(&view))
+}
+
 /// The dashboard refreshed in place until Ctrl-C.
 fn watch(
     config: &Config,

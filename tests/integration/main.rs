@@ -12,6 +12,7 @@ mod ci_action;
 mod cli_help;
 mod compat;
 mod config_errors;
+mod dashboard;
 mod deploy;
 mod deploy_record;
 mod docs_book;

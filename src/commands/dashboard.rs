@@ -1,0 +1,328 @@
+//! `runner dashboard [--listen ADDR] [--allow-actions]`: every environment of the pipeline in a
+//! browser, live. One page, a JSON API and a server-sent event stream, from the data `status`
+//! and `history` read; assets are embedded in the binary. Read-only unless started with
+//! `--allow-actions`, and then each action needs the token of RUNNER_DASHBOARD_TOKEN and runs
+//! the same command the CLI runs (its rules, its audit record).
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use subtle::ConstantTimeEq;
+use tiny_http::{Header, Method, Request, Response, Server};
+
+use crate::cli::DashboardArgs;
+use crate::config::Config;
+use crate::error::{Error, ExitCode, Result};
+
+const INDEX: &str = include_str!("../../assets/dashboard/index.html");
+const APP: &str = include_str!("../../assets/dashboard/app.js");
+const UPLOT_JS: &str = include_str!("../../assets/dashboard/vendor/uplot/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../../assets/dashboard/vendor/uplot/uPlot.min.css");
+
+/// The variable the action token is read from.
+pub const TOKEN_VAR: &str = "RUNNER_DASHBOARD_TOKEN";
+
+struct Dashboard {
+    config: Config,
+    actions: bool,
+    token: Option<String>,
+}
+
+pub fn run(config: &Config, args: &DashboardArgs) -> Result<ExitCode> {
+    let token = std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty());
+    let addr: SocketAddr = args.listen.parse().map_err(|e| {
+        Error::Usage(format!(
+            "--listen {}: {e}; give an address and port, e.g. 127.0.0.1:9187",
+            args.listen
+        ))
+    })?;
+    if !addr.ip().is_loopback() && token.is_none() {
+        return Err(Error::Usage(format!(
+            "--listen {addr} is reachable from other machines: set {TOKEN_VAR} (a secret every request must carry), or listen on 127.0.0.1"
+        )));
+    }
+    if args.allow_actions && token.is_none() {
+        return Err(Error::Usage(format!(
+            "--allow-actions needs {TOKEN_VAR}: each action must carry that token (compared in constant time), so a page left open cannot change production by accident"
+        )));
+    }
+    let server = Server::http(addr).map_err(|e| {
+        Error::Usage(format!(
+            "runner dashboard cannot listen on {addr}: {e}; pass another --listen"
+        ))
+    })?;
+    println!(
+        "runner dashboard on http://{addr}/ ({}); Ctrl-C stops it",
+        if args.allow_actions {
+            "actions allowed with the token"
+        } else {
+            "read-only"
+        }
+    );
+    let dashboard = std::sync::Arc::new(Dashboard {
+        config: config.clone(),
+        actions: args.allow_actions,
+        token,
+    });
+    crate::runtime::exit_at_signal(2);
+    for request in server.incoming_requests() {
+        let dashboard = dashboard.clone();
+        std::thread::spawn(move || dashboard.handle(request));
+    }
+    Ok(ExitCode::Success)
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap_or_else(|()| {
+        Header::from_bytes(&b"X-Invalid"[..], &b"1"[..]).expect("a constant header is valid")
+    })
+}
+
+fn text(status: u16, content_type: &str, body: String) -> Response<std::io::Cursor<Vec<u8>>> {
+    Response::from_string(body)
+        .with_status_code(status)
+        .with_header(header("Content-Type", content_type))
+        .with_header(header("Cache-Control", "no-store"))
+        .with_header(header("X-Content-Type-Options", "nosniff"))
+}
+
+impl Dashboard {
+    fn handle(&self, mut request: Request) {
+        // With a token, every request carries it (a non-loopback listener requires one).
+        let authorized = |request: &Request| match &self.token {
+            None => true,
+            Some(token) => {
+                request.headers().iter().any(|h| {
+                    h.field.equiv("Authorization")
+                        && bool::from(
+                            h.value
+                                .as_str()
+                                .trim_start_matches("Bearer ")
+                                .as_bytes()
+                                .ct_eq(token.as_bytes()),
+                        )
+                }) || query_param(request.url(), "token")
+                    .is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes())))
+            }
+        };
+        let path = request.url().split('?').next().unwrap_or("/").to_string();
+        let response = match (request.method(), path.as_str()) {
+            (_, _) if !authorized(&request) && path != "/" && !path.starts_with("/assets/") => {
+                text(
+                    401,
+                    "application/json",
+                    r#"{"error":"this dashboard needs its token (Authorization: Bearer ...)"}"#
+                        .into(),
+                )
+            }
+            (Method::Get, "/") => text(200, "text/html; charset=utf-8", INDEX.into()),
+            (Method::Get, "/assets/app.js") => text(200, "text/javascript", APP.into()),
+            (Method::Get, "/assets/uPlot.iife.min.js") => {
+                text(200, "text/javascript", UPLOT_JS.into())
+            }
+            (Method::Get, "/assets/uPlot.min.css") => text(200, "text/css", UPLOT_CSS.into()),
+            (Method::Get, "/api/status") => {
+                text(200, "application/json", self.snapshot().to_string())
+            }
+            (Method::Get, "/api/history") => {
+                let env = query_param(request.url(), "env").unwrap_or_default();
+                match self.history(&env) {
+                    Ok(json) => text(200, "application/json", json.to_string()),
+                    Err(e) => text(
+                        404,
+                        "application/json",
+                        serde_json::json!({"error": e.to_string()}).to_string(),
+                    ),
+                }
+            }
+            (Method::Get, "/events") => {
+                self.stream(request.into_writer());
+                return;
+            }
+            (Method::Post, "/api/action") => {
+                let mut body = String::new();
+                let _ = request
+                    .as_reader()
+                    .take(64 * 1024)
+                    .read_to_string(&mut body);
+                let (status, json) = self.action(&body);
+                text(status, "application/json", json.to_string())
+            }
+            _ => text(
+                404,
+                "application/json",
+                r#"{"error":"no such page"}"#.into(),
+            ),
+        };
+        let _ = request.respond(response);
+    }
+
+    /// Every environment of the pipeline, as `runner status --format json` shows it.
+    fn snapshot(&self) -> serde_json::Value {
+        let mut environments = Vec::new();
+        for name in &self.config.pipeline.value {
+            let value = match self.config.environment(name) {
+                Ok(env) => match super::status::json_of(&self.config, env) {
+                    Ok(json) => json,
+                    Err(e) => serde_json::json!({"environment": name, "error": e.to_string()}),
+                },
+                Err(e) => serde_json::json!({"environment": name, "error": e.to_string()}),
+            };
+            environments.push(value);
+        }
+        serde_json::json!({"environments": environments, "actions": self.actions})
+    }
+
+    /// The deploy journal of one environment, newest first (the last 20 runs).
+    fn history(&self, env: &str) -> Result<serde_json::Value> {
+        let env = self.config.environment(env)?;
+        let entries = crate::runtime::block_on(async {
+            if !crate::db::Conn::exists(&env.database_url.value) {
+                return Ok(Vec::new());
+            }
+            let mut conn = crate::engine::open(env, "dashboard").await?;
+            let history =
+                crate::engine::history::History::new(&self.config.history_prefix, conn.dialect());
+            let entries = crate::engine::journal::entries(&mut conn, &history, &env.name).await;
+            conn.close().await;
+            entries.map_err(|e| crate::engine::db("read the deploy journal", e))
+        })?;
+        Ok(
+            serde_json::to_value(entries.into_iter().take(20).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// An action from the page: only with --allow-actions and the token; run as the CLI runs
+    /// it (the same rules, the same audit record), the approver named.
+    fn action(&self, body: &str) -> (u16, serde_json::Value) {
+        if !self.actions {
+            return (
+                403,
+                serde_json::json!({"error": "this dashboard is read-only: start it with --allow-actions (and RUNNER_DASHBOARD_TOKEN) to act from it"}),
+            );
+        }
+        let request: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let given = request["token"].as_str().unwrap_or_default();
+        let ok = self
+            .token
+            .as_ref()
+            .is_some_and(|t| bool::from(given.as_bytes().ct_eq(t.as_bytes())));
+        if !ok {
+            return (
+                401,
+                serde_json::json!({"error": "the action's token does not match RUNNER_DASHBOARD_TOKEN: nothing was done"}),
+            );
+        }
+        let env = request["env"].as_str().unwrap_or_default();
+        let Ok(environment) = self.config.environment(env) else {
+            return (
+                400,
+                serde_json::json!({"error": format!("no environment {env}")}),
+            );
+        };
+        let approver = request["approver"]
+            .as_str()
+            .filter(|a| !a.trim().is_empty());
+        let Some(approver) = approver else {
+            return (
+                400,
+                serde_json::json!({"error": "name who approves the action (approver): it is recorded as the CLI records it"}),
+            );
+        };
+        let mut args: Vec<String> = match request["action"].as_str().unwrap_or_default() {
+            "promote" => vec!["promote".into()],
+            "abort" => vec!["abort".into()],
+            "rollback" => vec!["rollback".into()],
+            other => {
+                return (
+                    400,
+                    serde_json::json!({"error": format!("no action {other}: promote, abort or rollback")}),
+                );
+            }
+        };
+        args.extend(["--env".into(), environment.name.clone()]);
+        if environment.requires_approval {
+            args.push("--approve".into());
+        }
+        let exe = std::env::current_exe().unwrap_or_else(|_| "runner".into());
+        let mut command = std::process::Command::new(exe);
+        command
+            .args(&args)
+            .current_dir(&self.config.root)
+            .env("RUNNER_APPROVED_BY", format!("{approver} (dashboard)"))
+            // Who acted, in the journal and the audit log, whether or not approval is needed.
+            .env(
+                "RUNNER_APPLIED_BY",
+                format!("{approver} (dashboard)@{}", crate::runtime::hostname()),
+            )
+            .stdin(std::process::Stdio::null());
+        if let Some(file) = &self.config.file {
+            command.arg("--config").arg(file);
+        }
+        match command.output() {
+            Ok(out) => (
+                if out.status.success() { 200 } else { 409 },
+                serde_json::json!({
+                    "command": format!("runner {}", args.join(" ")),
+                    "exit_code": out.status.code(),
+                    "stdout": String::from_utf8_lossy(&out.stdout),
+                    "stderr": String::from_utf8_lossy(&out.stderr),
+                }),
+            ),
+            Err(e) => (
+                500,
+                serde_json::json!({"error": format!("could not run runner: {e}")}),
+            ),
+        }
+    }
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| {
+            url::form_urlencoded::parse(format!("x={v}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+    })
+}
+
+impl Dashboard {
+    /// The live stream: the status of every environment, sent when it changes (looked at
+    /// twice a second while the page is open; nothing runs when no page is), each event
+    /// flushed as it is written. Ends when the page goes away.
+    fn stream(&self, mut out: Box<dyn Write + Send>) {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+        if out
+            .write_all(head.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return;
+        }
+        let mut last = String::new();
+        loop {
+            let now = self.snapshot().to_string();
+            let event = if now != last {
+                last.clone_from(&now);
+                format!("event: status\ndata: {now}\n\n")
+            } else {
+                // A comment keeps the connection alive and finds a closed page.
+                ": still\n\n".to_string()
+            };
+            if out
+                .write_all(event.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
