@@ -27,24 +27,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A pipeline of staging (a hook) then production (a manual canary through HAProxy), with
-/// 1.0.0 everywhere and a canary of 1.1.0 paused at 50 % in production.
+/// The seams tests' pipeline (staging, then a manual canary in production), with 1.0.0
+/// everywhere and a canary of 1.1.0 paused at 50 % in production.
 fn pipeline_with_a_paused_canary() -> Fleet {
-    let f = Fleet::new(
-        "canary",
-        &[("blue", Some("blue")), ("green", Some("green"))],
-        "[environments.production.rollout]\nsteps = [50, 100]\npause = \"manual\"\n",
-    );
-    let path = f.path().join("runner.toml");
-    let toml = std::fs::read_to_string(&path).unwrap().replace(
-        "pipeline = [\"production\"]",
-        "pipeline = [\"staging\", \"production\"]",
-    );
-    std::fs::write(&path, toml).unwrap();
-    f.append_config(&format!(
-        "\n[environments.staging]\ndatabase_url = \"sqlite://{}/db/staging.db\"\ndeploy = [\"true\"]\n",
-        f.path().display()
-    ));
+    let f = crate::seams::pipeline();
     f.run(&["deploy", "--version", "1.0.0", "--with-migrations"])
         .expect_code(0);
     f.run(&["deploy", "--version", "1.1.0"]).expect_code(9);

@@ -8,7 +8,7 @@ use crate::harness::project::Project;
 
 /// A fleet whose pipeline is staging (a hook with no app), then production (a manual canary
 /// through HAProxy).
-fn pipeline() -> Fleet {
+pub(crate) fn pipeline() -> Fleet {
     let f = Fleet::new(
         "canary",
         &[("blue", Some("blue")), ("green", Some("green"))],
