@@ -35,7 +35,14 @@ function renderEnv(env, actions) {
     const by = last.approved_by ? `${last.actor} (approved by ${last.approved_by})` : last.actor;
     row(dl, "last " + last.kind, `${last.version} ${last.result} at ${last.started_at} by ${by}`, last.result === "succeeded" ? "" : "warn");
   }
-  if (env.running) row(dl, "in progress", `${env.running.kind} of ${env.running.release}: phase ${env.running.phase} (by ${env.running.actor})`, "warn", "running");
+  if (env.running) {
+    row(dl, "in progress", `${env.running.kind} of ${env.running.release}: phase ${env.running.phase} (by ${env.running.actor})`, "warn", "running");
+    // The phases it went through so far, as the journal row records them while it runs.
+    const done = last && last.id === env.running.deploy_id ? last.phases || [] : [];
+    const steps = done.map((p) => el("li", { class: p.status === "ok" ? "ok" : p.status === "failed" ? "bad" : "" }, `${p.phase}: ${p.status}, ${(p.duration_ms / 1000).toFixed(1)} s${p.detail ? " (" + p.detail + ")" : ""}`));
+    steps.push(el("li", { class: "warn", "aria-current": "step" }, `${env.running.phase}: now`));
+    section.append(el("h3", {}, "phases of the run in progress"), el("ol", { "data-field": "phases" }, steps));
+  }
   if (env.paused) row(dl, "canary", `${env.paused.release} at ${env.paused.percent}% — waits for promote or abort`, "warn", "canary");
   if (env.health) row(dl, "health", env.health.ok === false ? "failing" : "ok", env.health.ok === false ? "bad" : "ok");
   const m = env.migrations || {};
@@ -58,6 +65,8 @@ function renderEnv(env, actions) {
   if (env.checklist && env.checklist.length) {
     section.append(el("h3", {}, "after the deploy"), el("ul", {}, env.checklist.map((c) => el("li", { class: c.verdict === "fail" ? "bad" : c.verdict === "pass" ? "ok" : "" }, `${c.item}: ${c.verdict}${c.evidence ? " (" + c.evidence + ")" : ""}`))));
   }
+  if (env.measured_at) section.append(el("p", { class: "muted" }, "servers and metrics measured at " + new Date(env.measured_at).toLocaleTimeString()));
+  else if (env.servers && env.servers.length) section.append(el("p", { class: "muted" }, "measuring the servers and metrics…"));
   if (env.flag_debt && env.flag_debt.length) section.append(el("h3", {}, "flags"), el("ul", {}, env.flag_debt.map((f) => el("li", {}, typeof f === "string" ? f : JSON.stringify(f)))));
   const chart = el("div", { class: "chart", id: "chart-" + name, "aria-label": "metrics of the last deploy in " + name });
   section.append(el("h3", {}, "analysis of the last rollout"), chart, el("h3", {}, "journal"), el("ol", { id: "journal-" + name }));
@@ -107,6 +116,8 @@ async function journal(env, last) {
 function drawCharts(env, evaluations) {
   const box = document.getElementById("chart-" + env);
   if (!box) return;
+  // uPlot loads after the first render (deferred): the charts follow it.
+  if (!window.uPlot) { addEventListener("load", () => drawCharts(env, evaluations), { once: true }); return; }
   for (const c of charts[env] || []) c.destroy();
   charts[env] = [];
   box.replaceChildren();
@@ -127,9 +138,29 @@ function drawCharts(env, evaluations) {
   }
 }
 
+function renderFlags(flags, environments) {
+  const box = document.getElementById("flags");
+  if (!box) return;
+  if (!Array.isArray(flags)) { box.replaceChildren(el("h2", {}, "feature flags"), el("p", { class: "bad" }, flags && flags.error ? flags.error : "cannot read the flag files")); return; }
+  if (!flags.length) { box.replaceChildren(el("h2", {}, "feature flags"), el("p", {}, "no flags (runner flag new KEY creates one)")); return; }
+  const names = environments.map((e) => e.environment);
+  const t = el("table", {}, el("caption", { class: "visually-hidden" }, "each flag's share of users in each environment"),
+    el("thead", {}, el("tr", {}, ["flag", "stage", ...names].map((h) => el("th", { scope: "col" }, h)))));
+  const body = el("tbody");
+  for (const f of flags) {
+    body.append(el("tr", { "data-flag": f.key }, el("th", { scope: "row" }, f.key), el("td", {}, f.stage),
+      ...names.map((n) => { const p = f.percent[n] ?? 0; return el("td", { "data-field": "share-" + n }, el("meter", { min: 0, max: 100, value: p, "aria-label": `${f.key} in ${n}` }), ` ${p} %`); })));
+  }
+  t.append(body);
+  box.replaceChildren(el("h2", {}, "feature flags"), t);
+}
+
 function render(data) {
   const main = document.getElementById("environments");
   main.replaceChildren(...data.environments.map((env) => renderEnv(env, data.actions)));
+  renderFlags(data.flags, data.environments);
+  // When the page first showed every environment (the dashboard's benchmark reads it).
+  if (window.runnerRenderedAt === undefined) window.runnerRenderedAt = performance.now();
   for (const env of data.environments) journal(env.environment, env.last_deploy).catch(() => {});
   document.getElementById("live").textContent = "live, updated " + new Date().toLocaleTimeString();
 }

@@ -25,6 +25,7 @@ try {
   if (!(await text('section[data-env="staging"] [data-field="serving"]')).includes(stagingRelease)) fail("staging does not show " + stagingRelease);
   const canaryText = await text('section[data-env="production"] [data-field="canary"]');
   if (!canaryText.includes(canary) || !canaryText.includes("%")) fail("production does not show the paused canary: " + canaryText);
+  if (!(await text("#flags h2")).includes("feature flags")) fail("the page has no flags section");
   if (external.length) fail("the page loaded something from elsewhere: " + external.join(", "));
   const loadedAt = await page.evaluate(() => window.runnerLoadedAt);
   if (shots) await page.screenshot({ path: shots + "/dashboard-canary.png", fullPage: true });

@@ -27,6 +27,34 @@ struct Dashboard {
     config: Config,
     actions: bool,
     token: Option<String>,
+    sampler: Sampler,
+    /// Each environment's journal, kept up to date by reading what changed.
+    journals: std::collections::HashMap<String, tokio::sync::Mutex<crate::engine::journal::Cached>>,
+}
+
+/// How long the measured part is sampled after the last request when no stream is open.
+const WANTED_FOR: Duration = Duration::from_secs(10);
+
+/// The measured part of every environment (servers, router, probes, metrics), sampled by one
+/// background thread only while someone looks: a page's live stream is open, or a request came
+/// in the last 10 s. With no page open it waits on a condition variable and costs nothing.
+#[derive(Default)]
+struct Sampler {
+    state: std::sync::Mutex<Sampled>,
+    wake: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Sampled {
+    live: std::collections::HashMap<String, (super::status::Live, std::time::SystemTime)>,
+    watchers: usize,
+    wanted_at: Option<std::time::Instant>,
+}
+
+impl Sampled {
+    fn wanted(&self) -> bool {
+        self.watchers > 0 || self.wanted_at.is_some_and(|t| t.elapsed() < WANTED_FOR)
+    }
 }
 
 pub fn run(config: &Config, args: &DashboardArgs) -> Result<ExitCode> {
@@ -47,7 +75,7 @@ pub fn run(config: &Config, args: &DashboardArgs) -> Result<ExitCode> {
             "--allow-actions needs {TOKEN_VAR}: each action must carry that token (compared in constant time), so a page left open cannot change production by accident"
         )));
     }
-    let server = Server::http(addr).map_err(|e| {
+    let server = listen(addr).map_err(|e| {
         Error::Usage(format!(
             "runner dashboard cannot listen on {addr}: {e}; pass another --listen"
         ))
@@ -64,13 +92,35 @@ pub fn run(config: &Config, args: &DashboardArgs) -> Result<ExitCode> {
         config: config.clone(),
         actions: args.allow_actions,
         token,
+        sampler: Sampler::default(),
+        journals: config
+            .pipeline
+            .value
+            .iter()
+            .map(|e| (e.clone(), Default::default()))
+            .collect(),
     });
     crate::runtime::exit_at_signal(2);
+    {
+        let dashboard = dashboard.clone();
+        std::thread::spawn(move || dashboard.sample());
+    }
     for request in server.incoming_requests() {
         let dashboard = dashboard.clone();
         std::thread::spawn(move || dashboard.handle(request));
     }
     Ok(ExitCode::Success)
+}
+
+/// The server on `addr`, its connections without Nagle's delay: tiny_http writes a response's
+/// head and body apart, and a page's second request on a kept-alive connection would wait for
+/// the browser's delayed ACK (40 ms) without it. Accepted sockets inherit the option on Linux.
+fn listen(addr: SocketAddr) -> std::result::Result<Server, String> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| e.to_string())?;
+    socket2::SockRef::from(&listener)
+        .set_tcp_nodelay(true)
+        .map_err(|e| e.to_string())?;
+    Server::from_listener(listener, None).map_err(|e| e.to_string())
 }
 
 fn header(name: &str, value: &str) -> Header {
@@ -158,20 +208,133 @@ impl Dashboard {
         let _ = request.respond(response);
     }
 
-    /// Every environment of the pipeline, as `runner status --format json` shows it.
+    /// Every environment of the pipeline, as `runner status --format json` shows it: what is
+    /// recorded read now, what is measured as last sampled (`measured_at`; none yet on the
+    /// first request after a quiet spell: the stream brings it a second later).
     fn snapshot(&self) -> serde_json::Value {
+        let live = {
+            let mut state = self.lock();
+            state.wanted_at = Some(std::time::Instant::now());
+            self.sampler.wake.notify_all();
+            state.live.clone()
+        };
+        let catalog = crate::catalog::Catalog::of_config(&self.config);
         let mut environments = Vec::new();
         for name in &self.config.pipeline.value {
-            let value = match self.config.environment(name) {
-                Ok(env) => match super::status::json_of(&self.config, env) {
-                    Ok(json) => json,
+            let value = match (self.config.environment(name), &catalog) {
+                (Ok(env), Ok(catalog)) => match super::status::recorded(
+                    &self.config,
+                    env,
+                    catalog,
+                    self.journals.get(name),
+                ) {
+                    Ok(mut recorded) => {
+                        let measured_at = live.get(name).map(|(now, at)| {
+                            now.clone().put(&mut recorded.view);
+                            humantime::format_rfc3339_millis(*at).to_string()
+                        });
+                        let mut json =
+                            crate::report::status::json(&super::status::conclude(env, recorded));
+                        json["measured_at"] = measured_at.into();
+                        json
+                    }
                     Err(e) => serde_json::json!({"environment": name, "error": e.to_string()}),
                 },
-                Err(e) => serde_json::json!({"environment": name, "error": e.to_string()}),
+                (Err(e), _) => serde_json::json!({"environment": name, "error": e.to_string()}),
+                (_, Err(e)) => serde_json::json!({"environment": name, "error": e.to_string()}),
             };
             environments.push(value);
         }
-        serde_json::json!({"environments": environments, "actions": self.actions})
+        serde_json::json!({
+            "environments": environments,
+            "flags": self.flags(),
+            "actions": self.actions,
+        })
+    }
+
+    /// Each flag's share in each environment of the pipeline, and its stage.
+    fn flags(&self) -> serde_json::Value {
+        let store = crate::flags::Store {
+            config: &self.config,
+        };
+        match store.rollouts() {
+            Ok(rollouts) => rollouts
+                .iter()
+                .map(|(key, (rollout, _))| {
+                    serde_json::json!({
+                        "key": key,
+                        "stage": rollout.stage(),
+                        "percent": rollout.percents.iter().map(|(e, p)| (e.clone(), *p)).collect::<std::collections::BTreeMap<_, _>>(),
+                    })
+                })
+                .collect(),
+            Err(e) => serde_json::json!({"error": e}),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sampled> {
+        self.sampler
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The sampler's thread: while someone looks, every environment measured (in parallel: a
+    /// metrics window takes a second), again and again; otherwise asleep.
+    fn sample(&self) {
+        loop {
+            {
+                let mut state = self.lock();
+                let idle = !state.wanted();
+                while !state.wanted() {
+                    state = self
+                        .sampler
+                        .wake
+                        .wait_timeout(state, WANTED_FOR)
+                        .map(|(s, _)| s)
+                        .unwrap_or_else(|e| e.into_inner().0);
+                }
+                drop(state);
+                // Woken by a page that is loading: its first requests go first.
+                if idle {
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+            }
+            let Ok(catalog) = crate::catalog::Catalog::of_config(&self.config) else {
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            };
+            let started = std::time::Instant::now();
+            std::thread::scope(|scope| {
+                for name in &self.config.pipeline.value {
+                    let catalog = &catalog;
+                    scope.spawn(move || {
+                        let Ok(env) = self.config.environment(name) else {
+                            return;
+                        };
+                        let Ok(recorded) = super::status::recorded(
+                            &self.config,
+                            env,
+                            catalog,
+                            self.journals.get(name),
+                        ) else {
+                            return;
+                        };
+                        let now = super::status::live(
+                            &self.config,
+                            env,
+                            &recorded,
+                            Duration::from_secs(1),
+                        );
+                        self.lock()
+                            .live
+                            .insert(name.clone(), (now, std::time::SystemTime::now()));
+                    });
+                }
+            });
+            // At most one round a second, whatever the environments measure.
+            std::thread::sleep(Duration::from_secs(1).saturating_sub(started.elapsed()));
+        }
     }
 
     /// The deploy journal of one environment, newest first (the last 20 runs).
@@ -184,14 +347,11 @@ impl Dashboard {
             let mut conn = crate::engine::open(env, "dashboard").await?;
             let history =
                 crate::engine::history::History::new(&self.config.history_prefix, conn.dialect());
-            let entries = crate::engine::journal::entries(&mut conn, &history, &env.name).await;
+            let entries = crate::engine::journal::latest(&mut conn, &history, &env.name, 20).await;
             conn.close().await;
             entries.map_err(|e| crate::engine::db("read the deploy journal", e))
         })?;
-        Ok(
-            serde_json::to_value(entries.into_iter().take(20).collect::<Vec<_>>())
-                .unwrap_or_default(),
-        )
+        Ok(serde_json::to_value(entries).unwrap_or_default())
     }
 
     /// An action from the page: only with --allow-actions and the token; run as the CLI runs
@@ -305,6 +465,8 @@ impl Dashboard {
         {
             return;
         }
+        self.lock().watchers += 1;
+        let _watching = Watching(self);
         let mut last = String::new();
         loop {
             let now = self.snapshot().to_string();
@@ -324,5 +486,15 @@ impl Dashboard {
             }
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+}
+
+/// One open stream, counted while it lasts (the sampler runs while any is open).
+struct Watching<'a>(&'a Dashboard);
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.watchers = state.watchers.saturating_sub(1);
     }
 }

@@ -39,17 +39,6 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
     })
 }
 
-/// `runner status --format json` of one environment, for the web dashboard.
-pub(crate) fn json_of(
-    config: &Config,
-    env: &crate::config::Environment,
-) -> Result<serde_json::Value> {
-    let catalog = Catalog::of_config(config)?;
-    // One second of live metrics: the page shows the recorded evaluations as charts.
-    let view = gather(config, env, &catalog, Duration::from_secs(1))?;
-    Ok(status::json(&view))
-}
-
 /// The dashboard refreshed in place until Ctrl-C.
 fn watch(
     config: &Config,
@@ -88,6 +77,51 @@ fn gather(
     catalog: &Catalog,
     window: Duration,
 ) -> Result<StatusView> {
+    let mut recorded = recorded(config, env, catalog, None)?;
+    let now = live(config, env, &recorded, window);
+    now.put(&mut recorded.view);
+    Ok(conclude(env, recorded))
+}
+
+/// What the environment's database and runner's journal hold: fast (no probe, no metrics).
+pub(crate) struct Recorded {
+    pub(crate) view: StatusView,
+    entries: std::sync::Arc<Vec<crate::engine::journal::Entry>>,
+    fleet: Option<crate::deploy::fleet::Fleet>,
+}
+
+/// What is measured now: the servers and the router, health probes, the metrics over
+/// `window`, the flags' debt (a walk of the code). Slow; the web dashboard samples it in the
+/// background while a page is open.
+#[derive(Clone, Default)]
+pub(crate) struct Live {
+    health: Option<HealthNow>,
+    servers: Vec<ServerNow>,
+    router_note: Option<String>,
+    analysis: Option<analysis::Evaluation>,
+    analysis_source: Option<String>,
+    flag_debt: Vec<String>,
+}
+
+impl Live {
+    pub(crate) fn put(self, view: &mut StatusView) {
+        view.health = self.health;
+        view.servers = self.servers;
+        view.router_note = self.router_note;
+        view.analysis = self.analysis;
+        view.analysis_source = self.analysis_source;
+        view.flag_debt = self.flag_debt;
+    }
+}
+
+/// The recorded part of the status of `env`; with `cached`, the journal is brought up to date
+/// there instead of read whole.
+pub(crate) fn recorded(
+    config: &Config,
+    env: &crate::config::Environment,
+    catalog: &Catalog,
+    cached: Option<&tokio::sync::Mutex<journal::Cached>>,
+) -> Result<Recorded> {
     let mut view = StatusView {
         protected: env.requires_approval,
         environment: env.name.clone(),
@@ -109,14 +143,21 @@ fn gather(
         contract_debt: Vec::new(),
     };
     let mut fleet = None;
-    let mut entries = Vec::new();
+    let mut entries = std::sync::Arc::default();
     if Conn::exists(&env.database_url.value) {
         block_on(async {
             let mut conn = engine::open(env, "status").await?;
             let history = History::new(&config.history_prefix, conn.dialect());
-            entries = journal::entries(&mut conn, &history, &env.name)
-                .await
-                .unwrap_or_default();
+            entries = match cached {
+                Some(cached) => {
+                    let mut cached = cached.lock().await;
+                    cached.refresh(&mut conn, &history, &env.name).await
+                }
+                None => journal::entries(&mut conn, &history, &env.name)
+                    .await
+                    .map(std::sync::Arc::new),
+            }
+            .unwrap_or_default();
             view.database_latency_ms = ping(&mut conn).await.ok().map(|d| d.as_millis() as u64);
             let rows = engine::read_rows(&mut conn, &history).await?;
             view.applied = rows.iter().filter(|r| r.state == State::Applied).count();
@@ -176,6 +217,23 @@ fn gather(
             Ok::<_, crate::error::Error>(())
         })?;
     }
+    Ok(Recorded {
+        view,
+        entries,
+        fleet,
+    })
+}
+
+/// The measured part of the status of `env`, for what `recorded` found.
+pub(crate) fn live(
+    config: &Config,
+    env: &crate::config::Environment,
+    recorded: &Recorded,
+    window: Duration,
+) -> Live {
+    let mut now = Live::default();
+    let fleet = recorded.fleet.as_ref();
+    let serving = &recorded.view.serving;
     let probe_now = |url: &str| {
         let t = Instant::now();
         let probe = health::probe(url, None, Duration::from_secs(5));
@@ -185,14 +243,14 @@ fn gather(
         }
     };
     if env.strategy().routed() {
-        servers(env, fleet.as_ref(), &mut view, &probe_now);
+        servers(env, fleet, &mut now, &probe_now);
     } else {
-        view.health = env.health.as_ref().map(|h| probe_now(&h.url));
+        now.health = env.health.as_ref().map(|h| probe_now(&h.url));
     }
     if let Some(metrics) = &env.metrics {
-        let groups = crate::deploy::analysis_groups(env, &view.serving, fleet.as_ref());
+        let groups = crate::deploy::analysis_groups(env, serving, fleet);
         if groups.is_empty() {
-            view.analysis_source = Some("nothing serves yet: no metrics to read".into());
+            now.analysis_source = Some("nothing serves yet: no metrics to read".into());
         } else {
             let window = match metrics.source {
                 crate::config::MetricsSource::Prometheus { .. } => metrics.window,
@@ -206,12 +264,11 @@ fn gather(
                 std::thread::sleep(window);
             }
             let evaluation = open.close();
-            view.analysis_source = evaluation.measurements.first().map(|m| m.source.clone());
-            view.analysis = Some(evaluation);
+            now.analysis_source = evaluation.measurements.first().map(|m| m.source.clone());
+            now.analysis = Some(evaluation);
         }
     }
-    view.checklist = checklist(env, &view, &entries);
-    view.flag_debt = super::flag::stale(config)
+    now.flag_debt = super::flag::stale(config)
         .into_iter()
         .map(|(key, age)| {
             format!(
@@ -227,7 +284,14 @@ fn gather(
             )
         }))
         .collect();
-    Ok(view)
+    now
+}
+
+/// The status of `env`: what was recorded, what was measured, and the checklist of both.
+pub(crate) fn conclude(env: &crate::config::Environment, recorded: Recorded) -> StatusView {
+    let mut view = recorded.view;
+    view.checklist = checklist(env, &view, &recorded.entries);
+    view
 }
 
 /// The post-deploy checklist of the workflow, each item with its evidence.
@@ -379,7 +443,7 @@ fn checklist(
 fn servers(
     env: &crate::config::Environment,
     fleet: Option<&crate::deploy::fleet::Fleet>,
-    view: &mut StatusView,
+    view: &mut Live,
     probe_now: &dyn Fn(&str) -> HealthNow,
 ) {
     let seen = env.rollout.router.as_ref().map(|r| {

@@ -117,6 +117,18 @@ pub trait Backend: Sync {
     fn columns_sql(&self) -> &'static str;
     /// `count(*)` of tables named `$1` that the session can see.
     fn table_exists_sql(&self) -> &'static str;
+    /// `count(*)` of indexes named `$1` on table `$2`, where the dialect lacks
+    /// `CREATE INDEX IF NOT EXISTS` (`if_not_exists_index` is empty).
+    fn index_exists_sql(&self) -> &'static str {
+        "SELECT 1"
+    }
+    fn if_not_exists_index(&self) -> &'static str {
+        "IF NOT EXISTS "
+    }
+    /// A text column as an index names it (MySQL indexes a prefix of a TEXT column).
+    fn index_column(&self, column: &str) -> String {
+        self.ident(column)
+    }
     /// `column` read back as text (timestamps), and as a 64-bit integer.
     fn as_text(&self, column: &str) -> String;
     fn as_bigint(&self, column: &str) -> String;

@@ -98,6 +98,19 @@ impl Backend for Mysql {
         "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_name = $1 AND table_schema = DATABASE()"
     }
 
+    fn index_exists_sql(&self) -> &'static str {
+        "SELECT count(*) FROM information_schema.statistics WHERE index_name = $1 AND table_name = $2 AND table_schema = DATABASE()"
+    }
+
+    fn if_not_exists_index(&self) -> &'static str {
+        // MySQL has no CREATE INDEX IF NOT EXISTS (MariaDB has): index_exists_sql asks first.
+        ""
+    }
+
+    fn index_column(&self, column: &str) -> String {
+        format!("{}(64)", self.ident(column))
+    }
+
     fn table_exists_sql(&self) -> &'static str {
         "SELECT count(*) FROM information_schema.tables WHERE table_name = $1 AND table_schema = DATABASE()"
     }

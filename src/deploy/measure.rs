@@ -142,6 +142,7 @@ pub async fn observe(
             let evaluation = w.close();
             let summary = evaluation.summary();
             run.entry.analysis.push(evaluation.clone());
+            run.record_progress(conn).await;
             let limit = analysis.add(m, evaluation);
             if let Some(verdict) = limit {
                 let why = match verdict {

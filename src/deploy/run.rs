@@ -210,16 +210,15 @@ impl<'a> Run<'a> {
     /// have reached it.
     pub async fn enter(&mut self, conn: &mut Conn, phase: Phase) -> Result<Instant> {
         self.entry.phase = Some(phase.name().to_string());
-        journal::heartbeat(
-            conn,
-            &self.history,
-            &self.entry.id,
-            Some(phase.name()),
-            None,
-        )
-        .await
-        .map_err(|e| crate::engine::db("record the deploy's phase", e))?;
+        journal::progress(conn, &self.history, &self.entry)
+            .await
+            .map_err(|e| crate::engine::db("record the deploy's phase", e))?;
         Ok(Instant::now())
+    }
+
+    /// Records the run's evaluations so far (best effort: the row's end records them too).
+    pub async fn record_progress(&self, conn: &mut Conn) {
+        let _ = journal::progress(conn, &self.history, &self.entry).await;
     }
 
     /// Shows a phase that ended and adds it to the journal row.

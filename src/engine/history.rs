@@ -260,6 +260,36 @@ impl History {
                 .await?;
             }
         }
+        // The journal is read newest first per environment (`status`, the dashboard): an
+        // index keeps that read from sorting the whole journal.
+        // Named after the table without its schema (an index lives in its table's schema).
+        let table = self.names.deploys.rsplit('.').next().unwrap_or_default();
+        let index = format!("{table}_by_environment");
+        let missing = if self.backend.if_not_exists_index().is_empty() {
+            conn.fetch_one_text(
+                &format!(
+                    "SELECT CAST(({}) AS {})",
+                    self.backend.index_exists_sql(),
+                    self.backend.cast_text()
+                ),
+                vec![index.clone().into(), table.into()],
+            )
+            .await?
+            .is_some_and(|c| c.trim() == "0")
+        } else {
+            true
+        };
+        if missing {
+            conn.execute(&format!(
+                "CREATE INDEX {}{} ON {} ({}, {})",
+                self.backend.if_not_exists_index(),
+                self.backend.ident(&index),
+                self.names.deploys,
+                self.backend.index_column("environment"),
+                self.backend.ident("started_at"),
+            ))
+            .await?;
+        }
         Ok(())
     }
 

@@ -134,7 +134,7 @@ pub struct PhaseRecord {
 }
 
 /// One journal row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
     pub id: String,
     pub environment: String,
@@ -299,6 +299,32 @@ pub async fn heartbeat(
     .map(drop)
 }
 
+/// Renews a running row's lease with where the run is: its phase, the phases it ended and the
+/// evaluations of its metrics so far (what `runner status` and the dashboard show live).
+pub async fn progress(conn: &mut Conn, history: &History, entry: &Entry) -> Result<(), DbError> {
+    let sql = format!(
+        "UPDATE {} SET heartbeat_at = $1, phase = coalesce($2, phase), phases = $3, analysis = coalesce($4, analysis)
+         WHERE id = $5 AND result = 'running'",
+        history.deploys
+    );
+    conn.exec(
+        sql,
+        vec![
+            crate::runtime::timestamp_now().into(),
+            entry.phase.clone().into(),
+            serde_json::to_string(&entry.phases)
+                .unwrap_or_default()
+                .into(),
+            (!entry.analysis.is_empty())
+                .then(|| serde_json::to_string(&entry.analysis).unwrap_or_default())
+                .into(),
+            entry.id.clone().into(),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
 /// Closes a row whose run is gone (its lock free, or its lease long expired).
 pub async fn close_dead(
     conn: &mut Conn,
@@ -323,6 +349,33 @@ pub async fn entries(
     history: &History,
     environment: &str,
 ) -> Result<Vec<Entry>, DbError> {
+    read(conn, history, environment, &Rows::All).await
+}
+
+/// The newest `limit` rows of an environment, newest first.
+pub async fn latest(
+    conn: &mut Conn,
+    history: &History,
+    environment: &str,
+    limit: usize,
+) -> Result<Vec<Entry>, DbError> {
+    read(conn, history, environment, &Rows::Latest(limit)).await
+}
+
+/// Which rows of an environment a read takes.
+enum Rows {
+    All,
+    Latest(usize),
+    /// Rows still running or paused, and these ids.
+    Open(Vec<String>),
+}
+
+async fn read(
+    conn: &mut Conn,
+    history: &History,
+    environment: &str,
+    rows: &Rows,
+) -> Result<Vec<Entry>, DbError> {
     if !history.table_exists(conn, &history.deploys.clone()).await? {
         return Ok(Vec::new());
     }
@@ -341,7 +394,7 @@ pub async fn entries(
         "SELECT id, environment, kind, version, previous_version, result, {}, approved_by, actor,
                 {}, {}, duration_ms, phases, hook_output, error, migrations, recovery_ms,
                 {}, {}, {}, {}, {}, {}, {}
-         FROM {} WHERE environment = $1 ORDER BY started_at DESC, id DESC",
+         FROM {} WHERE environment = $1{} ORDER BY started_at DESC, id DESC{}",
         backend.as_bigint("forced"),
         backend.as_text("started_at"),
         backend.as_text("finished_at"),
@@ -352,12 +405,33 @@ pub async fn entries(
         optional("desired", "TEXT"),
         optional("held", "TEXT"),
         optional("analysis", "TEXT"),
-        history.deploys
+        history.deploys,
+        match rows {
+            Rows::All | Rows::Latest(_) => String::new(),
+            // Placeholders are numbered after $1 (the environment) and $2 (since).
+            Rows::Open(ids) => format!(
+                " AND (result IN ('running', 'paused'){})",
+                (0..ids.len())
+                    .map(|i| format!(" OR id = ${}", i + 2))
+                    .collect::<String>()
+            ),
+        },
+        match rows {
+            Rows::Latest(n) => format!(" LIMIT {n}"),
+            _ => String::new(),
+        }
     );
-    let env = environment.to_string();
+    let mut binds = vec![environment.to_string()];
+    if let Rows::Open(ids) = rows {
+        binds.extend(ids.iter().cloned());
+    }
     let sql = conn.native(&sql);
     on_conn!(conn, c => {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(env).fetch_all(c).await.map_err(|e| DbError::from_sqlx(&e))?;
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let rows = query.fetch_all(c).await.map_err(|e| DbError::from_sqlx(&e))?;
         rows.iter().map(|r| -> Result<Entry, sqlx::Error> {
             let phases: String = r.try_get("phases")?;
             let migrations: String = r.try_get("migrations")?;
@@ -398,6 +472,99 @@ pub async fn entries(
             })
         }).collect::<Result<Vec<_>, _>>().map_err(|e| DbError::from_sqlx(&e))
     })
+}
+
+/// An environment's journal kept in memory by a long-lived reader (the web dashboard), brought
+/// up to date by reading only the rows that can have changed. A finished row never changes
+/// again (only running and paused rows are updated, and rows are never removed), so a refresh
+/// reads the newest rows, those running or paused now, and those it last saw so; when the
+/// count of rows then disagrees (more new rows than it looks at, or rows removed by hand) it
+/// reads everything again.
+#[derive(Default)]
+pub struct Cached {
+    entries: std::sync::Arc<Vec<Entry>>,
+}
+
+/// How many of the newest rows a refresh reads.
+const NEWEST: usize = 32;
+
+impl Cached {
+    /// The rows, newest first, as `entries` returns them.
+    pub async fn refresh(
+        &mut self,
+        conn: &mut Conn,
+        history: &History,
+        environment: &str,
+    ) -> Result<std::sync::Arc<Vec<Entry>>, DbError> {
+        let open: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|e| matches!(e.result, RunResult::Running | RunResult::Paused))
+            .map(|e| e.id.clone())
+            .collect();
+        if self.entries.is_empty() || open.len() > NEWEST {
+            self.entries = entries(conn, history, environment).await?.into();
+            return Ok(self.entries.clone());
+        }
+        let mut changed: std::collections::HashMap<String, Entry> =
+            read(conn, history, environment, &Rows::Latest(NEWEST))
+                .await?
+                .into_iter()
+                .chain(read(conn, history, environment, &Rows::Open(open)).await?)
+                .map(|e| (e.id.clone(), e))
+                .collect();
+        // Rows read again as they were are dropped first: the entries are copied only when
+        // one changed (a reader of the last refresh may still hold them).
+        for e in self.entries.iter() {
+            if changed.get(&e.id) == Some(e) {
+                changed.remove(&e.id);
+            }
+        }
+        if changed.is_empty() {
+            return self.count_agrees(conn, history, environment).await;
+        }
+        let held = std::sync::Arc::make_mut(&mut self.entries);
+        for e in held.iter_mut() {
+            if let Some(fresh) = changed.remove(&e.id) {
+                *e = fresh;
+            }
+        }
+        let added = !changed.is_empty();
+        held.extend(changed.into_values());
+        if added {
+            held.sort_by(|a, b| {
+                (b.started_at.as_str(), b.id.as_str()).cmp(&(a.started_at.as_str(), a.id.as_str()))
+            });
+        }
+        self.count_agrees(conn, history, environment).await
+    }
+
+    /// The rows, read whole again when their count is not the journal's.
+    async fn count_agrees(
+        &mut self,
+        conn: &mut Conn,
+        history: &History,
+        environment: &str,
+    ) -> Result<std::sync::Arc<Vec<Entry>>, DbError> {
+        let count = conn
+            .fetch_one_text(
+                &format!(
+                    "SELECT CAST(count(*) AS {}) FROM {} WHERE environment = $1",
+                    history.backend().cast_text(),
+                    history.deploys
+                ),
+                vec![environment.into()],
+            )
+            .await?;
+        if count
+            .as_deref()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            != Some(self.entries.len())
+        {
+            self.entries = entries(conn, history, environment).await?.into();
+        }
+        Ok(self.entries.clone())
+    }
 }
 
 /// A journal row for a command that changes an environment's database without deploying
@@ -516,4 +683,108 @@ pub async fn queries_of(
         vec![environment.into(), release.into()],
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str, version: &str, result: RunResult) -> Entry {
+        let mut e = Entry::begin(id, "production", Kind::Deploy, version, "tester");
+        e.result = result;
+        e
+    }
+
+    /// The cache agrees with a whole read after every kind of change the journal sees: new
+    /// rows, a running row finishing, a paused row resumed, more new rows than a refresh looks
+    /// at, a row removed by hand.
+    #[test]
+    fn the_cached_journal_is_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::config::DatabaseUrl::parse("sqlite://journal.db", dir.path()).unwrap();
+        crate::runtime::block_on(async {
+            let mut conn = Conn::open(&url, "test").await?;
+            let history = History::new("runner_", conn.dialect());
+            history.ensure(&mut conn).await.unwrap();
+            let mut cached = Cached::default();
+            let same = |cached: &[Entry], whole: &[Entry]| {
+                let ids = |x: &[Entry]| {
+                    x.iter()
+                        .map(|e| (e.id.clone(), e.result))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(ids(cached), ids(whole));
+            };
+            let mut n = 0;
+            let mut add = async |conn: &mut Conn, result: RunResult| {
+                n += 1;
+                let e = run(&format!("run-{n:03}"), &format!("1.{n}.0"), result);
+                start(conn, &history, &e).await.unwrap();
+                if result != RunResult::Running {
+                    finish(conn, &history, &e).await.unwrap();
+                }
+                e
+            };
+            for _ in 0..5 {
+                add(&mut conn, RunResult::Succeeded).await;
+            }
+            let long = add(&mut conn, RunResult::Running).await;
+            let paused = add(&mut conn, RunResult::Paused).await;
+            same(
+                &cached
+                    .refresh(&mut conn, &history, "production")
+                    .await
+                    .unwrap(),
+                &entries(&mut conn, &history, "production").await.unwrap(),
+            );
+            for _ in 0..3 {
+                add(&mut conn, RunResult::Succeeded).await;
+            }
+            let mut done = long.clone();
+            done.result = RunResult::Failed;
+            finish(&mut conn, &history, &done).await.unwrap();
+            assert!(resume(&mut conn, &history, &paused.id).await.unwrap());
+            let got = cached
+                .refresh(&mut conn, &history, "production")
+                .await
+                .unwrap();
+            same(
+                &got,
+                &entries(&mut conn, &history, "production").await.unwrap(),
+            );
+            assert_eq!(
+                got.iter().find(|e| e.id == long.id).unwrap().result,
+                RunResult::Failed
+            );
+            assert_eq!(
+                got.iter().find(|e| e.id == paused.id).unwrap().result,
+                RunResult::Running
+            );
+            for _ in 0..(NEWEST + 5) {
+                add(&mut conn, RunResult::Succeeded).await;
+            }
+            same(
+                &cached
+                    .refresh(&mut conn, &history, "production")
+                    .await
+                    .unwrap(),
+                &entries(&mut conn, &history, "production").await.unwrap(),
+            );
+            conn.execute("DELETE FROM runner_deploys WHERE id = 'run-002'")
+                .await
+                .unwrap();
+            let got = cached
+                .refresh(&mut conn, &history, "production")
+                .await
+                .unwrap();
+            same(
+                &got,
+                &entries(&mut conn, &history, "production").await.unwrap(),
+            );
+            assert!(!got.iter().any(|e| e.id == "run-002"));
+            conn.close().await;
+            Ok(())
+        })
+        .unwrap();
+    }
 }
