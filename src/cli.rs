@@ -1,6 +1,4 @@
 //! The command line: what each command takes, and the help a person reads.
-//!
-//! Only commands that work are listed; `recover` arrives with its issue.
 
 use std::path::PathBuf;
 

@@ -23,7 +23,7 @@ pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
         .dialect
         .map(Dialect::from)
         .or(config.map(|c| c.dialect.value))
-        .unwrap_or(Dialect::Postgres);
+        .unwrap_or(crate::config::DEFAULT_DIALECT);
     let targets = match (&args.paths[..], config) {
         ([], Some(config)) => vec![Target {
             dir: config.migrations_dir.value.clone(),
@@ -116,7 +116,7 @@ fn flag_findings(config: &Config) -> Vec<crate::lint::Finding> {
             .display()
             .to_string()
     };
-    let mut out: Vec<Finding> = super::flag::stale(config)
+    let mut out: Vec<Finding> = crate::flags::debt::stale(config)
         .into_iter()
         .map(|(key, age)| Finding {
             rule: Rule::StaleFlag,
@@ -130,13 +130,13 @@ fn flag_findings(config: &Config) -> Vec<crate::lint::Finding> {
             ),
             help: format!(
                 "remove its reads from the code, then `{}`",
-                super::flag::remove_command(config, &key)
+                crate::flags::debt::remove_command(config, &key)
             ),
             statement: None,
         })
         .collect();
     out.extend(
-        super::flag::unknown_in_code(config)
+        crate::flags::debt::unknown_in_code(config)
             .into_iter()
             .map(|r| Finding {
                 rule: Rule::UnknownFlag,

@@ -10,8 +10,9 @@ use crate::config::{Config, Environment};
 use crate::deploy::approval;
 use crate::engine::history::History;
 use crate::error::{Error, ExitCode, Result};
+use crate::flags::debt::{full_for, protected_environments, stale, unknown_in_code};
 use crate::flags::flagd::Flag;
-use crate::flags::{Move, Rollout, Store, references, validate_key};
+use crate::flags::{Move, Store, references, validate_key};
 use crate::report::table::Table;
 use crate::runtime::block_on;
 
@@ -35,21 +36,6 @@ pub fn run(config: &Config, command: &FlagCommand) -> Result<ExitCode> {
         FlagCommand::List(a) => list(&store, a.format),
         FlagCommand::Remove(a) => remove(&store, a),
     }
-}
-
-/// The environments whose changes need `--approve`.
-pub(crate) fn protected_environments(config: &Config) -> Vec<&str> {
-    config
-        .environments
-        .values()
-        .filter(|e| e.requires_approval)
-        .map(|e| e.name.as_str())
-        .collect()
-}
-
-/// `runner flag remove KEY`, with `--approve` when an environment it changes is protected.
-pub(crate) fn remove_command(config: &Config, key: &str) -> String {
-    crate::hints::flag_remove(key, !protected_environments(config).is_empty())
 }
 
 fn usage(e: String) -> Error {
@@ -386,47 +372,6 @@ fn judge(config: &Config, env: &Environment, key: &str, span: Duration) -> Resul
         }
         _ => Judged::Inconclusive(analysis.last().map(|e| e.summary()).unwrap_or_default()),
     })
-}
-
-/// How long a flag has been at 100 % everywhere, if it is.
-fn full_for(by_env: &BTreeMap<String, Flag>, rollout: &Rollout) -> Option<Duration> {
-    if rollout.percents.iter().any(|(_, p)| *p < 100) {
-        return None;
-    }
-    by_env
-        .values()
-        .filter_map(|f| f.metadata.get("fullSince"))
-        .filter_map(|t| humantime::parse_rfc3339_weak(t).ok())
-        .max()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-}
-
-/// Flags at 100 % everywhere longer than [flags] stale_after: (key, how long).
-pub fn stale(config: &Config) -> Vec<(String, Duration)> {
-    let store = Store { config };
-    store
-        .rollouts()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|(k, (r, by_env))| full_for(by_env, r).map(|d| (k.clone(), d)))
-        .filter(|(_, d)| *d >= config.flags.stale_after)
-        .collect()
-}
-
-/// Flags the code reads that no flag file knows.
-pub fn unknown_in_code(config: &Config) -> Vec<references::Reference> {
-    let store = Store { config };
-    let known = store.rollouts().unwrap_or_default();
-    let foreign = store.foreign().unwrap_or_default();
-    references::all(
-        &config.flags.search,
-        &config.flags.dir,
-        &config.flags.pattern,
-    )
-    .unwrap_or_default()
-    .into_iter()
-    .filter(|r| !known.contains_key(&r.key) && !foreign.contains_key(&r.key))
-    .collect()
 }
 
 fn list(store: &Store<'_>, format: Format) -> Result<ExitCode> {

@@ -268,21 +268,25 @@ pub(crate) fn live(
             now.analysis = Some(evaluation);
         }
     }
-    now.flag_debt = super::flag::stale(config)
+    now.flag_debt = crate::flags::debt::stale(config)
         .into_iter()
         .map(|(key, age)| {
             format!(
                 "{key} has been at 100 % everywhere for {} days: remove its reads, then `{}`",
                 age.as_secs() / 86_400,
-                super::flag::remove_command(config, &key)
+                crate::flags::debt::remove_command(config, &key)
             )
         })
-        .chain(super::flag::unknown_in_code(config).into_iter().map(|r| {
-            format!(
-                "the code reads flag {}, which no flag file defines ({r})",
-                r.key
-            )
-        }))
+        .chain(
+            crate::flags::debt::unknown_in_code(config)
+                .into_iter()
+                .map(|r| {
+                    format!(
+                        "the code reads flag {}, which no flag file defines ({r})",
+                        r.key
+                    )
+                }),
+        )
         .collect();
     now
 }

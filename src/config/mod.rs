@@ -34,6 +34,10 @@ pub use crate::catalog::Layout;
 pub use database_url::{DatabaseUrl, Dialect, redact_text};
 pub use metrics::{MetricName, Metrics, MetricsSource, Unit};
 pub use resolve::Overrides;
+
+/// The dialect when nothing names one: no `[migrations] dialect`, no database URL, no
+/// `--dialect`.
+pub const DEFAULT_DIALECT: Dialect = Dialect::Postgres;
 pub use rollout::{Batch, NginxControl, Pause, Rollout, Router, RouterKind, Server, StrategyKind};
 
 pub const FILE_NAME: &str = "runner.toml";

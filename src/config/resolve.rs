@@ -644,7 +644,9 @@ fn dialect(
     let inferred = url_dialects
         .next()
         .filter(|first| url_dialects.all(|d| d == *first));
-    let setting = pick(None, env, file, || inferred.unwrap_or(Dialect::Postgres));
+    let setting = pick(None, env, file, || {
+        inferred.unwrap_or(super::DEFAULT_DIALECT)
+    });
     for e in environments.values() {
         let url_dialect = e.database_url.value.dialect();
         if url_dialect != setting.value {

@@ -4,6 +4,7 @@
 //! for the application in the OpenFeature flagd format (`flagd`), one file per environment;
 //! the files are the state, read back before every change.
 
+pub mod debt;
 pub mod flagd;
 pub mod references;
 
