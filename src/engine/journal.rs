@@ -249,9 +249,7 @@ pub async fn finish(conn: &mut Conn, history: &History, entry: &Entry) -> Result
         vec![
             entry.result.name().into(),
             entry.duration_ms.into(),
-            serde_json::to_string(&entry.phases)
-                .unwrap_or_default()
-                .into(),
+            phases_json(entry).into(),
             entry.hook_output.clone().into(),
             entry.error.clone().into(),
             serde_json::to_string(&entry.migrations)
@@ -263,14 +261,22 @@ pub async fn finish(conn: &mut Conn, history: &History, entry: &Entry) -> Result
             serde_json::to_string(&entry.held)
                 .unwrap_or_default()
                 .into(),
-            (!entry.analysis.is_empty())
-                .then(|| serde_json::to_string(&entry.analysis).unwrap_or_default())
-                .into(),
+            analysis_json(entry).into(),
             entry.id.clone().into(),
         ],
     )
     .await
     .map(drop)
+}
+
+/// The phases column of a row.
+fn phases_json(entry: &Entry) -> String {
+    serde_json::to_string(&entry.phases).unwrap_or_default()
+}
+
+/// The analysis column of a row (NULL while nothing was measured).
+fn analysis_json(entry: &Entry) -> Option<String> {
+    (!entry.analysis.is_empty()).then(|| serde_json::to_string(&entry.analysis).unwrap_or_default())
 }
 
 /// Renews a running row's lease, with the phase it is in and what it wants the router to hold.
@@ -312,12 +318,8 @@ pub async fn progress(conn: &mut Conn, history: &History, entry: &Entry) -> Resu
         vec![
             crate::runtime::timestamp_now().into(),
             entry.phase.clone().into(),
-            serde_json::to_string(&entry.phases)
-                .unwrap_or_default()
-                .into(),
-            (!entry.analysis.is_empty())
-                .then(|| serde_json::to_string(&entry.analysis).unwrap_or_default())
-                .into(),
+            phases_json(entry).into(),
+            analysis_json(entry).into(),
             entry.id.clone().into(),
         ],
     )
