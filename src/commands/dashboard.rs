@@ -221,27 +221,18 @@ impl Dashboard {
         let catalog = crate::catalog::Catalog::of_config(&self.config);
         let mut environments = Vec::new();
         for name in &self.config.pipeline.value {
-            let value = match (self.config.environment(name), &catalog) {
-                (Ok(env), Ok(catalog)) => match super::status::recorded(
-                    &self.config,
-                    env,
-                    catalog,
-                    self.journals.get(name),
-                ) {
-                    Ok(mut recorded) => {
-                        let measured_at = live.get(name).map(|(now, at)| {
-                            now.clone().put(&mut recorded.view);
-                            humantime::format_rfc3339_millis(*at).to_string()
-                        });
-                        let mut json =
-                            crate::report::status::json(&super::status::conclude(env, recorded));
-                        json["measured_at"] = measured_at.into();
-                        json
-                    }
-                    Err(e) => serde_json::json!({"environment": name, "error": e.to_string()}),
-                },
-                (Err(e), _) => serde_json::json!({"environment": name, "error": e.to_string()}),
-                (_, Err(e)) => serde_json::json!({"environment": name, "error": e.to_string()}),
+            let value = match self.recorded(name, catalog.as_ref()) {
+                Ok((env, mut recorded)) => {
+                    let measured_at = live.get(name).map(|(now, at)| {
+                        now.clone().put(&mut recorded.view);
+                        humantime::format_rfc3339_millis(*at).to_string()
+                    });
+                    let mut json =
+                        crate::report::status::json(&super::status::conclude(env, recorded));
+                    json["measured_at"] = measured_at.into();
+                    json
+                }
+                Err(e) => serde_json::json!({"environment": name, "error": e}),
             };
             environments.push(value);
         }
@@ -250,6 +241,21 @@ impl Dashboard {
             "flags": self.flags(),
             "actions": self.actions,
         })
+    }
+
+    /// What the database and the journal of environment `name` hold (its journal brought up to
+    /// date in this dashboard's cache), or why it cannot be read.
+    fn recorded<'c>(
+        &'c self,
+        name: &str,
+        catalog: std::result::Result<&crate::catalog::Catalog, &crate::catalog::CatalogError>,
+    ) -> std::result::Result<(&'c crate::config::Environment, super::status::Recorded), String>
+    {
+        let env = self.config.environment(name).map_err(|e| e.to_string())?;
+        let catalog = catalog.map_err(ToString::to_string)?;
+        super::status::recorded(&self.config, env, catalog, self.journals.get(name))
+            .map(|recorded| (env, recorded))
+            .map_err(|e| e.to_string())
     }
 
     /// Each flag's share in each environment of the pipeline, and its stage.
@@ -309,15 +315,8 @@ impl Dashboard {
                 for name in &self.config.pipeline.value {
                     let catalog = &catalog;
                     scope.spawn(move || {
-                        let Ok(env) = self.config.environment(name) else {
-                            return;
-                        };
-                        let Ok(recorded) = super::status::recorded(
-                            &self.config,
-                            env,
-                            catalog,
-                            self.journals.get(name),
-                        ) else {
+                        // One that cannot be read shows its error from the recorded part.
+                        let Ok((env, recorded)) = self.recorded(name, Ok(catalog)) else {
                             return;
                         };
                         let now = super::status::live(

@@ -197,7 +197,7 @@ impl Routed {
     ) -> std::result::Result<(), Failure> {
         let json = serde_json::to_string(&self.fleet).unwrap_or_default();
         run.entry.desired = Some(json.clone());
-        journal::heartbeat(conn, &run.history, &run.entry.id, None, Some(&json))
+        journal::heartbeat(conn, &run.history, &run.entry.id, Some(&json))
             .await
             .map_err(|e| Failure::new(format!("cannot record the router's weights: {e}")))
     }

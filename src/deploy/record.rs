@@ -368,7 +368,7 @@ async fn renew(
         }
         if let Some(c) = conn.as_mut() {
             let history = History::new(&prefix, c.dialect());
-            if journal::heartbeat(c, &history, &id, None, desired.as_deref())
+            if journal::heartbeat(c, &history, &id, desired.as_deref())
                 .await
                 .is_err()
             {

@@ -279,24 +279,23 @@ fn analysis_json(entry: &Entry) -> Option<String> {
     (!entry.analysis.is_empty()).then(|| serde_json::to_string(&entry.analysis).unwrap_or_default())
 }
 
-/// Renews a running row's lease, with the phase it is in and what it wants the router to hold.
+/// Renews a running row's lease, with what it wants the router to hold (a phase change
+/// renews it through `progress`).
 pub async fn heartbeat(
     conn: &mut Conn,
     history: &History,
     id: &str,
-    phase: Option<&str>,
     desired: Option<&str>,
 ) -> Result<(), DbError> {
     let sql = format!(
-        "UPDATE {} SET heartbeat_at = $1, phase = coalesce($2, phase), desired = coalesce($3, desired)
-         WHERE id = $4 AND result = 'running'",
+        "UPDATE {} SET heartbeat_at = $1, desired = coalesce($2, desired)
+         WHERE id = $3 AND result = 'running'",
         history.deploys
     );
     conn.exec(
         sql,
         vec![
             crate::runtime::timestamp_now().into(),
-            phase.map(str::to_string).into(),
             desired.map(str::to_string).into(),
             id.into(),
         ],

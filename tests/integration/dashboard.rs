@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use crate::harness::cli::repo_root;
+use crate::harness::cli::{Runner, repo_root};
 use crate::harness::fleet::Fleet;
 
 /// A child process killed when the test ends, passed or failed.
@@ -27,6 +27,24 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `runner dashboard --listen 127.0.0.1:PORT ARGS` in the fleet's project, with `token` in
+/// RUNNER_DASHBOARD_TOKEN (or none): the server, its address and the line it printed at start.
+fn dashboard(f: &Fleet, args: &[&str], token: Option<&str>) -> (Killed, String, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut runner = Runner::new(f.path())
+        .args(["dashboard", "--listen", &listen])
+        .args(args);
+    if let Some(token) = token {
+        runner = runner.env("RUNNER_DASHBOARD_TOKEN", token);
+    }
+    let mut child = runner.spawn_piped();
+    let mut started = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut started)
+        .unwrap();
+    (Killed(child), listen, started)
+}
+
 /// The seams tests' pipeline (staging, then a manual canary in production), with 1.0.0
 /// everywhere and a canary of 1.1.0 paused at 50 % in production.
 fn pipeline_with_a_paused_canary() -> Fleet {
@@ -45,21 +63,7 @@ fn the_page_shows_every_environment_and_follows_a_promotion_live() {
         "puppeteer-core is missing: run scripts/setup-tests"
     );
     let f = pipeline_with_a_paused_canary();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut dashboard = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .current_dir(f.path())
-        .args(["dashboard", "--listen", &listen])
-        .env_remove("RUNNER_DASHBOARD_TOKEN")
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut started = String::new();
-    BufReader::new(dashboard.stdout.take().unwrap())
-        .read_line(&mut started)
-        .unwrap();
-    let _dashboard = Killed(dashboard);
+    let (_dashboard, listen, started) = dashboard(&f, &[], None);
     assert!(
         started.contains(&format!("http://{listen}/")) && started.contains("read-only"),
         "{started}"
@@ -104,21 +108,7 @@ fn actions_need_the_flag_and_the_token_and_other_addresses_need_the_token() {
     f.run(&["dashboard", "--allow-actions"])
         .expect_code(2)
         .stderr_has("--allow-actions needs RUNNER_DASHBOARD_TOKEN");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut dashboard = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .current_dir(f.path())
-        .args(["dashboard", "--listen", &listen, "--allow-actions"])
-        .env("RUNNER_DASHBOARD_TOKEN", "s3cret-token")
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut started = String::new();
-    BufReader::new(dashboard.stdout.take().unwrap())
-        .read_line(&mut started)
-        .unwrap();
-    let dashboard = Killed(dashboard);
+    let (dashboard, listen, _started) = dashboard(&f, &["--allow-actions"], Some("s3cret-token"));
     let post = |body: &str, bearer: &str| {
         let mut request = ureq::post(&format!("http://{listen}/api/action"));
         if !bearer.is_empty() {

@@ -109,6 +109,15 @@ impl Runner {
             .expect("the runner binary starts")
     }
 
+    /// Starts runner without waiting, its output piped, for a server the test talks to.
+    pub fn spawn_piped(self) -> std::process::Child {
+        self.command()
+            .stdout(std::process::Stdio::piped())
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("the runner binary starts")
+    }
+
     pub fn envs(mut self, envs: &[(String, String)]) -> Self {
         self.envs.extend(envs.iter().cloned());
         self
