@@ -33,6 +33,9 @@ pub struct Conn {
     /// The SQL of the session-level limits in force (`set_limits`), so setting the same ones
     /// again costs no round trip.
     session_limits: Option<String>,
+    /// The history tables (by their migrations table's name) that `History::ensure` brought up
+    /// to date on this connection: once is enough for a connection's life.
+    pub(crate) ensured: Vec<String>,
 }
 
 pub enum Driver {
@@ -46,6 +49,7 @@ impl From<Driver> for Conn {
         Conn {
             driver,
             session_limits: None,
+            ensured: Vec::new(),
         }
     }
 }
@@ -115,6 +119,16 @@ pub trait Backend: Sync {
     fn append_only_sql(&self, events: &str) -> String;
     /// Column names of table `$1`.
     fn columns_sql(&self) -> &'static str;
+    /// What follows the column list of runner's `CREATE TABLE`s (MySQL: a character set that
+    /// holds any text a migration file may contain, whatever the database's default).
+    fn table_options(&self) -> &'static str {
+        ""
+    }
+    /// `count(*)` of text columns of table `$1` whose character set cannot hold all of
+    /// Unicode, and the statement (with `{table}`) that converts them; MySQL only.
+    fn narrow_text(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
     /// `count(*)` of tables named `$1` that the session can see.
     fn table_exists_sql(&self) -> &'static str;
     /// `count(*)` of indexes named `$1` on table `$2`, where the dialect lacks

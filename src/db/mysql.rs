@@ -98,6 +98,18 @@ impl Backend for Mysql {
         "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_name = $1 AND table_schema = DATABASE()"
     }
 
+    fn table_options(&self) -> &'static str {
+        // MariaDB and MySQL 5.7 create latin1 tables by default, which refuse most of Unicode.
+        " DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    }
+
+    fn narrow_text(&self) -> Option<(&'static str, &'static str)> {
+        Some((
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = $1 AND table_schema = DATABASE() AND character_set_name IS NOT NULL AND character_set_name <> 'utf8mb4'",
+            "ALTER TABLE {table} CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        ))
+    }
+
     fn index_exists_sql(&self) -> &'static str {
         "SELECT count(*) FROM information_schema.statistics WHERE index_name = $1 AND table_name = $2 AND table_schema = DATABASE()"
     }

@@ -8,6 +8,7 @@ use super::gap::{self, Holder};
 use super::history::{Failure, History, Mark, Mode, NewRow, RunInfo, State};
 use super::plan::Step;
 use super::statements::{Effect, outside_transaction};
+use crate::config::Dialect;
 use crate::db::backoff::Backoff;
 use crate::db::{Conn, DbError, IndexState, Limits, index_state};
 
@@ -56,16 +57,55 @@ fn interrupted_error() -> DbError {
     }
 }
 
+/// Where a migration sits in its run: whether the previous one's last transaction already
+/// wrote its row's start (`Applied::next_started`), and the one after it, whose start this
+/// one's last transaction may write.
+#[derive(Clone, Copy, Default)]
+pub struct Chain<'a> {
+    pub started: bool,
+    pub next: Option<&'a Step<'a>>,
+}
+
+/// A migration applied: how long it took, and whether its last transaction also wrote the
+/// next migration's start (pass that on as `Chain::started`).
+#[derive(Debug, Clone, Copy)]
+pub struct Applied {
+    pub took: Duration,
+    pub next_started: bool,
+}
+
 pub async fn apply(
     conn: &mut Conn,
     history: &History,
     run: &RunInfo,
     step: &Step<'_>,
     limits: &Limits,
+    chain: Chain<'_>,
     progress: &mut dyn Progress,
-) -> Result<Duration, Stopped> {
+) -> Result<Applied, Stopped> {
+    let row = new_row(step);
+    let started = Instant::now();
+    let job = Job {
+        history,
+        run,
+        step,
+        row: &row,
+        limits,
+        chain,
+    };
+    let result = match step.script.mode {
+        Mode::Statement => statement_mode(conn, &job, progress).await,
+        _ => transaction_mode(conn, &job, progress).await.map(|()| false),
+    };
+    result.map(|next_started| Applied {
+        took: started.elapsed(),
+        next_started,
+    })
+}
+
+fn new_row<'a>(step: &'a Step<'a>) -> NewRow<'a> {
     let m = step.migration;
-    let row = NewRow {
+    NewRow {
         version: m.version,
         name: &m.name,
         mode: step.script.mode,
@@ -75,20 +115,20 @@ pub async fn apply(
         applied_sql: &m.forward.sql,
         rollback_sql: m.rollback.as_ref().map(|r| r.sql.as_str()),
         statements_total: step.script.statements.len() as i64,
-    };
-    let started = Instant::now();
-    let job = Job {
-        history,
-        run,
-        step,
-        row: &row,
-        limits,
-    };
-    let result = match step.script.mode {
-        Mode::Statement => statement_mode(conn, &job, progress).await,
-        _ => transaction_mode(conn, &job, progress).await,
-    };
-    result.map(|()| started.elapsed())
+    }
+}
+
+/// MySQL: the row's start of a statement-mode migration that begins at its first statement,
+/// as SQL with literals, with the first statement's in-flight mark when that statement runs
+/// outside a transaction (as `statement_mode` writes it itself). `None` where the start is
+/// written otherwise (other dialects, transaction mode, a resume, an empty file).
+fn start_sql(history: &History, run: &RunInfo, step: &Step<'_>, dialect: Dialect) -> Option<String> {
+    let first = step.script.statements.first()?;
+    if dialect != Dialect::Mysql || step.script.mode != Mode::Statement || step.resume_from > 0 {
+        return None;
+    }
+    let in_flight = outside_transaction(first, dialect).map(|_| 1);
+    Some(history.start_sql(&new_row(step), run, in_flight))
 }
 
 /// One migration to apply, and where it is recorded.
@@ -98,6 +138,7 @@ struct Job<'a> {
     step: &'a Step<'a>,
     row: &'a NewRow<'a>,
     limits: &'a Limits,
+    chain: Chain<'a>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -228,11 +269,12 @@ fn applied_detail(step: &Step<'_>, took_ms: i64) -> String {
 /// resume never runs it twice. A statement that cannot (CREATE INDEX CONCURRENTLY...) is
 /// recorded as in flight before it runs; after a crash the catalog tells whether it took
 /// effect (`settle`). A lock timeout retries the statement.
+/// Returns whether its last transaction wrote the next migration's start.
 async fn statement_mode(
     conn: &mut Conn,
     job: &Job<'_>,
     progress: &mut dyn Progress,
-) -> Result<(), Stopped> {
+) -> Result<bool, Stopped> {
     let (history, run, step, row, limits) = (job.history, job.run, job.step, job.row, job.limits);
     let started = Instant::now();
     let total = step.script.statements.len();
@@ -268,16 +310,16 @@ async fn statement_mode(
     let first = step.resume_from;
     let announce_first = effects.get(first).is_some_and(Option::is_some);
     let in_flight = announce_first.then_some(first as i64 + 1);
-    // MySQL, from the first statement, DDL first: the row's start goes in the same query as
-    // that statement (it commits before the DDL does, so a crash in between is settled from
-    // the catalog as ever); elsewhere, its own write.
+    // The row's start: written by the previous migration's last transaction (`Chain`);
+    // on MySQL from the first statement, DDL first, in the same query as that statement (it
+    // commits before the DDL does, so a crash in between is settled from the catalog as
+    // ever); elsewhere, its own write.
     let mut prefix = match (dialect, in_flight) {
-        (crate::config::Dialect::Mysql, Some(n)) if first == 0 => {
-            Some(history.start_in_flight_sql(row, run, n))
-        }
+        _ if job.chain.started => None,
+        (Dialect::Mysql, Some(n)) if first == 0 => Some(history.start_sql(row, run, Some(n))),
         _ => None,
     };
-    if prefix.is_none() {
+    if prefix.is_none() && !job.chain.started {
         history
             .start_in_flight(conn, row, run, State::Applying, 1, in_flight)
             .await
@@ -293,6 +335,14 @@ async fn statement_mode(
             .await
             .map_err(|e| stop(first, e, None))?;
     }
+    // MySQL: the next migration's start goes in this one's last transaction, so that it
+    // costs no commit of its own. A run that dies before the next one's first statement
+    // leaves the state a death just after that start leaves anyway (settled from the catalog,
+    // recorded failed_clean, applied again by the next run).
+    let next_start = job
+        .chain
+        .next
+        .and_then(|next| start_sql(history, run, next, dialect));
     let mut announced = announce_first;
     let mut finished = false;
     for index in step.resume_from..total {
@@ -317,7 +367,12 @@ async fn statement_mode(
             prefix: prefix.take(),
             announced,
             defer_done: effects[index].is_some(),
-            finish: (last && effects[index].is_none()).then_some(Finish { run, step, started }),
+            finish: (last && effects[index].is_none()).then_some(Finish {
+                run,
+                step,
+                started,
+                next_start: next_start.as_deref(),
+            }),
         };
         let result = run_statement(
             conn,
@@ -375,10 +430,32 @@ async fn statement_mode(
         progress.statement_done(step, index + 1, total);
     }
     if finished {
-        // The last statement's transaction wrote the row's end and its event.
-        return Ok(());
+        // The last statement's transaction wrote the row's end and its event (and, on MySQL,
+        // the next one's start).
+        return Ok(next_start.is_some());
     }
     let took = ms(started.elapsed());
+    if dialect == Dialect::Mysql {
+        // The row's end, its event and the next one's start: one transaction, one query.
+        let finish = Finish {
+            run,
+            step,
+            started,
+            next_start: next_start.as_deref(),
+        };
+        let sql = format!(
+            "{};\n{}",
+            conn.backend().begin_sql(),
+            finish.mysql_tail(history, row.version, total as i64)
+        );
+        if let Err(e) = conn.execute(&sql).await {
+            if !e.connection_lost {
+                conn.rollback().await;
+            }
+            return Err(stop(total, e, None));
+        }
+        return Ok(next_start.is_some());
+    }
     history
         .finish(conn, row.version, State::Applied, total as i64, took)
         .await
@@ -392,7 +469,7 @@ async fn statement_mode(
             &applied_detail(step, took),
         )
         .await;
-    Ok(())
+    Ok(false)
 }
 
 /// Whose progress a statement advances: a migration's, or its rollback's.
@@ -456,6 +533,20 @@ pub(super) struct Finish<'a> {
     pub run: &'a RunInfo,
     pub step: &'a Step<'a>,
     pub started: Instant,
+    /// MySQL: the next migration's start, written in the same transaction.
+    pub next_start: Option<&'a str>,
+}
+
+impl Finish<'_> {
+    /// MySQL: the row's end (`done` statements, applied), its event, the next migration's
+    /// start and the COMMIT, as SQL with literals.
+    fn mysql_tail(&self, history: &History, version: i64, done: i64) -> String {
+        let took = ms(self.started.elapsed());
+        let detail = applied_detail(self.step, took);
+        let finish = history.finish_applied_sql(self.run, version, done, took, &detail);
+        let next = self.next_start.map(|s| format!("{s};\n")).unwrap_or_default();
+        format!("{finish};\n{next}COMMIT")
+    }
 }
 
 /// Runs statement `index` (0-based) of a statement-mode script and records it done, with
@@ -551,18 +642,17 @@ async fn in_own_transaction(
 ) -> Result<(), DbError> {
     let (history, counter, done) = (at.history, at.counter, at.index as i64 + 1);
     let result = async {
-        if let (Some(f), Counter::Forward(version), crate::config::Dialect::Mysql) =
+        if let (Some(f), Counter::Forward(version), Dialect::Mysql) =
             (at.marks.finish, counter, conn.dialect())
         {
-            // The transaction, the statement, the row's end, its event and the COMMIT in one
-            // query: MySQL stops at the first error, and nothing of it is then committed.
+            // The transaction, the statement, the row's end, its event (the next migration's
+            // start) and the COMMIT in one query: MySQL stops at the first error, and nothing
+            // of it is then committed.
             conn.set_limits(limits, false).await?;
-            let took = ms(f.started.elapsed());
-            let detail = applied_detail(f.step, took);
-            let finish = history.finish_applied_sql(f.run, version, done, took, &detail);
             let begin = conn.backend().begin_sql();
+            let tail = f.mysql_tail(history, version, done);
             return conn
-                .execute(&format!("{begin};\n{statement}\n;\n{finish};\nCOMMIT"))
+                .execute(&format!("{begin};\n{statement}\n;\n{tail}"))
                 .await;
         }
         // The transaction opens with the statement: one round trip for both.

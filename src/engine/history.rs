@@ -245,9 +245,25 @@ impl History {
     /// Creates the tables when missing, and adds the columns an older runner's tables lack.
     /// Call with the lock held.
     pub async fn ensure(&self, conn: &mut Conn) -> Result<(), DbError> {
+        if conn.ensured.contains(&self.names.migrations) {
+            return Ok(());
+        }
         conn.execute(&schema::create_sql(self.backend, &self.names))
             .await?;
         for (table, columns) in schema::tables(&self.names) {
+            if let Some((count, convert)) = self.backend.narrow_text() {
+                // A table an older runner created in the database's default character set
+                // (latin1 on MariaDB): converted, losslessly, so a file's text fits.
+                let narrow = conn
+                    .fetch_one_text(
+                        &format!("SELECT CAST(({count}) AS {})", self.backend.cast_text()),
+                        vec![table.into()],
+                    )
+                    .await?;
+                if narrow.is_some_and(|n| n.trim() != "0") {
+                    conn.execute(&convert.replace("{table}", table)).await?;
+                }
+            }
             let present = self.columns(conn, table).await?;
             for column in columns
                 .iter()
@@ -290,6 +306,7 @@ impl History {
             ))
             .await?;
         }
+        conn.ensured.push(self.names.migrations.clone());
         Ok(())
     }
 
@@ -500,14 +517,15 @@ impl History {
         conn.exec(sql, values).await.map(drop)
     }
 
-    /// MySQL: `start_in_flight` as SQL text with literals, to send in one query with the
-    /// migration's first statement (`crate::db::mysql_inline`).
-    pub fn start_in_flight_sql(&self, row: &NewRow<'_>, run: &RunInfo, in_flight: i64) -> String {
+    /// MySQL: `start_in_flight` (state applying, first attempt) as SQL text with literals, to
+    /// send in one query with the migration's first statement or with the previous
+    /// migration's last transaction (`crate::db::mysql_inline`).
+    pub fn start_sql(&self, row: &NewRow<'_>, run: &RunInfo, in_flight: Option<i64>) -> String {
         let how = Upsert {
             state: State::Applying,
             attempts: 1,
             finished: None,
-            in_flight: Some(in_flight),
+            in_flight,
             event: None,
         };
         let (sql, values) = self.upsert_query(row, run, how);

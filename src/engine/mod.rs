@@ -345,8 +345,11 @@ async fn migrate_steps(
         .await;
 
     let mut applied = Vec::new();
-    for step in &plan.steps {
-        if crate::runtime::interrupted() {
+    // Whether the previous migration's last transaction wrote this one's start: then the
+    // signal check at its first statement records the stop (a row must not stay `applying`).
+    let mut started = false;
+    for (i, step) in plan.steps.iter().enumerate() {
+        if crate::runtime::interrupted() && !started {
             return Err(Error::Interrupted {
                 message: format!(
                     "stopped before {}: {} of {} migration(s) applied by this run; `{}` applies the rest",
@@ -358,11 +361,22 @@ async fn migrate_steps(
             });
         }
         reporter.started(step);
-        match apply::apply(conn, &history, run, step, &options.limits, reporter).await {
-            Ok(took) => {
+        let chain = apply::Chain {
+            started,
+            next: plan.steps.get(i + 1),
+        };
+        match apply::apply(conn, &history, run, step, &options.limits, chain, reporter).await {
+            Ok(done) => {
                 applied.push(step.migration.version);
-                rollback::mirror(conn, catalog, step.migration.version, true, took).await?;
-                reporter.applied(step, took);
+                started = done.next_started;
+                let mirrored = rollback::mirror(conn, catalog, step.migration.version, true, done.took).await;
+                if let Err(e) = mirrored {
+                    if let Some(next) = plan.steps.get(i + 1).filter(|_| started) {
+                        unstart(conn, &history, next).await;
+                    }
+                    return Err(e);
+                }
+                reporter.applied(step, done.took);
             }
             Err(stopped) if stopped.interrupted => {
                 let done = stopped.failure.statements_done;
@@ -433,6 +447,22 @@ async fn migrate_steps(
         versions: applied,
         held: plan.held.clone(),
     })
+}
+
+/// The start of a migration that will not run after all (the run stopped between two
+/// migrations after the first one's last transaction wrote it): recorded failed_clean with
+/// nothing done, as a stop before its first statement records it; best effort, as the next
+/// run settles it anyway.
+async fn unstart(conn: &mut Conn, history: &History, step: &plan::Step<'_>) {
+    let failure = history::Failure {
+        statement: 1,
+        statements_done: 0,
+        error: crate::db::DbError::other("the run stopped before this migration's first statement"),
+        duration_ms: 0,
+    };
+    let _ = history
+        .fail(conn, step.migration.version, State::FailedClean, &failure)
+        .await;
 }
 
 /// Records the rows a dead run left `applying` as what they are now known to be (call with

@@ -167,8 +167,9 @@ pub fn create_sql(backend: &dyn Backend, names: &HistoryNames) -> String {
     for (table, columns) in tables(names) {
         let columns: Vec<String> = columns.iter().map(|c| c.sql(backend)).collect();
         sql.push_str(&format!(
-            "CREATE TABLE IF NOT EXISTS {table} ({});\n",
-            columns.join(", ")
+            "CREATE TABLE IF NOT EXISTS {table} ({}){};\n",
+            columns.join(", "),
+            backend.table_options()
         ));
     }
     sql.push_str(&backend.append_only_sql(&names.events));

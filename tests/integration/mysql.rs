@@ -378,3 +378,65 @@ async fn deploy_with_migrations_on_mariadb() {
         .expect_code(0)
         .stdout_has("deploy of 1.0.0 in ci");
 }
+
+#[tokio::test]
+async fn text_beyond_latin1_is_kept_exactly_and_an_older_latin1_history_is_converted() {
+    let db = mariadb::fresh_database().await;
+    let p = project_on(&db, "");
+    p.migration("V1__a", "CREATE TABLE a (id INT);", Some("DROP TABLE a;"));
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    let mut conn = db.connect().await;
+    // As an older runner left them: in the server's default character set (latin1 here),
+    // which refuses Cyrillic, CJK and emoji.
+    for table in ["runner_migrations", "runner_events", "runner_deploys"] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {table} CONVERT TO CHARACTER SET latin1"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    // Each file's start is written by the previous file's last transaction: V3's with V2's
+    // end, V4's with V3's; V4 then fails at its first statement.
+    p.migration(
+        "V2__b",
+        "-- Привет, 世界 😀\nCREATE TABLE b (id INT, note VARCHAR(20));",
+        Some("-- ☃\nDROP TABLE b;"),
+    )
+    .migration(
+        "V3__c",
+        "CREATE TABLE c (id INT);\nINSERT INTO c VALUES (1);",
+        Some("DROP TABLE c;"),
+    )
+    .migration("V4__d", "CREATE TABLE a (id INT);", Some("DROP TABLE a;"));
+    p.run(&["migrate", "--env", "ci"])
+        .expect_code(3)
+        .stderr_has("V4 d failed at statement 1 of 1")
+        .stderr_has("nothing of V4 d is committed (state failed_clean)");
+    let stored: Vec<(String, String)> = sqlx::query_as(
+        "SELECT applied_sql, rollback_sql FROM runner_migrations WHERE version = 2",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(stored[0].0.contains("-- Привет, 世界 😀\n"), "{stored:?}");
+    assert!(stored[0].1.contains("-- ☃\n"), "{stored:?}");
+    let rows = history(&mut conn).await;
+    let states: Vec<(i64, &str, i32)> = rows.iter().map(|r| (r.0, r.2.as_str(), r.3)).collect();
+    assert_eq!(
+        states,
+        [(1, "applied", 1), (2, "applied", 1), (3, "applied", 2), (4, "failed_clean", 0)]
+    );
+    let narrow: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name LIKE 'runner_%' AND character_set_name IS NOT NULL AND character_set_name <> 'utf8mb4'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(narrow, 0);
+    // Fixed, V4 applies; the stored rollback of V2 (its text exact) undoes V2 after V4 and V3.
+    p.migration("V4__d", "CREATE TABLE d (id INT);", Some("DROP TABLE d;"));
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    p.run(&["rollback", "--env", "ci", "--to", "1"]).expect_code(0);
+    assert_eq!(tables(&mut conn).await, ["a"]);
+}
