@@ -129,6 +129,15 @@ pub trait Backend: Sync {
     fn narrow_text(&self) -> Option<(&'static str, &'static str)> {
         None
     }
+    /// SQL for the milliseconds (bigint) since the server received the current query, where
+    /// the database can tell.
+    fn query_elapsed_ms(&self) -> Option<&'static str> {
+        None
+    }
+    /// `text` as a string literal that reads back exactly, whatever the session's settings.
+    fn text_literal(&self, text: &str) -> String {
+        format!("'{}'", text.replace('\'', "''"))
+    }
     /// `count(*)` of tables named `$1` that the session can see.
     fn table_exists_sql(&self) -> &'static str;
     /// `count(*)` of indexes named `$1` on table `$2`, where the dialect lacks
@@ -631,16 +640,13 @@ fn replace_placeholders(sql: &str, mut with: impl FnMut(usize) -> String) -> Str
     out
 }
 
-/// `sql` with its `$n` placeholders (outside quotes) replaced by MySQL literals of `values`:
-/// numbers as they are, text as hex literals (exact in every `sql_mode`), NULL. For the few
-/// writes runner sends in one query with others, where prepared statements cannot go.
-pub fn mysql_inline(sql: &str, values: &[Value]) -> String {
+/// `sql` with its `$n` placeholders (outside quotes) replaced by literals of `values`
+/// (`Backend::text_literal`; numbers as they are; NULL). For the few writes runner sends in
+/// one query with others, where a prepared statement cannot go.
+pub fn inline(backend: &dyn Backend, sql: &str, values: &[Value]) -> String {
     replace_placeholders(sql, |i| match values.get(i) {
         Some(Value::Int(Some(n))) => n.to_string(),
-        Some(Value::Text(Some(t))) => {
-            let hex: String = t.bytes().map(|b| format!("{b:02X}")).collect();
-            format!("_utf8mb4 X'{hex}'")
-        }
+        Some(Value::Text(Some(t))) => backend.text_literal(t),
         _ => "NULL".to_string(),
     })
 }

@@ -63,6 +63,12 @@ impl Backend for Mysql {
         true
     }
 
+    fn text_literal(&self, text: &str) -> String {
+        // A hex literal in utf8mb4: exact in every sql_mode (NO_BACKSLASH_ESCAPES or not).
+        let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
+        format!("_utf8mb4 X'{hex}'")
+    }
+
     fn now_sql(&self) -> &'static str {
         // The session's time zone is UTC (`Conn::open`).
         "NOW(3)"

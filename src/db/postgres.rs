@@ -62,6 +62,16 @@ impl Backend for Postgres {
         false
     }
 
+    fn query_elapsed_ms(&self) -> Option<&'static str> {
+        // statement_timestamp(): when the query message arrived, for every statement in it.
+        Some("CAST(EXTRACT(EPOCH FROM clock_timestamp() - statement_timestamp()) * 1000 AS bigint)")
+    }
+
+    fn text_literal(&self, text: &str) -> String {
+        // An escape string: read the same with standard_conforming_strings on or off.
+        format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+    }
+
     fn now_sql(&self) -> &'static str {
         "clock_timestamp()"
     }

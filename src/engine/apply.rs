@@ -2,6 +2,7 @@
 //! progress recorded after each; every statement under `lock_timeout`, and a lock timeout
 //! retried with backoff and jitter, session settings reset each time.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use super::gap::{self, Holder};
@@ -122,7 +123,12 @@ fn new_row<'a>(step: &'a Step<'a>) -> NewRow<'a> {
 /// as SQL with literals, with the first statement's in-flight mark when that statement runs
 /// outside a transaction (as `statement_mode` writes it itself). `None` where the start is
 /// written otherwise (other dialects, transaction mode, a resume, an empty file).
-fn start_sql(history: &History, run: &RunInfo, step: &Step<'_>, dialect: Dialect) -> Option<String> {
+fn start_sql(
+    history: &History,
+    run: &RunInfo,
+    step: &Step<'_>,
+    dialect: Dialect,
+) -> Option<String> {
     let first = step.script.statements.first()?;
     if dialect != Dialect::Mysql || step.script.mode != Mode::Statement || step.resume_from > 0 {
         return None;
@@ -157,14 +163,11 @@ async fn transaction_mode(
     let started = Instant::now();
     let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
     let mut attempt: u32 = 0;
-    let targets = gap::targets(
-        step.script.statements.iter().map(String::as_str),
-        conn.dialect(),
-    );
+    let targets = &step.script.locks;
     let until = Instant::now() + limits.gap_wait;
     loop {
         attempt += 1;
-        let gap = gap::wait_for_gap(conn, &targets, limits, until, &mut |holder, waited| {
+        let gap = gap::wait_for_gap(conn, targets, limits, until, &mut |holder, waited| {
             progress.waiting_for_gap(step, holder, waited)
         })
         .await;
@@ -229,20 +232,47 @@ async fn transaction_attempt(
 ) -> Result<(), (usize, DbError)> {
     let (history, run, step, row) = (job.history, job.run, job.step, job.row);
     let total = step.script.statements.len();
+    // Where the server can time the last statement, the row, its event and the COMMIT go in
+    // one query with it: the database stops at the first error, nothing of the transaction
+    // is then committed, and the caller's ROLLBACK ends it.
+    let (before, after) = applied_detail_parts(step);
+    let tail = |sent: Instant| {
+        history
+            .applied_with_last_statement_sql(
+                row,
+                run,
+                attempts,
+                ms(sent - started),
+                (&before, &after),
+            )
+            .map(|sql| format!("{sql};\nCOMMIT"))
+    };
     for (index, statement) in step.script.statements.iter().enumerate() {
         if crate::runtime::interrupted() {
             return Err((index + 1, interrupted_error()));
         }
+        let last = (index + 1 == total).then(|| tail(Instant::now())).flatten();
+        let sql = match &last {
+            // After a newline: the statement may end in a line comment.
+            Some(tail) => Cow::Owned(format!("{statement}\n;\n{tail}")),
+            None => Cow::Borrowed(statement.as_str()),
+        };
         // The transaction opens with its first statement: one round trip for both.
         let ran = match index {
-            0 => conn.begin_with(job.limits, statement).await,
-            _ => conn.execute(statement).await,
+            0 => conn.begin_with(job.limits, &sql).await,
+            _ => conn.execute(&sql).await,
         };
         ran.map_err(|e| (index + 1, e))?;
         progress.statement_done(step, index + 1, total);
+        if last.is_some() {
+            return Ok(());
+        }
     }
     if step.script.statements.is_empty() {
         conn.begin(job.limits).await.map_err(|e| (0, e))?;
+        if let Some(tail) = tail(Instant::now()) {
+            return conn.execute(&tail).await.map_err(|e| (0, e));
+        }
     }
     let took = ms(started.elapsed());
     // The row is written once, finished: inside this transaction nobody could see it
@@ -256,10 +286,15 @@ async fn transaction_attempt(
 }
 
 fn applied_detail(step: &Step<'_>, took_ms: i64) -> String {
-    format!(
-        "{} applied in {took_ms} ms ({})",
-        step.label(),
-        step.script.mode.name()
+    let (before, after) = applied_detail_parts(step);
+    format!("{before}{took_ms}{after}")
+}
+
+/// The `migration_applied` event's detail, before and after its duration in ms.
+fn applied_detail_parts(step: &Step<'_>) -> (String, String) {
+    (
+        format!("{} applied in ", step.label()),
+        format!(" ms ({})", step.script.mode.name()),
     )
 }
 
@@ -544,7 +579,10 @@ impl Finish<'_> {
         let took = ms(self.started.elapsed());
         let detail = applied_detail(self.step, took);
         let finish = history.finish_applied_sql(self.run, version, done, took, &detail);
-        let next = self.next_start.map(|s| format!("{s};\n")).unwrap_or_default();
+        let next = self
+            .next_start
+            .map(|s| format!("{s};\n"))
+            .unwrap_or_default();
         format!("{finish};\n{next}COMMIT")
     }
 }

@@ -93,8 +93,29 @@ pub fn targets<'a>(
     statements: impl IntoIterator<Item = &'a str>,
     dialect: Dialect,
 ) -> Vec<(String, Mode)> {
-    let mut out: Vec<(String, Mode)> = Vec::new();
     // Only PostgreSQL's locks are read (`wait_for_gap`): elsewhere, nothing to parse for.
+    if dialect != Dialect::Postgres {
+        return Vec::new();
+    }
+    let parsed: Vec<_> = statements
+        .into_iter()
+        .map(|sql| crate::lint::parse::parse(sql, dialect))
+        .collect();
+    targets_of(
+        dialect,
+        parsed
+            .iter()
+            .flat_map(|p| &p.statements)
+            .flat_map(|s| &s.ops),
+    )
+}
+
+/// `targets` of statements already parsed, from their operations in order.
+pub fn targets_of<'a>(
+    dialect: Dialect,
+    ops: impl IntoIterator<Item = &'a Op>,
+) -> Vec<(String, Mode)> {
+    let mut out: Vec<(String, Mode)> = Vec::new();
     if dialect != Dialect::Postgres {
         return out;
     }
@@ -108,12 +129,8 @@ pub fn targets<'a>(
             None => out.push((table.to_string(), mode)),
         }
     };
-    for sql in statements {
-        for op in crate::lint::parse::parse(sql, dialect)
-            .statements
-            .iter()
-            .flat_map(|s| &s.ops)
-        {
+    {
+        for op in ops {
             let (table, mode) = match op {
                 Op::CreateTable { table, .. } => {
                     created.push(table.clone());

@@ -123,7 +123,19 @@ struct Upsert<'a> {
     in_flight: Option<i64>,
     /// An audit event (kind, detail) written by the same statement, where the database can
     /// (PostgreSQL: a data-modifying CTE); `None`, or elsewhere, by the caller.
-    event: Option<(&'a str, &'a str)>,
+    event: Option<(&'a str, Detail<'a>)>,
+    /// SQL for the milliseconds since the server received the query this statement is part
+    /// of, added to the duration in `finished` (`Backend::query_elapsed_ms`): the row is sent
+    /// in one query with the migration's last statement, whose time only the server knows.
+    plus_query: Option<&'static str>,
+}
+
+/// An audit event's detail: text, or text around the migration's duration in milliseconds
+/// (as written to the row, `Upsert::plus_query` included).
+#[derive(Clone, Copy)]
+enum Detail<'a> {
+    Text(&'a str),
+    AroundMs(&'a str, &'a str),
 }
 
 /// How far a statement-mode migration or rollback got, recorded as it goes.
@@ -428,6 +440,7 @@ impl History {
             finished: None,
             in_flight: None,
             event: None,
+            plus_query: None,
         };
         self.upsert(conn, row, run, how).await
     }
@@ -449,6 +462,7 @@ impl History {
             finished: None,
             in_flight,
             event: None,
+            plus_query: None,
         };
         self.upsert(conn, row, run, how).await
     }
@@ -475,7 +489,8 @@ impl History {
             attempts,
             finished: Some((done, duration_ms)),
             in_flight: None,
-            event: together.then_some(("migration_applied", detail)),
+            event: together.then_some(("migration_applied", Detail::Text(detail))),
+            plus_query: None,
         };
         self.upsert(conn, row, run, how).await?;
         if !together {
@@ -483,6 +498,32 @@ impl History {
                 .await?;
         }
         Ok(())
+    }
+
+    /// `applied_in_transaction` (the row and its event in one statement) as SQL with
+    /// literals, to send in one query after the migration's last statement and before the
+    /// COMMIT: one round trip for the three. `Some` where the server can time that statement
+    /// (`Backend::query_elapsed_ms`: PostgreSQL); the row's duration is `ms_before` (until the
+    /// query was sent) plus that time, and the event's detail is `detail` around it.
+    pub fn applied_with_last_statement_sql(
+        &self,
+        row: &NewRow<'_>,
+        run: &RunInfo,
+        attempts: i64,
+        ms_before: i64,
+        detail: (&str, &str),
+    ) -> Option<String> {
+        let plus_query = Some(self.backend.query_elapsed_ms()?);
+        let how = Upsert {
+            state: State::Applied,
+            attempts,
+            finished: Some((row.statements_total, ms_before)),
+            in_flight: None,
+            event: Some(("migration_applied", Detail::AroundMs(detail.0, detail.1))),
+            plus_query,
+        };
+        let (sql, values) = self.upsert_query(row, run, how);
+        Some(crate::db::inline(self.backend, &sql, &values))
     }
 
     /// A row taken over from another tool's history (`runner adopt`), applied without
@@ -500,6 +541,7 @@ impl History {
             finished: Some((0, 0)),
             in_flight: None,
             event: None,
+            plus_query: None,
         };
         self.upsert(conn, row, run, how).await?;
         self.event(conn, run, Some(row.version), "migration_adopted", detail)
@@ -519,7 +561,7 @@ impl History {
 
     /// MySQL: `start_in_flight` (state applying, first attempt) as SQL text with literals, to
     /// send in one query with the migration's first statement or with the previous
-    /// migration's last transaction (`crate::db::mysql_inline`).
+    /// migration's last transaction (`crate::db::inline`).
     pub fn start_sql(&self, row: &NewRow<'_>, run: &RunInfo, in_flight: Option<i64>) -> String {
         let how = Upsert {
             state: State::Applying,
@@ -527,9 +569,10 @@ impl History {
             finished: None,
             in_flight,
             event: None,
+            plus_query: None,
         };
         let (sql, values) = self.upsert_query(row, run, how);
-        crate::db::mysql_inline(&sql, &values)
+        crate::db::inline(self.backend, &sql, &values)
     }
 
     fn upsert_query(
@@ -544,22 +587,28 @@ impl History {
             finished,
             in_flight,
             event,
+            plus_query,
         } = how;
         let b = self.backend;
         // A literal: a small integer runner computed, never input.
         let in_flight = in_flight.map_or("NULL".to_string(), |n| n.to_string());
         // statements_done, finished_at, duration_ms.
         let now = self.now();
+        let duration = match plus_query {
+            Some(elapsed) => format!("($17 + {elapsed})"),
+            None => "$17".to_string(),
+        };
         let (done, finished_at, duration) = match finished {
-            Some(_) => ("$16", now, "$17"),
+            Some(_) => ("$16", now, duration.as_str()),
             None => ("0", "NULL", "NULL"),
         };
         let x = |c: &str| b.excluded(c);
         let sql = format!(
             "INSERT INTO {m} (version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
                  applied_sql, rollback_sql, statements_total, statements_done, attempts, started_at,
-                 deploy_id, environment, {release}, applied_by, in_flight)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {done}, $15, {now}, $11, $12, $13, $14, {in_flight})
+                 deploy_id, environment, {release}, applied_by, in_flight, finished_at, duration_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {done}, $15, {now}, $11, $12, $13, $14, {in_flight},
+                 {finished_at}, {duration})
              {conflict} name = {}, state = {},
                  mode = {}, sha256 = {},
                  normalized_sha256 = {},
@@ -614,22 +663,34 @@ impl History {
             None => sql,
             Some((kind, detail)) => {
                 let n = values.len();
+                let (text, after) = match detail {
+                    Detail::Text(text) => (text, None),
+                    Detail::AroundMs(before, after) => (before, Some(after)),
+                };
                 values.extend([
                     run.environment.clone().into(),
                     run.deploy_id.clone().into(),
                     kind.into(),
-                    detail.into(),
+                    text.into(),
                     run.actor.clone().into(),
                 ]);
+                let mut detail = format!("${}", n + 4);
+                if let Some(after) = after {
+                    values.push(after.into());
+                    detail = format!(
+                        "{detail} || CAST({duration} AS {}) || ${}",
+                        b.cast_text(),
+                        n + 6
+                    );
+                }
                 format!(
                     "WITH written AS ({sql} RETURNING version)
                      INSERT INTO {} (environment, deploy_id, version, kind, detail, actor)
-                     SELECT ${}, ${}, written.version, ${}, ${}, ${} FROM written",
+                     SELECT ${}, ${}, written.version, ${}, {detail}, ${} FROM written",
                     self.events,
                     n + 1,
                     n + 2,
                     n + 3,
-                    n + 4,
                     n + 5
                 )
             }
@@ -743,10 +804,7 @@ impl History {
         duration_ms: i64,
         detail: &str,
     ) -> String {
-        let text = |t: &str| {
-            let hex: String = t.bytes().map(|b| format!("{b:02X}")).collect();
-            format!("_utf8mb4 X'{hex}'")
-        };
+        let text = |t: &str| self.backend.text_literal(t);
         format!(
             "UPDATE {m} SET state = '{applied}', statements_done = {done}, finished_at = {now}, duration_ms = {duration_ms}, in_flight = NULL WHERE version = {version};
              INSERT INTO {e} (environment, deploy_id, version, kind, detail, actor) VALUES ({}, {}, {version}, 'migration_applied', {}, {})",

@@ -369,7 +369,8 @@ async fn migrate_steps(
             Ok(done) => {
                 applied.push(step.migration.version);
                 started = done.next_started;
-                let mirrored = rollback::mirror(conn, catalog, step.migration.version, true, done.took).await;
+                let mirrored =
+                    rollback::mirror(conn, catalog, step.migration.version, true, done.took).await;
                 if let Err(e) = mirrored {
                     if let Some(next) = plan.steps.get(i + 1).filter(|_| started) {
                         unstart(conn, &history, next).await;

@@ -14,6 +14,9 @@ use crate::lint::{parse, split};
 pub struct Script {
     pub mode: Mode,
     pub statements: Vec<String>,
+    /// The existing tables the file locks, with the strongest mode on each
+    /// (`gap::targets`), read from the same parse.
+    pub locks: Vec<(String, super::gap::Mode)>,
 }
 
 /// Splits a file: PostgreSQL with its own parser, SQLite and MySQL with runner's splitter
@@ -56,7 +59,12 @@ pub fn script(file: &SqlFile, dialect: Dialect) -> Result<Script, String> {
     } else {
         Mode::Transaction
     };
-    Ok(Script { mode, statements })
+    let locks = super::gap::targets_of(dialect, parsed.statements.iter().flat_map(|s| &s.ops));
+    Ok(Script {
+        mode,
+        statements,
+        locks,
+    })
 }
 
 /// What a statement that must run outside a transaction leaves behind, so that a run that

@@ -75,6 +75,93 @@ async fn applies_in_order_and_records_everything() {
         .stdout_has("nothing to apply");
 }
 
+/// A transactional file's row, its event and the COMMIT go in one query with the row's text
+/// as literals: the text must read back byte for byte, backslashes included, whatever the
+/// database's `standard_conforming_strings`.
+#[tokio::test]
+async fn history_text_sent_as_literals_reads_back_exactly() {
+    for conforming in ["on", "off"] {
+        literals_read_back(conforming).await;
+    }
+}
+
+async fn literals_read_back(conforming: &str) {
+    let db = postgres::fresh_database().await;
+    let mut conn = db.connect().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} SET standard_conforming_strings = {conforming}",
+        db.name
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let p = project_on(&db, "").await;
+    let up = "CREATE TABLE notes (id bigint PRIMARY KEY, body text);\n\
+              -- a comment with 'quotes', $1, $$ and a backslash \\ at the end \\\n\
+              INSERT INTO notes VALUES (1, E'tab\\there ''q'' \\\\ done'), (2, $$$1 ' \\ $$), (3, 'Привет, 世界 🎉');\n";
+    let down = "DROP TABLE notes; -- 'it''s' \\\\ \\n";
+    p.migration("V0001__notes", up, Some(down));
+    // Its last (only) statement goes in one query with the row: the server times it.
+    p.migration(
+        "V0002__slow",
+        "CREATE TABLE later (id bigint);\nSELECT pg_sleep(0.4) -- a comment at the end",
+        Some("DROP TABLE later;"),
+    );
+    p.run(&["migrate", "--env", "ci", "--release", "it's \\ v1"])
+        .expect_code(0);
+    let mut conn = db.connect().await;
+    let (applied, rollback, release, state): (String, Option<String>, Option<String>, String) =
+        sqlx::query_as(
+            "SELECT applied_sql, rollback_sql, release, state FROM runner_migrations WHERE version = 1",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(applied, up, "standard_conforming_strings = {conforming}");
+    assert_eq!(rollback.as_deref(), Some(down));
+    assert_eq!(release.as_deref(), Some("it's \\ v1"));
+    assert_eq!(state, "applied");
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM runner_events WHERE kind = 'migration_applied' AND version = 1",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(detail.starts_with("V1 notes applied in "), "{detail}");
+    let (duration, detail): (i64, String) = sqlx::query_as(
+        "SELECT m.duration_ms, e.detail FROM runner_migrations m JOIN runner_events e
+           ON e.version = m.version AND e.kind = 'migration_applied' WHERE m.version = 2",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!((400..5000).contains(&duration), "{duration} {detail}");
+    assert_eq!(
+        detail,
+        format!("V2 slow applied in {duration} ms (transaction)")
+    );
+    // A row written once, finished, says when it finished (it did not before).
+    let unfinished: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM runner_migrations WHERE finished_at IS NULL OR duration_ms IS NULL",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(unfinished, 0);
+    let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM notes ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        bodies,
+        ["tab\there 'q' \\ done", "$1 ' \\ ", "Привет, 世界 🎉"]
+    );
+    // The stored text proves the file unchanged: nothing to apply, no drift.
+    p.run(&["migrate", "--env", "ci"])
+        .expect_code(0)
+        .stdout_has("nothing to apply");
+}
+
 #[tokio::test]
 async fn eight_runners_at_once_apply_each_of_fifty_migrations_exactly_once() {
     let db = postgres::fresh_database().await;

@@ -413,19 +413,23 @@ async fn text_beyond_latin1_is_kept_exactly_and_an_older_latin1_history_is_conve
         .expect_code(3)
         .stderr_has("V4 d failed at statement 1 of 1")
         .stderr_has("nothing of V4 d is committed (state failed_clean)");
-    let stored: Vec<(String, String)> = sqlx::query_as(
-        "SELECT applied_sql, rollback_sql FROM runner_migrations WHERE version = 2",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT applied_sql, rollback_sql FROM runner_migrations WHERE version = 2")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     assert!(stored[0].0.contains("-- Привет, 世界 😀\n"), "{stored:?}");
     assert!(stored[0].1.contains("-- ☃\n"), "{stored:?}");
     let rows = history(&mut conn).await;
     let states: Vec<(i64, &str, i32)> = rows.iter().map(|r| (r.0, r.2.as_str(), r.3)).collect();
     assert_eq!(
         states,
-        [(1, "applied", 1), (2, "applied", 1), (3, "applied", 2), (4, "failed_clean", 0)]
+        [
+            (1, "applied", 1),
+            (2, "applied", 1),
+            (3, "applied", 2),
+            (4, "failed_clean", 0)
+        ]
     );
     let narrow: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name LIKE 'runner_%' AND character_set_name IS NOT NULL AND character_set_name <> 'utf8mb4'",
@@ -437,6 +441,7 @@ async fn text_beyond_latin1_is_kept_exactly_and_an_older_latin1_history_is_conve
     // Fixed, V4 applies; the stored rollback of V2 (its text exact) undoes V2 after V4 and V3.
     p.migration("V4__d", "CREATE TABLE d (id INT);", Some("DROP TABLE d;"));
     p.run(&["migrate", "--env", "ci"]).expect_code(0);
-    p.run(&["rollback", "--env", "ci", "--to", "1"]).expect_code(0);
+    p.run(&["rollback", "--env", "ci", "--to", "1"])
+        .expect_code(0);
     assert_eq!(tables(&mut conn).await, ["a"]);
 }
