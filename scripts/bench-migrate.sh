@@ -38,7 +38,11 @@ paired() { paste <(printf '%s\n' $1) <(printf '%s\n' $2) | awk '{printf "%.4f\n"
 psql_times=() runner_times=()
 for r in $(seq 1 "$runs"); do
     $psql -d postgres -c "CREATE DATABASE psql_$r" -c "CREATE DATABASE runner_$r"
+    # Each tool starts from a checkpoint: neither pays for the WAL the other (or CREATE
+    # DATABASE) left to flush.
+    $psql -d postgres -c CHECKPOINT
     psql_times+=("$(elapsed $psql -d "psql_$r" -f "$work/psql-script.sql")")
+    $psql -d postgres -c CHECKPOINT
     cat > "$work/runner.toml" <<TOML
 [migrations]
 dialect = "postgres"

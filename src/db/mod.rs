@@ -36,6 +36,18 @@ pub struct Conn {
     /// The history tables (by their migrations table's name) that `History::ensure` brought up
     /// to date on this connection: once is enough for a connection's life.
     pub(crate) ensured: Vec<String>,
+    /// Statements prepared by name on this session (`Conn::call`).
+    prepared: Vec<String>,
+}
+
+/// A statement runner prepares once per session and executes by name, with literal
+/// arguments, inside a query that holds other statements too (`Backend::prepared_call`).
+pub struct Call {
+    pub name: String,
+    /// `PREPARE name (types) AS ...`, sent once per session.
+    pub prepare: String,
+    /// `EXECUTE name (literals)`.
+    pub execute: String,
 }
 
 pub enum Driver {
@@ -50,6 +62,7 @@ impl From<Driver> for Conn {
             driver,
             session_limits: None,
             ensured: Vec::new(),
+            prepared: Vec::new(),
         }
     }
 }
@@ -132,6 +145,12 @@ pub trait Backend: Sync {
     /// SQL for the milliseconds (bigint) since the server received the current query, where
     /// the database can tell.
     fn query_elapsed_ms(&self) -> Option<&'static str> {
+        None
+    }
+    /// `sql` (with `$n` parameters) prepared by `name`, and executed with `values` as
+    /// literals, where the database has SQL-level prepared statements (PostgreSQL): one
+    /// planning per session for a statement sent as text in a query with others.
+    fn prepared_call(&self, _name: &str, _sql: &str, _values: &[Value]) -> Option<Call> {
         None
     }
     /// `text` as a string literal that reads back exactly, whatever the session's settings.
@@ -545,6 +564,16 @@ impl Conn {
             }
             None => self.execute(&begin).await,
         }
+    }
+
+    /// Prepares `call` on this session unless it already is, so its EXECUTE can go in a
+    /// query with other statements.
+    pub async fn prepare_once(&mut self, call: &Call) -> Result<(), DbError> {
+        if !self.prepared.contains(&call.name) {
+            self.execute(&call.prepare).await?;
+            self.prepared.push(call.name.clone());
+        }
+        Ok(())
     }
 
     /// Runs SQL text as is (one or more statements, no parameters).

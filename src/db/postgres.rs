@@ -4,7 +4,7 @@
 //! `pg_catalog`.
 
 use super::snapshot::COLUMN_ORDER;
-use super::{Backend, ColumnType, DbError, Limits, LockMethod, SnapshotQuery};
+use super::{Backend, Call, ColumnType, DbError, Limits, LockMethod, SnapshotQuery, Value};
 
 /// The advisory lock key: "runner" in ASCII, then 1.
 pub const LOCK_KEY: i64 = 0x7275_6e6e_6572_0001;
@@ -65,6 +65,31 @@ impl Backend for Postgres {
     fn query_elapsed_ms(&self) -> Option<&'static str> {
         // statement_timestamp(): when the query message arrived, for every statement in it.
         Some("CAST(EXTRACT(EPOCH FROM clock_timestamp() - statement_timestamp()) * 1000 AS bigint)")
+    }
+
+    fn prepared_call(&self, name: &str, sql: &str, values: &[Value]) -> Option<Call> {
+        // The types the values would be bound with, so the statement means what it does
+        // with bound parameters.
+        let types: Vec<&str> = values
+            .iter()
+            .map(|v| match v {
+                Value::Int(_) => "bigint",
+                Value::Text(_) => "text",
+            })
+            .collect();
+        let arguments: Vec<String> = values
+            .iter()
+            .map(|v| match v {
+                Value::Int(Some(n)) => n.to_string(),
+                Value::Text(Some(t)) => self.text_literal(t),
+                _ => "NULL".to_string(),
+            })
+            .collect();
+        Some(Call {
+            name: name.to_string(),
+            prepare: format!("PREPARE {name} ({}) AS {sql}", types.join(", ")),
+            execute: format!("EXECUTE {name} ({})", arguments.join(", ")),
+        })
     }
 
     fn text_literal(&self, text: &str) -> String {

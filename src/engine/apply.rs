@@ -236,17 +236,20 @@ async fn transaction_attempt(
     // one query with it: the database stops at the first error, nothing of the transaction
     // is then committed, and the caller's ROLLBACK ends it.
     let (before, after) = applied_detail_parts(step);
-    let tail = |sent: Instant| {
-        history
-            .applied_with_last_statement_sql(
-                row,
-                run,
-                attempts,
-                ms(sent - started),
-                (&before, &after),
-            )
-            .map(|sql| format!("{sql};\nCOMMIT"))
+    let call = |sent: Instant| {
+        history.applied_with_last_statement(
+            row,
+            run,
+            attempts,
+            ms(sent - started),
+            (&before, &after),
+        )
     };
+    if let Some(call) = call(started) {
+        // Prepared once per session, outside any transaction.
+        conn.prepare_once(&call).await.map_err(|e| (0, e))?;
+    }
+    let tail = |sent: Instant| call(sent).map(|c| format!("{};\nCOMMIT", c.execute));
     for (index, statement) in step.script.statements.iter().enumerate() {
         if crate::runtime::interrupted() {
             return Err((index + 1, interrupted_error()));

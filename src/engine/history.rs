@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::schema;
 use crate::config::Dialect;
-use crate::db::{Backend, Conn, DbError, HistoryNames, Value};
+use crate::db::{Backend, Call, Conn, DbError, HistoryNames, Value};
 use crate::on_conn;
 pub use crate::runtime::RunInfo;
 
@@ -500,19 +500,20 @@ impl History {
         Ok(())
     }
 
-    /// `applied_in_transaction` (the row and its event in one statement) as SQL with
-    /// literals, to send in one query after the migration's last statement and before the
-    /// COMMIT: one round trip for the three. `Some` where the server can time that statement
-    /// (`Backend::query_elapsed_ms`: PostgreSQL); the row's duration is `ms_before` (until the
-    /// query was sent) plus that time, and the event's detail is `detail` around it.
-    pub fn applied_with_last_statement_sql(
+    /// `applied_in_transaction` (the row and its event in one statement) as a prepared
+    /// statement's call, to send in one query after the migration's last statement and before
+    /// the COMMIT: one round trip for the three, planned once per session. `Some` where the
+    /// server can time that statement (`Backend::query_elapsed_ms`) and prepare by name
+    /// (PostgreSQL); the row's duration is `ms_before` (until the query was sent) plus that
+    /// time, and the event's detail is `detail` around it.
+    pub fn applied_with_last_statement(
         &self,
         row: &NewRow<'_>,
         run: &RunInfo,
         attempts: i64,
         ms_before: i64,
         detail: (&str, &str),
-    ) -> Option<String> {
+    ) -> Option<Call> {
         let plus_query = Some(self.backend.query_elapsed_ms()?);
         let how = Upsert {
             state: State::Applied,
@@ -523,7 +524,12 @@ impl History {
             plus_query,
         };
         let (sql, values) = self.upsert_query(row, run, how);
-        Some(crate::db::inline(self.backend, &sql, &values))
+        // Named after the tables it writes: a session may hold another prefix's history.
+        let name: String = format!("{}_applied", self.migrations)
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        self.backend.prepared_call(&name, &sql, &values)
     }
 
     /// A row taken over from another tool's history (`runner adopt`), applied without

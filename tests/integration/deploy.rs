@@ -201,12 +201,8 @@ fn a_second_deploy_at_once_waits_then_fails_with_exit_6_naming_the_holder() {
     ])
     .expect_code(0);
     // A slow deploy: the app of this version answers health checks only after 3 s each.
-    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_runner"));
+    let mut first = shop.command(&["deploy", "--env", "staging", "--version", "1.1.0"]);
     first
-        .current_dir(shop.path())
-        .args(["deploy", "--env", "staging", "--version", "1.1.0"])
-        .env("RUNNER_DEMO_APP", env!("CARGO_BIN_EXE_runner-demo-app"))
-        .env("RUNNER_DEMO_STATE", shop.path().join("state"))
         .env("DEMO_BEHAVIOR", "1.1.0=slow")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
