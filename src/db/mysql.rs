@@ -65,8 +65,7 @@ impl Backend for Mysql {
 
     fn text_literal(&self, text: &str) -> String {
         // A hex literal in utf8mb4: exact in every sql_mode (NO_BACKSLASH_ESCAPES or not).
-        let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
-        format!("_utf8mb4 X'{hex}'")
+        format!("_utf8mb4 X'{}'", hex::encode_upper(text))
     }
 
     fn now_sql(&self) -> &'static str {

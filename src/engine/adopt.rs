@@ -459,22 +459,18 @@ pub fn flyway_checksum(text: &str) -> i32 {
     digest.finalize() as i32
 }
 
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The tool's checksum of `m`'s file, as the tool computes it.
 fn file_sum(kind: &Sum, m: &Migration) -> Sum {
     let text = &m.forward.sql;
     match kind {
-        Sum::Sha384(_) => Sum::Sha384(hex_of(&Sha384::digest(text.as_bytes()))),
+        Sum::Sha384(_) => Sum::Sha384(hex::encode(Sha384::digest(text.as_bytes()))),
         Sum::Crc32(_) => Sum::Crc32(flyway_checksum(text)),
         Sum::Refinery(_) => Sum::Refinery(m.refinery_checksum.to_string()),
         Sum::Sha256(recorded) => {
-            let raw = hex_of(&Sha256::digest(text.as_bytes()));
+            let raw = hex::encode(Sha256::digest(text.as_bytes()));
             // Prisma hashes the file as checked out; a checkout with other line endings is
             // the same migration.
-            let lf = hex_of(&Sha256::digest(text.replace("\r\n", "\n").as_bytes()));
+            let lf = hex::encode(Sha256::digest(text.replace("\r\n", "\n").as_bytes()));
             if lf == *recorded {
                 Sum::Sha256(lf)
             } else {
@@ -781,8 +777,8 @@ pub async fn mirror(
         (Tool::Sqlx, true) => {
             let checksum = Sha384::digest(m.forward.sql.as_bytes());
             let literal = match d {
-                Dialect::Postgres => format!("decode('{}', 'hex')", hex_of(&checksum)),
-                _ => format!("X'{}'", hex_of(&checksum)),
+                Dialect::Postgres => format!("decode('{}', 'hex')", hex::encode(checksum)),
+                _ => format!("X'{}'", hex::encode(checksum)),
             };
             conn.exec(
                 format!("DELETE FROM {table} WHERE version = $1"),
