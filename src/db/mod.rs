@@ -673,11 +673,20 @@ fn replace_placeholders(sql: &str, mut with: impl FnMut(usize) -> String) -> Str
 /// (`Backend::text_literal`; numbers as they are; NULL). For the few writes runner sends in
 /// one query with others, where a prepared statement cannot go.
 pub fn inline(backend: &dyn Backend, sql: &str, values: &[Value]) -> String {
-    replace_placeholders(sql, |i| match values.get(i) {
-        Some(Value::Int(Some(n))) => n.to_string(),
-        Some(Value::Text(Some(t))) => backend.text_literal(t),
-        _ => "NULL".to_string(),
+    replace_placeholders(sql, |i| {
+        values
+            .get(i)
+            .map_or("NULL".to_string(), |v| literal(backend, v))
     })
+}
+
+/// `value` as a literal of `backend`'s SQL.
+pub fn literal(backend: &dyn Backend, value: &Value) -> String {
+    match value {
+        Value::Int(Some(n)) => n.to_string(),
+        Value::Text(Some(t)) => backend.text_literal(t),
+        _ => "NULL".to_string(),
+    }
 }
 
 /// A value bound to a statement parameter.

@@ -77,14 +77,7 @@ impl Backend for Postgres {
                 Value::Text(_) => "text",
             })
             .collect();
-        let arguments: Vec<String> = values
-            .iter()
-            .map(|v| match v {
-                Value::Int(Some(n)) => n.to_string(),
-                Value::Text(Some(t)) => self.text_literal(t),
-                _ => "NULL".to_string(),
-            })
-            .collect();
+        let arguments: Vec<String> = values.iter().map(|v| super::literal(self, v)).collect();
         Some(Call {
             name: name.to_string(),
             prepare: format!("PREPARE {name} ({}) AS {sql}", types.join(", ")),
