@@ -398,7 +398,8 @@ pub struct CheckArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// The SQL dialect. Default: [migrations] dialect in runner.toml, else postgres.
+    /// The SQL dialect. Default: RUNNER_DIALECT, else [migrations] dialect in runner.toml, else
+    /// postgres.
     #[arg(long, value_enum)]
     pub dialect: Option<DialectArg>,
 

@@ -18,12 +18,8 @@ struct Target {
     files: Option<HashSet<String>>,
 }
 
-pub fn run(config: Option<&Config>, args: &CheckArgs) -> Result<ExitCode> {
-    let dialect = args
-        .dialect
-        .map(Dialect::from)
-        .or(config.map(|c| c.dialect.value))
-        .unwrap_or(crate::config::DEFAULT_DIALECT);
+/// `dialect`: `config::dialect_given`'s answer (flag, configuration, environment, default).
+pub fn run(config: Option<&Config>, dialect: Dialect, args: &CheckArgs) -> Result<ExitCode> {
     let targets = match (&args.paths[..], config) {
         ([], Some(config)) => vec![Target {
             dir: config.migrations_dir.value.clone(),

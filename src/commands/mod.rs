@@ -36,12 +36,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let plain = || load_config(global, None, None);
     match cli.command {
         Command::Check(args) => {
+            let given = overrides(global, None, None);
             let config = if args.paths.is_empty() {
                 Some(plain()?)
             } else {
-                Config::load_optional(&overrides(global, None, None))?
+                Config::load_optional(&given)?
             };
-            check::run(config.as_ref(), &args)
+            let flag = args.dialect.map(crate::config::Dialect::from);
+            let dialect = crate::config::dialect_given(flag, config.as_ref(), &given)?;
+            check::run(config.as_ref(), dialect, &args)
         }
         Command::Explain(args) => explain::run(&args),
         Command::Migrate(args) => migrate::run(&for_env(&args.env)?, &args),

@@ -33,7 +33,7 @@ use serde::Serialize;
 pub use crate::catalog::Layout;
 pub use database_url::{DatabaseUrl, Dialect, redact_text};
 pub use metrics::{MetricName, Metrics, MetricsSource, Unit};
-pub use resolve::Overrides;
+pub use resolve::{Overrides, dialect_given};
 
 /// The dialect when nothing names one: no `[migrations] dialect`, no database URL, no
 /// `--dialect`.

@@ -606,6 +606,34 @@ fn layout_setting(
     }
 }
 
+/// The dialect of a command that also runs without runner.toml (`runner check PATH...`):
+/// `--dialect`, else the configuration's (itself RUNNER_DIALECT > file > the environments'
+/// URLs > default), else RUNNER_DIALECT, else the default, through `pick`.
+pub fn dialect_given(
+    flag: Option<Dialect>,
+    config: Option<&super::Config>,
+    overrides: &Overrides,
+) -> Result<Dialect, ConfigError> {
+    let flag = flag.map(|d| (d, "--dialect"));
+    if let Some(config) = config {
+        return Ok(pick(flag, None, None, || config.dialect.value).value);
+    }
+    let env = match overrides.var("RUNNER_DIALECT") {
+        Some((text, name)) => Some((dialect_of_var(&text, name)?, name)),
+        None => None,
+    };
+    Ok(pick(flag, env, None, || super::DEFAULT_DIALECT).value)
+}
+
+fn dialect_of_var(text: &str, name: &str) -> Result<Dialect, ConfigError> {
+    Dialect::parse(text).ok_or_else(|| {
+        ConfigError::new(
+            None,
+            format!("{name}: `{text}` is not a dialect; use {}", Dialect::NAMES),
+        )
+    })
+}
+
 fn dialect(
     reader: &Reader<'_>,
     parsed: &FileConfig,
@@ -627,15 +655,7 @@ fn dialect(
         None => None,
     };
     let env = match reader.overrides.var("RUNNER_DIALECT") {
-        Some((text, name)) => Some((
-            Dialect::parse(&text).ok_or_else(|| {
-                ConfigError::new(
-                    None,
-                    format!("{name}: `{text}` is not a dialect; use {}", Dialect::NAMES),
-                )
-            })?,
-            name,
-        )),
+        Some((text, name)) => Some((dialect_of_var(&text, name)?, name)),
         None => None,
     };
     let mut url_dialects = environments

@@ -7,6 +7,7 @@
 //! connection and nothing else can sneak in between them.
 
 pub mod backoff;
+mod effect;
 pub mod lock;
 mod mysql;
 mod postgres;
@@ -22,6 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 pub use crate::error::DbError;
+pub use effect::{Effect, Expect, Part};
 
 use crate::config::{DatabaseUrl, Dialect};
 use crate::error::{Error, Result};
@@ -174,6 +176,51 @@ pub trait Backend: Sync {
     /// `column` read back as text (timestamps), and as a 64-bit integer.
     fn as_text(&self, column: &str) -> String;
     fn as_bigint(&self, column: &str) -> String;
+
+    /// The statements of a migration file, in order, as the database will be sent them
+    /// (PostgreSQL's own parser; runner's splitter, which knows trigger bodies and MySQL's
+    /// `DELIMITER` lines, elsewhere). `Err` with the parser's message.
+    fn split(&self, sql: &str) -> Result<Vec<String>, String>;
+    /// Whether DDL runs inside a transaction and rolls back with it. Not on MySQL: each DDL
+    /// statement commits by itself, so a file is never one transaction there, and runner
+    /// writes a file's progress rows around its statements instead.
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+    /// `None` when `statement` can run inside a transaction (and so commit together with its
+    /// progress row); otherwise how to tell afterwards whether it took effect.
+    fn outside_transaction(&self, statement: &str) -> Option<Effect>;
+    /// Whether runner reads which sessions hold the locks a statement will wait for, to wait
+    /// for a gap between them (`engine::gap`); PostgreSQL only, from `pg_locks`.
+    fn reads_table_locks(&self) -> bool {
+        false
+    }
+    /// `true`/`false` as SQL.
+    fn bool_literal(&self, value: bool) -> &'static str {
+        if value { "1" } else { "0" }
+    }
+    /// Bytes as an SQL literal.
+    fn bytes_literal(&self, bytes: &[u8]) -> String {
+        format!("X'{}'", hex::encode(bytes))
+    }
+    /// A bytes expression as lower-case hex text.
+    fn hex_of(&self, expr: &str) -> String {
+        format!("LOWER(HEX({expr}))")
+    }
+
+    /// Scratch databases (`runner verify`), as sqlx's `MigrateDatabase` makes them: `None`
+    /// where a database is a file (SQLite: a file in a temp folder), else what to say when
+    /// no server to make one on was given.
+    fn scratch_needs_server(&self) -> Option<&'static str> {
+        None
+    }
+    fn create_database_sql(&self, name: &str) -> String {
+        format!("CREATE DATABASE {name}")
+    }
+    /// Drops a scratch database, ending the sessions still on it where the database can.
+    fn drop_database_sql(&self, name: &str) -> String {
+        format!("DROP DATABASE IF EXISTS {name}")
+    }
 
     /// A lock wait that gave up (the statement can be retried).
     fn is_lock_timeout(&self, error: &DbError) -> bool;

@@ -5,7 +5,12 @@
 //! every migration runs statement by statement (`engine::statements`).
 
 use super::snapshot::COLUMN_ORDER;
-use super::{Backend, ColumnType, DbError, Limits, LockMethod, SnapshotQuery};
+use super::{
+    Backend, ColumnType, DbError, Effect, Expect, Limits, LockMethod, Part, SnapshotQuery,
+};
+use crate::config::Dialect;
+use crate::lint::model::Op;
+use crate::lint::{parse, split};
 
 pub struct Mysql;
 
@@ -16,6 +21,39 @@ const LOCK_NAME: &str = "CONCAT('runner:', DATABASE())";
 const SCHEMA: &str = "DATABASE()";
 
 impl Backend for Mysql {
+    fn split(&self, sql: &str) -> Result<Vec<String>, String> {
+        Ok(split::split_mysql(sql)
+            .into_iter()
+            .map(|c| c.text.to_string())
+            .collect())
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+
+    fn outside_transaction(&self, statement: &str) -> Option<Effect> {
+        // DDL commits by itself: it runs outside runner's transaction, marked in flight.
+        // Data changes run in a transaction with their progress row, atomically.
+        let first = statement
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        match first.as_str() {
+            "INSERT" | "UPDATE" | "DELETE" | "REPLACE" => None,
+            // No lasting effect: running it again is harmless.
+            "SELECT" | "DO" | "SET" => Some(Effect::Repeatable),
+            _ => Some(expectations(statement).map_or(Effect::Unknown, Effect::Schema)),
+        }
+    }
+
+    fn scratch_needs_server(&self) -> Option<&'static str> {
+        Some(
+            "verifying MySQL migrations needs a server for the scratch database: pass --database-url mysql://... (a user allowed to CREATE and DROP DATABASE; runner creates and drops its own) or --env ENV",
+        )
+    }
+
     fn lock(&self) -> LockMethod {
         LockMethod::Session {
             // NULL is an error (out of memory, the thread killed), never "not taken".
@@ -222,4 +260,62 @@ impl Backend for Mysql {
     fn index_validity_sql(&self) -> Option<&'static str> {
         None
     }
+}
+
+/// What a MySQL DDL statement leaves in the catalog, when every one of its operations says;
+/// `None` for one whose effect cannot be read back (a view, a procedure, a type change).
+fn expectations(statement: &str) -> Option<Vec<Expect>> {
+    let parsed = parse::parse(statement, Dialect::Mysql);
+    if !parsed.errors.is_empty() {
+        return None;
+    }
+    let ops: Vec<&Op> = parsed.statements.iter().flat_map(|s| &s.ops).collect();
+    let table = |t: &str, present: bool| Expect {
+        table: t.to_string(),
+        part: None,
+        present,
+    };
+    let column = |t: &str, c: &str, present: bool| Expect {
+        table: t.to_string(),
+        part: Some(Part::Column(c.to_string())),
+        present,
+    };
+    let mut out = Vec::new();
+    for op in &ops {
+        match op {
+            Op::CreateTable { table: t, .. } => out.push(table(t, true)),
+            Op::DropTable { tables } => out.extend(tables.iter().map(|t| table(t, false))),
+            Op::AddColumn(c) => out.push(column(&c.table, &c.column, true)),
+            Op::MysqlAddColumn {
+                table: t,
+                column: c,
+                ..
+            } => out.push(column(t, c, true)),
+            Op::DropColumn {
+                table: t,
+                column: c,
+            } => out.push(column(t, c, false)),
+            Op::RenameColumn { table: t, from, to } => {
+                out.push(column(t, from, false));
+                out.push(column(t, to, true));
+            }
+            Op::RenameTable { from, to } => {
+                out.push(table(from, false));
+                out.push(table(to, true));
+            }
+            Op::CreateIndex {
+                table: t,
+                name: Some(name),
+                ..
+            } => out.push(Expect {
+                table: t.clone(),
+                part: Some(Part::Index(name.clone())),
+                present: true,
+            }),
+            // They come with the operations above and change nothing of their own.
+            Op::AlterAlgorithm { .. } | Op::TableCopy { .. } => {}
+            _ => return None,
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }

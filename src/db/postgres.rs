@@ -4,7 +4,7 @@
 //! `pg_catalog`.
 
 use super::snapshot::COLUMN_ORDER;
-use super::{Backend, Call, ColumnType, DbError, Limits, LockMethod, SnapshotQuery, Value};
+use super::{Backend, Call, ColumnType, DbError, Effect, Limits, LockMethod, SnapshotQuery, Value};
 
 /// The advisory lock key: "runner" in ASCII, then 1.
 pub const LOCK_KEY: i64 = 0x7275_6e6e_6572_0001;
@@ -15,6 +15,49 @@ pub struct Postgres;
 const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'";
 
 impl Backend for Postgres {
+    fn split(&self, sql: &str) -> Result<Vec<String>, String> {
+        Ok(pg_query::split_with_parser(sql)
+            .map_err(|e| match e {
+                pg_query::Error::Split(m) | pg_query::Error::Parse(m) => m,
+                other => other.to_string(),
+            })?
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect())
+    }
+
+    fn outside_transaction(&self, statement: &str) -> Option<Effect> {
+        outside_transaction(statement)
+    }
+
+    fn reads_table_locks(&self) -> bool {
+        true
+    }
+
+    fn bool_literal(&self, value: bool) -> &'static str {
+        if value { "TRUE" } else { "FALSE" }
+    }
+
+    fn bytes_literal(&self, bytes: &[u8]) -> String {
+        format!("decode('{}', 'hex')", hex::encode(bytes))
+    }
+
+    fn hex_of(&self, expr: &str) -> String {
+        format!("encode({expr}, 'hex')")
+    }
+
+    fn scratch_needs_server(&self) -> Option<&'static str> {
+        Some(
+            "verifying PostgreSQL migrations needs a server for the scratch database: pass --database-url postgres://... (any database on it; runner creates and drops its own) or --env ENV",
+        )
+    }
+
+    fn drop_database_sql(&self, name: &str) -> String {
+        // Sessions still on it (a killed statement's) are ended with it.
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    }
+
     fn lock(&self) -> LockMethod {
         LockMethod::Session {
             try_sql: format!("SELECT pg_try_advisory_lock({LOCK_KEY})::text"),
@@ -229,5 +272,86 @@ impl Backend for Postgres {
         Some(
             "SELECT i.indisvalid::text FROM pg_catalog.pg_index i WHERE i.indexrelid = to_regclass($1)",
         )
+    }
+}
+
+/// `Backend::outside_transaction` for PostgreSQL: read from the statement's parse tree.
+fn outside_transaction(statement: &str) -> Option<Effect> {
+    use pg_query::NodeEnum;
+    use pg_query::protobuf::ObjectType;
+    let parsed = pg_query::parse(statement, 0).ok()?;
+    let node = parsed
+        .protobuf
+        .stmts
+        .first()?
+        .stmt
+        .as_ref()?
+        .node
+        .as_ref()?;
+    let qualified = |schema: &str, name: &str| {
+        if schema.is_empty() {
+            quote_ident(name)
+        } else {
+            format!("{}.{}", quote_ident(schema), quote_ident(name))
+        }
+    };
+    match node {
+        NodeEnum::IndexStmt(s) if s.concurrent => {
+            let schema = s.relation.as_ref().map_or("", |r| r.schemaname.as_str());
+            // An unnamed index gets a name from the server; nothing to look up by.
+            Some(if s.idxname.is_empty() {
+                Effect::Unknown
+            } else {
+                Effect::CreatesIndex(qualified(schema, &s.idxname))
+            })
+        }
+        NodeEnum::DropStmt(s)
+            if s.concurrent && ObjectType::try_from(s.remove_type) == Ok(ObjectType::ObjectIndex) =>
+        {
+            let names = s
+                .objects
+                .iter()
+                .map(|o| match o.node.as_ref() {
+                    Some(NodeEnum::List(list)) => list
+                        .items
+                        .iter()
+                        .filter_map(|i| match i.node.as_ref() {
+                            Some(NodeEnum::String(s)) => Some(quote_ident(&s.sval)),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>()
+                        .join("."),
+                    _ => String::new(),
+                })
+                .collect();
+            Some(Effect::DropsIndexes(names))
+        }
+        NodeEnum::ReindexStmt(s)
+            if s.params.iter().any(|p| {
+                matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently")
+            }) =>
+        {
+            Some(Effect::Repeatable)
+        }
+        NodeEnum::VacuumStmt(_) | NodeEnum::AlterSystemStmt(_) => Some(Effect::Repeatable),
+        NodeEnum::CreatedbStmt(_)
+        | NodeEnum::DropdbStmt(_)
+        | NodeEnum::CreateTableSpaceStmt(_)
+        | NodeEnum::DropTableSpaceStmt(_) => Some(Effect::Unknown),
+        _ => None,
+    }
+}
+
+/// An identifier as SQL text and for `to_regclass`: bare when PostgreSQL would read it back
+/// unchanged (lower-case letters, digits, `_`), quoted otherwise.
+pub fn quote_ident(name: &str) -> String {
+    let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }

@@ -3,11 +3,31 @@
 //! from `sqlite_master` and `pragma_table_xinfo`.
 
 use super::snapshot::COLUMN_ORDER;
-use super::{Backend, ColumnType, DbError, ForeignKeyGuard, Limits, LockMethod, SnapshotQuery};
+use super::{
+    Backend, ColumnType, DbError, Effect, ForeignKeyGuard, Limits, LockMethod, SnapshotQuery,
+};
 
 pub struct Sqlite;
 
 impl Backend for Sqlite {
+    fn split(&self, sql: &str) -> Result<Vec<String>, String> {
+        Ok(crate::lint::split::split(sql)
+            .into_iter()
+            .map(|c| c.text.to_string())
+            .collect())
+    }
+
+    fn outside_transaction(&self, statement: &str) -> Option<Effect> {
+        // VACUUM refuses a transaction; a pragma inside one is silently ignored (foreign_keys)
+        // or refused (journal_mode).
+        let first = statement
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        matches!(first.as_str(), "VACUUM" | "PRAGMA").then_some(Effect::Repeatable)
+    }
+
     fn lock(&self) -> LockMethod {
         LockMethod::File
     }

@@ -183,17 +183,14 @@ pub async fn present(conn: &mut Conn) -> Result<Vec<Tool>, DbError> {
 }
 
 fn text(dialect: Dialect, expr: &str) -> String {
-    match dialect {
-        Dialect::Mysql => format!("CAST({expr} AS CHAR)"),
-        _ => format!("CAST({expr} AS TEXT)"),
-    }
+    format!(
+        "CAST({expr} AS {})",
+        crate::db::backend(dialect).cast_text()
+    )
 }
 
 fn hex(dialect: Dialect, expr: &str) -> String {
-    match dialect {
-        Dialect::Postgres => format!("encode({expr}, 'hex')"),
-        _ => format!("LOWER(HEX({expr}))"),
-    }
+    crate::db::backend(dialect).hex_of(expr)
 }
 
 fn truthy(value: Option<&str>) -> bool {
@@ -770,16 +767,13 @@ pub async fn mirror(
     let Some(tool) = Tool::of_layout(layout).filter(|t| t.mirror_table().is_some()) else {
         return Ok(());
     };
-    let d = conn.dialect();
+    let (d, backend) = (conn.dialect(), conn.backend());
     let table = tool.table();
     conn.execute(&mirror_table_sql(tool, d)).await?;
     match (tool, applied) {
         (Tool::Sqlx, true) => {
             let checksum = Sha384::digest(m.forward.sql.as_bytes());
-            let literal = match d {
-                Dialect::Postgres => format!("decode('{}', 'hex')", hex::encode(checksum)),
-                _ => format!("X'{}'", hex::encode(checksum)),
-            };
+            let literal = backend.bytes_literal(&checksum);
             conn.exec(
                 format!("DELETE FROM {table} WHERE version = $1"),
                 vec![m.version.into()],
@@ -788,7 +782,7 @@ pub async fn mirror(
             conn.exec(
                 format!(
                     "INSERT INTO {table} (version, description, success, checksum, execution_time) VALUES ($1, $2, {}, {literal}, $3)",
-                    if d == Dialect::Postgres { "TRUE" } else { "1" }
+                    backend.bool_literal(true)
                 ),
                 vec![
                     m.version.into(),
@@ -826,12 +820,7 @@ pub async fn mirror(
             conn.exec(
                 format!(
                     "INSERT INTO {table} (version_id, is_applied) VALUES ($1, {})",
-                    match (d, applied) {
-                        (Dialect::Postgres, true) => "TRUE",
-                        (Dialect::Postgres, false) => "FALSE",
-                        (_, true) => "1",
-                        (_, false) => "0",
-                    }
+                    backend.bool_literal(applied)
                 ),
                 vec![m.version.into()],
             )
@@ -854,7 +843,7 @@ pub async fn mirror(
                 conn.exec(
                     format!(
                         "INSERT INTO {table} (version, dirty) VALUES ($1, {})",
-                        if d == Dialect::Postgres { "FALSE" } else { "0" }
+                        backend.bool_literal(false)
                     ),
                     vec![v.into()],
                 )

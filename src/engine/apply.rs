@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use super::gap::{self, Holder};
 use super::history::{Failure, History, Mark, Mode, NewRow, RunInfo, State};
 use super::plan::Step;
-use super::statements::{Effect, outside_transaction};
+use super::statements::outside_transaction;
 use crate::config::Dialect;
+use crate::db::Effect;
 use crate::db::backoff::Backoff;
 use crate::db::{Conn, DbError, IndexState, Limits, index_state};
 
@@ -130,7 +131,10 @@ fn start_sql(
     dialect: Dialect,
 ) -> Option<String> {
     let first = step.script.statements.first()?;
-    if dialect != Dialect::Mysql || step.script.mode != Mode::Statement || step.resume_from > 0 {
+    if crate::db::backend(dialect).transactional_ddl()
+        || step.script.mode != Mode::Statement
+        || step.resume_from > 0
+    {
         return None;
     }
     let in_flight = outside_transaction(first, dialect).map(|_| 1);
@@ -352,9 +356,9 @@ async fn statement_mode(
     // on MySQL from the first statement, DDL first, in the same query as that statement (it
     // commits before the DDL does, so a crash in between is settled from the catalog as
     // ever); elsewhere, its own write.
-    let mut prefix = match (dialect, in_flight) {
-        _ if job.chain.started => None,
-        (Dialect::Mysql, Some(n)) if first == 0 => Some(history.start_sql(row, run, Some(n))),
+    let mut prefix = match in_flight {
+        _ if job.chain.started || conn.backend().transactional_ddl() => None,
+        Some(n) if first == 0 => Some(history.start_sql(row, run, Some(n))),
         _ => None,
     };
     if prefix.is_none() && !job.chain.started {
@@ -473,8 +477,9 @@ async fn statement_mode(
         return Ok(next_start.is_some());
     }
     let took = ms(started.elapsed());
-    if dialect == Dialect::Mysql {
-        // The row's end, its event and the next one's start: one transaction, one query.
+    if !conn.backend().transactional_ddl() {
+        // MySQL: the row's end, its event and the next one's start: one transaction, one
+        // query.
         let finish = Finish {
             run,
             step,
@@ -683,8 +688,8 @@ async fn in_own_transaction(
 ) -> Result<(), DbError> {
     let (history, counter, done) = (at.history, at.counter, at.index as i64 + 1);
     let result = async {
-        if let (Some(f), Counter::Forward(version), Dialect::Mysql) =
-            (at.marks.finish, counter, conn.dialect())
+        if let (Some(f), Counter::Forward(version), false) =
+            (at.marks.finish, counter, conn.backend().transactional_ddl())
         {
             // The transaction, the statement, the row's end, its event (the next migration's
             // start) and the COMMIT in one query: MySQL stops at the first error, and nothing

@@ -93,8 +93,8 @@ pub fn targets<'a>(
     statements: impl IntoIterator<Item = &'a str>,
     dialect: Dialect,
 ) -> Vec<(String, Mode)> {
-    // Only PostgreSQL's locks are read (`wait_for_gap`): elsewhere, nothing to parse for.
-    if dialect != Dialect::Postgres {
+    // Only where locks are read (`wait_for_gap`) is there anything to parse for.
+    if !crate::db::backend(dialect).reads_table_locks() {
         return Vec::new();
     }
     let parsed: Vec<_> = statements
@@ -116,7 +116,7 @@ pub fn targets_of<'a>(
     ops: impl IntoIterator<Item = &'a Op>,
 ) -> Vec<(String, Mode)> {
     let mut out: Vec<(String, Mode)> = Vec::new();
-    if dialect != Dialect::Postgres {
+    if !crate::db::backend(dialect).reads_table_locks() {
         return out;
     }
     let mut created: Vec<String> = Vec::new();
@@ -266,7 +266,7 @@ pub async fn wait_for_gap(
     waiting: &mut dyn FnMut(&Holder, Duration),
 ) -> Result<Duration, DbError> {
     let started = Instant::now();
-    if conn.dialect() != Dialect::Postgres || targets.is_empty() || limits.gap_wait.is_zero() {
+    if !conn.backend().reads_table_locks() || targets.is_empty() || limits.gap_wait.is_zero() {
         return Ok(Duration::ZERO);
     }
     loop {

@@ -121,21 +121,15 @@ struct Upsert<'a> {
     attempts: i64,
     finished: Option<(i64, i64)>,
     in_flight: Option<i64>,
-    /// An audit event (kind, detail) written by the same statement, where the database can
-    /// (PostgreSQL: a data-modifying CTE); `None`, or elsewhere, by the caller.
-    event: Option<(&'a str, Detail<'a>)>,
+    /// An audit event written by the same statement, where the database can (PostgreSQL: a
+    /// data-modifying CTE): its kind, and its detail's text before and after the migration's
+    /// duration in milliseconds (as written to the row, `plus_query` included). `None`: the
+    /// caller writes its event.
+    event: Option<(&'a str, (&'a str, &'a str))>,
     /// SQL for the milliseconds since the server received the query this statement is part
     /// of, added to the duration in `finished` (`Backend::query_elapsed_ms`): the row is sent
     /// in one query with the migration's last statement, whose time only the server knows.
     plus_query: Option<&'static str>,
-}
-
-/// An audit event's detail: text, or text around the migration's duration in milliseconds
-/// (as written to the row, `Upsert::plus_query` included).
-#[derive(Clone, Copy)]
-enum Detail<'a> {
-    Text(&'a str),
-    AroundMs(&'a str, &'a str),
 }
 
 /// How far a statement-mode migration or rollback got, recorded as it goes.
@@ -470,8 +464,9 @@ impl History {
     /// The row of a migration that ran whole inside the transaction this writes in: written
     /// once, finished (`done` statements, `duration_ms`), where `start` + `finish` would take
     /// two round trips. Nobody outside the transaction could have seen it `applying`.
-    /// With its `migration_applied` audit event: one statement on PostgreSQL (a CTE), two
-    /// elsewhere, in the caller's transaction either way.
+    /// With its `migration_applied` audit event, in the caller's transaction. (PostgreSQL
+    /// writes both in one prepared statement sent with the last statement instead:
+    /// `applied_with_last_statement`.)
     #[allow(clippy::too_many_arguments)]
     pub async fn applied_in_transaction(
         &self,
@@ -483,21 +478,17 @@ impl History {
         duration_ms: i64,
         detail: &str,
     ) -> Result<(), DbError> {
-        let together = conn.dialect() == crate::config::Dialect::Postgres;
         let how = Upsert {
             state: State::Applied,
             attempts,
             finished: Some((done, duration_ms)),
             in_flight: None,
-            event: together.then_some(("migration_applied", Detail::Text(detail))),
+            event: None,
             plus_query: None,
         };
         self.upsert(conn, row, run, how).await?;
-        if !together {
-            self.event(conn, run, Some(row.version), "migration_applied", detail)
-                .await?;
-        }
-        Ok(())
+        self.event(conn, run, Some(row.version), "migration_applied", detail)
+            .await
     }
 
     /// `applied_in_transaction` (the row and its event in one statement) as a prepared
@@ -520,7 +511,7 @@ impl History {
             attempts,
             finished: Some((row.statements_total, ms_before)),
             in_flight: None,
-            event: Some(("migration_applied", Detail::AroundMs(detail.0, detail.1))),
+            event: Some(("migration_applied", detail)),
             plus_query,
         };
         let (sql, values) = self.upsert_query(row, run, how);
@@ -667,28 +658,22 @@ impl History {
         }
         let sql = match event {
             None => sql,
-            Some((kind, detail)) => {
+            Some((kind, (before, after))) => {
                 let n = values.len();
-                let (text, after) = match detail {
-                    Detail::Text(text) => (text, None),
-                    Detail::AroundMs(before, after) => (before, Some(after)),
-                };
                 values.extend([
                     run.environment.clone().into(),
                     run.deploy_id.clone().into(),
                     kind.into(),
-                    text.into(),
+                    before.into(),
                     run.actor.clone().into(),
+                    after.into(),
                 ]);
-                let mut detail = format!("${}", n + 4);
-                if let Some(after) = after {
-                    values.push(after.into());
-                    detail = format!(
-                        "{detail} || CAST({duration} AS {}) || ${}",
-                        b.cast_text(),
-                        n + 6
-                    );
-                }
+                let detail = format!(
+                    "${} || CAST({duration} AS {}) || ${}",
+                    n + 4,
+                    b.cast_text(),
+                    n + 6
+                );
                 format!(
                     "WITH written AS ({sql} RETURNING version)
                      INSERT INTO {} (environment, deploy_id, version, kind, detail, actor)

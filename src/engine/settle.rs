@@ -4,10 +4,11 @@
 //! run neither repeats a statement that completed nor skips one that did not.
 
 use super::history::{History, HistoryRow, Mark, State};
-use super::statements::{Effect, Expect, Part, outside_transaction, stored_script};
+use super::statements::{outside_transaction, stored_script};
 use crate::catalog::directives::FileRole;
 use crate::config::Dialect;
 use crate::db::{Conn, DbError, IndexState, index_state};
+use crate::db::{Effect, Expect, Part};
 
 /// What the catalog said of one in-flight statement.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use crate::catalog::checksum::normalize;
 use crate::catalog::directives::{self, FileRole};
 use crate::catalog::{Checksums, SqlFile};
 use crate::config::Dialect;
-use crate::lint::model::Op;
-use crate::lint::{parse, split};
+use crate::db::Effect;
+use crate::lint::parse;
 
 /// The statements of one file, in order, ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,33 +25,16 @@ pub struct Script {
 /// CONCURRENTLY). A file the parser rejects is an error: the database would reject it too.
 pub fn script(file: &SqlFile, dialect: Dialect) -> Result<Script, String> {
     let sql = file.sql.strip_prefix('\u{feff}').unwrap_or(&file.sql);
-    let statements: Vec<String> = match dialect {
-        Dialect::Postgres => pg_query::split_with_parser(sql)
-            .map_err(|e| match e {
-                pg_query::Error::Split(m) | pg_query::Error::Parse(m) => m,
-                other => other.to_string(),
-            })?
-            .into_iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        Dialect::Mysql => split::split_mysql(sql)
-            .into_iter()
-            .map(|c| c.text.to_string())
-            .collect(),
-        Dialect::Sqlite => split::split(sql)
-            .into_iter()
-            .map(|c| c.text.to_string())
-            .collect(),
-    };
+    let backend = crate::db::backend(dialect);
+    let statements = backend.split(sql)?;
     let parsed = parse::parse(sql, dialect);
     // Only what the database would reject too stops a file; a MySQL statement sqlparser
     // cannot read is MySQL's to judge.
     if let Some(error) = parsed.errors.iter().find(|e| e.certain) {
         return Err(format!("line {}: {}", error.line, error.message));
     }
-    // MySQL commits each DDL statement by itself: a file is never one transaction there.
-    let mode = if dialect == Dialect::Mysql
+    // Where each DDL statement commits by itself (MySQL), a file is never one transaction.
+    let mode = if !backend.transactional_ddl()
         || file.directives.no_transaction
         || parsed.needs_statement_mode()
     {
@@ -67,210 +50,10 @@ pub fn script(file: &SqlFile, dialect: Dialect) -> Result<Script, String> {
     })
 }
 
-/// What a statement that must run outside a transaction leaves behind, so that a run that
-/// stopped while it ran can read from the catalog whether it took effect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// `CREATE INDEX CONCURRENTLY`: done when the index (schema-qualified when its table is)
-    /// exists and is valid.
-    CreatesIndex(String),
-    /// `DROP INDEX CONCURRENTLY`: done when none of the indexes exists any more.
-    DropsIndexes(Vec<String>),
-    /// Running it again is harmless: `REINDEX CONCURRENTLY`, `VACUUM`, `ALTER SYSTEM`, a pragma.
-    Repeatable,
-    /// MySQL DDL (each statement commits by itself, atomically): done when the catalog shows
-    /// every one of these (a table created, a column added, an index dropped...).
-    Schema(Vec<Expect>),
-    /// Its effect cannot be read back (a procedure that commits, `CREATE DATABASE`): a person
-    /// must say whether it ran.
-    Unknown,
-}
-
-/// What the catalog shows once a DDL statement took effect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expect {
-    pub table: String,
-    /// A column or an index of `table`; `None` for the table itself.
-    pub part: Option<Part>,
-    /// Whether it exists afterwards.
-    pub present: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Part {
-    Column(String),
-    Index(String),
-}
-
-/// What a MySQL DDL statement leaves in the catalog, when every one of its operations says;
-/// `None` for one whose effect cannot be read back (a view, a procedure, a type change).
-fn mysql_expectations(statement: &str) -> Option<Vec<Expect>> {
-    let parsed = parse::parse(statement, Dialect::Mysql);
-    if !parsed.errors.is_empty() {
-        return None;
-    }
-    let ops: Vec<&Op> = parsed.statements.iter().flat_map(|s| &s.ops).collect();
-    let table = |t: &str, present: bool| Expect {
-        table: t.to_string(),
-        part: None,
-        present,
-    };
-    let column = |t: &str, c: &str, present: bool| Expect {
-        table: t.to_string(),
-        part: Some(Part::Column(c.to_string())),
-        present,
-    };
-    let mut out = Vec::new();
-    for op in &ops {
-        match op {
-            Op::CreateTable { table: t, .. } => out.push(table(t, true)),
-            Op::DropTable { tables } => out.extend(tables.iter().map(|t| table(t, false))),
-            Op::AddColumn(c) => out.push(column(&c.table, &c.column, true)),
-            Op::MysqlAddColumn {
-                table: t,
-                column: c,
-                ..
-            } => out.push(column(t, c, true)),
-            Op::DropColumn {
-                table: t,
-                column: c,
-            } => out.push(column(t, c, false)),
-            Op::RenameColumn { table: t, from, to } => {
-                out.push(column(t, from, false));
-                out.push(column(t, to, true));
-            }
-            Op::RenameTable { from, to } => {
-                out.push(table(from, false));
-                out.push(table(to, true));
-            }
-            Op::CreateIndex {
-                table: t,
-                name: Some(name),
-                ..
-            } => out.push(Expect {
-                table: t.clone(),
-                part: Some(Part::Index(name.clone())),
-                present: true,
-            }),
-            // They come with the operations above and change nothing of their own.
-            Op::AlterAlgorithm { .. } | Op::TableCopy { .. } => {}
-            _ => return None,
-        }
-    }
-    (!out.is_empty()).then_some(out)
-}
-
 /// `None` when `statement` can run inside a transaction (and so commit together with its
 /// progress row); otherwise how to tell afterwards whether it took effect.
 pub fn outside_transaction(statement: &str, dialect: Dialect) -> Option<Effect> {
-    match dialect {
-        Dialect::Postgres => postgres_outside_transaction(statement),
-        Dialect::Sqlite => {
-            // VACUUM refuses a transaction; a pragma inside one is silently ignored (foreign_keys)
-            // or refused (journal_mode).
-            let first = statement
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_ascii_uppercase();
-            matches!(first.as_str(), "VACUUM" | "PRAGMA").then_some(Effect::Repeatable)
-        }
-        // DDL commits by itself: it runs outside runner's transaction, marked in flight.
-        // Data changes run in a transaction with their progress row, atomically.
-        Dialect::Mysql => {
-            let first = statement
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_ascii_uppercase();
-            match first.as_str() {
-                "INSERT" | "UPDATE" | "DELETE" | "REPLACE" => None,
-                // No lasting effect: running it again is harmless.
-                "SELECT" | "DO" | "SET" => Some(Effect::Repeatable),
-                _ => Some(mysql_expectations(statement).map_or(Effect::Unknown, Effect::Schema)),
-            }
-        }
-    }
-}
-
-fn postgres_outside_transaction(statement: &str) -> Option<Effect> {
-    use pg_query::NodeEnum;
-    use pg_query::protobuf::ObjectType;
-    let parsed = pg_query::parse(statement, 0).ok()?;
-    let node = parsed
-        .protobuf
-        .stmts
-        .first()?
-        .stmt
-        .as_ref()?
-        .node
-        .as_ref()?;
-    let qualified = |schema: &str, name: &str| {
-        if schema.is_empty() {
-            quote_ident(name)
-        } else {
-            format!("{}.{}", quote_ident(schema), quote_ident(name))
-        }
-    };
-    match node {
-        NodeEnum::IndexStmt(s) if s.concurrent => {
-            let schema = s.relation.as_ref().map_or("", |r| r.schemaname.as_str());
-            // An unnamed index gets a name from the server; nothing to look up by.
-            Some(if s.idxname.is_empty() {
-                Effect::Unknown
-            } else {
-                Effect::CreatesIndex(qualified(schema, &s.idxname))
-            })
-        }
-        NodeEnum::DropStmt(s)
-            if s.concurrent && ObjectType::try_from(s.remove_type) == Ok(ObjectType::ObjectIndex) =>
-        {
-            let names = s
-                .objects
-                .iter()
-                .map(|o| match o.node.as_ref() {
-                    Some(NodeEnum::List(list)) => list
-                        .items
-                        .iter()
-                        .filter_map(|i| match i.node.as_ref() {
-                            Some(NodeEnum::String(s)) => Some(quote_ident(&s.sval)),
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>()
-                        .join("."),
-                    _ => String::new(),
-                })
-                .collect();
-            Some(Effect::DropsIndexes(names))
-        }
-        NodeEnum::ReindexStmt(s)
-            if s.params.iter().any(|p| {
-                matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently")
-            }) =>
-        {
-            Some(Effect::Repeatable)
-        }
-        NodeEnum::VacuumStmt(_) | NodeEnum::AlterSystemStmt(_) => Some(Effect::Repeatable),
-        NodeEnum::CreatedbStmt(_)
-        | NodeEnum::DropdbStmt(_)
-        | NodeEnum::CreateTableSpaceStmt(_)
-        | NodeEnum::DropTableSpaceStmt(_) => Some(Effect::Unknown),
-        _ => None,
-    }
-}
-
-/// An identifier as SQL text and for `to_regclass`: bare when PostgreSQL would read it back
-/// unchanged (lower-case letters, digits, `_`), quoted otherwise.
-pub fn quote_ident(name: &str) -> String {
-    let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
+    crate::db::backend(dialect).outside_transaction(statement)
 }
 
 /// The script of SQL text kept in the history (a migration or its rollback as it was at apply

@@ -116,53 +116,65 @@ pub struct Scratch {
 impl Scratch {
     /// SQLite: a file in a temp folder. PostgreSQL: a new database on the server of `server`.
     pub async fn create(dialect: Dialect, server: Option<&DatabaseUrl>) -> Result<Scratch> {
-        match (dialect, server) {
-            (Dialect::Sqlite, _) => {
-                let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-                let path = dir.path().join("verify.db");
-                let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display()), dir.path())
-                    .map_err(Error::Usage)?;
-                let conn = Conn::open(&url, "runner verify").await?;
-                Ok(Scratch { conn, server: None, _dir: Some(dir), dialect, origin: None })
+        let backend = crate::db::backend(dialect);
+        let Some(needs_server) = backend.scratch_needs_server() else {
+            let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            let path = dir.path().join("verify.db");
+            let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display()), dir.path())
+                .map_err(Error::Usage)?;
+            let conn = Conn::open(&url, "runner verify").await?;
+            return Ok(Scratch {
+                conn,
+                server: None,
+                _dir: Some(dir),
+                dialect,
+                origin: None,
+            });
+        };
+        let Some(server) = server.filter(|s| s.dialect() == dialect) else {
+            return Err(Error::Usage(needs_server.into()));
+        };
+        let mut admin = Conn::open(server, "runner verify").await?;
+        // Named after the database it was made from, so a person (or a test) can tell whose
+        // it is.
+        let source: String = url::Url::from_str(server.expose())
+            .ok()
+            .map(|u| u.path().trim_start_matches('/').to_ascii_lowercase())
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(20)
+            .collect();
+        let name = format!(
+            "runner_verify_{source}_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+        );
+        admin
+            .execute(&backend.create_database_sql(&name))
+            .await
+            .map_err(|e| Error::Database {
+                context: format!(
+                    "could not create the scratch database {name} on {}",
+                    server.redacted()
+                ),
+                source: e,
+            })?;
+        let url = with_database(server, &name)?;
+        match Conn::open(&url, "runner verify").await {
+            Ok(conn) => Ok(Scratch {
+                conn,
+                server: Some((admin, name)),
+                _dir: None,
+                dialect,
+                origin: Some(server.clone()),
+            }),
+            Err(e) => {
+                let _ = admin.execute(&backend.drop_database_sql(&name)).await;
+                Err(e)
             }
-            (Dialect::Postgres | Dialect::Mysql, Some(server)) if server.dialect() == dialect => {
-                let mut admin = Conn::open(server, "runner verify").await?;
-                // Named after the database it was made from, so a person (or a test) can tell
-                // whose it is.
-                let source: String = url::Url::from_str(server.expose())
-                    .ok()
-                    .map(|u| u.path().trim_start_matches('/').to_ascii_lowercase())
-                    .unwrap_or_default()
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .take(20)
-                    .collect();
-                let name = format!(
-                    "runner_verify_{source}_{}_{}",
-                    std::process::id(),
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis())
-                );
-                admin.execute(&format!("CREATE DATABASE {name}")).await.map_err(|e| Error::Database {
-                    context: format!("could not create the scratch database {name} on {}", server.redacted()),
-                    source: e,
-                })?;
-                let url = with_database(server, &name)?;
-                match Conn::open(&url, "runner verify").await {
-                    Ok(conn) => Ok(Scratch { conn, server: Some((admin, name)), _dir: None, dialect, origin: Some(server.clone()) }),
-                    Err(e) => {
-                        let _ = admin.execute(&format!("DROP DATABASE IF EXISTS {name}")).await;
-                        Err(e)
-                    }
-                }
-            }
-            (Dialect::Postgres, _) => Err(Error::Usage(
-                "verifying PostgreSQL migrations needs a server for the scratch database: pass --database-url postgres://... (any database on it; runner creates and drops its own) or --env ENV".into(),
-            )),
-            (Dialect::Mysql, _) => Err(Error::Usage(
-                "verifying MySQL migrations needs a server for the scratch database: pass --database-url mysql://... (a user allowed to CREATE and DROP DATABASE; runner creates and drops its own) or --env ENV".into(),
-            )),
         }
     }
 
@@ -178,11 +190,7 @@ impl Scratch {
     pub async fn remove(self) {
         self.conn.close().await;
         if let Some((mut admin, name)) = self.server {
-            let drop = match self.dialect {
-                // Sessions still on it (a killed statement's) are ended with it.
-                Dialect::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                _ => format!("DROP DATABASE IF EXISTS {name}"),
-            };
+            let drop = crate::db::backend(self.dialect).drop_database_sql(&name);
             let _ = admin.execute(&drop).await;
             admin.close().await;
         }

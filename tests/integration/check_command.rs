@@ -278,3 +278,34 @@ fn sqlite_pragmas_and_triggers_are_not_parse_errors() {
         .run()
         .expect_code(0);
 }
+
+#[test]
+fn runner_dialect_applies_without_a_runner_toml() {
+    // MySQL's DELIMITER lines: a file only runner's MySQL splitter reads.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("V1__p.sql"),
+        "DELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; END //\nDELIMITER ;\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("V1__p.down.sql"), "DROP PROCEDURE p;\n").unwrap();
+    let run = |vars: &[(&str, &str)]| {
+        let mut runner = Runner::new(tmp.path()).args(["check", "."]);
+        for (k, v) in vars {
+            runner = runner.env(k, v);
+        }
+        runner.run()
+    };
+    let as_postgres = run(&[]);
+    assert_ne!(as_postgres.code, 0, "{}", as_postgres.all());
+    run(&[("RUNNER_DIALECT", "mysql")]).expect_code(0);
+    // The flag wins over the variable.
+    let flagged = Runner::new(tmp.path())
+        .args(["check", "--dialect", "postgres", "."])
+        .env("RUNNER_DIALECT", "mysql")
+        .run();
+    assert_ne!(flagged.code, 0, "{}", flagged.all());
+    run(&[("RUNNER_DIALECT", "oracle")])
+        .expect_code(2)
+        .stderr_has("RUNNER_DIALECT");
+}
