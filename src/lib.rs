@@ -19,6 +19,7 @@ pub(crate) mod deploy;
 pub(crate) mod engine;
 pub mod error;
 pub mod flags;
+pub(crate) mod haproxy;
 pub(crate) mod hints;
 pub mod lint;
 pub(crate) mod report;

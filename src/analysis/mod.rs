@@ -8,7 +8,6 @@
 //!
 //! Used by the canary steps and the post-deploy watch (`deploy`) and by `runner status`.
 
-pub mod haproxy;
 mod promql;
 mod scrape;
 pub mod sequential;
@@ -17,6 +16,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+use crate::haproxy;
 
 use crate::config::{Environment, MetricName, Metrics, MetricsSource, Server};
 

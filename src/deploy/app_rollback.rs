@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
+use super::record::validate_version;
 use super::record::{self, Lease};
 use super::run::{Phase, Reporter, Run, Status};
 use super::strategy::{Chosen, Strategy};
-use super::validate_version;
 use crate::catalog::Catalog;
 use crate::config::{Config, Environment};
 use crate::db::{Conn, lock};

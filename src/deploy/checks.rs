@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::health::{self, Verdict};
 use super::run::{Phase, Run, Status};
-use super::strategy::{Failure, Step};
+use super::step::{Failure, Step, enter};
 use crate::db::Conn;
 use crate::engine::journal::Kind;
 
@@ -38,13 +38,6 @@ pub async fn hook(
         )));
     }
     Ok(())
-}
-
-/// Moves the run to `phase`; a journal that cannot be written stops the run before it acts.
-pub async fn enter(run: &mut Run<'_>, conn: &mut Conn, phase: Phase) -> Result<Instant, Failure> {
-    run.enter(conn, phase)
-        .await
-        .map_err(|e| Failure::new(e.to_string()))
 }
 
 /// Round trip of `SELECT 1` on the run's connection.

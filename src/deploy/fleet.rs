@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::hooks::Server as HookServer;
 use super::router::{self, Admin, Change, Router, Seen, Want};
 use super::run::{Phase, Run, Status};
-use super::strategy::Failure;
+use super::step::{Failure, enter};
 use crate::config::{Environment, Server};
 use crate::db::Conn;
 use crate::engine::journal::{self, Entry};
@@ -230,7 +230,7 @@ impl Routed {
         wants: Vec<(String, Want)>,
         what: &str,
     ) -> std::result::Result<(), Failure> {
-        let t = super::checks::enter(run, conn, Phase::Traffic).await?;
+        let t = enter(run, conn, Phase::Traffic).await?;
         match self.set(run, conn, wants).await {
             Ok(changes) => {
                 let list: Vec<String> = changes.iter().map(ToString::to_string).collect();
@@ -259,7 +259,7 @@ impl Routed {
         if servers.is_empty() {
             return Ok(());
         }
-        let t = super::checks::enter(run, conn, Phase::Drain).await?;
+        let t = enter(run, conn, Phase::Drain).await?;
         let drain: Vec<(String, Want)> = servers
             .iter()
             .filter(|s| self.member(s).is_some_and(|m| m.want.admin == Admin::Ready))
@@ -310,7 +310,7 @@ impl Routed {
         conn: &mut Conn,
         servers: &[String],
     ) -> std::result::Result<(), Failure> {
-        let t = super::checks::enter(run, conn, Phase::Stop).await?;
+        let t = enter(run, conn, Phase::Stop).await?;
         let Some(argv) = run.env.stop.clone() else {
             run.phase(
                 Phase::Stop,

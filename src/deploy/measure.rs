@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::fleet::Fleet;
 use super::record::Serving;
 use super::run::{Phase, Run, Status};
-use super::strategy::Failure;
+use super::step::{Failure, enter};
 use crate::analysis::{Analysis, Group, Verdict, Window};
 use crate::config::{Environment, Metrics};
 use crate::db::Conn;
@@ -214,7 +214,7 @@ pub async fn watch(
     servers: &[crate::config::Server],
     span: Duration,
 ) -> Result<(), Failure> {
-    let t = super::checks::enter(run, conn, Phase::Watch).await?;
+    let t = enter(run, conn, Phase::Watch).await?;
     let label = format!("the {} watch", humantime::format_duration(span));
     match observe(run, conn, groups, servers, span, &label).await {
         Ok(Observed::Passed(detail)) => {

@@ -21,8 +21,10 @@ pub mod preflight;
 pub mod promote;
 pub mod record;
 mod revert;
+pub mod rollout;
 pub mod router;
 pub mod run;
+pub mod step;
 pub mod strategy;
 
 use std::time::{Duration, Instant};
@@ -36,6 +38,8 @@ use crate::engine::plan::{Previous, Request};
 use crate::error::{Error, Result};
 use crate::hints::{self, At};
 use record::Lease;
+pub use rollout::Outcome;
+use rollout::{finish_rollout, pause, watch_release};
 use run::{Phase, Reporter, Run, Status};
 use strategy::{Chosen, Strategy};
 
@@ -53,32 +57,6 @@ pub struct DeployOptions {
     pub watch: Option<Duration>,
 }
 
-/// Release versions: letters, digits, `.`, `_` and `-`, as DESIGN §6 requires (they reach
-/// hooks and file names).
-pub fn validate_version(version: &str) -> Result<()> {
-    let ok = !version.is_empty()
-        && version.len() <= 128
-        && version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "`{version}` is not a release version: use letters, digits, `.`, `_` and `-` (e.g. 1.4.2 or 2026-11-26.3)"
-        )))
-    }
-}
-
-/// How a deploy to one environment ended without an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The release serves all traffic.
-    Deployed,
-    /// A canary held at a step: the pipeline waits for `runner promote`.
-    Paused,
-}
-
 /// Deploys to each environment in turn, stopping at the first failure (or paused canary).
 /// Everything that can refuse any of them is checked first (`preflight`): a refusal changes
 /// nothing anywhere. Returns `Outcome::Paused` when a canary waits for `runner promote`.
@@ -89,7 +67,7 @@ pub fn deploy(
     options: &DeployOptions,
     out: &mut dyn Reporter,
 ) -> Result<Outcome> {
-    validate_version(&options.version)?;
+    record::validate_version(&options.version)?;
     for name in environments {
         let env = config.environment(name)?;
         if env.deploy.is_none() {
@@ -171,37 +149,6 @@ pub fn deploy(
         }
     }
     Ok(Outcome::Deployed)
-}
-
-/// Why a deploy is refused while a canary waits in `env`, with the two ways on.
-pub(crate) fn paused_refusal(paused: &record::Paused, env: &Environment) -> String {
-    format!(
-        "a canary of {} is paused at {}% in {} (deploy {}): finish it first with `{}`, or give the traffic back with `{}`",
-        paused.release,
-        paused.percent,
-        env.name,
-        paused.deploy_id,
-        hints::promote(At::of(env)),
-        hints::abort(At::of(env))
-    )
-}
-
-/// Why a deploy without `--with-migrations` is refused while migrations are pending, and the
-/// two commands that go on (the approval flag included where the environment needs it).
-pub(crate) fn pending_refusal(
-    env: &Environment,
-    labels: &[String],
-    options: &DeployOptions,
-) -> String {
-    format!(
-        "{} migration(s) are pending in {} ({}), and release {} may need them. Deploy with them: `{}`; or, when this release does not need them, deploy without them: `{}` (recorded in the journal)",
-        labels.len(),
-        env.name,
-        labels.join(", "),
-        options.version,
-        hints::deploy_with_migrations(At::of(env), &options.version),
-        hints::deploy_allow_pending(At::of(env), &options.version)
-    )
 }
 
 /// A later environment failed after earlier ones were deployed: the error says which changed,
@@ -322,7 +269,7 @@ async fn gate_then_lock(
             );
             return Err(Error::Refused {
                 environment: env.name.clone(),
-                problems: vec![pending_refusal(env, &labels, options)],
+                problems: vec![preflight::pending_refusal(env, &labels, options)],
             });
         }
     };
@@ -382,7 +329,7 @@ async fn locked(
     if let Some(paused) = &serving.paused {
         return Err(Error::Refused {
             environment: env.name.clone(),
-            problems: vec![paused_refusal(paused, env)],
+            problems: vec![preflight::paused_refusal(paused, env)],
         });
     }
     if let Some(doubt) = &serving.doubt {
@@ -515,150 +462,4 @@ async fn locked(
         return revert::after_failure(run, conn, &mut strategy, catalog, options, failure).await;
     }
     finish_rollout(run, conn, &mut strategy, catalog, previous_history).await
-}
-
-/// The watch window: the new release, serving all traffic, observed for `span` (health of
-/// its servers, and its metrics against the thresholds) while the previous one can still
-/// take the traffic back.
-pub(crate) async fn watch_release(
-    run: &mut Run<'_>,
-    conn: &mut Conn,
-    strategy: &mut Chosen,
-    span: Duration,
-) -> std::result::Result<(), strategy::Failure> {
-    let release = run.entry.version.clone();
-    let (servers, names) = match strategy.routed() {
-        Some(routed) => {
-            let names: Vec<String> = routed
-                .fleet
-                .servers
-                .iter()
-                .filter(|(_, m)| m.release.as_deref() == Some(&release) && m.want.takes_traffic())
-                .map(|(n, _)| n.clone())
-                .collect();
-            let servers = names
-                .iter()
-                .filter_map(|n| routed.server(n).cloned())
-                .collect();
-            (servers, names)
-        }
-        // One endpoint: its health URL as it is.
-        None => (
-            vec![crate::config::Server {
-                name: run.env.name.clone(),
-                address: String::new(),
-                slot: None,
-            }],
-            Vec::new(),
-        ),
-    };
-    let groups = vec![measure::group("release", &release, names)];
-    measure::watch(run, conn, groups, &servers, span).await
-}
-
-/// After the new release serves all traffic: the previous release retired, the contract
-/// migrations run once it is stopped (or held as debt), success recorded.
-pub(crate) async fn finish_rollout(
-    run: &mut Run<'_>,
-    conn: &mut Conn,
-    strategy: &mut Chosen,
-    catalog: &Catalog,
-    previous_history: Option<&Previous>,
-) -> Result<Outcome> {
-    let env = run.env;
-    let version = run.entry.version.clone();
-    let retired = match strategy.retire(run, conn).await {
-        Ok(r) => r,
-        Err(f) => {
-            // The new release serves; only the old one's leaving failed: say so, keep success.
-            run.out.note(&format!(
-                "{version} serves all traffic, but taking the previous release out failed: {}",
-                f.why
-            ));
-            strategy::Retired {
-                stopped: false,
-                detail: f.why,
-            }
-        }
-    };
-    let held = std::mem::take(&mut run.entry.held);
-    if !held.is_empty() {
-        if retired.stopped {
-            let applied = contract::migrate(
-                run,
-                conn,
-                catalog,
-                crate::engine::plan::Contract::Run,
-                None,
-                previous_history,
-                Phase::Contract,
-            )
-            .await;
-            if let Err(e) = applied {
-                let why = format!("the contract migrations failed: {e}");
-                run.finish(conn, RunResult::Succeeded, Some(why), "deploy_succeeded")
-                    .await;
-                return Err(e);
-            }
-        } else {
-            let labels: Vec<(i64, String)> = held
-                .iter()
-                .map(|v| {
-                    let label = catalog
-                        .migrations
-                        .iter()
-                        .find(|m| m.version == *v)
-                        .map_or(format!("V{v}"), |m| m.label());
-                    (*v, label)
-                })
-                .collect();
-            contract::hold(
-                run,
-                &labels,
-                &format!(
-                    "the previous release still runs: {}; `{}` stops it and runs them",
-                    retired.detail,
-                    hints::promote(At::of(env))
-                ),
-            );
-        }
-    }
-    if !retired.stopped {
-        run.phase(
-            Phase::Stop,
-            Status::Kept,
-            Instant::now(),
-            retired.detail.clone(),
-        );
-    }
-    run.finish(conn, RunResult::Succeeded, None, "deploy_succeeded")
-        .await;
-    let took = run.started.elapsed();
-    run.out.success(&env.name, &version, took);
-    Ok(Outcome::Deployed)
-}
-
-/// A canary held at `percent` until `runner promote` or `runner abort`: the row says so, and
-/// the lock is given back.
-pub(crate) async fn pause(run: &mut Run<'_>, conn: &mut Conn, percent: u32) -> Result<Outcome> {
-    let env = run.env;
-    run.entry.phase = Some(format!("canary {percent}%"));
-    run.phase(
-        Phase::Pause,
-        Status::Paused,
-        Instant::now(),
-        format!("canary {percent}%: until `runner promote` or `runner abort`"),
-    );
-    run.finish(conn, RunResult::Paused, None, "deploy_paused")
-        .await;
-    run.out.note(&format!(
-        "{} serves {percent}% of {} and {} the rest. `{}` takes the next step; `{}` gives all traffic back to {}",
-        run.entry.version,
-        env.name,
-        run.entry.previous_version.as_deref().unwrap_or("the stable release"),
-        hints::promote(At::of(env)),
-        hints::abort(At::of(env)),
-        run.entry.previous_version.as_deref().unwrap_or("the stable release"),
-    ));
-    Ok(Outcome::Paused)
 }

@@ -17,7 +17,7 @@ use crate::engine::journal;
 use crate::engine::plan::Request;
 use crate::engine::{self, gate};
 use crate::error::{Error, Result};
-use crate::hints;
+use crate::hints::{self, At};
 
 /// Checks every environment of `environments` (in pipeline order) and refuses with all the
 /// reasons found, each naming its environment, before the first one is touched.
@@ -265,7 +265,7 @@ async fn record_problems(
     };
     let serving = record::serving(&entries, liveness, SystemTime::now());
     if let Some(p) = &serving.paused {
-        problems.push(super::paused_refusal(p, env));
+        problems.push(paused_refusal(p, env));
     }
     // In the first environment a run in progress is waited for, as the lock is (exit 6 when it
     // does not end in time); in a later one it would refuse after the earlier ones changed.
@@ -309,7 +309,34 @@ fn gate_problems(g: &gate::Gate<'_>, env: &Environment, options: &DeployOptions)
             .take(needed.len())
             .map(|s| s.label())
             .collect();
-        problems.push(super::pending_refusal(env, &labels, options));
+        problems.push(pending_refusal(env, &labels, options));
     }
     problems
+}
+
+/// Why a deploy is refused while a canary waits in `env`, with the two ways on.
+pub fn paused_refusal(paused: &record::Paused, env: &Environment) -> String {
+    format!(
+        "a canary of {} is paused at {}% in {} (deploy {}): finish it first with `{}`, or give the traffic back with `{}`",
+        paused.release,
+        paused.percent,
+        env.name,
+        paused.deploy_id,
+        hints::promote(At::of(env)),
+        hints::abort(At::of(env))
+    )
+}
+
+/// Why a deploy without `--with-migrations` is refused while migrations are pending, and the
+/// two commands that go on (the approval flag included where the environment needs it).
+pub fn pending_refusal(env: &Environment, labels: &[String], options: &DeployOptions) -> String {
+    format!(
+        "{} migration(s) are pending in {} ({}), and release {} may need them. Deploy with them: `{}`; or, when this release does not need them, deploy without them: `{}` (recorded in the journal)",
+        labels.len(),
+        env.name,
+        labels.join(", "),
+        options.version,
+        hints::deploy_with_migrations(At::of(env), &options.version),
+        hints::deploy_allow_pending(At::of(env), &options.version)
+    )
 }

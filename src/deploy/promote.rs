@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::fleet::Routed;
 use super::record::{Lease, Serving};
+use super::rollout::{Outcome, finish_rollout, pause, watch_release};
 use super::run::{Phase, Reporter, Run, Status};
 use super::strategy::{Chosen, Shifted, Strategy};
 use super::{DeployOptions, contract, revert};
@@ -35,7 +36,7 @@ pub fn promote(
     env: &Environment,
     options: &PromoteOptions,
     out: &mut dyn Reporter,
-) -> Result<super::Outcome> {
+) -> Result<Outcome> {
     crate::runtime::watch_interrupts()?;
     crate::runtime::block_on(locked(
         config,
@@ -52,7 +53,7 @@ pub fn promote(
                 run.entry.approved_by = options.approved_by.clone();
                 retire_kept(run, conn, catalog, entries, serving)
                     .await
-                    .map(|()| super::Outcome::Deployed)
+                    .map(|()| Outcome::Deployed)
             }
         },
     ))
@@ -210,7 +211,7 @@ async fn continue_canary(
     id: &str,
     percent: u32,
     options: &PromoteOptions,
-) -> Result<super::Outcome> {
+) -> Result<Outcome> {
     let full = options.full;
     let mut strategy = take_over(run, conn, entries, id).await?;
     let _lease = Lease::start(run.env, &run.config.history_prefix, id, run.config.lease);
@@ -245,14 +246,14 @@ async fn continue_canary(
         watch: None,
     };
     match strategy.shift(run, conn, &canary).await {
-        Ok(Shifted::Paused(p)) => super::pause(run, conn, p).await,
+        Ok(Shifted::Paused(p)) => pause(run, conn, p).await,
         Ok(Shifted::Done) => {
             if let Some(span) = run.config.watch
-                && let Err(failure) = super::watch_release(run, conn, &mut strategy, span).await
+                && let Err(failure) = watch_release(run, conn, &mut strategy, span).await
             {
                 return revert::after_failure(run, conn, &mut strategy, catalog, &options, failure)
                     .await
-                    .map(|()| super::Outcome::Deployed);
+                    .map(|()| Outcome::Deployed);
             }
             let previous = crate::engine::previous_history(
                 run.config,
@@ -260,13 +261,13 @@ async fn continue_canary(
                 &run.config.history_prefix,
             )
             .await?;
-            super::finish_rollout(run, conn, &mut strategy, catalog, previous.as_ref())
+            finish_rollout(run, conn, &mut strategy, catalog, previous.as_ref())
                 .await
-                .map(|_| super::Outcome::Deployed)
+                .map(|_| Outcome::Deployed)
         }
         Err(failure) => revert::after_failure(run, conn, &mut strategy, catalog, &options, failure)
             .await
-            .map(|()| super::Outcome::Deployed),
+            .map(|()| Outcome::Deployed),
     }
 }
 

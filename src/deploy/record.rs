@@ -17,6 +17,7 @@ use crate::config::Environment;
 use crate::db::Conn;
 use crate::engine::history::History;
 use crate::engine::journal::{self, Entry, Kind, RunResult};
+use crate::error::{Error, Result};
 
 use crate::config::DEFAULT_LEASE;
 
@@ -399,6 +400,23 @@ impl Drop for Lease {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// Release versions: letters, digits, `.`, `_` and `-`, as DESIGN §6 requires (they reach
+/// hooks and file names).
+pub fn validate_version(version: &str) -> Result<()> {
+    let ok = !version.is_empty()
+        && version.len() <= 128
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "`{version}` is not a release version: use letters, digits, `.`, `_` and `-` (e.g. 1.4.2 or 2026-11-26.3)"
+        )))
     }
 }
 

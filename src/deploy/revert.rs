@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use super::DeployOptions;
 use super::run::{Phase, Run, Status};
-use super::strategy::{Chosen, Failure, Strategy};
+use super::step::Failure;
+use super::strategy::{Chosen, Strategy};
 use crate::catalog::Catalog;
 use crate::db::Conn;
 use crate::engine::journal::RunResult;

@@ -273,13 +273,10 @@ impl<'a> Run<'a> {
         result
     }
 
-    /// Appends to the audit log. Best effort on purpose: the journal row already says what
-    /// happened, and a deploy must not fail (or stop putting a release back) because the
-    /// audit log could not be written.
+    /// Appends to the audit log, best effort (`History::audit` says why).
     pub async fn event(&self, conn: &mut Conn, kind: &str, detail: &str) {
-        let _ = self
-            .history
-            .event(conn, &self.info, None, kind, detail)
+        self.history
+            .audit(conn, &self.info, None, kind, detail)
             .await;
     }
 

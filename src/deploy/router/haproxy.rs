@@ -1,12 +1,12 @@
 //! The HAProxy router, over its runtime API (`stats socket PATH level admin` in the global
-//! section; the client is `analysis::haproxy`): `show servers state` for weights and states,
+//! section; the client is `crate::haproxy`): `show servers state` for weights and states,
 //! `show stat` for the requests each server is serving, `set server BE/SRV weight N` and
 //! `set server BE/SRV state ...`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::analysis::haproxy::{Runtime, number};
+use crate::haproxy::{Runtime, number};
 
 use super::{Admin, Router, RouterError, Seen, Want};
 

@@ -2,10 +2,11 @@
 //! smoke hook check it, and the rollback hook puts the previous release back. Every request
 //! during the switch goes to whatever the hook left running.
 
-use super::{Failure, Retired, Step, Strategy};
+use super::{Retired, Strategy};
 use crate::db::Conn;
 use crate::deploy::checks;
 use crate::deploy::run::{Phase, Run, Status};
+use crate::deploy::step::{Failure, Step};
 
 pub struct AllAtOnce;
 

@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use super::slots::{Slots, slot_steps};
-use super::{Failure, Retired, Shifted, Step, Strategy};
+use super::{Retired, Shifted, Strategy};
 use crate::config::Environment;
 use crate::db::Conn;
 use crate::deploy::fleet::Routed;
 use crate::deploy::run::Run;
+use crate::deploy::step::{Failure, Step};
 
 pub struct BlueGreen {
     pub slots: Slots,

@@ -9,13 +9,13 @@
 use std::time::Duration;
 
 use super::slots::{Slots, slot_steps};
-use super::{Failure, Retired, Shifted, Step, Strategy};
+use super::{Retired, Shifted, Strategy};
 use crate::config::{Environment, Pause};
 use crate::db::Conn;
-use crate::deploy::checks;
 use crate::deploy::fleet::Routed;
 use crate::deploy::measure::{self, Observed};
 use crate::deploy::run::{Phase, Run, Status};
+use crate::deploy::step::{Failure, Step, enter};
 
 pub struct Canary {
     pub slots: Slots,
@@ -74,7 +74,7 @@ impl Canary {
             .iter()
             .filter_map(|n| self.slots.routed.server(n).cloned())
             .collect();
-        let t = checks::enter(run, conn, Phase::Pause).await?;
+        let t = enter(run, conn, Phase::Pause).await?;
         match measure::observe(run, conn, groups, &servers, span, label).await {
             Ok(Observed::Passed(detail)) => {
                 run.phase(

@@ -17,10 +17,9 @@ mod canary;
 mod rolling;
 mod slots;
 
-use std::time::Instant;
-
 use super::fleet::Routed;
 use super::run::Run;
+use super::step::{Failure, Step};
 use crate::config::{Environment, StrategyKind};
 use crate::db::Conn;
 
@@ -28,36 +27,6 @@ pub use all_at_once::AllAtOnce;
 pub use blue_green::BlueGreen;
 pub use canary::Canary;
 pub use rolling::Rolling;
-
-/// Why a step of a strategy failed.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    pub why: String,
-    /// When the failure was first seen (the first failing health check), for the time to
-    /// recovery.
-    pub first_seen: Instant,
-    /// A signal stopped the step.
-    pub interrupted: bool,
-}
-
-impl Failure {
-    pub fn new(why: impl Into<String>) -> Failure {
-        Failure {
-            why: why.into(),
-            first_seen: Instant::now(),
-            interrupted: false,
-        }
-    }
-
-    pub fn interrupted(why: impl Into<String>) -> Failure {
-        Failure {
-            interrupted: true,
-            ..Failure::new(why)
-        }
-    }
-}
-
-pub type Step = Result<(), Failure>;
 
 /// Where traffic stands when `shift` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,13 +3,14 @@
 //! then put back. A failure stops the rollout, and the servers already updated are put back on
 //! the previous release the same way.
 
-use super::{Failure, Retired, Step, Strategy};
+use super::{Retired, Strategy};
 use crate::config::{Batch, Environment};
 use crate::db::Conn;
 use crate::deploy::checks;
 use crate::deploy::fleet::Routed;
 use crate::deploy::router::{Want, weight};
 use crate::deploy::run::{Phase, Run};
+use crate::deploy::step::{Failure, Step};
 use crate::engine::journal::Kind;
 
 pub struct Rolling {

@@ -5,12 +5,12 @@
 
 use std::time::SystemTime;
 
-use super::Step;
 use crate::db::Conn;
 use crate::deploy::checks;
 use crate::deploy::fleet::{Routed, keep_expired};
 use crate::deploy::router::{Admin, Want, weight};
 use crate::deploy::run::{Phase, Run};
+use crate::deploy::step::Step;
 use crate::engine::journal::Kind;
 
 pub struct Slots {
@@ -321,7 +321,7 @@ macro_rules! slot_steps {
             &mut self,
             run: &mut $crate::deploy::run::Run<'_>,
             conn: &mut $crate::db::Conn,
-        ) -> $crate::deploy::strategy::Step {
+        ) -> $crate::deploy::step::Step {
             let serving = run.entry.previous_version.clone().unwrap_or_default();
             self.slots.make_room(run, conn, &serving).await
         }
@@ -332,7 +332,7 @@ macro_rules! slot_steps {
             conn: &mut $crate::db::Conn,
             to: &str,
             from: &str,
-        ) -> $crate::deploy::strategy::Step {
+        ) -> $crate::deploy::step::Step {
             let target = self.slots.target(from);
             self.slots.deploy_slot(run, conn, &target, to, from).await
         }
@@ -343,7 +343,7 @@ macro_rules! slot_steps {
             conn: &mut $crate::db::Conn,
             to: &str,
             from: &str,
-        ) -> $crate::deploy::strategy::Step {
+        ) -> $crate::deploy::step::Step {
             let target = self.slots.target(from);
             let health = $crate::deploy::run::Phase::Health;
             self.slots

@@ -1,7 +1,7 @@
 //! HAProxy's runtime API over its unix socket, as much as runner needs: one command per
 //! connection (HAProxy's non-interactive mode answers and closes), and `show stat` read as a
 //! table. The router (`deploy::router::haproxy`) drives weights and states with it; the
-//! analysis reads each server's response counters from it.
+//! analysis (`analysis`) reads each server's response counters from it. Owned by neither.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
