@@ -313,8 +313,8 @@ impl Recovery<'_> {
             (_, Action::Mark { reason, .. }) => format!("{detail}; reason: {reason}"),
             _ => detail,
         };
-        let _ = history
-            .event(conn, &info, Some(action.version()), "recover", &detail)
+        history
+            .audit(conn, &info, Some(action.version()), "recover", &detail)
             .await;
         let outcome = result?;
         let (problems, pending) = self.problems(conn).await?;

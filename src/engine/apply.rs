@@ -503,8 +503,8 @@ async fn statement_mode(
         .finish(conn, row.version, State::Applied, total as i64, took)
         .await
         .map_err(|e| stop(total, e, None))?;
-    let _ = history
-        .event(
+    history
+        .audit(
             conn,
             run,
             Some(row.version),

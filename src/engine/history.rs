@@ -879,6 +879,21 @@ impl History {
             .await
     }
 
+    /// `event`, best effort: the one way to write an audit event that must not stop the
+    /// work it describes. The history row (or the deploy journal) already records the outcome,
+    /// and a run must not fail, or stop putting things back, because the audit log could not
+    /// be written (the connection lost with the failure it reports, most often).
+    pub async fn audit(
+        &self,
+        conn: &mut Conn,
+        run: &RunInfo,
+        version: Option<i64>,
+        kind: &str,
+        detail: &str,
+    ) {
+        let _ = self.event(conn, run, version, kind, detail).await;
+    }
+
     /// Appends to the audit log.
     pub async fn event(
         &self,

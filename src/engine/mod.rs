@@ -334,8 +334,8 @@ async fn migrate_steps(
             .map_err(|e| db("clear the unfinished rollback", e))?;
     }
     reporter.pending(&plan.steps);
-    let _ = history
-        .event(
+    history
+        .audit(
             conn,
             run,
             None,
@@ -431,8 +431,8 @@ async fn migrate_steps(
                     env,
                     ran_before.map(|p| p.environment.as_str()),
                 );
-                let _ = history
-                    .event(
+                history
+                    .audit(
                         conn,
                         run,
                         Some(step.migration.version),
@@ -484,8 +484,8 @@ pub async fn record_interrupted(
             "V{} {} was found applying with the lock free: {} ({})",
             c.version, c.name, c.state, c.reason
         );
-        let _ = history
-            .event(
+        history
+            .audit(
                 conn,
                 run,
                 Some(c.version),

@@ -203,8 +203,8 @@ pub async fn rollback_locked(
     let mut done = 0;
     for u in &undo {
         let started = Instant::now();
-        let _ = history
-            .event(
+        history
+            .audit(
                 conn,
                 &options.run,
                 Some(u.row.version),
@@ -272,8 +272,8 @@ pub async fn rollback_locked(
                     },
                     committed + 1,
                 );
-                let _ = history
-                    .event(
+                history
+                    .audit(
                         conn,
                         &options.run,
                         Some(u.row.version),
@@ -559,8 +559,8 @@ async fn run_rollback(
     };
     match result {
         Ok(()) => {
-            let _ = history
-                .event(
+            history
+                .audit(
                     conn,
                     run,
                     Some(u.row.version),
