@@ -191,5 +191,9 @@ mod tests {
             lint: &lint,
         };
         insta::assert_snapshot!(human(&view));
+        insta::assert_snapshot!(
+            "plan_json",
+            serde_json::to_string_pretty(&json(&view)).unwrap()
+        );
     }
 }

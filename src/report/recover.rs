@@ -135,5 +135,9 @@ mod tests {
             pending: 1,
         };
         insta::assert_snapshot!(human(&view));
+        insta::assert_snapshot!(
+            "recover_json",
+            serde_json::to_string_pretty(&json(&view)).unwrap()
+        );
     }
 }

@@ -584,6 +584,11 @@ mod tests {
     }
 
     #[test]
+    fn status_json() {
+        insta::assert_snapshot!(serde_json::to_string_pretty(&json(&view())).unwrap());
+    }
+
+    #[test]
     fn status_human_in_doubt() {
         let mut v = view();
         v.serving.doubt = Some(Doubt {

@@ -281,5 +281,7 @@ mod tests {
         let mut text: String = results.iter().map(|r| line(r) + "\n").collect();
         text.push_str(&summary(&results, Duration::from_millis(240)));
         insta::assert_snapshot!(text);
+        let json = json(&results, true, Duration::from_millis(240));
+        insta::assert_snapshot!("verify_json", serde_json::to_string_pretty(&json).unwrap());
     }
 }

@@ -241,3 +241,80 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod documented_examples {
+    //! Each statement rule's documentation is a test (as squawk's are): the SQL under
+    //! "## Example" fires the rule, the SQL under "## Use instead" does not, and the finding
+    //! the example produces is a snapshot of what a person reads.
+
+    use super::{Check, Rule};
+    use crate::catalog::directives::{self, FileRole};
+    use crate::config::Dialect;
+    use crate::lint::{Finding, lint_text};
+
+    /// The ```sql blocks of the section `heading` of a rule's doc.
+    fn sql_blocks(doc: &str, heading: &str) -> Vec<String> {
+        let Some(start) = doc.find(heading) else {
+            return Vec::new();
+        };
+        let rest = &doc[start + heading.len()..];
+        let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+        section
+            .split("```sql\n")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// `rule`'s findings on `sql` as a migration file (its `-- runner:` directives read).
+    fn of(rule: Rule, dialect: Dialect, sql: &str) -> Vec<Finding> {
+        let (directives, _) = directives::parse(sql, FileRole::Forward);
+        lint_text("example.sql", sql, dialect, &directives)
+            .into_iter()
+            .filter(|f| f.rule == rule)
+            .collect()
+    }
+
+    #[test]
+    fn every_statement_rule_fires_on_its_example_and_not_on_what_it_recommends() {
+        let mut checked = 0;
+        let mut rendered = String::new();
+        for &rule in Rule::ALL {
+            let def = rule.def();
+            if !matches!(def.check, Check::Statement(_)) {
+                continue;
+            }
+            let dialect = def.dialects[0];
+            let examples = sql_blocks(def.doc, "## Example");
+            assert!(
+                !examples.is_empty(),
+                "{}: its doc has no ```sql example",
+                def.id
+            );
+            for example in &examples {
+                let found = of(rule, dialect, example);
+                assert!(
+                    !found.is_empty(),
+                    "{}: its documented example does not fire it:\n{example}",
+                    def.id
+                );
+                for f in found {
+                    rendered.push_str(&format!("{}: {}\n  help: {}\n", def.id, f.message, f.help));
+                }
+            }
+            for instead in sql_blocks(def.doc, "## Use instead") {
+                let found = of(rule, dialect, &instead);
+                assert!(
+                    found.is_empty(),
+                    "{}: fires on what its doc recommends instead:\n{instead}\n{found:#?}",
+                    def.id
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked >= 20, "only {checked} statement rules checked");
+        insta::assert_snapshot!("documented_examples", rendered);
+    }
+}
