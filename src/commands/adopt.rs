@@ -54,9 +54,10 @@ pub fn run(config: &Config, args: &AdoptArgs) -> Result<ExitCode> {
         conn.close().await;
         result
     })?;
-    print!(
-        "{}",
-        crate::report::adopt::human(&env.name, &outcome, &hints::migrate(At::of(env)))
-    );
+    crate::report::out::text(&crate::report::adopt::human(
+        &env.name,
+        &outcome,
+        &hints::migrate(At::of(env)),
+    ));
     Ok(ExitCode::Success)
 }

@@ -10,14 +10,11 @@ pub fn run(config: &Config, args: &CatalogArgs) -> Result<ExitCode> {
     let dir = &config.migrations_dir.value;
     let catalog = Catalog::scan_as(dir, config.layout)?;
     match args.format {
-        Format::Table => print!("{}", report::catalog::human(&catalog)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report::catalog::json(&catalog)).unwrap_or_default()
-        ),
+        Format::Table => report::out::text(&report::catalog::human(&catalog)),
+        Format::Json => report::out::json(&report::catalog::json(&catalog)),
     }
     for problem in catalog.problems.iter().filter(|p| !p.is_error()) {
-        eprintln!("warning: {problem}");
+        report::out::warning(problem);
     }
     if catalog.has_errors() {
         return Err(Error::Catalog(crate::catalog::CatalogError::Problems {
@@ -33,11 +30,7 @@ pub fn run(config: &Config, args: &CatalogArgs) -> Result<ExitCode> {
     }
     for m in &catalog.migrations {
         if m.rollback_status() == RollbackStatus::Missing {
-            eprintln!(
-                "warning: {} has no rollback: write {} or mark it `-- runner:irreversible <reason>`",
-                m.forward.file_name,
-                m.forward.file_name.replace(".sql", ".down.sql")
-            );
+            report::out::warning(report::catalog::no_rollback(&m.forward.file_name));
         }
     }
     Ok(ExitCode::Success)

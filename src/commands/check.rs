@@ -8,7 +8,7 @@ use crate::cli::{CheckArgs, CheckFormat};
 use crate::config::{Config, Dialect};
 use crate::error::{Error, ExitCode, Result};
 use crate::lint::{Options, Report, Rule, check_catalog};
-use crate::report::findings;
+use crate::report::{findings, out};
 
 use super::since;
 
@@ -87,11 +87,11 @@ pub fn run(config: Option<&Config>, dialect: Dialect, args: &CheckArgs) -> Resul
     }
 
     match args.format {
-        CheckFormat::Human => print!("{}", findings::human(&report)),
-        CheckFormat::Json => print!("{}", findings::json(&report)),
+        CheckFormat::Human => out::text(&findings::human(&report)),
+        CheckFormat::Json => out::text(&findings::json(&report)),
         CheckFormat::Github => {
-            print!("{}", findings::github(&report));
-            eprintln!("{}", findings::summary(&report));
+            out::text(&findings::github(&report));
+            out::aside(findings::summary(&report));
         }
     }
     Ok(if report.errors() > 0 {

@@ -21,10 +21,10 @@ pub fn run(config: &Config, args: &ConfigArgs) -> Result<ExitCode> {
                 "environments": environments,
                 "unresolved": config.unresolved.iter().filter(|(n, _)| args.env.is_none() || args.env.as_ref() == Some(n)).map(|(n, e)| (n.clone(), e.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            crate::report::out::json(&doc);
         }
         Format::Table => {
-            print!("{}", crate::report::config::human(config, &environments));
+            crate::report::out::text(&crate::report::config::human(config, &environments));
         }
     }
     // An environment runner cannot use here is an error to fix, not a note: non-zero, so a
@@ -35,7 +35,9 @@ pub fn run(config: &Config, args: &ConfigArgs) -> Result<ExitCode> {
         .filter(|(n, _)| args.env.is_none() || args.env.as_ref() == Some(*n))
         .collect();
     for (name, error) in &unusable {
-        eprintln!("error: environment {name} is not usable here: {error}");
+        crate::report::out::error(format_args!(
+            "environment {name} is not usable here: {error}"
+        ));
     }
     Ok(if unusable.is_empty() {
         ExitCode::Success

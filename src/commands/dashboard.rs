@@ -80,14 +80,14 @@ pub fn run(config: &Config, args: &DashboardArgs) -> Result<ExitCode> {
             "runner dashboard cannot listen on {addr}: {e}; pass another --listen"
         ))
     })?;
-    println!(
+    crate::report::out::line(format_args!(
         "runner dashboard on http://{addr}/ ({}); Ctrl-C stops it",
         if args.allow_actions {
             "actions allowed with the token"
         } else {
             "read-only"
         }
-    );
+    ));
     let dashboard = std::sync::Arc::new(Dashboard {
         config: config.clone(),
         actions: args.allow_actions,

@@ -35,7 +35,7 @@ pub fn run(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
             &environments,
             &options,
         ))?;
-        print!("{}", crate::report::dry_run::deploy(&options, &previews));
+        crate::report::out::text(&crate::report::dry_run::deploy(&options, &previews));
         return Ok(match previews.iter().all(|p| p.problems.is_empty()) {
             true => ExitCode::Success,
             false => ExitCode::Usage,

@@ -3,22 +3,11 @@
 use crate::cli::ExplainArgs;
 use crate::error::{Error, ExitCode, Result};
 use crate::lint::Rule;
-use crate::report::table::Table;
+use crate::report::{explain, out};
 
 pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
     let Some(id) = &args.rule else {
-        let mut table = Table::new(["RULE", "SEVERITY", "DIALECTS", "WHAT IT CATCHES"]);
-        for rule in Rule::ALL {
-            let def = rule.def();
-            table.row([
-                def.id.to_string(),
-                def.severity.name().to_string(),
-                dialects(*rule),
-                def.summary.to_string(),
-            ]);
-        }
-        print!("{}", table.render());
-        println!("\n`runner explain RULE` prints a rule's documentation.");
+        out::text(&explain::rules());
         return Ok(ExitCode::Success);
     };
     let Some(rule) = Rule::from_id(id) else {
@@ -36,22 +25,6 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
             }
         )));
     };
-    let def = rule.def();
-    println!(
-        "# {} ({}; {})\n\n{}",
-        def.id,
-        def.severity.name(),
-        dialects(rule),
-        def.doc.trim_end()
-    );
+    out::text(&explain::rule(rule));
     Ok(ExitCode::Success)
-}
-
-fn dialects(rule: Rule) -> String {
-    rule.def()
-        .dialects
-        .iter()
-        .map(|d| d.name())
-        .collect::<Vec<_>>()
-        .join(", ")
 }

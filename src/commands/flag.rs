@@ -13,7 +13,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::flags::debt::{full_for, protected_environments, stale, unknown_in_code};
 use crate::flags::flagd::Flag;
 use crate::flags::{Move, Store, references, validate_key};
-use crate::report::table::Table;
+use crate::report::{flag as report, out};
 use crate::runtime::block_on;
 
 pub fn run(config: &Config, command: &FlagCommand) -> Result<ExitCode> {
@@ -131,11 +131,7 @@ fn new(store: &Store<'_>, key: &str, reason: Option<&str>) -> Result<ExitCode> {
         let path = store.write(name, &flags).map_err(usage)?;
         push(config, name, &path)?;
     }
-    println!(
-        "created flag {key}: off in {} (development); next: `runner flag promote {key} --env {}`",
-        config.pipeline.value.join(", "),
-        config.pipeline.value[0]
-    );
+    out::line(report::created(key, &config.pipeline.value));
     Ok(ExitCode::Success)
 }
 
@@ -176,10 +172,7 @@ fn change(store: &Store<'_>, a: &FlagChangeArgs, m: Move) -> Result<(u32, u32)> 
         .get(&a.key)
         .map(|(r, _)| r.stage())
         .unwrap_or_default();
-    println!(
-        "flag {} in {}: {from} % -> {to} % (now {stage})",
-        a.key, a.env
-    );
+    out::line(report::moved(&a.key, &a.env, from, to, &stage));
     Ok((from, to))
 }
 
@@ -249,16 +242,15 @@ fn auto(store: &Store<'_>, a: &FlagChangeArgs) -> Result<ExitCode> {
             return Ok(ExitCode::Success);
         }
         match judge(config, env, &a.key, config.flags.pause)? {
-            Judged::Pass(detail) => println!(
-                "  {to} % held {}: {detail}",
-                humantime::format_duration(config.flags.pause)
-            ),
+            Judged::Pass(detail) => out::line(report::held(to, config.flags.pause, &detail)),
             Judged::Inconclusive(detail) => {
-                println!(
-                    "  {to} % held {}: inconclusive ({detail}); the ramp waits here: `{}` goes on when there is traffic to judge",
-                    humantime::format_duration(config.flags.pause),
-                    crate::hints::flag_promote(crate::hints::At::of(env), &a.key, true)
-                );
+                let promote = crate::hints::flag_promote(crate::hints::At::of(env), &a.key, true);
+                out::line(report::inconclusive(
+                    to,
+                    config.flags.pause,
+                    &detail,
+                    &promote,
+                ));
                 // Waiting is not success: CI tells a finished ramp from one that stopped.
                 return Ok(ExitCode::Waiting);
             }
@@ -379,72 +371,29 @@ fn list(store: &Store<'_>, format: Format) -> Result<ExitCode> {
     let rollouts = store.rollouts().map_err(usage)?;
     let stale: BTreeMap<String, Duration> = stale(config).into_iter().collect();
     let unknown = unknown_in_code(config);
-    if format == Format::Json {
-        let flags: Vec<serde_json::Value> = rollouts
+    let view = report::ListView {
+        dir: &config.flags.dir,
+        flags: rollouts
             .iter()
-            .map(|(k, (r, by_env))| {
-                serde_json::json!({
-                    "key": k,
-                    "stage": r.stage(),
-                    "percent": r.percents.iter().map(|(e, p)| (e.clone(), *p)).collect::<BTreeMap<_, _>>(),
-                    "full_for_seconds": full_for(by_env, r).map(|d| d.as_secs()),
-                    "stale": stale.contains_key(k),
-                })
+            .map(|(k, (r, by_env))| report::Listed {
+                key: k.clone(),
+                stage: r.stage(),
+                percents: r.percents.clone(),
+                full_for: full_for(by_env, r),
+                stale: stale.contains_key(k),
             })
-            .collect();
-        let unknown: Vec<String> = unknown.iter().map(ToString::to_string).collect();
-        let not_managed: Vec<serde_json::Value> = store
+            .collect(),
+        not_managed: store
             .foreign()
             .map_err(usage)?
             .into_iter()
-            .map(|(k, (path, why))| serde_json::json!({"key": k, "file": path, "why": why}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "flags": flags,
-                "not_managed": not_managed,
-                "unknown_in_code": unknown
-            }))
-            .unwrap_or_default()
-        );
-        return Ok(ExitCode::Success);
-    }
-    if rollouts.is_empty() {
-        println!(
-            "no flags yet: `runner flag new KEY` creates one ({} has none)",
-            config.flags.dir.display()
-        );
-    } else {
-        let mut t = Table::new(["FLAG", "STAGE", "PERCENT", "AT 100 % FOR"]);
-        for (k, (r, by_env)) in &rollouts {
-            let percents: Vec<String> =
-                r.percents.iter().map(|(e, p)| format!("{e} {p}")).collect();
-            let age = full_for(by_env, r).map_or("-".to_string(), |d| {
-                let days = d.as_secs() / 86_400;
-                let text = if days > 0 {
-                    format!("{days} d")
-                } else {
-                    format!("{} h", d.as_secs() / 3600)
-                };
-                if stale.contains_key(k) {
-                    format!("{text} (stale: remove it)")
-                } else {
-                    text
-                }
-            });
-            t.row([k.clone(), r.stage(), percents.join(", "), age]);
-        }
-        print!("{}", t.render());
-    }
-    for (key, (path, why)) in store.foreign().map_err(usage)? {
-        println!(
-            "flag {key} in {} is not managed by runner ({why})",
-            path.display()
-        );
-    }
-    for r in &unknown {
-        println!("unknown flag {} read by the code at {r}", r.key);
+            .map(|(k, (path, why))| (k, path, why))
+            .collect(),
+        unknown: &unknown,
+    };
+    match format {
+        Format::Json => out::json(&report::list_json(&view)),
+        Format::Table => out::text(&report::list_human(&view)),
     }
     Ok(ExitCode::Success)
 }
@@ -492,9 +441,6 @@ fn remove(store: &Store<'_>, a: &crate::cli::FlagRemoveArgs) -> Result<ExitCode>
         let path = store.write(name, &flags).map_err(usage)?;
         push(config, name, &path)?;
     }
-    println!(
-        "removed flag {key} from {}",
-        config.pipeline.value.join(", ")
-    );
+    out::line(report::removed(key, &config.pipeline.value));
     Ok(ExitCode::Success)
 }

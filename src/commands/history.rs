@@ -34,21 +34,17 @@ pub fn run(config: &Config, args: &HistoryArgs) -> Result<ExitCode> {
                 ))
             })?;
         match args.format {
-            Format::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(found).unwrap_or_default()
-            ),
-            Format::Table => print!("{}", crate::report::history::detail(found)),
+            Format::Json => crate::report::out::json(found),
+            Format::Table => crate::report::out::text(&crate::report::history::detail(found)),
         }
         return Ok(ExitCode::Success);
     }
     let entries: Vec<_> = entries.into_iter().take(args.limit).collect();
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&entries).unwrap_or_default()
-        ),
-        Format::Table => print!("{}", crate::report::history::human(&env.name, &entries)),
+        Format::Json => crate::report::out::json(&entries),
+        Format::Table => {
+            crate::report::out::text(&crate::report::history::human(&env.name, &entries))
+        }
     }
     Ok(ExitCode::Success)
 }

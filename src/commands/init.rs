@@ -35,21 +35,11 @@ pub fn run(args: &InitArgs) -> Result<ExitCode> {
     }
     let text = template(dir, dialect, &why, count, layout);
     std::fs::write(&file, text).map_err(|e| Error::io(&file, e))?;
-    match found {
-        Some(dir) => println!(
-            "found {dir}/ ({count} migration(s) in {}'s layout); dialect {} ({why})",
-            layout.name(),
-            dialect.name()
-        ),
-        None => println!(
-            "created migrations/ (no migrations folder was found); dialect {} ({why})",
-            dialect.name()
-        ),
-    }
-    println!(
-        "wrote runner.toml: staging, then production (protected); their database URLs are ${{STAGING_DATABASE_URL}} and ${{PRODUCTION_DATABASE_URL}}"
-    );
-    println!("next: `runner check`");
+    crate::report::out::text(&crate::report::setup::initialized(
+        found.map(|dir| (*dir, count, layout)),
+        dialect,
+        &why,
+    ));
     Ok(ExitCode::Success)
 }
 

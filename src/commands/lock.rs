@@ -7,6 +7,7 @@ use crate::engine;
 use crate::engine::history::History;
 use crate::engine::journal::{CommandRecord, Kind};
 use crate::error::{Error, ExitCode, Result};
+use crate::report::{lock as report, out};
 
 use crate::runtime::{block_on, run_info};
 
@@ -21,14 +22,8 @@ pub fn run(config: &Config, command: &LockCommand) -> Result<ExitCode> {
                 holder
             })?;
             match args.format {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::json!({"environment": env.name, "held": holder.is_some(), "holder": holder})
-                ),
-                Format::Table => match holder {
-                    Some(h) => println!("the migration lock of {} is held by {h}", env.name),
-                    None => println!("the migration lock of {} is free", env.name),
-                },
+                Format::Json => out::json_line(&report::status_json(&env.name, holder.as_ref())),
+                Format::Table => out::line(report::status(&env.name, holder.as_ref())),
             }
             Ok(ExitCode::Success)
         }
@@ -59,10 +54,7 @@ async fn release(
     approved_by: Option<String>,
 ) -> Result<()> {
     let Some(holder) = lock::holder(conn, url).await? else {
-        println!(
-            "the migration lock of {} is free: nothing to release",
-            env.name
-        );
+        out::line(report::nothing_to_release(&env.name));
         return Ok(());
     };
     if !force {
@@ -95,6 +87,6 @@ async fn release(
         .map_err(record)?;
     row.end(conn, &history, &Ok::<_, Error>(()), Vec::new())
         .await;
-    println!("released the migration lock of {}: {detail}", env.name);
+    out::line(report::released(&env.name, &detail));
     Ok(())
 }

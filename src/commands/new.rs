@@ -8,7 +8,6 @@ use crate::catalog::Catalog;
 use crate::cli::NewArgs;
 use crate::config::Config;
 use crate::error::{Error, ExitCode, Result};
-use crate::report::shown;
 
 pub fn run(config: &Config, args: &NewArgs) -> Result<ExitCode> {
     validate_name(&args.name)?;
@@ -23,7 +22,7 @@ pub fn run(config: &Config, args: &NewArgs) -> Result<ExitCode> {
     let dir = &config.migrations_dir.value;
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        println!("created {}/", shown(dir));
+        crate::report::out::line(crate::report::setup::created_dir(dir));
     }
     let catalog = Catalog::scan_as(dir, config.layout)?;
     if catalog.has_errors() {
@@ -135,6 +134,6 @@ fn create_new(path: &Path, contents: &str) -> Result<()> {
         .map_err(|e| Error::io(path, e))?;
     file.write_all(contents.as_bytes())
         .map_err(|e| Error::io(path, e))?;
-    println!("created {}", shown(path));
+    crate::report::out::line(crate::report::setup::created_file(path));
     Ok(())
 }

@@ -75,11 +75,8 @@ pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
         lint: &gate.lint,
     };
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&plan::json(&view)).unwrap_or_default()
-        ),
-        Format::Table => print!("{}", plan::human(&view)),
+        Format::Json => crate::report::out::json(&plan::json(&view)),
+        Format::Table => crate::report::out::text(&plan::human(&view)),
     }
     Ok(if gate.plan.problems.is_empty() {
         ExitCode::Success

@@ -1,6 +1,6 @@
 //! `runner recover --env E [ACTION]`: failed-migration recovery, guided and audited.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::time::SystemTime;
 
 use crate::catalog::Catalog;
@@ -15,6 +15,7 @@ use crate::engine::plan::{self, Request};
 use crate::engine::recover::{self, Action, Context, Marked, Problem};
 use crate::engine::{self, db};
 use crate::error::{Error, ExitCode, Result};
+use crate::report::out;
 use crate::report::progress::{MigrateOutput, Style};
 use crate::report::recover::{self as printer, RecoverView};
 use crate::report::rollback::RollbackOutput;
@@ -138,7 +139,7 @@ impl Recovery<'_> {
         let mut notes = Vec::new();
         let rows = engine::read_settled(conn, &history, &mut |w| notes.push(w.to_string())).await?;
         for note in notes {
-            eprintln!("note: {note}");
+            out::note(note);
         }
         let plan = plan::plan(
             self.catalog,
@@ -175,7 +176,7 @@ impl Recovery<'_> {
         )
         .await
         {
-            eprintln!("note: {note}");
+            out::note(note);
         }
         let serving = record::serving(&entries, Liveness::Ours, SystemTime::now());
         Ok(serving
@@ -193,11 +194,8 @@ impl Recovery<'_> {
             pending,
         };
         match self.args.format {
-            Format::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&printer::json(&view)).unwrap_or_default()
-            ),
-            Format::Table => print!("{}", printer::human(&view)),
+            Format::Json => out::json(&printer::json(&view)),
+            Format::Table => out::text(&printer::human(&view)),
         }
     }
 
@@ -237,11 +235,8 @@ impl Recovery<'_> {
         {
             return Ok(None);
         }
-        for (i, o) in offers.iter().enumerate() {
-            eprintln!("  {}) {}  ({})", i + 1, o.command, o.what);
-        }
-        eprint!("choose an action by number, or press Enter to do nothing: ");
-        let _ = std::io::stderr().flush();
+        out::aside(printer::menu(&offers));
+        out::prompt("choose an action by number, or press Enter to do nothing: ");
         let mut line = String::new();
         std::io::stdin()
             .lock()
@@ -328,14 +323,8 @@ impl Recovery<'_> {
             pending,
         };
         match self.args.format {
-            Format::Json => println!(
-                "{}",
-                serde_json::json!({"event": "recovered", "outcome": outcome, "state": printer::json(&view)})
-            ),
-            Format::Table => {
-                println!("{outcome}");
-                println!("{}", printer::next(&view));
-            }
+            Format::Json => out::json_line(&printer::recovered_json(&outcome, &view)),
+            Format::Table => out::text(&printer::recovered(&outcome, &view)),
         }
         Ok(ExitCode::Success)
     }

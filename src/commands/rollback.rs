@@ -43,10 +43,12 @@ pub fn run(config: &Config, args: &RollbackArgs) -> Result<ExitCode> {
     };
     if args.dry_run {
         let (undo, stop) = block_on(rollback::preview(config, env, &catalog, &options))?;
-        print!(
-            "{}",
-            crate::report::dry_run::migrations_rollback(env, &undo, stop, args.approve)
-        );
+        crate::report::out::text(&crate::report::dry_run::migrations_rollback(
+            env,
+            &undo,
+            stop,
+            args.approve,
+        ));
         return Ok(ExitCode::Success);
     }
     let mut output = RollbackOutput::new(match args.format {
@@ -80,10 +82,11 @@ fn app(
             approved_by: None,
         };
         let plan = crate::deploy::app_rollback::preview(config, env, &options)?;
-        print!(
-            "{}",
-            crate::report::dry_run::app_rollback(env, plan.as_ref(), args)
-        );
+        crate::report::out::text(&crate::report::dry_run::app_rollback(
+            env,
+            plan.as_ref(),
+            args,
+        ));
         return Ok(ExitCode::Success);
     }
     let approved_by = require(env, args.approve, "roll back the application of")?;

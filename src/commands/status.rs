@@ -26,11 +26,8 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode> {
     }
     let view = gather(config, env, &catalog, args.window)?;
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&status::json(&view)).unwrap_or_default()
-        ),
-        Format::Table => print!("{}", status::human(&view)),
+        Format::Json => crate::report::out::json(&status::json(&view)),
+        Format::Table => crate::report::out::text(&status::human(&view)),
     }
     Ok(if view.alarming() {
         ExitCode::CheckFailed
@@ -58,11 +55,7 @@ fn watch(
     loop {
         let view = gather(config, env, catalog, args.window)?;
         // Home, clear, then the dashboard: one redraw per refresh.
-        print!(
-            "\x1b[H\x1b[2J{}\n(refreshing; Ctrl-C stops)\n",
-            status::human(&view)
-        );
-        let _ = std::io::Write::flush(&mut std::io::stdout());
+        crate::report::out::redraw(&status::watched(&view));
         if crate::runtime::sleep_unless_interrupted(Duration::from_secs(2), 1)
             || until.is_some_and(|u| started.elapsed() >= u)
         {

@@ -11,6 +11,7 @@ use crate::deploy::record::{self, Liveness, Serving};
 use crate::engine::history::History;
 use crate::engine::journal::{self, Entry, RunResult};
 use crate::error::{ExitCode, Result};
+use crate::report::{out, wait as report};
 use crate::runtime::block_on;
 
 pub fn run(config: &Config, args: &WaitArgs) -> Result<ExitCode> {
@@ -18,14 +19,10 @@ pub fn run(config: &Config, args: &WaitArgs) -> Result<ExitCode> {
     crate::runtime::watch_interrupts()?;
     let (entries, serving) = block_on(read(config, env))?;
     let Some((id, what)) = in_progress(&serving) else {
-        println!("{}", settled(env, &serving));
+        out::line(report::settled(&env.name, &serving));
         return Ok(ExitCode::Success);
     };
-    println!(
-        "{}: {what} (deploy {id}); waiting up to {}",
-        env.name,
-        humantime::format_duration(args.timeout)
-    );
+    out::line(report::waiting(&env.name, &what, &id, args.timeout));
     drop(entries);
     let started = Instant::now();
     loop {
@@ -35,11 +32,7 @@ pub fn run(config: &Config, args: &WaitArgs) -> Result<ExitCode> {
             return Ok(code);
         }
         if started.elapsed() >= args.timeout {
-            println!(
-                "{}: still waiting after {}: {what}; nothing was changed",
-                env.name,
-                humantime::format_duration(args.timeout)
-            );
+            out::line(report::timed_out(&env.name, &what, args.timeout));
             return Ok(ExitCode::Waiting);
         }
         if crate::runtime::sleep_unless_interrupted(Duration::from_secs(1), 1) {
@@ -83,48 +76,17 @@ fn in_progress(serving: &Serving) -> Option<(String, String)> {
     })
 }
 
-/// What serves when nothing is in progress.
-fn settled(env: &Environment, serving: &Serving) -> String {
-    match (&serving.doubt, &serving.release) {
-        (Some(doubt), _) => format!("{}: nothing in progress; IN DOUBT: {doubt}", env.name),
-        (None, Some(release)) => format!("{}: nothing in progress; {release} serves", env.name),
-        (None, None) => format!("{}: nothing in progress; no release deployed yet", env.name),
-    }
-}
-
 /// The exit code once the run `entry` ended; `None` while it is still paused or running.
 fn ended(env: &Environment, entry: &Entry, serving: &Serving) -> Option<ExitCode> {
-    let serves = serving.release.as_deref().unwrap_or("no release");
-    let why = entry.error.as_deref().unwrap_or("");
-    let (code, text) = match entry.result {
+    let code = match entry.result {
         RunResult::Paused => return None,
         // A row left running by a run that died is the record's doubt.
         RunResult::Running if serving.doubt.is_none() => return None,
-        RunResult::Running | RunResult::InDoubt | RunResult::Interrupted => (
-            ExitCode::Interrupted,
-            format!(
-                "its run stopped without finishing; {serves} was the last release that succeeded {why}"
-            ),
-        ),
-        RunResult::Succeeded => (
-            ExitCode::Success,
-            format!("{} serves all traffic (succeeded)", entry.version),
-        ),
-        RunResult::RolledBack | RunResult::Failed => (
-            ExitCode::DeployRolledBack,
-            format!(
-                "{} did not go on ({}): {serves} serves; {why}",
-                entry.version, entry.result
-            ),
-        ),
-        RunResult::RollbackFailed => (
-            ExitCode::RollbackFailed,
-            format!(
-                "{} failed and putting the previous release back failed too: {why}",
-                entry.version
-            ),
-        ),
+        RunResult::Running | RunResult::InDoubt | RunResult::Interrupted => ExitCode::Interrupted,
+        RunResult::Succeeded => ExitCode::Success,
+        RunResult::RolledBack | RunResult::Failed => ExitCode::DeployRolledBack,
+        RunResult::RollbackFailed => ExitCode::RollbackFailed,
     };
-    println!("{}: {}", env.name, text.trim_end());
+    out::line(report::ended(&env.name, entry, serving));
     Some(code)
 }

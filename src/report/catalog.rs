@@ -107,3 +107,11 @@ pub fn json(catalog: &Catalog) -> serde_json::Value {
         "problems": catalog.problems,
     })
 }
+
+/// The warning for a migration without a rollback, and the two ways to settle it.
+pub fn no_rollback(file_name: &str) -> String {
+    format!(
+        "{file_name} has no rollback: write {} or mark it `-- runner:irreversible <reason>`",
+        file_name.replace(".sql", ".down.sql")
+    )
+}

@@ -18,6 +18,29 @@ pub struct RecoverView<'a> {
     pub pending: usize,
 }
 
+/// What `runner recover` did, then the one command to run next.
+pub fn recovered(outcome: &impl std::fmt::Display, view: &RecoverView<'_>) -> String {
+    format!("{outcome}\n{}\n", next(view))
+}
+
+/// `recovered` for programs: one JSON event with the state after it.
+pub fn recovered_json(
+    outcome: &impl serde::Serialize,
+    view: &RecoverView<'_>,
+) -> serde_json::Value {
+    json!({"event": "recovered", "outcome": outcome, "state": self::json(view)})
+}
+
+/// The offers as a numbered menu (`runner recover` on a terminal).
+pub fn menu(offers: &[&crate::engine::recover::Offer]) -> String {
+    offers
+        .iter()
+        .enumerate()
+        .map(|(i, o)| format!("  {}) {}  ({})", i + 1, o.command, o.what))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The one command to run next, in backticks so a person or a script can copy it.
 pub fn next(view: &RecoverView<'_>) -> String {
     let env = view.environment;

@@ -192,6 +192,11 @@ fn health_json(h: &HealthNow) -> serde_json::Value {
     json!({"result": result, "detail": detail, "latency_ms": h.latency_ms})
 }
 
+/// `human` as `status --watch` redraws it, with how to stop.
+pub fn watched(view: &StatusView) -> String {
+    format!("{}\n(refreshing; Ctrl-C stops)\n", human(view))
+}
+
 pub fn json(view: &StatusView) -> serde_json::Value {
     let s = &view.serving;
     json!({
