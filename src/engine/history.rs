@@ -668,14 +668,16 @@ impl History {
                     run.actor.clone().into(),
                     after.into(),
                 ]);
+                // The duration as the row holds it: evaluated again, the server's clock
+                // would have moved on.
                 let detail = format!(
-                    "${} || CAST({duration} AS {}) || ${}",
+                    "${} || CAST(written.duration_ms AS {}) || ${}",
                     n + 4,
                     b.cast_text(),
                     n + 6
                 );
                 format!(
-                    "WITH written AS ({sql} RETURNING version)
+                    "WITH written AS ({sql} RETURNING version, duration_ms)
                      INSERT INTO {} (environment, deploy_id, version, kind, detail, actor)
                      SELECT ${}, ${}, written.version, ${}, {detail}, ${} FROM written",
                     self.events,
