@@ -4,9 +4,9 @@
 //! `error` maps every failure to one of the documented exit codes. What the binary, the
 //! integration tests and the fuzz target use is public; the rest is the crate's own.
 //!
-//! Arrows point down: commands -> deploy / engine -> db / analysis -> config / catalog / lint -> error,
-//! with `report` (every printer) beside commands and `runtime` (the async runtime, run info,
-//! signals) below all of them.
+//! Arrows point down: commands -> deploy / engine -> db / analysis / haproxy -> config / catalog
+//! / lint -> error, with `report` (every printer, and the one route to the terminal) beside
+//! commands and `runtime` (the async runtime, run info, signals) below all of them.
 
 pub(crate) mod analysis;
 pub mod catalog;

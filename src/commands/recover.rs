@@ -47,7 +47,9 @@ pub fn run(config: &Config, args: &RecoverArgs) -> Result<ExitCode> {
                     catalog: &catalog,
                     args,
                 };
-                recovery.locked(conn, action, approved_by).await
+                recovery
+                    .recover_with_lock_held(conn, action, approved_by)
+                    .await
             },
         )
         .await;
@@ -199,7 +201,7 @@ impl Recovery<'_> {
         }
     }
 
-    async fn locked(
+    async fn recover_with_lock_held(
         &self,
         conn: &mut Conn,
         action: Option<Action>,

@@ -176,6 +176,55 @@ pub(super) fn resolve(
     })?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| root.to_path_buf());
 
+    let migrations_dir = migrations_dir(&reader, &parsed, root, &cwd)?;
+    let (mut environments, unresolved, secret_vars) = environments(&reader, &parsed, root)?;
+    apply_database_url_override(&mut environments, &unresolved, overrides, &cwd)?;
+
+    let dialect = dialect(&reader, &parsed, &environments)?;
+    let (layout, mirror) = layouts(&reader, &parsed)?;
+    let names: Vec<&String> = parsed.environments.keys().collect();
+    let pipeline = pipeline(&reader, &parsed, &names)?;
+    let lint = lint(&reader, &parsed.lint)?;
+    let history_prefix = history_prefix(&reader, &parsed)?;
+    let (lease, hook_timeout, watch) = deploy(&reader, &parsed)?;
+    let notify = notify(&reader, &parsed.notify)?;
+    let flags = flags(&reader, &parsed.flags, root)?;
+    let compat = compat(&reader, &parsed)?;
+
+    Ok(Config {
+        watch,
+        notify,
+        flags,
+        compat,
+        history_prefix,
+        rollback_migrations: parsed.deploy.rollback_migrations.unwrap_or(false),
+        hook_timeout,
+        lease,
+        file: path.map(Path::to_path_buf),
+        root: root.to_path_buf(),
+        migrations_dir,
+        dialect,
+        layout,
+        mirror,
+        lint_disable: lint.disable,
+        postgres_version: lint.postgres_version,
+        mysql_version: lint.mysql_version,
+        default_schema: lint.default_schema,
+        pipeline,
+        environments,
+        unresolved,
+        secret_vars,
+    })
+}
+
+/// `[migrations] dir`: --migrations-dir > RUNNER_MIGRATIONS_DIR > the file > `migrations/`.
+fn migrations_dir(
+    reader: &Reader<'_>,
+    parsed: &FileConfig,
+    root: &Path,
+    cwd: &Path,
+) -> Result<Setting<PathBuf>, ConfigError> {
+    let overrides = reader.overrides;
     let file_dir = parsed
         .migrations
         .dir
@@ -183,7 +232,7 @@ pub(super) fn resolve(
         .map(|d| reader.text(d, "migrations.dir"))
         .transpose()?
         .map(|(d, line)| (root.join(d), line));
-    let migrations_dir = pick(
+    Ok(pick(
         overrides
             .migrations_dir
             .clone()
@@ -193,8 +242,25 @@ pub(super) fn resolve(
             .map(|(d, n)| (cwd.join(d), n)),
         file_dir,
         || root.join("migrations"),
-    );
+    ))
+}
 
+/// The environments that resolve, those that need a variable not set here (kept to say
+/// so when one is used), and the variables their URLs name (kept secret in output).
+#[allow(clippy::type_complexity)]
+fn environments(
+    reader: &Reader<'_>,
+    parsed: &FileConfig,
+    root: &Path,
+) -> Result<
+    (
+        BTreeMap<String, Environment>,
+        BTreeMap<String, ConfigError>,
+        Vec<String>,
+    ),
+    ConfigError,
+> {
+    let overrides = reader.overrides;
     let mut environments = BTreeMap::new();
     let mut unresolved = BTreeMap::new();
     let mut secret_vars = Vec::new();
@@ -209,7 +275,7 @@ pub(super) fn resolve(
         let replaced = url_override
             .as_deref()
             .filter(|_| overrides.env.as_deref() == Some(name.as_str()));
-        match environment(&reader, name, table, root, replaced) {
+        match environment(reader, name, table, root, replaced) {
             Ok(env) => {
                 environments.insert(name.clone(), env);
             }
@@ -219,11 +285,16 @@ pub(super) fn resolve(
             Err(e) => return Err(e),
         }
     }
-    apply_database_url_override(&mut environments, &unresolved, overrides, &cwd)?;
+    Ok((environments, unresolved, secret_vars))
+}
 
-    let dialect = dialect(&reader, &parsed, &environments)?;
-    let layout = layout_setting(&reader, &parsed.migrations.layout, "migrations.layout")?;
-    let mirror = layout_setting(&reader, &parsed.migrations.mirror, "migrations.mirror")?;
+/// `[migrations] layout` and `mirror` (a mirror only of a tool whose history runner writes).
+fn layouts(
+    reader: &Reader<'_>,
+    parsed: &FileConfig,
+) -> Result<(Option<Layout>, Option<Layout>), ConfigError> {
+    let layout = layout_setting(reader, &parsed.migrations.layout, "migrations.layout")?;
+    let mirror = layout_setting(reader, &parsed.migrations.mirror, "migrations.mirror")?;
     if let (Some(m), Some(t)) = (&parsed.migrations.mirror, mirror)
         && !crate::engine::adopt::Tool::mirrors(t)
     {
@@ -236,10 +307,20 @@ pub(super) fn resolve(
             ),
         ));
     }
-    let names: Vec<&String> = parsed.environments.keys().collect();
-    let pipeline = pipeline(&reader, &parsed, &names)?;
+    Ok((layout, mirror))
+}
+
+/// The `[lint]` table as read.
+struct LintSettings {
+    disable: Vec<Positioned>,
+    mysql_version: Option<Positioned>,
+    postgres_version: Option<u32>,
+    default_schema: Option<String>,
+}
+
+fn lint(reader: &Reader<'_>, table: &super::file::LintTable) -> Result<LintSettings, ConfigError> {
     let mut lint_disable = Vec::new();
-    for rule in &parsed.lint.disable {
+    for rule in &table.disable {
         let (value, _) = reader.text(rule, "lint.disable")?;
         let (line, column) = reader.line_col(rule.span().start);
         lint_disable.push(Positioned {
@@ -249,7 +330,7 @@ pub(super) fn resolve(
         });
     }
 
-    let mysql_version = match &parsed.lint.mysql_version {
+    let mysql_version = match &table.mysql_version {
         Some(v) => {
             let (value, _) = reader.text(v, "lint.mysql_version")?;
             let (line, column) = reader.line_col(v.span().start);
@@ -261,7 +342,7 @@ pub(super) fn resolve(
         }
         None => None,
     };
-    let postgres_version = match &parsed.lint.postgres_version {
+    let postgres_version = match &table.postgres_version {
         Some(v) if !(9..=30).contains(v.get_ref()) => {
             return Err(reader.error_at(
                 v.span().start,
@@ -273,7 +354,7 @@ pub(super) fn resolve(
         }
         v => v.as_ref().map(|v| *v.get_ref()),
     };
-    let default_schema = match &parsed.lint.search_path {
+    let default_schema = match &table.search_path {
         Some(list) => match list.get_ref().first() {
             Some(first) => Some(reader.text(first, "lint.search_path")?.0),
             None => {
@@ -285,7 +366,17 @@ pub(super) fn resolve(
         },
         None => None,
     };
-    let history_prefix = match &parsed.history.prefix {
+    Ok(LintSettings {
+        disable: lint_disable,
+        mysql_version,
+        postgres_version,
+        default_schema,
+    })
+}
+
+/// `[history] prefix`: runner's table names, checked to be a safe identifier.
+fn history_prefix(reader: &Reader<'_>, parsed: &FileConfig) -> Result<String, ConfigError> {
+    Ok(match &parsed.history.prefix {
         None => DEFAULT_HISTORY_PREFIX.to_string(),
         Some(p) => {
             let (prefix, _) = reader.text(p, "history.prefix")?;
@@ -302,8 +393,14 @@ pub(super) fn resolve(
             }
             prefix
         }
-    };
+    })
+}
 
+/// `[deploy]`: the lease, the hook timeout and the watch window.
+fn deploy(
+    reader: &Reader<'_>,
+    parsed: &FileConfig,
+) -> Result<(Duration, Duration, Option<Duration>), ConfigError> {
     let lease = match &parsed.deploy.lease {
         Some(t) => reader
             .duration(t, "deploy.lease")?
@@ -327,8 +424,15 @@ pub(super) fn resolve(
         Some(t) => reader.duration(t, "deploy.watch")?,
         None => None,
     };
-    let notify = notify(&reader, &parsed.notify)?;
-    let flags = flags(&reader, &parsed.flags, root)?;
+    Ok((lease, hook_timeout, watch))
+}
+
+/// `[compat]`: where the serving release's queries are, and the environment whose
+/// statistics judge them.
+fn compat(
+    reader: &Reader<'_>,
+    parsed: &FileConfig,
+) -> Result<crate::compat::Settings, ConfigError> {
     let mut compat = crate::compat::Settings {
         disabled: parsed.compat.enabled == Some(false),
         ..Default::default()
@@ -351,31 +455,7 @@ pub(super) fn resolve(
         }
         compat.statistics = Some(name);
     }
-
-    Ok(Config {
-        watch,
-        notify,
-        flags,
-        compat,
-        history_prefix,
-        rollback_migrations: parsed.deploy.rollback_migrations.unwrap_or(false),
-        hook_timeout,
-        lease,
-        file: path.map(Path::to_path_buf),
-        root: root.to_path_buf(),
-        migrations_dir,
-        dialect,
-        layout,
-        mirror,
-        lint_disable,
-        postgres_version,
-        mysql_version,
-        default_schema,
-        pipeline,
-        environments,
-        unresolved,
-        secret_vars,
-    })
+    Ok(compat)
 }
 
 fn environment(

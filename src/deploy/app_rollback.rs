@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::record::validate_version;
 use super::record::{self, Lease};
 use super::run::{Phase, Reporter, Run, Status};
-use super::strategy::{Chosen, Strategy};
+use super::strategy::{AnyStrategy, Strategy};
 use crate::catalog::Catalog;
 use crate::config::{Config, Environment};
 use crate::db::{Conn, lock};
@@ -61,7 +61,7 @@ pub fn app_rollback(
             options.lock_wait,
             &command,
             &mut (),
-            async |conn, _| locked(&mut run, conn, catalog, options).await,
+            async |conn, _| roll_back_with_lock_held(&mut run, conn, catalog, options).await,
         )
         .await;
         conn.close().await;
@@ -155,7 +155,7 @@ fn choose_target(
     Ok(Some((current, target)))
 }
 
-async fn locked(
+async fn roll_back_with_lock_held(
     run: &mut Run<'_>,
     conn: &mut Conn,
     catalog: &Catalog,
@@ -202,62 +202,13 @@ async fn locked(
     );
 
     // The application first: the release being undone may need its columns until it is gone.
-    let mut strategy = Chosen::of(env, routed);
-    let mut reverted = Ok(());
-    if let Some(routed) = strategy.routed() {
-        reverted = routed.save(run, conn).await;
-    }
-    if reverted.is_ok() {
-        reverted = strategy.revert(run, conn, &target, &current).await;
-    }
-    if let Err(failure) = reverted {
-        let (result, next) = if failure.interrupted {
-            (RunResult::InDoubt, "what serves is in doubt")
-        } else {
-            (RunResult::RollbackFailed, "check the app by hand")
-        };
-        run.finish(
-            conn,
-            result,
-            Some(failure.why.clone()),
-            "app_rollback_failed",
-        )
-        .await;
-        let message = format!(
-            "rolling {} back to {target} failed: {}\n  next: {next}; `{}` shows what is recorded, and `{}` tries again",
-            env.name,
-            failure.why,
-            hints::status(&env.name),
-            hints::rollback_to(At::of(env), &target)
-        );
-        return Err(if failure.interrupted {
-            Error::Interrupted { message }
-        } else {
-            Error::RollbackFailed { message }
-        });
-    }
-
+    let mut strategy = AnyStrategy::of(env, routed);
+    revert_app(run, conn, &mut strategy, &target, &current).await?;
     // Then the migrations of the deploys being undone.
-    let mut migrations_failure = None;
-    if options.with_migrations {
-        let t = run.enter(conn, Phase::MigrationsRollback).await?;
-        let undone = undone_migrations(&entries, &target);
-        match roll_back_migrations(run, conn, catalog, &undone).await {
-            Ok(n) => {
-                run.entry.migrations = undone.clone();
-                run.phase(
-                    Phase::MigrationsRollback,
-                    Status::Ok,
-                    t,
-                    format!("{n} rolled back"),
-                );
-            }
-            Err(e) => {
-                run.phase(Phase::MigrationsRollback, Status::Failed, t, e.to_string());
-                migrations_failure = Some(e.to_string());
-            }
-        }
-    }
+    let migrations_failure = match options.with_migrations {
+        true => revert_migrations(run, conn, catalog, &entries, &target).await?,
+        false => None,
+    };
 
     // The application serves the target either way: the journal says so.
     let forced = if options.force {
@@ -292,6 +243,81 @@ async fn locked(
     let took = run.started.elapsed();
     run.out.success(&env.name, &target, took);
     Ok(())
+}
+
+/// Puts `target` back in place of `current` through the strategy (the router's record saved
+/// first). A failure ends the run: in doubt when a signal stopped it, failed otherwise.
+async fn revert_app(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    strategy: &mut AnyStrategy,
+    target: &str,
+    current: &str,
+) -> Result<()> {
+    let env = run.env;
+    let mut reverted = Ok(());
+    if let Some(routed) = strategy.routed() {
+        reverted = routed.save(run, conn).await;
+    }
+    if reverted.is_ok() {
+        reverted = strategy.revert(run, conn, target, current).await;
+    }
+    let Err(failure) = reverted else {
+        return Ok(());
+    };
+    let (result, next) = if failure.interrupted {
+        (RunResult::InDoubt, "what serves is in doubt")
+    } else {
+        (RunResult::RollbackFailed, "check the app by hand")
+    };
+    run.finish(
+        conn,
+        result,
+        Some(failure.why.clone()),
+        "app_rollback_failed",
+    )
+    .await;
+    let message = format!(
+        "rolling {} back to {target} failed: {}\n  next: {next}; `{}` shows what is recorded, and `{}` tries again",
+        env.name,
+        failure.why,
+        hints::status(&env.name),
+        hints::rollback_to(At::of(env), target)
+    );
+    Err(if failure.interrupted {
+        Error::Interrupted { message }
+    } else {
+        Error::RollbackFailed { message }
+    })
+}
+
+/// Rolls back the migrations of the deploys newer than `target`, as a phase of the run.
+/// Returns why they could not be, when they could not: the app serves `target` either way.
+async fn revert_migrations(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    catalog: &Catalog,
+    entries: &[Entry],
+    target: &str,
+) -> Result<Option<String>> {
+    let t = run.enter(conn, Phase::MigrationsRollback).await?;
+    let undone = undone_migrations(entries, target);
+    match roll_back_migrations(run, conn, catalog, &undone).await {
+        Ok(n) => {
+            run.entry.migrations = undone;
+            run.phase(
+                Phase::MigrationsRollback,
+                Status::Ok,
+                t,
+                format!("{n} rolled back"),
+            );
+            Ok(None)
+        }
+        Err(e) => {
+            run.phase(Phase::MigrationsRollback, Status::Failed, t, e.to_string());
+            Ok(Some(e.to_string()))
+        }
+    }
 }
 
 /// The migrations applied by the deploys newer than the target's last successful deploy

@@ -41,7 +41,7 @@ use record::Lease;
 pub use rollout::Outcome;
 use rollout::{finish_rollout, pause, watch_release};
 use run::{Phase, Reporter, Run, Status};
-use strategy::{Chosen, Strategy};
+use strategy::{AnyStrategy, Strategy};
 
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
@@ -301,7 +301,7 @@ async fn gate_then_lock(
         &mut (),
         async |conn, _| {
             run.phase(Phase::Lock, Status::Taken, t, String::new());
-            locked(
+            deploy_with_lock_held(
                 run,
                 conn,
                 catalog,
@@ -315,7 +315,7 @@ async fn gate_then_lock(
     .await
 }
 
-async fn locked(
+async fn deploy_with_lock_held(
     run: &mut Run<'_>,
     conn: &mut Conn,
     catalog: &Catalog,
@@ -324,7 +324,74 @@ async fn locked(
     allow_pending: Option<String>,
 ) -> Result<Outcome> {
     let env = run.env;
-    let config = run.config;
+    let (entries, previous, routed) = reconcile(run, conn).await?;
+    // The intent, before anything is touched: release X replacing Y, by whom.
+    let _lease = announce(run, conn, options, previous.as_deref(), allow_pending).await?;
+    let mut strategy = AnyStrategy::of(env, routed);
+    if let Some(routed) = strategy.routed() {
+        // The record of what runs where, in this run's row from its start.
+        if let Err(f) = routed.save(run, conn).await {
+            return run.fail(conn, RunResult::Failed, Error::Usage(f.why)).await;
+        }
+    }
+    let serving = previous.as_deref().unwrap_or("nothing deployed before");
+
+    // 4. make room: a release kept warm where the new one goes is stopped, so the serving
+    // release serves alone and its contract debt may be paid.
+    if let Err(failure) = strategy.prepare(run, conn).await {
+        let error = Error::Usage(format!(
+            "deploying {} to {} stopped before the release: {}; {serving} is still serving",
+            options.version, env.name, failure.why,
+        ));
+        return run.fail(conn, RunResult::Failed, error).await;
+    }
+
+    // 5. migrations: expand, before any traffic moves.
+    if options.with_migrations {
+        expand(
+            run,
+            conn,
+            catalog,
+            &entries,
+            previous.as_deref(),
+            previous_history,
+        )
+        .await?;
+    }
+    if crate::runtime::interrupted() {
+        let error = Error::Interrupted {
+            message: format!(
+                "the deploy of {} to {} stopped before the app was touched; {serving} is still serving",
+                options.version, env.name,
+            ),
+        };
+        return run.fail(conn, RunResult::Interrupted, error).await;
+    }
+    let from = previous.clone().unwrap_or_default();
+    roll_out(
+        run,
+        conn,
+        &mut strategy,
+        catalog,
+        options,
+        previous_history,
+        &from,
+    )
+    .await
+}
+
+/// Reads what serves (closing what dead runs left), refuses while a canary is paused, and
+/// reconciles the router's record. Returns the journal, the release serving, and the
+/// router of a routed strategy.
+async fn reconcile(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+) -> Result<(
+    Vec<crate::engine::journal::Entry>,
+    Option<String>,
+    Option<fleet::Routed>,
+)> {
+    let env = run.env;
     let (entries, serving) = run.reconcile(conn, "runner deploy").await?;
     if let Some(paused) = &serving.paused {
         return Err(Error::Refused {
@@ -351,20 +418,31 @@ async fn locked(
     } else {
         None
     };
-    let previous = serving.release.clone();
-    run.entry.previous_version = previous.clone();
+    Ok((entries, serving.release, routed))
+}
+
+/// Writes the run's intent (release X replacing `previous`, by whom, with which strategy)
+/// and its audit events, and starts the lease that keeps it alive while it works.
+async fn announce(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    options: &DeployOptions,
+    previous: Option<&str>,
+    allow_pending: Option<String>,
+) -> Result<Lease> {
+    let (env, config) = (run.env, run.config);
+    run.entry.previous_version = previous.map(str::to_string);
     run.entry.strategy = Some(env.strategy().name().to_string());
-    // The intent, before anything is touched: release X replacing Y, by whom.
     run.entry.phase = Some("intent".into());
     run.begin(conn).await?;
-    let _lease = Lease::start(env, &config.history_prefix, &run.entry.id, config.lease);
+    let lease = Lease::start(env, &config.history_prefix, &run.entry.id, config.lease);
     run.event(
         conn,
         "deploy_started",
         &format!(
             "deploy {} (previous {}) with {}",
             options.version,
-            previous.as_deref().unwrap_or("none"),
+            previous.unwrap_or("none"),
             env.strategy().name()
         ),
     )
@@ -373,74 +451,63 @@ async fn locked(
         run.event(conn, "deploy_allow_pending", detail).await;
     }
     run.notify("deploy_started", "");
-    let mut strategy = Chosen::of(env, routed);
-    if let Some(routed) = strategy.routed() {
-        // The record of what runs where, in this run's row from its start.
-        if let Err(f) = routed.save(run, conn).await {
-            return run.fail(conn, RunResult::Failed, Error::Usage(f.why)).await;
+    Ok(lease)
+}
+
+/// The expand migrations, before any traffic moves; the contract ones are held while the
+/// previous release still runs.
+async fn expand(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    catalog: &Catalog,
+    entries: &[crate::engine::journal::Entry],
+    previous: Option<&str>,
+    previous_history: Option<&Previous>,
+) -> Result<()> {
+    let debt = previous
+        .map(|p| contract::debt(entries, p))
+        .unwrap_or_default();
+    let policy = contract::expand_policy(&debt, true);
+    let applied = contract::migrate(
+        run,
+        conn,
+        catalog,
+        policy,
+        None,
+        previous_history,
+        Phase::Migrations,
+    )
+    .await;
+    match applied {
+        Ok(applied) => {
+            run.entry.held = applied.held.iter().map(|(v, _)| *v).collect();
+            Ok(())
+        }
+        Err(e) => {
+            let result = match e {
+                Error::Interrupted { .. } => RunResult::Interrupted,
+                _ => RunResult::Failed,
+            };
+            run.fail(conn, result, e).await
         }
     }
+}
 
-    // 4. make room: a release kept warm where the new one goes is stopped, so the serving
-    // release serves alone and its contract debt may be paid.
-    if let Err(failure) = strategy.prepare(run, conn).await {
-        let error = Error::Usage(format!(
-            "deploying {} to {} stopped before the release: {}; {} is still serving",
-            options.version,
-            env.name,
-            failure.why,
-            previous.as_deref().unwrap_or("nothing deployed before")
-        ));
-        return run.fail(conn, RunResult::Failed, error).await;
-    }
-
-    // 5. migrations: expand, before any traffic moves.
-    if options.with_migrations {
-        let debt = previous
-            .as_deref()
-            .map(|p| contract::debt(&entries, p))
-            .unwrap_or_default();
-        let policy = contract::expand_policy(&debt, true);
-        let applied = contract::migrate(
-            run,
-            conn,
-            catalog,
-            policy,
-            None,
-            previous_history,
-            Phase::Migrations,
-        )
-        .await;
-        match applied {
-            Ok(applied) => run.entry.held = applied.held.iter().map(|(v, _)| *v).collect(),
-            Err(e) => {
-                let result = match e {
-                    Error::Interrupted { .. } => RunResult::Interrupted,
-                    _ => RunResult::Failed,
-                };
-                return run.fail(conn, result, e).await;
-            }
-        }
-    }
-    if crate::runtime::interrupted() {
-        let error = Error::Interrupted {
-            message: format!(
-                "the deploy of {} to {} stopped before the app was touched; {} is still serving",
-                options.version,
-                env.name,
-                previous.as_deref().unwrap_or("nothing deployed before")
-            ),
-        };
-        return run.fail(conn, RunResult::Interrupted, error).await;
-    }
-
-    // 6-8. the strategy: release, check, shift traffic. A failure puts the previous release
-    // back.
-    let from = previous.clone().unwrap_or_default();
+/// Steps 6-8, the strategy: release, check, shift traffic, watch, finish. A failure puts
+/// the previous release (`from`) back.
+async fn roll_out(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    strategy: &mut AnyStrategy,
+    catalog: &Catalog,
+    options: &DeployOptions,
+    previous_history: Option<&Previous>,
+    from: &str,
+) -> Result<Outcome> {
     let to = options.version.clone();
-    let mut step = strategy.release(run, conn, &to, &from).await;
+    let mut step = strategy.release(run, conn, &to, from).await;
     if step.is_ok() {
-        step = strategy.check(run, conn, &to, &from).await;
+        step = strategy.check(run, conn, &to, from).await;
     }
     let shifted = match step {
         Ok(()) => strategy.shift(run, conn, &to).await,
@@ -449,17 +516,16 @@ async fn locked(
     let shifted = match shifted {
         Ok(s) => s,
         Err(failure) => {
-            return revert::after_failure(run, conn, &mut strategy, catalog, options, failure)
-                .await;
+            return revert::after_failure(run, conn, strategy, catalog, options, failure).await;
         }
     };
     if let strategy::Shifted::Paused(percent) = shifted {
         return pause(run, conn, percent).await;
     }
-    if let Some(span) = options.watch.or(config.watch)
-        && let Err(failure) = watch_release(run, conn, &mut strategy, span).await
+    if let Some(span) = options.watch.or(run.config.watch)
+        && let Err(failure) = watch_release(run, conn, strategy, span).await
     {
-        return revert::after_failure(run, conn, &mut strategy, catalog, options, failure).await;
+        return revert::after_failure(run, conn, strategy, catalog, options, failure).await;
     }
-    finish_rollout(run, conn, &mut strategy, catalog, previous_history).await
+    finish_rollout(run, conn, strategy, catalog, previous_history).await
 }

@@ -12,7 +12,7 @@ use super::fleet::Routed;
 use super::record::{Lease, Serving};
 use super::rollout::{Outcome, finish_rollout, pause, watch_release};
 use super::run::{Phase, Reporter, Run, Status};
-use super::strategy::{Chosen, Shifted, Strategy};
+use super::strategy::{AnyStrategy, Shifted, Strategy};
 use super::{DeployOptions, contract, revert};
 use crate::catalog::Catalog;
 use crate::config::{Config, Environment};
@@ -38,7 +38,7 @@ pub fn promote(
     out: &mut dyn Reporter,
 ) -> Result<Outcome> {
     crate::runtime::watch_interrupts()?;
-    crate::runtime::block_on(locked(
+    crate::runtime::block_on(under_lock(
         config,
         env,
         options.lock_wait,
@@ -68,7 +68,7 @@ pub fn abort(
     out: &mut dyn Reporter,
 ) -> Result<()> {
     crate::runtime::watch_interrupts()?;
-    crate::runtime::block_on(locked(
+    crate::runtime::block_on(under_lock(
         config,
         env,
         lock_wait,
@@ -87,7 +87,7 @@ pub fn abort(
             let mut strategy = take_over(run, conn, entries, &id).await?;
             let stable = run.entry.previous_version.clone().unwrap_or_default();
             let canary = run.entry.version.clone();
-            if let Chosen::Canary(c) = &mut strategy {
+            if let AnyStrategy::Canary(c) = &mut strategy {
                 c.resume(&canary, percent, false).map_err(Error::Usage)?;
             }
             run.out.begin(
@@ -134,7 +134,7 @@ pub fn abort(
 }
 
 /// Opens the environment, takes the lock, reads the journal and the router, then `work`.
-async fn locked<T>(
+async fn under_lock<T>(
     config: &Config,
     env: &Environment,
     lock_wait: Duration,
@@ -174,7 +174,7 @@ async fn take_over(
     conn: &mut Conn,
     entries: &[Entry],
     id: &str,
-) -> Result<Chosen> {
+) -> Result<AnyStrategy> {
     let env = run.env;
     let Some(entry) = entries.iter().find(|e| e.id == id).cloned() else {
         return Err(Error::Usage(format!(
@@ -200,7 +200,7 @@ async fn take_over(
         result: RunResult::Running,
         ..entry
     };
-    Ok(Chosen::of(env, Some(routed)))
+    Ok(AnyStrategy::of(env, Some(routed)))
 }
 
 async fn continue_canary(
@@ -232,7 +232,7 @@ async fn continue_canary(
         &format!("canary {canary} promoted from {percent}% by {who}"),
     )
     .await;
-    if let Chosen::Canary(c) = &mut strategy {
+    if let AnyStrategy::Canary(c) = &mut strategy {
         c.resume(&canary, percent, full).map_err(Error::Usage)?;
     }
     // What a revert after a failure is told of this run: the canary, already approved.

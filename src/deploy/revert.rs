@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::DeployOptions;
 use super::run::{Phase, Run, Status};
 use super::step::Failure;
-use super::strategy::{Chosen, Strategy};
+use super::strategy::{AnyStrategy, Strategy};
 use crate::catalog::Catalog;
 use crate::db::Conn;
 use crate::engine::journal::RunResult;
@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 pub(super) async fn after_failure<T>(
     run: &mut Run<'_>,
     conn: &mut Conn,
-    strategy: &mut Chosen,
+    strategy: &mut AnyStrategy,
     catalog: &Catalog,
     options: &DeployOptions,
     failure: Failure,

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::run::{Phase, Run, Status};
-use super::strategy::{self, Chosen, Strategy};
+use super::strategy::{self, AnyStrategy, Strategy};
 use super::{contract, measure, step};
 use crate::catalog::Catalog;
 use crate::db::Conn;
@@ -29,7 +29,7 @@ pub enum Outcome {
 pub async fn watch_release(
     run: &mut Run<'_>,
     conn: &mut Conn,
-    strategy: &mut Chosen,
+    strategy: &mut AnyStrategy,
     span: Duration,
 ) -> std::result::Result<(), step::Failure> {
     let release = run.entry.version.clone();
@@ -67,7 +67,7 @@ pub async fn watch_release(
 pub async fn finish_rollout(
     run: &mut Run<'_>,
     conn: &mut Conn,
-    strategy: &mut Chosen,
+    strategy: &mut AnyStrategy,
     catalog: &Catalog,
     previous_history: Option<&Previous>,
 ) -> Result<Outcome> {

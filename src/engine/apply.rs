@@ -286,7 +286,7 @@ async fn transaction_attempt(
     // `applying`, and a crash takes it with everything else.
     let detail = applied_detail(step, took);
     history
-        .applied_in_transaction(conn, row, run, attempts, total as i64, took, &detail)
+        .applied_in_transaction(conn, row, run, (attempts, took), &detail)
         .await
         .map_err(|e| (total, e))?;
     conn.commit().await.map_err(|e| (total, e))
@@ -416,23 +416,20 @@ async fn statement_mode(
                 next_start: next_start.as_deref(),
             }),
         };
-        let result = run_statement(
-            conn,
+        let at = At {
             history,
-            target,
+            counter: target,
             index,
-            statement,
-            limits,
             marks,
-            &mut |wait| match wait {
-                Wait::Retry {
-                    attempt,
-                    delay,
-                    error,
-                } => progress.retrying(step, attempt, delay, error),
-                Wait::Gap { holder, waited } => progress.waiting_for_gap(step, holder, waited),
-            },
-        )
+        };
+        let result = run_statement(conn, at, statement, limits, &mut |wait| match wait {
+            Wait::Retry {
+                attempt,
+                delay,
+                error,
+            } => progress.retrying(step, attempt, delay, error),
+            Wait::Gap { holder, waited } => progress.waiting_for_gap(step, holder, waited),
+        })
         .await;
         if let Err(failed) = result {
             let stopped = stop(index, failed.error, failed.leftover);
@@ -597,19 +594,16 @@ impl Finish<'_> {
 
 /// Runs statement `index` (0-based) of a statement-mode script and records it done, with
 /// lock-timeout retries.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn run_statement(
     conn: &mut Conn,
-    history: &History,
-    counter: Counter,
-    index: usize,
+    at: At<'_>,
     statement: &str,
     limits: &Limits,
-    marks: Marks<'_>,
     waiting: &mut dyn FnMut(Wait<'_>),
 ) -> Result<(), StatementFailed> {
     let dialect = conn.dialect();
-    let mut effect = marks
+    let mut effect = at
+        .marks
         .effect
         .clone()
         .unwrap_or_else(|| outside_transaction(statement, dialect));
@@ -629,12 +623,6 @@ pub(super) async fn run_statement(
                 leftover: None,
             });
         }
-        let at = At {
-            history,
-            counter,
-            index,
-            marks: marks.clone(),
-        };
         let result = match &effect {
             None => in_own_transaction(conn, &at, statement, limits).await,
             Some(effect) => outside(conn, &at, statement, effect, limits).await,
@@ -671,11 +659,12 @@ pub(super) async fn run_statement(
 }
 
 /// Where a statement's progress is written.
-struct At<'a> {
-    history: &'a History,
-    counter: Counter,
-    index: usize,
-    marks: Marks<'a>,
+pub(super) struct At<'a> {
+    pub history: &'a History,
+    pub counter: Counter,
+    /// The statement's index in its script, 0-based.
+    pub index: usize,
+    pub marks: Marks<'a>,
 }
 
 /// The statement and its progress row in one transaction (for the last statement, the row's

@@ -462,26 +462,23 @@ impl History {
     }
 
     /// The row of a migration that ran whole inside the transaction this writes in: written
-    /// once, finished (`done` statements, `duration_ms`), where `start` + `finish` would take
-    /// two round trips. Nobody outside the transaction could have seen it `applying`.
+    /// once, finished (all its statements, after `attempts`, in `duration_ms`), where `start`
+    /// + `finish` would take two round trips. Nobody outside the transaction could have seen it `applying`.
     /// With its `migration_applied` audit event, in the caller's transaction. (PostgreSQL
     /// writes both in one prepared statement sent with the last statement instead:
     /// `applied_with_last_statement`.)
-    #[allow(clippy::too_many_arguments)]
     pub async fn applied_in_transaction(
         &self,
         conn: &mut Conn,
         row: &NewRow<'_>,
         run: &RunInfo,
-        attempts: i64,
-        done: i64,
-        duration_ms: i64,
+        (attempts, duration_ms): (i64, i64),
         detail: &str,
     ) -> Result<(), DbError> {
         let how = Upsert {
             state: State::Applied,
             attempts,
-            finished: Some((done, duration_ms)),
+            finished: Some((row.statements_total, duration_ms)),
             in_flight: None,
             event: None,
             plus_query: None,

@@ -272,34 +272,8 @@ async fn migrate_steps(
         .ensure(conn)
         .await
         .map_err(|e| db("create the history tables", e))?;
-    let rows = read_settled(conn, &history, &mut |w| reporter.warning(w)).await?;
+    let rows = ready_rows(conn, &history, env, catalog, reporter).await?;
     let run = &options.run;
-    // Another tool's history that runner's does not hold: applying now could run a
-    // migration twice.
-    if let Some(problem) = adopt::untaken(conn, catalog, &rows, At::of(env))
-        .await
-        .map_err(|e| db("read other tools' history tables", e))?
-    {
-        return Err(Error::Refused {
-            environment: env.name.clone(),
-            problems: vec![problem],
-        });
-    }
-    let synced = adopt::sync_mirror(conn, catalog, &rows)
-        .await
-        .map_err(|e| {
-            db(
-                "bring the mirrored history up to date ([migrations] mirror)",
-                e,
-            )
-        })?;
-    if synced > 0 {
-        reporter.warning(&format!(
-            "[migrations] mirror: wrote {synced} row(s) of {} so it holds what runner's history holds",
-            catalog.mirror.map_or("", |l| l.name())
-        ));
-    }
-
     if let Some(version) = options.baseline {
         baseline(conn, &history, run, catalog, &rows, version, reporter).await?;
         return Ok(Applied::default());
@@ -313,36 +287,7 @@ async fn migrate_steps(
         crate::hints::At::of(env),
         previous,
     );
-    record_interrupted(conn, &history, run, &plan.classified).await?;
-    for c in &plan.classified {
-        reporter.classified(c);
-    }
-    for warning in &plan.warnings {
-        reporter.warning(warning);
-    }
-    refuse_on_problems(&plan, &env.name)?;
-    if rows
-        .iter()
-        .any(|r| r.state == State::Applied && r.rollback_target.is_some())
-    {
-        reporter.warning(
-            "an earlier `runner rollback` stopped before its target; this forward run abandons it",
-        );
-        history
-            .clear_rollback_target(conn)
-            .await
-            .map_err(|e| db("clear the unfinished rollback", e))?;
-    }
-    reporter.pending(&plan.steps);
-    history
-        .audit(
-            conn,
-            run,
-            None,
-            "migrate_started",
-            &format!("{} pending", plan.steps.len()),
-        )
-        .await;
+    announce(conn, &history, run, env, &rows, &plan, reporter).await?;
 
     let mut applied = Vec::new();
     // Whether the previous migration's last transaction wrote this one's start: then the
@@ -379,7 +324,128 @@ async fn migrate_steps(
                 }
                 reporter.applied(step, done.took);
             }
-            Err(stopped) if stopped.interrupted => {
+            Err(stopped) => {
+                let at = Halt {
+                    step,
+                    plan: &plan,
+                    applied: applied.len(),
+                    env,
+                    previous,
+                };
+                return Err(at.error(conn, &history, run, stopped).await);
+            }
+        }
+    }
+    Ok(Applied {
+        versions: applied,
+        held: plan.held.clone(),
+    })
+}
+
+/// The history rows, settled, once nothing stands in the way of a run: another tool's
+/// history that runner's does not hold is a refusal (a migration could run twice), and a
+/// mirrored history is brought up to date.
+async fn ready_rows(
+    conn: &mut Conn,
+    history: &History,
+    env: &Environment,
+    catalog: &Catalog,
+    reporter: &mut dyn Reporter,
+) -> Result<Vec<HistoryRow>> {
+    let rows = read_settled(conn, history, &mut |w| reporter.warning(w)).await?;
+    if let Some(problem) = adopt::untaken(conn, catalog, &rows, At::of(env))
+        .await
+        .map_err(|e| db("read other tools' history tables", e))?
+    {
+        return Err(Error::Refused {
+            environment: env.name.clone(),
+            problems: vec![problem],
+        });
+    }
+    let synced = adopt::sync_mirror(conn, catalog, &rows)
+        .await
+        .map_err(|e| {
+            db(
+                "bring the mirrored history up to date ([migrations] mirror)",
+                e,
+            )
+        })?;
+    if synced > 0 {
+        reporter.warning(&format!(
+            "[migrations] mirror: wrote {synced} row(s) of {} so it holds what runner's history holds",
+            catalog.mirror.map_or("", |l| l.name())
+        ));
+    }
+    Ok(rows)
+}
+
+/// Before the first migration: what dead runs left recorded, the plan's classifications and
+/// warnings said, a refusal on its problems, an abandoned rollback cleared, and the
+/// `migrate_started` event.
+async fn announce(
+    conn: &mut Conn,
+    history: &History,
+    run: &RunInfo,
+    env: &Environment,
+    rows: &[HistoryRow],
+    plan: &Plan<'_>,
+    reporter: &mut dyn Reporter,
+) -> Result<()> {
+    record_interrupted(conn, history, run, &plan.classified).await?;
+    for c in &plan.classified {
+        reporter.classified(c);
+    }
+    for warning in &plan.warnings {
+        reporter.warning(warning);
+    }
+    refuse_on_problems(plan, &env.name)?;
+    if rows
+        .iter()
+        .any(|r| r.state == State::Applied && r.rollback_target.is_some())
+    {
+        reporter.warning(
+            "an earlier `runner rollback` stopped before its target; this forward run abandons it",
+        );
+        history
+            .clear_rollback_target(conn)
+            .await
+            .map_err(|e| db("clear the unfinished rollback", e))?;
+    }
+    reporter.pending(&plan.steps);
+    history
+        .audit(
+            conn,
+            run,
+            None,
+            "migrate_started",
+            &format!("{} pending", plan.steps.len()),
+        )
+        .await;
+    Ok(())
+}
+
+/// Where a run of migrations stopped: the step, the plan, how many it applied before.
+struct Halt<'a> {
+    step: &'a Step<'a>,
+    plan: &'a Plan<'a>,
+    applied: usize,
+    env: &'a Environment,
+    previous: Option<&'a Previous>,
+}
+
+impl Halt<'_> {
+    /// The error a stopped migration ends the run with: interrupted, connection lost, or
+    /// failed (with its `migration_failed` event).
+    async fn error(
+        &self,
+        conn: &mut Conn,
+        history: &History,
+        run: &RunInfo,
+        stopped: Stopped,
+    ) -> Error {
+        let (step, env) = (self.step, self.env);
+        match stopped {
+            stopped if stopped.interrupted => {
                 let done = stopped.failure.statements_done;
                 let message = if stopped.state == State::FailedPartial {
                     format!(
@@ -396,27 +462,25 @@ async fn migrate_steps(
                         hints::migrate(At::of(env))
                     )
                 };
-                return Err(Error::Interrupted { message });
+                Error::Interrupted { message }
             }
-            Err(stopped) if stopped.failure.error.connection_lost => {
-                return Err(Error::ConnectionLost {
-                    during: format!(
-                        "{} (statement {} of {})",
-                        step.label(),
-                        stopped.failure.statement,
-                        step.script.statements.len()
-                    ),
-                    error: stopped.failure.error,
-                    next: format!(
-                        "this is not a failed migration: each commit carries its own history record, so nothing is lost or counted twice. Once the database answers, `{}` reads what committed and says how to continue",
-                        hints::migrate(At::of(env))
-                    ),
-                });
-            }
-            Err(stopped) => {
+            stopped if stopped.failure.error.connection_lost => Error::ConnectionLost {
+                during: format!(
+                    "{} (statement {} of {})",
+                    step.label(),
+                    stopped.failure.statement,
+                    step.script.statements.len()
+                ),
+                error: stopped.failure.error,
+                next: format!(
+                    "this is not a failed migration: each commit carries its own history record, so nothing is lost or counted twice. Once the database answers, `{}` reads what committed and says how to continue",
+                    hints::migrate(At::of(env))
+                ),
+            },
+            stopped => {
                 // Applied with this content in the environment before this one: the file must
                 // stay as it is (production gets exactly what staging got).
-                let ran_before = previous.filter(|p| {
+                let ran_before = self.previous.filter(|p| {
                     p.rows.iter().any(|r| {
                         r.version == step.migration.version
                             && r.state == State::Applied
@@ -426,8 +490,8 @@ async fn migrate_steps(
                 let message = failure_message(
                     step,
                     &stopped,
-                    &plan,
-                    applied.len(),
+                    self.plan,
+                    self.applied,
                     env,
                     ran_before.map(|p| p.environment.as_str()),
                 );
@@ -440,14 +504,10 @@ async fn migrate_steps(
                         &message,
                     )
                     .await;
-                return Err(Error::MigrationFailed { message });
+                Error::MigrationFailed { message }
             }
         }
     }
-    Ok(Applied {
-        versions: applied,
-        held: plan.held.clone(),
-    })
 }
 
 /// The start of a migration that will not run after all (the run stopped between two

@@ -128,7 +128,6 @@ pub async fn diagnose(
     rows: &[HistoryRow],
 ) -> Result<Vec<Problem>> {
     let mut problems = Vec::new();
-    let dialect = conn.dialect();
     for row in rows {
         if matches!(
             row.state,
@@ -137,16 +136,50 @@ pub async fn diagnose(
             continue;
         }
         let file = catalog.migrations.iter().find(|m| m.version == row.version);
-        let label = file.map_or_else(
-            || format!("V{} {}", row.version, row.name),
-            Migration::label,
-        );
-        let v = row.version;
-        let offer = |action: Action, what: &str| Offer {
-            command: action.command(At::of(env)),
-            action,
-            what: what.to_string(),
+        let seen = Seen::of(row, file, env, conn.dialect());
+        let (explanation, offers) = match row.state {
+            State::FailedClean => seen.failed_clean(),
+            State::FailedPartial if row.in_flight.is_some() => seen.in_flight(),
+            State::FailedPartial => seen.failed_partial(conn).await?,
+            State::RollingBack | State::RollbackFailed => seen.rollback_stopped(),
+            State::Applied | State::RolledBack | State::Applying => continue,
         };
+        problems.push(Problem {
+            version: row.version,
+            label: file.map_or_else(
+                || format!("V{} {}", row.version, row.name),
+                Migration::label,
+            ),
+            state: row.state,
+            explanation,
+            offers,
+        });
+    }
+    Ok(problems)
+}
+
+/// One migration's row as `diagnose` reads it: its statements, its error, how far it got.
+struct Seen<'a> {
+    row: &'a HistoryRow,
+    file: Option<&'a Migration>,
+    env: &'a Environment,
+    dialect: crate::config::Dialect,
+    statements: Vec<String>,
+    error: String,
+    /// Statements committed.
+    done: usize,
+}
+
+/// What happened, in sentences, and what can be done about it.
+type Diagnosis = (Vec<String>, Vec<Offer>);
+
+impl<'a> Seen<'a> {
+    fn of(
+        row: &'a HistoryRow,
+        file: Option<&'a Migration>,
+        env: &'a Environment,
+        dialect: crate::config::Dialect,
+    ) -> Self {
         let statements = stored_script(&row.applied_sql, FileRole::Forward, dialect)
             .map(|s| s.statements)
             .unwrap_or_default();
@@ -158,163 +191,194 @@ pub async fn diagnose(
             .to_string(),
             None => "no error was recorded (the run was stopped)".into(),
         };
-        let mut explanation = Vec::new();
-        let mut offers = Vec::new();
-        let done = usize::try_from(row.statements_done).unwrap_or(0);
-        match row.state {
-            State::FailedClean => {
-                explanation.push(format!(
-                    "it failed at statement {} of {}: {error}",
-                    row.error_statement.unwrap_or(1),
-                    row.statements_total
-                ));
-                explanation
-                    .push("nothing of it is committed: the database is as before it".to_string());
-                offers.push(offer(
-                    Action::Retry { version: v },
-                    "run it again once the cause is fixed (the file may be edited)",
-                ));
-                offers.push(offer(
-                    Action::Mark {
-                        version: v,
-                        state: Marked::Applied,
-                        reason: "applied by hand".into(),
-                    },
-                    "a person applied it by hand: record it as applied",
-                ));
-            }
-            State::FailedPartial if row.in_flight.is_some() => {
-                let k = row.in_flight.unwrap_or(0);
-                let text = statements
-                    .get(usize::try_from(k - 1).unwrap_or(0))
-                    .map_or(String::new(), |s| short(s));
-                explanation.push(format!(
-                    "statement {k} (`{text}`) was running outside a transaction when the run stopped, and whether it took effect cannot be read from the catalog"
-                ));
-                explanation.push(format!(
-                    "statements 1 to {done} are committed; check the database, then say which it is"
-                ));
-                offers.push(offer(
-                    Action::Statement {
-                        version: v,
-                        ran: true,
-                    },
-                    "it took effect: count it done (then resume)",
-                ));
-                offers.push(offer(
-                    Action::Statement {
-                        version: v,
-                        ran: false,
-                    },
-                    "it did not: it runs again on resume",
-                ));
-            }
-            State::FailedPartial => {
-                explanation.push(format!(
-                    "it stopped at statement {} of {}: {error}",
-                    done + 1,
-                    row.statements_total
-                ));
-                let committed: Vec<String> = statements
-                    .iter()
-                    .take(done)
-                    .enumerate()
-                    .map(|(i, s)| format!("{}. {}", i + 1, short(s)))
-                    .collect();
-                explanation.push(format!(
-                    "committed: statements 1 to {done}: {}",
-                    committed.join("; ")
-                ));
-                explanation.push(format!(
-                    "not committed: statements {} to {}",
-                    done + 1,
-                    row.statements_total
-                ));
-                if let Some(Effect::CreatesIndex(name)) = statements
-                    .get(done)
-                    .and_then(|s| outside_transaction(s, dialect))
-                    && index_state(conn, &name)
-                        .await
-                        .map_err(|e| db("read the catalog", e))?
-                        == IndexState::Invalid
-                {
-                    explanation.push(format!(
-                        "the database now has the INVALID index {name}, left by the failed CREATE INDEX CONCURRENTLY: it is not used by queries but slows writes"
-                    ));
-                    offers.push(offer(
-                        Action::DropInvalidIndex { version: v },
-                        "drop it now (resume also drops and rebuilds it)",
-                    ));
-                }
-                offers.push(offer(
-                    Action::Resume { version: v },
-                    &format!(
-                        "continue at statement {} once the cause is fixed (statements 1 to {done} must stay as they ran)",
-                        done + 1
-                    ),
-                ));
-                match super::rollback::committed_undo(row, dialect) {
-                    Ok(sql) => offers.push(offer(
-                        Action::Rollback {
-                            version: v,
-                            use_file: false,
-                        },
-                        &format!(
-                            "undo exactly the {done} statement(s) that committed: {}",
-                            sql.split_whitespace().collect::<Vec<_>>().join(" ")
-                        ),
-                    )),
-                    Err(u) => {
-                        explanation.push(format!(
-                            "statement {} ({}) has no inverse runner can derive: {}; to undo statements 1 to {done}, put exactly their undo in the .down.sql, then `{}`",
-                            u.statement,
-                            u.text,
-                            u.why,
-                            hints::recover_rollback_file(At::of(env), v)
-                        ));
-                    }
-                }
-                offers.push(offer(
-                    Action::Mark {
-                        version: v,
-                        state: Marked::Applied,
-                        reason: "finished by hand".into(),
-                    },
-                    "a person finished it by hand: record it as applied",
-                ));
-            }
-            State::RollingBack | State::RollbackFailed => {
-                explanation.push(format!(
-                    "its rollback {}: {} of {} rollback statements are committed; {error}",
-                    if row.state == State::RollingBack {
-                        "was stopped part-way"
-                    } else {
-                        "failed"
-                    },
-                    row.rollback_done,
-                    row.rollback_total.map_or("?".into(), |t| t.to_string())
-                ));
-                rollback_offers(&mut offers, row, file, &offer);
-                offers.push(offer(
-                    Action::Mark {
-                        version: v,
-                        state: Marked::RolledBack,
-                        reason: "rolled back by hand".into(),
-                    },
-                    "a person finished the rollback by hand: record it as rolled back",
-                ));
-            }
-            State::Applied | State::RolledBack | State::Applying => continue,
+        Seen {
+            row,
+            file,
+            env,
+            dialect,
+            statements,
+            error,
+            done: usize::try_from(row.statements_done).unwrap_or(0),
         }
-        problems.push(Problem {
-            version: v,
-            label,
-            state: row.state,
-            explanation,
-            offers,
-        });
     }
-    Ok(problems)
+
+    fn offer(&self, action: Action, what: &str) -> Offer {
+        Offer {
+            command: action.command(At::of(self.env)),
+            action,
+            what: what.to_string(),
+        }
+    }
+
+    fn mark(&self, state: Marked, reason: &str, what: &str) -> Offer {
+        let action = Action::Mark {
+            version: self.row.version,
+            state,
+            reason: reason.into(),
+        };
+        self.offer(action, what)
+    }
+
+    fn failed_clean(&self) -> Diagnosis {
+        let (row, v) = (self.row, self.row.version);
+        let explanation = vec![
+            format!(
+                "it failed at statement {} of {}: {}",
+                row.error_statement.unwrap_or(1),
+                row.statements_total,
+                self.error
+            ),
+            "nothing of it is committed: the database is as before it".to_string(),
+        ];
+        let offers = vec![
+            self.offer(
+                Action::Retry { version: v },
+                "run it again once the cause is fixed (the file may be edited)",
+            ),
+            self.mark(
+                Marked::Applied,
+                "applied by hand",
+                "a person applied it by hand: record it as applied",
+            ),
+        ];
+        (explanation, offers)
+    }
+
+    /// Stopped with a statement outside a transaction whose effect the catalog cannot show.
+    fn in_flight(&self) -> Diagnosis {
+        let (v, done) = (self.row.version, self.done);
+        let k = self.row.in_flight.unwrap_or(0);
+        let text = self
+            .statements
+            .get(usize::try_from(k - 1).unwrap_or(0))
+            .map_or(String::new(), |s| short(s));
+        let explanation = vec![
+            format!(
+                "statement {k} (`{text}`) was running outside a transaction when the run stopped, and whether it took effect cannot be read from the catalog"
+            ),
+            format!(
+                "statements 1 to {done} are committed; check the database, then say which it is"
+            ),
+        ];
+        let offers = vec![
+            self.offer(
+                Action::Statement {
+                    version: v,
+                    ran: true,
+                },
+                "it took effect: count it done (then resume)",
+            ),
+            self.offer(
+                Action::Statement {
+                    version: v,
+                    ran: false,
+                },
+                "it did not: it runs again on resume",
+            ),
+        ];
+        (explanation, offers)
+    }
+
+    async fn failed_partial(&self, conn: &mut Conn) -> Result<Diagnosis> {
+        let (row, v, done) = (self.row, self.row.version, self.done);
+        let committed: Vec<String> = self
+            .statements
+            .iter()
+            .take(done)
+            .enumerate()
+            .map(|(i, s)| format!("{}. {}", i + 1, short(s)))
+            .collect();
+        let mut explanation = vec![
+            format!(
+                "it stopped at statement {} of {}: {}",
+                done + 1,
+                row.statements_total,
+                self.error
+            ),
+            format!(
+                "committed: statements 1 to {done}: {}",
+                committed.join("; ")
+            ),
+            format!(
+                "not committed: statements {} to {}",
+                done + 1,
+                row.statements_total
+            ),
+        ];
+        let mut offers = Vec::new();
+        if let Some(Effect::CreatesIndex(name)) = self
+            .statements
+            .get(done)
+            .and_then(|s| outside_transaction(s, self.dialect))
+            && index_state(conn, &name)
+                .await
+                .map_err(|e| db("read the catalog", e))?
+                == IndexState::Invalid
+        {
+            explanation.push(format!(
+                "the database now has the INVALID index {name}, left by the failed CREATE INDEX CONCURRENTLY: it is not used by queries but slows writes"
+            ));
+            offers.push(self.offer(
+                Action::DropInvalidIndex { version: v },
+                "drop it now (resume also drops and rebuilds it)",
+            ));
+        }
+        offers.push(self.offer(
+            Action::Resume { version: v },
+            &format!(
+                "continue at statement {} once the cause is fixed (statements 1 to {done} must stay as they ran)",
+                done + 1
+            ),
+        ));
+        match super::rollback::committed_undo(row, self.dialect) {
+            Ok(sql) => offers.push(self.offer(
+                Action::Rollback {
+                    version: v,
+                    use_file: false,
+                },
+                &format!(
+                    "undo exactly the {done} statement(s) that committed: {}",
+                    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+                ),
+            )),
+            Err(u) => explanation.push(format!(
+                "statement {} ({}) has no inverse runner can derive: {}; to undo statements 1 to {done}, put exactly their undo in the .down.sql, then `{}`",
+                u.statement,
+                u.text,
+                u.why,
+                hints::recover_rollback_file(At::of(self.env), v)
+            )),
+        }
+        offers.push(self.mark(
+            Marked::Applied,
+            "finished by hand",
+            "a person finished it by hand: record it as applied",
+        ));
+        Ok((explanation, offers))
+    }
+
+    fn rollback_stopped(&self) -> Diagnosis {
+        let row = self.row;
+        let explanation = vec![format!(
+            "its rollback {}: {} of {} rollback statements are committed; {}",
+            if row.state == State::RollingBack {
+                "was stopped part-way"
+            } else {
+                "failed"
+            },
+            row.rollback_done,
+            row.rollback_total.map_or("?".into(), |t| t.to_string()),
+            self.error
+        )];
+        let mut offers = Vec::new();
+        rollback_offers(&mut offers, row, self.file, &|a, w| self.offer(a, w));
+        offers.push(self.mark(
+            Marked::RolledBack,
+            "rolled back by hand",
+            "a person finished the rollback by hand: record it as rolled back",
+        ));
+        (explanation, offers)
+    }
 }
 
 /// Rolling back with the stored rollback, and with the .down.sql on disk when it differs.
@@ -366,9 +430,7 @@ pub async fn act(
     migrate_reporter: &mut dyn Reporter,
     rollback_reporter: &mut dyn RollbackReporter,
 ) -> Result<String> {
-    let history = History::new(&cx.config.history_prefix, conn.dialect());
     let v = action.version();
-    let env = cx.env;
     let label = cx
         .catalog
         .migrations
@@ -378,165 +440,204 @@ pub async fn act(
     let Some(row) = rows.iter().find(|r| r.version == v) else {
         return Err(Error::Usage(format!(
             "{label} has no history in {}: there is nothing to recover",
-            env.name
+            cx.env.name
         )));
     };
-    let wrong_state = |wanted: &str| {
-        Err(Error::Usage(format!(
-            "{label} is {} in {}, not {wanted}: `{}` lists what can be done",
-            row.state,
-            env.name,
-            hints::recover(&env.name)
-        )))
+    let prefix = &cx.config.history_prefix;
+    let previous = super::previous_history(cx.config, &cx.env.name, prefix).await?;
+    let on = Subject {
+        cx,
+        row,
+        label,
+        previous,
     };
-    let version = crate::catalog::Version::try_from(v).unwrap_or(0);
-    let migrate = |request: Request| MigrateOptions {
-        request,
-        baseline: None,
+    match action {
+        Action::Retry { .. } => retry(conn, &on, migrate_reporter).await,
+        Action::Resume { .. } => resume(conn, &on, migrate_reporter).await,
+        Action::Rollback { use_file, .. } => {
+            roll_back(conn, &on, *use_file, rollback_reporter).await
+        }
+        Action::Mark { state, reason, .. } => mark(conn, &on, *state, reason).await,
+        Action::DropInvalidIndex { .. } => drop_invalid_index(conn, &on).await,
+        Action::Statement { ran, .. } => settle_statement(conn, &on, *ran).await,
+    }
+}
+
+/// The migration an action works on: its history row and its label.
+struct Subject<'a> {
+    cx: &'a Context<'a>,
+    row: &'a HistoryRow,
+    label: String,
+    /// The history of the environment before this one in the pipeline, for the gate.
+    previous: Option<super::plan::Previous>,
+}
+
+impl Subject<'_> {
+    /// The refusal of an action the row's state does not allow.
+    fn wrong_state(&self, wanted: &str) -> Result<String> {
+        Err(Error::Usage(format!(
+            "{} is {} in {}, not {wanted}: `{}` lists what can be done",
+            self.label,
+            self.row.state,
+            self.cx.env.name,
+            hints::recover(&self.cx.env.name)
+        )))
+    }
+
+    fn version(&self) -> crate::catalog::Version {
+        crate::catalog::Version::try_from(self.row.version).unwrap_or(0)
+    }
+
+    /// Migrates up to this migration (resuming it when `resume`), under the lock held.
+    async fn migrate(
+        &self,
+        conn: &mut Conn,
+        resume: bool,
+        reporter: &mut dyn Reporter,
+    ) -> Result<super::Applied> {
+        let (cx, version) = (self.cx, self.version());
+        let options = MigrateOptions {
+            request: Request {
+                target: Some(version),
+                resume: resume.then_some(version),
+                ..Request::default()
+            },
+            baseline: None,
+            lock_wait: cx.lock_wait,
+            limits: Limits::of(cx.env),
+            run: cx.run.clone(),
+            approved_by: None,
+        };
+        migrate_locked(
+            conn,
+            cx.env,
+            cx.catalog,
+            &options,
+            self.previous.as_ref(),
+            &cx.config.history_prefix,
+            reporter,
+        )
+        .await
+    }
+}
+
+async fn retry(conn: &mut Conn, on: &Subject<'_>, reporter: &mut dyn Reporter) -> Result<String> {
+    if on.row.state != State::FailedClean {
+        return on.wrong_state("failed_clean");
+    }
+    let applied = on.migrate(conn, false, reporter).await?;
+    Ok(format!(
+        "retried: {} migration(s) applied",
+        applied.versions.len()
+    ))
+}
+
+async fn resume(conn: &mut Conn, on: &Subject<'_>, reporter: &mut dyn Reporter) -> Result<String> {
+    if on.row.state != State::FailedPartial {
+        return on.wrong_state("failed_partial");
+    }
+    on.migrate(conn, true, reporter).await?;
+    Ok(format!("resumed: {} is applied", on.label))
+}
+
+async fn roll_back(
+    conn: &mut Conn,
+    on: &Subject<'_>,
+    use_file: bool,
+    reporter: &mut dyn RollbackReporter,
+) -> Result<String> {
+    if !matches!(
+        on.row.state,
+        State::FailedPartial | State::RollingBack | State::RollbackFailed
+    ) {
+        return on.wrong_state("failed_partial, rolling_back or rollback_failed");
+    }
+    let cx = on.cx;
+    let options = RollbackOptions {
+        target: Target::Only(on.version()),
+        use_file,
         lock_wait: cx.lock_wait,
-        limits: Limits::of(env),
+        limits: Limits::of(cx.env),
         run: cx.run.clone(),
         approved_by: None,
     };
-    let previous = super::previous_history(cx.config, &env.name, &cx.config.history_prefix).await?;
-    match action {
-        Action::Retry { .. } => {
-            if row.state != State::FailedClean {
-                return wrong_state("failed_clean");
-            }
-            let options = migrate(Request {
-                target: Some(version),
-                ..Request::default()
-            });
-            let applied = migrate_locked(
-                conn,
-                env,
-                cx.catalog,
-                &options,
-                previous.as_ref(),
-                &cx.config.history_prefix,
-                migrate_reporter,
-            )
-            .await?;
-            Ok(format!(
-                "retried: {} migration(s) applied",
-                applied.versions.len()
-            ))
-        }
-        Action::Resume { .. } => {
-            if row.state != State::FailedPartial {
-                return wrong_state("failed_partial");
-            }
-            let options = migrate(Request {
-                target: Some(version),
-                resume: Some(version),
-                ..Request::default()
-            });
-            migrate_locked(
-                conn,
-                env,
-                cx.catalog,
-                &options,
-                previous.as_ref(),
-                &cx.config.history_prefix,
-                migrate_reporter,
-            )
-            .await?;
-            Ok(format!("resumed: {label} is applied"))
-        }
-        Action::Rollback { use_file, .. } => {
-            if !matches!(
-                row.state,
-                State::FailedPartial | State::RollingBack | State::RollbackFailed
-            ) {
-                return wrong_state("failed_partial, rolling_back or rollback_failed");
-            }
-            let options = RollbackOptions {
-                target: Target::Only(version),
-                use_file: *use_file,
-                lock_wait: cx.lock_wait,
-                limits: Limits::of(env),
-                run: cx.run.clone(),
-                approved_by: None,
-            };
-            rollback_locked(
-                conn,
-                cx.config,
-                env,
-                cx.catalog,
-                &options,
-                rollback_reporter,
-            )
-            .await?;
-            Ok(format!("rolled back: {label} is rolled_back"))
-        }
-        Action::Mark { state, reason, .. } => {
-            if reason.trim().is_empty() {
-                return Err(Error::Usage(
-                    "--mark needs --reason TEXT: why the history may say so is recorded with who said it".into(),
-                ));
-            }
-            let file = cx.catalog.migrations.iter().find(|m| m.version == v);
-            let (new_state, total) = match state {
-                Marked::Applied => (
-                    State::Applied,
-                    file.and_then(|m| super::statements::script(&m.forward, conn.dialect()).ok())
-                        .map_or(row.statements_total, |s| s.statements.len() as i64),
-                ),
-                Marked::RolledBack => (State::RolledBack, row.statements_done),
-            };
-            history
-                .mark_by_hand(conn, v, new_state, total, file.map(|m| &m.forward))
-                .await
-                .map_err(|e| db("record the mark", e))?;
-            Ok(format!("marked: {label} is {new_state} by hand ({reason})"))
-        }
-        Action::DropInvalidIndex { .. } => {
-            let done = usize::try_from(row.statements_done).unwrap_or(0);
-            let statement = stored_script(&row.applied_sql, FileRole::Forward, conn.dialect())
-                .ok()
-                .and_then(|s| s.statements.get(done).cloned())
-                .unwrap_or_default();
-            let Some(Effect::CreatesIndex(name)) = outside_transaction(&statement, conn.dialect())
-            else {
-                return wrong_state("stopped at a CREATE INDEX CONCURRENTLY");
-            };
-            match index_state(conn, &name)
-                .await
-                .map_err(|e| db("read the catalog", e))?
-            {
-                IndexState::Invalid => {
-                    conn.execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
-                        .await
-                        .map_err(|e| db(&format!("drop the INVALID index {name}"), e))?;
-                    Ok(format!("dropped the INVALID index {name}"))
-                }
-                other => Err(Error::Usage(format!(
-                    "the index {name} is {} , not INVALID: nothing to drop",
-                    match other {
-                        IndexState::Missing => "missing",
-                        _ => "valid",
-                    }
-                ))),
-            }
-        }
-        Action::Statement { ran, .. } => {
-            let Some(k) = row.in_flight else {
-                return wrong_state("stopped with a statement in flight");
-            };
-            let done = if *ran { k } else { k - 1 };
-            history
-                .mark(conn, v, Mark::Done(done))
-                .await
-                .map_err(|e| db("record the statement", e))?;
-            Ok(format!(
-                "recorded: statement {k} of {label} {}; statements 1 to {done} count as committed",
-                if *ran {
-                    "took effect"
-                } else {
-                    "did not take effect"
-                }
-            ))
-        }
+    rollback_locked(conn, cx.config, cx.env, cx.catalog, &options, reporter).await?;
+    Ok(format!("rolled back: {} is rolled_back", on.label))
+}
+
+async fn mark(conn: &mut Conn, on: &Subject<'_>, state: Marked, reason: &str) -> Result<String> {
+    if reason.trim().is_empty() {
+        return Err(Error::Usage(
+            "--mark needs --reason TEXT: why the history may say so is recorded with who said it"
+                .into(),
+        ));
     }
+    let (row, v) = (on.row, on.row.version);
+    let file = on.cx.catalog.migrations.iter().find(|m| m.version == v);
+    let (new_state, total) = match state {
+        Marked::Applied => (
+            State::Applied,
+            file.and_then(|m| super::statements::script(&m.forward, conn.dialect()).ok())
+                .map_or(row.statements_total, |s| s.statements.len() as i64),
+        ),
+        Marked::RolledBack => (State::RolledBack, row.statements_done),
+    };
+    History::new(&on.cx.config.history_prefix, conn.dialect())
+        .mark_by_hand(conn, v, new_state, total, file.map(|m| &m.forward))
+        .await
+        .map_err(|e| db("record the mark", e))?;
+    Ok(format!(
+        "marked: {} is {new_state} by hand ({reason})",
+        on.label
+    ))
+}
+
+async fn drop_invalid_index(conn: &mut Conn, on: &Subject<'_>) -> Result<String> {
+    let done = usize::try_from(on.row.statements_done).unwrap_or(0);
+    let statement = stored_script(&on.row.applied_sql, FileRole::Forward, conn.dialect())
+        .ok()
+        .and_then(|s| s.statements.get(done).cloned())
+        .unwrap_or_default();
+    let Some(Effect::CreatesIndex(name)) = outside_transaction(&statement, conn.dialect()) else {
+        return on.wrong_state("stopped at a CREATE INDEX CONCURRENTLY");
+    };
+    match index_state(conn, &name)
+        .await
+        .map_err(|e| db("read the catalog", e))?
+    {
+        IndexState::Invalid => {
+            conn.execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+                .await
+                .map_err(|e| db(&format!("drop the INVALID index {name}"), e))?;
+            Ok(format!("dropped the INVALID index {name}"))
+        }
+        other => Err(Error::Usage(format!(
+            "the index {name} is {} , not INVALID: nothing to drop",
+            match other {
+                IndexState::Missing => "missing",
+                _ => "valid",
+            }
+        ))),
+    }
+}
+
+/// Records whether the statement in flight took effect (`ran`).
+async fn settle_statement(conn: &mut Conn, on: &Subject<'_>, ran: bool) -> Result<String> {
+    let Some(k) = on.row.in_flight else {
+        return on.wrong_state("stopped with a statement in flight");
+    };
+    let done = if ran { k } else { k - 1 };
+    History::new(&on.cx.config.history_prefix, conn.dialect())
+        .mark(conn, on.row.version, Mark::Done(done))
+        .await
+        .map_err(|e| db("record the statement", e))?;
+    Ok(format!(
+        "recorded: statement {k} of {} {}; statements 1 to {done} count as committed",
+        on.label,
+        if ran {
+            "took effect"
+        } else {
+            "did not take effect"
+        }
+    ))
 }

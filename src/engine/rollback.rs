@@ -591,26 +591,23 @@ async fn statement_mode(
         .await
         .map_err(|e| (0, u.resume_from, e))?;
     for (i, statement) in statements.iter().enumerate().skip(u.resume_from) {
-        run_statement(
-            conn,
+        let at = super::apply::At {
             history,
-            Counter::Rollback(version),
-            i,
-            statement,
-            limits,
-            super::apply::Marks::default(),
-            &mut |wait| match wait {
-                super::apply::Wait::Retry {
-                    attempt,
-                    delay,
-                    error,
-                } => reporter.retrying(&u.label, attempt, delay, error),
-                super::apply::Wait::Gap { holder, .. } => reporter.note(&format!(
-                    "the rollback of {} waits for a gap: {holder}",
-                    u.label
-                )),
-            },
-        )
+            counter: Counter::Rollback(version),
+            index: i,
+            marks: super::apply::Marks::default(),
+        };
+        run_statement(conn, at, statement, limits, &mut |wait| match wait {
+            super::apply::Wait::Retry {
+                attempt,
+                delay,
+                error,
+            } => reporter.retrying(&u.label, attempt, delay, error),
+            super::apply::Wait::Gap { holder, .. } => reporter.note(&format!(
+                "the rollback of {} waits for a gap: {holder}",
+                u.label
+            )),
+        })
         .await
         .map_err(|failed| (i + 1, i, failed.error))?;
     }

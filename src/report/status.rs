@@ -233,12 +233,21 @@ pub fn json(view: &StatusView) -> serde_json::Value {
 
 pub fn human(view: &StatusView) -> String {
     let mut out = format!("{} ({})\n", view.environment, view.database);
-    let s = &view.serving;
-    let previous = s.rollback_target.as_deref().unwrap_or("none");
     let at = hints::At {
         env: &view.environment,
         protected: view.protected,
     };
+    release_lines(&mut out, view, at);
+    fleet_lines(&mut out, view, at);
+    database_lines(&mut out, view);
+    measured_lines(&mut out, view);
+    out
+}
+
+/// What serves, what runs, the last run and its phases, a paused canary.
+fn release_lines(out: &mut String, view: &StatusView, at: hints::At<'_>) {
+    let s = &view.serving;
+    let previous = s.rollback_target.as_deref().unwrap_or("none");
     match (&s.doubt, &s.release) {
         (Some(doubt), last) => {
             out.push_str(&format!("  version:     IN DOUBT: {doubt}\n"));
@@ -311,6 +320,10 @@ pub fn human(view: &StatusView) -> String {
             hints::abort(at)
         ));
     }
+}
+
+/// The servers, the router, contract migrations waiting, the health check now.
+fn fleet_lines(out: &mut String, view: &StatusView, at: hints::At<'_>) {
     if !view.servers.is_empty() {
         out.push_str("  servers:\n");
         for v in &view.servers {
@@ -340,6 +353,10 @@ pub fn human(view: &StatusView) -> String {
         None if !view.servers.is_empty() => {}
         None => out.push_str("  health now:  no health check configured\n"),
     }
+}
+
+/// The database: its latency, the migrations, those unfinished, the lock.
+fn database_lines(out: &mut String, view: &StatusView) {
     out.push_str(&format!(
         "  database:    {}\n",
         view.database_latency_ms
@@ -366,6 +383,10 @@ pub fn human(view: &StatusView) -> String {
             .as_ref()
             .map_or("free".into(), |h| format!("held by {h}"))
     ));
+}
+
+/// The metrics dashboard, the flag debt and the post-deploy checklist.
+fn measured_lines(out: &mut String, view: &StatusView) {
     if let Some(a) = &view.analysis {
         out.push_str(&format!(
             "  dashboard ({}, over {:.1} s):\n",
@@ -414,7 +435,6 @@ pub fn human(view: &StatusView) -> String {
             ));
         }
     }
-    out
 }
 
 #[cfg(test)]

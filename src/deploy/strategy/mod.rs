@@ -73,31 +73,31 @@ pub trait Strategy {
 }
 
 /// The strategy of an environment.
-pub enum Chosen {
+pub enum AnyStrategy {
     AllAtOnce(AllAtOnce),
     BlueGreen(BlueGreen),
     Canary(Canary),
     Rolling(Rolling),
 }
 
-impl Chosen {
+impl AnyStrategy {
     /// The strategy of `env`; a routed one takes the router and record `routed`.
-    pub fn of(env: &Environment, routed: Option<Routed>) -> Chosen {
+    pub fn of(env: &Environment, routed: Option<Routed>) -> AnyStrategy {
         match (env.strategy(), routed) {
-            (StrategyKind::BlueGreen, Some(r)) => Chosen::BlueGreen(BlueGreen::new(r, env)),
-            (StrategyKind::Canary, Some(r)) => Chosen::Canary(Canary::new(r, env)),
-            (StrategyKind::Rolling, Some(r)) => Chosen::Rolling(Rolling::new(r, env)),
-            _ => Chosen::AllAtOnce(AllAtOnce),
+            (StrategyKind::BlueGreen, Some(r)) => AnyStrategy::BlueGreen(BlueGreen::new(r, env)),
+            (StrategyKind::Canary, Some(r)) => AnyStrategy::Canary(Canary::new(r, env)),
+            (StrategyKind::Rolling, Some(r)) => AnyStrategy::Rolling(Rolling::new(r, env)),
+            _ => AnyStrategy::AllAtOnce(AllAtOnce),
         }
     }
 
     /// The router and record of a routed strategy.
     pub fn routed(&mut self) -> Option<&mut Routed> {
         match self {
-            Chosen::AllAtOnce(_) => None,
-            Chosen::BlueGreen(s) => Some(&mut s.slots.routed),
-            Chosen::Canary(s) => Some(&mut s.slots.routed),
-            Chosen::Rolling(s) => Some(&mut s.routed),
+            AnyStrategy::AllAtOnce(_) => None,
+            AnyStrategy::BlueGreen(s) => Some(&mut s.slots.routed),
+            AnyStrategy::Canary(s) => Some(&mut s.slots.routed),
+            AnyStrategy::Rolling(s) => Some(&mut s.routed),
         }
     }
 }
@@ -105,15 +105,15 @@ impl Chosen {
 macro_rules! each {
     ($self:ident, $s:ident => $body:expr) => {
         match $self {
-            Chosen::AllAtOnce($s) => $body,
-            Chosen::BlueGreen($s) => $body,
-            Chosen::Canary($s) => $body,
-            Chosen::Rolling($s) => $body,
+            AnyStrategy::AllAtOnce($s) => $body,
+            AnyStrategy::BlueGreen($s) => $body,
+            AnyStrategy::Canary($s) => $body,
+            AnyStrategy::Rolling($s) => $body,
         }
     };
 }
 
-impl Strategy for Chosen {
+impl Strategy for AnyStrategy {
     async fn prepare(&mut self, run: &mut Run<'_>, conn: &mut Conn) -> Step {
         each!(self, s => s.prepare(run, conn).await)
     }

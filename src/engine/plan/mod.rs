@@ -131,11 +131,21 @@ pub fn plan<'a>(
                     reason,
                 });
                 if state == State::FailedPartial || row.in_flight.is_some() {
-                    partial(&mut plan, &mut resumable, request, row, file, dialect, &label, at);
+                    match partial(request, &Found { row, file, label: &label }, dialect, at) {
+                        Ok(done) => {
+                            resumable.insert(row.version, done);
+                        }
+                        Err(problem) => plan.problems.push(problem),
+                    }
                 }
             }
             State::FailedClean | State::RolledBack => {}
-            State::FailedPartial => partial(&mut plan, &mut resumable, request, row, file, dialect, &label, at),
+            State::FailedPartial => match partial(request, &Found { row, file, label: &label }, dialect, at) {
+                Ok(done) => {
+                    resumable.insert(row.version, done);
+                }
+                Err(problem) => plan.problems.push(problem),
+            },
             State::RollingBack | State::RollbackFailed => plan.problems.push(format!(
                 "{label} is {} in {environment}: a rollback did not finish ({} of {} rollback statements committed{}); finish it with `{}` (add --use-file to run a corrected .down.sql) before anything else runs",
                 row.state,
@@ -210,41 +220,43 @@ pub fn plan<'a>(
     plan
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A history row of the catalog's migration (its file, when the folder holds it) and its
+/// label.
+struct Found<'a> {
+    row: &'a HistoryRow,
+    file: Option<&'a Migration>,
+    label: &'a str,
+}
+
+/// A partially applied statement-mode migration: `Ok(statements done)` when this run resumes
+/// it (`--resume`), else the problem that stops the run, with the ways out.
 fn partial(
-    plan: &mut Plan<'_>,
-    resumable: &mut BTreeMap<i64, usize>,
     request: &Request,
-    row: &HistoryRow,
-    file: Option<&Migration>,
+    found: &Found<'_>,
     dialect: Dialect,
-    label: &str,
     at: At<'_>,
-) {
-    let environment = at.env;
+) -> Result<usize, String> {
+    let (row, label, environment) = (found.row, found.label, at.env);
     if let Some(statement) = row.in_flight {
-        plan.problems.push(format!(
+        return Err(format!(
             "{label}: statement {statement} was running outside a transaction when the run stopped in {environment}, and whether it took effect cannot be read from the catalog; check the database, then say which: `{}` or `{}`",
             hints::statement_outcome(at, row.version, true),
             hints::statement_outcome(at, row.version, false)
         ));
-        return;
     }
     if request.resume == Some(row.version) {
         let done = usize::try_from(row.statements_done).unwrap_or(0);
-        if let Some(m) = file
+        if let Some(m) = found.file
             && let Some(diff) = changed_prefix(&row.applied_sql, &m.forward.sql, done, dialect)
         {
-            plan.problems.push(format!(
+            return Err(format!(
                 "--resume {}: statements 1 to {done} of {label} committed in {environment}, and the file changed them since; a resume would record SQL that never ran. Put those statements back as they ran (fix only statements after {done}):\n{diff}",
                 row.version
             ));
-            return;
         }
-        resumable.insert(row.version, done);
-        return;
+        return Ok(done);
     }
-    plan.problems.push(format!(
+    Err(format!(
         "{label} stopped in {environment} after {} of {} statements (failed_partial{}): fix what failed, then `{}` continues it (`{}` shows the other ways out)",
         row.statements_done,
         row.statements_total,
@@ -254,7 +266,7 @@ fn partial(
             .unwrap_or_default(),
         hints::resume(at, row.version),
         hints::recover(environment)
-    ));
+    ))
 }
 
 fn compare_applied(

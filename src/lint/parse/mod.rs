@@ -1,8 +1,8 @@
 //! From a migration's text to the operation model, by dialect.
 
-mod generic;
 mod postgres;
 mod sqlite_syntax;
+mod sqlparser_front;
 
 use crate::catalog::sql_text::{Piece, pieces};
 use crate::config::Dialect;
@@ -21,7 +21,7 @@ pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
     };
     let parsed = match dialect {
         Dialect::Postgres => postgres::parse(sql),
-        Dialect::Sqlite | Dialect::Mysql => generic::parse(sql, dialect),
+        Dialect::Sqlite | Dialect::Mysql => sqlparser_front::parse(sql, dialect),
     };
     debug_assert!(
         parsed

@@ -1,4 +1,5 @@
-//! SQLite and MySQL: `sqlparser`, statement by statement, lowered to `Op`s.
+//! The sqlparser front end, for SQLite and MySQL: statement by statement, lowered to `Op`s
+//! (PostgreSQL has its own, `postgres.rs`, on its real parser).
 //!
 //! Where sqlparser lacks something the database accepts (SQLite's `PRAGMA foreign_keys = ON`,
 //! for one), the statement is recognized here instead of being reported as a parse error: a
