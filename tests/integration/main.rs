@@ -31,6 +31,7 @@ mod postgres_cluster;
 mod recover;
 mod release_stack;
 mod seams;
+mod sigkill;
 mod statement_safety;
 mod strategies;
 mod verify_rollback;

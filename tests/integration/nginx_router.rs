@@ -29,12 +29,11 @@ fn nginx_blue_green_switches_and_rolls_back_with_no_failed_request() {
             "{upstream}"
         );
     };
-    let (deployed, back, took) = switch_and_back(&f, "1.1.0", "1.0.0", &upstream_after_switch);
+    let (deployed, back) = switch_and_back(&f, "1.1.0", "1.0.0", &upstream_after_switch);
     let _ = deployed
         .stdout_has("switch to 1.1.0 on slot blue")
         .stdout_has("drain                  ok: green: drained in");
     let _ = back.stdout_has("back to 1.0.0 on slot green");
-    assert!(took.as_secs_f64() < 5.0, "rollback took {took:?}");
     f.run(&["status", "--env", "production"])
         .expect_code(0)
         .stdout_has("version:     1.0.0")

@@ -2,8 +2,6 @@
 //! front of real demo app servers, with a load generator sending requests through the
 //! frontend during each deploy and rollback.
 
-use std::time::Instant;
-
 use crate::harness::fleet::{Fleet, assert_none_failed, failures, share, switch_and_back};
 
 fn two_slots(strategy: &str, extra: &str) -> Fleet {
@@ -19,7 +17,7 @@ fn blue_green_switches_and_rolls_back_with_no_failed_request() {
     let f = two_slots("blue-green", "");
     f.deploy_first().stdout_has("switch to 1.0.0 on slot green");
     assert_eq!((f.weight("green"), f.weight("blue")), (256, 0));
-    let (deployed, back, took) = switch_and_back(&f, "1.1.0", "1.0.0", &|| {});
+    let (deployed, back) = switch_and_back(&f, "1.1.0", "1.0.0", &|| {});
     let _ = deployed
         .stdout_has("switch to 1.1.0 on slot blue")
         .stdout_has("kept running out of traffic until");
@@ -28,7 +26,6 @@ fn blue_green_switches_and_rolls_back_with_no_failed_request() {
         !back.stdout.contains("\n  deploy "),
         "a switch back, not a redeploy:\n{back}"
     );
-    assert!(took.as_secs_f64() < 5.0, "rollback took {took:?}");
     assert_eq!((f.weight("green"), f.weight("blue")), (256, 0));
     // Every decision is in the record: the weights before and after, the drain, the health.
     f.run(&["history", "--env", "production", "--show", "last"])
@@ -193,17 +190,14 @@ fn a_canary_that_fails_in_traffic_or_is_aborted_gives_all_traffic_back_to_stable
     f.run(&["deploy", "--env", "production", "--version", "1.1.0"])
         .expect_code(9);
     let load = f.load(2);
-    let t = Instant::now();
     f.run(&["abort", "--env", "production"])
         .expect_code(0)
         .stdout_has("back to 1.0.0");
-    let took = t.elapsed();
     let from = load.count();
     let after = load.take(from, 300);
     assert_eq!(share(&after, "1.0.0"), 100.0, "{:?}", failures(&after));
     let all = load.stop();
     assert_none_failed(&all);
-    assert!(took.as_secs_f64() < 5.0, "abort took {took:?}");
     f.run(&["status", "--env", "production"])
         .expect_code(0)
         .stdout_has("version:     1.0.0");
