@@ -3,7 +3,7 @@
 //! recorded in its audit log.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::cli::{FlagChangeArgs, FlagCommand, Format};
 use crate::config::{Config, Environment};
@@ -12,6 +12,7 @@ use crate::engine::history::History;
 use crate::error::{Error, ExitCode, Result};
 use crate::flags::debt::{full_for, protected_environments, stale, unknown_in_code};
 use crate::flags::flagd::Flag;
+use crate::flags::judge::{Judged, judge};
 use crate::flags::{Move, Store, references, validate_key};
 use crate::report::{flag as report, out};
 use crate::runtime::block_on;
@@ -290,80 +291,6 @@ fn clone_args(a: &FlagChangeArgs) -> FlagChangeArgs {
         reason: a.reason.clone(),
         approve: a.approve,
     }
-}
-
-enum Judged {
-    Pass(String),
-    Inconclusive(String),
-    Breach(String),
-}
-
-/// The environment measured over `span`: the flag's `on` variant against `off` when the app
-/// labels its request metrics by variant, the release overall otherwise (health is the app's
-/// business here: a flag changes no server).
-fn judge(config: &Config, env: &Environment, key: &str, span: Duration) -> Result<Judged> {
-    let Some(metrics) = &env.metrics else {
-        if crate::runtime::sleep_unless_interrupted(span, 1) {
-            return Err(Error::Interrupted {
-                message: "the ramp was stopped; the flag stays where it is".into(),
-            });
-        }
-        return Ok(Judged::Inconclusive(format!(
-            "{} has no metrics configured",
-            env.name
-        )));
-    };
-    let groups = block_on(async {
-        let mut conn = crate::engine::open(env, "flag").await?;
-        let history = History::new(&config.history_prefix, conn.dialect());
-        let entries = crate::engine::journal::entries(&mut conn, &history, &env.name)
-            .await
-            .unwrap_or_default();
-        conn.close().await;
-        let serving = crate::deploy::record::serving(
-            &entries,
-            crate::deploy::record::Liveness::LockFree,
-            SystemTime::now(),
-        );
-        let fleet = crate::deploy::fleet::Fleet::recorded(&entries);
-        Ok::<_, Error>(crate::deploy::analysis_groups(
-            env,
-            &serving,
-            fleet.as_ref(),
-        ))
-    })?;
-    if groups.is_empty() {
-        return Ok(Judged::Inconclusive(
-            "nothing is deployed to measure".into(),
-        ));
-    }
-    let groups = crate::analysis::by_variant(env, metrics, &groups, key).unwrap_or(groups);
-    let mut analysis = crate::analysis::Analysis::default();
-    let started = std::time::Instant::now();
-    while started.elapsed() < span {
-        let window = crate::analysis::Window::open(env, metrics, groups.clone());
-        let wait = metrics
-            .window
-            .min(span.saturating_sub(started.elapsed()))
-            .max(Duration::from_secs(1));
-        if crate::runtime::sleep_unless_interrupted(wait, 1) {
-            return Err(Error::Interrupted {
-                message: "the ramp was stopped; the flag stays where it is".into(),
-            });
-        }
-        let evaluation = window.close();
-        if let Some(crate::analysis::Verdict::Fail | crate::analysis::Verdict::Error) =
-            analysis.add(metrics, evaluation.clone())
-        {
-            return Ok(Judged::Breach(evaluation.summary()));
-        }
-    }
-    Ok(match analysis.verdict(metrics) {
-        crate::analysis::Verdict::Pass => {
-            Judged::Pass(analysis.last().map(|e| e.summary()).unwrap_or_default())
-        }
-        _ => Judged::Inconclusive(analysis.last().map(|e| e.summary()).unwrap_or_default()),
-    })
 }
 
 fn list(store: &Store<'_>, format: Format) -> Result<ExitCode> {

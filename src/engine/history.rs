@@ -463,7 +463,7 @@ impl History {
 
     /// The row of a migration that ran whole inside the transaction this writes in: written
     /// once, finished (all its statements, after `attempts`, in `duration_ms`), where `start`
-    /// + `finish` would take two round trips. Nobody outside the transaction could have seen it `applying`.
+    /// and `finish` would take two round trips. Nobody outside the transaction could have seen it `applying`.
     /// With its `migration_applied` audit event, in the caller's transaction. (PostgreSQL
     /// writes both in one prepared statement sent with the last statement instead:
     /// `applied_with_last_statement`.)

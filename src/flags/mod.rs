@@ -6,6 +6,7 @@
 
 pub mod debt;
 pub mod flagd;
+pub mod judge;
 pub mod references;
 
 use std::collections::BTreeMap;
