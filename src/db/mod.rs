@@ -232,6 +232,16 @@ pub trait Backend: Sync {
     fn index_validity_sql(&self) -> Option<&'static str>;
 }
 
+/// A statement's first word, upper-case: what the backends classify a statement by when a
+/// parse would tell no more.
+fn first_word(statement: &str) -> String {
+    statement
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase()
+}
+
 /// A catalog query of a schema snapshot.
 pub struct SnapshotQuery {
     pub sql: String,

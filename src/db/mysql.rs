@@ -35,11 +35,7 @@ impl Backend for Mysql {
     fn outside_transaction(&self, statement: &str) -> Option<Effect> {
         // DDL commits by itself: it runs outside runner's transaction, marked in flight.
         // Data changes run in a transaction with their progress row, atomically.
-        let first = statement
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_ascii_uppercase();
+        let first = super::first_word(statement);
         match first.as_str() {
             "INSERT" | "UPDATE" | "DELETE" | "REPLACE" => None,
             // No lasting effect: running it again is harmless.

@@ -20,11 +20,7 @@ impl Backend for Sqlite {
     fn outside_transaction(&self, statement: &str) -> Option<Effect> {
         // VACUUM refuses a transaction; a pragma inside one is silently ignored (foreign_keys)
         // or refused (journal_mode).
-        let first = statement
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_ascii_uppercase();
+        let first = super::first_word(statement);
         matches!(first.as_str(), "VACUUM" | "PRAGMA").then_some(Effect::Repeatable)
     }
 
