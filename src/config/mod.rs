@@ -18,8 +18,11 @@
 
 mod database_url;
 mod file;
+mod flags;
 mod interpolate;
 mod metrics;
+mod notify;
+mod reader;
 mod resolve;
 mod rollout;
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::ConfigError;
 use super::file::{BatchValue, EnvironmentTable, RolloutTable, RouterTable, ServerTable, Text};
-use super::resolve::Reader;
+use super::reader::Reader;
 use toml::Spanned;
 
 /// The strategies runner.toml can name (`strategy` of an environment).
