@@ -34,7 +34,8 @@ def free_port():
 class Load:
     def __init__(self, port, clients=4):
         self.port, self.samples, self.stop = port, [], False
-        self.threads = [threading.Thread(target=self.client) for _ in range(clients)]
+        # Daemons: a run that fails (sys.exit) must not wait for its load forever.
+        self.threads = [threading.Thread(target=self.client, daemon=True) for _ in range(clients)]
         for t in self.threads:
             t.start()
 
@@ -181,7 +182,9 @@ def measure(name, strategy, servers, rollout, back, router="haproxy"):
         p.run("deploy", "--env", "production", "--version", "1.0.0", "--with-migrations")
         load = Load(p.frontend)
         time.sleep(0.5)
-        p.run("deploy", "--env", "production", "--version", "1.1.0")
+        # A canary paused by hand exits 9: it waits for `runner promote` or `runner abort`.
+        p.run("deploy", "--env", "production", "--version", "1.1.0",
+              expect=9 if 'pause = "manual"' in rollout else 0)
         time.sleep(0.5)
         t0 = time.monotonic()
         p.run(*back)
