@@ -14,6 +14,7 @@ pub mod recover;
 pub mod rollback;
 pub mod schema;
 pub mod settle;
+pub mod state;
 pub mod statements;
 pub mod verify;
 
