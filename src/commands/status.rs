@@ -297,13 +297,34 @@ fn checklist(
     view: &StatusView,
     entries: &[crate::engine::journal::Entry],
 ) -> Vec<CheckItem> {
-    use analysis::Verdict;
-    let item = |item: &str, verdict: Verdict, evidence: String| CheckItem {
+    use crate::config::MetricName;
+    use crate::engine::journal::{Kind, RunResult};
+    let serving = view.serving.release.clone().unwrap_or_default();
+    // The deploy that put the serving release in place: its smoke runs and notification.
+    let deploy = entries.iter().find(|e| {
+        e.kind == Kind::Deploy && e.version == serving && e.result == RunResult::Succeeded
+    });
+    vec![
+        health_item(view),
+        measured_item(view, MetricName::ErrorRate, "error rate normal"),
+        measured_item(view, MetricName::P99, "response times acceptable"),
+        smoke_item(env, deploy, &serving),
+        metrics_item(view),
+        notified_item(deploy),
+    ]
+}
+
+fn check_item(item: &str, verdict: analysis::Verdict, evidence: String) -> CheckItem {
+    CheckItem {
         item: item.into(),
         verdict,
         evidence,
-    };
-    let mut out = Vec::new();
+    }
+}
+
+/// Every server taking traffic (or the one endpoint) healthy now.
+fn health_item(view: &StatusView) -> CheckItem {
+    use analysis::Verdict;
     let probes: Vec<&HealthNow> = view
         .health
         .iter()
@@ -314,83 +335,77 @@ fn checklist(
                 .filter_map(|s| s.health.as_ref()),
         )
         .collect();
-    out.push(if probes.is_empty() {
-        item(
+    if probes.is_empty() {
+        return check_item(
             "health passing",
             Verdict::Off,
             "no health check configured".into(),
-        )
+        );
+    }
+    let healthy = probes
+        .iter()
+        .filter(|p| matches!(p.probe, health::Probe::Pass))
+        .count();
+    let verdict = if healthy == probes.len() {
+        Verdict::Pass
     } else {
-        let healthy = probes
-            .iter()
-            .filter(|p| matches!(p.probe, health::Probe::Pass))
-            .count();
-        let verdict = if healthy == probes.len() {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        };
-        item(
-            "health passing",
-            verdict,
-            format!(
-                "{healthy} of {} server(s) taking traffic healthy now",
-                probes.len()
-            ),
-        )
-    });
-    let measured = |name: crate::config::MetricName, label: &str| {
-        let found: Vec<&analysis::Measurement> = view
-            .analysis
-            .iter()
-            .flat_map(|a| a.measurements.iter())
-            .filter(|m| m.metric == name)
-            .collect();
-        let rank = |v: Verdict| match v {
-            Verdict::Fail => 4,
-            Verdict::Error => 3,
-            Verdict::Inconclusive => 2,
-            Verdict::Pass => 1,
-            Verdict::Off => 0,
-        };
-        // The worst of the groups (a canary's before the stable's when they tie).
-        match found.iter().rev().max_by_key(|m| rank(m.verdict)) {
-            Some(m) => item(label, m.verdict, m.why.clone()),
-            None => item(label, Verdict::Off, "no metrics configured".into()),
-        }
+        Verdict::Fail
     };
-    out.push(measured(
-        crate::config::MetricName::ErrorRate,
-        "error rate normal",
-    ));
-    out.push(measured(
-        crate::config::MetricName::P99,
-        "response times acceptable",
-    ));
-    let serving = view.serving.release.clone().unwrap_or_default();
-    let deploy = entries.iter().find(|e| {
-        e.kind == crate::engine::journal::Kind::Deploy
-            && e.version == serving
-            && e.result == crate::engine::journal::RunResult::Succeeded
-    });
+    check_item(
+        "health passing",
+        verdict,
+        format!(
+            "{healthy} of {} server(s) taking traffic healthy now",
+            probes.len()
+        ),
+    )
+}
+
+/// One metric's verdict now: the worst of the groups (a canary's before the stable's when
+/// they tie).
+fn measured_item(view: &StatusView, name: crate::config::MetricName, label: &str) -> CheckItem {
+    use analysis::Verdict;
+    let found: Vec<&analysis::Measurement> = view
+        .analysis
+        .iter()
+        .flat_map(|a| a.measurements.iter())
+        .filter(|m| m.metric == name)
+        .collect();
+    let rank = |v: Verdict| match v {
+        Verdict::Fail => 4,
+        Verdict::Error => 3,
+        Verdict::Inconclusive => 2,
+        Verdict::Pass => 1,
+        Verdict::Off => 0,
+    };
+    match found.iter().rev().max_by_key(|m| rank(m.verdict)) {
+        Some(m) => check_item(label, m.verdict, m.why.clone()),
+        None => check_item(label, Verdict::Off, "no metrics configured".into()),
+    }
+}
+
+/// The smoke runs recorded in the deploy of the serving release.
+fn smoke_item(
+    env: &crate::config::Environment,
+    deploy: Option<&crate::engine::journal::Entry>,
+    serving: &str,
+) -> CheckItem {
+    use analysis::Verdict;
     let smoke: Vec<&crate::engine::journal::PhaseRecord> = deploy
         .map(|d| d.phases.iter().filter(|p| p.phase == "smoke").collect())
         .unwrap_or_default();
-    out.push(match (&env.smoke, smoke.is_empty()) {
-        (None, _) => item(
-            "smoke tests (key flows)",
-            Verdict::Off,
-            "no smoke hook configured".into(),
-        ),
-        (Some(_), true) => item(
-            "smoke tests (key flows)",
+    let label = "smoke tests (key flows)";
+    match (&env.smoke, smoke.is_empty()) {
+        (None, _) => check_item(label, Verdict::Off, "no smoke hook configured".into()),
+        (Some(_), true) => check_item(
+            label,
             Verdict::Inconclusive,
             format!("no smoke run recorded for {serving}"),
         ),
         (Some(_), false) => {
             let ok = smoke.iter().all(|p| p.status == "ok");
-            item(
-                "smoke tests (key flows)",
+            check_item(
+                label,
                 if ok { Verdict::Pass } else { Verdict::Fail },
                 format!(
                     "{} smoke run(s) {} in the deploy of {serving}",
@@ -399,41 +414,50 @@ fn checklist(
                 ),
             )
         }
-    });
-    out.push(match &view.analysis {
-        None => item(
+    }
+}
+
+/// The last analysis: how many measurements are within their thresholds.
+fn metrics_item(view: &StatusView) -> CheckItem {
+    use analysis::Verdict;
+    let Some(a) = &view.analysis else {
+        return check_item(
             "metrics green",
             Verdict::Off,
             "no metrics configured".into(),
+        );
+    };
+    let judged: Vec<_> = a
+        .measurements
+        .iter()
+        .filter(|m| m.verdict != Verdict::Off)
+        .collect();
+    let passed = judged.iter().filter(|m| m.verdict == Verdict::Pass).count();
+    check_item(
+        "metrics green",
+        a.verdict,
+        format!(
+            "{passed} of {} measurement(s) within their thresholds",
+            judged.len()
         ),
-        Some(a) => {
-            let judged: Vec<_> = a
-                .measurements
-                .iter()
-                .filter(|m| m.verdict != Verdict::Off)
-                .collect();
-            let passed = judged.iter().filter(|m| m.verdict == Verdict::Pass).count();
-            item(
-                "metrics green",
-                a.verdict,
-                format!(
-                    "{passed} of {} measurement(s) within their thresholds",
-                    judged.len()
-                ),
-            )
-        }
-    });
+    )
+}
+
+/// Whether the deploy of the serving release told the on-call.
+fn notified_item(deploy: Option<&crate::engine::journal::Entry>) -> CheckItem {
+    use analysis::Verdict;
     let notified = deploy.and_then(|d| d.phases.iter().rev().find(|p| p.phase == "notify"));
-    out.push(match notified {
-        Some(p) if p.status == "ok" => item("on-call notified", Verdict::Pass, p.detail.clone()),
-        Some(p) => item("on-call notified", Verdict::Fail, p.detail.clone()),
-        None => item(
+    match notified {
+        Some(p) if p.status == "ok" => {
+            check_item("on-call notified", Verdict::Pass, p.detail.clone())
+        }
+        Some(p) => check_item("on-call notified", Verdict::Fail, p.detail.clone()),
+        None => check_item(
             "on-call notified",
             Verdict::Fail,
             "no notification recorded ([notify] webhooks in runner.toml)".into(),
         ),
-    });
-    out
+    }
 }
 
 /// The servers of a routed environment: runner's record, the router now, each one's health.

@@ -15,6 +15,8 @@ use crate::db::Conn;
 use crate::engine::journal::RunResult;
 use crate::error::{Error, Result};
 
+/// Puts the previous release back after `failure`, rolls back the deploy's migrations when
+/// asked, records how the run ended, and returns the error that says so.
 pub(super) async fn after_failure<T>(
     run: &mut Run<'_>,
     conn: &mut Conn,
@@ -23,68 +25,110 @@ pub(super) async fn after_failure<T>(
     options: &DeployOptions,
     failure: Failure,
 ) -> Result<T> {
-    let env = run.env;
-    let previous = run.entry.previous_version.clone();
-    let from = options.version.clone();
     let mut problems = Vec::new();
     let mut stopped = false;
-    match &previous {
-        Some(to) => match strategy.revert(run, conn, to, &from).await {
-            Ok(()) => {
-                run.entry.recovery_ms = Some(failure.first_seen.elapsed().as_millis() as i64);
-            }
-            Err(f) => {
-                stopped = f.interrupted;
-                problems.push(f.why);
-            }
-        },
-        None => run.phase(
+    if let Some(f) = put_back(run, conn, strategy, &options.version, &failure).await {
+        stopped = f.interrupted;
+        problems.push(f.why);
+    }
+    let rollback_migrations = options.rollback_migrations || run.config.rollback_migrations;
+    if rollback_migrations && !run.entry.migrations.is_empty() && problems.is_empty() {
+        problems.extend(undo_migrations(run, conn, catalog).await);
+    }
+    let ended = Ended {
+        from: &options.version,
+        failure: &failure,
+        rollback_migrations,
+    };
+    Err(if problems.is_empty() {
+        ended.put_back(run, conn).await
+    } else {
+        ended
+            .not_put_back(run, conn, &problems.join("; "), stopped)
+            .await
+    })
+}
+
+/// The previous release back in place of `from`, through the strategy; the revert's own
+/// failure when it could not be.
+async fn put_back(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    strategy: &mut AnyStrategy,
+    from: &str,
+    failure: &Failure,
+) -> Option<Failure> {
+    let Some(to) = run.entry.previous_version.clone() else {
+        run.phase(
             Phase::Rollback,
             Status::Skipped,
             Instant::now(),
             "no previous version to go back to".into(),
-        ),
+        );
+        return None;
+    };
+    match strategy.revert(run, conn, &to, from).await {
+        Ok(()) => {
+            run.entry.recovery_ms = Some(failure.first_seen.elapsed().as_millis() as i64);
+            None
+        }
+        Err(f) => Some(f),
     }
+}
 
-    let rollback_migrations = options.rollback_migrations || run.config.rollback_migrations;
-    if rollback_migrations && !run.entry.migrations.is_empty() && problems.is_empty() {
-        let t = Instant::now();
-        match rollback_migrations_of(run, conn, catalog).await {
-            Ok(n) => run.phase(
+/// The deploy's migrations rolled back, as a phase; the problem when they could not be.
+async fn undo_migrations(run: &mut Run<'_>, conn: &mut Conn, catalog: &Catalog) -> Option<String> {
+    let t = Instant::now();
+    match rollback_migrations_of(run, conn, catalog).await {
+        Ok(n) => {
+            run.phase(
                 Phase::MigrationsRollback,
                 Status::Ok,
                 t,
                 format!("{n} rolled back"),
-            ),
-            Err(e) => {
-                run.phase(Phase::MigrationsRollback, Status::Failed, t, e.to_string());
-                problems.push(format!(
-                    "the migrations of this deploy could not be rolled back: {e}"
-                ));
-            }
+            );
+            None
+        }
+        Err(e) => {
+            run.phase(Phase::MigrationsRollback, Status::Failed, t, e.to_string());
+            Some(format!(
+                "the migrations of this deploy could not be rolled back: {e}"
+            ))
         }
     }
+}
 
-    let migrations_note = if run.entry.migrations.is_empty() || rollback_migrations {
-        String::new()
-    } else {
-        format!(
-            "; the {} migration(s) it applied stay (expand migrations are backward compatible)",
-            run.entry.migrations.len()
-        )
-    };
-    let why = &failure.why;
-    let status = format!("`runner status --env {}` shows what is recorded", env.name);
-    if problems.is_empty() {
-        let serving = match &previous {
+/// How a failed deploy ended, to record and to say.
+struct Ended<'a> {
+    /// The release that failed.
+    from: &'a str,
+    failure: &'a Failure,
+    rollback_migrations: bool,
+}
+
+impl Ended<'_> {
+    /// The previous release serves again (or there was none): rolled back, or interrupted
+    /// when a signal caused the failure.
+    async fn put_back(&self, run: &mut Run<'_>, conn: &mut Conn) -> Error {
+        let env = run.env;
+        let migrations_note = if run.entry.migrations.is_empty() || self.rollback_migrations {
+            String::new()
+        } else {
+            format!(
+                "; the {} migration(s) it applied stay (expand migrations are backward compatible)",
+                run.entry.migrations.len()
+            )
+        };
+        let serving = match &run.entry.previous_version {
             Some(p) => format!("{p} is serving again"),
             None => "there was no previous version to go back to".to_string(),
         };
+        let why = &self.failure.why;
         let message = format!(
-            "deploying {from} to {} failed: {why}; {serving}{migrations_note}",
-            env.name
+            "deploying {} to {} failed: {why}; {serving}{migrations_note}",
+            self.from, env.name
         );
-        if failure.interrupted {
+        if self.failure.interrupted {
             run.finish(
                 conn,
                 RunResult::Interrupted,
@@ -92,7 +136,7 @@ pub(super) async fn after_failure<T>(
                 "deploy_interrupted",
             )
             .await;
-            return Err(Error::Interrupted { message });
+            return Error::Interrupted { message };
         }
         run.finish(
             conn,
@@ -101,45 +145,57 @@ pub(super) async fn after_failure<T>(
             "deploy_rolled_back",
         )
         .await;
-        return Err(Error::DeployRolledBack { message });
+        Error::DeployRolledBack { message }
     }
-    let problems = problems.join("; ");
-    if stopped {
+
+    /// Putting the previous release back failed (`problems`), or a second signal stopped it
+    /// (`stopped`: what serves is then in doubt).
+    async fn not_put_back(
+        &self,
+        run: &mut Run<'_>,
+        conn: &mut Conn,
+        problems: &str,
+        stopped: bool,
+    ) -> Error {
+        let env = run.env;
+        let why = &self.failure.why;
+        let from = self.from;
+        let status = format!("`runner status --env {}` shows what is recorded", env.name);
+        let rollback = crate::hints::rollback(crate::hints::At::of(env));
+        let previous = run
+            .entry
+            .previous_version
+            .clone()
+            .unwrap_or_else(|| "the last release that succeeded".into());
+        if stopped {
+            run.finish(
+                conn,
+                RunResult::InDoubt,
+                Some(format!("{why}; {problems}")),
+                "deploy_in_doubt",
+            )
+            .await;
+            return Error::Interrupted {
+                message: format!(
+                    "deploying {from} to {} stopped: {why}; {problems}. What serves is in doubt: {status}, and `{rollback}` puts back {previous}",
+                    env.name
+                ),
+            };
+        }
         run.finish(
             conn,
-            RunResult::InDoubt,
+            RunResult::RollbackFailed,
             Some(format!("{why}; {problems}")),
-            "deploy_in_doubt",
+            "deploy_rollback_failed",
         )
         .await;
-        return Err(Error::Interrupted {
+        Error::RollbackFailed {
             message: format!(
-                "deploying {from} to {} stopped: {why}; {problems}. What serves is in doubt: {status}, and `{}` puts back {}",
-                env.name,
-                crate::hints::rollback(crate::hints::At::of(env)),
-                previous
-                    .as_deref()
-                    .unwrap_or("the last release that succeeded")
+                "deploying {from} to {} failed: {why}; and putting the previous version back failed: {problems}\n  next: check the app by hand; {status}, and `{rollback}` tries again to put back {previous}",
+                env.name
             ),
-        });
+        }
     }
-    run.finish(
-        conn,
-        RunResult::RollbackFailed,
-        Some(format!("{why}; {problems}")),
-        "deploy_rollback_failed",
-    )
-    .await;
-    Err(Error::RollbackFailed {
-        message: format!(
-            "deploying {from} to {} failed: {why}; and putting the previous version back failed: {problems}\n  next: check the app by hand; {status}, and `{}` tries again to put back {}",
-            env.name,
-            crate::hints::rollback(crate::hints::At::of(env)),
-            previous
-                .as_deref()
-                .unwrap_or("the last release that succeeded")
-        ),
-    })
 }
 
 /// The migrations this deploy applied, rolled back newest first, when each has a rollback

@@ -318,29 +318,13 @@ async fn statement_mode(
     progress: &mut dyn Progress,
 ) -> Result<bool, Stopped> {
     let (history, run, step, row, limits) = (job.history, job.run, job.step, job.row, job.limits);
-    let started = Instant::now();
-    let total = step.script.statements.len();
-    let stop = |index: usize, error: DbError, leftover: Option<String>| Stopped {
-        state: if index > 0 {
-            State::FailedPartial
-        } else {
-            State::FailedClean
-        },
-        failure: Failure {
-            statement: index as i64 + 1,
-            statements_done: index as i64,
-            error,
-            duration_ms: ms(started.elapsed()),
-        },
-        statement_text: step
-            .script
-            .statements
-            .get(index)
-            .cloned()
-            .unwrap_or_default(),
-        leftover,
-        interrupted: false,
+    let stop_at = StopAt {
+        step,
+        started: Instant::now(),
     };
+    let stop =
+        |index: usize, error: DbError, leftover: Option<String>| stop_at.at(index, error, leftover);
+    let total = step.script.statements.len();
     let dialect = conn.dialect();
     let effects: Vec<Option<Effect>> = step
         .script
@@ -348,35 +332,9 @@ async fn statement_mode(
         .iter()
         .map(|s| outside_transaction(s, dialect))
         .collect();
-    // The first statement's in-flight mark goes with the row's start (or the resumed count).
-    let first = step.resume_from;
-    let announce_first = effects.get(first).is_some_and(Option::is_some);
-    let in_flight = announce_first.then_some(first as i64 + 1);
-    // The row's start: written by the previous migration's last transaction (`Chain`);
-    // on MySQL from the first statement, DDL first, in the same query as that statement (it
-    // commits before the DDL does, so a crash in between is settled from the catalog as
-    // ever); elsewhere, its own write.
-    let mut prefix = match in_flight {
-        _ if job.chain.started || conn.backend().transactional_ddl() => None,
-        Some(n) if first == 0 => Some(history.start_sql(row, run, Some(n))),
-        _ => None,
-    };
-    if prefix.is_none() && !job.chain.started {
-        history
-            .start_in_flight(conn, row, run, State::Applying, 1, in_flight)
-            .await
-            .map_err(|e| stop(first, e, None))?;
-    }
-    if first > 0 {
-        let mark = match in_flight {
-            Some(next) => Mark::DoneThenInFlight(first as i64, next),
-            None => Mark::Done(first as i64),
-        };
-        history
-            .mark(conn, row.version, mark)
-            .await
-            .map_err(|e| stop(first, e, None))?;
-    }
+    let (mut prefix, mut announced) = open_row(conn, job, &effects)
+        .await
+        .map_err(|e| stop(step.resume_from, e, None))?;
     // MySQL: the next migration's start goes in this one's last transaction, so that it
     // costs no commit of its own. A run that dies before the next one's first statement
     // leaves the state a death just after that start leaves anyway (settled from the catalog,
@@ -385,7 +343,6 @@ async fn statement_mode(
         .chain
         .next
         .and_then(|next| start_sql(history, run, next, dialect));
-    let mut announced = announce_first;
     let mut finished = false;
     for index in step.resume_from..total {
         if crate::runtime::interrupted() {
@@ -395,14 +352,8 @@ async fn statement_mode(
                 interrupted: true,
                 ..stop(index, interrupted_error(), None)
             };
-            let _ = conn.reset_limits().await;
-            let _ = history
-                .fail(conn, row.version, stopped.state, &stopped.failure)
-                .await;
-            return Err(stopped);
+            return Err(record_stop(conn, history, row.version, stopped).await);
         }
-        let statement = &step.script.statements[index];
-        let target = Counter::Forward(row.version);
         let last = index + 1 == total;
         let marks = Marks {
             effect: Some(effects[index].clone()),
@@ -412,16 +363,17 @@ async fn statement_mode(
             finish: (last && effects[index].is_none()).then_some(Finish {
                 run,
                 step,
-                started,
+                started: stop_at.started,
                 next_start: next_start.as_deref(),
             }),
         };
         let at = At {
             history,
-            counter: target,
+            counter: Counter::Forward(row.version),
             index,
             marks,
         };
+        let statement = &step.script.statements[index];
         let result = run_statement(conn, at, statement, limits, &mut |wait| match wait {
             Wait::Retry {
                 attempt,
@@ -433,38 +385,19 @@ async fn statement_mode(
         .await;
         if let Err(failed) = result {
             let stopped = stop(index, failed.error, failed.leftover);
-            if !stopped.failure.error.connection_lost {
-                let _ = conn.reset_limits().await;
-                let _ = history
-                    .fail(conn, row.version, stopped.state, &stopped.failure)
-                    .await;
+            if stopped.failure.error.connection_lost {
+                return Err(stopped);
             }
-            return Err(stopped);
+            return Err(record_stop(conn, history, row.version, stopped).await);
         }
         finished = last && effects[index].is_none();
-        // The done mark an outside statement left to us, merged with the next write: with the
-        // next one's in-flight mark; into the next statement's own transaction (which records
-        // it done too) or the row's end, when the catalog can tell after a crash whether it
-        // took effect; alone otherwise.
-        announced = false;
-        if let Some(effect) = &effects[index] {
-            let done = index as i64 + 1;
-            let next_outside = effects.get(index + 1).is_some_and(Option::is_some);
-            let settleable = !matches!(effect, Effect::Unknown);
-            let mark = if next_outside {
-                announced = true;
-                Some(Mark::DoneThenInFlight(done, done + 1))
-            } else if settleable {
-                None
-            } else {
-                Some(Mark::Done(done))
-            };
-            if let Some(mark) = mark {
-                history
-                    .mark(conn, row.version, mark)
-                    .await
-                    .map_err(|e| stop(index + 1, e, None))?;
-            }
+        let (mark, next_announced) = done_mark(&effects, index);
+        announced = next_announced;
+        if let Some(mark) = mark {
+            history
+                .mark(conn, row.version, mark)
+                .await
+                .map_err(|e| stop(index + 1, e, None))?;
         }
         progress.statement_done(step, index + 1, total);
     }
@@ -473,40 +406,155 @@ async fn statement_mode(
         // the next one's start).
         return Ok(next_start.is_some());
     }
-    let took = ms(started.elapsed());
-    if !conn.backend().transactional_ddl() {
-        // MySQL: the row's end, its event and the next one's start: one transaction, one
-        // query.
-        let finish = Finish {
-            run,
-            step,
-            started,
-            next_start: next_start.as_deref(),
+    let finish = Finish {
+        run,
+        step,
+        started: stop_at.started,
+        next_start: next_start.as_deref(),
+    };
+    close_row(conn, history, row.version, &finish)
+        .await
+        .map_err(|e| stop(total, e, None))
+}
+
+/// The `Stopped` of a statement-mode file stopped at statement `index` (0-based).
+struct StopAt<'a> {
+    step: &'a Step<'a>,
+    started: Instant,
+}
+
+impl StopAt<'_> {
+    fn at(&self, index: usize, error: DbError, leftover: Option<String>) -> Stopped {
+        Stopped {
+            state: if index > 0 {
+                State::FailedPartial
+            } else {
+                State::FailedClean
+            },
+            failure: Failure {
+                statement: index as i64 + 1,
+                statements_done: index as i64,
+                error,
+                duration_ms: ms(self.started.elapsed()),
+            },
+            statement_text: self
+                .step
+                .script
+                .statements
+                .get(index)
+                .cloned()
+                .unwrap_or_default(),
+            leftover,
+            interrupted: false,
+        }
+    }
+}
+
+/// Records where a statement-mode file stopped, best effort (the next run settles the row
+/// from the catalog anyway), and hands the stop back.
+async fn record_stop(
+    conn: &mut Conn,
+    history: &History,
+    version: i64,
+    stopped: Stopped,
+) -> Stopped {
+    let _ = conn.reset_limits().await;
+    let _ = history
+        .fail(conn, version, stopped.state, &stopped.failure)
+        .await;
+    stopped
+}
+
+/// The row's start (or, resuming, the count of statements already done) before the first
+/// statement to run, with that statement's in-flight mark when it runs outside a
+/// transaction. Returns the start as SQL to send with the first statement where it goes
+/// there, and whether the first statement is announced in flight.
+async fn open_row(
+    conn: &mut Conn,
+    job: &Job<'_>,
+    effects: &[Option<Effect>],
+) -> Result<(Option<String>, bool), DbError> {
+    let (history, run, row) = (job.history, job.run, job.row);
+    let first = job.step.resume_from;
+    let announce_first = effects.get(first).is_some_and(Option::is_some);
+    let in_flight = announce_first.then_some(first as i64 + 1);
+    // The row's start: written by the previous migration's last transaction (`Chain`);
+    // on MySQL from the first statement, DDL first, in the same query as that statement (it
+    // commits before the DDL does, so a crash in between is settled from the catalog as
+    // ever); elsewhere, its own write.
+    let prefix = match in_flight {
+        _ if job.chain.started || conn.backend().transactional_ddl() => None,
+        Some(n) if first == 0 => Some(history.start_sql(row, run, Some(n))),
+        _ => None,
+    };
+    if prefix.is_none() && !job.chain.started {
+        history
+            .start_in_flight(conn, row, run, State::Applying, 1, in_flight)
+            .await?;
+    }
+    if first > 0 {
+        let mark = match in_flight {
+            Some(next) => Mark::DoneThenInFlight(first as i64, next),
+            None => Mark::Done(first as i64),
         };
+        history.mark(conn, row.version, mark).await?;
+    }
+    Ok((prefix, announce_first))
+}
+
+/// After statement `index` ran outside a transaction: the done mark it left to write, merged
+/// with the next one's in-flight mark (then the next is announced: `true`); or none, when
+/// the next statement's own transaction (which records it done too) or the row's end carries
+/// it and the catalog can tell after a crash whether it took effect; or alone.
+fn done_mark(effects: &[Option<Effect>], index: usize) -> (Option<Mark>, bool) {
+    let Some(effect) = &effects[index] else {
+        return (None, false);
+    };
+    let done = index as i64 + 1;
+    if effects.get(index + 1).is_some_and(Option::is_some) {
+        return (Some(Mark::DoneThenInFlight(done, done + 1)), true);
+    }
+    match effect {
+        Effect::Unknown => (Some(Mark::Done(done)), false),
+        _ => (None, false),
+    }
+}
+
+/// The row's end and its `migration_applied` event, once the last statement ran outside a
+/// transaction. MySQL: with the next migration's start, in one transaction and one query.
+/// Returns whether that start was written.
+async fn close_row(
+    conn: &mut Conn,
+    history: &History,
+    version: i64,
+    finish: &Finish<'_>,
+) -> Result<bool, DbError> {
+    let total = finish.step.script.statements.len() as i64;
+    if !conn.backend().transactional_ddl() {
         let sql = format!(
             "{};\n{}",
             conn.backend().begin_sql(),
-            finish.mysql_tail(history, row.version, total as i64)
+            finish.mysql_tail(history, version, total)
         );
         if let Err(e) = conn.execute(&sql).await {
             if !e.connection_lost {
                 conn.rollback().await;
             }
-            return Err(stop(total, e, None));
+            return Err(e);
         }
-        return Ok(next_start.is_some());
+        return Ok(finish.next_start.is_some());
     }
+    let took = ms(finish.started.elapsed());
     history
-        .finish(conn, row.version, State::Applied, total as i64, took)
-        .await
-        .map_err(|e| stop(total, e, None))?;
+        .finish(conn, version, State::Applied, total, took)
+        .await?;
     history
         .audit(
             conn,
-            run,
-            Some(row.version),
+            finish.run,
+            Some(version),
             "migration_applied",
-            &applied_detail(step, took),
+            &applied_detail(finish.step, took),
         )
         .await;
     Ok(false)

@@ -327,32 +327,72 @@ fn choose(
     reporter: &mut dyn RollbackReporter,
 ) -> Result<(Vec<Undo>, i64)> {
     let env = at.env;
-    let mut problems = Vec::new();
+    let mut problems = half_run(rows, options, env);
+    let target = continued_target(rows, options, env, reporter);
+    let (chosen, target_version) = chosen_rows(rows, target, env, &mut problems);
+    let mut undo = Vec::new();
+    for row in chosen {
+        let reading = Reading {
+            catalog,
+            options,
+            dialect,
+            at,
+        };
+        match reading.undo_of(row, reporter) {
+            Ok(u) => undo.push(u),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if undo.is_empty() && problems.is_empty() {
+        problems.push(format!(
+            "nothing to roll back in {env}: no applied migration matches"
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(Error::Refused {
+            environment: env.to_string(),
+            problems,
+        });
+    }
+    Ok((undo, target_version))
+}
+
+/// Migrations other than the one named by `--only` that did not finish applying: a
+/// rollback waits until `runner recover` settles them.
+fn half_run(rows: &[HistoryRow], options: &RollbackOptions, env: &str) -> Vec<String> {
     let only = match options.target {
         Target::Only(v) => Some(v),
         _ => None,
     };
-    for row in rows.iter().filter(|r| Some(r.version) != only) {
-        let problem = match row.state {
-            State::Applying | State::FailedPartial => format!(
+    rows.iter()
+        .filter(|r| Some(r.version) != only)
+        .filter(|r| matches!(r.state, State::Applying | State::FailedPartial))
+        .map(|row| {
+            format!(
                 "V{} {} is {}: it did not finish applying; `{}` says what committed and how to continue or undo it",
                 row.version,
                 row.name,
                 row.state,
                 crate::hints::recover(env)
-            ),
-            _ => continue,
-        };
-        problems.push(problem);
-    }
-    // A run that stopped part-way recorded where it was going: --steps counts from where that
-    // run began, not from where it stopped.
+            )
+        })
+        .collect()
+}
+
+/// The target, where a run that stopped part-way recorded where it was going: --steps
+/// then counts from where that run began, not from where it stopped.
+fn continued_target(
+    rows: &[HistoryRow],
+    options: &RollbackOptions,
+    env: &str,
+    reporter: &mut dyn RollbackReporter,
+) -> Target {
     let unfinished = rows
         .iter()
         .filter(|r| r.state.is_open_for_rollback())
         .filter_map(|r| r.rollback_target)
         .max();
-    let target = match (options.target.clone(), unfinished) {
+    match (options.target.clone(), unfinished) {
         (Target::Steps(n), Some(t)) => {
             reporter.note(&format!(
                 "an earlier rollback of {env} stopped before reaching V{t}; --steps {n} continues it to V{t} (use --to to go elsewhere)"
@@ -360,13 +400,22 @@ fn choose(
             Target::To(Version::try_from(t).unwrap_or(0))
         }
         (target, _) => target,
-    };
+    }
+}
+
+/// The rows `target` rolls back, newest first, and the version the database is at after.
+fn chosen_rows<'r>(
+    rows: &'r [HistoryRow],
+    target: Target,
+    env: &str,
+    problems: &mut Vec<String>,
+) -> (Vec<&'r HistoryRow>, i64) {
     let mut open: Vec<&HistoryRow> = rows
         .iter()
         .filter(|r| r.state.is_open_for_rollback())
         .collect();
     open.sort_by_key(|r| std::cmp::Reverse(r.version));
-    let (chosen, target_version): (Vec<&HistoryRow>, i64) = match target {
+    match target {
         Target::To(v) => {
             if !rows
                 .iter()
@@ -395,31 +444,50 @@ fn choose(
             }
             (row.into_iter().collect(), v - 1)
         }
-    };
-    let mut undo = Vec::new();
-    for row in chosen {
-        let file = catalog.migrations.iter().find(|m| m.version == row.version);
+    }
+}
+
+/// What a rollback reads a row's undo from: the catalog (with --use-file), the options, the
+/// dialect, where it runs.
+struct Reading<'a> {
+    catalog: &'a Catalog,
+    options: &'a RollbackOptions,
+    dialect: crate::config::Dialect,
+    at: crate::hints::At<'a>,
+}
+
+impl Reading<'_> {
+    /// The rollback of `row`: the stored one, the .down.sql on disk (--use-file), or for a
+    /// migration stopped part-way the inverse of exactly what committed; the problem when
+    /// there is none, or when it changes rollback statements already committed.
+    fn undo_of(
+        &self,
+        row: &HistoryRow,
+        reporter: &mut dyn RollbackReporter,
+    ) -> std::result::Result<Undo, String> {
+        let file = self
+            .catalog
+            .migrations
+            .iter()
+            .find(|m| m.version == row.version);
         let label = file.map_or_else(|| format!("V{} {}", row.version, row.name), |m| m.label());
-        let sql = if options.use_file {
-            match file.and_then(|m| m.rollback.as_ref()) {
-                Some(down) => {
-                    if let Some(stored) = &row.rollback_sql
-                        && stored != &down.sql
-                    {
-                        let diff = TextDiff::from_lines(stored.as_str(), down.sql.as_str())
-                            .unified_diff()
-                            .header("stored at apply time", "on disk")
-                            .to_string();
-                        reporter.file_differs(&label, diff.trim_end());
-                    }
-                    Some(down.sql.clone())
+        let sql = if self.options.use_file {
+            file.and_then(|m| m.rollback.as_ref()).map(|down| {
+                if let Some(stored) = &row.rollback_sql
+                    && stored != &down.sql
+                {
+                    let diff = TextDiff::from_lines(stored.as_str(), down.sql.as_str())
+                        .unified_diff()
+                        .header("stored at apply time", "on disk")
+                        .to_string();
+                    reporter.file_differs(&label, diff.trim_end());
                 }
-                None => None,
-            }
+                down.sql.clone()
+            })
         } else if row.state == State::FailedPartial {
             // Only statements 1..k committed: undo exactly those, not the whole rollback file
             // (which would also undo what never ran, and fail on it).
-            match committed_undo(row, dialect) {
+            match committed_undo(row, self.dialect) {
                 Ok(sql) => {
                     reporter.note(&format!(
                         "{label}: statements 1 to {} committed; runner undoes exactly those with:\n{}",
@@ -429,16 +497,15 @@ fn choose(
                     Some(sql)
                 }
                 Err(u) => {
-                    problems.push(format!(
+                    return Err(format!(
                         "{label}: statement {} of the {} that committed has no inverse runner can derive ({}): {}. Write a .down.sql that undoes statements 1 to {} only, then `{}` runs it",
                         u.statement,
                         row.statements_done,
                         u.why,
                         u.text,
                         row.statements_done,
-                        crate::hints::recover_rollback_file(at, row.version)
+                        crate::hints::recover_rollback_file(self.at, row.version)
                     ));
-                    continue;
                 }
             }
         } else {
@@ -453,39 +520,30 @@ fn choose(
         };
         if let (Some(sql), Some(stored)) = (&sql, &row.rollback_sql)
             && resume_from > 0
-            && let Some(diff) = changed_prefix(stored, sql, resume_from, dialect)
+            && let Some(diff) = changed_prefix(stored, sql, resume_from, self.dialect)
         {
-            problems.push(format!(
+            return Err(format!(
                 "{label}: statements 1 to {resume_from} of its rollback committed, and the rollback now given changes them; keep them as they ran (fix only later statements):\n{diff}"
             ));
-            continue;
         }
         match sql {
-            Some(sql) => undo.push(Undo {
+            Some(sql) => Ok(Undo {
                 row: row.clone(),
                 label,
                 sql,
                 resume_from,
             }),
-            None => problems.push(format!(
+            None => Err(format!(
                 "{label} cannot be rolled back: it {} — runner will not pass it; roll back to {} or later",
-                if options.use_file { "has no .down.sql on disk" } else { "was applied without a rollback (irreversible)" },
+                if self.options.use_file {
+                    "has no .down.sql on disk"
+                } else {
+                    "was applied without a rollback (irreversible)"
+                },
                 row.version
             )),
         }
     }
-    if undo.is_empty() && problems.is_empty() {
-        problems.push(format!(
-            "nothing to roll back in {env}: no applied migration matches"
-        ));
-    }
-    if !problems.is_empty() {
-        return Err(Error::Refused {
-            environment: env.to_string(),
-            problems,
-        });
-    }
-    Ok((undo, target_version))
 }
 
 /// `[migrations] mirror`: the tool's row for a migration runner applied or rolled back.
