@@ -184,22 +184,7 @@ async fn roll_back_with_lock_held(
     } else {
         None
     };
-    run.entry.version = target.clone();
-    run.info.release = Some(target.clone());
-    run.entry.previous_version = Some(current.clone());
-    run.entry.forced = options.force;
-    run.entry.approved_by = options.approved_by.clone();
-    run.entry.strategy = Some(env.strategy().name().to_string());
-    run.out
-        .begin(&env.name, &format!("{target} (rollback from {current})"));
-    run.entry.phase = Some("intent".into());
-    run.begin(conn).await?;
-    let _lease = Lease::start(
-        env,
-        &run.config.history_prefix,
-        &run.entry.id,
-        run.config.lease,
-    );
+    let _lease = announce(run, conn, options, &current, &target).await?;
 
     // The application first: the release being undone may need its columns until it is gone.
     let mut strategy = AnyStrategy::of(env, routed);
@@ -243,6 +228,34 @@ async fn roll_back_with_lock_held(
     let took = run.started.elapsed();
     run.out.success(&env.name, &target, took);
     Ok(())
+}
+
+/// Writes the run's intent (`target` replacing `current`, forced or not, approved by whom)
+/// before anything is touched, and starts the lease that keeps it alive while it works.
+async fn announce(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    options: &AppRollbackOptions,
+    current: &str,
+    target: &str,
+) -> Result<Lease> {
+    let env = run.env;
+    run.entry.version = target.to_string();
+    run.info.release = Some(target.to_string());
+    run.entry.previous_version = Some(current.to_string());
+    run.entry.forced = options.force;
+    run.entry.approved_by = options.approved_by.clone();
+    run.entry.strategy = Some(env.strategy().name().to_string());
+    run.out
+        .begin(&env.name, &format!("{target} (rollback from {current})"));
+    run.entry.phase = Some("intent".into());
+    run.begin(conn).await?;
+    Ok(Lease::start(
+        env,
+        &run.config.history_prefix,
+        &run.entry.id,
+        run.config.lease,
+    ))
 }
 
 /// Puts `target` back in place of `current` through the strategy (the router's record saved
