@@ -199,217 +199,259 @@ fn truthy(value: Option<&str>) -> bool {
 
 /// The rows of `tool`'s table, as applied migrations (or refusals).
 async fn read(conn: &mut Conn, tool: Tool) -> Result<Vec<ToolRow>, DbError> {
-    let d = conn.dialect();
-    let table = tool.table();
-    let row = |key: Key, shown: String| ToolRow {
+    let (d, table) = (conn.dialect(), tool.table());
+    match tool {
+        Tool::Sqlx => read_sqlx(conn, d, table).await,
+        Tool::Diesel | Tool::Dbmate => read_versions(conn, d, table).await,
+        Tool::GolangMigrate => read_golang_migrate(conn, d, table).await,
+        Tool::Goose => read_goose(conn, d, table).await,
+        Tool::Flyway => read_flyway(conn, d, table).await,
+        Tool::Refinery => read_refinery(conn, d, table).await,
+        Tool::Prisma => read_prisma(conn, d, table).await,
+    }
+}
+
+/// A row of another tool's history, applied, with nothing more known yet.
+fn tool_row(key: Key, shown: String) -> ToolRow {
+    ToolRow {
         key,
         shown,
         sum: None,
         refused: None,
-    };
+    }
+}
+
+/// sqlx's `_sqlx_migrations`: a failed row (success = false) is refused.
+async fn read_sqlx(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<ToolRow>, DbError> {
     let mut out = Vec::new();
-    match tool {
-        Tool::Sqlx => {
-            let sql = format!(
-                "SELECT {}, description, {}, {} FROM {table} ORDER BY version",
-                text(d, "version"),
-                text(d, "success"),
-                hex(d, "checksum")
-            );
-            for r in conn.fetch_text(&sql, Vec::new()).await? {
-                let version = r[0].clone().unwrap_or_default();
-                let Ok(number) = version.parse::<i64>() else {
-                    continue;
-                };
-                let mut t = row(
-                    Key::Number(number),
-                    format!("version {version} ({})", r[1].clone().unwrap_or_default()),
+    let sql = format!(
+        "SELECT {}, description, {}, {} FROM {table} ORDER BY version",
+        text(d, "version"),
+        text(d, "success"),
+        hex(d, "checksum")
+    );
+    for r in conn.fetch_text(&sql, Vec::new()).await? {
+        let version = r[0].clone().unwrap_or_default();
+        let Ok(number) = version.parse::<i64>() else {
+            continue;
+        };
+        let mut t = tool_row(
+            Key::Number(number),
+            format!("version {version} ({})", r[1].clone().unwrap_or_default()),
+        );
+        t.sum = r[3].clone().map(Sum::Sha384);
+        if !truthy(r[2].as_deref()) {
+            t.refused = Some(format!(
+                "sqlx recorded {} as failed (success = false): it stopped part-way outside a transaction. Undo or finish what it left by hand, delete its row from {table}, then run adopt again",
+                t.shown
+            ));
+        }
+        out.push(t);
+    }
+    Ok(out)
+}
+
+/// Diesel's and dbmate's: the version as text, nothing else.
+async fn read_versions(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<ToolRow>, DbError> {
+    let mut out = Vec::new();
+    let sql = format!(
+        "SELECT {} FROM {table} ORDER BY version",
+        text(d, "version")
+    );
+    for r in conn.fetch_text(&sql, Vec::new()).await? {
+        let version = r[0].clone().unwrap_or_default();
+        out.push(tool_row(
+            Key::Text(version.clone()),
+            format!("version {version}"),
+        ));
+    }
+    Ok(out)
+}
+
+/// golang-migrate's one row: the version the database is at, refused when dirty.
+async fn read_golang_migrate(
+    conn: &mut Conn,
+    d: Dialect,
+    table: &str,
+) -> Result<Vec<ToolRow>, DbError> {
+    let mut out = Vec::new();
+    let sql = format!(
+        "SELECT {}, {} FROM {table}",
+        text(d, "version"),
+        text(d, "dirty")
+    );
+    for r in conn.fetch_text(&sql, Vec::new()).await? {
+        let version = r[0].clone().unwrap_or_default();
+        let Ok(number) = version.parse::<i64>() else {
+            continue;
+        };
+        let mut t = tool_row(
+            Key::UpTo(Box::new(Key::Number(number))),
+            format!("version {version}"),
+        );
+        if truthy(r[1].as_deref()) {
+            t.refused = Some(format!(
+                "golang-migrate marks {} dirty: it failed part-way. Make the database match a version by hand, record it with `migrate force VERSION`, then run adopt again",
+                t.shown
+            ));
+        }
+        out.push(t);
+    }
+    Ok(out)
+}
+
+/// goose's log of ups and downs: the latest row of each version says where it stands; a version
+/// goose rolled back (`goose down`) is not applied, as goose itself reads it.
+async fn read_goose(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<ToolRow>, DbError> {
+    let mut out = Vec::new();
+    let sql = format!(
+        "SELECT {}, {} FROM {table} ORDER BY id",
+        text(d, "version_id"),
+        text(d, "is_applied")
+    );
+    // The latest row of each version says where it stands; a version goose rolled
+    // back (`goose down`) is not applied, as goose itself reads it.
+    let mut latest: BTreeMap<i64, bool> = BTreeMap::new();
+    for r in conn.fetch_text(&sql, Vec::new()).await? {
+        if let Some(v) = r[0].as_deref().and_then(|v| v.parse::<i64>().ok()) {
+            latest.insert(v, truthy(r[1].as_deref()));
+        }
+    }
+    for (version, applied) in latest {
+        if applied && version != 0 {
+            out.push(tool_row(Key::Number(version), format!("version {version}")));
+        }
+    }
+    Ok(out)
+}
+
+/// Flyway's history: versioned SQL (with its CRC32), baselines, undone versions removed;
+/// repeatable and non-SQL migrations refused.
+async fn read_flyway(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<ToolRow>, DbError> {
+    let mut out = Vec::new();
+    let sql = format!(
+        "SELECT version, type, script, {}, {} FROM {table} ORDER BY installed_rank",
+        text(d, "checksum"),
+        text(d, "success")
+    );
+    let mut by_version: BTreeMap<Vec<u64>, ToolRow> = BTreeMap::new();
+    for r in conn.fetch_text(&sql, Vec::new()).await? {
+        let kind = r[1].clone().unwrap_or_default();
+        let script = r[2].clone().unwrap_or_default();
+        let Some(version) = r[0].clone() else {
+            if kind == "SQL" {
+                out.push(ToolRow {
+                    key: Key::Text(script.clone()),
+                    shown: format!("repeatable {script}"),
+                    sum: None,
+                    refused: Some(format!(
+                        "Flyway applied the repeatable migration {script}; runner runs versioned migrations only. Give its SQL a version (V{{n}}__...) or keep running it with Flyway, drop its row from {table}, then run adopt again"
+                    )),
+                });
+            }
+            continue;
+        };
+        let parts = dotted(&version);
+        let shown = format!("version {version} ({script})");
+        match kind.as_str() {
+            "SCHEMA" | "DELETE" => {}
+            "UNDO_SQL" if truthy(r[4].as_deref()) => {
+                by_version.remove(&parts);
+            }
+            "BASELINE" => {
+                by_version.insert(
+                    parts.clone(),
+                    tool_row(
+                        Key::UpTo(Box::new(Key::Dotted(parts))),
+                        format!("baseline {version}"),
+                    ),
                 );
-                t.sum = r[3].clone().map(Sum::Sha384);
-                if !truthy(r[2].as_deref()) {
+            }
+            "SQL" | "UNDO_SQL" => {
+                let mut t = tool_row(Key::Dotted(parts.clone()), shown);
+                t.sum = r[3]
+                    .as_deref()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .map(Sum::Crc32);
+                if !truthy(r[4].as_deref()) {
                     t.refused = Some(format!(
-                        "sqlx recorded {} as failed (success = false): it stopped part-way outside a transaction. Undo or finish what it left by hand, delete its row from {table}, then run adopt again",
+                        "Flyway recorded {} as failed: fix the database by hand, run `flyway repair` to remove the failed row, then run adopt again",
                         t.shown
                     ));
                 }
-                out.push(t);
+                by_version.insert(parts, t);
+            }
+            other => {
+                let mut t = tool_row(Key::Dotted(parts.clone()), shown);
+                t.refused = Some(format!(
+                    "Flyway applied {} as a {other} migration, which runner cannot run: keep running it with Flyway, or write it as SQL",
+                    t.shown
+                ));
+                by_version.insert(parts, t);
             }
         }
-        // Diesel and dbmate keep the version as text, nothing else.
-        Tool::Diesel | Tool::Dbmate => {
-            let sql = format!(
-                "SELECT {} FROM {table} ORDER BY version",
-                text(d, "version")
-            );
-            for r in conn.fetch_text(&sql, Vec::new()).await? {
-                let version = r[0].clone().unwrap_or_default();
-                out.push(row(
-                    Key::Text(version.clone()),
-                    format!("version {version}"),
+    }
+    out.extend(by_version.into_values());
+    Ok(out)
+}
+
+/// refinery's history, with its checksums.
+async fn read_refinery(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<ToolRow>, DbError> {
+    let mut out = Vec::new();
+    let sql = format!(
+        "SELECT {}, name, checksum FROM {table} ORDER BY version",
+        text(d, "version")
+    );
+    for r in conn.fetch_text(&sql, Vec::new()).await? {
+        let version = r[0].clone().unwrap_or_default();
+        let Ok(number) = version.parse::<i64>() else {
+            continue;
+        };
+        let mut t = tool_row(
+            Key::Number(number),
+            format!("version {version} ({})", r[1].clone().unwrap_or_default()),
+        );
+        t.sum = r[2].clone().map(Sum::Refinery);
+        out.push(t);
+    }
+    Ok(out)
+}
+
+/// Prisma's `_prisma_migrations`: a failed or rolled-back migration is refused unless a later
+/// row applied it.
+async fn read_prisma(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<ToolRow>, DbError> {
+    let mut out = Vec::new();
+    let sql = format!(
+        "SELECT migration_name, checksum, {}, {} FROM {table} ORDER BY started_at",
+        text(d, "finished_at"),
+        text(d, "rolled_back_at")
+    );
+    let mut by_name: BTreeMap<String, ToolRow> = BTreeMap::new();
+    for r in conn.fetch_text(&sql, Vec::new()).await? {
+        let name = r[0].clone().unwrap_or_default();
+        let finished = r[2].is_some();
+        let rolled_back = r[3].is_some();
+        let mut t = tool_row(Key::Text(name.clone()), format!("migration {name}"));
+        t.sum = r[1].clone().map(Sum::Sha256);
+        match (finished, rolled_back) {
+            (true, false) => {}
+            (_, true) => {
+                if by_name.get(&name).is_some_and(|r| r.refused.is_none()) {
+                    continue;
+                }
+                t.refused = Some(format!(
+                    "Prisma recorded {name} as failed and rolled back: it is not applied, and runner will not guess what is left of it. Apply it with `npx prisma migrate deploy` (or delete its row once the database holds none of it), then run adopt again"
+                ));
+            }
+            (false, false) => {
+                t.refused = Some(format!(
+                    "Prisma recorded {name} as failed (no finished_at): fix the database by hand, mark it with `npx prisma migrate resolve --applied {name}` or `--rolled-back {name}`, then run adopt again"
                 ));
             }
         }
-        Tool::GolangMigrate => {
-            let sql = format!(
-                "SELECT {}, {} FROM {table}",
-                text(d, "version"),
-                text(d, "dirty")
-            );
-            for r in conn.fetch_text(&sql, Vec::new()).await? {
-                let version = r[0].clone().unwrap_or_default();
-                let Ok(number) = version.parse::<i64>() else {
-                    continue;
-                };
-                let mut t = row(
-                    Key::UpTo(Box::new(Key::Number(number))),
-                    format!("version {version}"),
-                );
-                if truthy(r[1].as_deref()) {
-                    t.refused = Some(format!(
-                        "golang-migrate marks {} dirty: it failed part-way. Make the database match a version by hand, record it with `migrate force VERSION`, then run adopt again",
-                        t.shown
-                    ));
-                }
-                out.push(t);
-            }
-        }
-        Tool::Goose => {
-            let sql = format!(
-                "SELECT {}, {} FROM {table} ORDER BY id",
-                text(d, "version_id"),
-                text(d, "is_applied")
-            );
-            // The latest row of each version says where it stands; a version goose rolled
-            // back (`goose down`) is not applied, as goose itself reads it.
-            let mut latest: BTreeMap<i64, bool> = BTreeMap::new();
-            for r in conn.fetch_text(&sql, Vec::new()).await? {
-                if let Some(v) = r[0].as_deref().and_then(|v| v.parse::<i64>().ok()) {
-                    latest.insert(v, truthy(r[1].as_deref()));
-                }
-            }
-            for (version, applied) in latest {
-                if applied && version != 0 {
-                    out.push(row(Key::Number(version), format!("version {version}")));
-                }
-            }
-        }
-        Tool::Flyway => {
-            let sql = format!(
-                "SELECT version, type, script, {}, {} FROM {table} ORDER BY installed_rank",
-                text(d, "checksum"),
-                text(d, "success")
-            );
-            let mut by_version: BTreeMap<Vec<u64>, ToolRow> = BTreeMap::new();
-            for r in conn.fetch_text(&sql, Vec::new()).await? {
-                let kind = r[1].clone().unwrap_or_default();
-                let script = r[2].clone().unwrap_or_default();
-                let Some(version) = r[0].clone() else {
-                    if kind == "SQL" {
-                        out.push(ToolRow {
-                            key: Key::Text(script.clone()),
-                            shown: format!("repeatable {script}"),
-                            sum: None,
-                            refused: Some(format!(
-                                "Flyway applied the repeatable migration {script}; runner runs versioned migrations only. Give its SQL a version (V{{n}}__...) or keep running it with Flyway, drop its row from {table}, then run adopt again"
-                            )),
-                        });
-                    }
-                    continue;
-                };
-                let parts = dotted(&version);
-                let shown = format!("version {version} ({script})");
-                match kind.as_str() {
-                    "SCHEMA" | "DELETE" => {}
-                    "UNDO_SQL" if truthy(r[4].as_deref()) => {
-                        by_version.remove(&parts);
-                    }
-                    "BASELINE" => {
-                        by_version.insert(
-                            parts.clone(),
-                            row(
-                                Key::UpTo(Box::new(Key::Dotted(parts))),
-                                format!("baseline {version}"),
-                            ),
-                        );
-                    }
-                    "SQL" | "UNDO_SQL" => {
-                        let mut t = row(Key::Dotted(parts.clone()), shown);
-                        t.sum = r[3]
-                            .as_deref()
-                            .and_then(|c| c.parse::<i32>().ok())
-                            .map(Sum::Crc32);
-                        if !truthy(r[4].as_deref()) {
-                            t.refused = Some(format!(
-                                "Flyway recorded {} as failed: fix the database by hand, run `flyway repair` to remove the failed row, then run adopt again",
-                                t.shown
-                            ));
-                        }
-                        by_version.insert(parts, t);
-                    }
-                    other => {
-                        let mut t = row(Key::Dotted(parts.clone()), shown);
-                        t.refused = Some(format!(
-                            "Flyway applied {} as a {other} migration, which runner cannot run: keep running it with Flyway, or write it as SQL",
-                            t.shown
-                        ));
-                        by_version.insert(parts, t);
-                    }
-                }
-            }
-            out.extend(by_version.into_values());
-        }
-        Tool::Refinery => {
-            let sql = format!(
-                "SELECT {}, name, checksum FROM {table} ORDER BY version",
-                text(d, "version")
-            );
-            for r in conn.fetch_text(&sql, Vec::new()).await? {
-                let version = r[0].clone().unwrap_or_default();
-                let Ok(number) = version.parse::<i64>() else {
-                    continue;
-                };
-                let mut t = row(
-                    Key::Number(number),
-                    format!("version {version} ({})", r[1].clone().unwrap_or_default()),
-                );
-                t.sum = r[2].clone().map(Sum::Refinery);
-                out.push(t);
-            }
-        }
-        Tool::Prisma => {
-            let sql = format!(
-                "SELECT migration_name, checksum, {}, {} FROM {table} ORDER BY started_at",
-                text(d, "finished_at"),
-                text(d, "rolled_back_at")
-            );
-            let mut by_name: BTreeMap<String, ToolRow> = BTreeMap::new();
-            for r in conn.fetch_text(&sql, Vec::new()).await? {
-                let name = r[0].clone().unwrap_or_default();
-                let finished = r[2].is_some();
-                let rolled_back = r[3].is_some();
-                let mut t = row(Key::Text(name.clone()), format!("migration {name}"));
-                t.sum = r[1].clone().map(Sum::Sha256);
-                match (finished, rolled_back) {
-                    (true, false) => {}
-                    (_, true) => {
-                        if by_name.get(&name).is_some_and(|r| r.refused.is_none()) {
-                            continue;
-                        }
-                        t.refused = Some(format!(
-                            "Prisma recorded {name} as failed and rolled back: it is not applied, and runner will not guess what is left of it. Apply it with `npx prisma migrate deploy` (or delete its row once the database holds none of it), then run adopt again"
-                        ));
-                    }
-                    (false, false) => {
-                        t.refused = Some(format!(
-                            "Prisma recorded {name} as failed (no finished_at): fix the database by hand, mark it with `npx prisma migrate resolve --applied {name}` or `--rolled-back {name}`, then run adopt again"
-                        ));
-                    }
-                }
-                by_name.insert(name, t);
-            }
-            out.extend(by_name.into_values());
-        }
+        by_name.insert(name, t);
     }
+    out.extend(by_name.into_values());
     Ok(out)
 }
 
