@@ -218,74 +218,110 @@ pub async fn rollback_locked(
                 mirror(conn, catalog, u.row.version, false, started.elapsed()).await?;
                 reporter.rolled_back(&u.label, started.elapsed());
             }
-            Err((statement, committed, total, error)) => {
-                if error.connection_lost {
-                    return Err(Error::ConnectionLost {
-                        during: format!("the rollback of {}", u.label),
-                        error,
-                        next: format!(
-                            "each rollback statement commits with its progress, so the history says exactly what ran; once the database answers, `{}` says where it stopped and how to continue",
-                            crate::hints::recover(&env.name)
-                        ),
-                    });
-                }
-                let failure = Failure {
-                    statement: statement as i64,
-                    statements_done: u.row.statements_done,
-                    error: error.clone(),
-                    duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
+            Err(stop) => {
+                let so_far = SoFar {
+                    env,
+                    catalog,
+                    options,
+                    target,
+                    done,
                 };
-                let _ = history
-                    .fail(conn, u.row.version, State::RollbackFailed, &failure)
-                    .await;
-                let state = if committed == 0 {
-                    format!(
-                        "nothing of its rollback is committed: the schema is still that of {} applied",
-                        u.label
-                    )
-                } else {
-                    format!(
-                        "statements 1 to {committed} of its {total}-statement rollback are committed (recorded): the schema is between {} and the version before it",
-                        u.label
-                    )
-                };
-                let down = catalog
-                    .migrations
-                    .iter()
-                    .find(|m| m.version == u.row.version)
-                    .map_or("rollback script".to_string(), |m| match &m.rollback {
-                        Some(down) => down.file_name.clone(),
-                        None => m.forward.file_name.replace(".sql", ".down.sql"),
-                    });
-                let message = format!(
-                    "the rollback of {} failed at statement {statement}: {error}\n  state: {} is rollback_failed; {state}; {done} migration(s) before it were rolled back\n  next: fix the cause (or correct {down}, keeping its first {committed} statement(s)), then `{}` continues from statement {}",
-                    u.label,
-                    u.label,
-                    match options.target {
-                        Target::Only(v) =>
-                            crate::hints::recover_rollback_file(crate::hints::At::of(env), v),
-                        _ => crate::hints::rollback_migrations_to(
-                            crate::hints::At::of(env),
-                            target,
-                            true
-                        ),
-                    },
-                    committed + 1,
-                );
-                history
-                    .audit(
-                        conn,
-                        &options.run,
-                        Some(u.row.version),
-                        "rollback_failed",
-                        &message,
-                    )
-                    .await;
-                return Err(Error::RollbackFailed { message });
+                return Err(so_far.failed(conn, &history, u, started, stop).await);
             }
         }
     }
     Ok(done)
+}
+
+/// Where a rollback run stands when one of its migrations fails.
+struct SoFar<'a> {
+    env: &'a Environment,
+    catalog: &'a Catalog,
+    options: &'a RollbackOptions,
+    /// The version the run rolls back to.
+    target: i64,
+    /// Migrations rolled back before this one.
+    done: usize,
+}
+
+impl SoFar<'_> {
+    /// The failure of `u`'s rollback at `statement` (`committed` of `total` committed):
+    /// recorded rollback_failed with its `rollback_failed` event, and the error that says what
+    /// committed and the command that continues; a lost connection is said as such.
+    async fn failed(
+        &self,
+        conn: &mut Conn,
+        history: &History,
+        u: &Undo,
+        started: Instant,
+        (statement, committed, total, error): (usize, usize, usize, DbError),
+    ) -> Error {
+        let (done, target) = (self.done, self.target);
+        if error.connection_lost {
+            return Error::ConnectionLost {
+                during: format!("the rollback of {}", u.label),
+                error,
+                next: format!(
+                    "each rollback statement commits with its progress, so the history says exactly what ran; once the database answers, `{}` says where it stopped and how to continue",
+                    crate::hints::recover(&self.env.name)
+                ),
+            };
+        }
+        let failure = Failure {
+            statement: statement as i64,
+            statements_done: u.row.statements_done,
+            error: error.clone(),
+            duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
+        };
+        let _ = history
+            .fail(conn, u.row.version, State::RollbackFailed, &failure)
+            .await;
+        let state = if committed == 0 {
+            format!(
+                "nothing of its rollback is committed: the schema is still that of {} applied",
+                u.label
+            )
+        } else {
+            format!(
+                "statements 1 to {committed} of its {total}-statement rollback are committed (recorded): the schema is between {} and the version before it",
+                u.label
+            )
+        };
+        let down = self
+            .catalog
+            .migrations
+            .iter()
+            .find(|m| m.version == u.row.version)
+            .map_or("rollback script".to_string(), |m| match &m.rollback {
+                Some(down) => down.file_name.clone(),
+                None => m.forward.file_name.replace(".sql", ".down.sql"),
+            });
+        let message = format!(
+            "the rollback of {} failed at statement {statement}: {error}\n  state: {} is rollback_failed; {state}; {done} migration(s) before it were rolled back\n  next: fix the cause (or correct {down}, keeping its first {committed} statement(s)), then `{}` continues from statement {}",
+            u.label,
+            u.label,
+            match self.options.target {
+                Target::Only(v) =>
+                    crate::hints::recover_rollback_file(crate::hints::At::of(self.env), v),
+                _ => crate::hints::rollback_migrations_to(
+                    crate::hints::At::of(self.env),
+                    target,
+                    true
+                ),
+            },
+            committed + 1,
+        );
+        history
+            .audit(
+                conn,
+                &self.options.run,
+                Some(u.row.version),
+                "rollback_failed",
+                &message,
+            )
+            .await;
+        Error::RollbackFailed { message }
+    }
 }
 
 /// The inverse of the statements a partially applied migration committed, as one script.
