@@ -44,98 +44,111 @@ pub fn human(config: &Config, environments: &[&Environment]) -> String {
         config.pipeline.source.to_string(),
     ]);
     for env in environments {
-        let key = |k: &str| format!("{}.{k}", env.name);
-        let from = |k: &str| origin(text.as_deref(), &env.name, k);
-        t.row([
-            key("database_url"),
-            env.database_url.value.redacted(),
-            env.database_url.source.to_string(),
-        ]);
-        t.row([
-            key("requires_approval"),
-            env.requires_approval.to_string(),
-            from("requires_approval"),
-        ]);
-        t.row([
-            key("strategy"),
-            env.strategy().name().into(),
-            from("strategy"),
-        ]);
-        let rollout = &env.rollout;
-        if rollout.strategy.routed() {
-            let servers: Vec<String> = rollout
-                .servers
-                .iter()
-                .map(|s| match &s.slot {
-                    Some(slot) => format!("{} {} ({slot})", s.name, s.address),
-                    None => format!("{} {}", s.name, s.address),
-                })
-                .collect();
-            t.row([key("servers"), servers.join(", "), from("servers")]);
-            if let Some(r) = &rollout.router {
-                t.row([
-                    key("router"),
-                    match r.kind {
-                        crate::config::RouterKind::Haproxy => {
-                            format!("haproxy {} backend {}", r.socket.display(), r.backend)
-                        }
-                        crate::config::RouterKind::Nginx => {
-                            format!("nginx {} upstream {}", r.socket.display(), r.backend)
-                        }
-                    },
-                    from("router"),
-                ]);
-            }
-            let d = |d: std::time::Duration| humantime::format_duration(d).to_string();
-            let options = match rollout.strategy {
-                crate::config::StrategyKind::Canary => format!(
-                    "steps {:?}, pause {}",
-                    rollout.steps,
-                    match rollout.pause {
-                        crate::config::Pause::For(p) => d(p),
-                        crate::config::Pause::Manual => "manual".into(),
-                    }
-                ),
-                crate::config::StrategyKind::Rolling => match rollout.batch {
-                    crate::config::Batch::Servers(n) => format!("batch {n}"),
-                    crate::config::Batch::Percent(p) => format!("batch {p}%"),
-                },
-                crate::config::StrategyKind::BlueGreen => {
-                    format!("keep_previous {}", d(rollout.keep_previous))
-                }
-                crate::config::StrategyKind::AllAtOnce => String::new(),
-            };
-            t.row([
-                key("rollout"),
-                format!("{options}, drain_timeout {}", d(rollout.drain_timeout)),
-                from("rollout"),
-            ]);
-        }
-        t.row([
-            key("lock_timeout"),
-            humantime::format_duration(env.lock_timeout).to_string(),
-            from("lock_timeout"),
-        ]);
-        t.row([
-            key("gap_wait"),
-            humantime::format_duration(env.gap_wait).to_string(),
-            from("gap_wait"),
-        ]);
-        for (name, hook) in [
-            ("deploy", &env.deploy),
-            ("rollback", &env.rollback),
-            ("smoke", &env.smoke),
-            ("stop", &env.stop),
-        ] {
-            if let Some(argv) = hook {
-                t.row([key(name), argv.join(" "), from(name)]);
-            }
-        }
-        if let Some(h) = &env.health {
-            t.row([key("health.url"), h.url.clone(), from("health")]);
-        }
+        environment_rows(&mut t, env, text.as_deref());
     }
     t.render()
+}
+
+/// One environment's settings: its database, approval, strategy (and rollout), lock
+/// limits, hooks and health check.
+fn environment_rows(t: &mut Table, env: &Environment, text: Option<&str>) {
+    let key = |k: &str| format!("{}.{k}", env.name);
+    let from = |k: &str| origin(text, &env.name, k);
+    t.row([
+        key("database_url"),
+        env.database_url.value.redacted(),
+        env.database_url.source.to_string(),
+    ]);
+    t.row([
+        key("requires_approval"),
+        env.requires_approval.to_string(),
+        from("requires_approval"),
+    ]);
+    t.row([
+        key("strategy"),
+        env.strategy().name().into(),
+        from("strategy"),
+    ]);
+    if env.rollout.strategy.routed() {
+        rollout_rows(t, env, text);
+    }
+    t.row([
+        key("lock_timeout"),
+        humantime::format_duration(env.lock_timeout).to_string(),
+        from("lock_timeout"),
+    ]);
+    t.row([
+        key("gap_wait"),
+        humantime::format_duration(env.gap_wait).to_string(),
+        from("gap_wait"),
+    ]);
+    for (name, hook) in [
+        ("deploy", &env.deploy),
+        ("rollback", &env.rollback),
+        ("smoke", &env.smoke),
+        ("stop", &env.stop),
+    ] {
+        if let Some(argv) = hook {
+            t.row([key(name), argv.join(" "), from(name)]);
+        }
+    }
+    if let Some(h) = &env.health {
+        t.row([key("health.url"), h.url.clone(), from("health")]);
+    }
+}
+
+/// A routed strategy's servers, router and rollout options.
+fn rollout_rows(t: &mut Table, env: &Environment, text: Option<&str>) {
+    let key = |k: &str| format!("{}.{k}", env.name);
+    let from = |k: &str| origin(text, &env.name, k);
+    let rollout = &env.rollout;
+    let servers: Vec<String> = rollout
+        .servers
+        .iter()
+        .map(|s| match &s.slot {
+            Some(slot) => format!("{} {} ({slot})", s.name, s.address),
+            None => format!("{} {}", s.name, s.address),
+        })
+        .collect();
+    t.row([key("servers"), servers.join(", "), from("servers")]);
+    if let Some(r) = &rollout.router {
+        t.row([
+            key("router"),
+            match r.kind {
+                crate::config::RouterKind::Haproxy => {
+                    format!("haproxy {} backend {}", r.socket.display(), r.backend)
+                }
+                crate::config::RouterKind::Nginx => {
+                    format!("nginx {} upstream {}", r.socket.display(), r.backend)
+                }
+            },
+            from("router"),
+        ]);
+    }
+    let d = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let options = match rollout.strategy {
+        crate::config::StrategyKind::Canary => format!(
+            "steps {:?}, pause {}",
+            rollout.steps,
+            match rollout.pause {
+                crate::config::Pause::For(p) => d(p),
+                crate::config::Pause::Manual => "manual".into(),
+            }
+        ),
+        crate::config::StrategyKind::Rolling => match rollout.batch {
+            crate::config::Batch::Servers(n) => format!("batch {n}"),
+            crate::config::Batch::Percent(p) => format!("batch {p}%"),
+        },
+        crate::config::StrategyKind::BlueGreen => {
+            format!("keep_previous {}", d(rollout.keep_previous))
+        }
+        crate::config::StrategyKind::AllAtOnce => String::new(),
+    };
+    t.row([
+        key("rollout"),
+        format!("{options}, drain_timeout {}", d(rollout.drain_timeout)),
+        from("rollout"),
+    ]);
 }
 
 /// Where an environment's setting comes from: its line in runner.toml (the key in the
