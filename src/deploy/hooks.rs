@@ -103,9 +103,78 @@ fn run_hook(
     runner: &HookRunner<'_>,
     interrupt_at: usize,
 ) -> HookResult {
-    use std::os::unix::process::CommandExt;
-    let (cwd, secrets, timeout, echo) = (runner.cwd, runner.secrets, runner.timeout, runner.echo);
     let argv = substitute(argv, ctx);
+    let mut child = match hook_command(&argv, ctx, runner).spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return HookResult {
+                success: false,
+                status: format!("could not start {}: {e}", argv[0]),
+                last_lines: Vec::new(),
+            };
+        }
+    };
+    let lines: Arc<Mutex<VecDeque<String>>> = Arc::default();
+    let echo = runner.echo;
+    let result = std::thread::scope(|scope| {
+        let mut readers = Vec::new();
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let lines = Arc::clone(&lines);
+            readers.push(scope.spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let line = crate::config::redact_text(&line);
+                    echo(&line);
+                    if let Ok(mut kept) = lines.lock() {
+                        kept.push_back(line);
+                        if kept.len() > KEEP_LINES {
+                            kept.pop_front();
+                        }
+                    }
+                }
+            }));
+        }
+        let status = wait_for(&mut child, runner.timeout, interrupt_at);
+        for r in readers {
+            let _ = r.join();
+        }
+        status
+    });
+    let last_lines = lines
+        .lock()
+        .map(|l| l.iter().cloned().collect())
+        .unwrap_or_default();
+    match result {
+        Ok(status) => HookResult {
+            success: status.success(),
+            status: status.to_string(),
+            last_lines,
+        },
+        Err(why) => HookResult {
+            success: false,
+            status: why,
+            last_lines,
+        },
+    }
+}
+
+/// The hook's process: in its own process group, in runner.toml's folder, without the
+/// secrets of runner's environment, with the RUNNER_* variables of the run (and of the
+/// server, for a hook run per server).
+fn hook_command(argv: &[String], ctx: &HookContext<'_>, runner: &HookRunner<'_>) -> Command {
+    use std::os::unix::process::CommandExt;
+    let (cwd, secrets) = (runner.cwd, runner.secrets);
     // A relative program with a slash (scripts/deploy.sh) is relative to runner.toml's folder,
     // whatever folder runner was started from.
     let program = Path::new(&argv[0]);
@@ -141,85 +210,34 @@ fn run_hook(
             .env("RUNNER_PORT", server.port())
             .env("RUNNER_SLOT", server.slot.unwrap_or(""));
     }
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            return HookResult {
-                success: false,
-                status: format!("could not start {}: {e}", argv[0]),
-                last_lines: Vec::new(),
-            };
-        }
-    };
-    let lines: Arc<Mutex<VecDeque<String>>> = Arc::default();
-    let result = std::thread::scope(|scope| {
-        let mut readers = Vec::new();
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let lines = Arc::clone(&lines);
-            readers.push(scope.spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let line = crate::config::redact_text(&line);
-                    echo(&line);
-                    if let Ok(mut kept) = lines.lock() {
-                        kept.push_back(line);
-                        if kept.len() > KEEP_LINES {
-                            kept.pop_front();
-                        }
-                    }
-                }
-            }));
-        }
-        let started = Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Ok(status),
-                Ok(None) if started.elapsed() >= timeout => {
-                    stop_group(&mut child);
-                    break Err(format!(
-                        "timed out after {}",
-                        humantime::format_duration(timeout)
-                    ));
-                }
-                Ok(None) if crate::runtime::interrupts() >= interrupt_at => {
-                    stop_group(&mut child);
-                    break Err("stopped: interrupted".to_string());
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => break Err(e.to_string()),
+    command
+}
+
+/// Waits for the hook to end; past `timeout`, or at the `interrupt_at`-th signal, stops it
+/// and its process group.
+fn wait_for(
+    child: &mut std::process::Child,
+    timeout: Duration,
+    interrupt_at: usize,
+) -> Result<std::process::ExitStatus, String> {
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if started.elapsed() >= timeout => {
+                stop_group(child);
+                return Err(format!(
+                    "timed out after {}",
+                    humantime::format_duration(timeout)
+                ));
             }
-        };
-        for r in readers {
-            let _ = r.join();
+            Ok(None) if crate::runtime::interrupts() >= interrupt_at => {
+                stop_group(child);
+                return Err("stopped: interrupted".to_string());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
         }
-        status
-    });
-    let last_lines = lines
-        .lock()
-        .map(|l| l.iter().cloned().collect())
-        .unwrap_or_default();
-    match result {
-        Ok(status) => HookResult {
-            success: status.success(),
-            status: status.to_string(),
-            last_lines,
-        },
-        Err(why) => HookResult {
-            success: false,
-            status: why,
-            last_lines,
-        },
     }
 }
 

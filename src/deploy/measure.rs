@@ -91,28 +91,8 @@ pub async fn observe(
     loop {
         // Health of each server, directly.
         if let Some(h) = &health {
-            for (i, server) in servers.iter().enumerate() {
-                let url = super::checks::server_url(&h.url, server);
-                let version = &groups[0].release;
-                let p = super::health::probe(
-                    &url,
-                    Some(version),
-                    h.interval.max(Duration::from_secs(1)),
-                );
-                probes += 1;
-                if p == super::health::Probe::Pass {
-                    failures[i] = 0;
-                } else {
-                    run.out.probe(&p);
-                    failures[i] += 1;
-                    if failures[i] >= h.unhealthy_after {
-                        return Err(Failure::new(format!(
-                            "{version} on {} failed its health checks during {label}: {p:?}",
-                            server.name
-                        )));
-                    }
-                }
-            }
+            let version = &groups[0].release;
+            probes += probe_servers(run, h, servers, version, &mut failures, label)?;
         }
         let done = started.elapsed() >= span;
         // Between the ends of windows, a look once a second: decisive evidence fails the window
@@ -176,22 +156,55 @@ pub async fn observe(
     } else {
         "no health check configured".to_string()
     };
-    match &metrics {
-        None => Ok(Observed::Passed(format!(
-            "{health_note}; no metrics configured"
-        ))),
+    Ok(observed(&health_note, metrics.as_ref(), &analysis))
+}
+
+/// One health check of each server; a server failing `unhealthy_after` checks in a row fails
+/// the step. `failures` counts each server's failures in a row. Returns the checks made.
+fn probe_servers(
+    run: &mut Run<'_>,
+    h: &crate::config::Health,
+    servers: &[crate::config::Server],
+    version: &str,
+    failures: &mut [u32],
+    label: &str,
+) -> Result<u64, Failure> {
+    for (i, server) in servers.iter().enumerate() {
+        let url = super::checks::server_url(&h.url, server);
+        let p = super::health::probe(&url, Some(version), h.interval.max(Duration::from_secs(1)));
+        if p == super::health::Probe::Pass {
+            failures[i] = 0;
+            continue;
+        }
+        run.out.probe(&p);
+        failures[i] += 1;
+        if failures[i] >= h.unhealthy_after {
+            return Err(Failure::new(format!(
+                "{version} on {} failed its health checks during {label}: {p:?}",
+                server.name
+            )));
+        }
+    }
+    Ok(servers.len() as u64)
+}
+
+/// How a span that no check failed ended: passed when the metrics passed (or none are
+/// configured), inconclusive otherwise.
+fn observed(health_note: &str, metrics: Option<&Metrics>, analysis: &Analysis) -> Observed {
+    match metrics {
+        None => Observed::Passed(format!("{health_note}; no metrics configured")),
         Some(m) => match analysis.verdict(m) {
-            Verdict::Pass => Ok(Observed::Passed(format!(
+            Verdict::Pass => Observed::Passed(format!(
                 "{health_note}; metrics {}",
                 analysis.last().map(|e| e.summary()).unwrap_or_default()
-            ))),
-            _ => Ok(Observed::Inconclusive(format!(
+            )),
+            _ => Observed::Inconclusive(format!(
                 "{health_note}; metrics {}",
                 analysis
                     .last()
                     .map(|e| e.summary())
                     .unwrap_or_else(|| "not evaluated: the span was shorter than a second".into())
-            ))),
+            )),
         },
     }
 }
