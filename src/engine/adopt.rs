@@ -309,8 +309,6 @@ async fn read_goose(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<Tool
         text(d, "version_id"),
         text(d, "is_applied")
     );
-    // The latest row of each version says where it stands; a version goose rolled
-    // back (`goose down`) is not applied, as goose itself reads it.
     let mut latest: BTreeMap<i64, bool> = BTreeMap::new();
     for r in conn.fetch_text(&sql, Vec::new()).await? {
         if let Some(v) = r[0].as_deref().and_then(|v| v.parse::<i64>().ok()) {
