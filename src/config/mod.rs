@@ -372,10 +372,19 @@ impl Config {
                 .chain(self.unresolved.keys())
                 .map(String::as_str)
                 .collect();
+            // A name that comes from the default pipeline, not from the person.
+            let pipeline = match self.pipeline.source {
+                Source::Default if self.pipeline.value.iter().any(|p| p == name) => format!(
+                    "; the pipeline is the default ({}): set [deploy] pipeline to your environments in deploy order, e.g. pipeline = [\"{}\"]",
+                    self.pipeline.value.join(" -> "),
+                    known.join("\", \"")
+                ),
+                _ => String::new(),
+            };
             ConfigError::new(
                 self.file.as_deref(),
                 format!(
-                    "no environment `{name}`; {}",
+                    "no environment `{name}`; {}{pipeline}",
                     if known.is_empty() {
                         "add an [environments.NAME] table".to_string()
                     } else {

@@ -693,7 +693,7 @@ fn pipeline(
 ) -> Result<Setting<Vec<String>>, ConfigError> {
     let Some(list) = &parsed.deploy.pipeline else {
         return Ok(Setting {
-            value: vec!["staging".into(), "production".into()],
+            value: default_pipeline(environments),
             source: Source::Default,
         });
     };
@@ -728,6 +728,22 @@ fn pipeline(
         value: names,
         source: Source::File(reader.line_col(list.span().start).0),
     })
+}
+
+/// The pipeline when runner.toml names none: staging then production, those of them that are
+/// configured; the one environment when it is neither; else staging then production, which
+/// `Config::environment` then refuses, pointing at `[deploy] pipeline`.
+fn default_pipeline(environments: &[&String]) -> Vec<String> {
+    let known: Vec<String> = ["staging", "production"]
+        .into_iter()
+        .filter(|n| environments.iter().any(|e| e.as_str() == *n))
+        .map(String::from)
+        .collect();
+    match (known.is_empty(), environments) {
+        (false, _) => known,
+        (true, [only]) => vec![only.to_string()],
+        (true, _) => vec!["staging".into(), "production".into()],
+    }
 }
 
 /// The names of the `${VAR}`s in a value.

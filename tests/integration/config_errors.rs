@@ -390,3 +390,41 @@ fn a_database_url_given_on_the_command_line_replaces_an_unset_variable() {
         .expect_code(0)
         .stdout_has("applied V1 a");
 }
+
+/// Without `[deploy] pipeline`: staging then production, those configured; the one
+/// environment when it is neither; otherwise a deploy is refused with the setting to write.
+#[test]
+fn the_default_pipeline_is_made_of_the_configured_environments() {
+    let only = |name: &str| {
+        format!(
+            "[migrations]\ndialect = \"sqlite\"\n[environments.{name}]\ndatabase_url = \"sqlite://{name}.db\"\n"
+        )
+    };
+    let pipeline = |out: &Output| table_row(&out.stdout, "pipeline");
+    let out = config_with(&only("production"), &[]).expect_code(0);
+    assert_eq!(pipeline(&out)[1], "production", "{out}");
+    let out = config_with(&only("live"), &[]).expect_code(0);
+    assert_eq!(pipeline(&out)[1], "live", "{out}");
+    let two = format!(
+        "{}[environments.prod]\ndatabase_url = \"sqlite://prod.db\"\n",
+        only("dev")
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("runner.toml"), &two).unwrap();
+    std::fs::create_dir(tmp.path().join("migrations")).unwrap();
+    std::fs::write(
+        tmp.path().join("migrations/V1__a.sql"),
+        "CREATE TABLE a (id INTEGER);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("migrations/V1__a.down.sql"),
+        "DROP TABLE a;\n",
+    )
+    .unwrap();
+    Runner::new(tmp.path())
+        .args(["deploy", "--version", "1.0.0", "--dry-run"])
+        .run()
+        .expect_code(2)
+        .stderr_has("no environment `staging`; configured: dev, prod; the pipeline is the default (staging -> production): set [deploy] pipeline to your environments in deploy order, e.g. pipeline = [\"dev\", \"prod\"]");
+}
