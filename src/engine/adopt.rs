@@ -211,6 +211,13 @@ async fn read(conn: &mut Conn, tool: Tool) -> Result<Vec<ToolRow>, DbError> {
     }
 }
 
+/// A tool's version cell that is a number (sqlx, golang-migrate, refinery), as shown and as
+/// a number; `None` for a row whose version is not one (skipped: not a migration of theirs).
+fn numbered(cell: Option<&str>) -> Option<(String, i64)> {
+    let version = cell.unwrap_or_default();
+    Some((version.to_string(), version.parse::<i64>().ok()?))
+}
+
 /// A row of another tool's history, applied, with nothing more known yet.
 fn tool_row(key: Key, shown: String) -> ToolRow {
     ToolRow {
@@ -231,8 +238,7 @@ async fn read_sqlx(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<ToolR
         hex(d, "checksum")
     );
     for r in conn.fetch_text(&sql, Vec::new()).await? {
-        let version = r[0].clone().unwrap_or_default();
-        let Ok(number) = version.parse::<i64>() else {
+        let Some((version, number)) = numbered(r[0].as_deref()) else {
             continue;
         };
         let mut t = tool_row(
@@ -281,8 +287,7 @@ async fn read_golang_migrate(
         text(d, "dirty")
     );
     for r in conn.fetch_text(&sql, Vec::new()).await? {
-        let version = r[0].clone().unwrap_or_default();
-        let Ok(number) = version.parse::<i64>() else {
+        let Some((version, number)) = numbered(r[0].as_deref()) else {
             continue;
         };
         let mut t = tool_row(
@@ -401,8 +406,7 @@ async fn read_refinery(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<T
         text(d, "version")
     );
     for r in conn.fetch_text(&sql, Vec::new()).await? {
-        let version = r[0].clone().unwrap_or_default();
-        let Ok(number) = version.parse::<i64>() else {
+        let Some((version, number)) = numbered(r[0].as_deref()) else {
             continue;
         };
         let mut t = tool_row(
@@ -418,7 +422,6 @@ async fn read_refinery(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<T
 /// Prisma's `_prisma_migrations`: a failed or rolled-back migration is refused unless a later
 /// row applied it.
 async fn read_prisma(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<ToolRow>, DbError> {
-    let mut out = Vec::new();
     let sql = format!(
         "SELECT migration_name, checksum, {}, {} FROM {table} ORDER BY started_at",
         text(d, "finished_at"),
@@ -449,8 +452,7 @@ async fn read_prisma(conn: &mut Conn, d: Dialect, table: &str) -> Result<Vec<Too
         }
         by_name.insert(name, t);
     }
-    out.extend(by_name.into_values());
-    Ok(out)
+    Ok(by_name.into_values().collect())
 }
 
 fn dotted(version: &str) -> Vec<u64> {
