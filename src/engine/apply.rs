@@ -120,16 +120,12 @@ fn new_row<'a>(step: &'a Step<'a>) -> NewRow<'a> {
     }
 }
 
-/// MySQL: the row's start of a statement-mode migration that begins at its first statement,
-/// as SQL with literals, with the first statement's in-flight mark when that statement runs
-/// outside a transaction (as `statement_mode` writes it itself). `None` where the start is
-/// written otherwise (other dialects, transaction mode, a resume, an empty file).
-fn start_sql(
-    history: &History,
-    run: &RunInfo,
-    step: &Step<'_>,
-    dialect: Dialect,
-) -> Option<String> {
+/// MySQL: whether a statement-mode migration that begins at its first statement may have its
+/// row's start written by the previous migration's last transaction (`NextStart`), with the
+/// first statement's in-flight mark when that statement runs outside a transaction (as
+/// `statement_mode` writes it itself). `None` where the start is written otherwise (other
+/// dialects, transaction mode, a resume, an empty file).
+fn chained_start(step: &Step<'_>, dialect: Dialect) -> Option<Option<i64>> {
     let first = step.script.statements.first()?;
     if crate::db::backend(dialect).transactional_ddl()
         || step.script.mode != Mode::Statement
@@ -137,8 +133,14 @@ fn start_sql(
     {
         return None;
     }
-    let in_flight = outside_transaction(first, dialect).map(|_| 1);
-    Some(history.start_sql(&new_row(step), run, in_flight))
+    Some(outside_transaction(first, dialect).map(|_| 1))
+}
+
+/// MySQL: the next migration's start, written in this one's last transaction.
+#[derive(Clone, Copy)]
+pub(super) struct NextStart<'a> {
+    row: &'a NewRow<'a>,
+    in_flight: Option<i64>,
 }
 
 /// One migration to apply, and where it is recorded.
@@ -339,10 +341,14 @@ async fn statement_mode(
     // costs no commit of its own. A run that dies before the next one's first statement
     // leaves the state a death just after that start leaves anyway (settled from the catalog,
     // recorded failed_clean, applied again by the next run).
+    let next_row = job.chain.next.map(new_row);
     let next_start = job
         .chain
         .next
-        .and_then(|next| start_sql(history, run, next, dialect));
+        .zip(next_row.as_ref())
+        .and_then(|(next, row)| {
+            chained_start(next, dialect).map(|in_flight| NextStart { row, in_flight })
+        });
     let mut finished = false;
     for index in step.resume_from..total {
         if crate::runtime::interrupted() {
@@ -364,7 +370,7 @@ async fn statement_mode(
                 run,
                 step,
                 started: stop_at.started,
-                next_start: next_start.as_deref(),
+                next_start,
             }),
         };
         let at = At {
@@ -410,7 +416,7 @@ async fn statement_mode(
         run,
         step,
         started: stop_at.started,
-        next_start: next_start.as_deref(),
+        next_start,
     };
     close_row(conn, history, row.version, &finish)
         .await
@@ -622,7 +628,7 @@ pub(super) struct Finish<'a> {
     pub step: &'a Step<'a>,
     pub started: Instant,
     /// MySQL: the next migration's start, written in the same transaction.
-    pub next_start: Option<&'a str>,
+    pub next_start: Option<NextStart<'a>>,
 }
 
 impl Finish<'_> {
@@ -630,13 +636,17 @@ impl Finish<'_> {
     /// start and the COMMIT, as SQL with literals.
     fn mysql_tail(&self, history: &History, version: i64, done: i64) -> String {
         let took = ms(self.started.elapsed());
+        let end = match self.next_start {
+            None => history.finish_applied_sql(version, done, took),
+            Some(next) => history.finish_then_start_sql(
+                self.run,
+                (&new_row(self.step), done, took),
+                (next.row, next.in_flight),
+            ),
+        };
         let detail = applied_detail(self.step, took);
-        let finish = history.finish_applied_sql(self.run, version, done, took, &detail);
-        let next = self
-            .next_start
-            .map(|s| format!("{s};\n"))
-            .unwrap_or_default();
-        format!("{finish};\n{next}COMMIT")
+        let event = history.applied_event_sql(self.run, version, &detail);
+        format!("{end};\n{event};\nCOMMIT")
     }
 }
 

@@ -458,67 +458,78 @@ impl History {
         run: &RunInfo,
         how: Upsert<'_>,
     ) -> (String, Vec<Value>) {
-        let Upsert {
-            state,
-            attempts,
-            finished,
-            in_flight,
-            event,
-            plus_query,
-        } = how;
-        let b = self.backend;
-        // A literal: a small integer runner computed, never input.
-        let in_flight = in_flight.map_or("NULL".to_string(), |n| n.to_string());
-        // statements_done, finished_at, duration_ms.
-        let now = self.now();
-        let duration = match plus_query {
-            Some(elapsed) => format!("($17 + {elapsed})"),
-            None => "$17".to_string(),
-        };
-        let (done, finished_at, duration) = match finished {
-            Some(_) => ("$16", now, duration.as_str()),
-            None => ("0", "NULL", "NULL"),
-        };
-        let x = |c: &str| b.excluded(c);
+        let (tuple, mut values) = self.row_tuple(row, run, &how, 0);
         let sql = format!(
-            "INSERT INTO {m} (version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
+            "INSERT INTO {} ({}) VALUES {tuple} {}",
+            self.migrations,
+            self.row_columns(),
+            self.row_assignments(self.now()),
+        );
+        let sql = match how.event {
+            None => sql,
+            Some((kind, detail)) => self.with_event(sql, &mut values, run, kind, detail),
+        };
+        (sql, values)
+    }
+
+    /// The columns a history row's INSERT writes, in the order of `row_tuple`.
+    fn row_columns(&self) -> String {
+        format!(
+            "version, name, state, mode, sha256, normalized_sha256, refinery_checksum,
                  applied_sql, rollback_sql, statements_total, statements_done, attempts, started_at,
-                 deploy_id, environment, {release}, applied_by, in_flight, finished_at, duration_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {done}, $15, {now}, $11, $12, $13, $14, {in_flight},
-                 {finished_at}, {duration})
-             {conflict} name = {}, state = {},
-                 mode = {}, sha256 = {},
-                 normalized_sha256 = {},
-                 refinery_checksum = {}, applied_sql = {},
-                 rollback_sql = {}, statements_total = {},
-                 statements_done = {done}, error_statement = NULL, error_sqlstate = NULL,
-                 error_message = NULL, attempts = {m}.attempts + $15, started_at = {now},
-                 finished_at = {finished_at}, duration_ms = {duration}, in_flight = {in_flight}, rollback_done = 0,
-                 rollback_total = NULL, rollback_in_flight = NULL, rollback_target = NULL,
-                 deploy_id = {},
-                 environment = {}, {release} = {},
-                 applied_by = {}",
-            x("name"),
-            x("state"),
-            x("mode"),
-            x("sha256"),
-            x("normalized_sha256"),
-            x("refinery_checksum"),
-            x("applied_sql"),
-            x("rollback_sql"),
-            x("statements_total"),
-            x("deploy_id"),
-            x("environment"),
-            x("release"),
-            x("applied_by"),
-            conflict = b.on_conflict("version"),
-            release = b.ident("release"),
-            m = self.migrations,
+                 deploy_id, environment, {}, applied_by, in_flight, finished_at, duration_ms",
+            self.backend.ident("release")
+        )
+    }
+
+    /// One row's VALUES tuple (for `row_columns`), its parameters numbered after `base`, and
+    /// their values.
+    fn row_tuple(
+        &self,
+        row: &NewRow<'_>,
+        run: &RunInfo,
+        how: &Upsert<'_>,
+        base: usize,
+    ) -> (String, Vec<Value>) {
+        let p = |i: usize| format!("${}", base + i);
+        // A literal: a small integer runner computed, never input.
+        let in_flight = how.in_flight.map_or("NULL".to_string(), |n| n.to_string());
+        let now = self.now();
+        // statements_done, finished_at, duration_ms.
+        let (done, finished_at, duration) = match how.finished {
+            Some(_) => (
+                p(16),
+                now,
+                match how.plus_query {
+                    Some(elapsed) => format!("({} + {elapsed})", p(17)),
+                    None => p(17),
+                },
+            ),
+            None => ("0".to_string(), "NULL", "NULL".to_string()),
+        };
+        let tuple = format!(
+            "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {done}, {}, {now}, {}, {}, {}, {}, {in_flight},
+                 {finished_at}, {duration})",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(9),
+            p(10),
+            p(15),
+            p(11),
+            p(12),
+            p(13),
+            p(14),
         );
         let mut values = vec![
             row.version.into(),
             row.name.into(),
-            state.name().into(),
+            how.state.name().into(),
             row.mode.name().into(),
             row.sha256.into(),
             row.normalized_sha256.into(),
@@ -530,45 +541,89 @@ impl History {
             run.environment.clone().into(),
             run.release.clone().into(),
             run.actor.clone().into(),
-            attempts.into(),
+            how.attempts.into(),
         ];
-        if let Some((done, duration_ms)) = finished {
+        if let Some((done, duration_ms)) = how.finished {
             values.push(done.into());
             values.push(duration_ms.into());
         }
-        let sql = match event {
-            None => sql,
-            Some((kind, (before, after))) => {
-                let n = values.len();
-                values.extend([
-                    run.environment.clone().into(),
-                    run.deploy_id.clone().into(),
-                    kind.into(),
-                    before.into(),
-                    run.actor.clone().into(),
-                    after.into(),
-                ]);
-                // The duration as the row holds it: evaluated again, the server's clock
-                // would have moved on.
-                let detail = format!(
-                    "${} || CAST(written.duration_ms AS {}) || ${}",
-                    n + 4,
-                    b.cast_text(),
-                    n + 6
-                );
-                format!(
-                    "WITH written AS ({sql} RETURNING version, duration_ms)
+        (tuple, values)
+    }
+
+    /// The conflict clause of a history row's INSERT: an existing row (an earlier failed
+    /// run's) takes the proposed row's values, its errors and rollback progress cleared, its
+    /// attempts added up, and `started_at` set to the SQL given.
+    fn row_assignments(&self, started_at: &str) -> String {
+        let b = self.backend;
+        let x = |c: &str| format!("{} = {}", b.ident(c), b.excluded(c));
+        let taken = [
+            "name",
+            "state",
+            "mode",
+            "sha256",
+            "normalized_sha256",
+            "refinery_checksum",
+            "applied_sql",
+            "rollback_sql",
+            "statements_total",
+            "statements_done",
+            "finished_at",
+            "duration_ms",
+            "in_flight",
+            "deploy_id",
+            "environment",
+            "release",
+            "applied_by",
+        ]
+        .map(x)
+        .join(", ");
+        format!(
+            "{} {taken}, error_statement = NULL, error_sqlstate = NULL, error_message = NULL,
+                 attempts = {m}.attempts + {attempts}, started_at = {started_at}, rollback_done = 0,
+                 rollback_total = NULL, rollback_in_flight = NULL, rollback_target = NULL",
+            b.on_conflict("version"),
+            m = self.migrations,
+            attempts = b.excluded("attempts"),
+        )
+    }
+
+    /// The `INSERT` of a history row made a data-modifying CTE that also writes its audit
+    /// event (PostgreSQL), the event's detail around the duration the row holds.
+    fn with_event(
+        &self,
+        sql: String,
+        values: &mut Vec<Value>,
+        run: &RunInfo,
+        kind: &str,
+        (before, after): (&str, &str),
+    ) -> String {
+        let n = values.len();
+        values.extend([
+            run.environment.clone().into(),
+            run.deploy_id.clone().into(),
+            kind.into(),
+            before.into(),
+            run.actor.clone().into(),
+            after.into(),
+        ]);
+        // The duration as the row holds it: evaluated again, the server's clock would have
+        // moved on.
+        let detail = format!(
+            "${} || CAST(written.duration_ms AS {}) || ${}",
+            n + 4,
+            self.backend.cast_text(),
+            n + 6
+        );
+        format!(
+            "WITH written AS ({sql} RETURNING version, duration_ms)
                      INSERT INTO {} (environment, deploy_id, version, kind, detail, actor)
                      SELECT ${}, ${}, written.version, ${}, {detail}, ${} FROM written",
-                    self.events,
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 5
-                )
-            }
-        };
-        (sql, values)
+            self.events,
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 5
+        )
     }
 
     /// `UPDATE <migrations> SET <assignments> WHERE version = <version>`, the assignments'
@@ -666,29 +721,75 @@ impl History {
         self.update(conn, version, &set, values).await
     }
 
-    /// MySQL: the row's end and its `migration_applied` event as SQL text with literals,
-    /// sent with the COMMIT in one query (prepared statements cannot share a query there).
-    /// Strings go in as hex literals, exact in every `sql_mode`.
-    pub fn finish_applied_sql(
+    /// MySQL: the row's end (applied, `done` statements in `duration_ms`) as SQL text with
+    /// literals, sent with the COMMIT in one query (prepared statements cannot share a query
+    /// there).
+    pub fn finish_applied_sql(&self, version: i64, done: i64, duration_ms: i64) -> String {
+        format!(
+            "UPDATE {m} SET state = '{applied}', statements_done = {done}, finished_at = {now}, duration_ms = {duration_ms}, in_flight = NULL WHERE version = {version}",
+            m = self.migrations,
+            applied = State::Applied.name(),
+            now = self.now(),
+        )
+    }
+
+    /// MySQL: `finish_applied_sql` of `ended` (its row, `done` statements, `duration_ms`)
+    /// and `start_sql` of `next` (its row and in-flight mark) in one statement: a two-row
+    /// upsert, one statement where two would each be parsed and run. The ended row exists
+    /// (its start committed before its first statement ran, in this run), proposes its own
+    /// values again, and keeps its `started_at` and attempts; the rows tell apart by state.
+    pub fn finish_then_start_sql(
         &self,
         run: &RunInfo,
-        version: i64,
-        done: i64,
-        duration_ms: i64,
-        detail: &str,
+        (ended, done, duration_ms): (&NewRow<'_>, i64, i64),
+        (next, in_flight): (&NewRow<'_>, Option<i64>),
     ) -> String {
+        let end = Upsert {
+            state: State::Applied,
+            attempts: 0,
+            finished: Some((done, duration_ms)),
+            in_flight: None,
+            event: None,
+            plus_query: None,
+        };
+        let start = Upsert {
+            state: State::Applying,
+            attempts: 1,
+            finished: None,
+            in_flight,
+            event: None,
+            plus_query: None,
+        };
+        let (first, mut values) = self.row_tuple(ended, run, &end, 0);
+        let (second, more) = self.row_tuple(next, run, &start, values.len());
+        values.extend(more);
+        let started_at = format!(
+            "CASE WHEN {} = '{}' THEN {}.started_at ELSE {} END",
+            self.backend.excluded("state"),
+            State::Applied.name(),
+            self.migrations,
+            self.now()
+        );
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {first}, {second} {}",
+            self.migrations,
+            self.row_columns(),
+            self.row_assignments(&started_at),
+        );
+        crate::db::inline(self.backend, &sql, &values)
+    }
+
+    /// MySQL: a migration's `migration_applied` event as SQL text with literals (strings as
+    /// hex literals, exact in every `sql_mode`), for the query of `finish_applied_sql`.
+    pub fn applied_event_sql(&self, run: &RunInfo, version: i64, detail: &str) -> String {
         let text = |t: &str| self.backend.text_literal(t);
         format!(
-            "UPDATE {m} SET state = '{applied}', statements_done = {done}, finished_at = {now}, duration_ms = {duration_ms}, in_flight = NULL WHERE version = {version};
-             INSERT INTO {e} (environment, deploy_id, version, kind, detail, actor) VALUES ({}, {}, {version}, 'migration_applied', {}, {})",
+            "INSERT INTO {} (environment, deploy_id, version, kind, detail, actor) VALUES ({}, {}, {version}, 'migration_applied', {}, {})",
+            self.events,
             text(&run.environment),
             text(&run.deploy_id),
             text(detail),
             text(&run.actor),
-            m = self.migrations,
-            e = self.events,
-            applied = State::Applied.name(),
-            now = self.now(),
         )
     }
 

@@ -415,3 +415,68 @@ async fn text_beyond_latin1_is_kept_exactly_and_an_older_latin1_history_is_conve
         .expect_code(0);
     assert_eq!(tables(&mut conn).await, ["a"]);
 }
+
+/// On MySQL a migration's end and the next one's start are one two-row statement in the
+/// last transaction: each row must keep its own start, attempts and duration.
+#[tokio::test]
+async fn each_row_keeps_its_own_start_and_attempts_when_the_next_start_rides_on_its_end() {
+    let db = mariadb::fresh_database().await;
+    let p = project_on(&db, "");
+    p.migration(
+        "V1__a",
+        "CREATE TABLE a (id INT);\nINSERT INTO a VALUES (1);",
+        Some("DROP TABLE a;"),
+    )
+    .migration(
+        "V2__b",
+        "CREATE TABLE b (id INT);\nDO SLEEP(0.3);\nINSERT INTO b VALUES (1);",
+        Some("DROP TABLE b;"),
+    )
+    .migration(
+        "V3__c",
+        "CREATE TABLE c (id INT);\nINSERT INTO c VALUES (1);",
+        Some("DROP TABLE c;"),
+    );
+    let rows = async |conn: &mut MySqlConnection| -> Vec<(i64, String, i32, i64, i64, i32)> {
+        sqlx::query_as(
+            "SELECT version, CAST(state AS CHAR), attempts, duration_ms,
+                    CAST(TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) DIV 1000 AS SIGNED),
+                    rollback_done
+             FROM runner_migrations ORDER BY version",
+        )
+        .fetch_all(conn)
+        .await
+        .unwrap()
+    };
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    let mut conn = db.connect().await;
+    let first = rows(&mut conn).await;
+    for (version, state, attempts, duration, span, _) in &first {
+        assert_eq!((state.as_str(), *attempts), ("applied", 1), "{first:?}");
+        // The row's span on the server's clock is its duration (a reset start would make it 0).
+        assert!((span - duration).abs() < 150, "V{version}: {first:?}");
+    }
+    assert!(first[1].3 >= 300 && first[1].4 >= 300, "{first:?}");
+    p.run(&["rollback", "--env", "ci", "--to", "1"])
+        .expect_code(0);
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    let again = rows(&mut conn).await;
+    // V3's old row (rolled back) is started again by V2's end: a second attempt, its
+    // rollback progress cleared.
+    let attempts: Vec<_> = again
+        .iter()
+        .map(|r| (r.0, r.1.as_str(), r.2, r.5))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (1, "applied", 1, 0),
+            (2, "applied", 2, 0),
+            (3, "applied", 2, 0)
+        ],
+        "{again:?}"
+    );
+    for (version, _, _, duration, span, _) in &again {
+        assert!((span - duration).abs() < 150, "V{version}: {again:?}");
+    }
+}
