@@ -11,7 +11,7 @@ use crate::deploy::checks::ping;
 use crate::deploy::health;
 use crate::deploy::record::{self, Liveness};
 use crate::engine;
-use crate::engine::history::{History, State};
+use crate::engine::history::{History, HistoryRow, State};
 use crate::engine::journal;
 use crate::engine::plan::{self, Request};
 use crate::error::{ExitCode, Result};
@@ -107,15 +107,9 @@ impl Live {
     }
 }
 
-/// The recorded part of the status of `env`; with `cached`, the journal is brought up to date
-/// there instead of read whole.
-pub(crate) fn recorded(
-    config: &Config,
-    env: &crate::config::Environment,
-    catalog: &Catalog,
-    cached: Option<&tokio::sync::Mutex<journal::Cached>>,
-) -> Result<Recorded> {
-    let mut view = StatusView {
+/// The status of `env` before anything is read: nothing applied, every migration pending.
+fn empty_view(env: &crate::config::Environment, catalog: &Catalog) -> StatusView {
+    StatusView {
         protected: env.requires_approval,
         environment: env.name.clone(),
         database: env.database_url.value.redacted(),
@@ -134,7 +128,43 @@ pub(crate) fn recorded(
         servers: Vec::new(),
         router_note: None,
         contract_debt: Vec::new(),
-    };
+    }
+}
+
+/// The contract migrations waiting for the release serving to be the only one, not applied
+/// yet, as labels.
+fn contract_debt(
+    entries: &[journal::Entry],
+    serving: &record::Serving,
+    rows: &[HistoryRow],
+    catalog: &Catalog,
+) -> Vec<String> {
+    crate::deploy::contract_waiting(entries, serving)
+        .into_iter()
+        .filter(|v| {
+            !rows
+                .iter()
+                .any(|r| r.version == *v && r.state == State::Applied)
+        })
+        .map(|v| {
+            catalog
+                .migrations
+                .iter()
+                .find(|m| m.version == v)
+                .map_or(format!("V{v}"), |m| m.label())
+        })
+        .collect()
+}
+
+/// The recorded part of the status of `env`; with `cached`, the journal is brought up to date
+/// there instead of read whole.
+pub(crate) fn recorded(
+    config: &Config,
+    env: &crate::config::Environment,
+    catalog: &Catalog,
+    cached: Option<&tokio::sync::Mutex<journal::Cached>>,
+) -> Result<Recorded> {
+    let mut view = empty_view(env, catalog);
     let mut fleet = None;
     let mut entries = std::sync::Arc::default();
     if Conn::exists(&env.database_url.value) {
@@ -187,23 +217,7 @@ pub(crate) fn recorded(
                 None => Liveness::LockFree,
             };
             view.serving = record::serving(&entries, liveness, SystemTime::now());
-            {
-                view.contract_debt = crate::deploy::contract_waiting(&entries, &view.serving)
-                    .into_iter()
-                    .filter(|v| {
-                        !rows
-                            .iter()
-                            .any(|r| r.version == *v && r.state == State::Applied)
-                    })
-                    .map(|v| {
-                        catalog
-                            .migrations
-                            .iter()
-                            .find(|m| m.version == v)
-                            .map_or(format!("V{v}"), |m| m.label())
-                    })
-                    .collect();
-            }
+            view.contract_debt = contract_debt(&entries, &view.serving, &rows, catalog);
             fleet = crate::deploy::fleet::Fleet::recorded(&entries);
             view.last = entries.first().cloned();
             conn.close().await;

@@ -191,10 +191,11 @@ pub(super) fn metrics(
     env: &str,
     value: &toml::Spanned<toml::Value>,
 ) -> Result<Metrics, ConfigError> {
-    let at = value.span().start;
-    let key = format!("environments.{env}.metrics");
-    let err = |message: String| reader.error_at(at, message);
-    let fill = |text: &str, k: &str| reader.fill(text, at, &format!("{key}.{k}"));
+    let at = Place {
+        reader,
+        offset: value.span().start,
+        key: format!("environments.{env}.metrics"),
+    };
     let table: MetricsTable = match value.get_ref() {
         toml::Value::String(url) => MetricsTable {
             scrape: Some(url.clone()),
@@ -203,69 +204,110 @@ pub(super) fn metrics(
         other => other
             .clone()
             .try_into()
-            .map_err(|e: toml::de::Error| err(format!("{key}: {}", e.message().trim())))?,
+            .map_err(|e: toml::de::Error| at.err(format!("{}: {}", at.key, e.message().trim())))?,
     };
-    let check_url = |url: &str, k: &str| -> Result<(), ConfigError> {
+    let mut metrics = Metrics {
+        source: source(&table, &at)?,
+        ..Metrics::scrape(String::new())
+    };
+    limits(&table, &mut metrics, &at)?;
+    Ok(metrics)
+}
+
+/// Where the `metrics` setting is, for its errors.
+struct Place<'r> {
+    reader: &'r Reader<'r>,
+    offset: usize,
+    key: String,
+}
+
+impl Place<'_> {
+    fn err(&self, message: String) -> ConfigError {
+        self.reader.error_at(self.offset, message)
+    }
+
+    /// The URL of `metrics.<k>`, its variables filled in, checked to be http(s) (with its
+    /// `{address}` placeholders).
+    fn url(&self, url: &str, k: &str) -> Result<String, ConfigError> {
+        let key = &self.key;
+        let url = self.reader.fill(url, self.offset, &format!("{key}.{k}"))?;
         let sample = url
             .replace("{address}", "127.0.0.1:1")
             .replace("{host}", "127.0.0.1")
             .replace("{port}", "1");
         match url::Url::parse(&sample) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
-            _ => Err(err(format!(
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(url),
+            _ => Err(self.err(format!(
                 "{key}.{k}: `{url}` is not an http(s) URL; write e.g. \"http://{{address}}/metrics\""
             ))),
         }
-    };
+    }
+}
+
+/// Where the metrics come from: exactly one of scrape, prometheus (with its queries) and
+/// haproxy.
+fn source(table: &MetricsTable, at: &Place<'_>) -> Result<MetricsSource, ConfigError> {
+    let key = &at.key;
     let sources = [
         table.scrape.is_some(),
         table.prometheus.is_some(),
         table.haproxy == Some(true),
     ];
     if sources.iter().filter(|s| **s).count() != 1 {
-        return Err(err(format!(
+        return Err(at.err(format!(
             "{key}: give exactly one source: scrape = \"http://{{address}}/metrics\" (Prometheus text), prometheus = \"http://127.0.0.1:9090\" (its HTTP API), or haproxy = true (the router's counters)"
         )));
     }
     let source = if let Some(url) = &table.scrape {
-        let url = fill(url, "scrape")?;
-        check_url(&url, "scrape")?;
-        MetricsSource::Scrape { url }
+        MetricsSource::Scrape {
+            url: at.url(url, "scrape")?,
+        }
     } else if let Some(url) = &table.prometheus {
-        let url = fill(url, "prometheus")?;
-        check_url(&url, "prometheus")?;
-        for name in table.queries.keys() {
-            if !MetricName::ALL.iter().any(|m| m.key() == name)
-                && name != "requests"
-                && name != "active_users"
-            {
-                return Err(err(format!(
-                    "{key}.queries.{name}: not a metric runner measures; use error_rate, p99, cpu, memory, queue_depth, requests or active_users"
-                )));
-            }
-        }
-        MetricsSource::Prometheus {
-            url,
-            queries: table.queries.clone(),
-        }
+        prometheus(table, url, at)?
     } else {
         MetricsSource::Haproxy
     };
     if !table.queries.is_empty() && !matches!(source, MetricsSource::Prometheus { .. }) {
-        return Err(err(format!(
+        return Err(at.err(format!(
             "{key}.queries: PromQL queries need the Prometheus source (prometheus = \"http://...:9090\")"
         )));
     }
-    let mut metrics = Metrics {
-        source,
-        ..Metrics::scrape(String::new())
-    };
+    Ok(source)
+}
+
+/// Prometheus's HTTP API at `url`, with the PromQL queries the table names.
+fn prometheus(
+    table: &MetricsTable,
+    url: &str,
+    at: &Place<'_>,
+) -> Result<MetricsSource, ConfigError> {
+    let url = at.url(url, "prometheus")?;
+    for name in table.queries.keys() {
+        if !MetricName::ALL.iter().any(|m| m.key() == name)
+            && name != "requests"
+            && name != "active_users"
+        {
+            return Err(at.err(format!(
+                "{}.queries.{name}: not a metric runner measures; use error_rate, p99, cpu, memory, queue_depth, requests or active_users",
+                at.key
+            )));
+        }
+    }
+    Ok(MetricsSource::Prometheus {
+        url,
+        queries: table.queries.clone(),
+    })
+}
+
+/// The window, the counts and the thresholds the table sets (the defaults stay otherwise).
+fn limits(table: &MetricsTable, metrics: &mut Metrics, at: &Place<'_>) -> Result<(), ConfigError> {
+    let key = &at.key;
     if let Some(w) = &table.window {
         metrics.window = humantime::parse_duration(w)
             .ok()
             .filter(|d| *d >= Duration::from_secs(1))
             .ok_or_else(|| {
-                err(format!(
+                at.err(format!(
                     "{key}.window: `{w}` is not a duration of 1s or more; write e.g. \"30s\""
                 ))
             })?;
@@ -282,14 +324,14 @@ pub(super) fn metrics(
         (table.error_limit, "error_limit", &mut metrics.error_limit),
     ] {
         match value {
-            Some(0) => return Err(err(format!("{key}.{k} must be at least 1"))),
+            Some(0) => return Err(at.err(format!("{key}.{k} must be at least 1"))),
             Some(n) => *slot = n,
             None => {}
         }
     }
     if let Some(m) = &table.memory_limit {
         metrics.memory_limit = Some(bytes(m).ok_or_else(|| {
-            err(format!(
+            at.err(format!(
                 "{key}.memory_limit: `{m}` is not a size; write e.g. \"512MiB\" or \"2GB\""
             ))
         })?);
@@ -303,11 +345,11 @@ pub(super) fn metrics(
     ] {
         if let Some(v) = value {
             let parsed =
-                threshold(name, v).map_err(|why| err(format!("{key}.{}: {why}", name.key())))?;
+                threshold(name, v).map_err(|why| at.err(format!("{key}.{}: {why}", name.key())))?;
             metrics.thresholds.insert(name, parsed);
         }
     }
-    Ok(metrics)
+    Ok(())
 }
 
 /// A threshold as people write it: `"1%"`, `"500ms"`, `1000`, or `"off"`.

@@ -10,6 +10,7 @@ use super::file::{EnvironmentTable, FileConfig, HealthTable, Text};
 use super::flags::flags;
 use super::notify::notify;
 use super::reader::Reader;
+use super::rollout::Rollout;
 use super::{
     Config, ConfigError, DEFAULT_GAP_WAIT, DEFAULT_HISTORY_PREFIX, DEFAULT_LOCK_RETRIES,
     DEFAULT_LOCK_TIMEOUT, DatabaseUrl, Dialect, Environment, Health, Layout, Positioned, Setting,
@@ -396,31 +397,7 @@ fn environment(
         ));
     }
     let t = table.get_ref();
-    let (database_url, url_line) = match url_override {
-        // Replaced once the environments are read (apply_database_url_override), with its
-        // source; here it only stands in for a value that may not be readable.
-        Some(raw) => (
-            DatabaseUrl::parse(raw, root).map_err(|why| {
-                ConfigError::new(
-                    None,
-                    format!(
-                        "the database URL given by --database-url or RUNNER_DATABASE_URL {why}"
-                    ),
-                )
-            })?,
-            reader.line_col(t.database_url.span().start).0,
-        ),
-        None => {
-            let (raw_url, url_line) = reader.text(&t.database_url, &key("database_url"))?;
-            let url = DatabaseUrl::parse(&raw_url, root).map_err(|why| {
-                reader.error_at(
-                    t.database_url.span().start,
-                    format!("{}: {why}", key("database_url")),
-                )
-            })?;
-            (url, url_line)
-        }
-    };
+    let (database_url, url_line) = database_url(reader, t, name, root, url_override)?;
     let gap_wait = match &t.gap_wait {
         Some(v) => reader
             .duration(v, &key("gap_wait"))?
@@ -443,20 +420,8 @@ fn environment(
         .as_ref()
         .map(|h| health(reader, h, &key("health")))
         .transpose()?;
-    if let (Some(h), Some(table)) = (&health, &t.health)
-        && rollout.strategy.routed()
-        && !["{address}", "{host}", "{port}"]
-            .iter()
-            .any(|p| h.url.contains(p))
-    {
-        return Err(reader.error_at(
-            table.url.span().start,
-            format!(
-                "{}: with strategy {}, each server is checked directly before it takes traffic; name the server in the URL, e.g. \"http://{{address}}/health\"",
-                key("health.url"),
-                rollout.strategy.name()
-            ),
-        ));
+    if let (Some(h), Some(table)) = (&health, &t.health) {
+        health_names_the_server(reader, (h, table), &rollout, &key("health.url"))?;
     }
     let hook = |value: &Option<Spanned<Vec<Text>>>, k: &str| {
         value.as_ref().map(|v| reader.argv(v, &key(k))).transpose()
@@ -487,6 +452,57 @@ fn environment(
         stop: hook(&t.stop, "stop")?,
         rollout,
     })
+}
+
+/// The environment's database URL and the line it is on: `--database-url` (or
+/// RUNNER_DATABASE_URL) where given, else runner.toml's.
+fn database_url(
+    reader: &Reader<'_>,
+    t: &EnvironmentTable,
+    name: &str,
+    root: &Path,
+    url_override: Option<&str>,
+) -> Result<(DatabaseUrl, usize), ConfigError> {
+    let key = format!("environments.{name}.database_url");
+    let Some(raw) = url_override else {
+        let (raw_url, url_line) = reader.text(&t.database_url, &key)?;
+        let url = DatabaseUrl::parse(&raw_url, root)
+            .map_err(|why| reader.error_at(t.database_url.span().start, format!("{key}: {why}")))?;
+        return Ok((url, url_line));
+    };
+    // Replaced once the environments are read (apply_database_url_override), with its
+    // source; here it only stands in for a value that may not be readable.
+    let url = DatabaseUrl::parse(raw, root).map_err(|why| {
+        ConfigError::new(
+            None,
+            format!("the database URL given by --database-url or RUNNER_DATABASE_URL {why}"),
+        )
+    })?;
+    Ok((url, reader.line_col(t.database_url.span().start).0))
+}
+
+/// With a routed strategy each server is checked directly before it takes traffic, so the
+/// health URL must name the server.
+fn health_names_the_server(
+    reader: &Reader<'_>,
+    (h, table): (&Health, &HealthTable),
+    rollout: &Rollout,
+    key: &str,
+) -> Result<(), ConfigError> {
+    if rollout.strategy.routed()
+        && !["{address}", "{host}", "{port}"]
+            .iter()
+            .any(|p| h.url.contains(p))
+    {
+        return Err(reader.error_at(
+            table.url.span().start,
+            format!(
+                "{key}: with strategy {}, each server is checked directly before it takes traffic; name the server in the URL, e.g. \"http://{{address}}/health\"",
+                rollout.strategy.name()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn health(reader: &Reader<'_>, h: &HealthTable, key: &str) -> Result<Health, ConfigError> {

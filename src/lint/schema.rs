@@ -150,32 +150,6 @@ impl Schema {
                     },
                 );
             }
-            Op::AddColumn(c) => {
-                if let Some(t) = self.table_mut(&c.table) {
-                    t.columns.retain(|x| x.name != c.column);
-                    t.columns.push(ColumnSpec {
-                        name: c.column.clone(),
-                        ty: c.ty.clone(),
-                        not_null: c.not_null || c.primary_key,
-                    });
-                }
-            }
-            Op::DropColumn { table, column } => {
-                if let Some(t) = self.table_mut(table) {
-                    t.columns.retain(|c| &c.name != column);
-                    t.not_null_checks.remove(column);
-                }
-            }
-            Op::RenameColumn { table, from, to } => {
-                if let Some(t) = self.table_mut(table) {
-                    for c in t.columns.iter_mut().filter(|c| &c.name == from) {
-                        c.name = to.clone();
-                    }
-                    if let Some(v) = t.not_null_checks.remove(from) {
-                        t.not_null_checks.insert(to.clone(), v);
-                    }
-                }
-            }
             Op::RenameTable { from, to } => {
                 let from_key = self.resolve(from);
                 if let Some(t) = self.remove(&from_key) {
@@ -197,50 +171,91 @@ impl Schema {
                     self.remove(&key);
                 }
             }
+            other => {
+                if let Some(t) = column_op_table(other).and_then(|table| self.table_mut(table)) {
+                    t.apply(other);
+                }
+            }
+        }
+    }
+}
+
+/// The table an operation on a table's columns or checks changes (`Table::apply`).
+fn column_op_table(op: &Op) -> Option<&str> {
+    match op {
+        Op::AddColumn(c) => Some(&c.table),
+        Op::DropColumn { table, .. }
+        | Op::RenameColumn { table, .. }
+        | Op::ChangeColumnType { table, .. }
+        | Op::SetNotNull { table, .. }
+        | Op::DropNotNull { table, .. }
+        | Op::AddConstraint {
+            table,
+            not_null_of: Some(_),
+            ..
+        }
+        | Op::ValidateConstraint { table, .. } => Some(table),
+        _ => None,
+    }
+}
+
+impl Table {
+    /// Replays an operation on this table's columns or NOT NULL checks.
+    fn apply(&mut self, op: &Op) {
+        match op {
+            Op::AddColumn(c) => {
+                self.columns.retain(|x| x.name != c.column);
+                self.columns.push(ColumnSpec {
+                    name: c.column.clone(),
+                    ty: c.ty.clone(),
+                    not_null: c.not_null || c.primary_key,
+                });
+            }
+            Op::DropColumn { column, .. } => {
+                self.columns.retain(|c| &c.name != column);
+                self.not_null_checks.remove(column);
+            }
+            Op::RenameColumn { from, to, .. } => {
+                for c in self.columns.iter_mut().filter(|c| &c.name == from) {
+                    c.name = to.clone();
+                }
+                if let Some(v) = self.not_null_checks.remove(from) {
+                    self.not_null_checks.insert(to.clone(), v);
+                }
+            }
             Op::ChangeColumnType {
-                table,
                 column,
                 new_type,
                 not_null,
+                ..
             } => {
-                if let Some(c) = self
-                    .table_mut(table)
-                    .and_then(|t| t.columns.iter_mut().find(|c| &c.name == column))
-                {
+                if let Some(c) = self.columns.iter_mut().find(|c| &c.name == column) {
                     c.ty = new_type.clone();
                     if let Some(not_null) = not_null {
                         c.not_null = *not_null;
                     }
                 }
             }
-            Op::SetNotNull { table, column } | Op::DropNotNull { table, column } => {
+            Op::SetNotNull { column, .. } | Op::DropNotNull { column, .. } => {
                 let set = matches!(op, Op::SetNotNull { .. });
-                if let Some(c) = self
-                    .table_mut(table)
-                    .and_then(|t| t.columns.iter_mut().find(|c| &c.name == column))
-                {
+                if let Some(c) = self.columns.iter_mut().find(|c| &c.name == column) {
                     c.not_null = set;
                 }
             }
             Op::AddConstraint {
-                table,
                 name,
                 not_valid,
                 not_null_of: Some(column),
                 ..
             } => {
-                if let Some(t) = self.table_mut(table) {
-                    t.not_null_checks.insert(column.clone(), !not_valid);
-                    if let Some(name) = name {
-                        t.check_names.insert(name.clone(), column.clone());
-                    }
+                self.not_null_checks.insert(column.clone(), !not_valid);
+                if let Some(name) = name {
+                    self.check_names.insert(name.clone(), column.clone());
                 }
             }
-            Op::ValidateConstraint { table, name } => {
-                if let Some(t) = self.table_mut(table)
-                    && let Some(column) = t.check_names.get(name).cloned()
-                {
-                    t.not_null_checks.insert(column, true);
+            Op::ValidateConstraint { name, .. } => {
+                if let Some(column) = self.check_names.get(name).cloned() {
+                    self.not_null_checks.insert(column, true);
                 }
             }
             _ => {}

@@ -20,6 +20,27 @@ struct Allow {
 /// `unused-suppression` findings. `statement_offsets` are the starts of the file's statements
 /// (and unparsable statements), in order.
 pub fn apply(file: &str, sql: &str, statement_offsets: &[usize], findings: &mut Vec<Finding>) {
+    let mut allows = read_allows(file, sql, findings);
+    findings.retain(|f| {
+        let suppressor = allows.iter_mut().find(|a| {
+            a.rule == f.rule
+                && (a.file_level
+                    || f.statement.is_some() && target(a.offset, statement_offsets) == f.statement)
+        });
+        match suppressor {
+            Some(a) => {
+                a.used = true;
+                false
+            }
+            None => true,
+        }
+    });
+    report_unused(file, &allows, findings);
+}
+
+/// The file's valid allows; each invalid one (no rule, an unknown rule, no reason) becomes an
+/// `invalid-suppression` finding.
+fn read_allows(file: &str, sql: &str, findings: &mut Vec<Finding>) -> Vec<Allow> {
     let mut allows = Vec::new();
     let base = sql.as_ptr() as usize;
     let lines = LineIndex::new(sql);
@@ -27,23 +48,9 @@ pub fn apply(file: &str, sql: &str, statement_offsets: &[usize], findings: &mut 
         let Piece::LineComment { text, .. } = piece else {
             continue;
         };
-        let Some(body) = text
-            .trim_start_matches('-')
-            .trim_start()
-            .strip_prefix("runner:")
-        else {
+        let Some((file_level, rest)) = allow_directive(text) else {
             continue;
         };
-        let (file_level, rest) = if let Some(rest) = body.strip_prefix("allow-file") {
-            (true, rest)
-        } else if let Some(rest) = body.strip_prefix("allow") {
-            (false, rest)
-        } else {
-            continue;
-        };
-        if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
-            continue; // e.g. `runner:allowance`: an unknown directive, reported by the catalog.
-        }
         let offset = text.as_ptr() as usize - base;
         let (line, column) = lines.line_col(offset);
         let mut words = rest.split_whitespace();
@@ -81,22 +88,27 @@ pub fn apply(file: &str, sql: &str, statement_offsets: &[usize], findings: &mut 
             }),
         }
     }
+    allows
+}
 
-    findings.retain(|f| {
-        let suppressor = allows.iter_mut().find(|a| {
-            a.rule == f.rule
-                && (a.file_level
-                    || f.statement.is_some() && target(a.offset, statement_offsets) == f.statement)
-        });
-        match suppressor {
-            Some(a) => {
-                a.used = true;
-                false
-            }
-            None => true,
-        }
-    });
+/// A line comment's `runner:allow` (false) or `runner:allow-file` (true) directive, and the
+/// text after it.
+fn allow_directive(comment: &str) -> Option<(bool, &str)> {
+    let body = comment
+        .trim_start_matches('-')
+        .trim_start()
+        .strip_prefix("runner:")?;
+    let (file_level, rest) = if let Some(rest) = body.strip_prefix("allow-file") {
+        (true, rest)
+    } else {
+        (false, body.strip_prefix("allow")?)
+    };
+    // e.g. `runner:allowance`: an unknown directive, reported by the catalog.
+    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then_some((file_level, rest))
+}
 
+/// An `unused-suppression` finding for each allow that suppressed nothing.
+fn report_unused(file: &str, allows: &[Allow], findings: &mut Vec<Finding>) {
     // Rules that `runner verify` checks (rollback-mismatch, lossy-migration) are not found by
     // reading the file: their allows are used there, never reported unused here.
     let read_elsewhere = |r: Rule| matches!(r.def().check, crate::lint::rules::Check::File);

@@ -101,18 +101,7 @@ fn inverse_of(op: &Op, dialect: Dialect) -> Result<Option<String>, String> {
             table,
             concurrently,
             ..
-        } => match dialect {
-            Dialect::Mysql => format!("DROP INDEX {} ON {}", q(name), q(table)),
-            _ => {
-                // An index lives in its table's schema.
-                let name = match (table.rsplit_once('.'), name.contains('.')) {
-                    (Some((schema, _)), false) => format!("{schema}.{name}"),
-                    _ => name.clone(),
-                };
-                let concurrently = if *concurrently { " CONCURRENTLY" } else { "" };
-                format!("DROP INDEX{concurrently} {}", q(&name))
-            }
-        },
+        } => drop_index(name, table, *concurrently, dialect),
         Op::AddConstraint {
             name: None, table, ..
         } => {
@@ -125,40 +114,14 @@ fn inverse_of(op: &Op, dialect: Dialect) -> Result<Option<String>, String> {
             table,
             kind,
             ..
-        } => match (dialect, kind) {
-            (Dialect::Sqlite, _) => return Err("SQLite cannot drop a constraint".into()),
-            (Dialect::Mysql, ConstraintKind::ForeignKey) => {
-                format!("ALTER TABLE {} DROP FOREIGN KEY {}", q(table), q(name))
-            }
-            (Dialect::Mysql, ConstraintKind::Unique) => {
-                format!("ALTER TABLE {} DROP INDEX {}", q(table), q(name))
-            }
-            (Dialect::Mysql, ConstraintKind::PrimaryKey) => {
-                format!("ALTER TABLE {} DROP PRIMARY KEY", q(table))
-            }
-            (Dialect::Mysql, ConstraintKind::Check) => {
-                format!("ALTER TABLE {} DROP CHECK {}", q(table), q(name))
-            }
-            _ => format!("ALTER TABLE {} DROP CONSTRAINT {}", q(table), q(name)),
-        },
+        } => drop_constraint(table, name, *kind, dialect)?,
         Op::RenameColumn { table, from, to } => format!(
             "ALTER TABLE {} RENAME COLUMN {} TO {}",
             q(table),
             q(to),
             q(from)
         ),
-        Op::RenameTable { from, to } => {
-            // RENAME TO takes a bare name; the renamed table stays in its schema.
-            let (schema, old) = match from.rsplit_once('.') {
-                Some((schema, old)) => (Some(schema), old),
-                None => (None, from.as_str()),
-            };
-            let now = match schema {
-                Some(schema) if !to.contains('.') => format!("{schema}.{to}"),
-                _ => to.clone(),
-            };
-            format!("ALTER TABLE {} RENAME TO {}", q(&now), q(old))
-        }
+        Op::RenameTable { from, to } => rename_back(from, to, dialect),
         Op::SetNotNull { table, column } => {
             postgres_only("SET NOT NULL")?;
             format!(
@@ -206,6 +169,61 @@ fn inverse_of(op: &Op, dialect: Dialect) -> Result<Option<String>, String> {
             );
         }
     }))
+}
+
+/// The inverse of CREATE INDEX: DROP INDEX (on MySQL, of its table; elsewhere in its
+/// table's schema, CONCURRENTLY as it was built).
+fn drop_index(name: &str, table: &str, concurrently: bool, dialect: Dialect) -> String {
+    let q = |name: &str| quote(name, dialect);
+    if dialect == Dialect::Mysql {
+        return format!("DROP INDEX {} ON {}", q(name), q(table));
+    }
+    // An index lives in its table's schema.
+    let name = match (table.rsplit_once('.'), name.contains('.')) {
+        (Some((schema, _)), false) => format!("{schema}.{name}"),
+        _ => name.to_string(),
+    };
+    let concurrently = if concurrently { " CONCURRENTLY" } else { "" };
+    format!("DROP INDEX{concurrently} {}", q(&name))
+}
+
+/// The inverse of ADD CONSTRAINT, in the dialect's words (MySQL drops each kind its own way;
+/// SQLite cannot).
+fn drop_constraint(
+    table: &str,
+    name: &str,
+    kind: ConstraintKind,
+    dialect: Dialect,
+) -> Result<String, String> {
+    let (t, n) = (quote(table, dialect), quote(name, dialect));
+    Ok(match (dialect, kind) {
+        (Dialect::Sqlite, _) => return Err("SQLite cannot drop a constraint".into()),
+        (Dialect::Mysql, ConstraintKind::ForeignKey) => {
+            format!("ALTER TABLE {t} DROP FOREIGN KEY {n}")
+        }
+        (Dialect::Mysql, ConstraintKind::Unique) => format!("ALTER TABLE {t} DROP INDEX {n}"),
+        (Dialect::Mysql, ConstraintKind::PrimaryKey) => format!("ALTER TABLE {t} DROP PRIMARY KEY"),
+        (Dialect::Mysql, ConstraintKind::Check) => format!("ALTER TABLE {t} DROP CHECK {n}"),
+        _ => format!("ALTER TABLE {t} DROP CONSTRAINT {n}"),
+    })
+}
+
+/// The inverse of RENAME TO. RENAME TO takes a bare name; the renamed table stays in its
+/// schema.
+fn rename_back(from: &str, to: &str, dialect: Dialect) -> String {
+    let (schema, old) = match from.rsplit_once('.') {
+        Some((schema, old)) => (Some(schema), old),
+        None => (None, from),
+    };
+    let now = match schema {
+        Some(schema) if !to.contains('.') => format!("{schema}.{to}"),
+        _ => to.to_string(),
+    };
+    format!(
+        "ALTER TABLE {} RENAME TO {}",
+        quote(&now, dialect),
+        quote(old, dialect)
+    )
 }
 
 /// A name quoted part by part (`public.users` -> `"public"."users"`), so it means exactly the

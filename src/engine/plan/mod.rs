@@ -96,68 +96,9 @@ pub fn plan<'a>(
     let mut plan = Plan::default();
     let by_version: BTreeMap<i64, &Migration> =
         catalog.migrations.iter().map(|m| (m.version, m)).collect();
-    let mut done: HashSet<i64> = HashSet::new();
-    let mut resumable: BTreeMap<i64, usize> = BTreeMap::new();
-    let mut max_applied: Option<i64> = None;
-
-    for row in rows {
-        let file = by_version.get(&row.version).copied();
-        let label = file.map_or_else(|| format!("V{} {}", row.version, row.name), |m| m.label());
-        match row.state {
-            State::Applied => {
-                done.insert(row.version);
-                max_applied = max_applied.max(Some(row.version));
-                match file {
-                    None => plan.problems.push(format!(
-                        "{label} is applied in {environment} but its file is missing from the migrations folder: restore it (its SQL is kept in the history), or the folder is not the one this database was migrated from"
-                    )),
-                    Some(m) => compare_applied(&mut plan, m, row, &label, environment),
-                }
-            }
-            State::Applying => {
-                // We hold the lock, so the run that wrote this row is gone.
-                let (state, reason) = match row.mode {
-                    Mode::Statement if row.statements_done > 0 => (
-                        State::FailedPartial,
-                        format!("interrupted after {} of {} statements", row.statements_done, row.statements_total),
-                    ),
-                    Mode::Statement => (State::FailedClean, "interrupted before its first statement committed".to_string()),
-                    _ => (State::FailedClean, "interrupted inside its transaction, which the database rolled back".to_string()),
-                };
-                plan.classified.push(Classified {
-                    version: row.version,
-                    name: row.name.clone(),
-                    state: state.name(),
-                    reason,
-                });
-                if state == State::FailedPartial || row.in_flight.is_some() {
-                    match partial(request, &Found { row, file, label: &label }, dialect, at) {
-                        Ok(done) => {
-                            resumable.insert(row.version, done);
-                        }
-                        Err(problem) => plan.problems.push(problem),
-                    }
-                }
-            }
-            State::FailedClean | State::RolledBack => {}
-            State::FailedPartial => match partial(request, &Found { row, file, label: &label }, dialect, at) {
-                Ok(done) => {
-                    resumable.insert(row.version, done);
-                }
-                Err(problem) => plan.problems.push(problem),
-            },
-            State::RollingBack | State::RollbackFailed => plan.problems.push(format!(
-                "{label} is {} in {environment}: a rollback did not finish ({} of {} rollback statements committed{}); finish it with `{}` (add --use-file to run a corrected .down.sql) before anything else runs",
-                row.state,
-                row.rollback_done,
-                row.rollback_total.map_or("?".to_string(), |t| t.to_string()),
-                row.error_message.as_deref().map(|m| format!("; it failed with: {m}")).unwrap_or_default(),
-                hints::recover_rollback(at, row.version)
-            )),
-        }
-    }
+    let history = read_rows(&mut plan, rows, &by_version, (request, dialect, at));
     if let Some(v) = request.resume
-        && !resumable.contains_key(&v)
+        && !history.resumable.contains_key(&v)
         && !plan.problems.iter().any(|p| p.starts_with("--resume"))
     {
         plan.problems.push(format!(
@@ -171,35 +112,8 @@ pub fn plan<'a>(
             "--target {t}: there is no migration with version {t}"
         ));
     }
-
     for m in &catalog.migrations {
-        let v = m.version;
-        if done.contains(&v) || request.target.is_some_and(|t| m.version > t) {
-            continue;
-        }
-        if let Some(max) = max_applied
-            && v < max
-            && !request.allow_out_of_order.contains(&m.version)
-            && !resumable.contains_key(&v)
-        {
-            plan.problems.push(format!(
-                "{} is pending but older than V{max}, already applied in {environment}: it is out of order. If it is independent of the later ones, admit it: `runner migrate --env {environment} --allow-out-of-order {}`",
-                m.label(),
-                m.version
-            ));
-            continue;
-        }
-        match script(&m.forward, dialect) {
-            Ok(script) => plan.steps.push(Step {
-                migration: m,
-                script,
-                resume_from: resumable.get(&v).copied().unwrap_or(0),
-            }),
-            Err(why) => plan.problems.push(format!(
-                "{} cannot be parsed ({}): the database would reject it; `runner check` shows the details",
-                m.forward.file_name, why
-            )),
-        }
+        pending_step(&mut plan, m, &history, request, (dialect, environment));
     }
     if let Contract::Hold(allowed) = &request.contract
         && let Some(first) = plan.steps.iter().position(|s| {
@@ -218,6 +132,138 @@ pub fn plan<'a>(
         require_previous(&mut plan, previous, environment);
     }
     plan
+}
+
+/// What the history says of the catalog: the versions applied, the newest of them, and the
+/// partially applied ones a run may continue (version, statements done).
+#[derive(Default)]
+struct Read {
+    done: HashSet<i64>,
+    max_applied: Option<i64>,
+    resumable: BTreeMap<i64, usize>,
+}
+
+/// Reads each history row into `Read`, classifying the rows of runs that died and adding
+/// to the plan's problems what must be settled first.
+fn read_rows(
+    plan: &mut Plan<'_>,
+    rows: &[HistoryRow],
+    by_version: &BTreeMap<i64, &Migration>,
+    (request, dialect, at): (&Request, Dialect, At<'_>),
+) -> Read {
+    let environment = at.env;
+    let mut read = Read::default();
+    for row in rows {
+        let file = by_version.get(&row.version).copied();
+        let label = file.map_or_else(|| format!("V{} {}", row.version, row.name), |m| m.label());
+        let found = Found {
+            row,
+            file,
+            label: &label,
+        };
+        let mut resume = |plan: &mut Plan<'_>| match partial(request, &found, dialect, at) {
+            Ok(done) => {
+                read.resumable.insert(row.version, done);
+            }
+            Err(problem) => plan.problems.push(problem),
+        };
+        match row.state {
+            State::Applied => {
+                read.done.insert(row.version);
+                read.max_applied = read.max_applied.max(Some(row.version));
+                match file {
+                    None => plan.problems.push(format!(
+                        "{label} is applied in {environment} but its file is missing from the migrations folder: restore it (its SQL is kept in the history), or the folder is not the one this database was migrated from"
+                    )),
+                    Some(m) => compare_applied(plan, m, row, &label, environment),
+                }
+            }
+            State::Applying => {
+                let state = classify_interrupted(plan, row);
+                if state == State::FailedPartial || row.in_flight.is_some() {
+                    resume(plan);
+                }
+            }
+            State::FailedClean | State::RolledBack => {}
+            State::FailedPartial => resume(plan),
+            State::RollingBack | State::RollbackFailed => plan.problems.push(format!(
+                "{label} is {} in {environment}: a rollback did not finish ({} of {} rollback statements committed{}); finish it with `{}` (add --use-file to run a corrected .down.sql) before anything else runs",
+                row.state,
+                row.rollback_done,
+                row.rollback_total.map_or("?".to_string(), |t| t.to_string()),
+                row.error_message.as_deref().map(|m| format!("; it failed with: {m}")).unwrap_or_default(),
+                hints::recover_rollback(at, row.version)
+            )),
+        }
+    }
+    read
+}
+
+/// A row still `applying`: we hold the lock, so the run that wrote it is gone. Classified as
+/// it stopped (in the plan), and that state returned.
+fn classify_interrupted(plan: &mut Plan<'_>, row: &HistoryRow) -> State {
+    let (state, reason) = match row.mode {
+        Mode::Statement if row.statements_done > 0 => (
+            State::FailedPartial,
+            format!(
+                "interrupted after {} of {} statements",
+                row.statements_done, row.statements_total
+            ),
+        ),
+        Mode::Statement => (
+            State::FailedClean,
+            "interrupted before its first statement committed".to_string(),
+        ),
+        _ => (
+            State::FailedClean,
+            "interrupted inside its transaction, which the database rolled back".to_string(),
+        ),
+    };
+    plan.classified.push(Classified {
+        version: row.version,
+        name: row.name.clone(),
+        state: state.name(),
+        reason,
+    });
+    state
+}
+
+/// Adds `m` to the plan's steps when it is pending (and not beyond `--target`), or the reason
+/// it cannot run to its problems (out of order, unparsable).
+fn pending_step<'a>(
+    plan: &mut Plan<'a>,
+    m: &'a Migration,
+    history: &Read,
+    request: &Request,
+    (dialect, environment): (Dialect, &str),
+) {
+    let v = m.version;
+    if history.done.contains(&v) || request.target.is_some_and(|t| m.version > t) {
+        return;
+    }
+    if let Some(max) = history.max_applied
+        && v < max
+        && !request.allow_out_of_order.contains(&m.version)
+        && !history.resumable.contains_key(&v)
+    {
+        plan.problems.push(format!(
+            "{} is pending but older than V{max}, already applied in {environment}: it is out of order. If it is independent of the later ones, admit it: `runner migrate --env {environment} --allow-out-of-order {}`",
+            m.label(),
+            m.version
+        ));
+        return;
+    }
+    match script(&m.forward, dialect) {
+        Ok(script) => plan.steps.push(Step {
+            migration: m,
+            script,
+            resume_from: history.resumable.get(&v).copied().unwrap_or(0),
+        }),
+        Err(why) => plan.problems.push(format!(
+            "{} cannot be parsed ({}): the database would reject it; `runner check` shows the details",
+            m.forward.file_name, why
+        )),
+    }
 }
 
 /// A history row of the catalog's migration (its file, when the folder holds it) and its

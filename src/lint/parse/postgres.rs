@@ -132,86 +132,15 @@ fn parse_statements(
 
 fn lower(node: &NodeEnum) -> Vec<Op> {
     match node {
-        NodeEnum::CreateStmt(s) => vec![Op::CreateTable {
-            table: relname(&s.relation),
-            columns: s
-                .table_elts
-                .iter()
-                .filter_map(|e| match e.node.as_ref() {
-                    Some(NodeEnum::ColumnDef(c)) => {
-                        let column = new_column(String::new(), c);
-                        Some(ColumnSpec {
-                            not_null: column.not_null || column.primary_key,
-                            name: column.column,
-                            ty: column.ty,
-                        })
-                    }
-                    _ => None,
-                })
-                .collect(),
-        }],
-        NodeEnum::CreateTableAsStmt(s) => {
-            let table = s.into.as_ref().map(|i| relname(&i.rel)).unwrap_or_default();
-            let mut ops = vec![Op::CreateTable {
-                table: table.clone(),
-                columns: Vec::new(),
-            }];
-            if ObjectType::try_from(s.objtype) == Ok(ObjectType::ObjectMatview) {
-                ops.push(created(ObjectKind::MaterializedView, table));
-            }
-            ops
-        }
+        NodeEnum::CreateStmt(s) => vec![create_table(s)],
+        NodeEnum::CreateTableAsStmt(s) => create_table_as(s),
         NodeEnum::ViewStmt(s) => vec![created(ObjectKind::View, relname(&s.view))],
         NodeEnum::CreateSeqStmt(s) => vec![created(ObjectKind::Sequence, relname(&s.sequence))],
         NodeEnum::CreateEnumStmt(s) => vec![created(ObjectKind::Type, dotted(&s.type_name))],
         NodeEnum::CompositeTypeStmt(s) => vec![created(ObjectKind::Type, relname(&s.typevar))],
         NodeEnum::CreateSchemaStmt(s) => vec![created(ObjectKind::Schema, s.schemaname.clone())],
-        NodeEnum::CreateFunctionStmt(s) => {
-            use protobuf::FunctionParameterMode as M;
-            let arguments: Vec<String> = s
-                .parameters
-                .iter()
-                .filter_map(|p| match p.node.as_ref() {
-                    Some(NodeEnum::FunctionParameter(p))
-                        if !matches!(
-                            M::try_from(p.mode),
-                            Ok(M::FuncParamOut | M::FuncParamTable)
-                        ) =>
-                    {
-                        Some(type_name(p.arg_type.as_ref()))
-                    }
-                    _ => None,
-                })
-                .collect();
-            let kind = if s.is_procedure {
-                ObjectKind::Procedure
-            } else {
-                ObjectKind::Function
-            };
-            let name = format!("{}({})", dotted(&s.funcname), arguments.join(", "));
-            vec![created(kind, name)]
-        }
-        NodeEnum::InsertStmt(s) => {
-            let from = match s.select_stmt.as_ref().and_then(|n| n.node.as_ref()) {
-                Some(NodeEnum::SelectStmt(select)) => select
-                    .from_clause
-                    .iter()
-                    .filter_map(|f| match f.node.as_ref() {
-                        Some(NodeEnum::RangeVar(r)) => Some(qualified(r)),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            if from.is_empty() {
-                Vec::new()
-            } else {
-                vec![Op::InsertSelect {
-                    table: relname(&s.relation),
-                    from,
-                }]
-            }
-        }
+        NodeEnum::CreateFunctionStmt(s) => vec![create_function(s)],
+        NodeEnum::InsertStmt(s) => insert_select(s).into_iter().collect(),
         NodeEnum::AlterTableStmt(s) => {
             let table = relname(&s.relation);
             s.cmds
@@ -228,33 +157,11 @@ fn lower(node: &NodeEnum) -> Vec<Op> {
             concurrently: s.concurrent,
             unique: s.unique,
         }],
-        NodeEnum::DropStmt(s) => {
-            let names = s.objects.iter().map(object_name).collect();
-            match ObjectType::try_from(s.remove_type) {
-                Ok(ObjectType::ObjectTable) => vec![Op::DropTable { tables: names }],
-                Ok(ObjectType::ObjectIndex) => vec![Op::DropIndex {
-                    names,
-                    concurrently: s.concurrent,
-                }],
-                Ok(ObjectType::ObjectSchema) => vec![Op::DropSchema { names }],
-                _ => Vec::new(),
-            }
-        }
+        NodeEnum::DropStmt(s) => drop_objects(s).into_iter().collect(),
         NodeEnum::DropdbStmt(s) => vec![Op::DropDatabase {
             name: s.dbname.clone(),
         }],
-        NodeEnum::RenameStmt(s) => match ObjectType::try_from(s.rename_type) {
-            Ok(ObjectType::ObjectColumn) => vec![Op::RenameColumn {
-                table: relname(&s.relation),
-                from: s.subname.clone(),
-                to: s.newname.clone(),
-            }],
-            Ok(ObjectType::ObjectTable) => vec![Op::RenameTable {
-                from: relname(&s.relation),
-                to: s.newname.clone(),
-            }],
-            _ => Vec::new(),
-        },
+        NodeEnum::RenameStmt(s) => rename(s).into_iter().collect(),
         NodeEnum::TruncateStmt(s) => vec![Op::Truncate {
             tables: s.relations.iter().map(object_name).collect(),
         }],
@@ -266,42 +173,148 @@ fn lower(node: &NodeEnum) -> Vec<Op> {
             table: relname(&s.relation),
             has_where: s.where_clause.is_some(),
         }],
-        NodeEnum::TransactionStmt(s) => {
-            use TransactionStmtKind as K;
-            let kind = match K::try_from(s.kind) {
-                Ok(K::TransStmtBegin | K::TransStmtStart) => TransactionKind::Begin,
-                Ok(K::TransStmtCommit | K::TransStmtPrepare | K::TransStmtCommitPrepared) => {
-                    TransactionKind::Commit
-                }
-                Ok(K::TransStmtRollback | K::TransStmtRollbackPrepared) => {
-                    TransactionKind::Rollback
-                }
-                _ => TransactionKind::Savepoint,
-            };
-            vec![Op::Transaction(kind)]
-        }
-        NodeEnum::ReindexStmt(s) => {
-            let concurrently = s.params.iter().any(|p| {
-                matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently")
-            });
-            use protobuf::ReindexObjectType as R;
-            let kind = match R::try_from(s.kind) {
-                Ok(R::ReindexObjectIndex) => "INDEX",
-                Ok(R::ReindexObjectTable) => "TABLE",
-                Ok(R::ReindexObjectSchema) => "SCHEMA",
-                Ok(R::ReindexObjectSystem) => "SYSTEM",
-                _ => "DATABASE",
-            };
-            let name = match &s.relation {
-                Some(r) => qualified(r),
-                None => s.name.clone(),
-            };
-            vec![Op::Reindex {
-                concurrently,
-                target: format!("{kind} {name}").trim_end().to_string(),
-            }]
-        }
+        NodeEnum::TransactionStmt(s) => vec![Op::Transaction(transaction_kind(s))],
+        NodeEnum::ReindexStmt(s) => vec![reindex(s)],
         _ => Vec::new(),
+    }
+}
+
+fn create_table(s: &protobuf::CreateStmt) -> Op {
+    Op::CreateTable {
+        table: relname(&s.relation),
+        columns: s
+            .table_elts
+            .iter()
+            .filter_map(|e| match e.node.as_ref() {
+                Some(NodeEnum::ColumnDef(c)) => {
+                    let column = new_column(String::new(), c);
+                    Some(ColumnSpec {
+                        not_null: column.not_null || column.primary_key,
+                        name: column.column,
+                        ty: column.ty,
+                    })
+                }
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+/// CREATE TABLE ... AS (and CREATE MATERIALIZED VIEW, which PostgreSQL parses as one).
+fn create_table_as(s: &protobuf::CreateTableAsStmt) -> Vec<Op> {
+    let table = s.into.as_ref().map(|i| relname(&i.rel)).unwrap_or_default();
+    let mut ops = vec![Op::CreateTable {
+        table: table.clone(),
+        columns: Vec::new(),
+    }];
+    if ObjectType::try_from(s.objtype) == Ok(ObjectType::ObjectMatview) {
+        ops.push(created(ObjectKind::MaterializedView, table));
+    }
+    ops
+}
+
+/// A function or procedure, named with its input argument types (as `DROP FUNCTION` takes it).
+fn create_function(s: &protobuf::CreateFunctionStmt) -> Op {
+    use protobuf::FunctionParameterMode as M;
+    let arguments: Vec<String> = s
+        .parameters
+        .iter()
+        .filter_map(|p| match p.node.as_ref() {
+            Some(NodeEnum::FunctionParameter(p))
+                if !matches!(M::try_from(p.mode), Ok(M::FuncParamOut | M::FuncParamTable)) =>
+            {
+                Some(type_name(p.arg_type.as_ref()))
+            }
+            _ => None,
+        })
+        .collect();
+    let kind = if s.is_procedure {
+        ObjectKind::Procedure
+    } else {
+        ObjectKind::Function
+    };
+    let name = format!("{}({})", dotted(&s.funcname), arguments.join(", "));
+    created(kind, name)
+}
+
+/// `INSERT ... SELECT ... FROM`: the tables it reads (a plain `VALUES` insert is no op).
+fn insert_select(s: &protobuf::InsertStmt) -> Option<Op> {
+    let from: Vec<String> = match s.select_stmt.as_ref().and_then(|n| n.node.as_ref()) {
+        Some(NodeEnum::SelectStmt(select)) => select
+            .from_clause
+            .iter()
+            .filter_map(|f| match f.node.as_ref() {
+                Some(NodeEnum::RangeVar(r)) => Some(qualified(r)),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    (!from.is_empty()).then(|| Op::InsertSelect {
+        table: relname(&s.relation),
+        from,
+    })
+}
+
+fn drop_objects(s: &protobuf::DropStmt) -> Option<Op> {
+    let names = s.objects.iter().map(object_name).collect();
+    match ObjectType::try_from(s.remove_type) {
+        Ok(ObjectType::ObjectTable) => Some(Op::DropTable { tables: names }),
+        Ok(ObjectType::ObjectIndex) => Some(Op::DropIndex {
+            names,
+            concurrently: s.concurrent,
+        }),
+        Ok(ObjectType::ObjectSchema) => Some(Op::DropSchema { names }),
+        _ => None,
+    }
+}
+
+fn rename(s: &protobuf::RenameStmt) -> Option<Op> {
+    match ObjectType::try_from(s.rename_type) {
+        Ok(ObjectType::ObjectColumn) => Some(Op::RenameColumn {
+            table: relname(&s.relation),
+            from: s.subname.clone(),
+            to: s.newname.clone(),
+        }),
+        Ok(ObjectType::ObjectTable) => Some(Op::RenameTable {
+            from: relname(&s.relation),
+            to: s.newname.clone(),
+        }),
+        _ => None,
+    }
+}
+
+fn transaction_kind(s: &protobuf::TransactionStmt) -> TransactionKind {
+    use TransactionStmtKind as K;
+    match K::try_from(s.kind) {
+        Ok(K::TransStmtBegin | K::TransStmtStart) => TransactionKind::Begin,
+        Ok(K::TransStmtCommit | K::TransStmtPrepare | K::TransStmtCommitPrepared) => {
+            TransactionKind::Commit
+        }
+        Ok(K::TransStmtRollback | K::TransStmtRollbackPrepared) => TransactionKind::Rollback,
+        _ => TransactionKind::Savepoint,
+    }
+}
+
+fn reindex(s: &protobuf::ReindexStmt) -> Op {
+    let concurrently = s.params.iter().any(
+        |p| matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently"),
+    );
+    use protobuf::ReindexObjectType as R;
+    let kind = match R::try_from(s.kind) {
+        Ok(R::ReindexObjectIndex) => "INDEX",
+        Ok(R::ReindexObjectTable) => "TABLE",
+        Ok(R::ReindexObjectSchema) => "SCHEMA",
+        Ok(R::ReindexObjectSystem) => "SYSTEM",
+        _ => "DATABASE",
+    };
+    let name = match &s.relation {
+        Some(r) => qualified(r),
+        None => s.name.clone(),
+    };
+    Op::Reindex {
+        concurrently,
+        target: format!("{kind} {name}").trim_end().to_string(),
     }
 }
 

@@ -175,59 +175,9 @@ fn is_sqlite_pragma(text: &str) -> bool {
 fn lower(statement: &ast::Statement, dialect: Dialect) -> Vec<Op> {
     use ast::Statement as S;
     match statement {
-        S::CreateTable(ct) => vec![Op::CreateTable {
-            table: last_name(&ct.name),
-            columns: ct
-                .columns
-                .iter()
-                .map(|c| {
-                    let column = new_column(String::new(), c);
-                    ColumnSpec {
-                        not_null: column.not_null || column.primary_key,
-                        name: column.column,
-                        ty: column.ty,
-                    }
-                })
-                .collect(),
-        }],
-        S::Insert(insert) => {
-            let from: Vec<String> = insert
-                .source
-                .as_ref()
-                .map(|q| match q.body.as_ref() {
-                    ast::SetExpr::Select(select) => select
-                        .from
-                        .iter()
-                        .map(|t| table_factor_name(&t.relation))
-                        .collect(),
-                    _ => Vec::new(),
-                })
-                .unwrap_or_default();
-            match (&insert.table, from.is_empty()) {
-                (ast::TableObject::TableName(name), false) => vec![Op::InsertSelect {
-                    table: last_name(name),
-                    from,
-                }],
-                _ => Vec::new(),
-            }
-        }
-        S::AlterTable(at) => {
-            let table = last_name(&at.name);
-            // Only said when it is online: an ALTER is not, by default.
-            let mut ops = Vec::new();
-            if online_alter(&at.operations) {
-                ops.push(Op::AlterAlgorithm {
-                    table: table.clone(),
-                    online: true,
-                });
-            }
-            ops.extend(
-                at.operations
-                    .iter()
-                    .flat_map(|op| alter_table_op(&table, op, dialect)),
-            );
-            ops
-        }
+        S::CreateTable(ct) => vec![create_table(ct)],
+        S::Insert(insert) => insert_select(insert).into_iter().collect(),
+        S::AlterTable(at) => alter_table(at, dialect),
         S::CreateIndex(ci) => vec![Op::CreateIndex {
             table: last_name(&ci.table_name),
             name: ci.name.as_ref().map(last_name),
@@ -236,22 +186,7 @@ fn lower(statement: &ast::Statement, dialect: Dialect) -> Vec<Op> {
         }],
         S::Drop {
             object_type, names, ..
-        } => {
-            let names: Vec<String> = names.iter().map(last_name).collect();
-            match object_type {
-                ObjectType::Table => vec![Op::DropTable { tables: names }],
-                ObjectType::Index => vec![Op::DropIndex {
-                    names,
-                    concurrently: false,
-                }],
-                ObjectType::Schema => vec![Op::DropSchema { names }],
-                ObjectType::Database => names
-                    .into_iter()
-                    .map(|name| Op::DropDatabase { name })
-                    .collect(),
-                _ => Vec::new(),
-            }
-        }
+        } => drop_objects(object_type, names),
         S::Truncate(t) => vec![Op::Truncate {
             tables: t.table_names.iter().map(|n| last_name(&n.name)).collect(),
         }],
@@ -259,18 +194,7 @@ fn lower(statement: &ast::Statement, dialect: Dialect) -> Vec<Op> {
             table: table_factor_name(&u.table.relation),
             has_where: u.selection.is_some(),
         }],
-        S::Delete(d) => {
-            let tables = match &d.from {
-                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
-            };
-            tables
-                .iter()
-                .map(|t| Op::Delete {
-                    table: table_factor_name(&t.relation),
-                    has_where: d.selection.is_some(),
-                })
-                .collect()
-        }
+        S::Delete(d) => delete(d),
         S::RenameTable(renames) => renames
             .iter()
             .map(|r| Op::RenameTable {
@@ -288,6 +212,95 @@ fn lower(statement: &ast::Statement, dialect: Dialect) -> Vec<Op> {
         S::Rollback { .. } => vec![Op::Transaction(TransactionKind::Rollback)],
         _ => Vec::new(),
     }
+}
+
+fn create_table(ct: &ast::CreateTable) -> Op {
+    Op::CreateTable {
+        table: last_name(&ct.name),
+        columns: ct
+            .columns
+            .iter()
+            .map(|c| {
+                let column = new_column(String::new(), c);
+                ColumnSpec {
+                    not_null: column.not_null || column.primary_key,
+                    name: column.column,
+                    ty: column.ty,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// `INSERT ... SELECT ... FROM`: the tables it reads (a plain `VALUES` insert is no op).
+fn insert_select(insert: &ast::Insert) -> Option<Op> {
+    let from: Vec<String> = insert
+        .source
+        .as_ref()
+        .map(|q| match q.body.as_ref() {
+            ast::SetExpr::Select(select) => select
+                .from
+                .iter()
+                .map(|t| table_factor_name(&t.relation))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .unwrap_or_default();
+    match (&insert.table, from.is_empty()) {
+        (ast::TableObject::TableName(name), false) => Some(Op::InsertSelect {
+            table: last_name(name),
+            from,
+        }),
+        _ => None,
+    }
+}
+
+fn alter_table(at: &ast::AlterTable, dialect: Dialect) -> Vec<Op> {
+    let table = last_name(&at.name);
+    // Only said when it is online: an ALTER is not, by default.
+    let mut ops = Vec::new();
+    if online_alter(&at.operations) {
+        ops.push(Op::AlterAlgorithm {
+            table: table.clone(),
+            online: true,
+        });
+    }
+    ops.extend(
+        at.operations
+            .iter()
+            .flat_map(|op| alter_table_op(&table, op, dialect)),
+    );
+    ops
+}
+
+fn drop_objects(object_type: &ObjectType, names: &[ast::ObjectName]) -> Vec<Op> {
+    let names: Vec<String> = names.iter().map(last_name).collect();
+    match object_type {
+        ObjectType::Table => vec![Op::DropTable { tables: names }],
+        ObjectType::Index => vec![Op::DropIndex {
+            names,
+            concurrently: false,
+        }],
+        ObjectType::Schema => vec![Op::DropSchema { names }],
+        ObjectType::Database => names
+            .into_iter()
+            .map(|name| Op::DropDatabase { name })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn delete(d: &ast::Delete) -> Vec<Op> {
+    let tables = match &d.from {
+        FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+    };
+    tables
+        .iter()
+        .map(|t| Op::Delete {
+            table: table_factor_name(&t.relation),
+            has_where: d.selection.is_some(),
+        })
+        .collect()
 }
 
 /// `ALGORITHM=INSTANT`, or `ALGORITHM=INPLACE` with `LOCK=NONE`: MySQL then refuses a change
@@ -314,41 +327,7 @@ fn alter_table_op(table: &str, op: &AlterTableOperation, dialect: Dialect) -> Ve
             column_def,
             column_position,
             ..
-        } => {
-            let mut ops = vec![Op::AddColumn(new_column(table.clone(), column_def))];
-            if dialect != Dialect::Mysql {
-                return ops;
-            }
-            let column = column_def.name.value.clone();
-            // What no server adds in place with writes going on: an AUTO_INCREMENT column (its
-            // values are assigned by a copy), a STORED generated column (computed by a copy).
-            let copies = column_def.options.iter().find_map(|o| match &o.option {
-                ColumnOption::DialectSpecific(tokens)
-                    if tokens
-                        .iter()
-                        .any(|t| t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")) =>
-                {
-                    Some("AUTO_INCREMENT")
-                }
-                ColumnOption::Generated {
-                    generation_expr_mode: Some(GeneratedExpressionMode::Stored),
-                    ..
-                } => Some("STORED generated"),
-                _ => None,
-            });
-            match copies {
-                Some(kind) => ops.push(Op::TableCopy {
-                    table,
-                    what: format!("adds {kind} column {column}"),
-                }),
-                None => ops.push(Op::MysqlAddColumn {
-                    table,
-                    column,
-                    position: column_position.as_ref().map(ToString::to_string),
-                }),
-            }
-            ops
-        }
+        } => add_column(table, column_def, column_position.as_ref(), dialect),
         AlterTableOperation::DropPrimaryKey { .. } => vec![Op::TableCopy {
             table,
             what: "drops the primary key".into(),
@@ -380,23 +359,7 @@ fn alter_table_op(table: &str, op: &AlterTableOperation, dialect: Dialect) -> Ve
             data_type,
             options,
             ..
-        } => {
-            let mut ops = Vec::new();
-            if old_name.value != new_name.value {
-                ops.push(Op::RenameColumn {
-                    table: table.clone(),
-                    from: old_name.value.clone(),
-                    to: new_name.value.clone(),
-                });
-            }
-            ops.push(Op::ChangeColumnType {
-                table,
-                column: new_name.value.clone(),
-                new_type: data_type.to_string().to_lowercase(),
-                not_null: Some(options.iter().any(|o| matches!(o, ColumnOption::NotNull))),
-            });
-            ops
-        }
+        } => change_column(table, (old_name, new_name), data_type, options),
         AlterTableOperation::ModifyColumn {
             col_name,
             data_type,
@@ -408,54 +371,126 @@ fn alter_table_op(table: &str, op: &AlterTableOperation, dialect: Dialect) -> Ve
             new_type: data_type.to_string().to_lowercase(),
             not_null: Some(options.iter().any(|o| matches!(o, ColumnOption::NotNull))),
         }],
-        AlterTableOperation::AlterColumn { column_name, op } => match op {
-            AlterColumnOperation::SetNotNull => vec![Op::SetNotNull {
-                table,
-                column: column_name.value.clone(),
-            }],
-            AlterColumnOperation::SetDataType { data_type, .. } => vec![Op::ChangeColumnType {
-                table,
-                column: column_name.value.clone(),
-                new_type: data_type.to_string().to_lowercase(),
-                not_null: None,
-            }],
-            AlterColumnOperation::DropNotNull => vec![Op::DropNotNull {
-                table,
-                column: column_name.value.clone(),
-            }],
-            _ => Vec::new(),
-        },
+        AlterTableOperation::AlterColumn { column_name, op } => {
+            alter_column(table, &column_name.value, op)
+                .into_iter()
+                .collect()
+        }
         AlterTableOperation::AddConstraint {
             constraint,
             not_valid,
-        } => {
-            let (kind, name) = match constraint {
-                TableConstraint::Unique(c) => (ConstraintKind::Unique, c.name.as_ref()),
-                TableConstraint::PrimaryKey(c) => (ConstraintKind::PrimaryKey, c.name.as_ref()),
-                TableConstraint::ForeignKey(c) => (ConstraintKind::ForeignKey, c.name.as_ref()),
-                TableConstraint::Check(c) => (ConstraintKind::Check, c.name.as_ref()),
-                _ => (ConstraintKind::Other, None),
-            };
-            let not_null_of = match constraint {
-                TableConstraint::Check(c) => match c.expr.as_ref() {
-                    Expr::IsNotNull(e) => match e.as_ref() {
-                        Expr::Identifier(i) => Some(i.value.clone()),
-                        _ => None,
-                    },
-                    _ => None,
-                },
-                _ => None,
-            };
-            vec![Op::AddConstraint {
-                table,
-                name: name.map(|n| n.value.clone()),
-                kind,
-                not_valid: *not_valid,
-                using_index: false,
-                not_null_of,
-            }]
-        }
+        } => vec![add_constraint(table, constraint, *not_valid)],
         _ => Vec::new(),
+    }
+}
+
+/// ADD COLUMN; on MySQL also whether it copies the table or lands in place (and where).
+fn add_column(
+    table: String,
+    column_def: &ast::ColumnDef,
+    position: Option<&ast::MySQLColumnPosition>,
+    dialect: Dialect,
+) -> Vec<Op> {
+    let mut ops = vec![Op::AddColumn(new_column(table.clone(), column_def))];
+    if dialect != Dialect::Mysql {
+        return ops;
+    }
+    let column = column_def.name.value.clone();
+    // What no server adds in place with writes going on: an AUTO_INCREMENT column (its
+    // values are assigned by a copy), a STORED generated column (computed by a copy).
+    let copies = column_def.options.iter().find_map(|o| match &o.option {
+        ColumnOption::DialectSpecific(tokens)
+            if tokens
+                .iter()
+                .any(|t| t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")) =>
+        {
+            Some("AUTO_INCREMENT")
+        }
+        ColumnOption::Generated {
+            generation_expr_mode: Some(GeneratedExpressionMode::Stored),
+            ..
+        } => Some("STORED generated"),
+        _ => None,
+    });
+    ops.push(match copies {
+        Some(kind) => Op::TableCopy {
+            table,
+            what: format!("adds {kind} column {column}"),
+        },
+        None => Op::MysqlAddColumn {
+            table,
+            column,
+            position: position.map(ToString::to_string),
+        },
+    });
+    ops
+}
+
+/// MySQL's CHANGE COLUMN: a rename when the name changes, and a type change.
+fn change_column(
+    table: String,
+    (old_name, new_name): (&ast::Ident, &ast::Ident),
+    data_type: &ast::DataType,
+    options: &[ColumnOption],
+) -> Vec<Op> {
+    let mut ops = Vec::new();
+    if old_name.value != new_name.value {
+        ops.push(Op::RenameColumn {
+            table: table.clone(),
+            from: old_name.value.clone(),
+            to: new_name.value.clone(),
+        });
+    }
+    ops.push(Op::ChangeColumnType {
+        table,
+        column: new_name.value.clone(),
+        new_type: data_type.to_string().to_lowercase(),
+        not_null: Some(options.iter().any(|o| matches!(o, ColumnOption::NotNull))),
+    });
+    ops
+}
+
+fn alter_column(table: String, column: &str, op: &AlterColumnOperation) -> Option<Op> {
+    let column = column.to_string();
+    match op {
+        AlterColumnOperation::SetNotNull => Some(Op::SetNotNull { table, column }),
+        AlterColumnOperation::SetDataType { data_type, .. } => Some(Op::ChangeColumnType {
+            table,
+            column,
+            new_type: data_type.to_string().to_lowercase(),
+            not_null: None,
+        }),
+        AlterColumnOperation::DropNotNull => Some(Op::DropNotNull { table, column }),
+        _ => None,
+    }
+}
+
+fn add_constraint(table: String, constraint: &TableConstraint, not_valid: bool) -> Op {
+    let (kind, name) = match constraint {
+        TableConstraint::Unique(c) => (ConstraintKind::Unique, c.name.as_ref()),
+        TableConstraint::PrimaryKey(c) => (ConstraintKind::PrimaryKey, c.name.as_ref()),
+        TableConstraint::ForeignKey(c) => (ConstraintKind::ForeignKey, c.name.as_ref()),
+        TableConstraint::Check(c) => (ConstraintKind::Check, c.name.as_ref()),
+        _ => (ConstraintKind::Other, None),
+    };
+    // CHECK (col IS NOT NULL): what SET NOT NULL can then use instead of a scan.
+    let not_null_of = match constraint {
+        TableConstraint::Check(c) => match c.expr.as_ref() {
+            Expr::IsNotNull(e) => match e.as_ref() {
+                Expr::Identifier(i) => Some(i.value.clone()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    Op::AddConstraint {
+        table,
+        name: name.map(|n| n.value.clone()),
+        kind,
+        not_valid,
+        using_index: false,
+        not_null_of,
     }
 }
 
