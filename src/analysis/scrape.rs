@@ -192,48 +192,57 @@ pub fn values(
     v.memory_bytes = memory;
     v.queue_depth = queue;
     v.active_users = users;
-    let q = |s: &str| s.to_string();
-    v.queries.insert(
-        MetricName::ErrorRate,
-        q("Δhttp_requests_total{status=~\"5..\"} / Δhttp_requests_total"),
+    describe_queries(&mut v, variant);
+    v
+}
+
+/// Says what each value is computed from (the scrape's "queries"); for a flag's variant, which
+/// series, and which metrics a variant cannot have apart.
+fn describe_queries(v: &mut Values, variant: Option<&Variant>) {
+    for (m, q) in [
+        (
+            MetricName::ErrorRate,
+            "Δhttp_requests_total{status=~\"5..\"} / Δhttp_requests_total",
+        ),
+        (
+            MetricName::P99,
+            "0.99 quantile of Δhttp_request_duration_seconds buckets",
+        ),
+        (
+            MetricName::Cpu,
+            "Δprocess_cpu_seconds_total / window, per server",
+        ),
+        (
+            MetricName::Memory,
+            "max process_resident_memory_bytes / memory_limit",
+        ),
+        (MetricName::QueueDepth, "max queue_depth"),
+    ] {
+        v.queries.insert(m, q.to_string());
+    }
+    let Some(variant) = variant else {
+        return;
+    };
+    let only = format!(
+        "{{feature_flag_key=\"{}\", feature_flag_result_variant=\"{}\"}}",
+        variant.flag, variant.variant
     );
-    v.queries.insert(
-        MetricName::P99,
-        q("0.99 quantile of Δhttp_request_duration_seconds buckets"),
-    );
-    v.queries.insert(
-        MetricName::Cpu,
-        q("Δprocess_cpu_seconds_total / window, per server"),
-    );
-    v.queries.insert(
-        MetricName::Memory,
-        q("max process_resident_memory_bytes / memory_limit"),
-    );
-    v.queries
-        .insert(MetricName::QueueDepth, q("max queue_depth"));
-    if let Some(variant) = variant {
-        let only = format!(
-            "{{feature_flag_key=\"{}\", feature_flag_result_variant=\"{}\"}}",
-            variant.flag, variant.variant
-        );
-        for m in [MetricName::ErrorRate, MetricName::P99] {
-            if let Some(q) = v.queries.get_mut(&m) {
-                q.push_str(&format!(" of the series {only}"));
-            }
-        }
-        // The same processes serve every variant.
-        for m in [MetricName::Cpu, MetricName::Memory, MetricName::QueueDepth] {
-            v.unmeasured
-                .insert(m, "the same processes serve every variant".into());
-        }
-        if v.p99.is_none() {
-            v.unmeasured.insert(
-                MetricName::P99,
-                "the app does not label its latency histogram by variant".into(),
-            );
+    for m in [MetricName::ErrorRate, MetricName::P99] {
+        if let Some(q) = v.queries.get_mut(&m) {
+            q.push_str(&format!(" of the series {only}"));
         }
     }
-    v
+    // The same processes serve every variant.
+    for m in [MetricName::Cpu, MetricName::Memory, MetricName::QueueDepth] {
+        v.unmeasured
+            .insert(m, "the same processes serve every variant".into());
+    }
+    if v.p99.is_none() {
+        v.unmeasured.insert(
+            MetricName::P99,
+            "the app does not label its latency histogram by variant".into(),
+        );
+    }
 }
 
 /// The `q` quantile of cumulative buckets `(upper bound, count)`, interpolated linearly in

@@ -76,23 +76,12 @@ pub(super) fn judge(
     stable: Option<&Values>,
     source: &str,
 ) -> Vec<Measurement> {
-    let few = v.requests.is_none_or(|r| r < metrics.min_requests as f64);
     MetricName::ALL
         .iter()
         .map(|&m| {
             let threshold = metrics.threshold(m);
-            let value = match m {
-                MetricName::ErrorRate => v.error_rate,
-                MetricName::P99 => v.p99,
-                MetricName::Cpu => v.cpu,
-                MetricName::Memory => v.memory_ratio.or_else(|| {
-                    v.memory_bytes
-                        .zip(metrics.memory_limit)
-                        .map(|(b, limit)| b / limit as f64)
-                }),
-                MetricName::QueueDepth => v.queue_depth,
-            };
-            let unit = m.unit();
+            let value = value_of(m, v, metrics);
+            let (verdict, why) = verdict(m, metrics, v, threshold, value);
             let mut out = Measurement {
                 metric: m,
                 role: group.role.clone(),
@@ -101,61 +90,98 @@ pub(super) fn judge(
                 query: v.queries.get(&m).cloned().unwrap_or_default(),
                 value,
                 threshold,
-                verdict: Verdict::Pass,
-                why: String::new(),
+                verdict,
+                why,
             };
-            let (verdict, why) = match (threshold, value) {
-                (None, _) => (Verdict::Off, "threshold off".to_string()),
-                (Some(_), _) if v.unmeasured.contains_key(&m) => {
-                    (Verdict::Off, v.unmeasured[&m].clone())
-                }
-                (Some(_), None) if m == MetricName::Memory && metrics.memory_limit.is_none() && v.memory_ratio.is_none() => (
-                    Verdict::Off,
-                    "no memory_limit to measure against".to_string(),
-                ),
-                (Some(_), _) if few && matches!(m, MetricName::ErrorRate | MetricName::P99) => (
-                    Verdict::Inconclusive,
-                    format!(
-                        "fewer than {} requests in the window ({})",
-                        metrics.min_requests,
-                        v.requests.map_or("none".to_string(), |r| format!("{r:.0}"))
-                    ),
-                ),
-                (Some(_), None) => (Verdict::Inconclusive, "no data".to_string()),
-                (Some(_), Some(x)) if x.is_nan() => (Verdict::Inconclusive, "NaN".to_string()),
-                (Some(t), Some(x)) if x > t => (
-                    Verdict::Fail,
-                    format!("{} > {} threshold", unit.show(x), unit.show(t)),
-                ),
-                (Some(t), Some(x)) => (
-                    Verdict::Pass,
-                    format!("{} <= {} threshold", unit.show(x), unit.show(t)),
-                ),
-            };
-            out.verdict = verdict;
-            out.why = why;
-            // The canary against the stable release in the same window.
-            if out.verdict == Verdict::Pass
-                && matches!(m, MetricName::ErrorRate | MetricName::P99)
-                && let (Some(t), Some(x), Some(base)) = (
-                    threshold,
-                    value,
-                    stable.and_then(|s| match m {
-                        MetricName::ErrorRate => s.error_rate,
-                        _ => s.p99,
-                    }),
-                )
-                && !base.is_nan()
-                && x > (base * 1.5).max(base + t * 0.5)
-            {
-                out.verdict = Verdict::Fail;
-                out.why = format!(
-                    "{} against {} for the stable release in the same window (allowed: 1.5 x, and at least half the threshold more)",
-                    unit.show(x),
-                    unit.show(base)
-                );
+            if let Some(base) = stable.and_then(|s| match m {
+                MetricName::ErrorRate => s.error_rate,
+                MetricName::P99 => s.p99,
+                _ => None,
+            }) {
+                against_stable(&mut out, base);
             }
             out
         })
         .collect()
+}
+
+/// The group's value of metric `m` (memory as a share of `memory_limit` when only bytes are
+/// measured).
+fn value_of(m: MetricName, v: &Values, metrics: &Metrics) -> Option<f64> {
+    match m {
+        MetricName::ErrorRate => v.error_rate,
+        MetricName::P99 => v.p99,
+        MetricName::Cpu => v.cpu,
+        MetricName::Memory => v.memory_ratio.or_else(|| {
+            v.memory_bytes
+                .zip(metrics.memory_limit)
+                .map(|(b, limit)| b / limit as f64)
+        }),
+        MetricName::QueueDepth => v.queue_depth,
+    }
+}
+
+/// A value against its threshold: off, inconclusive (too few requests, no data), failed or
+/// passed, and why.
+fn verdict(
+    m: MetricName,
+    metrics: &Metrics,
+    v: &Values,
+    threshold: Option<f64>,
+    value: Option<f64>,
+) -> (Verdict, String) {
+    let unit = m.unit();
+    let few = v.requests.is_none_or(|r| r < metrics.min_requests as f64);
+    match (threshold, value) {
+        (None, _) => (Verdict::Off, "threshold off".to_string()),
+        (Some(_), _) if v.unmeasured.contains_key(&m) => (Verdict::Off, v.unmeasured[&m].clone()),
+        (Some(_), None)
+            if m == MetricName::Memory
+                && metrics.memory_limit.is_none()
+                && v.memory_ratio.is_none() =>
+        {
+            (
+                Verdict::Off,
+                "no memory_limit to measure against".to_string(),
+            )
+        }
+        (Some(_), _) if few && matches!(m, MetricName::ErrorRate | MetricName::P99) => (
+            Verdict::Inconclusive,
+            format!(
+                "fewer than {} requests in the window ({})",
+                metrics.min_requests,
+                v.requests.map_or("none".to_string(), |r| format!("{r:.0}"))
+            ),
+        ),
+        (Some(_), None) => (Verdict::Inconclusive, "no data".to_string()),
+        (Some(_), Some(x)) if x.is_nan() => (Verdict::Inconclusive, "NaN".to_string()),
+        (Some(t), Some(x)) if x > t => (
+            Verdict::Fail,
+            format!("{} > {} threshold", unit.show(x), unit.show(t)),
+        ),
+        (Some(t), Some(x)) => (
+            Verdict::Pass,
+            format!("{} <= {} threshold", unit.show(x), unit.show(t)),
+        ),
+    }
+}
+
+/// A canary's passing error rate or p99 against the stable release's `base` in the same
+/// window: failed beyond 1.5 x, and at least half the threshold more.
+fn against_stable(out: &mut Measurement, base: f64) {
+    if out.verdict != Verdict::Pass || base.is_nan() {
+        return;
+    }
+    let (Some(t), Some(x)) = (out.threshold, out.value) else {
+        return;
+    };
+    if x > (base * 1.5).max(base + t * 0.5) {
+        let unit = out.metric.unit();
+        out.verdict = Verdict::Fail;
+        out.why = format!(
+            "{} against {} for the stable release in the same window (allowed: 1.5 x, and at least half the threshold more)",
+            unit.show(x),
+            unit.show(base)
+        );
+    }
 }

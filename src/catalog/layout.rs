@@ -511,6 +511,27 @@ fn subfolder(entry: &Entry, problems: &mut Vec<Problem>) {
     }
 }
 
+/// A file beside the migration folders: a file named like another tool's migration mixes
+/// layouts; anything else (data, notes) the tool ignores, and runner says so. Prisma's lock
+/// file is its own.
+fn file_among_folders(layout: Layout, name: &str) -> Option<Problem> {
+    if layout == Layout::Prisma && name == "migration_lock.toml" {
+        return None;
+    }
+    if numbered(name).is_some() || flyway_name(name).is_some() {
+        return Some(not_of_layout(layout, name));
+    }
+    Some(Problem::new(
+        ProblemKind::NotSql,
+        name,
+        format!(
+            "ignored: {} reads only migration folders ({}), and so does runner",
+            layout.name(),
+            layout.pattern()
+        ),
+    ))
+}
+
 /// Diesel (`{v}_{name}/up.sql`) and Prisma (`{ts}_{name}/migration.sql`): one folder each.
 fn read_folders(layout: Layout, entries: &[&Entry], problems: &mut Vec<Problem>) -> Vec<Found> {
     let forward_file = if layout == Layout::Diesel {
@@ -521,24 +542,7 @@ fn read_folders(layout: Layout, entries: &[&Entry], problems: &mut Vec<Problem>)
     let mut found = Vec::new();
     for entry in entries {
         if !entry.is_dir {
-            if layout == Layout::Prisma && entry.name == "migration_lock.toml" {
-                continue;
-            }
-            // A file named like another tool's migration mixes layouts; anything else (data,
-            // notes) the tool ignores, and runner says so.
-            if numbered(&entry.name).is_some() || flyway_name(&entry.name).is_some() {
-                problems.push(not_of_layout(layout, &entry.name));
-            } else {
-                problems.push(Problem::new(
-                    ProblemKind::NotSql,
-                    &entry.name,
-                    format!(
-                        "ignored: {} reads only migration folders ({}), and so does runner",
-                        layout.name(),
-                        layout.pattern()
-                    ),
-                ));
-            }
+            problems.extend(file_among_folders(layout, &entry.name));
             continue;
         }
         let folder = entry.name.as_str();
@@ -975,109 +979,102 @@ pub fn timestamp_now() -> String {
         .collect()
 }
 
+/// What `runner new` writes: the migration's name and header, whether it gets a rollback
+/// file, and whether the folder pairs its files as `.up.sql` and `.down.sql`.
+pub struct NewMigration<'a> {
+    pub name: &'a str,
+    pub header: &'a str,
+    pub irreversible: bool,
+    pub reversible_files: bool,
+}
+
 /// The files `runner new` writes for the next migration of a folder in `layout`, given the
 /// highest version so far (and its digit count), relative to the folder.
 pub fn next_files(
     layout: Layout,
     last: Option<&super::Migration>,
-    name: &str,
-    header: &str,
-    irreversible: bool,
-    reversible_files: bool,
+    new: &NewMigration<'_>,
 ) -> Vec<(String, String)> {
-    let stamped = |last: Option<&super::Migration>| -> String {
-        let now = timestamp_now();
-        match last.map(|m| (m.version, m.version_digits)) {
-            Some((v, digits)) if digits < 14 => format!("{:0digits$}", v + 1),
-            Some((v, _)) => {
-                let now_v: i64 = now.parse().unwrap_or(0);
-                if now_v > v { now } else { (v + 1).to_string() }
-            }
-            None => now,
-        }
+    let (name, header) = (new.name, new.header);
+    let down_note = if new.irreversible {
+        ""
+    } else {
+        "-- Undo exactly what the migration does.\n\n"
     };
-    let down_note = "-- Undo exactly what the migration does.\n\n";
-    let mut files = Vec::new();
+    // The forward file and, unless irreversible, its rollback file.
+    let pair = |forward: String, down: String| {
+        let mut files = vec![(forward, header.to_string())];
+        if !new.irreversible {
+            files.push((down, down_note.to_string()));
+        }
+        files
+    };
+    // One file holding both, between the tool's markers.
+    let one = |(up, down): (&str, &str)| {
+        let v = next_version(last);
+        vec![(
+            format!("{v}_{name}.sql"),
+            format!("{up}\n{header}\n{down}\n{down_note}"),
+        )]
+    };
     match layout {
-        Layout::Runner => {}
+        Layout::Runner => Vec::new(),
         Layout::Sqlx | Layout::GolangMigrate => {
-            let v = stamped(last);
-            let reversible = reversible_files || layout == Layout::GolangMigrate;
-            let forward = if reversible {
-                format!("{v}_{name}.up.sql")
-            } else {
-                format!("{v}_{name}.sql")
-            };
-            files.push((forward, header.to_string()));
-            if !irreversible {
-                files.push((format!("{v}_{name}.down.sql"), down_note.to_string()));
-            }
+            let v = next_version(last);
+            let reversible = new.reversible_files || layout == Layout::GolangMigrate;
+            let ext = if reversible { ".up.sql" } else { ".sql" };
+            pair(format!("{v}_{name}{ext}"), format!("{v}_{name}.down.sql"))
         }
         Layout::Diesel => {
-            let v = stamped(last);
+            let v = next_version(last);
             let dashed = last.is_none_or(|m| m.forward.file_name.contains('-'));
-            let folder_version = if dashed && v.len() == 14 {
+            let folder = if dashed && v.len() == 14 {
                 format!("{}-{}-{}-{}", &v[..4], &v[4..6], &v[6..8], &v[8..])
             } else {
                 v
             };
-            files.push((
-                format!("{folder_version}_{name}/up.sql"),
-                header.to_string(),
-            ));
-            if !irreversible {
-                files.push((
-                    format!("{folder_version}_{name}/down.sql"),
-                    down_note.to_string(),
-                ));
-            }
+            pair(
+                format!("{folder}_{name}/up.sql"),
+                format!("{folder}_{name}/down.sql"),
+            )
         }
         Layout::Prisma => {
-            let v = stamped(last);
-            files.push((format!("{v}_{name}/migration.sql"), header.to_string()));
-            if !irreversible {
-                files.push((format!("{v}_{name}/down.sql"), down_note.to_string()));
-            }
+            let v = next_version(last);
+            pair(
+                format!("{v}_{name}/migration.sql"),
+                format!("{v}_{name}/down.sql"),
+            )
         }
-        Layout::Dbmate => {
-            let v = stamped(last);
-            files.push((
-                format!("{v}_{name}.sql"),
-                format!(
-                    "-- migrate:up\n{header}\n-- migrate:down\n{}",
-                    if irreversible { "" } else { down_note }
-                ),
-            ));
-        }
-        Layout::Goose => {
-            let v = stamped(last);
-            files.push((
-                format!("{v}_{name}.sql"),
-                format!(
-                    "-- +goose Up\n{header}\n-- +goose Down\n{}",
-                    if irreversible { "" } else { down_note }
-                ),
-            ));
-        }
+        Layout::Dbmate => one(("-- migrate:up", "-- migrate:down")),
+        Layout::Goose => one(("-- +goose Up", "-- +goose Down")),
         Layout::Flyway => {
-            let next = match last {
-                Some(m) => {
-                    m.tool_id
-                        .split('.')
-                        .next()
-                        .and_then(|p| p.parse::<u64>().ok())
-                        .unwrap_or(0)
-                        + 1
-                }
-                None => 1,
-            };
-            files.push((format!("V{next}__{name}.sql"), header.to_string()));
-            if !irreversible {
-                files.push((format!("U{next}__{name}.sql"), down_note.to_string()));
-            }
+            let next = last.map_or(0, |m| {
+                m.tool_id
+                    .split('.')
+                    .next()
+                    .and_then(|p| p.parse::<u64>().ok())
+                    .unwrap_or(0)
+            }) + 1;
+            pair(
+                format!("V{next}__{name}.sql"),
+                format!("U{next}__{name}.sql"),
+            )
         }
     }
-    files
+}
+
+/// The next version in a timestamp-or-counter numbering: the counter's next, zero-padded as
+/// the folder pads it; or the time now, unless the last timestamp is later (a clock behind).
+fn next_version(last: Option<&super::Migration>) -> String {
+    let now = timestamp_now();
+    match last.map(|m| (m.version, m.version_digits)) {
+        Some((v, digits)) if digits < 14 => format!("{:0digits$}", v + 1),
+        Some((v, _)) => {
+            let now_v: i64 = now.parse().unwrap_or(0);
+            if now_v > v { now } else { (v + 1).to_string() }
+        }
+        None => now,
+    }
 }
 
 #[cfg(test)]

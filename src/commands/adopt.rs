@@ -39,15 +39,13 @@ pub fn run(config: &Config, args: &AdoptArgs) -> Result<ExitCode> {
                         .await
                         .map_err(|e| db("create the history tables", e))?;
                 }
-                adopt::adopt(
-                    conn,
-                    &history,
-                    &run,
-                    &catalog,
-                    &Limits::of(env),
-                    args.dry_run,
-                )
-                .await
+                let limits = Limits::of(env);
+                let write = if args.dry_run {
+                    adopt::Write::DryRun
+                } else {
+                    adopt::Write::Record(&limits)
+                };
+                adopt::adopt(conn, &history, &run, &catalog, write).await
             },
         )
         .await;

@@ -55,20 +55,10 @@ pub fn run(config: Option<&Config>, dialect: Dialect, args: &CheckArgs) -> Resul
                 ..Options::new(dialect)
             },
         };
-        let in_scope: Option<HashSet<crate::catalog::Version>> =
-            options.scope.as_ref().map(|files| {
-                catalog
-                    .migrations
-                    .iter()
-                    .filter(|m| {
-                        files.contains(&m.forward.file_name)
-                            || m.rollback
-                                .as_ref()
-                                .is_some_and(|r| files.contains(&r.file_name))
-                    })
-                    .map(|m| m.version)
-                    .collect()
-            });
+        let in_scope = options
+            .scope
+            .as_ref()
+            .map(|files| versions_of(&catalog, files));
         report.merge(check_catalog(&catalog, &options));
         if args.verify && !catalog.has_errors() && !catalog.migrations.is_empty() {
             report.findings.extend(verify_findings(
@@ -99,6 +89,21 @@ pub fn run(config: Option<&Config>, dialect: Dialect, args: &CheckArgs) -> Resul
     } else {
         ExitCode::Success
     })
+}
+
+/// The versions whose forward or rollback file is one of `files`.
+fn versions_of(catalog: &Catalog, files: &HashSet<String>) -> HashSet<crate::catalog::Version> {
+    catalog
+        .migrations
+        .iter()
+        .filter(|m| {
+            files.contains(&m.forward.file_name)
+                || m.rollback
+                    .as_ref()
+                    .is_some_and(|r| files.contains(&r.file_name))
+        })
+        .map(|m| m.version)
+        .collect()
 }
 
 /// Flags at 100 % everywhere for too long, and flags the code reads that no file defines.

@@ -405,10 +405,16 @@ impl Dashboard {
         if environment.requires_approval {
             args.push("--approve".into());
         }
+        self.run_as_cli(&args, approver)
+    }
+
+    /// Runs `runner <args>` as the CLI would in this project, the approver named in the
+    /// journal and the audit log; its exit code and output as the answer.
+    fn run_as_cli(&self, args: &[String], approver: &str) -> (u16, serde_json::Value) {
         let exe = std::env::current_exe().unwrap_or_else(|_| "runner".into());
         let mut command = std::process::Command::new(exe);
         command
-            .args(&args)
+            .args(args)
             .current_dir(&self.config.root)
             .env("RUNNER_APPROVED_BY", format!("{approver} (dashboard)"))
             // Who acted, in the journal and the audit log, whether or not approval is needed.

@@ -163,10 +163,8 @@ fn change(store: &Store<'_>, a: &FlagChangeArgs, m: Move) -> Result<(u32, u32)> 
         store,
         env,
         &a.key,
-        from,
-        to,
-        a.reason.as_deref(),
-        kind_of(m),
+        (from, to),
+        (a.reason.as_deref(), kind_of(m)),
     )?;
     let after = store.rollouts().map_err(usage)?;
     let stage = after
@@ -190,10 +188,8 @@ fn set(
     store: &Store<'_>,
     env: &Environment,
     key: &str,
-    from: u32,
-    to: u32,
-    reason: Option<&str>,
-    kind: &str,
+    (from, to): (u32, u32),
+    (reason, kind): (Option<&str>, &str),
 ) -> Result<()> {
     let config = store.config;
     let by = approval::approver(&crate::runtime::actor());
@@ -256,7 +252,13 @@ fn auto(store: &Store<'_>, a: &FlagChangeArgs) -> Result<ExitCode> {
                 return Ok(ExitCode::Waiting);
             }
             Judged::Breach(why) => {
-                set(store, env, &a.key, to, from, Some(&why), "flag_rolled_back")?;
+                set(
+                    store,
+                    env,
+                    &a.key,
+                    (to, from),
+                    (Some(&why), "flag_rolled_back"),
+                )?;
                 let mut notifier = crate::deploy::notify::Notifier::new(&config.notify);
                 notifier.send(&crate::deploy::notify::Event {
                     event: "metric_breach".into(),

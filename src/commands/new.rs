@@ -76,14 +76,13 @@ fn new_in_layout(catalog: &Catalog, args: &NewArgs) -> Result<ExitCode> {
         header.push_str(&format!("-- runner:irreversible {}\n", reason.trim()));
     }
     header.push('\n');
-    let files = crate::catalog::layout::next_files(
-        catalog.layout,
-        last,
-        &args.name,
-        &header,
-        args.irreversible.is_some(),
-        reversible,
-    );
+    let new = crate::catalog::layout::NewMigration {
+        name: &args.name,
+        header: &header,
+        irreversible: args.irreversible.is_some(),
+        reversible_files: reversible,
+    };
+    let files = crate::catalog::layout::next_files(catalog.layout, last, &new);
     let mut written: Vec<std::path::PathBuf> = Vec::new();
     for (relative, contents) in files {
         let path = catalog.dir.join(&relative);

@@ -87,52 +87,86 @@ async fn check(
         }
     }
     let pending: Vec<&Migration> = catalog.migrations.iter().filter(|m| in_scope(m)).collect();
-    let mut baseline: Vec<Option<Shape>> = Vec::new();
-    if scope.is_some() {
+    let mut watch = Watch::start(conn, queries, scope.is_some()).await;
+    for (step, m) in pending.iter().enumerate() {
+        if apply(conn, m, dialect).await.is_err() {
+            break;
+        }
+        // Without a serving release to compare with, the queries meet the last schema only.
+        if scope.is_none() && step + 1 < pending.len() {
+            continue;
+        }
+        watch
+            .after(conn, m, format!("{prefix}/{}", m.forward.file_name))
+            .await;
+    }
+    findings.extend(watch.findings);
+    Ok(findings)
+}
+
+/// The serving release's queries, as each new migration lands: what each prepared to before
+/// them (with a serving release to compare with), which already broke (reported once), and
+/// the findings so far.
+struct Watch<'q> {
+    queries: &'q [Query],
+    baseline: Vec<Option<Shape>>,
+    broken: Vec<bool>,
+    findings: Vec<Finding>,
+}
+
+impl<'q> Watch<'q> {
+    /// Prepares each query on the schema the serving release runs on (`serving`), to compare
+    /// with later; a query that does not prepare even there is a warning, and not followed.
+    async fn start(conn: &mut Conn, queries: &'q [Query], serving: bool) -> Watch<'q> {
+        let mut watch = Watch {
+            queries,
+            baseline: Vec::new(),
+            broken: vec![false; queries.len()],
+            findings: Vec::new(),
+        };
+        if !serving {
+            return watch;
+        }
         forget_prepared(conn).await;
-        for q in queries {
+        for (i, q) in queries.iter().enumerate() {
             match describe(conn, q).await {
-                Ok(shape) => baseline.push(Some(shape)),
+                Ok(shape) => watch.baseline.push(Some(shape)),
                 Err(e) => {
-                    findings.push(finding(
+                    watch.findings.push(finding(
                         Rule::QueryBreaks,
                         Severity::Warning,
                         q.source.clone(),
                         format!("{} does not prepare even before this change's migrations: {e}", q.shown()),
                         "the query does not match the schema its release runs on: fix the query, or point [compat] at the queries that release runs",
                     ));
-                    baseline.push(None);
+                    watch.baseline.push(None);
+                    watch.broken[i] = true;
                 }
             }
         }
+        watch
     }
-    // A query that never prepared, or that a migration already broke, is reported once.
-    let mut broken: Vec<bool> = (0..queries.len())
-        .map(|i| scope.is_some() && baseline[i].is_none())
-        .collect();
-    for (step, m) in pending.iter().enumerate() {
-        if apply(conn, m, dialect).await.is_err() {
-            return Ok(findings);
-        }
-        // Without a serving release to compare with, the queries meet the last schema only.
-        if scope.is_none() && step + 1 < pending.len() {
-            continue;
-        }
+
+    /// Prepares each query still working after migration `m` (in `file`) and reports what it
+    /// broke or changed, unless the file allows it.
+    async fn after(&mut self, conn: &mut Conn, m: &Migration, file: String) {
         forget_prepared(conn).await;
-        let file = format!("{prefix}/{}", m.forward.file_name);
         let allowed =
             |rule: Rule| crate::lint::suppress::file_allowance(&m.forward.sql, rule).is_some();
-        for (i, q) in queries.iter().enumerate() {
-            if broken[i] {
+        for (i, q) in self.queries.iter().enumerate() {
+            if self.broken[i] {
                 continue;
             }
-            match (describe(conn, q).await, baseline.get(i).cloned().flatten()) {
+            match (
+                describe(conn, q).await,
+                self.baseline.get(i).cloned().flatten(),
+            ) {
                 (Err(e), _) => {
-                    broken[i] = true;
+                    self.broken[i] = true;
                     if allowed(Rule::QueryBreaks) {
                         continue;
                     }
-                    findings.push(finding(
+                    self.findings.push(finding(
                         Rule::QueryBreaks,
                         Severity::Error,
                         file.clone(),
@@ -141,32 +175,32 @@ async fn check(
                     ));
                 }
                 (Ok(after), Some(before)) => {
-                    if let Some((error, why)) = compare(&before, &after, q.selects_star()) {
-                        let rule = if error {
-                            Rule::QueryShapeChanged
-                        } else {
-                            Rule::SelectStarShape
-                        };
-                        broken[i] = error;
-                        if allowed(rule) {
-                            continue;
-                        }
-                        findings.push(finding(
-                            rule,
-                            rule.severity(),
-                            file.clone(),
-                            format!("after {}, the serving release's query {}: {why}", m.label(), q.shown()),
-                            if error {
-                                "keep the column as the serving release reads it (add a new one beside it), until that release is stopped"
-                            } else {
-                                "name the columns the query reads instead of `*`, or deploy the release that does before this migration"
-                            },
-                        ));
+                    let Some((error, why)) = compare(&before, &after, q.selects_star()) else {
+                        continue;
+                    };
+                    let rule = if error {
+                        Rule::QueryShapeChanged
+                    } else {
+                        Rule::SelectStarShape
+                    };
+                    self.broken[i] = error;
+                    if allowed(rule) {
+                        continue;
                     }
+                    self.findings.push(finding(
+                        rule,
+                        rule.severity(),
+                        file.clone(),
+                        format!("after {}, the serving release's query {}: {why}", m.label(), q.shown()),
+                        if error {
+                            "keep the column as the serving release reads it (add a new one beside it), until that release is stopped"
+                        } else {
+                            "name the columns the query reads instead of `*`, or deploy the release that does before this migration"
+                        },
+                    ));
                 }
                 (Ok(_), None) => {}
             }
         }
     }
-    Ok(findings)
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::shape::{Column, Shape, compare, describe};
 use super::sources::Query;
 use crate::config::{Config, Environment};
-use crate::db::lock;
+use crate::db::{Conn, lock};
 use crate::deploy::record::{self, Liveness};
 use crate::engine::history::History;
 use crate::engine::{self, db, journal};
@@ -67,6 +67,27 @@ pub async fn record(
     Ok(recorded.len())
 }
 
+/// What a database has seen (pg_stat_statements), described on that database itself: the
+/// shapes the serving release gets today.
+async fn seen_by(conn: &mut Conn) -> Vec<Recorded> {
+    let mut seen = Vec::new();
+    for q in super::sources::from_statistics(conn)
+        .await
+        .unwrap_or_default()
+    {
+        if let Ok(shape) = describe(conn, &q).await {
+            seen.push(Recorded {
+                source: q.source,
+                line: q.line,
+                sql: q.sql,
+                params: q.params,
+                columns: shape.columns,
+            });
+        }
+    }
+    seen
+}
+
 /// Before `next` is touched: the queries of the release serving `next`, prepared on
 /// `migrated`'s schema (the environment this run just migrated). Each problem names the query,
 /// the release and what the database said; empty when none breaks (or none was recorded).
@@ -98,23 +119,7 @@ pub async fn gate(
             .map_err(|e| db("read the serving release's queries", e)),
         None => Ok(None),
     };
-    // What `next`'s database has seen (pg_stat_statements), described on `next` itself: the
-    // shapes the serving release gets today.
-    let mut seen = Vec::new();
-    for q in super::sources::from_statistics(&mut conn)
-        .await
-        .unwrap_or_default()
-    {
-        if let Ok(shape) = describe(&mut conn, &q).await {
-            seen.push(Recorded {
-                source: q.source,
-                line: q.line,
-                sql: q.sql,
-                params: q.params,
-                columns: shape.columns,
-            });
-        }
-    }
+    let seen = seen_by(&mut conn).await;
     conn.close().await;
     let release = serving.unwrap_or_else(|| "the release it serves".to_string());
     let mut recorded: Vec<Recorded> = match recorded? {

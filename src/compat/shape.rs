@@ -63,69 +63,8 @@ pub async fn describe(conn: &mut Conn, query: &Query) -> Result<Shape, DbError> 
     let sql = AssertSqlSafe(query.sql.clone());
     let map = |e: sqlx::Error| DbError::from_sqlx(&e);
     match &mut conn.driver {
-        Driver::Postgres(c) => {
-            // The parameter types the source gives, up to the first runner cannot name (a
-            // custom type): PostgreSQL infers the rest, as it would for the release.
-            let types: Vec<sqlx::postgres::PgTypeInfo> = query
-                .params
-                .iter()
-                .map_while(|p| pg_type(p).map(sqlx::postgres::PgTypeInfo::with_name))
-                .collect();
-            let statement = c
-                .prepare_with(sql.into_sql_str(), &types)
-                .await
-                .map_err(map)?;
-            let mut columns = Vec::new();
-            for column in statement.columns() {
-                let not_null = match (column.relation_id(), column.relation_attribute_no()) {
-                    (Some(table), Some(attnum)) => {
-                        let row: Option<(bool,)> = sqlx::query_as(
-                            "SELECT attnotnull FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum = $2",
-                        )
-                        .bind(table)
-                        .bind(attnum)
-                        .fetch_optional(&mut *c)
-                        .await
-                        .map_err(map)?;
-                        row.map(|r| r.0)
-                    }
-                    _ => None,
-                };
-                columns.push(Column {
-                    name: column.name().to_string(),
-                    type_name: column.type_info().name().to_string(),
-                    not_null,
-                });
-            }
-            Ok(Shape { columns })
-        }
-        Driver::Sqlite(c) => {
-            let statement = c.prepare(sql.into_sql_str()).await.map_err(map)?;
-            let mut columns = Vec::new();
-            for column in statement.columns() {
-                let not_null = match column.origin() {
-                    sqlx::ColumnOrigin::Table(t) => {
-                        let pragma = format!(
-                            "SELECT \"notnull\" FROM pragma_table_info('{}') WHERE name = '{}'",
-                            t.table.replace('\'', "''"),
-                            t.name.replace('\'', "''")
-                        );
-                        let row: Option<(i64,)> = sqlx::query_as(AssertSqlSafe(pragma))
-                            .fetch_optional(&mut *c)
-                            .await
-                            .map_err(map)?;
-                        row.map(|r| r.0 != 0)
-                    }
-                    _ => None,
-                };
-                columns.push(Column {
-                    name: column.name().to_string(),
-                    type_name: column.type_info().name().to_string(),
-                    not_null,
-                });
-            }
-            Ok(Shape { columns })
-        }
+        Driver::Postgres(c) => describe_postgres(c, query).await,
+        Driver::Sqlite(c) => describe_sqlite(c, sql).await,
         Driver::Mysql(c) => {
             let statement = c.prepare(sql.into_sql_str()).await.map_err(map)?;
             let columns = statement
@@ -140,6 +79,79 @@ pub async fn describe(conn: &mut Conn, query: &Query) -> Result<Shape, DbError> 
             Ok(Shape { columns })
         }
     }
+}
+
+/// PostgreSQL: each column's nullability read from pg_attribute where it comes from a table.
+async fn describe_postgres(c: &mut sqlx::PgConnection, query: &Query) -> Result<Shape, DbError> {
+    let map = |e: sqlx::Error| DbError::from_sqlx(&e);
+    // The parameter types the source gives, up to the first runner cannot name (a custom
+    // type): PostgreSQL infers the rest, as it would for the release.
+    let types: Vec<sqlx::postgres::PgTypeInfo> = query
+        .params
+        .iter()
+        .map_while(|p| pg_type(p).map(sqlx::postgres::PgTypeInfo::with_name))
+        .collect();
+    let sql = AssertSqlSafe(query.sql.clone());
+    let statement = c
+        .prepare_with(sql.into_sql_str(), &types)
+        .await
+        .map_err(map)?;
+    let mut columns = Vec::new();
+    for column in statement.columns() {
+        let not_null = match (column.relation_id(), column.relation_attribute_no()) {
+            (Some(table), Some(attnum)) => {
+                let row: Option<(bool,)> = sqlx::query_as(
+                    "SELECT attnotnull FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum = $2",
+                )
+                .bind(table)
+                .bind(attnum)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(map)?;
+                row.map(|r| r.0)
+            }
+            _ => None,
+        };
+        columns.push(Column {
+            name: column.name().to_string(),
+            type_name: column.type_info().name().to_string(),
+            not_null,
+        });
+    }
+    Ok(Shape { columns })
+}
+
+/// SQLite: each column's nullability read from its table's pragma_table_info.
+async fn describe_sqlite(
+    c: &mut sqlx::SqliteConnection,
+    sql: AssertSqlSafe<String>,
+) -> Result<Shape, DbError> {
+    let map = |e: sqlx::Error| DbError::from_sqlx(&e);
+    let statement = c.prepare(sql.into_sql_str()).await.map_err(map)?;
+    let mut columns = Vec::new();
+    for column in statement.columns() {
+        let not_null = match column.origin() {
+            sqlx::ColumnOrigin::Table(t) => {
+                let pragma = format!(
+                    "SELECT \"notnull\" FROM pragma_table_info('{}') WHERE name = '{}'",
+                    t.table.replace('\'', "''"),
+                    t.name.replace('\'', "''")
+                );
+                let row: Option<(i64,)> = sqlx::query_as(AssertSqlSafe(pragma))
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(map)?;
+                row.map(|r| r.0 != 0)
+            }
+            _ => None,
+        };
+        columns.push(Column {
+            name: column.name().to_string(),
+            type_name: column.type_info().name().to_string(),
+            not_null,
+        });
+    }
+    Ok(Shape { columns })
 }
 
 /// What changed for the release that prepared the query against `before`: an error for a

@@ -217,17 +217,7 @@ fn router(
     key: &str,
     root: &Path,
 ) -> Result<Router, ConfigError> {
-    let (kind, _) = reader.text(&r.kind, &format!("{key}.kind"))?;
-    let kind = match kind.as_str() {
-        "haproxy" => RouterKind::Haproxy,
-        "nginx" => RouterKind::Nginx,
-        _ => {
-            return Err(reader.error_at(
-                r.kind.span().start,
-                format!("{key}.kind: `{kind}` is not a router runner drives; use \"haproxy\" or \"nginx\""),
-            ));
-        }
-    };
+    let kind = router_kind(reader, r, key)?;
     // Where each setting was given, and which ones each kind needs and takes.
     let given: [(&str, Option<usize>); 7] = [
         ("socket", r.socket.as_ref().map(|t| t.span().start)),
@@ -251,14 +241,7 @@ fn router(
             &["file", "upstream", "test", "reload", "pid"],
         ),
     };
-    let example = match kind {
-        RouterKind::Haproxy => {
-            "router = { kind = \"haproxy\", socket = \"/run/haproxy/admin.sock\", backend = \"app\" }"
-        }
-        RouterKind::Nginx => {
-            "router = { kind = \"nginx\", file = \"/etc/nginx/conf.d/app-upstream.conf\", upstream = \"app\" }"
-        }
-    };
+    let example = router_example(kind);
     if let Some((k, Some(at))) = given
         .iter()
         .find(|(k, at)| at.is_some() && !takes.contains(k))
@@ -284,21 +267,9 @@ fn router(
         };
         values.push(reader.text(v, &format!("{key}.{k}"))?.0);
     }
-    let argv = |v: &Option<Spanned<Vec<Text>>>, k: &str, default: &[&str]| match v {
-        Some(v) => reader.argv(v, &format!("{key}.{k}")),
-        None => Ok(default.iter().map(|s| s.to_string()).collect()),
-    };
     let nginx = match kind {
         RouterKind::Haproxy => None,
-        RouterKind::Nginx => Some(NginxControl {
-            test: argv(&r.test, "test", &["nginx", "-t"])?,
-            reload: argv(&r.reload, "reload", &["nginx", "-s", "reload"])?,
-            pid: match &r.pid {
-                Some(p) => root.join(reader.text(p, &format!("{key}.pid"))?.0),
-                None => PathBuf::from("/run/nginx.pid"),
-            },
-            dir: root.to_path_buf(),
-        }),
+        RouterKind::Nginx => Some(nginx_control(reader, r, key, root)?),
     };
     let start = r
         .start
@@ -311,6 +282,55 @@ fn router(
         backend: values[1].clone(),
         nginx,
         start,
+    })
+}
+
+fn router_kind(reader: &Reader<'_>, r: &RouterTable, key: &str) -> Result<RouterKind, ConfigError> {
+    let (kind, _) = reader.text(&r.kind, &format!("{key}.kind"))?;
+    match kind.as_str() {
+        "haproxy" => Ok(RouterKind::Haproxy),
+        "nginx" => Ok(RouterKind::Nginx),
+        _ => Err(reader.error_at(
+            r.kind.span().start,
+            format!(
+                "{key}.kind: `{kind}` is not a router runner drives; use \"haproxy\" or \"nginx\""
+            ),
+        )),
+    }
+}
+
+/// A router setting as an error message shows it.
+fn router_example(kind: RouterKind) -> &'static str {
+    match kind {
+        RouterKind::Haproxy => {
+            "router = { kind = \"haproxy\", socket = \"/run/haproxy/admin.sock\", backend = \"app\" }"
+        }
+        RouterKind::Nginx => {
+            "router = { kind = \"nginx\", file = \"/etc/nginx/conf.d/app-upstream.conf\", upstream = \"app\" }"
+        }
+    }
+}
+
+/// How nginx is tested and reloaded (`nginx -t`, `nginx -s reload` and /run/nginx.pid unless
+/// set).
+fn nginx_control(
+    reader: &Reader<'_>,
+    r: &RouterTable,
+    key: &str,
+    root: &Path,
+) -> Result<NginxControl, ConfigError> {
+    let argv = |v: &Option<Spanned<Vec<Text>>>, k: &str, default: &[&str]| match v {
+        Some(v) => reader.argv(v, &format!("{key}.{k}")),
+        None => Ok(default.iter().map(|s| s.to_string()).collect()),
+    };
+    Ok(NginxControl {
+        test: argv(&r.test, "test", &["nginx", "-t"])?,
+        reload: argv(&r.reload, "reload", &["nginx", "-s", "reload"])?,
+        pid: match &r.pid {
+            Some(p) => root.join(reader.text(p, &format!("{key}.pid"))?.0),
+            None => PathBuf::from("/run/nginx.pid"),
+        },
+        dir: root.to_path_buf(),
     })
 }
 
@@ -479,6 +499,64 @@ fn check_slots(
     Ok(())
 }
 
+/// `steps`: increasing percentages of traffic, ending at 100.
+fn ramp(
+    reader: &Reader<'_>,
+    steps: &Spanned<Vec<Spanned<u32>>>,
+    key: &str,
+) -> Result<Vec<u32>, ConfigError> {
+    let values: Vec<u32> = steps.get_ref().iter().map(|s| *s.get_ref()).collect();
+    let increasing = values.windows(2).all(|w| w[0] < w[1]);
+    let in_range = values.iter().all(|v| (1..=100).contains(v));
+    if values.is_empty() || !increasing || !in_range || values.last() != Some(&100) {
+        return Err(reader.error_at(
+            steps.span().start,
+            format!(
+                "{key}.steps: {values:?} is not a ramp; give increasing percentages of traffic for the new release, ending at 100, e.g. [5, 25, 100]"
+            ),
+        ));
+    }
+    Ok(values)
+}
+
+/// `pause`: a duration, or "manual" (wait for `runner promote`).
+fn pause(reader: &Reader<'_>, p: &Text, key: &str) -> Result<Pause, ConfigError> {
+    let (text, _) = reader.text(p, &format!("{key}.pause"))?;
+    if text == "manual" {
+        return Ok(Pause::Manual);
+    }
+    let d = humantime::parse_duration(&text).map_err(|e| {
+        reader.error_at(
+            p.span().start,
+            format!(
+                "{key}.pause: `{text}` is not a duration ({e}); write e.g. \"30s\", or \"manual\" to wait for `runner promote`"
+            ),
+        )
+    })?;
+    Ok(Pause::For(d))
+}
+
+/// `batch`: a number of servers, or a percentage of them.
+fn batch(reader: &Reader<'_>, b: &Spanned<BatchValue>, key: &str) -> Result<Batch, ConfigError> {
+    let bad = |why: String| reader.error_at(b.span().start, format!("{key}.batch: {why}"));
+    Ok(match b.get_ref() {
+        BatchValue::Servers(0) => return Err(bad("must be at least 1".into())),
+        BatchValue::Servers(n) => Batch::Servers(*n),
+        BatchValue::Percent(text) => {
+            let p = text
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .filter(|p| (1..=100).contains(p))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "`{text}` is neither a number of servers nor a percentage; write e.g. 1 or \"25%\""
+                    ))
+                })?;
+            Batch::Percent(p)
+        }
+    })
+}
+
 fn options(
     reader: &Reader<'_>,
     r: &RolloutTable,
@@ -504,54 +582,15 @@ fn options(
     use StrategyKind::{BlueGreen, Canary, Rolling};
     if let Some(steps) = &r.steps {
         only(steps.span().start, "steps", &[Canary])?;
-        let values: Vec<u32> = steps.get_ref().iter().map(|s| *s.get_ref()).collect();
-        let increasing = values.windows(2).all(|w| w[0] < w[1]);
-        let in_range = values.iter().all(|v| (1..=100).contains(v));
-        if values.is_empty() || !increasing || !in_range || values.last() != Some(&100) {
-            return Err(reader.error_at(
-                steps.span().start,
-                format!(
-                    "{key}.steps: {values:?} is not a ramp; give increasing percentages of traffic for the new release, ending at 100, e.g. [5, 25, 100]"
-                ),
-            ));
-        }
-        out.steps = values;
+        out.steps = ramp(reader, steps, key)?;
     }
     if let Some(p) = &r.pause {
         only(p.span().start, "pause", &[Canary])?;
-        let (text, _) = reader.text(p, &format!("{key}.pause"))?;
-        out.pause = if text == "manual" {
-            Pause::Manual
-        } else {
-            Pause::For(humantime::parse_duration(&text).map_err(|e| {
-                reader.error_at(
-                    p.span().start,
-                    format!(
-                        "{key}.pause: `{text}` is not a duration ({e}); write e.g. \"30s\", or \"manual\" to wait for `runner promote`"
-                    ),
-                )
-            })?)
-        };
+        out.pause = pause(reader, p, key)?;
     }
     if let Some(b) = &r.batch {
         only(b.span().start, "batch", &[Rolling])?;
-        let bad = |why: String| reader.error_at(b.span().start, format!("{key}.batch: {why}"));
-        out.batch = match b.get_ref() {
-            BatchValue::Servers(0) => return Err(bad("must be at least 1".into())),
-            BatchValue::Servers(n) => Batch::Servers(*n),
-            BatchValue::Percent(text) => {
-                let p = text
-                    .strip_suffix('%')
-                    .and_then(|n| n.trim().parse::<u32>().ok())
-                    .filter(|p| (1..=100).contains(p))
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "`{text}` is neither a number of servers nor a percentage; write e.g. 1 or \"25%\""
-                        ))
-                    })?;
-                Batch::Percent(p)
-            }
-        };
+        out.batch = batch(reader, b, key)?;
     }
     if let Some(d) = &r.drain_timeout {
         only(

@@ -101,6 +101,53 @@ pub async fn with_lock<T, W: LockWatcher + ?Sized>(
     result
 }
 
+/// What `acquire` tries: the file beside the database, or the session lock's SQL.
+enum Target {
+    File(File),
+    Session {
+        try_sql: String,
+        release_sql: String,
+    },
+}
+
+impl Target {
+    fn of(conn: &Conn, url: &DatabaseUrl) -> Result<Target> {
+        Ok(match conn.backend().lock() {
+            LockMethod::File => Target::File(open_lock_file(url)?.0),
+            LockMethod::Session {
+                try_sql,
+                release_sql,
+                ..
+            } => Target::Session {
+                try_sql,
+                release_sql,
+            },
+        })
+    }
+
+    /// One try: whether the lock is now ours.
+    async fn try_take(&self, conn: &mut Conn) -> Result<bool> {
+        let try_sql = match self {
+            Target::File(file) => return Ok(file.try_lock().is_ok()),
+            Target::Session { try_sql, .. } => try_sql,
+        };
+        let answer = conn
+            .fetch_one_text(try_sql, Vec::new())
+            .await
+            .map_err(|e| db_error("take the migration lock", e))?;
+        if answer.as_deref() == Some("error") {
+            // MySQL's GET_LOCK answers NULL on an error: never read as "not taken".
+            return Err(db_error(
+                "take the migration lock",
+                DbError::other(
+                    "the server answered NULL to GET_LOCK (an error: out of memory, or the session killed)",
+                ),
+            ));
+        }
+        Ok(answer.is_some_and(|t| matches!(t.as_str(), "true" | "t" | "1")))
+    }
+}
+
 /// Takes the lock, polling until `wait` runs out. `waiting` is told how long it has waited,
 /// after each failed try.
 pub async fn acquire(
@@ -112,49 +159,9 @@ pub async fn acquire(
 ) -> Result<Lock> {
     let started = Instant::now();
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
-    // What to try: the file beside the database, or the session lock's SQL.
-    enum Target {
-        File(File),
-        Session {
-            try_sql: String,
-            release_sql: String,
-        },
-    }
-    let target = match conn.backend().lock() {
-        LockMethod::File => {
-            let (file, _) = open_lock_file(url)?;
-            Target::File(file)
-        }
-        LockMethod::Session {
-            try_sql,
-            release_sql,
-            ..
-        } => Target::Session {
-            try_sql,
-            release_sql,
-        },
-    };
+    let target = Target::of(conn, url)?;
     loop {
-        let taken = match &target {
-            Target::File(file) => file.try_lock().is_ok(),
-            Target::Session { try_sql, .. } => {
-                let answer = conn
-                    .fetch_one_text(try_sql, Vec::new())
-                    .await
-                    .map_err(|e| db_error("take the migration lock", e))?;
-                if answer.as_deref() == Some("error") {
-                    // MySQL's GET_LOCK answers NULL on an error: never read as "not taken".
-                    return Err(db_error(
-                        "take the migration lock",
-                        DbError::other(
-                            "the server answered NULL to GET_LOCK (an error: out of memory, or the session killed)",
-                        ),
-                    ));
-                }
-                answer.is_some_and(|t| matches!(t.as_str(), "true" | "t" | "1"))
-            }
-        };
-        if taken {
+        if target.try_take(conn).await? {
             return Ok(match target {
                 Target::File(mut file) => {
                     write_holder(&mut file, command);

@@ -182,79 +182,10 @@ impl Backend for Postgres {
     }
 
     fn snapshot_queries(&self) -> Vec<SnapshotQuery> {
-        [
-            format!("SELECT 'table ' || n.nspname || '.' || c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS}"),
-            format!("SELECT 'column ' || n.nspname || '.' || c.relname || '.' || a.attname,
-                        format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE ' null' END
-                        || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
-                        || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text ELSE '' END
-                        || CASE WHEN a.attgenerated <> '' THEN ' generated ' || a.attgenerated::text ELSE '' END
-                     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-                     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND {USER_SCHEMAS}"),
-            format!("SELECT 'index ' || n.nspname || '.' || c.relname,
-                        pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END
-                     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE {USER_SCHEMAS}"),
-            format!("SELECT 'constraint ' || n.nspname || '.' || coalesce(t.relname, y.typname, '') || '.' || con.conname,
-                        con.contype::text || ' ' || pg_get_constraintdef(con.oid) || CASE WHEN con.convalidated THEN '' ELSE ' (NOT VALID)' END
-                     FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
-                     LEFT JOIN pg_class t ON t.oid = con.conrelid LEFT JOIN pg_type y ON y.oid = con.contypid
-                     WHERE {USER_SCHEMAS}"),
-            format!("SELECT CASE c.relkind WHEN 'v' THEN 'view ' ELSE 'materialized view ' END || n.nspname || '.' || c.relname,
-                        pg_get_viewdef(c.oid)
-                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMAS}"),
-            format!("SELECT 'sequence ' || n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL)
-                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid
-                     WHERE {USER_SCHEMAS}"),
-            format!("SELECT 'enum ' || n.nspname || '.' || t.typname, string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder)
-                     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
-                     WHERE {USER_SCHEMAS} GROUP BY n.nspname, t.typname"),
-            format!("SELECT 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-                        pg_get_function_result(p.oid)
-                     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                     LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
-                     WHERE {USER_SCHEMAS} AND d.objid IS NULL"),
-            // The order of a table's columns: `SELECT *`, positional INSERT and COPY see it.
-            format!("SELECT '{COLUMN_ORDER}' || n.nspname || '.' || c.relname, string_agg(a.attname, ', ' ORDER BY a.attnum)
-                     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND {USER_SCHEMAS}
-                     GROUP BY n.nspname, c.relname"),
-            format!("SELECT 'sequence settings ' || n.nspname || '.' || c.relname,
-                        'start ' || s.seqstart || ' increment ' || s.seqincrement || ' min ' || s.seqmin || ' max ' || s.seqmax
-                        || ' cache ' || s.seqcache || CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END
-                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid
-                     WHERE {USER_SCHEMAS}"),
-            format!("SELECT 'policy ' || schemaname || '.' || tablename || '.' || policyname,
-                        permissive || ' ' || cmd || ' to ' || array_to_string(roles, ',') || coalesce(' using ' || qual, '')
-                        || coalesce(' with check ' || with_check, '')
-                     FROM pg_policies n WHERE {}", USER_SCHEMAS.replace("n.nspname", "n.schemaname")),
-            format!("SELECT 'row security ' || n.nspname || '.' || c.relname,
-                        CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END || CASE WHEN c.relforcerowsecurity THEN ', forced' ELSE '' END
-                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE c.relkind IN ('r', 'p') AND (c.relrowsecurity OR c.relforcerowsecurity) AND {USER_SCHEMAS}"),
-            format!("SELECT 'comment on ' || CASE WHEN d.objsubid > 0 THEN 'column ' ELSE 'relation ' END || n.nspname || '.' || c.relname
-                        || coalesce('.' || a.attname, ''), d.description
-                     FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid
-                     JOIN pg_namespace n ON n.oid = c.relnamespace
-                     LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
-                     WHERE {USER_SCHEMAS}"),
-            format!("SELECT 'comment on function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', d.description
-                     FROM pg_description d JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid
-                     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_SCHEMAS}"),
-            format!("SELECT 'grants on ' || n.nspname || '.' || c.relname, array_to_string(ARRAY(SELECT x::text FROM unnest(c.relacl) x ORDER BY 1), ', ')
-                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND {USER_SCHEMAS}"),
-            format!("SELECT 'grants on function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-                        array_to_string(ARRAY(SELECT x::text FROM unnest(p.proacl) x ORDER BY 1), ', ')
-                     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proacl IS NOT NULL AND {USER_SCHEMAS}"),
-            format!("SELECT 'trigger ' || n.nspname || '.' || c.relname || '.' || tg.tgname, pg_get_triggerdef(tg.oid)
-                     FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE NOT tg.tgisinternal AND {USER_SCHEMAS}"),
-            "SELECT 'schema ' || n.nspname, '' FROM pg_namespace n WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'public') AND n.nspname NOT LIKE 'pg_%'".to_string(),
-        ]
-        .into_iter()
-        .map(SnapshotQuery::canonical)
+        object_queries()
+            .into_iter()
+            .chain(setting_queries())
+            .map(SnapshotQuery::canonical)
         .chain(std::iter::once(SnapshotQuery {
             // Whole definitions, bodies included, compared with whitespace and comments
             // normalized: `RETURN 1` and `RETURN 3` differ.
@@ -354,4 +285,87 @@ pub fn quote_ident(name: &str) -> String {
     } else {
         format!("\"{}\"", name.replace('"', "\"\""))
     }
+}
+
+/// The snapshot's canonical rows of schema objects: tables, columns, indexes, constraints,
+/// views, sequences, enums, functions, and each table's column order.
+fn object_queries() -> Vec<String> {
+    vec![
+        format!("SELECT 'table ' || n.nspname || '.' || c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS}"),
+        format!("SELECT 'column ' || n.nspname || '.' || c.relname || '.' || a.attname,
+                    format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE ' null' END
+                    || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+                    || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text ELSE '' END
+                    || CASE WHEN a.attgenerated <> '' THEN ' generated ' || a.attgenerated::text ELSE '' END
+                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm') AND {USER_SCHEMAS}"),
+        format!("SELECT 'index ' || n.nspname || '.' || c.relname,
+                    pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END
+                 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE {USER_SCHEMAS}"),
+        format!("SELECT 'constraint ' || n.nspname || '.' || coalesce(t.relname, y.typname, '') || '.' || con.conname,
+                    con.contype::text || ' ' || pg_get_constraintdef(con.oid) || CASE WHEN con.convalidated THEN '' ELSE ' (NOT VALID)' END
+                 FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
+                 LEFT JOIN pg_class t ON t.oid = con.conrelid LEFT JOIN pg_type y ON y.oid = con.contypid
+                 WHERE {USER_SCHEMAS}"),
+        format!("SELECT CASE c.relkind WHEN 'v' THEN 'view ' ELSE 'materialized view ' END || n.nspname || '.' || c.relname,
+                    pg_get_viewdef(c.oid)
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMAS}"),
+        format!("SELECT 'sequence ' || n.nspname || '.' || c.relname, format_type(s.seqtypid, NULL)
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid
+                 WHERE {USER_SCHEMAS}"),
+        format!("SELECT 'enum ' || n.nspname || '.' || t.typname, string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder)
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
+                 WHERE {USER_SCHEMAS} GROUP BY n.nspname, t.typname"),
+        format!("SELECT 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+                    pg_get_function_result(p.oid)
+                 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                 LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+                 WHERE {USER_SCHEMAS} AND d.objid IS NULL"),
+        // The order of a table's columns: `SELECT *`, positional INSERT and COPY see it.
+        format!("SELECT '{COLUMN_ORDER}' || n.nspname || '.' || c.relname, string_agg(a.attname, ', ' ORDER BY a.attnum)
+                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND {USER_SCHEMAS}
+                 GROUP BY n.nspname, c.relname"),
+    ]
+}
+
+/// The snapshot's canonical rows of what sits on the objects: sequence settings, row
+/// security, comments, grants, triggers, schemas.
+fn setting_queries() -> Vec<String> {
+    vec![
+        format!("SELECT 'sequence settings ' || n.nspname || '.' || c.relname,
+                    'start ' || s.seqstart || ' increment ' || s.seqincrement || ' min ' || s.seqmin || ' max ' || s.seqmax
+                    || ' cache ' || s.seqcache || CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid
+                 WHERE {USER_SCHEMAS}"),
+        format!("SELECT 'policy ' || schemaname || '.' || tablename || '.' || policyname,
+                    permissive || ' ' || cmd || ' to ' || array_to_string(roles, ',') || coalesce(' using ' || qual, '')
+                    || coalesce(' with check ' || with_check, '')
+                 FROM pg_policies n WHERE {}", USER_SCHEMAS.replace("n.nspname", "n.schemaname")),
+        format!("SELECT 'row security ' || n.nspname || '.' || c.relname,
+                    CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END || CASE WHEN c.relforcerowsecurity THEN ', forced' ELSE '' END
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relkind IN ('r', 'p') AND (c.relrowsecurity OR c.relforcerowsecurity) AND {USER_SCHEMAS}"),
+        format!("SELECT 'comment on ' || CASE WHEN d.objsubid > 0 THEN 'column ' ELSE 'relation ' END || n.nspname || '.' || c.relname
+                    || coalesce('.' || a.attname, ''), d.description
+                 FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
+                 WHERE {USER_SCHEMAS}"),
+        format!("SELECT 'comment on function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', d.description
+                 FROM pg_description d JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid
+                 JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_SCHEMAS}"),
+        format!("SELECT 'grants on ' || n.nspname || '.' || c.relname, array_to_string(ARRAY(SELECT x::text FROM unnest(c.relacl) x ORDER BY 1), ', ')
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND {USER_SCHEMAS}"),
+        format!("SELECT 'grants on function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+                    array_to_string(ARRAY(SELECT x::text FROM unnest(p.proacl) x ORDER BY 1), ', ')
+                 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proacl IS NOT NULL AND {USER_SCHEMAS}"),
+        format!("SELECT 'trigger ' || n.nspname || '.' || c.relname || '.' || tg.tgname, pg_get_triggerdef(tg.oid)
+                 FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE NOT tg.tgisinternal AND {USER_SCHEMAS}"),
+        "SELECT 'schema ' || n.nspname, '' FROM pg_namespace n WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'public') AND n.nspname NOT LIKE 'pg_%'".to_string(),
+    ]
 }

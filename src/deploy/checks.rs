@@ -14,13 +14,11 @@ use crate::engine::journal::Kind;
 pub async fn hook(
     run: &mut Run<'_>,
     conn: &mut Conn,
-    argv: &[String],
-    phase: Phase,
-    version: &str,
-    previous: &str,
+    (argv, phase): (&[String], Phase),
+    (version, previous): (&str, &str),
 ) -> Step {
     let t = enter(run, conn, phase).await?;
-    let result = run.hook(argv, phase, version, previous, None, 2);
+    let result = run.hook((argv, phase), (version, previous), None, 2);
     if !result.success {
         run.phase(phase, Status::Failed, t, result.status.clone());
         let why = format!("the {} hook failed ({})", phase.name(), result.status);
@@ -171,15 +169,13 @@ pub async fn health_after_rollback(run: &mut Run<'_>, conn: &mut Conn, to: &str)
 pub async fn server_hook(
     run: &mut Run<'_>,
     conn: &mut Conn,
-    argv: &[String],
-    phase: Phase,
+    (argv, phase): (&[String], Phase),
     server: &crate::config::Server,
-    version: &str,
-    previous: &str,
+    (version, previous): (&str, &str),
 ) -> Step {
     let t = enter(run, conn, phase).await?;
     let target = super::fleet::hook_server(server);
-    let result = run.hook(argv, phase, version, previous, Some(&target), 2);
+    let result = run.hook((argv, phase), (version, previous), Some(&target), 2);
     if !result.success {
         run.phase(
             phase,

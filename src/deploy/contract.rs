@@ -50,16 +50,14 @@ pub fn waiting(entries: &[Entry], serving: &super::record::Serving) -> Vec<i64> 
 pub async fn migrate(
     run: &mut Run<'_>,
     conn: &mut Conn,
-    catalog: &Catalog,
+    (catalog, previous): (&Catalog, Option<&Previous>),
     contract: Contract,
-    target: Option<Version>,
-    previous: Option<&Previous>,
     phase: Phase,
 ) -> Result<Applied> {
     let t = run.enter(conn, phase).await?;
     let options = MigrateOptions {
         request: Request {
-            target,
+            target: None,
             contract,
             ..Request::default()
         },
@@ -70,16 +68,13 @@ pub async fn migrate(
         approved_by: run.entry.approved_by.clone(),
     };
     let mut reporter = run.out.migrations();
-    let result = engine::migrate_locked(
-        conn,
-        run.env,
+    let target = engine::Target {
+        env: run.env,
         catalog,
-        &options,
         previous,
-        &run.config.history_prefix,
-        reporter.as_mut(),
-    )
-    .await;
+        prefix: &run.config.history_prefix,
+    };
+    let result = engine::migrate_locked(conn, target, &options, reporter.as_mut()).await;
     match &result {
         Ok(applied) => {
             run.entry

@@ -329,10 +329,8 @@ impl Routed {
                 .and_then(|m| m.release.clone())
                 .unwrap_or_default();
             let hook = run.hook(
-                &argv,
-                Phase::Stop,
-                &release,
-                "",
+                (&argv, Phase::Stop),
+                (&release, ""),
                 Some(&hook_server(&server)),
                 2,
             );

@@ -72,8 +72,7 @@ pub async fn observe(
     conn: &mut Conn,
     groups: Vec<Group>,
     servers: &[crate::config::Server],
-    span: Duration,
-    label: &str,
+    (span, label): (Duration, &str),
 ) -> Result<Observed, Failure> {
     let metrics: Option<Metrics> = run.env.metrics.clone();
     let health = run.env.health.clone();
@@ -103,16 +102,7 @@ pub async fn observe(
             && last_peek.elapsed() >= Duration::from_secs(1)
         {
             last_peek = Instant::now();
-            if let Some(evaluation) = w.peek() {
-                let why = format!(
-                    "the analysis failed during {label}, before the window's end: {}",
-                    evaluation.failures().join("; ")
-                );
-                run.entry.analysis.push(evaluation);
-                run.event(conn, "metric_breach", &why).await;
-                run.notify("metric_breach", &why);
-                return Err(Failure::new(why));
-            }
+            peek(run, conn, w, label).await?;
         }
         // An evaluation at the end of each window, and at the end of the span.
         if let (Some(m), Some(w)) = (&metrics, &window)
@@ -132,9 +122,7 @@ pub async fn observe(
                     ),
                     _ => format!("the metrics could not be read during {label}: {summary}"),
                 };
-                run.event(conn, "metric_breach", &why).await;
-                run.notify("metric_breach", &why);
-                return Err(Failure::new(why));
+                return Err(breach(run, conn, why).await);
             }
             if !done {
                 window = Some(Window::open(run.env, m, groups.clone()));
@@ -157,6 +145,26 @@ pub async fn observe(
         "no health check configured".to_string()
     };
     Ok(observed(&health_note, metrics.as_ref(), &analysis))
+}
+
+/// A look into the open window: decisive evidence fails it before its end.
+async fn peek(run: &mut Run<'_>, conn: &mut Conn, w: &Window, label: &str) -> Result<(), Failure> {
+    let Some(evaluation) = w.peek() else {
+        return Ok(());
+    };
+    let why = format!(
+        "the analysis failed during {label}, before the window's end: {}",
+        evaluation.failures().join("; ")
+    );
+    run.entry.analysis.push(evaluation);
+    Err(breach(run, conn, why).await)
+}
+
+/// A breach of the metrics: recorded as an event, the on-call told, the step failed.
+async fn breach(run: &mut Run<'_>, conn: &mut Conn, why: String) -> Failure {
+    run.event(conn, "metric_breach", &why).await;
+    run.notify("metric_breach", &why);
+    Failure::new(why)
 }
 
 /// One health check of each server; a server failing `unhealthy_after` checks in a row fails
@@ -229,7 +237,7 @@ pub async fn watch(
 ) -> Result<(), Failure> {
     let t = enter(run, conn, Phase::Watch).await?;
     let label = format!("the {} watch", humantime::format_duration(span));
-    match observe(run, conn, groups, servers, span, &label).await {
+    match observe(run, conn, groups, servers, (span, &label)).await {
         Ok(Observed::Passed(detail)) => {
             run.phase(Phase::Watch, Status::Ok, t, detail);
             Ok(())

@@ -89,25 +89,7 @@ pub fn deploy(
     for (i, name) in environments.iter().enumerate() {
         let env = config.environment(name)?;
         if i > 0 && options.with_migrations {
-            let migrated = config.environment(&environments[i - 1])?;
-            let problems =
-                crate::runtime::block_on(crate::compat::release::gate(config, migrated, env));
-            let problems = match problems {
-                Ok(p) => p,
-                Err(e) => vec![e.to_string()],
-            };
-            if !problems.is_empty() {
-                let refused = Error::Refused {
-                    environment: name.clone(),
-                    problems,
-                };
-                return Err(partly_changed(
-                    refused,
-                    &environments[..i],
-                    &environments[i..],
-                    &options.version,
-                ));
-            }
+            serving_release_gate(config, environments, i, &options.version)?;
         }
         let outcome = crate::runtime::block_on(deploy_env(config, catalog, env, options, out));
         let outcome = match outcome {
@@ -123,18 +105,7 @@ pub fn deploy(
             Err(e) => return Err(e),
         };
         if !queries.is_empty() {
-            let recorded = crate::runtime::block_on(crate::compat::release::record(
-                config,
-                env,
-                &options.version,
-                &queries,
-            ));
-            if let Err(e) = recorded {
-                out.note(&format!(
-                    "the queries of {} were not recorded in {name} (the next deploy cannot check them there): {e}",
-                    options.version
-                ));
-            }
+            record_queries(config, env, &options.version, &queries, out);
         }
         if outcome == Outcome::Paused {
             if i + 1 < environments.len() {
@@ -149,6 +120,54 @@ pub fn deploy(
         }
     }
     Ok(Outcome::Deployed)
+}
+
+/// Before environment `i` of a pipeline: the queries of the release serving there, prepared on
+/// the schema environment `i - 1` was migrated to. A break is refused there (saying which
+/// environments this run already changed).
+fn serving_release_gate(
+    config: &Config,
+    environments: &[String],
+    i: usize,
+    version: &str,
+) -> Result<()> {
+    let migrated = config.environment(&environments[i - 1])?;
+    let env = config.environment(&environments[i])?;
+    let problems = crate::runtime::block_on(crate::compat::release::gate(config, migrated, env))
+        .unwrap_or_else(|e| vec![e.to_string()]);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let refused = Error::Refused {
+        environment: env.name.clone(),
+        problems,
+    };
+    Err(partly_changed(
+        refused,
+        &environments[..i],
+        &environments[i..],
+        version,
+    ))
+}
+
+/// Records the release's queries with the environment it reached, so the next deploy can
+/// prepare them there (best effort: a failure is a note).
+fn record_queries(
+    config: &Config,
+    env: &crate::config::Environment,
+    version: &str,
+    queries: &[crate::compat::Query],
+    out: &mut dyn Reporter,
+) {
+    let recorded = crate::runtime::block_on(crate::compat::release::record(
+        config, env, version, queries,
+    ));
+    if let Err(e) = recorded {
+        out.note(&format!(
+            "the queries of {version} were not recorded in {} (the next deploy cannot check them there): {e}",
+            env.name
+        ));
+    }
 }
 
 /// A later environment failed after earlier ones were deployed: the error says which changed,
@@ -213,16 +232,16 @@ async fn deploy_env(
     result
 }
 
-/// Gate, approval and lock: nothing is recorded or touched before the lock is held.
-async fn gate_then_lock(
+/// The gate: `runner check` on the migrations this deploy would apply, and a refusal when
+/// migrations are pending that it does not apply (unless `--allow-pending`). Returns whether
+/// any are pending, and the phase's detail.
+async fn gate_phase(
     run: &mut Run<'_>,
     conn: &mut Conn,
     catalog: &Catalog,
     options: &DeployOptions,
-    previous_history: Option<Previous>,
-) -> Result<Outcome> {
+) -> Result<(bool, String)> {
     let env = run.env;
-    // 1. gate: runner check on the migrations this deploy would apply.
     let t = Instant::now();
     let gate = engine::gate::gate(
         Some(&mut *conn),
@@ -274,6 +293,20 @@ async fn gate_then_lock(
         }
     };
     run.phase(Phase::Gate, Status::Ok, t, detail.clone());
+    Ok((!pending.is_empty(), detail))
+}
+
+/// Gate, approval and lock: nothing is recorded or touched before the lock is held.
+async fn gate_then_lock(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    catalog: &Catalog,
+    options: &DeployOptions,
+    previous_history: Option<Previous>,
+) -> Result<Outcome> {
+    let env = run.env;
+    // 1. gate: runner check on the migrations this deploy would apply.
+    let (any_pending, detail) = gate_phase(run, conn, catalog, options).await?;
 
     // 2. approval.
     let t = Instant::now();
@@ -292,7 +325,7 @@ async fn gate_then_lock(
         "runner deploy --env {} --version {}",
         env.name, options.version
     );
-    let allow_pending = (!options.with_migrations && !pending.is_empty()).then_some(detail);
+    let allow_pending = (!options.with_migrations && any_pending).then_some(detail);
     lock::with_lock(
         conn,
         env,
@@ -372,10 +405,8 @@ async fn deploy_with_lock_held(
         run,
         conn,
         &mut strategy,
-        catalog,
-        options,
-        previous_history,
-        &from,
+        (catalog, previous_history),
+        (options, &from),
     )
     .await
 }
@@ -471,10 +502,8 @@ async fn expand(
     let applied = contract::migrate(
         run,
         conn,
-        catalog,
+        (catalog, previous_history),
         policy,
-        None,
-        previous_history,
         Phase::Migrations,
     )
     .await;
@@ -499,10 +528,8 @@ async fn roll_out(
     run: &mut Run<'_>,
     conn: &mut Conn,
     strategy: &mut AnyStrategy,
-    catalog: &Catalog,
-    options: &DeployOptions,
-    previous_history: Option<&Previous>,
-    from: &str,
+    (catalog, previous_history): (&Catalog, Option<&Previous>),
+    (options, from): (&DeployOptions, &str),
 ) -> Result<Outcome> {
     let to = options.version.clone();
     let mut step = strategy.release(run, conn, &to, from).await;

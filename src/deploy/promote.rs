@@ -47,7 +47,7 @@ pub fn promote(
         async |run, conn, entries, serving| match &serving.paused {
             Some(p) => {
                 let (id, percent) = (p.deploy_id.clone(), p.percent);
-                continue_canary(run, conn, catalog, entries, &id, percent, options).await
+                continue_canary(run, conn, catalog, entries, (&id, percent), options).await
             }
             None => {
                 run.entry.approved_by = options.approved_by.clone();
@@ -208,8 +208,7 @@ async fn continue_canary(
     conn: &mut Conn,
     catalog: &Catalog,
     entries: &[Entry],
-    id: &str,
-    percent: u32,
+    (id, percent): (&str, u32),
     options: &PromoteOptions,
 ) -> Result<Outcome> {
     let full = options.full;
@@ -271,6 +270,44 @@ async fn continue_canary(
     }
 }
 
+/// The servers still running an earlier release, kept warm but taking no traffic.
+fn kept_warm(routed: &Routed, release: &str) -> Vec<String> {
+    routed
+        .fleet
+        .servers
+        .iter()
+        .filter(|(_, m)| {
+            !m.want.takes_traffic()
+                && m.release.is_some()
+                && !m.stopped
+                && m.release.as_deref() != Some(release)
+        })
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// Applies the contract migrations that waited for the release to serve alone.
+async fn pay_debt(
+    run: &mut Run<'_>,
+    conn: &mut Conn,
+    catalog: &Catalog,
+    debt: &[i64],
+) -> Result<()> {
+    let env = run.env;
+    let previous =
+        crate::engine::previous_history(run.config, &env.name, &run.config.history_prefix).await?;
+    let policy = contract::expand_policy(debt, true);
+    contract::migrate(
+        run,
+        conn,
+        (catalog, previous.as_ref()),
+        policy,
+        Phase::Contract,
+    )
+    .await
+    .map(drop)
+}
+
 /// A release serving all traffic: the previous release kept warm stopped, the contract debt
 /// paid.
 async fn retire_kept(
@@ -288,18 +325,7 @@ async fn retire_kept(
         )));
     };
     let (mut routed, note) = Routed::reconcile(env, entries, &run.config.root)?;
-    let kept: Vec<String> = routed
-        .fleet
-        .servers
-        .iter()
-        .filter(|(_, m)| {
-            !m.want.takes_traffic()
-                && m.release.is_some()
-                && !m.stopped
-                && m.release.as_deref() != Some(&release)
-        })
-        .map(|(n, _)| n.clone())
-        .collect();
+    let kept = kept_warm(&routed, &release);
     let debt = contract::debt(entries, &release);
     if kept.is_empty() && debt.is_empty() {
         if let Some(note) = &note {
@@ -335,24 +361,10 @@ async fn retire_kept(
         let error = Error::Usage(format!("stopping the previous release failed: {}", f.why));
         return run.fail(conn, RunResult::Failed, error).await;
     }
-    if !debt.is_empty() {
-        let previous =
-            crate::engine::previous_history(run.config, &env.name, &run.config.history_prefix)
-                .await?;
-        let policy = contract::expand_policy(&debt, true);
-        if let Err(e) = contract::migrate(
-            run,
-            conn,
-            catalog,
-            policy,
-            None,
-            previous.as_ref(),
-            Phase::Contract,
-        )
-        .await
-        {
-            return run.fail(conn, RunResult::Failed, e).await;
-        }
+    if !debt.is_empty()
+        && let Err(e) = pay_debt(run, conn, catalog, &debt).await
+    {
+        return run.fail(conn, RunResult::Failed, e).await;
     }
     let t = Instant::now();
     run.phase(

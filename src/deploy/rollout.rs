@@ -93,10 +93,8 @@ pub async fn finish_rollout(
             let applied = contract::migrate(
                 run,
                 conn,
-                catalog,
+                (catalog, previous_history),
                 crate::engine::plan::Contract::Run,
-                None,
-                previous_history,
                 Phase::Contract,
             )
             .await;

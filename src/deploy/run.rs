@@ -237,10 +237,8 @@ impl<'a> Run<'a> {
     /// the journal. `interrupt_at` signals end it early (`usize::MAX`: never).
     pub fn hook(
         &mut self,
-        argv: &[String],
-        phase: Phase,
-        version: &str,
-        previous: &str,
+        (argv, phase): (&[String], Phase),
+        (version, previous): (&str, &str),
         server: Option<&Server<'_>>,
         interrupt_at: usize,
     ) -> HookResult {

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256, Sha384};
 
 use crate::catalog::{Catalog, Layout, Migration};
 use crate::config::Dialect;
-use crate::db::{Conn, DbError, Value};
+use crate::db::{Conn, DbError};
 use crate::engine::history::{History, HistoryRow, Mode, NewRow, RunInfo, State};
 use crate::hints::{self, At};
 
@@ -661,15 +661,21 @@ pub async fn untaken(
     Ok(None)
 }
 
+/// Whether `runner adopt` writes what it found (in one transaction, under these limits).
+#[derive(Clone, Copy)]
+pub enum Write<'a> {
+    DryRun,
+    Record(&'a crate::db::Limits),
+}
+
 /// `runner adopt`: maps every other tool's history in the database onto the files and, unless
-/// `dry_run`, records what it applied in runner's history as adopted, in one transaction.
+/// a dry run, records what it applied in runner's history as adopted, in one transaction.
 pub async fn adopt(
     conn: &mut Conn,
     history: &History,
     run: &RunInfo,
     catalog: &Catalog,
-    limits: &crate::db::Limits,
-    dry_run: bool,
+    write: Write<'_>,
 ) -> crate::error::Result<Outcome> {
     use crate::engine::db;
     let tools = present(conn)
@@ -695,13 +701,48 @@ pub async fn adopt(
     } else {
         Vec::new()
     };
+    let (mut outcome, todo) = take_over(conn, &tools, catalog, &rows, run).await?;
+    let Write::Record(limits) = write else {
+        return Ok(outcome);
+    };
+    if todo.is_empty() {
+        return Ok(outcome);
+    }
+    conn.begin(limits)
+        .await
+        .map_err(|e| db("open the adoption's transaction", e))?;
+    let written = record(conn, history, run, catalog, &todo).await;
+    match written {
+        Ok(()) => conn
+            .commit()
+            .await
+            .map_err(|e| db("commit the adoption", e))?,
+        Err(e) => {
+            conn.rollback().await;
+            return Err(db("record the adopted migrations", e));
+        }
+    }
+    outcome.recorded = true;
+    Ok(outcome)
+}
+
+/// What each tool's history says is applied, against runner's rows: the migrations to record
+/// as adopted (tool, version, where the tool says so), grouped by tool in the outcome; a
+/// refusal for any runner left part-way.
+async fn take_over(
+    conn: &mut Conn,
+    tools: &[Tool],
+    catalog: &Catalog,
+    rows: &[HistoryRow],
+    run: &RunInfo,
+) -> crate::error::Result<(Outcome, Vec<(Tool, i64, String)>)> {
     let mut outcome = Outcome::default();
     let mut refusals = Vec::new();
     let mut todo: Vec<(Tool, i64, String)> = Vec::new();
-    for tool in tools {
+    for &tool in tools {
         let takeover = map(conn, tool, catalog)
             .await
-            .map_err(|e| db(&format!("read {}", tool.table()), e))?;
+            .map_err(|e| crate::engine::db(&format!("read {}", tool.table()), e))?;
         refusals.extend(takeover.refusals);
         outcome.proven += takeover.proven;
         for (version, from) in takeover.applied {
@@ -739,25 +780,7 @@ pub async fn adopt(
             None => outcome.tools.push((*tool, vec![(label, from.clone())])),
         }
     }
-    if dry_run || todo.is_empty() {
-        return Ok(outcome);
-    }
-    conn.begin(limits)
-        .await
-        .map_err(|e| db("open the adoption's transaction", e))?;
-    let written = record(conn, history, run, catalog, &todo).await;
-    match written {
-        Ok(()) => conn
-            .commit()
-            .await
-            .map_err(|e| db("commit the adoption", e))?,
-        Err(e) => {
-            conn.rollback().await;
-            return Err(db("record the adopted migrations", e));
-        }
-    }
-    outcome.recorded = true;
-    Ok(outcome)
+    Ok((outcome, todo))
 }
 
 async fn record(
@@ -796,15 +819,14 @@ async fn record(
         .await
 }
 
-/// Writes the tool's row for a migration runner applied (`applied`) or rolled back, so the
-/// tool sees the state runner left (`[migrations] mirror`).
+/// Writes the tool's row for a migration runner applied (`applied`: in that many ms) or
+/// rolled back (`None`), so the tool sees the state runner left (`[migrations] mirror`).
 pub async fn mirror(
     conn: &mut Conn,
     layout: Layout,
     catalog: &Catalog,
     m: &Migration,
-    applied: bool,
-    duration_ms: i64,
+    applied: Option<i64>,
 ) -> Result<(), DbError> {
     let Some(tool) = Tool::of_layout(layout).filter(|t| t.mirror_table().is_some()) else {
         return Ok(());
@@ -812,15 +834,12 @@ pub async fn mirror(
     let (d, backend) = (conn.dialect(), conn.backend());
     let table = tool.table();
     conn.execute(&mirror_table_sql(tool, d)).await?;
+    let delete = format!("DELETE FROM {table} WHERE version = $1");
     match (tool, applied) {
-        (Tool::Sqlx, true) => {
+        (Tool::Sqlx, Some(duration_ms)) => {
             let checksum = Sha384::digest(m.forward.sql.as_bytes());
             let literal = backend.bytes_literal(&checksum);
-            conn.exec(
-                format!("DELETE FROM {table} WHERE version = $1"),
-                vec![m.version.into()],
-            )
-            .await?;
+            conn.exec(delete, vec![m.version.into()]).await?;
             conn.exec(
                 format!(
                     "INSERT INTO {table} (version, description, success, checksum, execution_time) VALUES ($1, $2, {}, {literal}, $3)",
@@ -834,65 +853,65 @@ pub async fn mirror(
             )
             .await?;
         }
-        (Tool::Sqlx | Tool::Diesel | Tool::Dbmate, false) => {
-            let value: Value = if tool == Tool::Sqlx {
-                m.version.into()
-            } else {
-                m.tool_id.clone().into()
-            };
-            conn.exec(
-                format!("DELETE FROM {table} WHERE version = $1"),
-                vec![value],
-            )
-            .await?;
+        (Tool::Sqlx, None) => {
+            conn.exec(delete, vec![m.version.into()]).await?;
         }
-        (Tool::Diesel | Tool::Dbmate, true) => {
-            conn.exec(
-                format!("DELETE FROM {table} WHERE version = $1"),
-                vec![m.tool_id.clone().into()],
-            )
-            .await?;
-            conn.exec(
-                format!("INSERT INTO {table} (version) VALUES ($1)"),
-                vec![m.tool_id.clone().into()],
-            )
-            .await?;
+        (Tool::Diesel | Tool::Dbmate, applied) => {
+            conn.exec(delete, vec![m.tool_id.clone().into()]).await?;
+            if applied.is_some() {
+                conn.exec(
+                    format!("INSERT INTO {table} (version) VALUES ($1)"),
+                    vec![m.tool_id.clone().into()],
+                )
+                .await?;
+            }
         }
-        (Tool::Goose, _) => {
+        (Tool::Goose, applied) => {
             conn.exec(
                 format!(
                     "INSERT INTO {table} (version_id, is_applied) VALUES ($1, {})",
-                    backend.bool_literal(applied)
+                    backend.bool_literal(applied.is_some())
                 ),
                 vec![m.version.into()],
             )
             .await?;
         }
-        (Tool::GolangMigrate, _) => {
-            // One row: the version the database is at. After a rollback, the version before.
-            conn.execute(&format!("DELETE FROM {table}")).await?;
-            // Rollbacks go newest first: the database is then at the file before this one.
-            let at = match applied {
-                true => Some(m.version),
-                false => catalog
-                    .migrations
-                    .iter()
-                    .filter(|e| e.version < m.version)
-                    .map(|e| e.version)
-                    .max(),
-            };
-            if let Some(v) = at {
-                conn.exec(
-                    format!(
-                        "INSERT INTO {table} (version, dirty) VALUES ($1, {})",
-                        backend.bool_literal(false)
-                    ),
-                    vec![v.into()],
-                )
-                .await?;
-            }
+        (Tool::GolangMigrate, applied) => {
+            mirror_golang_migrate(conn, table, catalog, m, applied.is_some()).await?;
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// golang-migrate keeps one row: the version the database is at. After a rollback (they go
+/// newest first), the version of the file before this one.
+async fn mirror_golang_migrate(
+    conn: &mut Conn,
+    table: &str,
+    catalog: &Catalog,
+    m: &Migration,
+    applied: bool,
+) -> Result<(), DbError> {
+    conn.execute(&format!("DELETE FROM {table}")).await?;
+    let at = match applied {
+        true => Some(m.version),
+        false => catalog
+            .migrations
+            .iter()
+            .filter(|e| e.version < m.version)
+            .map(|e| e.version)
+            .max(),
+    };
+    if let Some(v) = at {
+        conn.exec(
+            format!(
+                "INSERT INTO {table} (version, dirty) VALUES ($1, {})",
+                conn.backend().bool_literal(false)
+            ),
+            vec![v.into()],
+        )
+        .await?;
     }
     Ok(())
 }
@@ -933,7 +952,7 @@ pub async fn sync_mirror(
             .filter(applied)
             .max_by_key(|m| m.version);
         if let Some(m) = top.filter(|m| held.iter().max() != Some(&m.version)) {
-            mirror(conn, layout, catalog, m, true, 0).await?;
+            mirror(conn, layout, catalog, m, Some(0)).await?;
             written += 1;
         }
         return Ok(written);
@@ -942,7 +961,7 @@ pub async fn sync_mirror(
         let runner_has = applied(&m);
         let tool_has = held.contains(&m.version);
         if runner_has != tool_has {
-            mirror(conn, layout, catalog, m, runner_has, 0).await?;
+            mirror(conn, layout, catalog, m, runner_has.then_some(0)).await?;
             written += 1;
         }
     }

@@ -76,15 +76,27 @@ pub struct Applied {
     pub next_started: bool,
 }
 
+/// Where and how a run records what it applies: its history tables, the run, and the limits
+/// each statement runs under.
+#[derive(Clone, Copy)]
+pub struct Recorded<'a> {
+    pub history: &'a History,
+    pub run: &'a RunInfo,
+    pub limits: &'a Limits,
+}
+
 pub async fn apply(
     conn: &mut Conn,
-    history: &History,
-    run: &RunInfo,
+    recorded: Recorded<'_>,
     step: &Step<'_>,
-    limits: &Limits,
     chain: Chain<'_>,
     progress: &mut dyn Progress,
 ) -> Result<Applied, Stopped> {
+    let Recorded {
+        history,
+        run,
+        limits,
+    } = recorded;
     let row = new_row(step);
     let started = Instant::now();
     let job = Job {
@@ -141,6 +153,16 @@ fn chained_start(step: &Step<'_>, dialect: Dialect) -> Option<Option<i64>> {
 pub(super) struct NextStart<'a> {
     row: &'a NewRow<'a>,
     in_flight: Option<i64>,
+}
+
+impl<'a> NextStart<'a> {
+    /// The start of `next` (whose row is `row`), where it may ride on this one's end: then it
+    /// costs no commit of its own. A run that dies before the next one's first statement
+    /// leaves the state a death just after that start leaves anyway (settled from the
+    /// catalog, recorded failed_clean, applied again by the next run).
+    fn of(next: &Step<'_>, row: &'a NewRow<'a>, dialect: Dialect) -> Option<Self> {
+        chained_start(next, dialect).map(|in_flight| NextStart { row, in_flight })
+    }
 }
 
 /// One migration to apply, and where it is recorded.
@@ -319,7 +341,7 @@ async fn statement_mode(
     job: &Job<'_>,
     progress: &mut dyn Progress,
 ) -> Result<bool, Stopped> {
-    let (history, run, step, row, limits) = (job.history, job.run, job.step, job.row, job.limits);
+    let (history, run, step, row) = (job.history, job.run, job.step, job.row);
     let stop_at = StopAt {
         step,
         started: Instant::now(),
@@ -337,18 +359,17 @@ async fn statement_mode(
     let (mut prefix, mut announced) = open_row(conn, job, &effects)
         .await
         .map_err(|e| stop(step.resume_from, e, None))?;
-    // MySQL: the next migration's start goes in this one's last transaction, so that it
-    // costs no commit of its own. A run that dies before the next one's first statement
-    // leaves the state a death just after that start leaves anyway (settled from the catalog,
-    // recorded failed_clean, applied again by the next run).
     let next_row = job.chain.next.map(new_row);
-    let next_start = job
-        .chain
-        .next
-        .zip(next_row.as_ref())
-        .and_then(|(next, row)| {
-            chained_start(next, dialect).map(|in_flight| NextStart { row, in_flight })
-        });
+    let finish = Finish {
+        run,
+        step,
+        started: stop_at.started,
+        next_start: job
+            .chain
+            .next
+            .zip(next_row.as_ref())
+            .and_then(|(next, row)| NextStart::of(next, row, dialect)),
+    };
     let mut finished = false;
     for index in step.resume_from..total {
         if crate::runtime::interrupted() {
@@ -366,30 +387,9 @@ async fn statement_mode(
             prefix: prefix.take(),
             announced,
             defer_done: effects[index].is_some(),
-            finish: (last && effects[index].is_none()).then_some(Finish {
-                run,
-                step,
-                started: stop_at.started,
-                next_start,
-            }),
+            finish: (last && effects[index].is_none()).then_some(finish),
         };
-        let at = At {
-            history,
-            counter: Counter::Forward(row.version),
-            index,
-            marks,
-        };
-        let statement = &step.script.statements[index];
-        let result = run_statement(conn, at, statement, limits, &mut |wait| match wait {
-            Wait::Retry {
-                attempt,
-                delay,
-                error,
-            } => progress.retrying(step, attempt, delay, error),
-            Wait::Gap { holder, waited } => progress.waiting_for_gap(step, holder, waited),
-        })
-        .await;
-        if let Err(failed) = result {
+        if let Err(failed) = run_one(conn, job, (index, marks), progress).await {
             let stopped = stop(index, failed.error, failed.leftover);
             if stopped.failure.error.connection_lost {
                 return Err(stopped);
@@ -410,17 +410,38 @@ async fn statement_mode(
     if finished {
         // The last statement's transaction wrote the row's end and its event (and, on MySQL,
         // the next one's start).
-        return Ok(next_start.is_some());
+        return Ok(finish.next_start.is_some());
     }
-    let finish = Finish {
-        run,
-        step,
-        started: stop_at.started,
-        next_start,
-    };
     close_row(conn, history, row.version, &finish)
         .await
         .map_err(|e| stop(total, e, None))
+}
+
+/// Runs statement `index` of the job's file with its progress marks, saying on the progress
+/// line when it waits (a retry, a gap).
+async fn run_one(
+    conn: &mut Conn,
+    job: &Job<'_>,
+    (index, marks): (usize, Marks<'_>),
+    progress: &mut dyn Progress,
+) -> Result<(), StatementFailed> {
+    let at = At {
+        history: job.history,
+        counter: Counter::Forward(job.row.version),
+        index,
+        marks,
+    };
+    let step = job.step;
+    let statement = &step.script.statements[index];
+    run_statement(conn, at, statement, job.limits, &mut |wait| match wait {
+        Wait::Retry {
+            attempt,
+            delay,
+            error,
+        } => progress.retrying(step, attempt, delay, error),
+        Wait::Gap { holder, waited } => progress.waiting_for_gap(step, holder, waited),
+    })
+    .await
 }
 
 /// The `Stopped` of a statement-mode file stopped at statement `index` (0-based).

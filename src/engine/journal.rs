@@ -371,19 +371,10 @@ enum Rows {
     Open(Vec<String>),
 }
 
-async fn read(
-    conn: &mut Conn,
-    history: &History,
-    environment: &str,
-    rows: &Rows,
-) -> Result<Vec<Entry>, DbError> {
-    if !history.table_exists(conn, &history.deploys.clone()).await? {
-        return Ok(Vec::new());
-    }
+/// The SELECT of `read`: the environment as $1, and for `Rows::Open` the ids after it.
+/// Columns an older runner's table lacks (not in `present`) read as NULL.
+fn select_sql(history: &History, present: &[String], rows: &Rows) -> String {
     let backend = history.backend();
-    // A journal written by an older runner lacks the columns of the lease; read them as NULL
-    // (reading commands do not upgrade the tables: they do not hold the lock).
-    let present = history.columns(conn, &history.deploys.clone()).await?;
     let optional = |column: &str, ty: &str| {
         if present.iter().any(|p| p == column) {
             column.to_string()
@@ -391,7 +382,7 @@ async fn read(
             format!("CAST(NULL AS {ty}) AS {column}")
         }
     };
-    let sql = format!(
+    format!(
         "SELECT id, environment, kind, version, previous_version, result, {}, approved_by, actor,
                 {}, {}, duration_ms, phases, hook_output, error, migrations, recovery_ms,
                 {}, {}, {}, {}, {}, {}, {}
@@ -409,7 +400,7 @@ async fn read(
         history.deploys,
         match rows {
             Rows::All | Rows::Latest(_) => String::new(),
-            // Placeholders are numbered after $1 (the environment) and $2 (since).
+            // Placeholders are numbered after $1 (the environment).
             Rows::Open(ids) => format!(
                 " AND (result IN ('running', 'paused'){})",
                 (0..ids.len())
@@ -421,7 +412,22 @@ async fn read(
             Rows::Latest(n) => format!(" LIMIT {n}"),
             _ => String::new(),
         }
-    );
+    )
+}
+
+async fn read(
+    conn: &mut Conn,
+    history: &History,
+    environment: &str,
+    rows: &Rows,
+) -> Result<Vec<Entry>, DbError> {
+    if !history.table_exists(conn, &history.deploys.clone()).await? {
+        return Ok(Vec::new());
+    }
+    // A journal written by an older runner lacks the columns of the lease; read them as NULL
+    // (reading commands do not upgrade the tables: they do not hold the lock).
+    let present = history.columns(conn, &history.deploys.clone()).await?;
+    let sql = select_sql(history, &present, rows);
     let mut binds = vec![environment.to_string()];
     if let Rows::Open(ids) = rows {
         binds.extend(ids.iter().cloned());

@@ -183,24 +183,14 @@ pub async fn migrate(
                 .await
                 .map_err(|e| db("create the history tables", e))?;
             if options.baseline.is_none() {
-                // The one lint gate (check, plan, migrate and deploy): nothing is applied while
-                // a file to apply has an error; a suppression with its reason is the way through.
-                let gate = gate::gate(
-                    Some(&mut *conn),
-                    config,
-                    env,
-                    catalog,
-                    &options.request,
+                lint_gate(
+                    conn,
+                    (config, env, catalog),
+                    options,
                     previous.as_ref(),
+                    reporter,
                 )
                 .await?;
-                if gate.lint.errors() > 0 {
-                    reporter.findings(&gate.lint);
-                    return Err(Error::GateFailed {
-                        environment: env.name.clone(),
-                        errors: gate.lint.errors(),
-                    });
-                }
             }
             let what = options
                 .request
@@ -216,16 +206,13 @@ pub async fn migrate(
             )
             .await
             .map_err(|e| db("write the journal", e))?;
-            let result = migrate_locked(
-                conn,
+            let target = Target {
                 env,
                 catalog,
-                options,
-                previous.as_ref(),
-                &prefix,
-                reporter,
-            )
-            .await;
+                previous: previous.as_ref(),
+                prefix: &prefix,
+            };
+            let result = migrate_locked(conn, target, options, reporter).await;
             let versions = result
                 .as_ref()
                 .map(|a| a.versions.clone())
@@ -241,18 +228,54 @@ pub async fn migrate(
     Ok(applied)
 }
 
+/// The one lint gate (check, plan, migrate and deploy): nothing is applied while a file to
+/// apply has an error; a suppression with its reason is the way through.
+async fn lint_gate(
+    conn: &mut Conn,
+    (config, env, catalog): (&Config, &Environment, &Catalog),
+    options: &MigrateOptions,
+    previous: Option<&Previous>,
+    reporter: &mut dyn Reporter,
+) -> Result<()> {
+    let gate = gate::gate(
+        Some(&mut *conn),
+        config,
+        env,
+        catalog,
+        &options.request,
+        previous,
+    )
+    .await?;
+    if gate.lint.errors() > 0 {
+        reporter.findings(&gate.lint);
+        return Err(Error::GateFailed {
+            environment: env.name.clone(),
+            errors: gate.lint.errors(),
+        });
+    }
+    Ok(())
+}
+
+/// What a run migrates: an environment and the migrations folder, with the history of the
+/// environment before it in the pipeline (`[deploy] require_previous`) and the prefix of the
+/// history tables.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub env: &'a Environment,
+    pub catalog: &'a Catalog,
+    pub previous: Option<&'a Previous>,
+    pub prefix: &'a str,
+}
+
 /// `migrate` on a connection that already holds the lock (a deploy holds it throughout).
 /// Returns the versions applied.
 pub async fn migrate_locked(
     conn: &mut Conn,
-    env: &Environment,
-    catalog: &Catalog,
+    target: Target<'_>,
     options: &MigrateOptions,
-    previous: Option<&Previous>,
-    prefix: &str,
     reporter: &mut dyn Reporter,
 ) -> Result<Applied> {
-    let result = migrate_steps(conn, env, catalog, options, previous, prefix, reporter).await;
+    let result = migrate_steps(conn, target, options, reporter).await;
     // Statements set the session's limits once for the whole run (`Conn::set_limits`); what
     // runs after the migrations gets the session's own back.
     let _ = conn.reset_limits().await;
@@ -261,13 +284,16 @@ pub async fn migrate_locked(
 
 async fn migrate_steps(
     conn: &mut Conn,
-    env: &Environment,
-    catalog: &Catalog,
+    target: Target<'_>,
     options: &MigrateOptions,
-    previous: Option<&Previous>,
-    prefix: &str,
     reporter: &mut dyn Reporter,
 ) -> Result<Applied> {
+    let Target {
+        env,
+        catalog,
+        previous,
+        prefix,
+    } = target;
     let history = History::new(prefix, conn.dialect());
     history
         .ensure(conn)
@@ -276,7 +302,7 @@ async fn migrate_steps(
     let rows = ready_rows(conn, &history, env, catalog, reporter).await?;
     let run = &options.run;
     if let Some(version) = options.baseline {
-        baseline(conn, &history, run, catalog, &rows, version, reporter).await?;
+        baseline(conn, (&history, run), catalog, (&rows, version), reporter).await?;
         return Ok(Applied::default());
     }
 
@@ -288,7 +314,7 @@ async fn migrate_steps(
         crate::hints::At::of(env),
         previous,
     );
-    announce(conn, &history, run, env, &rows, &plan, reporter).await?;
+    announce(conn, (&history, run), env, (&rows, &plan), reporter).await?;
 
     let mut applied = Vec::new();
     // Whether the previous migration's last transaction wrote this one's start: then the
@@ -296,33 +322,24 @@ async fn migrate_steps(
     let mut started = false;
     for (i, step) in plan.steps.iter().enumerate() {
         if crate::runtime::interrupted() && !started {
-            return Err(Error::Interrupted {
-                message: format!(
-                    "stopped before {}: {} of {} migration(s) applied by this run; `{}` applies the rest",
-                    step.label(),
-                    applied.len(),
-                    plan.steps.len(),
-                    hints::migrate(At::of(env))
-                ),
-            });
+            return Err(stopped_before(step, (applied.len(), plan.steps.len()), env));
         }
         reporter.started(step);
         let chain = apply::Chain {
             started,
             next: plan.steps.get(i + 1),
         };
-        match apply::apply(conn, &history, run, step, &options.limits, chain, reporter).await {
+        let job = apply::Recorded {
+            history: &history,
+            run,
+            limits: &options.limits,
+        };
+        match apply::apply(conn, job, step, chain, reporter).await {
             Ok(done) => {
                 applied.push(step.migration.version);
                 started = done.next_started;
-                let mirrored =
-                    rollback::mirror(conn, catalog, step.migration.version, true, done.took).await;
-                if let Err(e) = mirrored {
-                    if let Some(next) = plan.steps.get(i + 1).filter(|_| started) {
-                        unstart(conn, &history, next).await;
-                    }
-                    return Err(e);
-                }
+                let next = plan.steps.get(i + 1).filter(|_| started);
+                mirror_applied(conn, (&history, catalog), step, &done, next).await?;
                 reporter.applied(step, done.took);
             }
             Err(stopped) => {
@@ -341,6 +358,36 @@ async fn migrate_steps(
         versions: applied,
         held: plan.held.clone(),
     })
+}
+
+/// A run stopped by a signal between two migrations, before `step`: `done` of `total` applied.
+fn stopped_before(step: &Step<'_>, (done, total): (usize, usize), env: &Environment) -> Error {
+    Error::Interrupted {
+        message: format!(
+            "stopped before {}: {done} of {total} migration(s) applied by this run; `{}` applies the rest",
+            step.label(),
+            hints::migrate(At::of(env))
+        ),
+    }
+}
+
+/// `[migrations] mirror` of a migration just applied. When it fails, the run stops there, and
+/// the next migration's start (`next`), written with this one's end, is taken back.
+async fn mirror_applied(
+    conn: &mut Conn,
+    (history, catalog): (&History, &Catalog),
+    step: &Step<'_>,
+    done: &apply::Applied,
+    next: Option<&Step<'_>>,
+) -> Result<()> {
+    let mirrored = rollback::mirror(conn, catalog, step.migration.version, true, done.took).await;
+    if let Err(e) = mirrored {
+        if let Some(next) = next {
+            unstart(conn, history, next).await;
+        }
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// The history rows, settled, once nothing stands in the way of a run: another tool's
@@ -385,11 +432,9 @@ async fn ready_rows(
 /// `migrate_started` event.
 async fn announce(
     conn: &mut Conn,
-    history: &History,
-    run: &RunInfo,
+    (history, run): (&History, &RunInfo),
     env: &Environment,
-    rows: &[HistoryRow],
-    plan: &Plan<'_>,
+    (rows, plan): (&[HistoryRow], &Plan<'_>),
     reporter: &mut dyn Reporter,
 ) -> Result<()> {
     record_interrupted(conn, history, run, &plan.classified).await?;
@@ -488,11 +533,11 @@ impl Halt<'_> {
                             && r.sha256 == step.migration.forward.checksums.sha256
                     })
                 });
+                let later = self.plan.steps.len().saturating_sub(self.applied + 1);
                 let message = failure_message(
                     step,
                     &stopped,
-                    self.plan,
-                    self.applied,
+                    (self.applied, later),
                     env,
                     ran_before.map(|p| p.environment.as_str()),
                 );
@@ -568,17 +613,15 @@ fn refuse_on_problems(plan: &Plan<'_>, env: &str) -> Result<()> {
     })
 }
 
-/// The error of a failed migration: which statement failed, what was committed, what next.
+/// The error of a failed migration: which statement failed, what was committed (`applied`
+/// migrations before it in this run, `later` ones not attempted), what next.
 fn failure_message(
     step: &Step<'_>,
     stopped: &Stopped,
-    plan: &Plan<'_>,
-    applied: usize,
+    (applied, later): (usize, usize),
     environment: &Environment,
     ran_before: Option<&str>,
 ) -> String {
-    let env = environment.name.as_str();
-    let dialect = environment.database_url.value.dialect();
     let f = &stopped.failure;
     let total = step.script.statements.len();
     let statement: String = stopped
@@ -598,7 +641,6 @@ fn failure_message(
     } else {
         format!("the {applied} migration(s) before it in this run stay applied")
     };
-    let later = plan.steps.len().saturating_sub(applied + 1);
     let committed = match stopped.state {
         State::FailedPartial => format!(
             "statements 1 to {} of {} are committed (state failed_partial)",
@@ -620,6 +662,20 @@ fn failure_message(
     if let Some(leftover) = &stopped.leftover {
         out.push_str(&format!("\n  left behind: {leftover}"));
     }
+    let next = next_after_failure(step, stopped, environment, ran_before);
+    out.push_str(&format!("\n  next: {next}"));
+    out
+}
+
+/// What to do after a migration failed: fix, then the command that resumes or retries it.
+fn next_after_failure(
+    step: &Step<'_>,
+    stopped: &Stopped,
+    environment: &Environment,
+    ran_before: Option<&str>,
+) -> String {
+    let (f, env) = (&stopped.failure, environment.name.as_str());
+    let dialect = environment.database_url.value.dialect();
     let v = step.migration.version;
     let at = At::of(environment);
     let fix = match ran_before {
@@ -628,7 +684,7 @@ fn failure_message(
         ),
         None => "fix the cause".to_string(),
     };
-    let next = match stopped.state {
+    match stopped.state {
         State::FailedPartial => format!(
             "{fix}, then `{}` continues from statement {} (`{}` shows the other ways out)",
             hints::resume(at, v),
@@ -649,18 +705,14 @@ fn failure_message(
             step.migration.forward.file_name,
             hints::retry(at, v)
         ),
-    };
-    out.push_str(&format!("\n  next: {next}"));
-    out
+    }
 }
 
 async fn baseline(
     conn: &mut Conn,
-    history: &History,
-    run: &RunInfo,
+    (history, run): (&History, &RunInfo),
     catalog: &Catalog,
-    rows: &[HistoryRow],
-    version: Version,
+    (rows, version): (&[HistoryRow], Version),
     reporter: &mut dyn Reporter,
 ) -> Result<usize> {
     if !rows.is_empty() {

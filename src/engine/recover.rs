@@ -508,16 +508,13 @@ impl Subject<'_> {
             run: cx.run.clone(),
             approved_by: None,
         };
-        migrate_locked(
-            conn,
-            cx.env,
-            cx.catalog,
-            &options,
-            self.previous.as_ref(),
-            &cx.config.history_prefix,
-            reporter,
-        )
-        .await
+        let target = super::Target {
+            env: cx.env,
+            catalog: cx.catalog,
+            previous: self.previous.as_ref(),
+            prefix: &cx.config.history_prefix,
+        };
+        migrate_locked(conn, target, &options, reporter).await
     }
 }
 

@@ -493,6 +493,36 @@ struct Reading<'a> {
 }
 
 impl Reading<'_> {
+    /// The undo of a migration stopped part-way: only statements 1..k committed, so undo
+    /// exactly those, not the whole rollback file (which would also undo what never ran, and
+    /// fail on it).
+    fn partial_undo(
+        &self,
+        row: &HistoryRow,
+        label: &str,
+        reporter: &mut dyn RollbackReporter,
+    ) -> std::result::Result<String, String> {
+        match committed_undo(row, self.dialect) {
+            Ok(sql) => {
+                reporter.note(&format!(
+                    "{label}: statements 1 to {} committed; runner undoes exactly those with:\n{}",
+                    row.statements_done,
+                    indent(&sql)
+                ));
+                Ok(sql)
+            }
+            Err(u) => Err(format!(
+                "{label}: statement {} of the {} that committed has no inverse runner can derive ({}): {}. Write a .down.sql that undoes statements 1 to {} only, then `{}` runs it",
+                u.statement,
+                row.statements_done,
+                u.why,
+                u.text,
+                row.statements_done,
+                crate::hints::recover_rollback_file(self.at, row.version)
+            )),
+        }
+    }
+
     /// The rollback of `row`: the stored one, the .down.sql on disk (--use-file), or for a
     /// migration stopped part-way the inverse of exactly what committed; the problem when
     /// there is none, or when it changes rollback statements already committed.
@@ -521,29 +551,7 @@ impl Reading<'_> {
                 down.sql.clone()
             })
         } else if row.state == State::FailedPartial {
-            // Only statements 1..k committed: undo exactly those, not the whole rollback file
-            // (which would also undo what never ran, and fail on it).
-            match committed_undo(row, self.dialect) {
-                Ok(sql) => {
-                    reporter.note(&format!(
-                        "{label}: statements 1 to {} committed; runner undoes exactly those with:\n{}",
-                        row.statements_done,
-                        indent(&sql)
-                    ));
-                    Some(sql)
-                }
-                Err(u) => {
-                    return Err(format!(
-                        "{label}: statement {} of the {} that committed has no inverse runner can derive ({}): {}. Write a .down.sql that undoes statements 1 to {} only, then `{}` runs it",
-                        u.statement,
-                        row.statements_done,
-                        u.why,
-                        u.text,
-                        row.statements_done,
-                        crate::hints::recover_rollback_file(self.at, row.version)
-                    ));
-                }
-            }
+            Some(self.partial_undo(row, &label, reporter)?)
         } else {
             row.rollback_sql.clone()
         };
@@ -597,7 +605,7 @@ pub(crate) async fn mirror(
         return Ok(());
     };
     let ms = i64::try_from(took.as_millis()).unwrap_or(i64::MAX);
-    super::adopt::mirror(conn, layout, catalog, m, applied, ms)
+    super::adopt::mirror(conn, layout, catalog, m, applied.then_some(ms))
         .await
         .map_err(|e| {
             super::db(

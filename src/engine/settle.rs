@@ -91,7 +91,24 @@ async fn inspect(
         "V{version}{}: statement {k} (`{short}`) was running when the run stopped",
         if rollback { " rollback" } else { "" }
     );
-    let (took_effect, outcome) = match outside_transaction(&statement, dialect) {
+    let (took_effect, outcome) =
+        read_effect(conn, outside_transaction(&statement, dialect)).await?;
+    Ok(Settled {
+        version,
+        rollback,
+        statement: k,
+        took_effect,
+        detail: format!("{what}; {outcome}"),
+    })
+}
+
+/// Whether a statement with `effect` took effect, read from the catalog (`None`: a person
+/// must check), and what the catalog showed.
+async fn read_effect(
+    conn: &mut Conn,
+    effect: Option<Effect>,
+) -> Result<(Option<bool>, String), DbError> {
+    Ok(match effect {
         Some(Effect::CreatesIndex(name)) => match index_state(conn, &name).await? {
             IndexState::Valid => (
                 Some(true),
@@ -164,13 +181,6 @@ async fn inspect(
             "whether it took effect cannot be read from the catalog: a person must check"
                 .to_string(),
         ),
-    };
-    Ok(Settled {
-        version,
-        rollback,
-        statement: k,
-        took_effect,
-        detail: format!("{what}; {outcome}"),
     })
 }
 

@@ -7,7 +7,7 @@
 //! something or changes a type has no inverse here, and is named instead.
 
 use crate::config::Dialect;
-use crate::lint::model::{ConstraintKind, Op};
+use crate::lint::model::{ConstraintKind, NewColumn, Op};
 use crate::lint::parse;
 
 /// A committed statement runner cannot undo by itself.
@@ -73,13 +73,16 @@ fn without_effect(text: &str) -> bool {
     )
 }
 
+/// Why no inverse can be derived of what a statement did, when it dropped something, changed a
+/// column's type or changed rows.
+const DROPPED: &str = "it dropped something, which only a backup or a rollback file can bring back";
+const RETYPED: &str = "it changed a column's type, and the type before is not in the statement";
+const ROWS_CHANGED: &str =
+    "it changed rows (or rebuilt the table), which only a rollback file can undo";
+
 /// One operation's inverse: `Ok(None)` when it changed nothing to undo.
 fn inverse_of(op: &Op, dialect: Dialect) -> Result<Option<String>, String> {
     let q = |name: &str| quote(name, dialect);
-    let postgres_only = |what: &str| match dialect {
-        Dialect::Postgres => Ok(()),
-        _ => Err(format!("undoing {what} is derived on PostgreSQL only")),
-    };
     Ok(Some(match op {
         Op::CreateTable { table, .. } => format!("DROP TABLE {}", q(table)),
         Op::CreateObject { kind, name } => {
@@ -89,8 +92,8 @@ fn inverse_of(op: &Op, dialect: Dialect) -> Result<Option<String>, String> {
             };
             format!("DROP {} {name}", kind.sql())
         }
-        Op::AddColumn(c) => format!("ALTER TABLE {} DROP COLUMN {}", q(&c.table), q(&c.column)),
-        Op::MysqlAddColumn { table, column, .. } => {
+        Op::AddColumn(NewColumn { table, column, .. })
+        | Op::MysqlAddColumn { table, column, .. } => {
             format!("ALTER TABLE {} DROP COLUMN {}", q(table), q(column))
         }
         Op::CreateIndex {
@@ -122,52 +125,32 @@ fn inverse_of(op: &Op, dialect: Dialect) -> Result<Option<String>, String> {
             q(from)
         ),
         Op::RenameTable { from, to } => rename_back(from, to, dialect),
-        Op::SetNotNull { table, column } => {
-            postgres_only("SET NOT NULL")?;
-            format!(
-                "ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL",
-                q(table),
-                q(column)
-            )
-        }
-        Op::DropNotNull { table, column } => {
-            postgres_only("DROP NOT NULL")?;
-            format!(
-                "ALTER TABLE {} ALTER COLUMN {} SET NOT NULL",
-                q(table),
-                q(column)
-            )
+        Op::SetNotNull { table, column } | Op::DropNotNull { table, column } => {
+            let (done, undo) = match op {
+                Op::SetNotNull { .. } => ("SET NOT NULL", "DROP NOT NULL"),
+                _ => ("DROP NOT NULL", "SET NOT NULL"),
+            };
+            if dialect != Dialect::Postgres {
+                return Err(format!("undoing {done} is derived on PostgreSQL only"));
+            }
+            format!("ALTER TABLE {} ALTER COLUMN {} {undo}", q(table), q(column))
         }
         // They change nothing a rollback must undo, or only with the operations beside them.
-        Op::ValidateConstraint { .. } | Op::Transaction(_) | Op::AlterAlgorithm { .. } => {
-            return Ok(None);
-        }
-        Op::Reindex { .. } => return Ok(None),
+        Op::ValidateConstraint { .. }
+        | Op::Transaction(_)
+        | Op::AlterAlgorithm { .. }
+        | Op::Reindex { .. } => return Ok(None),
         Op::DropIndex { .. }
         | Op::DropTable { .. }
         | Op::DropColumn { .. }
         | Op::DropSchema { .. }
-        | Op::DropDatabase { .. } => {
-            return Err(
-                "it dropped something, which only a backup or a rollback file can bring back"
-                    .into(),
-            );
-        }
-        Op::ChangeColumnType { .. } => {
-            return Err(
-                "it changed a column's type, and the type before is not in the statement".into(),
-            );
-        }
+        | Op::DropDatabase { .. } => return Err(DROPPED.into()),
+        Op::ChangeColumnType { .. } => return Err(RETYPED.into()),
         Op::Truncate { .. }
         | Op::Update { .. }
         | Op::Delete { .. }
         | Op::InsertSelect { .. }
-        | Op::TableCopy { .. } => {
-            return Err(
-                "it changed rows (or rebuilt the table), which only a rollback file can undo"
-                    .into(),
-            );
-        }
+        | Op::TableCopy { .. } => return Err(ROWS_CHANGED.into()),
     }))
 }
 

@@ -32,6 +32,31 @@ pub fn human(environment: &str, entries: &[Entry]) -> String {
     table.render()
 }
 
+/// Evaluation `n` of a run's analysis: its verdict, and each metric's line.
+fn analysis(out: &mut String, n: usize, a: &crate::analysis::Evaluation) {
+    out.push_str(&format!(
+        "  analysis {n} at {} over {:.1} s: {}\n",
+        a.at,
+        a.window_ms as f64 / 1000.0,
+        a.verdict.name()
+    ));
+    for m in &a.measurements {
+        out.push_str(&format!(
+            "    {:<13} {:<12} {} {:<6} {}{}\n",
+            m.metric.label(),
+            format!("{} {}", m.role, m.release),
+            m.metric.unit().show(m.value.unwrap_or(f64::NAN)),
+            m.verdict.name(),
+            m.why,
+            if m.query.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}: {}]", m.source, m.query)
+            }
+        ));
+    }
+}
+
 /// One run in full (`runner history --show ID`).
 pub fn detail(e: &Entry) -> String {
     let mut out = format!(
@@ -81,28 +106,7 @@ pub fn detail(e: &Entry) -> String {
         ));
     }
     for (i, a) in e.analysis.iter().enumerate() {
-        out.push_str(&format!(
-            "  analysis {} at {} over {:.1} s: {}\n",
-            i + 1,
-            a.at,
-            a.window_ms as f64 / 1000.0,
-            a.verdict.name()
-        ));
-        for m in &a.measurements {
-            out.push_str(&format!(
-                "    {:<13} {:<12} {} {:<6} {}{}\n",
-                m.metric.label(),
-                format!("{} {}", m.role, m.release),
-                m.metric.unit().show(m.value.unwrap_or(f64::NAN)),
-                m.verdict.name(),
-                m.why,
-                if m.query.is_empty() {
-                    String::new()
-                } else {
-                    format!("  [{}: {}]", m.source, m.query)
-                }
-            ));
-        }
+        analysis(&mut out, i + 1, a);
     }
     if let Some(ms) = e.recovery_ms {
         out.push_str(&format!("  recovered in {ms} ms\n"));

@@ -13,13 +13,13 @@ pub struct AllAtOnce;
 impl Strategy for AllAtOnce {
     async fn release(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {
         let argv = run.env.deploy.clone().unwrap_or_default();
-        checks::hook(run, conn, &argv, Phase::Deploy, to, from).await
+        checks::hook(run, conn, (&argv, Phase::Deploy), (to, from)).await
     }
 
     async fn check(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {
         checks::health(run, conn, to).await?;
         match run.env.smoke.clone() {
-            Some(argv) => checks::hook(run, conn, &argv, Phase::Smoke, to, from).await,
+            Some(argv) => checks::hook(run, conn, (&argv, Phase::Smoke), (to, from)).await,
             None => Ok(()),
         }
     }
@@ -44,7 +44,7 @@ impl Strategy for AllAtOnce {
             .map_err(|e| Failure::new(e.to_string()))?;
         // The hook is told the release it replaces and the one it puts back, as the deploy
         // hook was.
-        let hook = run.hook(&argv, Phase::Rollback, from, to, None, 2);
+        let hook = run.hook((&argv, Phase::Rollback), (from, to), None, 2);
         if !hook.success {
             run.phase(Phase::Rollback, Status::Failed, t, hook.status.clone());
             let why = format!("the rollback hook failed ({})", hook.status);

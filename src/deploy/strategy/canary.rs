@@ -75,7 +75,7 @@ impl Canary {
             .filter_map(|n| self.slots.routed.server(n).cloned())
             .collect();
         let t = enter(run, conn, Phase::Pause).await?;
-        match measure::observe(run, conn, groups, &servers, span, label).await {
+        match measure::observe(run, conn, groups, &servers, (span, label)).await {
             Ok(Observed::Passed(detail)) => {
                 run.phase(
                     Phase::Pause,

@@ -48,22 +48,14 @@ impl Rolling {
                     continue;
                 };
                 self.routed.runs(run, conn, name, None).await?;
-                checks::server_hook(run, conn, &argv, Phase::Deploy, &server, version, previous)
-                    .await?;
+                let releases = (version, previous);
+                checks::server_hook(run, conn, (&argv, Phase::Deploy), &server, releases).await?;
                 self.routed.runs(run, conn, name, Some(version)).await?;
                 if !run.entry.forced {
                     checks::server_health(run, conn, &server, version, health_phase).await?;
                     if let Some(smoke) = run.env.smoke.clone() {
-                        checks::server_hook(
-                            run,
-                            conn,
-                            &smoke,
-                            Phase::Smoke,
-                            &server,
-                            version,
-                            previous,
-                        )
-                        .await?;
+                        checks::server_hook(run, conn, (&smoke, Phase::Smoke), &server, releases)
+                            .await?;
                     }
                 }
             }

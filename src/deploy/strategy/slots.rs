@@ -204,7 +204,7 @@ impl Slots {
                 continue;
             };
             self.routed.runs(run, conn, &name, None).await?;
-            checks::server_hook(run, conn, &argv, Phase::Deploy, &server, to, from).await?;
+            checks::server_hook(run, conn, (&argv, Phase::Deploy), &server, (to, from)).await?;
             self.routed.runs(run, conn, &name, Some(to)).await?;
         }
         Ok(())
@@ -241,7 +241,7 @@ impl Slots {
             };
             checks::server_health(run, conn, &server, to, phase).await?;
             if let (Some(from), Some(argv)) = (smoke_from, run.env.smoke.clone()) {
-                checks::server_hook(run, conn, &argv, Phase::Smoke, &server, to, from).await?;
+                checks::server_hook(run, conn, (&argv, Phase::Smoke), &server, (to, from)).await?;
             }
         }
         Ok(())
