@@ -57,6 +57,17 @@ fn pg_type(sqlx_name: &str) -> Option<&'static str> {
     NAMES.iter().find(|(s, _)| *s == lower).map(|(_, pg)| *pg)
 }
 
+impl Column {
+    /// A prepared statement's result column, with what is known of its nullability.
+    fn of(column: &impl sqlx::Column, not_null: Option<bool>) -> Column {
+        Column {
+            name: column.name().to_string(),
+            type_name: column.type_info().name().to_string(),
+            not_null,
+        }
+    }
+}
+
 /// Prepares `query` on `conn` and describes its result columns; the database's error when it
 /// does not prepare.
 pub async fn describe(conn: &mut Conn, query: &Query) -> Result<Shape, DbError> {
@@ -70,11 +81,7 @@ pub async fn describe(conn: &mut Conn, query: &Query) -> Result<Shape, DbError> 
             let columns = statement
                 .columns()
                 .iter()
-                .map(|column| Column {
-                    name: column.name().to_string(),
-                    type_name: column.type_info().name().to_string(),
-                    not_null: None,
-                })
+                .map(|column| Column::of(column, None))
                 .collect();
             Ok(Shape { columns })
         }
@@ -112,11 +119,7 @@ async fn describe_postgres(c: &mut sqlx::PgConnection, query: &Query) -> Result<
             }
             _ => None,
         };
-        columns.push(Column {
-            name: column.name().to_string(),
-            type_name: column.type_info().name().to_string(),
-            not_null,
-        });
+        columns.push(Column::of(column, not_null));
     }
     Ok(Shape { columns })
 }
@@ -145,11 +148,7 @@ async fn describe_sqlite(
             }
             _ => None,
         };
-        columns.push(Column {
-            name: column.name().to_string(),
-            type_name: column.type_info().name().to_string(),
-            not_null,
-        });
+        columns.push(Column::of(column, not_null));
     }
     Ok(Shape { columns })
 }

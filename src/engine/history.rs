@@ -32,6 +32,20 @@ struct Upsert<'a> {
     plus_query: Option<&'static str>,
 }
 
+impl Upsert<'_> {
+    /// A row's start (applying), first attempt of this run, `in_flight` already marked.
+    fn first_attempt(in_flight: Option<i64>) -> Self {
+        Upsert {
+            state: State::Applying,
+            attempts: 1,
+            finished: None,
+            in_flight,
+            event: None,
+            plus_query: None,
+        }
+    }
+}
+
 /// One row of `<prefix>migrations`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HistoryRow {
@@ -440,15 +454,7 @@ impl History {
     /// send in one query with the migration's first statement or with the previous
     /// migration's last transaction (`crate::db::inline`).
     pub fn start_sql(&self, row: &NewRow<'_>, run: &RunInfo, in_flight: Option<i64>) -> String {
-        let how = Upsert {
-            state: State::Applying,
-            attempts: 1,
-            finished: None,
-            in_flight,
-            event: None,
-            plus_query: None,
-        };
-        let (sql, values) = self.upsert_query(row, run, how);
+        let (sql, values) = self.upsert_query(row, run, Upsert::first_attempt(in_flight));
         crate::db::inline(self.backend, &sql, &values)
     }
 
@@ -752,14 +758,7 @@ impl History {
             event: None,
             plus_query: None,
         };
-        let start = Upsert {
-            state: State::Applying,
-            attempts: 1,
-            finished: None,
-            in_flight,
-            event: None,
-            plus_query: None,
-        };
+        let start = Upsert::first_attempt(in_flight);
         let (first, mut values) = self.row_tuple(ended, run, &end, 0);
         let (second, more) = self.row_tuple(next, run, &start, values.len());
         values.extend(more);
