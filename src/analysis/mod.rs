@@ -442,8 +442,7 @@ impl Window {
                     self.metrics.window
                 };
                 promql::values(
-                    url,
-                    queries,
+                    (url, queries),
                     group,
                     &self.env,
                     span,

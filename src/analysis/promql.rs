@@ -28,10 +28,10 @@ fn default_query(name: &str) -> &'static str {
     }
 }
 
-/// Runs the queries for `group`.
+/// Runs the queries (at Prometheus's `url`) for `group` of `env` over `window`; memory as a
+/// share of `memory_limit`.
 pub fn values(
-    url: &str,
-    queries: &BTreeMap<String, String>,
+    (url, queries): (&str, &BTreeMap<String, String>),
     group: &Group,
     env: &str,
     window: Duration,

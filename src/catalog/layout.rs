@@ -753,11 +753,8 @@ fn dbmate_sections(text: &str) -> SectionResult {
         return Err((1, "has no `-- migrate:up` line: dbmate runs nothing before it; add it above the migration's SQL".into()));
     };
     sections(
-        up,
-        down,
-        lines,
-        no_transaction,
-        down_no_transaction,
+        (up, down, lines),
+        (no_transaction, down_no_transaction),
         "`-- migrate:down` comes before `-- migrate:up`: put the up section first",
     )
 }
@@ -819,22 +816,17 @@ fn goose_sections(text: &str) -> SectionResult {
         ));
     };
     sections(
-        up,
-        down,
-        lines,
-        no_transaction,
-        no_transaction,
+        (up, down, lines),
+        (no_transaction, no_transaction),
         "`-- +goose Down` comes before `-- +goose Up`: put the Up section first",
     )
 }
 
-/// The sections between the up marker, the down marker and the end (`lines` + 1).
+/// The sections between the up marker, the down marker and the end (`lines` + 1), and
+/// whether each runs outside a transaction; `misordered` when down comes before up.
 fn sections(
-    up: usize,
-    down: Option<usize>,
-    lines: usize,
-    no_transaction: bool,
-    down_no_transaction: bool,
+    (up, down, lines): (usize, Option<usize>, usize),
+    (no_transaction, down_no_transaction): (bool, bool),
     misordered: &str,
 ) -> SectionResult {
     match down {

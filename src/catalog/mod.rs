@@ -333,7 +333,12 @@ fn from_found(
     problems: &mut Vec<Problem>,
 ) -> Option<Migration> {
     let part = |p: layout::Part, role: FileRole, problems: &mut Vec<Problem>| {
-        sql_file(&p.file_name, &p.path, p.text, p.first_line, role, problems)
+        sql_file(
+            (&p.file_name, &p.path),
+            (p.text, p.first_line),
+            role,
+            problems,
+        )
     };
     let forward = part(found.forward, FileRole::Forward, problems);
     let rollback = found
@@ -471,15 +476,15 @@ fn read_sql_file(
     problems: &mut Vec<Problem>,
 ) -> Option<SqlFile> {
     let sql = layout::read_text(file_name, path, problems)?;
-    sql_file(file_name, path, sql, 1, role, problems)
+    sql_file((file_name, path), (sql, 1), role, problems)
 }
 
 /// A file's text (or one direction of it) with its checksums and directives.
+/// `sql` starts at line `first_line` of the file (a section of a file that holds both
+/// directions).
 fn sql_file(
-    file_name: &str,
-    path: &Path,
-    sql: String,
-    first_line: usize,
+    (file_name, path): (&str, &Path),
+    (sql, first_line): (String, usize),
     role: FileRole,
     problems: &mut Vec<Problem>,
 ) -> Option<SqlFile> {

@@ -28,8 +28,7 @@ pub fn run(config: &Config, args: &AdoptArgs) -> Result<ExitCode> {
         let result = lock::with_lock(
             &mut conn,
             env,
-            args.lock_wait,
-            &command,
+            (args.lock_wait, &command),
             &mut (),
             async |conn, _| {
                 let history = History::new(&config.history_prefix, conn.dialect());

@@ -218,8 +218,7 @@ fn verify_findings(
     findings.extend(compat_findings(
         config,
         args,
-        dialect,
-        server.as_ref(),
+        (dialect, server.as_ref()),
         catalog,
         scope,
     )?);
@@ -231,8 +230,7 @@ fn verify_findings(
 fn compat_findings(
     config: Option<&Config>,
     args: &CheckArgs,
-    dialect: Dialect,
-    server: Option<&crate::config::DatabaseUrl>,
+    (dialect, server): (Dialect, Option<&crate::config::DatabaseUrl>),
     catalog: &Catalog,
     scope: Option<&HashSet<crate::catalog::Version>>,
 ) -> Result<Vec<crate::lint::Finding>> {

@@ -29,14 +29,13 @@ pub fn run(config: &Config, command: &LockCommand) -> Result<ExitCode> {
         }
         LockCommand::Release(args) => {
             let env = config.environment(&args.env.env)?;
-            let url = &env.database_url.value;
             let approved_by = match args.force {
                 true => crate::deploy::approval::require(env, args.approve, "force the lock of")?,
                 false => None,
             };
             block_on(async {
                 let mut conn = engine::open(env, "lock-release").await?;
-                let result = release(&mut conn, config, env, url, args.force, approved_by).await;
+                let result = release(&mut conn, config, env, args.force, approved_by).await;
                 conn.close().await;
                 result
             })?;
@@ -49,10 +48,10 @@ async fn release(
     conn: &mut crate::db::Conn,
     config: &Config,
     env: &crate::config::Environment,
-    url: &crate::config::DatabaseUrl,
     force: bool,
     approved_by: Option<String>,
 ) -> Result<()> {
+    let url = &env.database_url.value;
     let Some(holder) = lock::holder(conn, url).await? else {
         out::line(report::nothing_to_release(&env.name));
         return Ok(());
@@ -82,7 +81,7 @@ async fn release(
         .event(conn, &run, None, "lock_forced_release", &detail)
         .await
         .map_err(record)?;
-    let row = CommandRecord::begin(conn, &history, Kind::LockRelease, "-", &run, approved_by)
+    let row = CommandRecord::begin(conn, &history, (Kind::LockRelease, "-"), &run, approved_by)
         .await
         .map_err(record)?;
     row.end(conn, &history, &Ok::<_, Error>(()), Vec::new())

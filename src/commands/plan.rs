@@ -36,9 +36,7 @@ pub fn run(config: &Config, args: &PlanArgs) -> Result<ExitCode> {
         };
         let gate = gate::gate(
             conn.as_mut(),
-            config,
-            env,
-            &catalog,
+            (config, env, &catalog),
             &request,
             previous.as_ref(),
         )

@@ -37,8 +37,7 @@ pub fn run(config: &Config, args: &RecoverArgs) -> Result<ExitCode> {
         let result = lock::with_lock(
             &mut conn,
             env,
-            args.lock_wait,
-            &command,
+            (args.lock_wait, &command),
             &mut (),
             async |conn, _| {
                 let recovery = Recovery {
@@ -144,8 +143,7 @@ impl Recovery<'_> {
             out::note(note);
         }
         let plan = plan::plan(
-            self.catalog,
-            &rows,
+            (self.catalog, &rows),
             conn.dialect(),
             &Request::default(),
             crate::hints::At::of(self.env),
@@ -274,8 +272,7 @@ impl Recovery<'_> {
         let record = CommandRecord::begin(
             conn,
             &history,
-            Kind::Recover,
-            &format!("V{}", action.version()),
+            (Kind::Recover, &format!("V{}", action.version())),
             &info,
             approved_by.clone(),
         )
@@ -290,15 +287,11 @@ impl Recovery<'_> {
         };
         let mut migrate_out = MigrateOutput::new(self.style());
         let mut rollback_out = RollbackOutput::new(self.style());
-        let result = recover::act(
-            conn,
-            &cx,
-            &rows,
-            action,
-            &mut migrate_out,
-            &mut rollback_out,
-        )
-        .await;
+        let reporters = (
+            &mut migrate_out as &mut dyn crate::engine::Reporter,
+            &mut rollback_out as &mut dyn crate::engine::rollback::RollbackReporter,
+        );
+        let result = recover::act(conn, &cx, &rows, action, reporters).await;
         record
             .end(conn, &history, &result, vec![action.version()])
             .await;

@@ -190,8 +190,7 @@ pub(crate) fn recorded(
                 .cloned()
                 .collect();
             let plan = plan::plan(
-                catalog,
-                &rows,
+                (catalog, &rows),
                 conn.dialect(),
                 &Request::default(),
                 crate::hints::At::of(env),

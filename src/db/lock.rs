@@ -71,13 +71,13 @@ pub trait LockWatcher {
 /// Nobody: the wait is only bounded, not shown.
 impl LockWatcher for () {}
 
-/// Takes the lock (telling `watcher` about the wait), runs `work` with it, and frees it
-/// whatever `work` returned: the one lock bracket of every command that changes a database.
+/// Takes the lock (waiting up to `wait`, telling `watcher` about it; `command` is what a
+/// holder's record names), runs `work` with it, and frees it whatever `work` returned: the one
+/// lock bracket of every command that changes a database.
 pub async fn with_lock<T, W: LockWatcher + ?Sized>(
     conn: &mut Conn,
     env: &Environment,
-    wait: Duration,
-    command: &str,
+    (wait, command): (Duration, &str),
     watcher: &mut W,
     work: impl AsyncFnOnce(&mut Conn, &mut W) -> Result<T>,
 ) -> Result<T> {

@@ -53,13 +53,12 @@ pub fn app_rollback(
     crate::runtime::watch_interrupts()?;
     crate::runtime::block_on(async {
         let mut conn = engine::open(env, "rollback").await?;
-        let mut run = Run::new(config, env, Kind::Rollback, "", conn.dialect(), out);
+        let mut run = Run::new((config, env), (Kind::Rollback, ""), conn.dialect(), out);
         let command = format!("runner rollback --env {}", env.name);
         let result = lock::with_lock(
             &mut conn,
             env,
-            options.lock_wait,
-            &command,
+            (options.lock_wait, &command),
             &mut (),
             async |conn, _| roll_back_with_lock_held(&mut run, conn, catalog, options).await,
         )
@@ -385,9 +384,7 @@ async fn roll_back_migrations(
     }
     crate::engine::rollback::newest_locked(
         conn,
-        run.config,
-        run.env,
-        catalog,
+        (run.config, run.env, catalog),
         wanted.len(),
         &run.info,
     )

@@ -91,7 +91,7 @@ pub async fn observe(
         // Health of each server, directly.
         if let Some(h) = &health {
             let version = &groups[0].release;
-            probes += probe_servers(run, h, servers, version, &mut failures, label)?;
+            probes += probe_servers(run, h, (servers, &mut failures), version, label)?;
         }
         let done = started.elapsed() >= span;
         // Between the ends of windows, a look once a second: decisive evidence fails the window
@@ -172,9 +172,8 @@ async fn breach(run: &mut Run<'_>, conn: &mut Conn, why: String) -> Failure {
 fn probe_servers(
     run: &mut Run<'_>,
     h: &crate::config::Health,
-    servers: &[crate::config::Server],
+    (servers, failures): (&[crate::config::Server], &mut [u32]),
     version: &str,
-    failures: &mut [u32],
     label: &str,
 ) -> Result<u64, Failure> {
     for (i, server) in servers.iter().enumerate() {

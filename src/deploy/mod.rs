@@ -220,10 +220,8 @@ async fn deploy_env(
     }
     let mut conn = engine::open(env, "deploy").await?;
     let mut run = Run::new(
-        config,
-        env,
-        Kind::Deploy,
-        &options.version,
+        (config, env),
+        (Kind::Deploy, &options.version),
         conn.dialect(),
         out,
     );
@@ -245,9 +243,7 @@ async fn gate_phase(
     let t = Instant::now();
     let gate = engine::gate::gate(
         Some(&mut *conn),
-        run.config,
-        env,
-        catalog,
+        (run.config, env, catalog),
         &Request::default(),
         None,
     )
@@ -329,31 +325,24 @@ async fn gate_then_lock(
     lock::with_lock(
         conn,
         env,
-        options.lock_wait,
-        &command,
+        (options.lock_wait, &command),
         &mut (),
         async |conn, _| {
             run.phase(Phase::Lock, Status::Taken, t, String::new());
-            deploy_with_lock_held(
-                run,
-                conn,
-                catalog,
-                options,
-                previous_history.as_ref(),
-                allow_pending,
-            )
-            .await
+            let migrations = (catalog, previous_history.as_ref());
+            deploy_with_lock_held(run, conn, migrations, options, allow_pending).await
         },
     )
     .await
 }
 
+/// The deploy once the lock is held: `migrations` are the folder and the history of the
+/// environment before this one in the pipeline.
 async fn deploy_with_lock_held(
     run: &mut Run<'_>,
     conn: &mut Conn,
-    catalog: &Catalog,
+    (catalog, previous_history): (&Catalog, Option<&Previous>),
     options: &DeployOptions,
-    previous_history: Option<&Previous>,
     allow_pending: Option<String>,
 ) -> Result<Outcome> {
     let env = run.env;
@@ -381,15 +370,8 @@ async fn deploy_with_lock_held(
 
     // 5. migrations: expand, before any traffic moves.
     if options.with_migrations {
-        expand(
-            run,
-            conn,
-            catalog,
-            &entries,
-            previous.as_deref(),
-            previous_history,
-        )
-        .await?;
+        let migrations = (catalog, previous_history);
+        expand(run, conn, migrations, &entries, previous.as_deref()).await?;
     }
     if crate::runtime::interrupted() {
         let error = Error::Interrupted {
@@ -490,10 +472,9 @@ async fn announce(
 async fn expand(
     run: &mut Run<'_>,
     conn: &mut Conn,
-    catalog: &Catalog,
+    (catalog, previous_history): (&Catalog, Option<&Previous>),
     entries: &[crate::engine::journal::Entry],
     previous: Option<&str>,
-    previous_history: Option<&Previous>,
 ) -> Result<()> {
     let debt = previous
         .map(|p| contract::debt(entries, p))
@@ -543,7 +524,7 @@ async fn roll_out(
     let shifted = match shifted {
         Ok(s) => s,
         Err(failure) => {
-            return revert::after_failure(run, conn, strategy, catalog, options, failure).await;
+            return revert::after_failure(run, conn, strategy, (catalog, options), failure).await;
         }
     };
     if let strategy::Shifted::Paused(percent) = shifted {
@@ -552,7 +533,7 @@ async fn roll_out(
     if let Some(span) = options.watch.or(run.config.watch)
         && let Err(failure) = watch_release(run, conn, strategy, span).await
     {
-        return revert::after_failure(run, conn, strategy, catalog, options, failure).await;
+        return revert::after_failure(run, conn, strategy, (catalog, options), failure).await;
     }
     finish_rollout(run, conn, strategy, catalog, previous_history).await
 }

@@ -189,7 +189,7 @@ async fn environment(
     if !Conn::exists(&env.database_url.value) {
         // A database not created yet: its first deploy creates it; the gate lints all files.
         let mut migrations = Vec::new();
-        if let Ok(g) = gate::gate(None, config, env, catalog, &Request::default(), None).await {
+        if let Ok(g) = gate::gate(None, (config, env, catalog), &Request::default(), None).await {
             problems.extend(gate_problems(&g, env, options));
             migrations = pending(&g);
         }
@@ -219,9 +219,7 @@ async fn environment(
     }
     match gate::gate(
         Some(&mut conn),
-        config,
-        env,
-        catalog,
+        (config, env, catalog),
         &Request::default(),
         None,
     )

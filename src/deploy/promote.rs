@@ -41,13 +41,12 @@ pub fn promote(
     crate::runtime::block_on(under_lock(
         config,
         env,
-        options.lock_wait,
-        "runner promote",
+        (options.lock_wait, "runner promote"),
         out,
         async |run, conn, entries, serving| match &serving.paused {
             Some(p) => {
                 let (id, percent) = (p.deploy_id.clone(), p.percent);
-                continue_canary(run, conn, catalog, entries, (&id, percent), options).await
+                continue_canary(run, conn, (catalog, entries), (&id, percent), options).await
             }
             None => {
                 run.entry.approved_by = options.approved_by.clone();
@@ -71,8 +70,7 @@ pub fn abort(
     crate::runtime::block_on(under_lock(
         config,
         env,
-        lock_wait,
-        "runner abort",
+        (lock_wait, "runner abort"),
         out,
         async |run, conn, entries, serving| {
             run.entry.approved_by = approved_by;
@@ -137,8 +135,7 @@ pub fn abort(
 async fn under_lock<T>(
     config: &Config,
     env: &Environment,
-    lock_wait: Duration,
-    command: &str,
+    (lock_wait, command): (Duration, &str),
     out: &mut dyn Reporter,
     work: impl AsyncFnOnce(&mut Run<'_>, &mut Conn, &[Entry], &Serving) -> Result<T>,
 ) -> Result<T> {
@@ -150,13 +147,12 @@ async fn under_lock<T>(
         )));
     }
     let mut conn = crate::engine::open(env, "promote").await?;
-    let mut run = Run::new(config, env, Kind::Promote, "", conn.dialect(), out);
+    let mut run = Run::new((config, env), (Kind::Promote, ""), conn.dialect(), out);
     let command_line = format!("{command} --env {}", env.name);
     let result = lock::with_lock(
         &mut conn,
         env,
-        lock_wait,
-        &command_line,
+        (lock_wait, &command_line),
         &mut (),
         async |conn, _| {
             let (entries, serving) = run.reconcile(conn, command).await?;
@@ -206,8 +202,7 @@ async fn take_over(
 async fn continue_canary(
     run: &mut Run<'_>,
     conn: &mut Conn,
-    catalog: &Catalog,
-    entries: &[Entry],
+    (catalog, entries): (&Catalog, &[Entry]),
     (id, percent): (&str, u32),
     options: &PromoteOptions,
 ) -> Result<Outcome> {
@@ -250,9 +245,15 @@ async fn continue_canary(
             if let Some(span) = run.config.watch
                 && let Err(failure) = watch_release(run, conn, &mut strategy, span).await
             {
-                return revert::after_failure(run, conn, &mut strategy, catalog, &options, failure)
-                    .await
-                    .map(|()| Outcome::Deployed);
+                return revert::after_failure(
+                    run,
+                    conn,
+                    &mut strategy,
+                    (catalog, &options),
+                    failure,
+                )
+                .await
+                .map(|()| Outcome::Deployed);
             }
             let previous = crate::engine::previous_history(
                 run.config,
@@ -264,9 +265,11 @@ async fn continue_canary(
                 .await
                 .map(|_| Outcome::Deployed)
         }
-        Err(failure) => revert::after_failure(run, conn, &mut strategy, catalog, &options, failure)
-            .await
-            .map(|()| Outcome::Deployed),
+        Err(failure) => {
+            revert::after_failure(run, conn, &mut strategy, (catalog, &options), failure)
+                .await
+                .map(|()| Outcome::Deployed)
+        }
     }
 }
 

@@ -21,8 +21,7 @@ pub(super) async fn after_failure<T>(
     run: &mut Run<'_>,
     conn: &mut Conn,
     strategy: &mut AnyStrategy,
-    catalog: &Catalog,
-    options: &DeployOptions,
+    (catalog, options): (&Catalog, &DeployOptions),
     failure: Failure,
 ) -> Result<T> {
     let mut problems = Vec::new();
@@ -223,9 +222,7 @@ async fn rollback_migrations_of(
     }
     crate::engine::rollback::newest_locked(
         conn,
-        run.config,
-        run.env,
-        catalog,
+        (run.config, run.env, catalog),
         versions.len(),
         &run.info,
     )

@@ -142,11 +142,10 @@ pub struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
+    /// A run of `kind` on `version` ("" when the run finds it), recorded in `env`'s journal.
     pub fn new(
-        config: &'a Config,
-        env: &'a Environment,
-        kind: Kind,
-        version: &str,
+        (config, env): (&'a Config, &'a Environment),
+        (kind, version): (Kind, &str),
         dialect: crate::config::Dialect,
         out: &'a mut dyn Reporter,
     ) -> Run<'a> {

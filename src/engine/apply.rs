@@ -516,7 +516,7 @@ async fn open_row(
     };
     if prefix.is_none() && !job.chain.started {
         history
-            .start_in_flight(conn, row, run, State::Applying, 1, in_flight)
+            .start_in_flight(conn, row, run, State::Applying, (1, in_flight))
             .await?;
     }
     if first > 0 {

@@ -43,9 +43,7 @@ impl Gate<'_> {
 /// lints the files it would apply. `conn` is `None` for a database that does not exist yet.
 pub async fn gate<'a>(
     conn: Option<&mut Conn>,
-    config: &Config,
-    env: &Environment,
-    catalog: &'a Catalog,
+    (config, env, catalog): (&Config, &Environment, &'a Catalog),
     request: &Request,
     previous: Option<&Previous>,
 ) -> Result<Gate<'a>> {
@@ -58,8 +56,7 @@ pub async fn gate<'a>(
         None => Vec::new(),
     };
     let plan = plan::plan(
-        catalog,
-        &rows,
+        (catalog, &rows),
         dialect,
         request,
         crate::hints::At::of(env),

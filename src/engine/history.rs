@@ -344,8 +344,7 @@ impl History {
         row: &NewRow<'_>,
         run: &RunInfo,
         state: State,
-        attempts: i64,
-        in_flight: Option<i64>,
+        (attempts, in_flight): (i64, Option<i64>),
     ) -> Result<(), DbError> {
         let how = Upsert {
             state,

@@ -583,12 +583,12 @@ pub struct CommandRecord {
 }
 
 impl CommandRecord {
-    /// Call with the lock held and the history tables ready.
+    /// Call with the lock held and the history tables ready. `(kind, what)`: the command and
+    /// what it works on (`to V5`, `V3`), as the journal shows them.
     pub async fn begin(
         conn: &mut Conn,
         history: &History,
-        kind: Kind,
-        what: &str,
+        (kind, what): (Kind, &str),
         info: &crate::runtime::RunInfo,
         approved_by: Option<String>,
     ) -> Result<CommandRecord, DbError> {

@@ -173,8 +173,7 @@ pub async fn migrate(
     let result = lock::with_lock(
         &mut conn,
         env,
-        options.lock_wait,
-        &command,
+        (options.lock_wait, &command),
         reporter,
         async |conn, reporter| {
             let history = History::new(&prefix, conn.dialect());
@@ -199,8 +198,7 @@ pub async fn migrate(
             let record = journal::CommandRecord::begin(
                 conn,
                 &history,
-                journal::Kind::Migrate,
-                &what,
+                (journal::Kind::Migrate, &what),
                 &options.run,
                 options.approved_by.clone(),
             )
@@ -239,9 +237,7 @@ async fn lint_gate(
 ) -> Result<()> {
     let gate = gate::gate(
         Some(&mut *conn),
-        config,
-        env,
-        catalog,
+        (config, env, catalog),
         &options.request,
         previous,
     )
@@ -307,8 +303,7 @@ async fn migrate_steps(
     }
 
     let plan = plan::plan(
-        catalog,
-        &rows,
+        (catalog, &rows),
         conn.dialect(),
         &options.request,
         crate::hints::At::of(env),

@@ -421,14 +421,14 @@ pub struct Context<'a> {
     pub lock_wait: std::time::Duration,
 }
 
-/// Runs `action` (call with the lock held). Returns what was done, in words.
+/// Runs `action` (call with the lock held), showing a migration's progress on the first
+/// reporter, a rollback's on the second. Returns what was done, in words.
 pub async fn act(
     conn: &mut Conn,
     cx: &Context<'_>,
     rows: &[HistoryRow],
     action: &Action,
-    migrate_reporter: &mut dyn Reporter,
-    rollback_reporter: &mut dyn RollbackReporter,
+    (migrate_reporter, rollback_reporter): (&mut dyn Reporter, &mut dyn RollbackReporter),
 ) -> Result<String> {
     let v = action.version();
     let label = cx
@@ -558,7 +558,7 @@ async fn roll_back(
         run: cx.run.clone(),
         approved_by: None,
     };
-    rollback_locked(conn, cx.config, cx.env, cx.catalog, &options, reporter).await?;
+    rollback_locked(conn, (cx.config, cx.env, cx.catalog), &options, reporter).await?;
     Ok(format!("rolled back: {} is rolled_back", on.label))
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use similar::TextDiff;
 
-use super::apply::{Counter, run_statement};
+use super::apply::{Counter, Recorded, run_statement};
 use super::history::{Failure, History, HistoryRow, Mode, RunInfo, State};
 use super::statements::{changed_prefix, stored_script};
 use super::{db, open};
@@ -107,8 +107,7 @@ pub async fn rollback(
     let result = lock::with_lock(
         &mut conn,
         env,
-        options.lock_wait,
-        &command,
+        (options.lock_wait, &command),
         &mut (),
         async |conn, _| {
             let history = History::new(&config.history_prefix, conn.dialect());
@@ -124,14 +123,13 @@ pub async fn rollback(
             let record = super::journal::CommandRecord::begin(
                 conn,
                 &history,
-                super::journal::Kind::MigrationsRollback,
-                &what,
+                (super::journal::Kind::MigrationsRollback, &what),
                 &options.run,
                 options.approved_by.clone(),
             )
             .await
             .map_err(|e| db("write the journal", e))?;
-            let result = rollback_locked(conn, config, env, catalog, options, reporter).await;
+            let result = rollback_locked(conn, (config, env, catalog), options, reporter).await;
             record.end(conn, &history, &result, Vec::new()).await;
             result
         },
@@ -145,9 +143,7 @@ pub async fn rollback(
 /// lock: the migrations rollback of a failed deploy or of an application rollback.
 pub async fn newest_locked(
     conn: &mut Conn,
-    config: &Config,
-    env: &Environment,
-    catalog: &Catalog,
+    (config, env, catalog): (&Config, &Environment, &Catalog),
     n: usize,
     run: &RunInfo,
 ) -> Result<usize> {
@@ -159,15 +155,13 @@ pub async fn newest_locked(
         run: run.clone(),
         approved_by: None,
     };
-    rollback_locked(conn, config, env, catalog, &options, &mut Silent).await
+    rollback_locked(conn, (config, env, catalog), &options, &mut Silent).await
 }
 
 /// `rollback` on a connection that already holds the lock.
 pub async fn rollback_locked(
     conn: &mut Conn,
-    config: &Config,
-    env: &Environment,
-    catalog: &Catalog,
+    (config, env, catalog): (&Config, &Environment, &Catalog),
     options: &RollbackOptions,
     reporter: &mut dyn RollbackReporter,
 ) -> Result<usize> {
@@ -212,7 +206,12 @@ pub async fn rollback_locked(
                 &format!("{} rolling back", u.label),
             )
             .await;
-        match run_rollback(conn, &history, &options.run, u, &options.limits, reporter).await {
+        let recorded = Recorded {
+            history: &history,
+            run: &options.run,
+            limits: &options.limits,
+        };
+        match run_rollback(conn, recorded, u, reporter).await {
             Ok(()) => {
                 done += 1;
                 mirror(conn, catalog, u.row.version, false, started.elapsed()).await?;
@@ -626,19 +625,22 @@ pub(crate) async fn mirror(
 /// statement, statements committed, total statements, error).
 async fn run_rollback(
     conn: &mut Conn,
-    history: &History,
-    run: &RunInfo,
+    recorded: Recorded<'_>,
     u: &Undo,
-    limits: &Limits,
     reporter: &mut dyn RollbackReporter,
 ) -> std::result::Result<(), (usize, usize, usize, DbError)> {
+    let Recorded {
+        history,
+        run,
+        limits,
+    } = recorded;
     let dialect = conn.dialect();
     let script = stored_script(&u.sql, FileRole::Rollback, dialect)
         .map_err(|why| (0, 0, 0, DbError::other(format!("cannot be parsed: {why}"))))?;
     let total = script.statements.len();
     let result = match script.mode {
         Mode::Statement => {
-            statement_mode(conn, history, u, &script.statements, limits, reporter).await
+            statement_mode(conn, (history, limits), u, &script.statements, reporter).await
         }
         _ => {
             let mut backoff = Backoff::new(limits.retry_delay, Duration::from_secs(10));
@@ -680,10 +682,9 @@ async fn run_rollback(
 /// statements committed, error).
 async fn statement_mode(
     conn: &mut Conn,
-    history: &History,
+    (history, limits): (&History, &Limits),
     u: &Undo,
     statements: &[String],
-    limits: &Limits,
     reporter: &mut dyn RollbackReporter,
 ) -> std::result::Result<(), (usize, usize, DbError)> {
     let total = statements.len();

@@ -163,8 +163,7 @@ mod tests {
         );
         let catalog = Catalog::load(dir.path()).unwrap();
         let plan = plan::plan(
-            &catalog,
-            &[],
+            (&catalog, &[]),
             Dialect::Postgres,
             &Request::default(),
             crate::hints::At {

@@ -32,8 +32,7 @@ impl Rolling {
         run: &mut Run<'_>,
         conn: &mut Conn,
         servers: Vec<String>,
-        version: &str,
-        previous: &str,
+        (version, previous): (&str, &str),
         health_phase: Phase,
     ) -> Step {
         let size = self.batch.size(self.routed.servers.len());
@@ -79,7 +78,8 @@ impl Rolling {
 impl Strategy for Rolling {
     async fn release(&mut self, run: &mut Run<'_>, conn: &mut Conn, to: &str, from: &str) -> Step {
         let servers = self.routed.servers.iter().map(|s| s.name.clone()).collect();
-        self.roll(run, conn, servers, to, from, Phase::Health).await
+        self.roll(run, conn, servers, (to, from), Phase::Health)
+            .await
     }
 
     async fn check(
@@ -118,6 +118,6 @@ impl Strategy for Rolling {
         } else {
             Phase::HealthAfterRollback
         };
-        self.roll(run, conn, servers, to, from, phase).await
+        self.roll(run, conn, servers, (to, from), phase).await
     }
 }

@@ -215,12 +215,10 @@ impl Slots {
         &mut self,
         run: &mut Run<'_>,
         conn: &mut Conn,
-        slot: &str,
-        to: &str,
-        from: &str,
-        phase: Phase,
+        (slot, phase): (&str, Phase),
+        (to, from): (&str, &str),
     ) -> Step {
-        self.check_servers(run, conn, slot, to, Some(from), phase)
+        self.check_servers(run, conn, (slot, phase), (to, Some(from)))
             .await
     }
 
@@ -230,10 +228,8 @@ impl Slots {
         &mut self,
         run: &mut Run<'_>,
         conn: &mut Conn,
-        slot: &str,
-        to: &str,
-        smoke_from: Option<&str>,
-        phase: Phase,
+        (slot, phase): (&str, Phase),
+        (to, smoke_from): (&str, Option<&str>),
     ) -> Step {
         for name in self.servers(slot) {
             let Some(server) = self.routed.server(&name).cloned() else {
@@ -308,7 +304,8 @@ impl Slots {
         to: &str,
         phase: Phase,
     ) -> Step {
-        self.check_servers(run, conn, slot, to, None, phase).await
+        self.check_servers(run, conn, (slot, phase), (to, None))
+            .await
     }
 }
 
@@ -347,7 +344,7 @@ macro_rules! slot_steps {
             let target = self.slots.target(from);
             let health = $crate::deploy::run::Phase::Health;
             self.slots
-                .check_slot(run, conn, &target, to, from, health)
+                .check_slot(run, conn, (&target, health), (to, from))
                 .await
         }
     };

@@ -85,8 +85,7 @@ pub struct Plan<'a> {
 }
 
 pub fn plan<'a>(
-    catalog: &'a Catalog,
-    rows: &[HistoryRow],
+    (catalog, rows): (&'a Catalog, &[HistoryRow]),
     dialect: Dialect,
     request: &Request,
     at: At<'_>,

@@ -60,8 +60,7 @@ fn production_after(c: &Catalog, rows: Vec<HistoryRow>) -> Plan<'_> {
         rows,
     };
     plan(
-        c,
-        &[],
+        (c, &[]),
         Dialect::Postgres,
         &Request::default(),
         At {
@@ -92,7 +91,7 @@ fn run<'a>(catalog: &'a Catalog, rows: &[HistoryRow], request: &Request) -> Plan
         env: "staging",
         protected: false,
     };
-    plan(catalog, rows, Dialect::Postgres, request, at, None)
+    plan((catalog, rows), Dialect::Postgres, request, at, None)
 }
 
 #[test]
