@@ -308,6 +308,16 @@ fn expectations(statement: &str) -> Option<Vec<Expect>> {
                 part: Some(Part::Index(name.clone())),
                 present: true,
             }),
+            // `DROP INDEX i ON t`: the index is gone from its table afterwards.
+            Op::DropIndex {
+                names,
+                table: Some(t),
+                ..
+            } => out.extend(names.iter().map(|name| Expect {
+                table: t.clone(),
+                part: Some(Part::Index(name.clone())),
+                present: false,
+            })),
             // They come with the operations above and change nothing of their own.
             Op::AlterAlgorithm { .. } | Op::TableCopy { .. } => {}
             _ => return None,

@@ -85,13 +85,15 @@ pub async fn preview(
     let dialect = conn.dialect();
     conn.close().await;
     let (undo, target) = choose(
-        &rows?,
+        (&rows?, catalog),
         dialect,
-        catalog,
         options,
         crate::hints::At::of(env),
         &mut Silent,
     )?;
+    if undo.is_empty() {
+        return Err(nothing_to_roll_back(&env.name));
+    }
     Ok((undo.into_iter().map(|u| u.label).collect(), target))
 }
 
@@ -170,15 +172,32 @@ pub async fn rollback_locked(
         .ensure(conn)
         .await
         .map_err(|e| db("create the history tables", e))?;
+    let unfinished: Vec<i64> = super::read_rows(conn, &history)
+        .await?
+        .iter()
+        .filter(|r| matches!(r.state, State::RollingBack | State::RollbackFailed))
+        .map(|r| r.version)
+        .collect();
     let rows = super::read_settled(conn, &history, &mut |w| reporter.note(w)).await?;
     let (undo, target) = choose(
-        &rows,
+        (&rows, catalog),
         conn.dialect(),
-        catalog,
         options,
         crate::hints::At::of(env),
         reporter,
     )?;
+    if undo.is_empty() {
+        // The catalog showed an interrupted rollback's last statement took effect, and that
+        // was all there was to do: this run finished it.
+        let finished = rows
+            .iter()
+            .filter(|r| unfinished.contains(&r.version) && r.state == State::RolledBack)
+            .count();
+        if finished > 0 {
+            return Ok(finished);
+        }
+        return Err(nothing_to_roll_back(&env.name));
+    }
     let versions: Vec<i64> = undo.iter().map(|u| u.row.version).collect();
     let record = async {
         history.clear_rollback_target(conn).await?;
@@ -351,12 +370,21 @@ fn indent(sql: &str) -> String {
         .join("\n")
 }
 
-/// The migrations to undo, newest first, and the version the run goes down to (it stays
-/// applied); or every reason to refuse.
+/// The refusal of a rollback with nothing to undo.
+fn nothing_to_roll_back(env: &str) -> Error {
+    Error::Refused {
+        environment: env.to_string(),
+        problems: vec![format!(
+            "nothing to roll back in {env}: no applied migration matches"
+        )],
+    }
+}
+
+/// The migrations to undo, newest first (none: nothing matches), and the version the run
+/// goes down to (it stays applied); or every reason to refuse.
 fn choose(
-    rows: &[HistoryRow],
+    (rows, catalog): (&[HistoryRow], &Catalog),
     dialect: crate::config::Dialect,
-    catalog: &Catalog,
     options: &RollbackOptions,
     at: crate::hints::At<'_>,
     reporter: &mut dyn RollbackReporter,
@@ -377,11 +405,6 @@ fn choose(
             Ok(u) => undo.push(u),
             Err(problem) => problems.push(problem),
         }
-    }
-    if undo.is_empty() && problems.is_empty() {
-        problems.push(format!(
-            "nothing to roll back in {env}: no applied migration matches"
-        ));
     }
     if !problems.is_empty() {
         return Err(Error::Refused {

@@ -99,6 +99,8 @@ pub enum Op {
     DropIndex {
         names: Vec<String>,
         concurrently: bool,
+        /// MySQL's `DROP INDEX name ON table`.
+        table: Option<String>,
     },
     Reindex {
         concurrently: bool,

@@ -480,3 +480,61 @@ async fn each_row_keeps_its_own_start_and_attempts_when_the_next_start_rides_on_
         assert!((span - duration).abs() < 150, "V{version}: {again:?}");
     }
 }
+
+/// A rollback killed while MySQL ran `DROP INDEX i ON t` (DDL commits by itself, before runner
+/// could record it done): the catalog says the index is gone, so the next run counts the
+/// statement done and finishes, where it once asked a person and printed a command that ran
+/// the DROP INDEX again and failed on the missing index, forever (found by the fault suite).
+#[tokio::test]
+async fn a_drop_index_in_flight_at_a_crash_is_settled_from_the_catalog() {
+    let db = mariadb::fresh_database().await;
+    let p = project_on(&db, "");
+    p.migration(
+        "V1__t",
+        "CREATE TABLE t (tag VARCHAR(10));",
+        Some("DROP TABLE t;"),
+    )
+    .migration(
+        "V2__indexed",
+        "INSERT INTO t VALUES ('a');\nCREATE INDEX t_tag ON t (tag);",
+        Some("DELETE FROM t;\nDROP INDEX t_tag ON t;"),
+    );
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    let mut conn = db.connect().await;
+    // What a SIGKILL during the rollback's second statement leaves: the DELETE committed with
+    // its mark, the DROP INDEX done by the server, its own mark never written.
+    sqlx::raw_sql(
+        "DELETE FROM t; DROP INDEX t_tag ON t;
+         UPDATE runner_migrations SET state = 'rolling_back', rollback_done = 1, rollback_total = 2,
+                rollback_in_flight = 2, rollback_target = 1 WHERE version = 2",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    p.run(&["rollback", "--env", "ci", "--to", "1"])
+        .expect_code(0)
+        .stderr_has("statement 2 (`DROP INDEX t_tag ON t`) was running when the run stopped; the catalog shows what it does: it completed, and counts as done");
+    let rows = history(&mut conn).await;
+    assert_eq!(rows[1].2, "rolled_back", "{rows:?}");
+    // The other way: the index still there, so the DROP INDEX did not run, and runs now.
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    sqlx::raw_sql(
+        "DELETE FROM t;
+         UPDATE runner_migrations SET state = 'rolling_back', rollback_done = 1, rollback_total = 2,
+                rollback_in_flight = 2, rollback_target = 1 WHERE version = 2",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    p.run(&["rollback", "--env", "ci", "--to", "1"])
+        .expect_code(0)
+        .stderr_has("the catalog shows none of what it does: it did not take effect");
+    let indexes: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = 't_tag'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(indexes, 0);
+    assert_eq!(history(&mut conn).await[1].2, "rolled_back");
+}

@@ -263,6 +263,7 @@ fn drop_objects(s: &protobuf::DropStmt) -> Option<Op> {
         Ok(ObjectType::ObjectIndex) => Some(Op::DropIndex {
             names,
             concurrently: s.concurrent,
+            table: None,
         }),
         Ok(ObjectType::ObjectSchema) => Some(Op::DropSchema { names }),
         _ => None,

@@ -185,8 +185,11 @@ fn lower(statement: &ast::Statement, dialect: Dialect) -> Vec<Op> {
             unique: ci.unique,
         }],
         S::Drop {
-            object_type, names, ..
-        } => drop_objects(object_type, names),
+            object_type,
+            names,
+            table,
+            ..
+        } => drop_objects(object_type, names, table.as_ref()),
         S::Truncate(t) => vec![Op::Truncate {
             tables: t.table_names.iter().map(|n| last_name(&n.name)).collect(),
         }],
@@ -273,13 +276,19 @@ fn alter_table(at: &ast::AlterTable, dialect: Dialect) -> Vec<Op> {
     ops
 }
 
-fn drop_objects(object_type: &ObjectType, names: &[ast::ObjectName]) -> Vec<Op> {
+/// DROP TABLE, INDEX (MySQL's names its table: `DROP INDEX i ON t`), SCHEMA, DATABASE.
+fn drop_objects(
+    object_type: &ObjectType,
+    names: &[ast::ObjectName],
+    table: Option<&ast::ObjectName>,
+) -> Vec<Op> {
     let names: Vec<String> = names.iter().map(last_name).collect();
     match object_type {
         ObjectType::Table => vec![Op::DropTable { tables: names }],
         ObjectType::Index => vec![Op::DropIndex {
             names,
             concurrently: false,
+            table: table.map(last_name),
         }],
         ObjectType::Schema => vec![Op::DropSchema { names }],
         ObjectType::Database => names

@@ -37,6 +37,7 @@ fn check(op: &Op, ctx: &Context) -> Option<Hit> {
     let Op::DropIndex {
         names,
         concurrently: false,
+        ..
     } = op
     else {
         return None;
