@@ -187,6 +187,10 @@ mod tests {
             Some(Effect::Schema(vec![index("big", "big_tag", false)]))
         );
         assert_eq!(
+            mysql("ALTER TABLE big DROP INDEX big_tag"),
+            Some(Effect::Schema(vec![index("big", "big_tag", false)]))
+        );
+        assert_eq!(
             mysql("CREATE INDEX big_tag ON big (tag)"),
             Some(Effect::Schema(vec![index("big", "big_tag", true)]))
         );

@@ -337,6 +337,12 @@ fn alter_table_op(table: &str, op: &AlterTableOperation, dialect: Dialect) -> Ve
             column_position,
             ..
         } => add_column(table, column_def, column_position.as_ref(), dialect),
+        // MySQL's other spelling of DROP INDEX i ON t.
+        AlterTableOperation::DropIndex { name } => vec![Op::DropIndex {
+            names: vec![name.value.clone()],
+            concurrently: false,
+            table: Some(table),
+        }],
         AlterTableOperation::DropPrimaryKey { .. } => vec![Op::TableCopy {
             table,
             what: "drops the primary key".into(),
