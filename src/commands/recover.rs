@@ -138,7 +138,8 @@ impl Recovery<'_> {
             .await
             .map_err(|e| db("create the history tables", e))?;
         let mut notes = Vec::new();
-        let rows = engine::read_settled(conn, &history, &mut |w| notes.push(w.to_string())).await?;
+        let rows =
+            engine::read_settled(conn, &history, &mut |s| notes.push(s.detail.clone())).await?;
         for note in notes {
             out::note(note);
         }

@@ -106,7 +106,7 @@ pub async fn previous_history(
 pub async fn read_settled(
     conn: &mut Conn,
     history: &History,
-    warn: &mut dyn FnMut(&str),
+    warn: &mut dyn FnMut(&settle::Settled),
 ) -> Result<Vec<HistoryRow>> {
     let rows = history
         .rows(conn)
@@ -119,7 +119,7 @@ pub async fn read_settled(
         return Ok(rows);
     }
     for s in &settled {
-        warn(&s.detail);
+        warn(s);
     }
     history
         .rows(conn)
@@ -395,7 +395,7 @@ async fn ready_rows(
     catalog: &Catalog,
     reporter: &mut dyn Reporter,
 ) -> Result<Vec<HistoryRow>> {
-    let rows = read_settled(conn, history, &mut |w| reporter.warning(w)).await?;
+    let rows = read_settled(conn, history, &mut |s| reporter.warning(&s.detail)).await?;
     if let Some(problem) = adopt::untaken(conn, catalog, &rows, At::of(env))
         .await
         .map_err(|e| db("read other tools' history tables", e))?

@@ -172,13 +172,15 @@ pub async fn rollback_locked(
         .ensure(conn)
         .await
         .map_err(|e| db("create the history tables", e))?;
-    let unfinished: Vec<i64> = super::read_rows(conn, &history)
-        .await?
-        .iter()
-        .filter(|r| matches!(r.state, State::RollingBack | State::RollbackFailed))
-        .map(|r| r.version)
-        .collect();
-    let rows = super::read_settled(conn, &history, &mut |w| reporter.note(w)).await?;
+    // The rollbacks a settled statement belonged to.
+    let mut settled = Vec::new();
+    let rows = super::read_settled(conn, &history, &mut |s| {
+        reporter.note(&s.detail);
+        if s.rollback {
+            settled.push(s.version);
+        }
+    })
+    .await?;
     let (undo, target) = choose(
         (&rows, catalog),
         conn.dialect(),
@@ -191,28 +193,14 @@ pub async fn rollback_locked(
         // was all there was to do: this run finished it.
         let finished = rows
             .iter()
-            .filter(|r| unfinished.contains(&r.version) && r.state == State::RolledBack)
+            .filter(|r| settled.contains(&r.version) && r.state == State::RolledBack)
             .count();
         if finished > 0 {
             return Ok(finished);
         }
         return Err(nothing_to_roll_back(&env.name));
     }
-    let versions: Vec<i64> = undo.iter().map(|u| u.row.version).collect();
-    let record = async {
-        history.clear_rollback_target(conn).await?;
-        history.schedule_rollback(conn, &versions, target).await
-    };
-    record
-        .await
-        .map_err(|e| db("record the rollback's target", e))?;
-    if let Some(who) = &options.approved_by {
-        let detail = format!("rollback of {} migration(s) approved by {who}", undo.len());
-        history
-            .event(conn, &options.run, None, "rollback_approved", &detail)
-            .await
-            .map_err(|e| db("record the approval", e))?;
-    }
+    schedule(conn, &history, options, (&undo, target)).await?;
     let mut done = 0;
     for u in &undo {
         let started = Instant::now();
@@ -249,6 +237,32 @@ pub async fn rollback_locked(
         }
     }
     Ok(done)
+}
+
+/// Records the run's target and the migrations it will undo (in place of an earlier
+/// unfinished run's), and who approved it.
+async fn schedule(
+    conn: &mut Conn,
+    history: &History,
+    options: &RollbackOptions,
+    (undo, target): (&[Undo], i64),
+) -> Result<()> {
+    let versions: Vec<i64> = undo.iter().map(|u| u.row.version).collect();
+    let record = async {
+        history.clear_rollback_target(conn).await?;
+        history.schedule_rollback(conn, &versions, target).await
+    };
+    record
+        .await
+        .map_err(|e| db("record the rollback's target", e))?;
+    if let Some(who) = &options.approved_by {
+        let detail = format!("rollback of {} migration(s) approved by {who}", undo.len());
+        history
+            .event(conn, &options.run, None, "rollback_approved", &detail)
+            .await
+            .map_err(|e| db("record the approval", e))?;
+    }
+    Ok(())
 }
 
 /// Where a rollback run stands when one of its migrations fails.
