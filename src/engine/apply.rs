@@ -350,12 +350,7 @@ async fn statement_mode(
         |index: usize, error: DbError, leftover: Option<String>| stop_at.at(index, error, leftover);
     let total = step.script.statements.len();
     let dialect = conn.dialect();
-    let effects: Vec<Option<Effect>> = step
-        .script
-        .statements
-        .iter()
-        .map(|s| outside_transaction(s, dialect))
-        .collect();
+    let effects = effects_of(step, dialect);
     let (mut prefix, mut announced) = open_row(conn, job, &effects)
         .await
         .map_err(|e| stop(step.resume_from, e, None))?;
@@ -363,6 +358,7 @@ async fn statement_mode(
     let finish = Finish {
         run,
         step,
+        row,
         started: stop_at.started,
         next_start: job
             .chain
@@ -412,9 +408,19 @@ async fn statement_mode(
         // the next one's start).
         return Ok(finish.next_start.is_some());
     }
-    close_row(conn, history, row.version, &finish)
+    close_row(conn, history, &finish)
         .await
         .map_err(|e| stop(total, e, None))
+}
+
+/// Whether each statement of the step runs outside a transaction, and how its effect is read
+/// back (`outside_transaction`).
+fn effects_of(step: &Step<'_>, dialect: Dialect) -> Vec<Option<Effect>> {
+    step.script
+        .statements
+        .iter()
+        .map(|s| outside_transaction(s, dialect))
+        .collect()
 }
 
 /// Runs statement `index` of the job's file with its progress marks, saying on the progress
@@ -553,15 +559,15 @@ fn done_mark(effects: &[Option<Effect>], index: usize) -> (Option<Mark>, bool) {
 async fn close_row(
     conn: &mut Conn,
     history: &History,
-    version: i64,
     finish: &Finish<'_>,
 ) -> Result<bool, DbError> {
+    let version = finish.row.version;
     let total = finish.step.script.statements.len() as i64;
     if !conn.backend().transactional_ddl() {
         let sql = format!(
             "{};\n{}",
             conn.backend().begin_sql(),
-            finish.mysql_tail(history, version, total)
+            finish.mysql_tail(history, total)
         );
         if let Err(e) = conn.execute(&sql).await {
             if !e.connection_lost {
@@ -647,6 +653,8 @@ pub(super) struct Marks<'a> {
 pub(super) struct Finish<'a> {
     pub run: &'a RunInfo,
     pub step: &'a Step<'a>,
+    /// The step's history row.
+    pub row: &'a NewRow<'a>,
     pub started: Instant,
     /// MySQL: the next migration's start, written in the same transaction.
     pub next_start: Option<NextStart<'a>>,
@@ -655,13 +663,14 @@ pub(super) struct Finish<'a> {
 impl Finish<'_> {
     /// MySQL: the row's end (`done` statements, applied), its event, the next migration's
     /// start and the COMMIT, as SQL with literals.
-    fn mysql_tail(&self, history: &History, version: i64, done: i64) -> String {
+    fn mysql_tail(&self, history: &History, done: i64) -> String {
         let took = ms(self.started.elapsed());
+        let version = self.row.version;
         let end = match self.next_start {
             None => history.finish_applied_sql(version, done, took),
             Some(next) => history.finish_then_start_sql(
                 self.run,
-                (&new_row(self.step), done, took),
+                (self.row, done, took),
                 (next.row, next.in_flight),
             ),
         };
@@ -756,7 +765,7 @@ async fn in_own_transaction(
 ) -> Result<(), DbError> {
     let (history, counter, done) = (at.history, at.counter, at.index as i64 + 1);
     let result = async {
-        if let (Some(f), Counter::Forward(version), false) =
+        if let (Some(f), Counter::Forward(_), false) =
             (at.marks.finish, counter, conn.backend().transactional_ddl())
         {
             // The transaction, the statement, the row's end, its event (the next migration's
@@ -764,7 +773,7 @@ async fn in_own_transaction(
             // of it is then committed.
             conn.set_limits(limits, false).await?;
             let begin = conn.backend().begin_sql();
-            let tail = f.mysql_tail(history, version, done);
+            let tail = f.mysql_tail(history, done);
             return conn
                 .execute(&format!("{begin};\n{statement}\n;\n{tail}"))
                 .await;
