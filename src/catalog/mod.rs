@@ -168,6 +168,20 @@ pub struct Catalog {
 pub const DEFAULT_VERSION_DIGITS: usize = 4;
 
 impl Catalog {
+    /// The versions whose forward or rollback file is one of `files` (file names).
+    pub fn versions_of(&self, files: &HashSet<String>) -> HashSet<Version> {
+        self.migrations
+            .iter()
+            .filter(|m| {
+                files.contains(&m.forward.file_name)
+                    || m.rollback
+                        .as_ref()
+                        .is_some_and(|r| files.contains(&r.file_name))
+            })
+            .map(|m| m.version)
+            .collect()
+    }
+
     /// Reads `dir` in the layout its contents show, collecting problems instead of stopping
     /// at the first. Fails only when the folder itself cannot be read.
     pub fn scan(dir: &Path) -> Result<Catalog> {

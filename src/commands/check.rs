@@ -58,7 +58,7 @@ pub fn run(config: Option<&Config>, dialect: Dialect, args: &CheckArgs) -> Resul
         let in_scope = options
             .scope
             .as_ref()
-            .map(|files| versions_of(&catalog, files));
+            .map(|files| catalog.versions_of(files));
         report.merge(check_catalog(&catalog, &options));
         if args.verify && !catalog.has_errors() && !catalog.migrations.is_empty() {
             report.findings.extend(verify_findings(
@@ -89,21 +89,6 @@ pub fn run(config: Option<&Config>, dialect: Dialect, args: &CheckArgs) -> Resul
     } else {
         ExitCode::Success
     })
-}
-
-/// The versions whose forward or rollback file is one of `files`.
-fn versions_of(catalog: &Catalog, files: &HashSet<String>) -> HashSet<crate::catalog::Version> {
-    catalog
-        .migrations
-        .iter()
-        .filter(|m| {
-            files.contains(&m.forward.file_name)
-                || m.rollback
-                    .as_ref()
-                    .is_some_and(|r| files.contains(&r.file_name))
-        })
-        .map(|m| m.version)
-        .collect()
 }
 
 /// Flags at 100 % everywhere for too long, and flags the code reads that no file defines.

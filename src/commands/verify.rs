@@ -28,17 +28,7 @@ pub fn run(config: &Config, args: &VerifyArgs) -> Result<ExitCode> {
     }
     if let Some(reference) = &args.since {
         let changed = since::changed_since(&catalog.dir, reference)?;
-        let versions: HashSet<Version> = catalog
-            .migrations
-            .iter()
-            .filter(|m| {
-                changed.contains(&m.forward.file_name)
-                    || m.rollback
-                        .as_ref()
-                        .is_some_and(|r| changed.contains(&r.file_name))
-            })
-            .map(|m| m.version)
-            .collect();
+        let versions: HashSet<Version> = catalog.versions_of(&changed);
         scope = Some(match scope {
             Some(s) => s.intersection(&versions).copied().collect(),
             None => versions,
