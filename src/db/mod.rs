@@ -640,6 +640,27 @@ impl Conn {
             .map_err(|e| DbError::from_sqlx(&e))
     }
 
+    /// Runs SQL text of several statements, as `execute`; a failure also says how many of
+    /// them completed before it (each statement's result counted as it arrives; MySQL stops
+    /// at the first error, so the one after them failed and none later ran).
+    pub async fn execute_counted(&mut self, sql: &str) -> Result<(), (usize, DbError)> {
+        use futures_util::TryStreamExt;
+        let sql = AssertSqlSafe(sql.to_string());
+        let mut completed = 0;
+        let result = on_conn!(self, c => {
+            let mut results = sqlx::raw_sql(sql).fetch_many(c);
+            loop {
+                match results.try_next().await {
+                    Ok(Some(sqlx::Either::Left(_))) => completed += 1,
+                    Ok(Some(sqlx::Either::Right(_))) => {}
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            }
+        });
+        result.map_err(|e| (completed, DbError::from_sqlx(&e)))
+    }
+
     /// Runs one parameterized statement (`$1`, `$2`, ... in both dialects).
     pub async fn exec(&mut self, sql: String, values: Vec<Value>) -> Result<u64, DbError> {
         let (sql, values) = self.placeholders(&sql, values);

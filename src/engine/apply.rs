@@ -163,6 +163,12 @@ impl<'a> NextStart<'a> {
     fn of(next: &Step<'_>, row: &'a NewRow<'a>, dialect: Dialect) -> Option<Self> {
         chained_start(next, dialect).map(|in_flight| NextStart { row, in_flight })
     }
+
+    /// `of` the job's next migration, whose row is `row`.
+    fn after(job: &Job<'_>, row: Option<&'a NewRow<'a>>, dialect: Dialect) -> Option<Self> {
+        let (next, row) = job.chain.next.zip(row)?;
+        Self::of(next, row, dialect)
+    }
 }
 
 /// One migration to apply, and where it is recorded.
@@ -334,7 +340,8 @@ fn applied_detail_parts(step: &Step<'_>) -> (String, String) {
 /// does: a run killed at any point never leaves a committed statement unrecorded, and a
 /// resume never runs it twice. A statement that cannot (CREATE INDEX CONCURRENTLY...) is
 /// recorded as in flight before it runs; after a crash the catalog tells whether it took
-/// effect (`settle`). A lock timeout retries the statement.
+/// effect (`settle`). A lock timeout retries the statement. On MySQL the file's last DDL
+/// statement goes in one query with what follows it (`rest_of_file`).
 /// Returns whether its last transaction wrote the next migration's start.
 async fn statement_mode(
     conn: &mut Conn,
@@ -360,39 +367,42 @@ async fn statement_mode(
         step,
         row,
         started: stop_at.started,
-        next_start: job
-            .chain
-            .next
-            .zip(next_row.as_ref())
-            .and_then(|(next, row)| NextStart::of(next, row, dialect)),
+        next_start: NextStart::after(job, next_row.as_ref(), dialect),
     };
     let mut finished = false;
-    for index in step.resume_from..total {
+    // The next statement's first attempt, when it ran in this one's query and failed.
+    let mut ran = None;
+    let mut index = step.resume_from;
+    while index < total {
         if crate::runtime::interrupted() {
-            // A clean stop between two statements: recorded like a failure there, so that
-            // `--resume` continues at this statement.
-            let stopped = Stopped {
-                interrupted: true,
-                ..stop(index, interrupted_error(), None)
-            };
-            return Err(record_stop(conn, history, row.version, stopped).await);
+            return Err(stop_at.by_signal(conn, job, index).await);
         }
-        let last = index + 1 == total;
+        if ran.is_none()
+            && let Some(rest) = rest_of_file(conn, job, &effects, (index, announced), &finish)
+        {
+            match send_with_rest(conn, job, (index, prefix.as_deref()), rest, progress).await {
+                AfterRest::Applied => return Ok(finish.next_start.is_some()),
+                AfterRest::EndFailed(error) => return Err(stop(total, error, None)),
+                // Statement `at` runs as if alone, its first attempt known.
+                AfterRest::Again { at, ran: error } => {
+                    if at > index {
+                        (prefix, announced) = (None, false);
+                    }
+                    (index, ran) = (at, Some(error));
+                    continue;
+                }
+            }
+        }
+        finished = index + 1 == total && effects[index].is_none();
         let marks = Marks {
             effect: Some(effects[index].clone()),
             prefix: prefix.take(),
             announced,
             defer_done: effects[index].is_some(),
-            finish: (last && effects[index].is_none()).then_some(finish),
+            finish: finished.then_some(finish),
+            ran: ran.take(),
         };
-        if let Err(failed) = run_one(conn, job, (index, marks), progress).await {
-            let stopped = stop(index, failed.error, failed.leftover);
-            if stopped.failure.error.connection_lost {
-                return Err(stopped);
-            }
-            return Err(record_stop(conn, history, row.version, stopped).await);
-        }
-        finished = last && effects[index].is_none();
+        run_alone(conn, job, (index, marks), progress, &stop_at).await?;
         let (mark, next_announced) = done_mark(&effects, index);
         announced = next_announced;
         if let Some(mark) = mark {
@@ -402,6 +412,7 @@ async fn statement_mode(
                 .map_err(|e| stop(index + 1, e, None))?;
         }
         progress.statement_done(step, index + 1, total);
+        index += 1;
     }
     if finished {
         // The last statement's transaction wrote the row's end and its event (and, on MySQL,
@@ -413,6 +424,130 @@ async fn statement_mode(
         .map_err(|e| stop(total, e, None))
 }
 
+/// MySQL: the rest of a file, sent in the same query after one of its statements.
+enum Rest {
+    /// The last statement in its own transaction, with the row's end.
+    Last(String),
+    /// The row's end, after the last statement.
+    End(String),
+}
+
+/// MySQL: the rest of the file, to send in the same query after statement `index` so that
+/// the file costs one round trip where it cost two: the last statement in its own
+/// transaction with the row's end, when that statement comes next; the row's end, when
+/// `index` is the last. Only after a statement announced in flight whose effect the catalog
+/// shows (a DDL statement: one result, and its done mark may ride on the next write): a
+/// crash between the two is settled from the catalog as when they were two queries, and
+/// MySQL stops a query at its first error, so nothing after a failed statement runs.
+fn rest_of_file(
+    conn: &Conn,
+    job: &Job<'_>,
+    effects: &[Option<Effect>],
+    (index, announced): (usize, bool),
+    finish: &Finish<'_>,
+) -> Option<Rest> {
+    let backend = conn.backend();
+    let statements = &job.step.script.statements;
+    let total = statements.len();
+    if backend.transactional_ddl()
+        || !announced
+        || !matches!(effects[index], Some(Effect::Schema(_)))
+    {
+        return None;
+    }
+    let begin = backend.begin_sql();
+    let tail = finish.mysql_tail(job.history, total as i64);
+    if index + 1 == total {
+        return Some(Rest::End(format!("{begin};\n{tail}")));
+    }
+    (index + 2 == total && effects[index + 1].is_none())
+        .then(|| Rest::Last(format!("{begin};\n{}\n;\n{tail}", statements[index + 1])))
+}
+
+/// How a statement sent with the rest of its file went.
+enum WithRest {
+    Done,
+    /// The statement failed (or the row's start before it): nothing after it ran.
+    StatementFailed(DbError),
+    /// The statement took effect and the rest failed (its transaction rolled back).
+    RestFailed(DbError),
+}
+
+/// Where a file sent with its rest (`rest_of_file`) goes on.
+enum AfterRest {
+    Applied,
+    /// The row's end failed after the last statement took effect.
+    EndFailed(DbError),
+    /// Statement `at` (the one sent with the rest, or the last one) failed in that query: it
+    /// runs again as if alone, `ran` its first attempt's outcome.
+    Again {
+        at: usize,
+        ran: DbError,
+    },
+}
+
+/// Statement `index` with the rest of its file in one query (`with_rest`), its progress
+/// reported.
+async fn send_with_rest(
+    conn: &mut Conn,
+    job: &Job<'_>,
+    (index, prefix): (usize, Option<&str>),
+    rest: Rest,
+    progress: &mut dyn Progress,
+) -> AfterRest {
+    let (step, total) = (job.step, job.step.script.statements.len());
+    let statement = &step.script.statements[index];
+    match with_rest(conn, (prefix, statement), &rest, job.limits).await {
+        WithRest::Done => {
+            progress.statement_done(step, index + 1, total);
+            if let Rest::Last(_) = rest {
+                progress.statement_done(step, total, total);
+            }
+            AfterRest::Applied
+        }
+        WithRest::StatementFailed(ran) => AfterRest::Again { at: index, ran },
+        WithRest::RestFailed(error) => {
+            progress.statement_done(step, index + 1, total);
+            match rest {
+                Rest::End(_) => AfterRest::EndFailed(error),
+                Rest::Last(_) => AfterRest::Again {
+                    at: index + 1,
+                    ran: error,
+                },
+            }
+        }
+    }
+}
+
+/// Statement (after `prefix`, the row's start, when it goes in the same query) and `rest`
+/// in one query.
+async fn with_rest(
+    conn: &mut Conn,
+    (prefix, statement): (Option<&str>, &str),
+    rest: &Rest,
+    limits: &Limits,
+) -> WithRest {
+    if let Err(error) = conn.set_limits(limits, false).await {
+        return WithRest::StatementFailed(error);
+    }
+    let (Rest::Last(rest) | Rest::End(rest)) = rest;
+    let sql = match prefix {
+        Some(prefix) => format!("{prefix};\n{statement}\n;\n{rest}"),
+        None => format!("{statement}\n;\n{rest}"),
+    };
+    let before = usize::from(prefix.is_some());
+    match conn.execute_counted(&sql).await {
+        Ok(()) => WithRest::Done,
+        Err((completed, error)) if completed <= before => WithRest::StatementFailed(error),
+        Err((_, error)) => {
+            if !error.connection_lost {
+                conn.rollback().await;
+            }
+            WithRest::RestFailed(error)
+        }
+    }
+}
+
 /// Whether each statement of the step runs outside a transaction, and how its effect is read
 /// back (`outside_transaction`).
 fn effects_of(step: &Step<'_>, dialect: Dialect) -> Vec<Option<Effect>> {
@@ -421,6 +556,25 @@ fn effects_of(step: &Step<'_>, dialect: Dialect) -> Vec<Option<Effect>> {
         .iter()
         .map(|s| outside_transaction(s, dialect))
         .collect()
+}
+
+/// `run_one`, its failure recorded where the statement stopped (unless the connection is
+/// gone: the next run settles the row then).
+async fn run_alone(
+    conn: &mut Conn,
+    job: &Job<'_>,
+    (index, marks): (usize, Marks<'_>),
+    progress: &mut dyn Progress,
+    stop_at: &StopAt<'_>,
+) -> Result<(), Stopped> {
+    let Err(failed) = run_one(conn, job, (index, marks), progress).await else {
+        return Ok(());
+    };
+    let stopped = stop_at.at(index, failed.error, failed.leftover);
+    if stopped.failure.error.connection_lost {
+        return Err(stopped);
+    }
+    Err(record_stop(conn, job.history, job.row.version, stopped).await)
 }
 
 /// Runs statement `index` of the job's file with its progress marks, saying on the progress
@@ -457,6 +611,16 @@ struct StopAt<'a> {
 }
 
 impl StopAt<'_> {
+    /// A clean stop between two statements, before statement `index`: recorded like a
+    /// failure there, so that `--resume` continues at this statement.
+    async fn by_signal(&self, conn: &mut Conn, job: &Job<'_>, index: usize) -> Stopped {
+        let stopped = Stopped {
+            interrupted: true,
+            ..self.at(index, interrupted_error(), None)
+        };
+        record_stop(conn, job.history, job.row.version, stopped).await
+    }
+
     fn at(&self, index: usize, error: DbError, leftover: Option<String>) -> Stopped {
         Stopped {
             state: if index > 0 {
@@ -646,6 +810,10 @@ pub(super) struct Marks<'a> {
     /// SQL sent in the same query just before the statement (MySQL: the row's start, which
     /// the statement's own commit must follow).
     pub prefix: Option<String>,
+    /// Its first attempt already ran, in the query of the statement before it
+    /// (`rest_of_file`), and failed so: taken as that attempt's outcome (retried after a lock
+    /// timeout, reported otherwise).
+    pub ran: Option<DbError>,
 }
 
 /// The row's end, written in the last statement's transaction.
@@ -662,20 +830,20 @@ pub(super) struct Finish<'a> {
 
 impl Finish<'_> {
     /// MySQL: the row's end (`done` statements, applied), its event, the next migration's
-    /// start and the COMMIT, as SQL with literals.
+    /// start and the COMMIT, as SQL with literals. The duration is the server's, read when the
+    /// row ends: the query may run the file's last statements first.
     fn mysql_tail(&self, history: &History, done: i64) -> String {
-        let took = ms(self.started.elapsed());
         let version = self.row.version;
         let end = match self.next_start {
-            None => history.finish_applied_sql(version, done, took),
+            None => history.finish_applied_sql(version, done),
             Some(next) => history.finish_then_start_sql(
                 self.run,
-                (self.row, done, took),
+                (self.row, done),
                 (next.row, next.in_flight),
             ),
         };
-        let detail = applied_detail(self.step, took);
-        let event = history.applied_event_sql(self.run, version, &detail);
+        let (before, after) = applied_detail_parts(self.step);
+        let event = history.applied_event_sql(self.run, version, (&before, &after));
         format!("{end};\n{event};\nCOMMIT")
     }
 }
@@ -699,21 +867,27 @@ pub(super) async fn run_statement(
     let mut attempt = 0;
     let targets = gap::targets([statement], dialect);
     let until = Instant::now() + limits.gap_wait;
+    let mut ran = at.marks.ran.clone();
     loop {
-        if let Err(error) =
-            gap::wait_for_gap(conn, &targets, limits, until, &mut |holder, waited| {
-                waiting(Wait::Gap { holder, waited })
-            })
-            .await
-        {
-            return Err(StatementFailed {
-                error,
-                leftover: None,
-            });
-        }
-        let result = match &effect {
-            None => in_own_transaction(conn, &at, statement, limits).await,
-            Some(effect) => outside(conn, &at, statement, effect, limits).await,
+        let result = match ran.take() {
+            Some(error) => Err(error),
+            None => {
+                if let Err(error) =
+                    gap::wait_for_gap(conn, &targets, limits, until, &mut |holder, waited| {
+                        waiting(Wait::Gap { holder, waited })
+                    })
+                    .await
+                {
+                    return Err(StatementFailed {
+                        error,
+                        leftover: None,
+                    });
+                }
+                match &effect {
+                    None => in_own_transaction(conn, &at, statement, limits).await,
+                    Some(effect) => outside(conn, &at, statement, effect, limits).await,
+                }
+            }
         };
         let Err(error) = result else { return Ok(()) };
         if effect.is_none() && error.code.as_deref() == Some(INVALID_TRANSACTION_TERMINATION) {

@@ -468,7 +468,7 @@ impl History {
             "INSERT INTO {} ({}) VALUES {tuple} {}",
             self.migrations,
             self.row_columns(),
-            self.row_assignments(self.now()),
+            self.row_assignments(self.now(), &self.backend.excluded("duration_ms")),
         );
         let sql = match how.event {
             None => sql,
@@ -557,8 +557,9 @@ impl History {
 
     /// The conflict clause of a history row's INSERT: an existing row (an earlier failed
     /// run's) takes the proposed row's values, its errors and rollback progress cleared, its
-    /// attempts added up, and `started_at` set to the SQL given.
-    fn row_assignments(&self, started_at: &str) -> String {
+    /// attempts added up, and `started_at` and `duration_ms` set to the SQL given (the
+    /// duration assigned first: it may read the row's `started_at` before that changes).
+    fn row_assignments(&self, started_at: &str, duration_ms: &str) -> String {
         let b = self.backend;
         let x = |c: &str| format!("{} = {}", b.ident(c), b.excluded(c));
         let taken = [
@@ -573,7 +574,6 @@ impl History {
             "statements_total",
             "statements_done",
             "finished_at",
-            "duration_ms",
             "in_flight",
             "deploy_id",
             "environment",
@@ -584,7 +584,7 @@ impl History {
         .join(", ");
         format!(
             "{} {taken}, error_statement = NULL, error_sqlstate = NULL, error_message = NULL,
-                 attempts = {m}.attempts + {attempts}, started_at = {started_at}, rollback_done = 0,
+                 duration_ms = {duration_ms}, attempts = {m}.attempts + {attempts}, started_at = {started_at}, rollback_done = 0,
                  rollback_total = NULL, rollback_in_flight = NULL, rollback_target = NULL",
             b.on_conflict("version"),
             m = self.migrations,
@@ -726,33 +726,45 @@ impl History {
         self.update(conn, version, &set, values).await
     }
 
-    /// MySQL: the row's end (applied, `done` statements in `duration_ms`) as SQL text with
-    /// literals, sent with the COMMIT in one query (prepared statements cannot share a query
-    /// there).
-    pub fn finish_applied_sql(&self, version: i64, done: i64, duration_ms: i64) -> String {
+    /// MySQL: the row's end (applied, `done` statements, its duration `mysql_took`) as SQL
+    /// text with literals, sent with the COMMIT in one query (prepared statements cannot share
+    /// a query there).
+    pub fn finish_applied_sql(&self, version: i64, done: i64) -> String {
         format!(
-            "UPDATE {m} SET state = '{applied}', statements_done = {done}, finished_at = {now}, duration_ms = {duration_ms}, in_flight = NULL WHERE version = {version}",
+            "UPDATE {m} SET state = '{applied}', statements_done = {done}, finished_at = {now}, duration_ms = {took}, in_flight = NULL WHERE version = {version}",
             m = self.migrations,
             applied = State::Applied.name(),
             now = self.now(),
+            took = self.mysql_took(&self.migrations),
         )
     }
 
-    /// MySQL: `finish_applied_sql` of `ended` (its row, `done` statements, `duration_ms`)
-    /// and `start_sql` of `next` (its row and in-flight mark) in one statement: a two-row
-    /// upsert, one statement where two would each be parsed and run. The ended row exists
-    /// (its start committed before its first statement ran, in this run), proposes its own
-    /// values again, and keeps its `started_at` and attempts; the rows tell apart by state.
+    /// MySQL: the milliseconds since the row's `started_at` (written when this run started the
+    /// migration), by the server's clock, when the statement that ends the row runs. The query
+    /// that ends a row may run the migration's last statements first, so a duration taken
+    /// before it was sent would leave them out.
+    fn mysql_took(&self, row: &str) -> String {
+        format!(
+            "TIMESTAMPDIFF(MICROSECOND, {row}.started_at, {}) DIV 1000",
+            self.now()
+        )
+    }
+
+    /// MySQL: `finish_applied_sql` of `ended` (its row and `done` statements) and `start_sql`
+    /// of `next` (its row and in-flight mark) in one statement: a two-row upsert, one
+    /// statement where two would each be parsed and run. The ended row exists (its start
+    /// committed before its first statement ran, in this run), proposes its own values again,
+    /// and keeps its `started_at` and attempts; the rows tell apart by state.
     pub fn finish_then_start_sql(
         &self,
         run: &RunInfo,
-        (ended, done, duration_ms): (&NewRow<'_>, i64, i64),
+        (ended, done): (&NewRow<'_>, i64),
         (next, in_flight): (&NewRow<'_>, Option<i64>),
     ) -> String {
         let end = Upsert {
             state: State::Applied,
             attempts: 0,
-            finished: Some((done, duration_ms)),
+            finished: Some((done, 0)),
             in_flight: None,
             event: None,
             plus_query: None,
@@ -761,33 +773,49 @@ impl History {
         let (first, mut values) = self.row_tuple(ended, run, &end, 0);
         let (second, more) = self.row_tuple(next, run, &start, values.len());
         values.extend(more);
-        let started_at = format!(
-            "CASE WHEN {} = '{}' THEN {}.started_at ELSE {} END",
-            self.backend.excluded("state"),
-            State::Applied.name(),
-            self.migrations,
-            self.now()
+        let applied = |then: String, otherwise: String| {
+            format!(
+                "CASE WHEN {} = '{}' THEN {then} ELSE {otherwise} END",
+                self.backend.excluded("state"),
+                State::Applied.name(),
+            )
+        };
+        let started_at = applied(
+            format!("{}.started_at", self.migrations),
+            self.now().to_string(),
+        );
+        let took = applied(
+            self.mysql_took(&self.migrations),
+            self.backend.excluded("duration_ms"),
         );
         let sql = format!(
             "INSERT INTO {} ({}) VALUES {first}, {second} {}",
             self.migrations,
             self.row_columns(),
-            self.row_assignments(&started_at),
+            self.row_assignments(&started_at, &took),
         );
         crate::db::inline(self.backend, &sql, &values)
     }
 
     /// MySQL: a migration's `migration_applied` event as SQL text with literals (strings as
-    /// hex literals, exact in every `sql_mode`), for the query of `finish_applied_sql`.
-    pub fn applied_event_sql(&self, run: &RunInfo, version: i64, detail: &str) -> String {
+    /// hex literals, exact in every `sql_mode`), for the query of `finish_applied_sql`: its
+    /// detail is `before`, the duration its row holds, then `after`.
+    pub fn applied_event_sql(
+        &self,
+        run: &RunInfo,
+        version: i64,
+        (before, after): (&str, &str),
+    ) -> String {
         let text = |t: &str| self.backend.text_literal(t);
         format!(
-            "INSERT INTO {} (environment, deploy_id, version, kind, detail, actor) VALUES ({}, {}, {version}, 'migration_applied', {}, {})",
+            "INSERT INTO {} (environment, deploy_id, version, kind, detail, actor) SELECT {}, {}, version, 'migration_applied', CONCAT({}, duration_ms, {}), {} FROM {} WHERE version = {version}",
             self.events,
             text(&run.environment),
             text(&run.deploy_id),
-            text(detail),
+            text(before),
+            text(after),
             text(&run.actor),
+            self.migrations,
         )
     }
 

@@ -540,3 +540,140 @@ async fn a_drop_index_in_flight_at_a_crash_is_settled_from_the_catalog() {
     assert_eq!(indexes, 0);
     assert_eq!(history(&mut conn).await[1].2, "rolled_back");
 }
+
+/// Runs `sql` in a transaction on a connection of its own, on a thread of its own, and
+/// commits 2.5 s after it returns: what it locks stays locked meanwhile.
+fn hold(url: &str, sql: &'static str) -> std::thread::JoinHandle<()> {
+    use sqlx::Connection;
+    let (url, (held, is_held)) = (url.to_string(), std::sync::mpsc::channel());
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut conn = MySqlConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql("START TRANSACTION")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            held.send(()).unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+            sqlx::raw_sql("COMMIT").execute(&mut conn).await.unwrap();
+        });
+    });
+    is_held.recv().unwrap();
+    thread
+}
+
+/// On MySQL a file whose DDL statement comes last or just before the last statement is sent
+/// in one query with the rest of it (its own transaction and the row's end). Each statement
+/// must still be retried after a lock timeout, reported by number when it fails, and timed.
+#[tokio::test]
+async fn a_file_sent_in_one_query_still_retries_reports_and_times_each_statement() {
+    let db = mariadb::fresh_database().await;
+    let p = project_on(&db, "lock_retries = 20");
+    p.migration(
+        "V1__busy",
+        "CREATE TABLE busy (id INT PRIMARY KEY, x INT);\nINSERT INTO busy VALUES (5, 0);",
+        Some("DROP TABLE busy;"),
+    );
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    let mut conn = db.connect().await;
+    // A reader's open transaction holds busy's metadata lock: the ALTER (sent with the
+    // INSERT after it) times out until the reader ends, 2.5 s later.
+    let release = hold(&db.url, "SELECT * FROM busy");
+    p.migration(
+        "V2__alter",
+        "ALTER TABLE busy ADD COLUMN y INT;\nINSERT INTO busy (id, x, y) VALUES (6, 0, 0);",
+        Some("DELETE FROM busy WHERE id = 6;\nALTER TABLE busy DROP COLUMN y;"),
+    );
+    p.run(&["migrate", "--env", "ci"])
+        .expect_code(0)
+        .stderr_has("V2 alter hit a lock timeout")
+        .stdout_has("applied V2 alter");
+    release.join().unwrap();
+    // A writer holds row 5: the UPDATE after the CREATE TABLE times out (the table stays),
+    // and only the UPDATE is tried again.
+    let release = hold(&db.url, "UPDATE busy SET x = 1 WHERE id = 5");
+    p.migration(
+        "V3__touch",
+        "CREATE TABLE touched (id INT);\nUPDATE busy SET x = x + 10 WHERE id = 5;",
+        Some("UPDATE busy SET x = x - 10 WHERE id = 5;\nDROP TABLE touched;"),
+    );
+    p.run(&["migrate", "--env", "ci"])
+        .expect_code(0)
+        .stderr_has("V3 touch hit a lock timeout")
+        .stdout_has("applied V3 touch");
+    release.join().unwrap();
+    let x: i32 = sqlx::query_scalar("SELECT x FROM busy WHERE id = 5")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(x, 11, "the writer's change and V3's, each once");
+    // The statement after the DDL fails: the DDL stays done, the failure names statement 2,
+    // and a resume runs statement 2 only.
+    p.migration(
+        "V4__dup",
+        "CREATE TABLE dup (id INT PRIMARY KEY);\nINSERT INTO dup VALUES (1), (1);",
+        Some("DROP TABLE dup;"),
+    );
+    p.run(&["migrate", "--env", "ci"])
+        .expect_code(3)
+        .stderr_has("V4 dup failed at statement 2 of 2")
+        .stderr_has("Duplicate entry");
+    let rows = history(&mut conn).await;
+    assert_eq!(
+        (rows[3].2.as_str(), rows[3].3),
+        ("failed_partial", 1),
+        "{rows:?}"
+    );
+    p.migration(
+        "V4__dup",
+        "CREATE TABLE dup (id INT PRIMARY KEY);\nINSERT INTO dup VALUES (1), (2);",
+        Some("DROP TABLE dup;"),
+    );
+    p.run(&["migrate", "--env", "ci", "--resume", "4"])
+        .expect_code(0);
+    // A file that is one DDL statement that fails: nothing committed, statement 1 named.
+    p.migration(
+        "V5__missing",
+        "ALTER TABLE nope ADD COLUMN y INT;",
+        Some("ALTER TABLE nope DROP COLUMN y;"),
+    );
+    p.run(&["migrate", "--env", "ci"])
+        .expect_code(3)
+        .stderr_has("V5 missing failed at statement 1 of 1");
+    let rows = history(&mut conn).await;
+    assert_eq!(
+        (rows[4].2.as_str(), rows[4].3),
+        ("failed_clean", 0),
+        "{rows:?}"
+    );
+    p.migration(
+        "V5__missing",
+        "CREATE TABLE nope (id INT);",
+        Some("DROP TABLE nope;"),
+    );
+    // The duration holds the statements that ran in the query with the row's end.
+    p.migration(
+        "V6__slow",
+        "CREATE TABLE slow (id INT);\nINSERT INTO slow SELECT SLEEP(0.4);",
+        Some("DROP TABLE slow;"),
+    );
+    p.run(&["migrate", "--env", "ci"]).expect_code(0);
+    let (duration, detail): (i64, String) = sqlx::query_as(
+        "SELECT m.duration_ms, CAST(e.detail AS CHAR) FROM runner_migrations m
+         JOIN runner_events e ON e.version = m.version AND e.kind = 'migration_applied'
+         WHERE m.version = 6",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(duration >= 400, "{duration} {detail}");
+    assert!(
+        detail.contains(&format!("applied in {duration} ms")),
+        "{detail}"
+    );
+}
