@@ -716,34 +716,35 @@ fn question_marks(sql: &str) -> (String, Vec<usize>) {
     (out, order)
 }
 
-/// `sql` with each `$n` outside quotes replaced by `with(n - 1)`.
+/// `sql` with each `$n` outside quotes replaced by `with(n - 1)`. Scanned as bytes: a quote
+/// or `$` byte is never part of a longer UTF-8 character.
 fn replace_placeholders(sql: &str, mut with: impl FnMut(usize) -> String) -> String {
+    let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
-    let mut quote: Option<char> = None;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
+    let (mut quote, mut copied, mut i) = (None::<u8>, 0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
         match quote {
-            Some(q) => {
-                out.push(c);
-                if c == q {
-                    quote = None;
-                }
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if matches!(b, b'\'' | b'"' | b'`') => quote = Some(b),
+            None if b == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|d| d.is_ascii_digit())
+                    .count();
+                let n = sql[i + 1..i + 1 + digits].parse::<usize>().unwrap_or(1);
+                out.push_str(&sql[copied..i]);
+                out.push_str(&with(n.saturating_sub(1)));
+                copied = i + 1 + digits;
+                i = copied;
+                continue;
             }
-            None if matches!(c, '\'' | '"' | '`') => {
-                quote = Some(c);
-                out.push(c);
-            }
-            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
-                let mut n = String::new();
-                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                    n.push(*d);
-                    chars.next();
-                }
-                out.push_str(&with(n.parse::<usize>().unwrap_or(1).saturating_sub(1)));
-            }
-            None => out.push(c),
+            None => {}
         }
+        i += 1;
     }
+    out.push_str(&sql[copied..]);
     out
 }
 

@@ -99,7 +99,13 @@ impl Backend for Mysql {
 
     fn text_literal(&self, text: &str) -> String {
         // A hex literal in utf8mb4: exact in every sql_mode (NO_BACKSLASH_ESCAPES or not).
-        format!("_utf8mb4 X'{}'", hex::encode_upper(text))
+        let mut digits = vec![0; text.len() * 2];
+        let _ = hex::encode_to_slice(text, &mut digits);
+        let mut literal = String::with_capacity(digits.len() + 12);
+        literal.push_str("_utf8mb4 X'");
+        literal.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+        literal.push('\'');
+        literal
     }
 
     fn now_sql(&self) -> &'static str {

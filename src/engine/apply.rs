@@ -138,14 +138,14 @@ fn new_row<'a>(step: &'a Step<'a>) -> NewRow<'a> {
 /// `statement_mode` writes it itself). `None` where the start is written otherwise (other
 /// dialects, transaction mode, a resume, an empty file).
 fn chained_start(step: &Step<'_>, dialect: Dialect) -> Option<Option<i64>> {
-    let first = step.script.statements.first()?;
-    if crate::db::backend(dialect).transactional_ddl()
+    if step.script.statements.is_empty()
+        || crate::db::backend(dialect).transactional_ddl()
         || step.script.mode != Mode::Statement
         || step.resume_from > 0
     {
         return None;
     }
-    Some(outside_transaction(first, dialect).map(|_| 1))
+    Some(step.script.effects()[0].as_ref().map(|_| 1))
 }
 
 /// MySQL: the next migration's start, written in this one's last transaction.
@@ -357,8 +357,8 @@ async fn statement_mode(
         |index: usize, error: DbError, leftover: Option<String>| stop_at.at(index, error, leftover);
     let total = step.script.statements.len();
     let dialect = conn.dialect();
-    let effects = effects_of(step, dialect);
-    let (mut prefix, mut announced) = open_row(conn, job, &effects)
+    let effects = step.script.effects();
+    let (mut prefix, mut announced) = open_row(conn, job, effects)
         .await
         .map_err(|e| stop(step.resume_from, e, None))?;
     let next_row = job.chain.next.map(new_row);
@@ -378,7 +378,7 @@ async fn statement_mode(
             return Err(stop_at.by_signal(conn, job, index).await);
         }
         if ran.is_none()
-            && let Some(rest) = rest_of_file(conn, job, &effects, (index, announced), &finish)
+            && let Some(rest) = rest_of_file(conn, job, effects, (index, announced), &finish)
         {
             match send_with_rest(conn, job, (index, prefix.as_deref()), rest, progress).await {
                 AfterRest::Applied => return Ok(finish.next_start.is_some()),
@@ -403,7 +403,7 @@ async fn statement_mode(
             ran: ran.take(),
         };
         run_alone(conn, job, (index, marks), progress, &stop_at).await?;
-        let (mark, next_announced) = done_mark(&effects, index);
+        let (mark, next_announced) = done_mark(effects, index);
         announced = next_announced;
         if let Some(mark) = mark {
             history
@@ -546,16 +546,6 @@ async fn with_rest(
             WithRest::RestFailed(error)
         }
     }
-}
-
-/// Whether each statement of the step runs outside a transaction, and how its effect is read
-/// back (`outside_transaction`).
-fn effects_of(step: &Step<'_>, dialect: Dialect) -> Vec<Option<Effect>> {
-    step.script
-        .statements
-        .iter()
-        .map(|s| outside_transaction(s, dialect))
-        .collect()
 }
 
 /// `run_one`, its failure recorded where the statement stopped (unless the connection is

@@ -1,6 +1,8 @@
 //! A migration file as runner executes it: its statements, and whether they run in one
 //! transaction or one by one.
 
+use std::sync::OnceLock;
+
 use super::history::Mode;
 use crate::catalog::checksum::normalize;
 use crate::catalog::directives::{self, FileRole};
@@ -10,13 +12,37 @@ use crate::db::Effect;
 use crate::lint::parse;
 
 /// The statements of one file, in order, ready to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Script {
     pub mode: Mode,
     pub statements: Vec<String>,
     /// The existing tables the file locks, with the strongest mode on each
     /// (`gap::targets`), read from the same parse.
     pub locks: Vec<(String, super::gap::Mode)>,
+    dialect: Dialect,
+    /// `effects`, worked out when first asked.
+    effects: OnceLock<Vec<Option<Effect>>>,
+}
+
+impl PartialEq for Script {
+    fn eq(&self, other: &Self) -> bool {
+        (self.mode, &self.statements, &self.locks) == (other.mode, &other.statements, &other.locks)
+    }
+}
+
+impl Eq for Script {}
+
+impl Script {
+    /// `outside_transaction` of each statement, in order: each statement parsed once however
+    /// often its migration's run asks.
+    pub fn effects(&self) -> &[Option<Effect>] {
+        self.effects.get_or_init(|| {
+            self.statements
+                .iter()
+                .map(|s| outside_transaction(s, self.dialect))
+                .collect()
+        })
+    }
 }
 
 /// Splits a file: PostgreSQL with its own parser, SQLite and MySQL with runner's splitter
@@ -47,6 +73,8 @@ pub fn script(file: &SqlFile, dialect: Dialect) -> Result<Script, String> {
         mode,
         statements,
         locks,
+        dialect,
+        effects: OnceLock::new(),
     })
 }
 
