@@ -4,8 +4,9 @@
 # mariadb client on a throwaway MariaDB (statement by statement, as MySQL commits DDL). Prints
 # the wall times (median of N runs, each on a fresh database), the ratio of the medians and the
 # median of the paired ratios (each run times the peer and runner back to back, so a paired
-# ratio cancels most of the machine's drift between runs). Goals: PostgreSQL <= 1.10,
-# MariaDB <= 1.30.
+# ratio cancels most of the machine's drift between runs; odd runs start with the peer, even
+# runs with runner, so neither always pays for the background flushing the other left).
+# Goals: PostgreSQL <= 1.10, MariaDB <= 1.30.
 #
 #   scripts/bench-migrate.sh [MIGRATIONS] [RUNS]      (defaults: 500 migrations, 3 runs)
 set -euo pipefail
@@ -32,24 +33,29 @@ done > "$work/psql-script.sql"
 
 elapsed() { local s=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $s" | awk '{split($0,a," - "); printf "%.3f\n", a[1]-a[2]}'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# The two tools in the order run R takes them: the peer first in odd runs, runner in even ones.
+first_then() { if [ $(($1 % 2)) = 1 ]; then echo "$2 $3"; else echo "$3 $2"; fi; }
 # The median of the ratios of two equally long lists of times: paired 'PEER...' 'RUNNER...'.
 paired() { paste <(printf '%s\n' $1) <(printf '%s\n' $2) | awk '{printf "%.4f\n", $2 / $1}' | median; }
 
 psql_times=() runner_times=()
 for r in $(seq 1 "$runs"); do
     $psql -d postgres -c "CREATE DATABASE psql_$r" -c "CREATE DATABASE runner_$r"
-    # Each tool starts from a checkpoint: neither pays for the WAL the other (or CREATE
-    # DATABASE) left to flush.
-    $psql -d postgres -c CHECKPOINT
-    psql_times+=("$(elapsed $psql -d "psql_$r" -f "$work/psql-script.sql")")
-    $psql -d postgres -c CHECKPOINT
     cat > "$work/runner.toml" <<TOML
 [migrations]
 dialect = "postgres"
 [environments.bench]
 database_url = "postgres://bench@127.0.0.1:$PGPORT/runner_$r"
 TOML
-    runner_times+=("$(cd "$work" && elapsed "$runner" migrate --env bench)")
+    # Each tool starts from a checkpoint: neither pays for the WAL the other (or CREATE
+    # DATABASE) left to flush.
+    for who in $(first_then "$r" psql runner); do
+        $psql -d postgres -c CHECKPOINT
+        case $who in
+            psql) psql_times+=("$(elapsed $psql -d "psql_$r" -f "$work/psql-script.sql")") ;;
+            runner) runner_times+=("$(cd "$work" && elapsed "$runner" migrate --env bench)") ;;
+        esac
+    done
     applied=$($psql -d "runner_$r" -Atc "SELECT count(*) FROM runner_migrations WHERE state = 'applied'")
     [ "$applied" = "$count" ] || { echo "runner applied $applied of $count" >&2; exit 1; }
 done
@@ -81,14 +87,18 @@ for f in $(ls "$work"/migrations/V*.sql | grep -v '\.down\.sql$'); do printf 'so
 client_times=() runner_times=()
 for r in $(seq 1 "$runs"); do
     $mysql -e "CREATE DATABASE client_$r; CREATE DATABASE runner_$r"
-    client_times+=("$(elapsed $mysql "client_$r" -e "source $work/mariadb-script.sql")")
     cat > "$work/runner.toml" <<TOML
 [migrations]
 dialect = "mysql"
 [environments.bench]
 database_url = "mysql://root@localhost/runner_$r?socket=$mdb/sock"
 TOML
-    runner_times+=("$(cd "$work" && elapsed "$runner" migrate --env bench)")
+    for who in $(first_then "$r" client runner); do
+        case $who in
+            client) client_times+=("$(elapsed $mysql "client_$r" -e "source $work/mariadb-script.sql")") ;;
+            runner) runner_times+=("$(cd "$work" && elapsed "$runner" migrate --env bench)") ;;
+        esac
+    done
     applied=$($mysql -N -e "SELECT count(*) FROM runner_$r.runner_migrations WHERE state = 'applied'")
     [ "$applied" = "$count" ] || { echo "runner applied $applied of $count on MariaDB" >&2; exit 1; }
 done

@@ -742,10 +742,11 @@ impl History {
     /// MySQL: the milliseconds since the row's `started_at` (written when this run started the
     /// migration), by the server's clock, when the statement that ends the row runs. The query
     /// that ends a row may run the migration's last statements first, so a duration taken
-    /// before it was sent would leave them out.
+    /// before it was sent would leave them out. Kept in `@runner_took` for the event
+    /// (`applied_event_sql`), which then reads no row.
     fn mysql_took(&self, row: &str) -> String {
         format!(
-            "TIMESTAMPDIFF(MICROSECOND, {row}.started_at, {}) DIV 1000",
+            "(@runner_took := TIMESTAMPDIFF(MICROSECOND, {row}.started_at, {}) DIV 1000)",
             self.now()
         )
     }
@@ -798,8 +799,9 @@ impl History {
     }
 
     /// MySQL: a migration's `migration_applied` event as SQL text with literals (strings as
-    /// hex literals, exact in every `sql_mode`), for the query of `finish_applied_sql`: its
-    /// detail is `before`, the duration its row holds, then `after`.
+    /// hex literals, exact in every `sql_mode`), after `finish_applied_sql` or
+    /// `finish_then_start_sql` in the same transaction: its detail is `before`, the duration
+    /// the row's end just wrote (`mysql_took`), then `after`.
     pub fn applied_event_sql(
         &self,
         run: &RunInfo,
@@ -808,14 +810,13 @@ impl History {
     ) -> String {
         let text = |t: &str| self.backend.text_literal(t);
         format!(
-            "INSERT INTO {} (environment, deploy_id, version, kind, detail, actor) SELECT {}, {}, version, 'migration_applied', CONCAT({}, duration_ms, {}), {} FROM {} WHERE version = {version}",
+            "INSERT INTO {} (environment, deploy_id, version, kind, detail, actor) VALUES ({}, {}, {version}, 'migration_applied', CONCAT({}, @runner_took, {}), {})",
             self.events,
             text(&run.environment),
             text(&run.deploy_id),
             text(before),
             text(after),
             text(&run.actor),
-            self.migrations,
         )
     }
 
