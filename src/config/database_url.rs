@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 
 /// The SQL dialect of a database, which also decides the parser the linter uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     Postgres,

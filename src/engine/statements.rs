@@ -53,7 +53,7 @@ pub fn script(file: &SqlFile, dialect: Dialect) -> Result<Script, String> {
     let sql = file.sql.strip_prefix('\u{feff}').unwrap_or(&file.sql);
     let backend = crate::db::backend(dialect);
     let statements = backend.split(sql)?;
-    let parsed = parse::parse(sql, dialect);
+    let parsed = parse::parse_file(file, dialect);
     // Only what the database would reject too stops a file; a MySQL statement sqlparser
     // cannot read is MySQL's to judge.
     if let Some(error) = parsed.errors.iter().find(|e| e.certain) {

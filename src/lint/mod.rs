@@ -80,14 +80,15 @@ pub fn check_catalog(catalog: &Catalog, options: &Options) -> Report {
         .sum();
     // Parsing is the work: it runs on every core. Every forward file is parsed, in scope or
     // not, because the schema a migration sees is what the ones before it built.
-    let parsed: Vec<(ParsedFile, Option<ParsedFile>)> = in_parallel(&catalog.migrations, |m| {
-        let down = m
-            .rollback
-            .as_ref()
-            .filter(|_| in_scope_migration(m))
-            .map(|r| parse::parse(&r.sql, options.dialect));
-        (parse::parse(&m.forward.sql, options.dialect), down)
-    });
+    let parsed: Vec<(std::sync::Arc<ParsedFile>, Option<ParsedFile>)> =
+        in_parallel(&catalog.migrations, |m| {
+            let down = m
+                .rollback
+                .as_ref()
+                .filter(|_| in_scope_migration(m))
+                .map(|r| parse::parse(&r.sql, options.dialect));
+            (parse::parse_file(&m.forward, options.dialect), down)
+        });
     let mut schema = schema::Schema::new(
         (options.dialect == Dialect::Postgres).then_some(options.default_schema.as_str()),
     );

@@ -4,10 +4,31 @@ mod postgres;
 mod sqlite_syntax;
 mod sqlparser_front;
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use crate::catalog::SqlFile;
 use crate::catalog::sql_text::{Piece, pieces};
 use crate::config::Dialect;
 use crate::lint::model::{ParseError, ParsedFile, Statement};
 use crate::lint::split::{Chunk, split};
+
+/// `parse` of a migration file, kept for the rest of the process by its exact text: the
+/// gate's lint, its plan and the plan under the migration lock each read every pending file,
+/// and parsing is most of their work.
+pub fn parse_file(file: &SqlFile, dialect: Dialect) -> Arc<ParsedFile> {
+    type Parsed = HashMap<(Dialect, String), Arc<ParsedFile>>;
+    static PARSED: LazyLock<Mutex<Parsed>> = LazyLock::new(Default::default);
+    let key = (dialect, file.checksums.sha256.clone());
+    if let Some(parsed) = PARSED.lock().ok().and_then(|p| p.get(&key).cloned()) {
+        return parsed;
+    }
+    let parsed = Arc::new(parse(&file.sql, dialect));
+    if let Ok(mut all) = PARSED.lock() {
+        all.insert(key, Arc::clone(&parsed));
+    }
+    parsed
+}
 
 pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
     // Blank a byte-order mark rather than drop it, so offsets still match the file.
