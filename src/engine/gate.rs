@@ -67,9 +67,10 @@ pub async fn gate<'a>(
         .iter()
         .map(|s| s.migration.forward.file_name.clone())
         .collect();
-    let lint = lint::check_catalog(
-        catalog,
-        &lint::Options::from_config(config, dialect, Some(files))?,
-    );
+    let options = lint::Options {
+        keep_parses: true,
+        ..lint::Options::from_config(config, dialect, Some(files))?
+    };
+    let lint = lint::check_catalog(catalog, &options);
     Ok(Gate { plan, lint })
 }

@@ -87,7 +87,11 @@ pub fn check_catalog(catalog: &Catalog, options: &Options) -> Report {
                 .as_ref()
                 .filter(|_| in_scope_migration(m))
                 .map(|r| parse::parse(&r.sql, options.dialect));
-            (parse::parse_file(&m.forward, options.dialect), down)
+            let forward = match options.keep_parses {
+                true => parse::parse_file(&m.forward, options.dialect),
+                false => std::sync::Arc::new(parse::parse(&m.forward.sql, options.dialect)),
+            };
+            (forward, down)
         });
     let mut schema = schema::Schema::new(
         (options.dialect == Dialect::Postgres).then_some(options.default_schema.as_str()),

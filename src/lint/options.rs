@@ -23,6 +23,10 @@ pub struct Options {
     /// The MySQL or MariaDB server the migrations will run on: which ALTERs are instant
     /// depends on it.
     pub mysql_version: MysqlVersion,
+    /// Keep each forward file's parse for the rest of the process (`parse::parse_file`): the
+    /// gate sets it, since its plans read the same files again; `runner check` does not, so
+    /// it holds no parse longer than it needs it.
+    pub keep_parses: bool,
 }
 
 /// A MySQL or MariaDB server version (`[lint] mysql_version`).
@@ -165,6 +169,7 @@ impl Options {
             postgres_version: DEFAULT_POSTGRES_VERSION,
             default_schema: "public".into(),
             mysql_version: MysqlVersion::default(),
+            keep_parses: false,
         }
     }
 }

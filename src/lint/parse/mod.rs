@@ -88,3 +88,41 @@ pub(crate) fn clip(message: &str) -> String {
         None => message.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Checksums, Directives};
+
+    fn file(name: &str, sql: &str) -> SqlFile {
+        SqlFile {
+            file_name: name.into(),
+            path: name.into(),
+            sql: sql.into(),
+            checksums: Checksums::of(sql),
+            directives: Directives::default(),
+            first_line: 1,
+        }
+    }
+
+    #[test]
+    fn a_file_is_parsed_once_per_text_and_dialect() {
+        let sql = "CREATE TABLE kept_once (id int);";
+        let first = parse_file(&file("V1__a.sql", sql), Dialect::Postgres);
+        // Another file of the same text (a copy, another folder) shares the parse.
+        let again = parse_file(&file("V9__b.sql", sql), Dialect::Postgres);
+        assert!(Arc::ptr_eq(&first, &again));
+        // A changed text, or another dialect, is parsed anew.
+        let edited = parse_file(
+            &file("V1__a.sql", "DROP TABLE kept_once;"),
+            Dialect::Postgres,
+        );
+        assert!(!Arc::ptr_eq(&first, &edited));
+        assert!(matches!(
+            edited.statements[0].ops[0],
+            crate::lint::model::Op::DropTable { .. }
+        ));
+        let sqlite = parse_file(&file("V1__a.sql", sql), Dialect::Sqlite);
+        assert!(!Arc::ptr_eq(&first, &sqlite));
+    }
+}
