@@ -16,7 +16,7 @@ pub use finding::{Finding, Severity};
 pub use options::{MysqlVersion, Options, disabled_rules};
 pub use rules::Rule;
 
-use crate::catalog::{Catalog, Directives, Migration, RollbackStatus, shown};
+use crate::catalog::{Catalog, Directives, Migration, RollbackStatus, SqlFile, shown};
 use crate::config::Dialect;
 use model::{Op, ParsedFile, TransactionKind};
 use rules::{Check, Context};
@@ -87,11 +87,7 @@ pub fn check_catalog(catalog: &Catalog, options: &Options) -> Report {
                 .as_ref()
                 .filter(|_| in_scope_migration(m))
                 .map(|r| parse::parse(&r.sql, options.dialect));
-            let forward = match options.keep_parses {
-                true => parse::parse_file(&m.forward, options.dialect),
-                false => std::sync::Arc::new(parse::parse(&m.forward.sql, options.dialect)),
-            };
-            (forward, down)
+            (parse_forward(&m.forward, options), down)
         });
     let mut schema = schema::Schema::new(
         (options.dialect == Dialect::Postgres).then_some(options.default_schema.as_str()),
@@ -124,6 +120,14 @@ pub fn check_catalog(catalog: &Catalog, options: &Options) -> Report {
     Report {
         files_checked,
         findings,
+    }
+}
+
+/// A migration's forward file parsed, kept for the process when the options say so.
+fn parse_forward(file: &SqlFile, options: &Options) -> std::sync::Arc<ParsedFile> {
+    match options.keep_parses {
+        true => parse::parse_file(file, options.dialect),
+        false => std::sync::Arc::new(parse::parse(&file.sql, options.dialect)),
     }
 }
 
