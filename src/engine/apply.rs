@@ -446,22 +446,23 @@ fn rest_of_file(
     (index, announced): (usize, bool),
     finish: &Finish<'_>,
 ) -> Option<Rest> {
-    let backend = conn.backend();
     let statements = &job.step.script.statements;
-    let total = statements.len();
-    if backend.transactional_ddl()
+    if conn.backend().transactional_ddl()
         || !announced
         || !matches!(effects[index], Some(Effect::Schema(_)))
     {
         return None;
     }
-    let begin = backend.begin_sql();
-    let tail = finish.mysql_tail(job.history, total as i64);
-    if index + 1 == total {
-        return Some(Rest::End(format!("{begin};\n{tail}")));
-    }
-    (index + 2 == total && effects[index + 1].is_none())
-        .then(|| Rest::Last(format!("{begin};\n{}\n;\n{tail}", statements[index + 1])))
+    let last = match statements.len() - index {
+        1 => None,
+        2 if effects[index + 1].is_none() => Some(statements[index + 1].as_str()),
+        _ => return None,
+    };
+    let sql = finish.mysql_transaction(job.history, last);
+    Some(match last {
+        Some(_) => Rest::Last(sql),
+        None => Rest::End(sql),
+    })
 }
 
 /// How a statement sent with the rest of its file went.
@@ -718,12 +719,7 @@ async fn close_row(
     let version = finish.row.version;
     let total = finish.step.script.statements.len() as i64;
     if !conn.backend().transactional_ddl() {
-        let sql = format!(
-            "{};\n{}",
-            conn.backend().begin_sql(),
-            finish.mysql_tail(history, total)
-        );
-        if let Err(e) = conn.execute(&sql).await {
+        if let Err(e) = conn.execute(&finish.mysql_transaction(history, None)).await {
             if !e.connection_lost {
                 conn.rollback().await;
             }
@@ -819,11 +815,14 @@ pub(super) struct Finish<'a> {
 }
 
 impl Finish<'_> {
-    /// MySQL: the row's end (`done` statements, applied), its event, the next migration's
-    /// start and the COMMIT, as SQL with literals. The duration is the server's, read when the
-    /// row ends: the query may run the file's last statements first.
-    fn mysql_tail(&self, history: &History, done: i64) -> String {
+    /// MySQL: the transaction that ends the row, as one query's SQL with literals: BEGIN,
+    /// `last` (the file's last statement, when it runs in this transaction), the row's end
+    /// (every statement done, applied), its event, the next migration's start and the COMMIT.
+    /// The duration is the server's, read when the row ends: the query may run the file's
+    /// last statements first.
+    fn mysql_transaction(&self, history: &History, last: Option<&str>) -> String {
         let version = self.row.version;
+        let done = self.step.script.statements.len() as i64;
         let end = match self.next_start {
             None => history.finish_applied_sql(version, done),
             Some(next) => history.finish_then_start_sql(
@@ -834,7 +833,11 @@ impl Finish<'_> {
         };
         let (before, after) = applied_detail_parts(self.step);
         let event = history.applied_event_sql(self.run, version, (&before, &after));
-        format!("{end};\n{event};\nCOMMIT")
+        let begin = history.backend().begin_sql();
+        match last {
+            Some(statement) => format!("{begin};\n{statement}\n;\n{end};\n{event};\nCOMMIT"),
+            None => format!("{begin};\n{end};\n{event};\nCOMMIT"),
+        }
     }
 }
 
@@ -936,10 +939,8 @@ async fn in_own_transaction(
             // start) and the COMMIT in one query: MySQL stops at the first error, and nothing
             // of it is then committed.
             conn.set_limits(limits, false).await?;
-            let begin = conn.backend().begin_sql();
-            let tail = f.mysql_tail(history, done);
             return conn
-                .execute(&format!("{begin};\n{statement}\n;\n{tail}"))
+                .execute(&f.mysql_transaction(history, Some(statement)))
                 .await;
         }
         // The transaction opens with the statement: one round trip for both.

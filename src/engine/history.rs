@@ -735,7 +735,7 @@ impl History {
             m = self.migrations,
             applied = State::Applied.name(),
             now = self.now(),
-            took = self.mysql_took(&self.migrations),
+            took = self.mysql_took(),
         )
     }
 
@@ -744,9 +744,10 @@ impl History {
     /// that ends a row may run the migration's last statements first, so a duration taken
     /// before it was sent would leave them out. Kept in `@runner_took` for the event
     /// (`applied_event_sql`), which then reads no row.
-    fn mysql_took(&self, row: &str) -> String {
+    fn mysql_took(&self) -> String {
         format!(
-            "(@runner_took := TIMESTAMPDIFF(MICROSECOND, {row}.started_at, {}) DIV 1000)",
+            "(@runner_took := TIMESTAMPDIFF(MICROSECOND, {}.started_at, {}) DIV 1000)",
+            self.migrations,
             self.now()
         )
     }
@@ -785,10 +786,7 @@ impl History {
             format!("{}.started_at", self.migrations),
             self.now().to_string(),
         );
-        let took = applied(
-            self.mysql_took(&self.migrations),
-            self.backend.excluded("duration_ms"),
-        );
+        let took = applied(self.mysql_took(), self.backend.excluded("duration_ms"));
         let sql = format!(
             "INSERT INTO {} ({}) VALUES {first}, {second} {}",
             self.migrations,
