@@ -702,6 +702,24 @@ mod tests {
         e
     }
 
+    /// Refreshes `cached` and checks it against a whole read of production's journal (ids and
+    /// results, in order); returns what the cache gave.
+    async fn refreshed(
+        cached: &mut Cached,
+        conn: &mut Conn,
+        history: &History,
+    ) -> std::sync::Arc<Vec<Entry>> {
+        let got = cached.refresh(conn, history, "production").await.unwrap();
+        let whole = entries(conn, history, "production").await.unwrap();
+        let ids = |x: &[Entry]| {
+            x.iter()
+                .map(|e| (e.id.clone(), e.result))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&got), ids(&whole));
+        got
+    }
+
     /// The cache agrees with a whole read after every kind of change the journal sees: new
     /// rows, a running row finishing, a paused row resumed, more new rows than a refresh looks
     /// at, a row removed by hand.
@@ -714,14 +732,6 @@ mod tests {
             let history = History::new("runner_", conn.dialect());
             history.ensure(&mut conn).await.unwrap();
             let mut cached = Cached::default();
-            let same = |cached: &[Entry], whole: &[Entry]| {
-                let ids = |x: &[Entry]| {
-                    x.iter()
-                        .map(|e| (e.id.clone(), e.result))
-                        .collect::<Vec<_>>()
-                };
-                assert_eq!(ids(cached), ids(whole));
-            };
             let mut n = 0;
             let mut add = async |conn: &mut Conn, result: RunResult| {
                 n += 1;
@@ -737,13 +747,7 @@ mod tests {
             }
             let long = add(&mut conn, RunResult::Running).await;
             let paused = add(&mut conn, RunResult::Paused).await;
-            same(
-                &cached
-                    .refresh(&mut conn, &history, "production")
-                    .await
-                    .unwrap(),
-                &entries(&mut conn, &history, "production").await.unwrap(),
-            );
+            refreshed(&mut cached, &mut conn, &history).await;
             for _ in 0..3 {
                 add(&mut conn, RunResult::Succeeded).await;
             }
@@ -751,14 +755,7 @@ mod tests {
             done.result = RunResult::Failed;
             finish(&mut conn, &history, &done).await.unwrap();
             assert!(resume(&mut conn, &history, &paused.id).await.unwrap());
-            let got = cached
-                .refresh(&mut conn, &history, "production")
-                .await
-                .unwrap();
-            same(
-                &got,
-                &entries(&mut conn, &history, "production").await.unwrap(),
-            );
+            let got = refreshed(&mut cached, &mut conn, &history).await;
             assert_eq!(
                 got.iter().find(|e| e.id == long.id).unwrap().result,
                 RunResult::Failed
@@ -770,24 +767,11 @@ mod tests {
             for _ in 0..(NEWEST + 5) {
                 add(&mut conn, RunResult::Succeeded).await;
             }
-            same(
-                &cached
-                    .refresh(&mut conn, &history, "production")
-                    .await
-                    .unwrap(),
-                &entries(&mut conn, &history, "production").await.unwrap(),
-            );
+            refreshed(&mut cached, &mut conn, &history).await;
             conn.execute("DELETE FROM runner_deploys WHERE id = 'run-002'")
                 .await
                 .unwrap();
-            let got = cached
-                .refresh(&mut conn, &history, "production")
-                .await
-                .unwrap();
-            same(
-                &got,
-                &entries(&mut conn, &history, "production").await.unwrap(),
-            );
+            let got = refreshed(&mut cached, &mut conn, &history).await;
             assert!(!got.iter().any(|e| e.id == "run-002"));
             conn.close().await;
             Ok(())
