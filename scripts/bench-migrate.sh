@@ -19,6 +19,7 @@ source scripts/bench/pg-cluster.sh
 psql="$BIN/psql -X -q -v ON_ERROR_STOP=1"
 
 work=$(mktemp -d)
+trap 'rm -rf "$work"; stop_cluster' EXIT
 mkdir -p "$work/migrations"
 for i in $(seq 1 "$count"); do
     v=$(printf '%04d' "$i")
@@ -73,7 +74,8 @@ user=(); [ "$(id -u)" -eq 0 ] && user=(--user=root)
 mariadb-install-db --no-defaults --datadir="$mdb/data" "${user[@]}" --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
 /usr/sbin/mariadbd --no-defaults --datadir="$mdb/data" --socket="$mdb/sock" --pid-file="$mdb/pid" --log-error="$mdb/err" \
     "${user[@]}" --skip-networking --skip-log-bin --innodb-buffer-pool-size=64M >/dev/null 2>&1 &
-trap 'kill "$(cat "$mdb/pid" 2>/dev/null)" 2>/dev/null; rm -rf "$mdb" "$work"' EXIT
+# One EXIT trap for both servers: the PostgreSQL cluster's own trap would be replaced.
+trap 'kill "$(cat "$mdb/pid" 2>/dev/null)" 2>/dev/null; rm -rf "$mdb" "$work"; stop_cluster' EXIT
 for _ in $(seq 100); do [ -S "$mdb/sock" ] && break; sleep 0.1; done
 mysql="mariadb --no-defaults -S $mdb/sock -u root"
 rm -rf "$work/migrations" && mkdir -p "$work/migrations"
