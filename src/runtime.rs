@@ -31,6 +31,26 @@ pub fn block_on<T>(future: impl std::future::Future<Output = Result<T>>) -> Resu
     runtime.block_on(future)
 }
 
+/// Runs `work` over `items` on every core; the results keep the input order.
+pub fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < 2 {
+        return items.iter().map(&work).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            // A worker's panic is the caller's: no result is dropped silently.
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// Who runs runner: RUNNER_APPLIED_BY, else user@host.
 pub fn actor() -> String {
     std::env::var("RUNNER_APPLIED_BY")

@@ -319,7 +319,7 @@ fn scan_runner(
     }
 
     let discovered = refinery_discovery(dir)?;
-    let mut migrations = Vec::new();
+    let mut pairs = Vec::new();
     for (file_name, path, stem) in forwards {
         if !discovered.contains(&file_name) {
             problems.push(Problem::new(
@@ -330,9 +330,19 @@ fn scan_runner(
             continue;
         }
         let rollback = rollbacks.remove(&stem);
-        if let Some(m) = read_migration(&file_name, &path, &stem, rollback, problems) {
-            migrations.push(m);
-        }
+        pairs.push((file_name, path, stem, rollback));
+    }
+    // Reading and checksumming the files is most of a catalog's load: on every core, each
+    // file's problems kept with it, in the folder's order.
+    let read = crate::runtime::in_parallel(&pairs, |(file_name, path, stem, rollback)| {
+        let mut found = Vec::new();
+        let m = read_migration(file_name, path, stem, rollback.clone(), &mut found);
+        (m, found)
+    });
+    let mut migrations = Vec::new();
+    for (m, found) in read {
+        problems.extend(found);
+        migrations.extend(m);
     }
     for (stem, (file_name, _)) in rollbacks {
         problems.push(orphan_rollback(&file_name, &stem, &migrations));
@@ -400,7 +410,11 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>> {
     for entry in std::fs::read_dir(dir).map_err(reason)? {
         let entry = entry.map_err(reason)?;
         let path = entry.path();
-        let is_dir = path.is_dir();
+        // The entry's own type needs no stat; a symbolic link is what it points to.
+        let is_dir = match entry.file_type() {
+            Ok(t) if !t.is_symlink() => t.is_dir(),
+            _ => path.is_dir(),
+        };
         entries.push((
             entry.file_name().to_string_lossy().into_owned(),
             path,

@@ -81,7 +81,7 @@ pub fn check_catalog(catalog: &Catalog, options: &Options) -> Report {
     // Parsing is the work: it runs on every core. Every forward file is parsed, in scope or
     // not, because the schema a migration sees is what the ones before it built.
     let parsed: Vec<(std::sync::Arc<ParsedFile>, Option<ParsedFile>)> =
-        in_parallel(&catalog.migrations, |m| {
+        crate::runtime::in_parallel(&catalog.migrations, |m| {
             let down = m
                 .rollback
                 .as_ref()
@@ -129,25 +129,6 @@ fn parse_forward(file: &SqlFile, options: &Options) -> std::sync::Arc<ParsedFile
         true => parse::parse_file(file, options.dialect),
         false => std::sync::Arc::new(parse::parse(&file.sql, options.dialect)),
     }
-}
-
-/// Runs `work` over `items` on every core; the results keep the input order.
-fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || items.len() < 2 {
-        return items.iter().map(&work).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&work).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
 }
 
 fn lint_migration(
