@@ -45,13 +45,20 @@ pub fn run(config: &Config, args: &MigrateArgs) -> Result<ExitCode> {
     let mut output = MigrateOutput::new(style);
     crate::runtime::watch_interrupts()?;
     crate::runtime::exit_at_signal(2);
-    let applied = block_on(engine::migrate(
-        config,
-        env,
-        &catalog,
-        &options,
-        &mut output,
-    ))?;
+    // The gate's parses are made while runner connects and takes the lock (no gate: none).
+    let dialect = env.database_url.value.dialect();
+    let applied = std::thread::scope(|scope| {
+        if options.baseline.is_none() {
+            scope.spawn(|| crate::lint::parse::warm(&catalog, dialect));
+        }
+        block_on(engine::migrate(
+            config,
+            env,
+            &catalog,
+            &options,
+            &mut output,
+        ))
+    })?;
     if let Some((version, label)) = applied.held.first() {
         output.warning(&format!(
             "{label} is a contract migration: it removes what the previous release may still use, so it and the {} after it wait. They run in the next deploy of {e} with --with-migrations once the previous release is stopped{}; when no earlier release runs any more, `{}` applies them now (V{version} first)",

@@ -310,6 +310,11 @@ async fn migrate_steps(
         previous,
     );
     announce(conn, (&history, run), env, (&rows, &plan), reporter).await?;
+    // Where each statement runs (its effect) is worked out for every step at once, on every
+    // core, rather than one step at a time between the queries.
+    crate::runtime::in_parallel(&plan.steps, |step| {
+        step.script.effects();
+    });
 
     let mut applied = Vec::new();
     // Whether the previous migration's last transaction wrote this one's start: then the

@@ -5,29 +5,36 @@ mod sqlite_syntax;
 mod sqlparser_front;
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
-use crate::catalog::SqlFile;
 use crate::catalog::sql_text::{Piece, pieces};
+use crate::catalog::{Catalog, SqlFile};
 use crate::config::Dialect;
 use crate::lint::model::{ParseError, ParsedFile, Statement};
 use crate::lint::split::{Chunk, split};
 
 /// `parse` of a migration file, kept for the rest of the process by its exact text: the
 /// gate's lint, its plan and the plan under the migration lock each read every pending file,
-/// and parsing is most of their work.
+/// and parsing is most of their work. A file another thread is parsing is waited for, not
+/// parsed twice.
 pub fn parse_file(file: &SqlFile, dialect: Dialect) -> Arc<ParsedFile> {
-    type Parsed = HashMap<(Dialect, String), Arc<ParsedFile>>;
+    type Parsed = HashMap<(Dialect, String), Arc<OnceLock<Arc<ParsedFile>>>>;
     static PARSED: LazyLock<Mutex<Parsed>> = LazyLock::new(Default::default);
     let key = (dialect, file.checksums.sha256.clone());
-    if let Some(parsed) = PARSED.lock().ok().and_then(|p| p.get(&key).cloned()) {
-        return parsed;
-    }
-    let parsed = Arc::new(parse(&file.sql, dialect));
-    if let Ok(mut all) = PARSED.lock() {
-        all.insert(key, Arc::clone(&parsed));
-    }
-    parsed
+    let slot = match PARSED.lock() {
+        Ok(mut all) => Arc::clone(all.entry(key).or_default()),
+        Err(_) => Arc::default(),
+    };
+    Arc::clone(slot.get_or_init(|| Arc::new(parse(&file.sql, dialect))))
+}
+
+/// Parses every forward file of `catalog` into `parse_file`'s store, on every core: started
+/// beside the work that waits for the database (connecting, the lock, the history tables), so
+/// the gate finds its parses done.
+pub fn warm(catalog: &Catalog, dialect: Dialect) {
+    crate::runtime::in_parallel(&catalog.migrations, |m| {
+        parse_file(&m.forward, dialect);
+    });
 }
 
 pub fn parse(sql: &str, dialect: Dialect) -> ParsedFile {
