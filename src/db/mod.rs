@@ -512,6 +512,36 @@ impl Conn {
         }
     }
 
+    /// Whether each of `tables` exists (`Backend::table_exists_sql`), in one query.
+    pub async fn tables_exist(&mut self, tables: &[&str]) -> Result<Vec<bool>, DbError> {
+        let backend = self.backend();
+        let columns: Vec<String> = (1..=tables.len())
+            .map(|n| {
+                let one = backend.table_exists_sql().replace("$1", &format!("${n}"));
+                format!("CAST(({one}) AS {})", backend.cast_text())
+            })
+            .collect();
+        let row = self
+            .fetch_text(
+                &format!("SELECT {}", columns.join(", ")),
+                tables.iter().map(|t| (*t).into()).collect(),
+            )
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        // A count the database did not give is taken as a table that exists: the callers
+        // then check it rather than skip it.
+        Ok((0..tables.len())
+            .map(|i| {
+                row.get(i)
+                    .cloned()
+                    .flatten()
+                    .is_none_or(|c| c.trim() != "0")
+            })
+            .collect())
+    }
+
     /// Rows of a query whose columns are all text (or NULL): the generic read the backends'
     /// catalog and lock queries use.
     pub async fn fetch_text(

@@ -145,22 +145,12 @@ struct ToolRow {
 /// The history tables of other tools in a database.
 pub async fn present(conn: &mut Conn) -> Result<Vec<Tool>, DbError> {
     let backend = conn.backend();
+    let tables: Vec<&str> = Tool::ALL.iter().map(|t| t.table()).collect();
+    let exists = conn.tables_exist(&tables).await?;
     let mut found = Vec::new();
-    for tool in Tool::ALL {
-        if tool == Tool::Dbmate && found.contains(&Tool::GolangMigrate) {
-            continue;
-        }
-        let count = conn
-            .fetch_one_text(
-                &format!(
-                    "SELECT CAST(({}) AS {})",
-                    backend.table_exists_sql(),
-                    backend.cast_text()
-                ),
-                vec![tool.table().into()],
-            )
-            .await?;
-        if count.is_none_or(|c| c == "0") {
+    for (tool, _) in Tool::ALL.into_iter().zip(exists).filter(|(_, e)| *e) {
+        // golang-migrate's table without its `dirty` column is dbmate's, found once.
+        if found.contains(&tool) || (tool == Tool::Dbmate && found.contains(&Tool::GolangMigrate)) {
             continue;
         }
         if tool == Tool::GolangMigrate {

@@ -151,9 +151,13 @@ impl History {
         if conn.ensured.contains(&self.names.migrations) {
             return Ok(());
         }
+        // Tables this call creates have every column, in the right character set, and no
+        // index yet: only tables that were there already are checked and brought up to date.
+        let tables = schema::tables(&self.names).map(|(t, _)| t);
+        let fresh = !conn.tables_exist(&tables).await?.contains(&true);
         conn.execute(&schema::create_sql(self.backend, &self.names))
             .await?;
-        for (table, columns) in schema::tables(&self.names) {
+        for (table, columns) in schema::tables(&self.names).into_iter().filter(|_| !fresh) {
             if let Some((count, convert)) = self.backend.narrow_text() {
                 // A table an older runner created in the database's default character set
                 // (latin1 on MariaDB): converted, losslessly, so a file's text fits.
@@ -184,7 +188,7 @@ impl History {
         // Named after the table without its schema (an index lives in its table's schema).
         let table = self.names.deploys.rsplit('.').next().unwrap_or_default();
         let index = format!("{table}_by_environment");
-        let missing = if self.backend.if_not_exists_index().is_empty() {
+        let missing = if self.backend.if_not_exists_index().is_empty() && !fresh {
             conn.fetch_one_text(
                 &format!(
                     "SELECT CAST(({}) AS {})",
