@@ -1022,4 +1022,45 @@ mod tests {
         assert_eq!(dotted("1_1"), vec![1, 1]);
         assert_eq!(dotted("2.0"), vec![2]);
     }
+
+    /// Each tool whose table the database holds is found once, in one query: golang-migrate's
+    /// name without its `dirty` column is dbmate's.
+    #[test]
+    fn other_tools_tables_are_found_once_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::config::DatabaseUrl::parse("sqlite://peers.db", dir.path()).unwrap();
+        crate::runtime::block_on(async {
+            let mut conn = Conn::open(&url, "test").await?;
+            assert_eq!(present(&mut conn).await.unwrap(), Vec::<Tool>::new());
+            conn.execute(
+                "CREATE TABLE schema_migrations (version text PRIMARY KEY);
+                 CREATE TABLE flyway_schema_history (installed_rank integer PRIMARY KEY)",
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                conn.tables_exist(&[
+                    "flyway_schema_history",
+                    "goose_db_version",
+                    "schema_migrations"
+                ])
+                .await
+                .unwrap(),
+                vec![true, false, true]
+            );
+            assert_eq!(
+                present(&mut conn).await.unwrap(),
+                vec![Tool::Dbmate, Tool::Flyway]
+            );
+            conn.execute("ALTER TABLE schema_migrations ADD COLUMN dirty boolean")
+                .await
+                .unwrap();
+            assert_eq!(
+                present(&mut conn).await.unwrap(),
+                vec![Tool::GolangMigrate, Tool::Flyway]
+            );
+            Ok(())
+        })
+        .unwrap();
+    }
 }

@@ -132,4 +132,23 @@ mod tests {
         let sqlite = parse_file(&file("V1__a.sql", sql), Dialect::Sqlite);
         assert!(!Arc::ptr_eq(&first, &sqlite));
     }
+
+    /// Threads asking for the same text at once get one parse: the second waits for the
+    /// first rather than parsing again.
+    #[test]
+    fn a_file_asked_for_by_several_threads_at_once_is_parsed_once() {
+        let sql = "CREATE TABLE asked_at_once (id int);\nCREATE INDEX ON asked_at_once (id);";
+        let parses: Vec<Arc<ParsedFile>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    scope.spawn(move || {
+                        parse_file(&file(&format!("V{i}__x.sql"), sql), Dialect::Postgres)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(parses.iter().all(|p| Arc::ptr_eq(p, &parses[0])));
+        assert_eq!(parses[0].statements.len(), 2);
+    }
 }
