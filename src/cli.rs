@@ -756,8 +756,8 @@ pub struct RecoverArgs {
     #[arg(long, value_name = "VERSION", value_parser = migration_version)]
     pub drop_invalid_index: Option<i64>,
 
-    /// Say whether the statement in flight when a run of VERSION stopped took effect: `done`
-    /// or `not-done` (for statements whose effect the catalog cannot show).
+    /// Say whether the statement in flight when a run (or a rollback) of VERSION stopped took
+    /// effect: `done` or `not-done` (for statements whose effect the catalog cannot show).
     #[arg(long, num_args = 2, value_names = ["VERSION", "done|not-done"])]
     pub statement: Vec<String>,
 

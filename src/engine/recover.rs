@@ -359,6 +359,12 @@ impl<'a> Seen<'a> {
 
     fn rollback_stopped(&self) -> Diagnosis {
         let row = self.row;
+        // A rollback statement outside a transaction whose effect the catalog cannot show
+        // (left in flight by `settle`): a person says which it was before anything runs it
+        // again.
+        if let Some(k) = row.rollback_in_flight {
+            return self.rollback_in_flight(k);
+        }
         let explanation = vec![format!(
             "its rollback {}: {} of {} rollback statements are committed; {}",
             if row.state == State::RollingBack {
@@ -377,6 +383,50 @@ impl<'a> Seen<'a> {
             "rolled back by hand",
             "a person finished the rollback by hand: record it as rolled back",
         ));
+        (explanation, offers)
+    }
+}
+
+impl Seen<'_> {
+    /// A stopped rollback whose statement `k` was running outside a transaction, its effect
+    /// not readable from the catalog.
+    fn rollback_in_flight(&self, k: i64) -> Diagnosis {
+        let (row, v) = (self.row, self.row.version);
+        let text = row
+            .rollback_sql
+            .as_deref()
+            .and_then(|sql| stored_script(sql, FileRole::Rollback, self.dialect).ok())
+            .and_then(|s| {
+                s.statements
+                    .get(usize::try_from(k - 1).ok()?)
+                    .map(|s| short(s))
+            })
+            .unwrap_or_default();
+        let explanation = vec![
+            format!(
+                "its rollback stopped while rollback statement {k} (`{text}`) ran outside a transaction, and whether it took effect cannot be read from the catalog"
+            ),
+            format!(
+                "rollback statements 1 to {} are committed; check the database, then say which it is (running it again could repeat it)",
+                k - 1
+            ),
+        ];
+        let offers = vec![
+            self.offer(
+                Action::Statement {
+                    version: v,
+                    ran: true,
+                },
+                "it took effect: count it done (then continue the rollback, or it is rolled back if it was the last)",
+            ),
+            self.offer(
+                Action::Statement {
+                    version: v,
+                    ran: false,
+                },
+                "it did not: the rollback runs it again when it continues",
+            ),
+        ];
         (explanation, offers)
     }
 }
@@ -618,23 +668,44 @@ async fn drop_invalid_index(conn: &mut Conn, on: &Subject<'_>) -> Result<String>
     }
 }
 
-/// Records whether the statement in flight took effect (`ran`).
+/// Records whether the statement in flight took effect (`ran`): a migration's statement, or
+/// a rollback's (a stopped rollback whose in-flight statement the catalog cannot show).
 async fn settle_statement(conn: &mut Conn, on: &Subject<'_>, ran: bool) -> Result<String> {
-    let Some(k) = on.row.in_flight else {
-        return on.wrong_state("stopped with a statement in flight");
+    let history = History::new(&on.cx.config.history_prefix, conn.dialect());
+    let rolling_back = matches!(on.row.state, State::RollingBack | State::RollbackFailed);
+    let (k, mark, of) = match (on.row.in_flight, on.row.rollback_in_flight) {
+        (Some(k), _) => (k, Mark::Done(if ran { k } else { k - 1 }), ""),
+        (None, Some(k)) if rolling_back => (
+            k,
+            Mark::RollbackDone(if ran { k } else { k - 1 }),
+            "rollback ",
+        ),
+        _ => return on.wrong_state("stopped with a statement in flight"),
     };
     let done = if ran { k } else { k - 1 };
-    History::new(&on.cx.config.history_prefix, conn.dialect())
-        .mark(conn, on.row.version, Mark::Done(done))
+    history
+        .mark(conn, on.row.version, mark)
         .await
         .map_err(|e| db("record the statement", e))?;
-    Ok(format!(
-        "recorded: statement {k} of {} {}; statements 1 to {done} count as committed",
+    let mut said = format!(
+        "recorded: {of}statement {k} of {} {}; {of}statements 1 to {done} count as committed",
         on.label,
         if ran {
             "took effect"
         } else {
             "did not take effect"
         }
-    ))
+    );
+    // The rollback's last statement took effect: the migration is rolled back (as when the
+    // catalog shows it, `settle`).
+    if !of.is_empty() && ran && on.row.rollback_total == Some(k) {
+        history
+            .set_state(conn, on.row.version, State::RolledBack)
+            .await
+            .map_err(|e| db("record the rollback", e))?;
+        said.push_str(&format!(
+            "; all {k} rollback statement(s) committed: recorded rolled_back"
+        ));
+    }
+    Ok(said)
 }

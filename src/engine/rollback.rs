@@ -200,6 +200,24 @@ pub async fn rollback_locked(
         }
         return Err(nothing_to_roll_back(&env.name));
     }
+    // A rollback statement still in flight after `read_settled` has an effect the catalog
+    // cannot show: running the rollback on would run it again. A person says first whether it
+    // took effect, as for a migration's statement. (A dry run, which settles nothing, lists it.)
+    if let Some((u, k)) = undo
+        .iter()
+        .find_map(|u| Some((u, u.row.rollback_in_flight?)))
+    {
+        let at = crate::hints::At::of(env);
+        return Err(Error::Refused {
+            environment: env.name.clone(),
+            problems: vec![format!(
+                "{}: its rollback stopped while rollback statement {k} ran outside a transaction, and whether it took effect cannot be read from the catalog; check the database, then say which: `{}` or `{}`",
+                u.label,
+                crate::hints::statement_outcome(at, u.row.version, true),
+                crate::hints::statement_outcome(at, u.row.version, false)
+            )],
+        });
+    }
     schedule(conn, &history, options, (&undo, target)).await?;
     let mut done = 0;
     for u in &undo {

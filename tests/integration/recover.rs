@@ -581,3 +581,83 @@ async fn on_postgres_a_concurrent_index_found_complete_after_a_kill_is_recorded_
         .expect_code(0)
         .stdout_has("nothing left to recover");
 }
+
+/// A rollback stopped while a statement outside a transaction ran, whose effect the catalog
+/// cannot show (SQLite: a DROP TABLE of a no-transaction rollback; here it took effect): nothing
+/// runs it again until a person says whether it did. The plan, the diagnosis and a direct
+/// rollback all say so with the command to run; run as printed, it counts the statement, and the
+/// rollback continues after it.
+#[test]
+fn a_rollback_statement_of_unknown_effect_is_not_run_again_until_a_person_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = sqlite_project(&dir);
+    p.migration("V0001__orders", ORDERS, Some("DROP TABLE orders;\n"))
+        .migration(
+            "V0002__items",
+            "CREATE TABLE items (id INTEGER);\n",
+            Some("-- runner:no-transaction\nDROP TABLE items;\nCREATE TABLE items_gone (id INTEGER);\n"),
+        );
+    p.run(&["migrate", "--env", "staging"]).expect_code(0);
+    let db = dir.path().join("staging.db");
+    let sqlite = |sql: &str| {
+        let out = std::process::Command::new("sqlite3")
+            .arg(&db)
+            .arg(sql)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // The state a run killed during the rollback's first statement leaves, that statement
+    // having completed.
+    sqlite(
+        "DROP TABLE items; UPDATE runner_migrations SET state = 'rolling_back', rollback_total = 2, rollback_done = 0, rollback_in_flight = 1 WHERE version = 2",
+    );
+    let done = "runner recover --env staging --statement 2 done";
+    p.run(&["migrate", "--env", "staging"])
+        .expect_code(2)
+        .stderr_has("rollback statement 1 ran outside a transaction")
+        .stderr_has(done);
+    let diagnosis = p.run(&["recover", "--env", "staging"]);
+    let text = diagnosis.all();
+    assert!(
+        text.contains("rollback statement 1 (`DROP TABLE items"),
+        "{text}"
+    );
+    assert!(text.contains(done), "{text}");
+    assert!(
+        text.contains("runner recover --env staging --statement 2 not-done"),
+        "{text}"
+    );
+    // Continuing the rollback now would run DROP TABLE items again: refused, nothing run.
+    p.run(&["recover", "--env", "staging", "--rollback", "2"])
+        .expect_code(2)
+        .stderr_has(done);
+    assert_eq!(
+        sqlite(
+            "SELECT state, rollback_done, rollback_in_flight FROM runner_migrations WHERE version = 2"
+        ),
+        "rolling_back|0|1"
+    );
+    run_printed(&p, done).expect_code(0);
+    assert_eq!(
+        sqlite(
+            "SELECT state, rollback_done, COALESCE(rollback_in_flight, 'none') FROM runner_migrations WHERE version = 2"
+        ),
+        "rolling_back|1|none"
+    );
+    p.run(&["recover", "--env", "staging", "--rollback", "2"])
+        .expect_code(0);
+    assert_eq!(
+        sqlite("SELECT state FROM runner_migrations WHERE version = 2"),
+        "rolled_back"
+    );
+    assert_eq!(
+        sqlite("SELECT count(*) FROM sqlite_master WHERE name = 'items_gone'"),
+        "1"
+    );
+}

@@ -185,6 +185,16 @@ fn read_rows(
             }
             State::FailedClean | State::RolledBack => {}
             State::FailedPartial => resume(plan),
+            State::RollingBack | State::RollbackFailed if row.rollback_in_flight.is_some() => {
+                plan.problems.push(format!(
+                    "{label} is {} in {environment}: its rollback stopped while rollback statement {} ran outside a transaction, and whether it took effect cannot be read from the catalog; check the database, then say which: `{}` or `{}` (then `{}` shows how to finish the rollback)",
+                    row.state,
+                    row.rollback_in_flight.unwrap_or(0),
+                    hints::statement_outcome(at, row.version, true),
+                    hints::statement_outcome(at, row.version, false),
+                    hints::recover(environment)
+                ))
+            }
             State::RollingBack | State::RollbackFailed => plan.problems.push(format!(
                 "{label} is {} in {environment}: a rollback did not finish ({} of {} rollback statements committed{}); finish it with `{}` (add --use-file to run a corrected .down.sql) before anything else runs",
                 row.state,
