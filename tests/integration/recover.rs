@@ -29,6 +29,21 @@ fn run_printed(p: &Project, command: &str) -> Output {
     p.run(&args)
 }
 
+/// `sql` run by the sqlite3 shell on `db`; its output, trimmed.
+fn sqlite3(db: &std::path::Path, sql: &str) -> String {
+    let out = std::process::Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 fn sqlite_project(dir: &tempfile::TempDir) -> Project {
     let staging = format!("sqlite://{}/staging.db", dir.path().display());
     let production = format!("sqlite://{}/production.db", dir.path().display());
@@ -151,18 +166,7 @@ fn a_failure_only_in_production_is_retried_without_touching_the_file() {
     ])
     .expect_code(0);
     let prod = dir.path().join("production.db");
-    let sqlite = |sql: &str| {
-        let out = std::process::Command::new("sqlite3")
-            .arg(&prod)
-            .arg(sql)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let sqlite = |sql: &str| sqlite3(&prod, sql);
     sqlite("INSERT INTO orders (code) VALUES ('a'), ('a')");
     let failed = p
         .run(&["migrate", "--env", "production", "--approve"])
@@ -599,19 +603,7 @@ fn a_rollback_statement_of_unknown_effect_is_not_run_again_until_a_person_says()
         );
     p.run(&["migrate", "--env", "staging"]).expect_code(0);
     let db = dir.path().join("staging.db");
-    let sqlite = |sql: &str| {
-        let out = std::process::Command::new("sqlite3")
-            .arg(&db)
-            .arg(sql)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let sqlite = |sql: &str| sqlite3(&db, sql);
     // The state a run killed during the rollback's first statement leaves, that statement
     // having completed.
     sqlite(
