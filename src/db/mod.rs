@@ -38,6 +38,9 @@ pub struct Conn {
     /// The history tables (by their migrations table's name) that `History::ensure` brought up
     /// to date on this connection: once is enough for a connection's life.
     pub(crate) ensured: Vec<String>,
+    /// The in-flight statements whose effect the catalog could not show that this connection's
+    /// history reads already reported (version, of the rollback, statement): said once.
+    pub(crate) undecided_told: Vec<(i64, bool, i64)>,
     /// Statements prepared by name on this session (`Conn::call`).
     prepared: Vec<String>,
 }
@@ -64,6 +67,7 @@ impl From<Driver> for Conn {
             driver,
             session_limits: None,
             ensured: Vec::new(),
+            undecided_told: Vec::new(),
             prepared: Vec::new(),
         }
     }

@@ -118,13 +118,28 @@ pub async fn read_settled(
     if settled.is_empty() {
         return Ok(rows);
     }
-    for s in &settled {
+    for s in settled.iter().filter(|s| first_telling(conn, s)) {
         warn(s);
     }
     history
         .rows(conn)
         .await
         .map_err(|e| db("read the history", e))
+}
+
+/// Whether `s` is new to this connection. One the catalog cannot decide stays in flight, and
+/// a command that reads the history again (recover, then the rollback it runs) would say it
+/// again; one decided is recorded, so it is never found twice.
+fn first_telling(conn: &mut Conn, s: &settle::Settled) -> bool {
+    let key = (s.version, s.rollback, s.statement);
+    if s.took_effect.is_some() {
+        return true;
+    }
+    if conn.undecided_told.contains(&key) {
+        return false;
+    }
+    conn.undecided_told.push(key);
+    true
 }
 
 /// The history rows, or none when runner never ran against this database.
@@ -643,9 +658,8 @@ fn failure_message(
     };
     let committed = match stopped.state {
         State::FailedPartial => format!(
-            "statements 1 to {} of {} are committed (state failed_partial)",
-            f.statements_done,
-            step.label()
+            "{} (state failed_partial)",
+            recover::committed_of("", f.statements_done, &format!(" of {}", step.label()))
         ),
         _ if step.script.mode == Mode::Statement => format!(
             "nothing of {} is committed (state failed_clean)",

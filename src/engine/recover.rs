@@ -257,7 +257,8 @@ impl<'a> Seen<'a> {
                 "statement {k} (`{text}`) was running outside a transaction when the run stopped, and whether it took effect cannot be read from the catalog"
             ),
             format!(
-                "statements 1 to {done} are committed; check the database, then say which it is"
+                "{}; check the database, then say which it is",
+                committed("", i64::try_from(done).unwrap_or(0))
             ),
         ];
         let offers = vec![
@@ -296,7 +297,8 @@ impl<'a> Seen<'a> {
                 self.error
             ),
             format!(
-                "committed: statements 1 to {done}: {}",
+                "committed: {}: {}",
+                first_statements("", done),
                 committed.join("; ")
             ),
             format!(
@@ -326,8 +328,9 @@ impl<'a> Seen<'a> {
         offers.push(self.offer(
             Action::Resume { version: v },
             &format!(
-                "continue at statement {} once the cause is fixed (statements 1 to {done} must stay as they ran)",
-                done + 1
+                "continue at statement {} once the cause is fixed (do not change {})",
+                done + 1,
+                first_statements("", done)
             ),
         ));
         match super::rollback::committed_undo(row, self.dialect) {
@@ -342,10 +345,11 @@ impl<'a> Seen<'a> {
                 ),
             )),
             Err(u) => explanation.push(format!(
-                "statement {} ({}) has no inverse runner can derive: {}; to undo statements 1 to {done}, put exactly their undo in the .down.sql, then `{}`",
+                "statement {} ({}) has no inverse runner can derive: {}; to undo {}, put exactly their undo in the .down.sql, then `{}`",
                 u.statement,
                 u.text,
                 u.why,
+                first_statements("", done),
                 hints::recover_rollback_file(At::of(self.env), v)
             )),
         }
@@ -407,8 +411,8 @@ impl Seen<'_> {
                 "its rollback stopped while rollback statement {k} (`{text}`) ran outside a transaction, and whether it took effect cannot be read from the catalog"
             ),
             format!(
-                "rollback statements 1 to {} are committed; check the database, then say which it is (running it again could repeat it)",
-                k - 1
+                "{}; check the database, then say which it is (running it again could repeat it)",
+                committed("rollback ", k - 1)
             ),
         ];
         let offers = vec![
@@ -688,13 +692,14 @@ async fn settle_statement(conn: &mut Conn, on: &Subject<'_>, ran: bool) -> Resul
         .await
         .map_err(|e| db("record the statement", e))?;
     let mut said = format!(
-        "recorded: {of}statement {k} of {} {}; {of}statements 1 to {done} count as committed",
+        "recorded: {of}statement {k} of {} {}; {}",
         on.label,
         if ran {
             "took effect"
         } else {
             "did not take effect"
-        }
+        },
+        committed(of, done)
     );
     // The rollback's last statement took effect: the migration is rolled back (as when the
     // catalog shows it, `settle`).
@@ -708,4 +713,26 @@ async fn settle_statement(conn: &mut Conn, on: &Subject<'_>, ran: bool) -> Resul
         ));
     }
     Ok(said)
+}
+
+/// Which of a script's first statements are committed, in words: `of` is "" or "rollback ".
+fn committed(of: &str, done: i64) -> String {
+    committed_of(of, done, "")
+}
+
+/// [`committed`], naming the script (`label` is " of V2 region" or "").
+pub(super) fn committed_of(of: &str, done: impl TryInto<i64>, label: &str) -> String {
+    let done = done.try_into().unwrap_or(0);
+    let verb = if done > 1 { "are" } else { "is" };
+    format!("{}{label} {verb} committed", first_statements(of, done))
+}
+
+/// A script's first `n` statements, in words: "statement 1", "statements 1 to 3" ("no
+/// statement" for none); `of` is "" or "rollback ".
+pub(super) fn first_statements(of: &str, n: impl TryInto<i64>) -> String {
+    match n.try_into().unwrap_or(0) {
+        ..=0 => format!("no {of}statement"),
+        1 => format!("{of}statement 1"),
+        n => format!("{of}statements 1 to {n}"),
+    }
 }

@@ -333,7 +333,12 @@ impl SoFar<'_> {
             )
         } else {
             format!(
-                "statements 1 to {committed} of its {total}-statement rollback are committed (recorded): the schema is between {} and the version before it",
+                "{} (recorded): the schema is between {} and the version before it",
+                super::recover::committed_of(
+                    "",
+                    committed,
+                    &format!(" of its {total}-statement rollback")
+                ),
                 u.label
             )
         };
@@ -559,19 +564,19 @@ impl Reading<'_> {
         match committed_undo(row, self.dialect) {
             Ok(sql) => {
                 reporter.note(&format!(
-                    "{label}: statements 1 to {} committed; runner undoes exactly those with:\n{}",
-                    row.statements_done,
+                    "{label}: {} committed; runner undoes exactly that with:\n{}",
+                    super::recover::first_statements("", row.statements_done),
                     indent(&sql)
                 ));
                 Ok(sql)
             }
             Err(u) => Err(format!(
-                "{label}: statement {} of the {} that committed has no inverse runner can derive ({}): {}. Write a .down.sql that undoes statements 1 to {} only, then `{}` runs it",
+                "{label}: statement {} of the {} that committed has no inverse runner can derive ({}): {}. Write a .down.sql that undoes {} only, then `{}` runs it",
                 u.statement,
                 row.statements_done,
                 u.why,
                 u.text,
-                row.statements_done,
+                super::recover::first_statements("", row.statements_done),
                 crate::hints::recover_rollback_file(self.at, row.version)
             )),
         }
@@ -621,7 +626,8 @@ impl Reading<'_> {
             && let Some(diff) = changed_prefix(stored, sql, resume_from, self.dialect)
         {
             return Err(format!(
-                "{label}: statements 1 to {resume_from} of its rollback committed, and the rollback now given changes them; keep them as they ran (fix only later statements):\n{diff}"
+                "{label}: {} of its rollback committed, and the rollback now given changes that; keep it as it ran (fix only later statements):\n{diff}",
+                super::recover::first_statements("", resume_from)
             ));
         }
         match sql {

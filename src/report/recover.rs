@@ -129,13 +129,13 @@ mod tests {
             state: State::FailedPartial,
             explanation: vec![
                 "it stopped at statement 2 of 3: relation \"regions\" does not exist (SQLSTATE 42P01)".into(),
-                "committed: statements 1 to 1: 1. ALTER TABLE orders ADD COLUMN region text".into(),
+                "committed: statement 1: 1. ALTER TABLE orders ADD COLUMN region text".into(),
                 "not committed: statements 2 to 3".into(),
             ],
             offers: vec![
                 offer(
                     Action::Resume { version: 12 },
-                    "continue at statement 2 once the cause is fixed (statements 1 to 1 must stay as they ran)",
+                    "continue at statement 2 once the cause is fixed (do not change statement 1)",
                 ),
                 offer(
                     Action::Rollback {

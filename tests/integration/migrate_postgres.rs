@@ -366,7 +366,7 @@ async fn a_failed_concurrent_index_is_reported_and_rebuilt_on_resume() {
     );
     let out = p.run(&["migrate", "--env", "ci"]).expect_code(3);
     out.stderr_has("V2 unique failed at statement 2 of 2")
-        .stderr_has("statements 1 to 1 of V2 unique are committed (state failed_partial)")
+        .stderr_has("statement 1 of V2 unique is committed (state failed_partial)")
         .stderr_has("left behind: the failed CREATE INDEX CONCURRENTLY left the INVALID index u_email_key behind")
         .stderr_has("--resume 2");
     // Without --resume, the next run refuses.

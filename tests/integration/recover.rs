@@ -87,7 +87,7 @@ fn a_partial_migration_is_explained_and_the_printed_resume_finishes_it() {
         .expect_code(0)
         .stdout_has("V2 region: failed_partial")
         .stdout_has("it stopped at statement 2 of 3: no such table: regions (SQLite error 1)")
-        .stdout_has("committed: statements 1 to 1: 1. ALTER TABLE orders ADD COLUMN region TEXT")
+        .stdout_has("committed: statement 1: 1. ALTER TABLE orders ADD COLUMN region TEXT")
         .stdout_has("`runner recover --env staging --rollback 2`")
         .stdout_has(
             "`runner recover --env staging --mark 2 applied --reason \"finished by hand\"`",
@@ -400,7 +400,7 @@ async fn on_postgres_a_statement_in_doubt_is_settled_by_a_person() {
         .stderr_has("`runner recover --env ci --statement 1 done`");
     p.run(&["recover", "--env", "ci", "--statement", "1", "done"])
         .expect_code(0)
-        .stdout_has("statements 1 to 2 count as committed");
+        .stdout_has("took effect; statements 1 to 2 are committed");
     p.run(&["recover", "--env", "ci", "--resume", "1"])
         .expect_code(0);
     assert_eq!(count(&mut conn, "SELECT count(*) FROM s").await, 1);
@@ -506,7 +506,7 @@ async fn on_postgres_rollback_of_a_partial_migration_undoes_exactly_what_committ
     shown.stdout_has("undo exactly the 1 statement(s) that committed: DROP TABLE \"a3\";");
     p.run(&["recover", "--env", "ci", "--rollback", "2"])
         .expect_code(0)
-        .stderr_has("runner undoes exactly those with:");
+        .stderr_has("runner undoes exactly that with:");
     let mut conn = db.connect().await;
     assert_eq!(
         count(
@@ -622,13 +622,21 @@ fn a_rollback_statement_of_unknown_effect_is_not_run_again_until_a_person_says()
     );
     assert!(text.contains(done), "{text}");
     assert!(
+        text.contains("no rollback statement is committed"),
+        "{text}"
+    );
+    assert!(
         text.contains("runner recover --env staging --statement 2 not-done"),
         "{text}"
     );
     // Continuing the rollback now would run DROP TABLE items again: refused, nothing run.
-    p.run(&["recover", "--env", "staging", "--rollback", "2"])
+    let refused = p
+        .run(&["recover", "--env", "staging", "--rollback", "2"])
         .expect_code(2)
         .stderr_has(done);
+    // Said once, though recover and the rollback it runs each read the history.
+    let said = "statement 1 (`DROP TABLE items`) was running when the run stopped";
+    assert_eq!(refused.all().matches(said).count(), 1, "{}", refused.all());
     assert_eq!(
         sqlite(
             "SELECT state, rollback_done, rollback_in_flight FROM runner_migrations WHERE version = 2"

@@ -305,8 +305,9 @@ fn partial(
             && let Some(diff) = changed_prefix(&row.applied_sql, &m.forward.sql, done, dialect)
         {
             return Err(format!(
-                "--resume {}: statements 1 to {done} of {label} committed in {environment}, and the file changed them since; a resume would record SQL that never ran. Put those statements back as they ran (fix only statements after {done}):\n{diff}",
-                row.version
+                "--resume {}: {} of {label} committed in {environment}, and the file changed since; a resume would record SQL that never ran. Put the committed SQL back as it ran (fix only statements after {done}):\n{diff}",
+                row.version,
+                crate::engine::recover::first_statements("", done)
             ));
         }
         return Ok(done);
