@@ -131,10 +131,10 @@ pub async fn read_settled(
 /// a command that reads the history again (recover, then the rollback it runs) would say it
 /// again; one decided is recorded, so it is never found twice.
 fn first_telling(conn: &mut Conn, s: &settle::Settled) -> bool {
-    let key = (s.version, s.rollback, s.statement);
     if s.took_effect.is_some() {
         return true;
     }
+    let key = (s.version, s.rollback, s.statement);
     if conn.undecided_told.contains(&key) {
         return false;
     }
@@ -659,7 +659,7 @@ fn failure_message(
     let committed = match stopped.state {
         State::FailedPartial => format!(
             "{} (state failed_partial)",
-            recover::committed_of("", f.statements_done, &format!(" of {}", step.label()))
+            statements::committed_of("", f.statements_done, &format!(" of {}", step.label()))
         ),
         _ if step.script.mode == Mode::Statement => format!(
             "nothing of {} is committed (state failed_clean)",

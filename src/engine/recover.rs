@@ -14,7 +14,9 @@ use serde::Serialize;
 use super::history::{History, HistoryRow, Mark, State};
 use super::plan::Request;
 use super::rollback::{RollbackOptions, RollbackReporter, Target, rollback_locked};
-use super::statements::{outside_transaction, stored_script};
+use super::statements::{
+    committed_of, first_statements, outside_transaction, statement_range, stored_script,
+};
 use super::{MigrateOptions, Reporter, db, migrate_locked};
 use crate::catalog::directives::FileRole;
 use crate::catalog::{Catalog, Migration};
@@ -258,7 +260,7 @@ impl<'a> Seen<'a> {
             ),
             format!(
                 "{}; check the database, then say which it is",
-                committed("", i64::try_from(done).unwrap_or(0))
+                committed_of("", done, "")
             ),
         ];
         let offers = vec![
@@ -302,9 +304,8 @@ impl<'a> Seen<'a> {
                 committed.join("; ")
             ),
             format!(
-                "not committed: statements {} to {}",
-                done + 1,
-                row.statements_total
+                "not committed: {}",
+                statement_range("", done + 1, row.statements_total)
             ),
         ];
         let mut offers = Vec::new();
@@ -412,7 +413,7 @@ impl Seen<'_> {
             ),
             format!(
                 "{}; check the database, then say which it is (running it again could repeat it)",
-                committed("rollback ", k - 1)
+                committed_of("rollback ", k - 1, "")
             ),
         ];
         let offers = vec![
@@ -699,7 +700,7 @@ async fn settle_statement(conn: &mut Conn, on: &Subject<'_>, ran: bool) -> Resul
         } else {
             "did not take effect"
         },
-        committed(of, done)
+        committed_of(of, done, "")
     );
     // The rollback's last statement took effect: the migration is rolled back (as when the
     // catalog shows it, `settle`).
@@ -713,26 +714,4 @@ async fn settle_statement(conn: &mut Conn, on: &Subject<'_>, ran: bool) -> Resul
         ));
     }
     Ok(said)
-}
-
-/// Which of a script's first statements are committed, in words: `of` is "" or "rollback ".
-fn committed(of: &str, done: i64) -> String {
-    committed_of(of, done, "")
-}
-
-/// [`committed`], naming the script (`label` is " of V2 region" or "").
-pub(super) fn committed_of(of: &str, done: impl TryInto<i64>, label: &str) -> String {
-    let done = done.try_into().unwrap_or(0);
-    let verb = if done > 1 { "are" } else { "is" };
-    format!("{}{label} {verb} committed", first_statements(of, done))
-}
-
-/// A script's first `n` statements, in words: "statement 1", "statements 1 to 3" ("no
-/// statement" for none); `of` is "" or "rollback ".
-pub(super) fn first_statements(of: &str, n: impl TryInto<i64>) -> String {
-    match n.try_into().unwrap_or(0) {
-        ..=0 => format!("no {of}statement"),
-        1 => format!("{of}statement 1"),
-        n => format!("{of}statements 1 to {n}"),
-    }
 }

@@ -200,23 +200,8 @@ pub async fn rollback_locked(
         }
         return Err(nothing_to_roll_back(&env.name));
     }
-    // A rollback statement still in flight after `read_settled` has an effect the catalog
-    // cannot show: running the rollback on would run it again. A person says first whether it
-    // took effect, as for a migration's statement. (A dry run, which settles nothing, lists it.)
-    if let Some((u, k)) = undo
-        .iter()
-        .find_map(|u| Some((u, u.row.rollback_in_flight?)))
-    {
-        let at = crate::hints::At::of(env);
-        return Err(Error::Refused {
-            environment: env.name.clone(),
-            problems: vec![format!(
-                "{}: its rollback stopped while rollback statement {k} ran outside a transaction, and whether it took effect cannot be read from the catalog; check the database, then say which: `{}` or `{}`",
-                u.label,
-                crate::hints::statement_outcome(at, u.row.version, true),
-                crate::hints::statement_outcome(at, u.row.version, false)
-            )],
-        });
+    if let Some(refusal) = undecided_statement(&undo, env) {
+        return Err(refusal);
     }
     schedule(conn, &history, options, (&undo, target)).await?;
     let mut done = 0;
@@ -334,7 +319,7 @@ impl SoFar<'_> {
         } else {
             format!(
                 "{} (recorded): the schema is between {} and the version before it",
-                super::recover::committed_of(
+                super::statements::committed_of(
                     "",
                     committed,
                     &format!(" of its {total}-statement rollback")
@@ -405,6 +390,26 @@ fn indent(sql: &str) -> String {
         .map(|l| format!("    {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The refusal of a rollback with a statement still in flight after `read_settled`: its effect
+/// is one the catalog cannot show, and running the rollback on would run it again. A person says
+/// first whether it took effect, as for a migration's statement. (A dry run, which settles
+/// nothing, lists it.)
+fn undecided_statement(undo: &[Undo], env: &Environment) -> Option<Error> {
+    let (u, k) = undo
+        .iter()
+        .find_map(|u| Some((u, u.row.rollback_in_flight?)))?;
+    let at = crate::hints::At::of(env);
+    Some(Error::Refused {
+        environment: env.name.clone(),
+        problems: vec![format!(
+            "{}: its rollback stopped while rollback statement {k} ran outside a transaction, and whether it took effect cannot be read from the catalog; check the database, then say which: `{}` or `{}`",
+            u.label,
+            crate::hints::statement_outcome(at, u.row.version, true),
+            crate::hints::statement_outcome(at, u.row.version, false)
+        )],
+    })
 }
 
 /// The refusal of a rollback with nothing to undo.
@@ -565,7 +570,7 @@ impl Reading<'_> {
             Ok(sql) => {
                 reporter.note(&format!(
                     "{label}: {} committed; runner undoes exactly that with:\n{}",
-                    super::recover::first_statements("", row.statements_done),
+                    super::statements::first_statements("", row.statements_done),
                     indent(&sql)
                 ));
                 Ok(sql)
@@ -576,7 +581,7 @@ impl Reading<'_> {
                 row.statements_done,
                 u.why,
                 u.text,
-                super::recover::first_statements("", row.statements_done),
+                super::statements::first_statements("", row.statements_done),
                 crate::hints::recover_rollback_file(self.at, row.version)
             )),
         }
@@ -627,7 +632,7 @@ impl Reading<'_> {
         {
             return Err(format!(
                 "{label}: {} of its rollback committed, and the rollback now given changes that; keep it as it ran (fix only later statements):\n{diff}",
-                super::recover::first_statements("", resume_from)
+                super::statements::first_statements("", resume_from)
             ));
         }
         match sql {

@@ -11,6 +11,31 @@ use crate::config::Dialect;
 use crate::db::Effect;
 use crate::lint::parse;
 
+/// Statements `from` to `to` of a script, in words: "statement 2", "statements 2 to 4" ("no
+/// statement" for none); `of` is "" or "rollback ".
+pub fn statement_range(of: &str, from: impl TryInto<i64>, to: impl TryInto<i64>) -> String {
+    let (from, to) = (from.try_into().unwrap_or(0), to.try_into().unwrap_or(0));
+    match to - from {
+        ..0 => format!("no {of}statement"),
+        0 => format!("{of}statement {from}"),
+        _ => format!("{of}statements {from} to {to}"),
+    }
+}
+
+/// A script's first `n` statements, in words: "statement 1", "statements 1 to 3".
+pub fn first_statements(of: &str, n: impl TryInto<i64>) -> String {
+    statement_range(of, 1, n)
+}
+
+/// Whether a script's first `done` statements are committed, in words, naming the script
+/// (`label` is " of V2 region" or ""): "no statement is committed", "statements 1 to 3 of V2
+/// region are committed".
+pub fn committed_of(of: &str, done: impl TryInto<i64>, label: &str) -> String {
+    let done = done.try_into().unwrap_or(0);
+    let verb = if done > 1 { "are" } else { "is" };
+    format!("{}{label} {verb} committed", first_statements(of, done))
+}
+
 /// The statements of one file, in order, ready to send.
 #[derive(Debug, Clone)]
 pub struct Script {
@@ -135,6 +160,25 @@ pub fn changed_prefix(before: &str, now: &str, done: usize, dialect: Dialect) ->
 mod tests {
     use super::*;
     use crate::catalog::Directives;
+
+    #[test]
+    fn counts_of_statements_read_as_words() {
+        assert_eq!(statement_range("", 3, 3), "statement 3");
+        assert_eq!(statement_range("", 2, 4), "statements 2 to 4");
+        assert_eq!(statement_range("", 4, 3), "no statement");
+        assert_eq!(
+            committed_of("rollback ", 0, ""),
+            "no rollback statement is committed"
+        );
+        assert_eq!(
+            committed_of("", 1, " of V2 region"),
+            "statement 1 of V2 region is committed"
+        );
+        assert_eq!(
+            committed_of("", 3usize, ""),
+            "statements 1 to 3 are committed"
+        );
+    }
 
     fn file(sql: &str, no_transaction: bool) -> SqlFile {
         SqlFile {

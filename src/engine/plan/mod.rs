@@ -307,7 +307,7 @@ fn partial(
             return Err(format!(
                 "--resume {}: {} of {label} committed in {environment}, and the file changed since; a resume would record SQL that never ran. Put the committed SQL back as it ran (fix only statements after {done}):\n{diff}",
                 row.version,
-                crate::engine::recover::first_statements("", done)
+                crate::engine::statements::first_statements("", done)
             ));
         }
         return Ok(done);
